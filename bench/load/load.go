@@ -64,14 +64,28 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 
-	start := time.Now()
-	end := start.Add(o.Duration)
 	workers := make([]*worker, o.Connections)
 	for i := range workers {
 		workers[i] = &worker{addr: addr, req: raw, timeout: o.Timeout, statuses: map[int]int64{}}
 	}
-	var missed int64
+	// Connect every worker before the clock starts, so connection set-up is
+	// not charged to the first requests' latency.
+	dialErrs := make([]error, len(workers))
 	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Go(func() { dialErrs[i] = w.dial() })
+	}
+	wg.Wait()
+	if err := errors.Join(dialErrs...); err != nil {
+		for _, w := range workers {
+			w.close()
+		}
+		return Result{}, fmt.Errorf("load %s: connect: %w", o.URL, err)
+	}
+
+	start := time.Now()
+	end := start.Add(o.Duration)
+	var missed int64
 	if o.Rate == 0 {
 		for _, w := range workers {
 			wg.Go(func() { w.closedLoop(ctx, end) })
@@ -209,15 +223,8 @@ func (w *worker) do(since time.Time) {
 
 func (w *worker) roundTrip() (int, error) {
 	if w.conn == nil {
-		c, err := net.DialTimeout("tcp", w.addr, w.timeout)
-		if err != nil {
+		if err := w.dial(); err != nil {
 			return 0, err
-		}
-		w.conn = c
-		if w.br == nil {
-			w.br = bufio.NewReaderSize(c, 32<<10)
-		} else {
-			w.br.Reset(c)
 		}
 	}
 	if err := w.conn.SetDeadline(time.Now().Add(w.timeout)); err != nil {
@@ -239,6 +246,20 @@ func (w *worker) roundTrip() (int, error) {
 		w.close()
 	}
 	return resp.StatusCode, nil
+}
+
+func (w *worker) dial() error {
+	c, err := net.DialTimeout("tcp", w.addr, w.timeout)
+	if err != nil {
+		return err
+	}
+	w.conn = c
+	if w.br == nil {
+		w.br = bufio.NewReaderSize(c, 32<<10)
+	} else {
+		w.br.Reset(c)
+	}
+	return nil
 }
 
 func (w *worker) close() {

@@ -117,6 +117,15 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("a closed port fails the run before any load is sent", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		if _, err := Run(ctx, Options{URL: url, Method: http.MethodGet, Connections: 2, Duration: time.Second}); err == nil {
+			t.Fatal("want a connect error")
+		}
+	})
+
 	t.Run("invalid options are refused", func(t *testing.T) {
 		for _, o := range []Options{
 			{URL: "http://127.0.0.1:1/", Connections: 0, Duration: time.Second},

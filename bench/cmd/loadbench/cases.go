@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fieldseal/fieldseal/bench/load"
+	"github.com/fieldseal/fieldseal/bench/measure"
+)
+
+// target is what a case sends its load to.
+type target int
+
+const (
+	direct    target = iota // the upstream itself
+	plain                   // bench/cmd/plainproxy in front of the upstream
+	fieldseal               // cmd/fieldseal in front of the upstream
+)
+
+// workload groups the cases that send the same request, and so compare.
+type workloadKind string
+
+const (
+	wlPost workloadKind = "POST 1 KB"
+	wlGet  workloadKind = "GET 1 KB"
+	wlList workloadKind = "GET 20 KB list"
+)
+
+type caseSpec struct {
+	id     string // e.g. "d-post"; -cases matches it
+	letter string // (a) .. (e) as in issue 6
+	what   string
+	wl     workloadKind
+	target target
+	method string
+	path   string
+}
+
+// allCases are the closed-loop cases in run order. The fixed-rate runs reuse
+// the (b), (c), (d) and (e) specs at half of (b)'s measured maximum.
+func allCases() []caseSpec {
+	return []caseSpec{
+		{"a-post", "(a)", "upstream direct", wlPost, direct, "POST", pathSealedPost},
+		{"b-post", "(b)", "plain ReverseProxy", wlPost, plain, "POST", pathSealedPost},
+		{"c-post", "(c)", "fieldseal, no protected fields", wlPost, fieldseal, "POST", pathPlainPost},
+		{"d-post", "(d)", "fieldseal, seal 5 fields in, open 5 in the echo", wlPost, fieldseal, "POST", pathSealedPost},
+		{"a-get", "(a)", "upstream direct", wlGet, direct, "GET", pathSealedGet},
+		{"b-get", "(b)", "plain ReverseProxy", wlGet, plain, "GET", pathSealedGet},
+		{"c-get", "(c)", "fieldseal, no protected fields", wlGet, fieldseal, "GET", pathPlainGet},
+		{"d-get", "(d)", "fieldseal, open 5 sealed fields", wlGet, fieldseal, "GET", pathSealedGet},
+		{"a-list", "(a)", "upstream direct", wlList, direct, "GET", pathSealedList},
+		{"b-list", "(b)", "plain ReverseProxy", wlList, plain, "GET", pathSealedList},
+		{"e-list", "(e)", "fieldseal, open 2 fields x 100 elements", wlList, fieldseal, "GET", pathSealedList},
+	}
+}
+
+// loadOutput is what bench/cmd/loadgen prints.
+type loadOutput struct {
+	load.Result
+	CPU time.Duration `json:"cpu_ns"`
+}
+
+// result is one measured run of one case.
+type result struct {
+	spec        caseSpec
+	rate        float64 // 0 = closed loop
+	load        loadOutput
+	proxyCPU    time.Duration // CPU of the proxy process during the measured run
+	upstreamCPU time.Duration
+	allocs      float64 // proxy mallocs during the run; valid if allocsKnown
+	allocsKnown bool
+	peakRSS     uint64         // proxy VmHWM at the end of the run
+	keys        []counterDelta // fieldseal key-provider counters
+	err         error          // the run measured nothing trustworthy
+}
+
+type counterDelta struct {
+	series        string
+	before, after float64
+}
+
+func (r result) perRequest(d time.Duration) float64 {
+	if r.load.Requests == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(r.load.Requests)
+}
+
+// keyCounter selects fieldseal's key-provider and KMS/Secrets Manager
+// counters from /metrics: what must not grow with the request count.
+var keyCounter = regexp.MustCompile(`^fieldseal_(keys|kms|secretsmanager|aws|provider)[a-z0-9_]*_total$`)
+
+// runCase starts the case's proxy (a fresh process, so peak RSS and counters
+// belong to this case alone), warms it up, then measures one loadgen run.
+func (h *harness) runCase(ctx context.Context, spec caseSpec, rate float64) result {
+	res := result{spec: spec, rate: rate}
+	addr, pid, metricsURL, stop, err := h.startTarget(ctx, spec)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer stop()
+
+	url := "http://" + addr + spec.path
+	if _, err := h.loadgen(ctx, spec, url, h.opts.warmup, rate); err != nil {
+		res.err = fmt.Errorf("warm-up: %w", err)
+		return res
+	}
+	before, err := h.snapshot(ctx, pid, metricsURL)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	out, err := h.loadgen(ctx, spec, url, h.opts.duration, rate)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	after, err := h.snapshot(ctx, pid, metricsURL)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.load = out
+	res.err = load.Check(out.Result)
+	res.upstreamCPU = after.upstreamCPU - before.upstreamCPU
+	if spec.target != direct {
+		res.proxyCPU = after.proxyCPU - before.proxyCPU
+		res.peakRSS = after.mem.Peak
+	}
+	if b, ok := before.metrics.Value("go_memstats_mallocs_total"); ok {
+		a, _ := after.metrics.Value("go_memstats_mallocs_total")
+		res.allocs, res.allocsKnown = a-b, true
+	}
+	res.keys = keyDeltas(before.metrics, after.metrics)
+	return res
+}
+
+func keyDeltas(before, after measure.Metrics) []counterDelta {
+	var out []counterDelta
+	for series, a := range after {
+		name := series
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		if keyCounter.MatchString(name) {
+			out = append(out, counterDelta{series: series, before: before[series], after: a})
+		}
+	}
+	sortDeltas(out)
+	return out
+}
+
+type snapshot struct {
+	proxyCPU, upstreamCPU time.Duration
+	mem                   measure.Memory
+	metrics               measure.Metrics
+}
+
+func (h *harness) snapshot(ctx context.Context, pid int, metricsURL string) (snapshot, error) {
+	var s snapshot
+	var err error
+	if s.upstreamCPU, err = measure.CPUTime(h.upstream.pid()); err != nil {
+		return s, err
+	}
+	if pid == 0 {
+		return s, nil
+	}
+	if s.proxyCPU, err = measure.CPUTime(pid); err != nil {
+		return s, err
+	}
+	if s.mem, err = measure.ReadMemory(pid); err != nil {
+		return s, err
+	}
+	if metricsURL != "" {
+		if s.metrics, err = measure.Scrape(ctx, h.client, metricsURL); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// startTarget starts the process a case measures and returns its address,
+// pid (0 for the upstream itself, whose CPU is reported separately), metrics
+// URL and a stop function.
+func (h *harness) startTarget(ctx context.Context, spec caseSpec) (addr string, pid int, metricsURL string, stop func(), err error) {
+	switch spec.target {
+	case direct:
+		return h.upstreamAddr, 0, "", func() {}, nil
+	case plain:
+		listen, admin, err := twoPorts()
+		if err != nil {
+			return "", 0, "", nil, err
+		}
+		p, err := startProc(h.dir, "plainproxy-"+spec.id, nil, h.bins["plainproxy"],
+			"-listen", listen, "-upstream", "http://"+h.upstreamAddr, "-admin", admin)
+		if err != nil {
+			return "", 0, "", nil, err
+		}
+		if err := waitReady(ctx, p, "http://"+admin+"/healthz", 15*time.Second); err != nil {
+			p.stop()
+			return "", 0, "", nil, err
+		}
+		return listen, p.pid(), "http://" + admin + "/metrics", p.stop, nil
+	default:
+		if h.bins["fieldseal"] == "" {
+			return "", 0, "", nil, errNoFieldseal
+		}
+		p, listen, admin, err := h.startFieldseal(ctx, "fieldseal-"+spec.id)
+		if err != nil {
+			return "", 0, "", nil, err
+		}
+		return listen, p.pid(), "http://" + admin + "/metrics", p.stop, nil
+	}
+}
+
+// startFieldseal starts `fieldseal serve` on fresh ports with the shared key
+// ring and waits for /readyz (keys loaded).
+func (h *harness) startFieldseal(ctx context.Context, name string) (p *proc, listen, admin string, err error) {
+	listen, admin, err = twoPorts()
+	if err != nil {
+		return nil, "", "", err
+	}
+	cfg := h.dir + "/" + name + ".yaml"
+	if err := os.WriteFile(cfg, fieldsealConfig(listen, admin, h.upstreamAddr, h.ringFile), 0o600); err != nil {
+		return nil, "", "", fmt.Errorf("write %s: %w", cfg, err)
+	}
+	p, err = startProc(h.dir, name, h.fieldsealEnv, h.bins["fieldseal"], "serve", "--config", cfg)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := waitReady(ctx, p, "http://"+admin+"/readyz", 30*time.Second); err != nil {
+		p.stop()
+		return nil, "", "", err
+	}
+	return p, listen, admin, nil
+}
+
+func twoPorts() (string, string, error) {
+	a, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	b, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	return a, b, nil
+}
+
+// loadgen runs bench/cmd/loadgen in its own process with GOMAXPROCS=1: one
+// thread, like wrk -t1, which on two cores measured as cheap per request as
+// wrk and leaves the other core's worth to the proxy and upstream.
+func (h *harness) loadgen(ctx context.Context, spec caseSpec, url string, d time.Duration, rate float64) (loadOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
+	defer cancel()
+	args := []string{"-url", url, "-method", spec.method, "-c", strconv.Itoa(h.opts.conns),
+		"-duration", d.String(), "-rate", strconv.FormatFloat(rate, 'f', 0, 64)}
+	if spec.method == "POST" {
+		args = append(args, "-body", h.bodyFile)
+	}
+	cmd := exec.CommandContext(ctx, h.bins["loadgen"], args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return loadOutput{}, fmt.Errorf("loadgen %s: %w: %s", spec.id, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var out loadOutput
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return loadOutput{}, fmt.Errorf("loadgen %s: read result: %w", spec.id, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,286 @@
+// Command loadbench is fieldseal's load benchmark in one command. On
+// 127.0.0.1 and bounded in time it builds and starts the upstream, the plain
+// proxy and fieldseal as separate processes, drives the same requests through
+// each with bench/cmd/loadgen, reads CPU and memory from /proc and counters
+// from /metrics, and writes a markdown report.
+//
+//	go run ./bench/cmd/loadbench -duration 10s -out bench/RESULTS.md
+//	go run ./bench/cmd/loadbench -duration 5s -cases 'post' -soak 5m
+//
+// Cases (issue 6): (a) upstream direct, (b) plain ReverseProxy, (c) fieldseal
+// with no protected fields, (d) fieldseal sealing 5 fields on POST and opening
+// 5 on GET, (e) fieldseal opening 2 fields in each of 100 list elements; then
+// (b), (c), (d), (e) again at a fixed rate of half (b)'s maximum for the p99
+// latency fieldseal adds. See docs/performance.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fieldseal/fieldseal/bench/workload"
+)
+
+type options struct {
+	duration     time.Duration
+	warmup       time.Duration
+	conns        int
+	rateFraction float64
+	out          string
+	cases        *regexp.Regexp
+	fieldseal    string
+	soak         time.Duration
+	soakRate     float64
+	soakEvery    time.Duration
+	keep         bool
+}
+
+// harness holds what every case shares: the work directory, the built
+// binaries, the running upstream and the key ring.
+type harness struct {
+	opts         options
+	dir          string
+	bins         map[string]string // upstream, plainproxy, loadgen, fieldseal ("" = not measured)
+	upstream     *proc
+	upstreamAddr string
+	ringFile     string
+	fieldsealEnv []string
+	bodyFile     string
+	client       *http.Client
+}
+
+var errNoFieldseal = errors.New("no fieldseal binary: cmd/fieldseal is not in this tree (merge main) and -fieldseal was not given")
+
+func main() {
+	var o options
+	var cases string
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per case")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each case")
+	flag.IntVar(&o.conns, "c", 32, "load generator connections")
+	flag.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "fixed-rate runs at this fraction of (b)'s maximum; 0 skips them")
+	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "markdown report to write")
+	flag.StringVar(&cases, "cases", "", "regexp selecting case ids (a-post, b-get, d-post, e-list, ...); empty = all")
+	flag.StringVar(&o.fieldseal, "fieldseal", "", "fieldseal binary to measure; empty = build ./cmd/fieldseal; 'none' = skip (c)-(e)")
+	flag.DurationVar(&o.soak, "soak", 0, "after the cases, run (d) POST at -soak-rate for this long and sample RSS (e.g. 5m)")
+	flag.Float64Var(&o.soakRate, "soak-rate", 1000, "soak requests per second")
+	flag.DurationVar(&o.soakEvery, "soak-every", 30*time.Second, "RSS sampling interval during the soak")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, binaries)")
+	flag.Parse()
+	var err error
+	if o.cases, err = regexp.Compile(cases); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench: -cases:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "loadbench: work directory", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	h := &harness{opts: o, dir: dir, client: &http.Client{Timeout: 10 * time.Second}}
+	rep := &report{opts: o, command: commandLine(), started: time.Now().UTC(), machine: describeMachine(ctx, root)}
+
+	step("building binaries")
+	if h.bins, err = build(ctx, root, dir, o.fieldseal); err != nil {
+		return err
+	}
+	h.bodyFile = filepath.Join(dir, "customer.json")
+	if err := os.WriteFile(h.bodyFile, workload.Customer(), 0o600); err != nil {
+		return err
+	}
+	if h.upstreamAddr, err = freePort(); err != nil {
+		return err
+	}
+	if h.upstream, err = startProc(dir, "upstream", nil, h.bins["upstream"], "-listen", h.upstreamAddr); err != nil {
+		return err
+	}
+	defer h.upstream.stop()
+	if err := waitReady(ctx, h.upstream, "http://"+h.upstreamAddr+"/healthz", 15*time.Second); err != nil {
+		return err
+	}
+	if h.bins["fieldseal"] != "" {
+		step("creating a key ring and seeding sealed fixtures through fieldseal")
+		if err := h.setupFieldseal(ctx); err != nil {
+			return fmt.Errorf("set up fieldseal: %w", err)
+		}
+	} else {
+		rep.notes = append(rep.notes, "fieldseal was not measured: "+errNoFieldseal.Error()+". Cases (c)-(e) are missing and the GET cases served plaintext fixtures.")
+	}
+
+	for _, spec := range allCases() {
+		if !o.cases.MatchString(spec.id) {
+			continue
+		}
+		if spec.target == fieldseal && h.bins["fieldseal"] == "" {
+			continue
+		}
+		step(fmt.Sprintf("%s %s: %s, closed loop %v", spec.id, spec.wl, spec.what, o.duration))
+		r := h.runCase(ctx, spec, 0)
+		logResult(r)
+		rep.closed = append(rep.closed, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if o.rateFraction > 0 {
+		for _, spec := range allCases() {
+			base := rep.find(string(spec.wl), "(b)", 0)
+			if spec.target == direct || base == nil || base.err != nil || !o.cases.MatchString(spec.id) {
+				continue
+			}
+			if spec.target == fieldseal && h.bins["fieldseal"] == "" {
+				continue
+			}
+			rate := float64(int(base.load.RPS * o.rateFraction))
+			step(fmt.Sprintf("%s %s: %s, fixed rate %.0f req/s %v", spec.id, spec.wl, spec.what, rate, o.duration))
+			r := h.runCase(ctx, spec, rate)
+			logResult(r)
+			rep.fixed = append(rep.fixed, r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	if o.soak > 0 && h.bins["fieldseal"] != "" {
+		step(fmt.Sprintf("soak: d-post at %.0f req/s for %v, RSS every %v", o.soakRate, o.soak, o.soakEvery))
+		s := h.runSoak(ctx)
+		rep.soak = &s
+	}
+	rep.machine.loadAfter = loadAverage()
+
+	md := rep.markdown()
+	if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	fmt.Print(md)
+	step("report written to " + o.out)
+	if n := rep.failures(); n > 0 {
+		return fmt.Errorf("%d runs failed; see the report", n)
+	}
+	return nil
+}
+
+// setupFieldseal creates a master key and key ring, then starts fieldseal
+// once to seed the upstream's fixtures with sealed values and verify them.
+func (h *harness) setupFieldseal(ctx context.Context) error {
+	mk, err := newMasterKey()
+	if err != nil {
+		return err
+	}
+	h.fieldsealEnv = []string{masterKeyEnv + "=" + mk}
+	h.ringFile = filepath.Join(h.dir, "ring.json")
+	cfg := filepath.Join(h.dir, "fieldseal-init.yaml")
+	if err := os.WriteFile(cfg, fieldsealConfig("127.0.0.1:1", "127.0.0.1:2", h.upstreamAddr, h.ringFile), 0o600); err != nil {
+		return err
+	}
+	if err := initKeyRing(ctx, h.bins["fieldseal"], cfg, h.fieldsealEnv); err != nil {
+		return err
+	}
+	p, listen, _, err := h.startFieldseal(ctx, "fieldseal-seed")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	return seedAndVerify(ctx, listen, h.upstreamAddr)
+}
+
+// build compiles the harness's programs, and fieldseal unless a binary is
+// given, into dir/bin, so every measured pid is the program itself and not
+// a `go run` wrapper.
+func build(ctx context.Context, root, dir, fieldsealBin string) (map[string]string, error) {
+	binDir := filepath.Join(dir, "bin")
+	pkgs := []string{"./bench/cmd/upstream", "./bench/cmd/plainproxy", "./bench/cmd/loadgen"}
+	bins := map[string]string{}
+	switch fieldsealBin {
+	case "none":
+	case "":
+		if _, err := os.Stat(filepath.Join(root, "cmd", "fieldseal")); err == nil {
+			pkgs = append(pkgs, "./cmd/fieldseal")
+			bins["fieldseal"] = filepath.Join(binDir, "fieldseal")
+		}
+	default:
+		abs, err := filepath.Abs(fieldsealBin)
+		if err != nil {
+			return nil, err
+		}
+		bins["fieldseal"] = abs
+	}
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", binDir + "/"}, pkgs...)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	for _, p := range pkgs[:3] {
+		bins[filepath.Base(p)] = filepath.Join(binDir, filepath.Base(p))
+	}
+	return bins, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run loadbench inside the fieldseal module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// commandLine is the command as a user would type it from the module root.
+func commandLine() string {
+	parts := []string{"go run ./bench/cmd/loadbench"}
+	for _, a := range os.Args[1:] {
+		if strings.ContainsAny(a, " '\"$*|") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func step(msg string) {
+	fmt.Fprintf(os.Stderr, "%s loadbench: %s\n", time.Now().UTC().Format("15:04:05"), msg)
+}
+
+func logResult(r result) {
+	if r.err != nil {
+		step(fmt.Sprintf("  %s FAILED: %v", r.spec.id, r.err))
+		return
+	}
+	step(fmt.Sprintf("  %s: %.0f req/s, p50 %s p99 %s, proxy %.1f us/req", r.spec.id, r.load.RPS,
+		ms(r.load.P50), ms(r.load.P99), r.perRequest(r.proxyCPU)))
+}
+
+func sortDeltas(d []counterDelta) {
+	sort.Slice(d, func(i, j int) bool { return d[i].series < d[j].series })
+}

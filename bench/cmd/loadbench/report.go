@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type machine struct {
+	nproc              int
+	cpu, kernel, goVer string
+	memory             string
+	commit             string
+	loadBefore         string
+	loadAfter          string
+}
+
+func describeMachine(ctx context.Context, root string) machine {
+	m := machine{nproc: runtime.NumCPU(), goVer: runtime.Version(), loadBefore: loadAverage()}
+	m.cpu = firstField("/proc/cpuinfo", "model name")
+	m.memory = firstField("/proc/meminfo", "MemTotal")
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	cmd := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		m.commit = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+func firstField(file, key string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type report struct {
+	opts    options
+	command string
+	started time.Time
+	machine machine
+	closed  []result
+	fixed   []result
+	soak    *soakResult
+	notes   []string
+}
+
+// find returns the run of the given workload and case letter, closed loop if
+// rate is 0, else the fixed-rate one.
+func (r *report) find(wl, letter string, rate float64) *result {
+	runs := r.closed
+	if rate != 0 {
+		runs = r.fixed
+	}
+	for i := range runs {
+		if string(runs[i].spec.wl) == wl && runs[i].spec.letter == letter {
+			return &runs[i]
+		}
+	}
+	return nil
+}
+
+func (r *report) failures() int {
+	n := 0
+	for _, runs := range [][]result{r.closed, r.fixed} {
+		for _, x := range runs {
+			if x.err != nil {
+				n++
+			}
+		}
+	}
+	if r.soak != nil && r.soak.err != nil {
+		n++
+	}
+	return n
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	m := r.machine
+	fmt.Fprintf(&b, "# fieldseal load benchmark\n\n")
+	fmt.Fprintf(&b, "Run %s, %s of wall time. Command, from the module root:\n\n    %s\n\n",
+		r.started.Format("2006-01-02 15:04 MST"), time.Since(r.started).Round(time.Second), r.command)
+	fmt.Fprintf(&b, "| machine | |\n| --- | --- |\n")
+	fmt.Fprintf(&b, "| CPU | %d x %s (nproc %d) |\n| memory | %s |\n| kernel | %s |\n| Go | %s |\n| commit | %s |\n| load average before / after | %s / %s |\n\n",
+		m.nproc, m.cpu, m.nproc, m.memory, m.kernel, m.goVer, m.commit, m.loadBefore, m.loadAfter)
+	fmt.Fprintf(&b, "Every process (upstream, proxy, load generator) shares the same %d cores on 127.0.0.1. "+
+		"Load: bench/cmd/loadgen, %d keep-alive HTTP/1.1 connections, one OS thread (GOMAXPROCS=1); "+
+		"each case on a fresh proxy process, %v warm-up, then %v measured. "+
+		"CPU and peak RSS are the proxy process's (/proc/PID/stat utime+stime, /proc/PID/status VmHWM); "+
+		"allocations are its go_memstats_mallocs_total delta from /metrics. Latency is request written to response read.\n\n",
+		m.nproc, r.opts.conns, r.opts.warmup, r.opts.duration)
+
+	b.WriteString("## Maximum throughput (closed loop)\n\n")
+	writeRuns(&b, r.closed)
+
+	b.WriteString("\n## Ratios against (b), the plain ReverseProxy\n\n")
+	b.WriteString("| comparison | value | target (issue 6) |\n| --- | ---: | --- |\n")
+	ratio := func(label, wl, letter, target string) {
+		x, base := r.find(wl, letter, 0), r.find(wl, "(b)", 0)
+		if ok(x) && ok(base) {
+			fmt.Fprintf(&b, "| %s | %.3f | %s |\n", label, x.load.RPS/base.load.RPS, target)
+		}
+	}
+	ratio("(d)/(b) req/s, POST 1 KB (seal 5, open 5)", string(wlPost), "(d)", ">= 0.90")
+	ratio("(d)/(b) req/s, GET 1 KB (open 5)", string(wlGet), "(d)", ">= 0.90")
+	ratio("(c)/(b) req/s, POST 1 KB (no protected fields)", string(wlPost), "(c)", ">= 0.97")
+	ratio("(c)/(b) req/s, GET 1 KB (no protected fields)", string(wlGet), "(c)", ">= 0.97")
+	ratio("(e)/(b) req/s, GET 20 KB list (open 200)", string(wlList), "(e)", "-")
+	for _, wl := range []workloadKind{wlPost, wlGet} {
+		if d := r.find(string(wl), "(d)", 0); ok(d) {
+			fmt.Fprintf(&b, "| (d) proxy CPU per request, %s | %.1f us | <= 40 us |\n", wl, d.perRequest(d.proxyCPU))
+		}
+	}
+
+	if len(r.fixed) > 0 {
+		fmt.Fprintf(&b, "\n## Latency at %.0f%% of (b)'s maximum (open loop, fixed rate)\n\n", r.opts.rateFraction*100)
+		b.WriteString("Latency is measured from each request's scheduled send time, so queueing behind a stall counts (no coordinated omission).\n\n")
+		writeRuns(&b, r.fixed)
+		b.WriteString("\n| p99 added over (b) at the same rate | p99 (b) | p99 | added | target |\n| --- | ---: | ---: | ---: | --- |\n")
+		for _, x := range r.fixed {
+			base := r.find(string(x.spec.wl), "(b)", x.rate)
+			if x.spec.letter == "(b)" || !ok(&x) || !ok(base) {
+				continue
+			}
+			target := "-"
+			if x.spec.letter == "(d)" {
+				target = "< 1 ms"
+			}
+			fmt.Fprintf(&b, "| %s %s, %.0f req/s | %s | %s | %s | %s |\n", x.spec.letter, x.spec.wl, x.rate,
+				ms(base.load.P99), ms(x.load.P99), ms(x.load.P99-base.load.P99), target)
+		}
+	}
+
+	b.WriteString("\n## Key provider calls (fieldseal /metrics, before and after each measured run)\n\n")
+	b.WriteString("A key cache hit costs no provider call, so these counters must not grow with the request count; a periodic refresh (every `refresh_interval`) may show as 1.\n\n")
+	b.WriteString("| run | series | before | after | delta | per request |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+	var anyKeys bool
+	for _, runs := range [][]result{r.closed, r.fixed} {
+		for _, x := range runs {
+			for _, k := range x.keys {
+				anyKeys = true
+				fmt.Fprintf(&b, "| %s | `%s` | %g | %g | %g | %.6f |\n", runName(x), k.series, k.before, k.after, k.after-k.before,
+					(k.after-k.before)/math.Max(1, float64(x.load.Requests)))
+			}
+		}
+	}
+	if !anyKeys {
+		b.WriteString("| - | no fieldseal_keys_/kms/secretsmanager counters found on /metrics | | | | |\n")
+	}
+
+	if s := r.soak; s != nil {
+		fmt.Fprintf(&b, "\n## Soak: (d) POST at %.0f req/s for %v\n\n", s.rate, r.opts.soak)
+		if s.err != nil {
+			fmt.Fprintf(&b, "**Failed:** %v\n\n", s.err)
+		}
+		fmt.Fprintf(&b, "%d requests, %.0f req/s achieved, p50 %s, p99 %s, p99.9 %s, proxy CPU %.1f us/req, peak RSS %s MB.\n\n",
+			s.load.Requests, s.load.RPS, ms(s.load.P50), ms(s.load.P99), ms(s.load.P999),
+			float64(s.cpu.Microseconds())/math.Max(1, float64(s.load.Requests)), mb(s.peak))
+		b.WriteString("| time | RSS MB |\n| ---: | ---: |\n")
+		for _, x := range s.samples {
+			fmt.Fprintf(&b, "| %v | %s |\n", x.at, mb(x.rss))
+		}
+		if n := len(s.samples); n >= 2 {
+			growth := float64(s.samples[n-1].rss) - float64(s.samples[0].rss)
+			fmt.Fprintf(&b, "\nRSS change from the first to the last sample: %+.1f MB.\n", growth/(1<<20))
+		}
+		for _, k := range s.keys {
+			fmt.Fprintf(&b, "\n`%s`: %g -> %g during the soak.", k.series, k.before, k.after)
+		}
+		b.WriteString("\n")
+	}
+
+	if len(r.notes) > 0 || r.failures() > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+		for _, runs := range [][]result{r.closed, r.fixed} {
+			for _, x := range runs {
+				if x.err != nil {
+					fmt.Fprintf(&b, "- %s failed: %v\n", runName(x), x.err)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func writeRuns(b *strings.Builder, runs []result) {
+	b.WriteString("| case | workload | target | req/s | p50 | p99 | p99.9 | proxy CPU us/req | proxy allocs/req | proxy peak RSS MB | upstream CPU us/req | loadgen CPU us/req | errors |\n")
+	b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, x := range runs {
+		if x.load.Requests == 0 && x.err != nil {
+			fmt.Fprintf(b, "| %s | %s | %s | failed | | | | | | | | | |\n", runName(x), x.spec.wl, x.spec.what)
+			continue
+		}
+		proxyCPU, allocs, rss := "-", "-", "-"
+		if x.spec.target != direct {
+			proxyCPU = fmt.Sprintf("%.1f", x.perRequest(x.proxyCPU))
+			rss = mb(x.peakRSS)
+			if x.allocsKnown {
+				allocs = fmt.Sprintf("%.1f", x.allocs/float64(x.load.Requests))
+			} else {
+				allocs = "n/a"
+			}
+		}
+		errs := fmt.Sprint(x.load.Errors)
+		if x.load.Missed > 0 {
+			errs += fmt.Sprintf(" (+%d missed)", x.load.Missed)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n",
+			runName(x), x.spec.wl, x.spec.what, x.load.RPS, ms(x.load.P50), ms(x.load.P99), ms(x.load.P999),
+			proxyCPU, allocs, rss, x.perRequest(x.upstreamCPU), x.perRequest(x.load.CPU), errs)
+	}
+}
+
+func runName(x result) string {
+	if x.rate > 0 {
+		return fmt.Sprintf("%s @ %.0f/s", x.spec.letter, x.rate)
+	}
+	return x.spec.letter
+}
+
+func ok(x *result) bool { return x != nil && x.err == nil && x.load.Requests > 0 }
+
+// ms formats a latency in milliseconds with microsecond precision.
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
+
+func mb(n uint64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
