@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/bench/load"
 	"github.com/fieldseal/fieldseal/bench/measure"
+	"github.com/fieldseal/fieldseal/bench/workload"
 )
 
 // target is what a case sends its load to.
@@ -48,17 +49,17 @@ type caseSpec struct {
 // the (b), (c), (d) and (e) specs at half of (b)'s measured maximum.
 func allCases() []caseSpec {
 	return []caseSpec{
-		{"a-post", "(a)", "upstream direct", wlPost, direct, "POST", pathSealedPost},
-		{"b-post", "(b)", "plain ReverseProxy", wlPost, plain, "POST", pathSealedPost},
-		{"c-post", "(c)", "fieldseal, no protected fields", wlPost, fieldseal, "POST", pathPlainPost},
-		{"d-post", "(d)", "fieldseal, seal 5 fields in, open 5 in the echo", wlPost, fieldseal, "POST", pathSealedPost},
-		{"a-get", "(a)", "upstream direct", wlGet, direct, "GET", pathSealedGet},
-		{"b-get", "(b)", "plain ReverseProxy", wlGet, plain, "GET", pathSealedGet},
-		{"c-get", "(c)", "fieldseal, no protected fields", wlGet, fieldseal, "GET", pathPlainGet},
-		{"d-get", "(d)", "fieldseal, open 5 sealed fields", wlGet, fieldseal, "GET", pathSealedGet},
-		{"a-list", "(a)", "upstream direct", wlList, direct, "GET", pathSealedList},
-		{"b-list", "(b)", "plain ReverseProxy", wlList, plain, "GET", pathSealedList},
-		{"e-list", "(e)", "fieldseal, open 2 fields x 100 elements", wlList, fieldseal, "GET", pathSealedList},
+		{"a-post", "(a)", "upstream direct", wlPost, direct, "POST", workload.PathSealedPost},
+		{"b-post", "(b)", "plain ReverseProxy", wlPost, plain, "POST", workload.PathSealedPost},
+		{"c-post", "(c)", "fieldseal, no protected fields", wlPost, fieldseal, "POST", workload.PathPlainPost},
+		{"d-post", "(d)", "fieldseal, seal 5 fields in, open 5 in the echo", wlPost, fieldseal, "POST", workload.PathSealedPost},
+		{"a-get", "(a)", "upstream direct", wlGet, direct, "GET", workload.PathSealedGet},
+		{"b-get", "(b)", "plain ReverseProxy", wlGet, plain, "GET", workload.PathSealedGet},
+		{"c-get", "(c)", "fieldseal, no protected fields", wlGet, fieldseal, "GET", workload.PathPlainGet},
+		{"d-get", "(d)", "fieldseal, open 5 sealed fields", wlGet, fieldseal, "GET", workload.PathSealedGet},
+		{"a-list", "(a)", "upstream direct", wlList, direct, "GET", workload.PathSealedList},
+		{"b-list", "(b)", "plain ReverseProxy", wlList, plain, "GET", workload.PathSealedList},
+		{"e-list", "(e)", "fieldseal, open 2 fields x 100 elements", wlList, fieldseal, "GET", workload.PathSealedList},
 	}
 }
 
@@ -230,7 +231,7 @@ func (h *harness) startFieldseal(ctx context.Context, name string) (p *proc, lis
 		return nil, "", "", err
 	}
 	cfg := h.dir + "/" + name + ".yaml"
-	if err := os.WriteFile(cfg, fieldsealConfig(listen, admin, h.upstreamAddr, h.ringFile), 0o600); err != nil {
+	if err := os.WriteFile(cfg, workload.FieldsealConfig(listen, admin, h.upstreamAddr, h.ringFile), 0o600); err != nil {
 		return nil, "", "", fmt.Errorf("write %s: %w", cfg, err)
 	}
 	p, err = startProc(h.dir, name, h.fieldsealEnv, h.bins["fieldseal"], "serve", "--config", cfg)

@@ -18,52 +18,6 @@ import (
 	"github.com/fieldseal/fieldseal/bench/workload"
 )
 
-// Paths the fieldseal config protects. The upstream matches on the path's
-// tail, so the same documents answer under every prefix.
-const (
-	pathSealedPost = "/sealed/customers"   // POST: seal 5 fields in, open 5 in the echo
-	pathSealedGet  = "/sealed/customers/1" // GET: open 5 fields of the sealed customer
-	pathSealedList = "/sealed/customers"   // GET: open 2 fields in each of 100 elements
-	pathPlainPost  = "/plain/customers"    // no route: fieldseal passes it through
-	pathPlainGet   = "/plain/customers/1"
-)
-
-// masterKeyEnv is the variable the config names for the local provider.
-const masterKeyEnv = "FIELDSEAL_MASTER_KEY"
-
-// fieldsealConfig renders the config for one fieldseal process: the local key
-// provider, one class per protected field, and the bench routes. Log level is
-// info, as in production.
-func fieldsealConfig(listen, admin, upstream, ringFile string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %s\nupstream: http://%s\nadmin_listen: %s\n", listen, upstream, admin)
-	fmt.Fprintf(&b, "keys:\n  provider: local\n  refresh_interval: 1m\n  local:\n    ring_file: %s\n    master_key_env: %s\n", ringFile, masterKeyEnv)
-	b.WriteString("log:\n  level: info\n  format: json\nclasses:\n")
-	for _, f := range workload.CustomerFields() {
-		fmt.Fprintf(&b, "  %s: { mode: random }\n", f.Class)
-	}
-	b.WriteString("routes:\n")
-	route := func(name, method, path, side string, fields []workload.Field, alsoResponse bool) {
-		fmt.Fprintf(&b, "  - name: %s\n    methods: [%s]\n    paths: [%s]\n", name, method, path)
-		sides := []string{side}
-		if alsoResponse {
-			sides = append(sides, "response")
-		}
-		for _, s := range sides {
-			fmt.Fprintf(&b, "    %s:\n", s)
-			for _, f := range fields {
-				fmt.Fprintf(&b, "      - { path: %q, class: %s }\n", f.Path, f.Class)
-			}
-		}
-	}
-	route("bench-post", "POST", pathSealedPost, "request", workload.CustomerFields(), true)
-	route("bench-get", "GET", "/sealed/customers/{id}", "response", workload.CustomerFields(), false)
-	route("bench-list", "GET", pathSealedList, "response", workload.ListFields(), false)
-	route("bench-seed-customer", "POST", "/seed/"+workload.FixtureCustomer, "request", workload.CustomerFields(), false)
-	route("bench-seed-list", "POST", "/seed/"+workload.FixtureList, "request", workload.ListFields(), false)
-	return []byte(b.String())
-}
-
 // newMasterKey returns base64 of 32 random bytes, the local provider's master
 // key format. It lives only in the harness's memory and its children's
 // environment.
@@ -107,8 +61,8 @@ func seedAndVerify(ctx context.Context, fieldsealAddr, upstreamAddr string) erro
 		fields []workload.Field
 		plain  []byte
 	}{
-		{pathSealedGet, workload.CustomerFields(), workload.Customer()},
-		{pathSealedList, workload.ListFields(), workload.List()},
+		{workload.PathSealedGet, workload.CustomerFields(), workload.Customer()},
+		{workload.PathSealedList, workload.ListFields(), workload.List()},
 	}
 	for _, c := range checks {
 		stored, err := call(ctx, client, http.MethodGet, "http://"+upstreamAddr+c.path, nil, http.StatusOK)

@@ -195,10 +195,10 @@ func (h *harness) setupFieldseal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h.fieldsealEnv = []string{masterKeyEnv + "=" + mk}
+	h.fieldsealEnv = []string{workload.MasterKeyEnv + "=" + mk}
 	h.ringFile = filepath.Join(h.dir, "ring.json")
 	cfg := filepath.Join(h.dir, "fieldseal-init.yaml")
-	if err := os.WriteFile(cfg, fieldsealConfig("127.0.0.1:1", "127.0.0.1:2", h.upstreamAddr, h.ringFile), 0o600); err != nil {
+	if err := os.WriteFile(cfg, workload.FieldsealConfig("127.0.0.1:1", "127.0.0.1:2", h.upstreamAddr, h.ringFile), 0o600); err != nil {
 		return err
 	}
 	if err := initKeyRing(ctx, h.bins["fieldseal"], cfg, h.fieldsealEnv); err != nil {
