@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldseal/fieldseal/bench/load"
+	"github.com/fieldseal/fieldseal/bench/measure"
+)
+
+func spec(id string) caseSpec {
+	for _, c := range allCases() {
+		if c.id == id {
+			return c
+		}
+	}
+	panic("no case " + id)
+}
+
+func fakeRun(id string, rps float64, p99 time.Duration, rate float64) result {
+	return result{
+		spec: spec(id), rate: rate,
+		load:     loadOutput{Result: load.Result{Requests: 10000, RPS: rps, P50: p99 / 4, P99: p99, P999: 2 * p99}},
+		proxyCPU: 300 * time.Millisecond, // 30 us per request
+	}
+}
+
+func TestReportMarkdown(t *testing.T) {
+	rep := &report{
+		opts:    options{duration: 10 * time.Second, warmup: 2 * time.Second, conns: 32, rateFraction: 0.5},
+		command: "go run ./bench/cmd/loadbench -duration 10s",
+		started: time.Now(),
+		closed: []result{
+			fakeRun("b-post", 20000, 2*time.Millisecond, 0),
+			fakeRun("c-post", 19600, 2*time.Millisecond, 0),
+			fakeRun("d-post", 18000, 3*time.Millisecond, 0),
+		},
+		fixed: []result{
+			fakeRun("b-post", 10000, 1*time.Millisecond, 10000),
+			fakeRun("d-post", 10000, 1500*time.Microsecond, 10000),
+		},
+	}
+	rep.closed[2].keys = []counterDelta{{series: `fieldseal_keys_refresh_total{result="loaded"}`, before: 1, after: 1}}
+	md := rep.markdown()
+	for _, want := range []string{
+		"    go run ./bench/cmd/loadbench -duration 10s\n",
+		"| (d)/(b) req/s, POST 1 KB (seal 5, open 5) | 0.900 | >= 0.90 |",
+		"| (c)/(b) req/s, POST 1 KB (no protected fields) | 0.980 | >= 0.97 |",
+		"| (d) proxy CPU per request, POST 1 KB | 30.0 us | <= 40 us |",
+		"| (d) POST 1 KB, 10000 req/s | 1.000 ms | 1.500 ms | 0.500 ms | < 1 ms |",
+		"| (d) | `fieldseal_keys_refresh_total{result=\"loaded\"}` | 1 | 1 | 0 | 0.000000 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+	t.Run("a failed run is listed and counted", func(t *testing.T) {
+		rep.closed = append(rep.closed, result{spec: spec("e-list"), err: errors.New("3 of 10 requests failed")})
+		md := rep.markdown()
+		if rep.failures() != 1 || !strings.Contains(md, "- (e) failed: 3 of 10 requests failed") {
+			t.Errorf("failures %d, report:\n%s", rep.failures(), md)
+		}
+		if strings.Contains(md, "(e)/(b)") {
+			t.Error("a ratio was computed from a failed run")
+		}
+	})
+}
+
+func TestKeyDeltas(t *testing.T) {
+	before := measure.Metrics{`fieldseal_keys_refresh_total{result="loaded"}`: 1, "fieldseal_aws_kms_calls_total": 2}
+	after := measure.Metrics{
+		`fieldseal_keys_refresh_total{result="loaded"}`: 2,
+		"fieldseal_aws_kms_calls_total":                 2,
+		"fieldseal_keys_versions":                       1, // a gauge, not a call counter
+		"fieldseal_proxy_requests_total":                100,
+		`fieldseal_keys_refresh_total{result="error"}`:  1, // new series: before is 0
+	}
+	got := keyDeltas(before, after)
+	want := []counterDelta{
+		{"fieldseal_aws_kms_calls_total", 2, 2},
+		{`fieldseal_keys_refresh_total{result="error"}`, 0, 1},
+		{`fieldseal_keys_refresh_total{result="loaded"}`, 1, 2},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("delta %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
