@@ -78,6 +78,8 @@ type result struct {
 	upstreamCPU time.Duration
 	allocs      float64 // proxy mallocs during the run; valid if allocsKnown
 	allocsKnown bool
+	fields      float64 // protected values fieldseal handled; valid if fieldsKnown
+	fieldsKnown bool
 	peakRSS     uint64         // proxy VmHWM at the end of the run
 	keys        []counterDelta // fieldseal key-provider counters
 	err         error          // the run measured nothing trustworthy
@@ -94,6 +96,11 @@ func (r result) perRequest(d time.Duration) float64 {
 	}
 	return float64(d.Microseconds()) / float64(r.load.Requests)
 }
+
+// fieldsMetric counts the protected values fieldseal sealed or opened: the
+// proof that a case did the work it is named for (10 per (d) POST, 5 per (d)
+// GET, 200 per (e), none for (c)).
+const fieldsMetric = "fieldseal_proxy_fields_total"
 
 // keyCounter selects fieldseal's key-provider and KMS/Secrets Manager
 // counters from /metrics: what must not grow with the request count.
@@ -140,6 +147,10 @@ func (h *harness) runCase(ctx context.Context, spec caseSpec, rate float64) resu
 	if b, ok := before.metrics.Value("go_memstats_mallocs_total"); ok {
 		a, _ := after.metrics.Value("go_memstats_mallocs_total")
 		res.allocs, res.allocsKnown = a-b, true
+	}
+	if b, ok := before.metrics.Value(fieldsMetric); ok {
+		a, _ := after.metrics.Value(fieldsMetric)
+		res.fields, res.fieldsKnown = a-b, true
 	}
 	res.keys = keyDeltas(before.metrics, after.metrics)
 	return res

@@ -118,7 +118,7 @@ func (r *report) markdown() string {
 		"Load: bench/cmd/loadgen, %d keep-alive HTTP/1.1 connections, one OS thread (GOMAXPROCS=1); "+
 		"each case on a fresh proxy process, %v warm-up, then %v measured. "+
 		"CPU and peak RSS are the proxy process's (/proc/PID/stat utime+stime, /proc/PID/status VmHWM); "+
-		"allocations are its go_memstats_mallocs_total delta from /metrics. Latency is request written to response read.\n\n",
+		"allocations are its go_memstats_mallocs_total delta from /metrics; fields/req is fieldseal's fieldseal_proxy_fields_total delta (values sealed or opened). Latency is request written to response read.\n\n",
 		m.nproc, r.opts.conns, r.opts.warmup, r.opts.duration)
 
 	b.WriteString("## Maximum throughput (closed loop)\n\n")
@@ -218,14 +218,14 @@ func (r *report) markdown() string {
 }
 
 func writeRuns(b *strings.Builder, runs []result) {
-	b.WriteString("| case | workload | target | req/s | p50 | p99 | p99.9 | proxy CPU us/req | proxy allocs/req | proxy peak RSS MB | upstream CPU us/req | loadgen CPU us/req | errors |\n")
-	b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| case | workload | target | req/s | p50 | p99 | p99.9 | proxy CPU us/req | proxy allocs/req | proxy peak RSS MB | fields/req | upstream CPU us/req | loadgen CPU us/req | errors |\n")
+	b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range runs {
 		if x.load.Requests == 0 && x.err != nil {
-			fmt.Fprintf(b, "| %s | %s | %s | failed | | | | | | | | | |\n", runName(x), x.spec.wl, x.spec.what)
+			fmt.Fprintf(b, "| %s | %s | %s | failed | | | | | | | | | | |\n", runName(x), x.spec.wl, x.spec.what)
 			continue
 		}
-		proxyCPU, allocs, rss := "-", "-", "-"
+		proxyCPU, allocs, rss, fields := "-", "-", "-", "-"
 		if x.spec.target != direct {
 			proxyCPU = fmt.Sprintf("%.1f", x.perRequest(x.proxyCPU))
 			rss = mb(x.peakRSS)
@@ -235,13 +235,16 @@ func writeRuns(b *strings.Builder, runs []result) {
 				allocs = "n/a"
 			}
 		}
+		if x.fieldsKnown {
+			fields = fmt.Sprintf("%.0f", x.fields/float64(x.load.Requests))
+		}
 		errs := fmt.Sprint(x.load.Errors)
 		if x.load.Missed > 0 {
 			errs += fmt.Sprintf(" (+%d missed)", x.load.Missed)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n",
 			runName(x), x.spec.wl, x.spec.what, x.load.RPS, ms(x.load.P50), ms(x.load.P99), ms(x.load.P999),
-			proxyCPU, allocs, rss, x.perRequest(x.upstreamCPU), x.perRequest(x.load.CPU), errs)
+			proxyCPU, allocs, rss, fields, x.perRequest(x.upstreamCPU), x.perRequest(x.load.CPU), errs)
 	}
 }
 

@@ -43,8 +43,10 @@ func TestReportMarkdown(t *testing.T) {
 		},
 	}
 	rep.closed[2].keys = []counterDelta{{series: `fieldseal_keys_refresh_total{result="loaded"}`, before: 1, after: 1}}
+	rep.closed[2].fields, rep.closed[3-1].fieldsKnown = 100000, true // 10 per request
 	md := rep.markdown()
 	for _, want := range []string{
+		"| 30.0 | n/a | 0.0 | 10 | 0.0 | 0.0 | 0 |", // d-post: CPU, allocs (none scraped), RSS, fields/req, ...
 		"    go run ./bench/cmd/loadbench -duration 10s\n",
 		"| (d)/(b) req/s, POST 1 KB (seal 5, open 5) | 0.900 | >= 0.90 |",
 		"| (c)/(b) req/s, POST 1 KB (no protected fields) | 0.980 | >= 0.97 |",
