@@ -12,7 +12,8 @@
 //   - closed loop (Rate == 0): each connection sends its next request as soon
 //     as the previous answer is read; this measures maximum throughput.
 //   - open loop (Rate > 0): requests are scheduled at a fixed rate whatever the
-//     server does, and latency is measured from each request's scheduled time,
-//     not from when a free connection sent it, so a stall is charged to every
-//     request it delayed (no coordinated omission, as in wrk2).
+//     server does, released in 1 ms batches, and latency is measured from each
+//     batch's scheduled time, not from when a free connection sent it, so a
+//     stall is charged to every request it delayed (no coordinated omission,
+//     as in wrk2).
 package load
