@@ -63,6 +63,15 @@ func allCases() []caseSpec {
 	}
 }
 
+func caseByID(id string) (caseSpec, bool) {
+	for _, c := range allCases() {
+		if c.id == id {
+			return c, true
+		}
+	}
+	return caseSpec{}, false
+}
+
 // loadOutput is what bench/cmd/loadgen prints.
 type loadOutput struct {
 	load.Result

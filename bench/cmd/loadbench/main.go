@@ -44,6 +44,7 @@ type options struct {
 	soak         time.Duration
 	soakRate     float64
 	soakEvery    time.Duration
+	soakCase     string
 	keep         bool
 }
 
@@ -73,7 +74,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "markdown report to write")
 	flag.StringVar(&cases, "cases", "", "regexp selecting case ids (a-post, b-get, d-post, e-list, ...); empty = all")
 	flag.StringVar(&o.fieldseal, "fieldseal", "", "fieldseal binary to measure; empty = build ./cmd/fieldseal; 'none' = skip (c)-(e)")
-	flag.DurationVar(&o.soak, "soak", 0, "after the cases, run (d) POST at -soak-rate for this long and sample RSS (e.g. 5m)")
+	flag.DurationVar(&o.soak, "soak", 0, "after the cases, run -soak-case at -soak-rate for this long and sample RSS (e.g. 5m)")
+	flag.StringVar(&o.soakCase, "soak-case", "d-post", "case id the soak runs")
 	flag.Float64Var(&o.soakRate, "soak-rate", 1000, "soak requests per second")
 	flag.DurationVar(&o.soakEvery, "soak-every", 30*time.Second, "RSS sampling interval during the soak")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, binaries)")
@@ -169,10 +171,18 @@ func run(o options) error {
 			}
 		}
 	}
-	if o.soak > 0 && h.bins["fieldseal"] != "" {
-		step(fmt.Sprintf("soak: d-post at %.0f req/s for %v, RSS every %v", o.soakRate, o.soak, o.soakEvery))
-		s := h.runSoak(ctx)
-		rep.soak = &s
+	if o.soak > 0 {
+		spec, ok := caseByID(o.soakCase)
+		switch {
+		case !ok || spec.target == direct:
+			return fmt.Errorf("-soak-case %q is not a proxy case id", o.soakCase)
+		case spec.target == fieldseal && h.bins["fieldseal"] == "":
+			rep.notes = append(rep.notes, "soak skipped: "+errNoFieldseal.Error())
+		default:
+			step(fmt.Sprintf("soak: %s at %.0f req/s for %v, RSS every %v", spec.id, o.soakRate, o.soak, o.soakEvery))
+			s := h.runSoak(ctx, spec)
+			rep.soak = &s
+		}
 	}
 	rep.machine.loadAfter = loadAverage()
 

@@ -90,6 +90,17 @@ func (r *report) find(wl, letter string, rate float64) *result {
 	return nil
 }
 
+func (r *report) measuredFieldseal() bool {
+	for _, runs := range [][]result{r.closed, r.fixed} {
+		for _, x := range runs {
+			if x.spec.target == fieldseal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (r *report) failures() int {
 	n := 0
 	for _, runs := range [][]result{r.closed, r.fixed} {
@@ -124,12 +135,11 @@ func (r *report) markdown() string {
 	b.WriteString("## Maximum throughput (closed loop)\n\n")
 	writeRuns(&b, r.closed)
 
-	b.WriteString("\n## Ratios against (b), the plain ReverseProxy\n\n")
-	b.WriteString("| comparison | value | target (issue 6) |\n| --- | ---: | --- |\n")
+	var ratios []string
 	ratio := func(label, wl, letter, target string) {
 		x, base := r.find(wl, letter, 0), r.find(wl, "(b)", 0)
 		if ok(x) && ok(base) {
-			fmt.Fprintf(&b, "| %s | %.3f | %s |\n", label, x.load.RPS/base.load.RPS, target)
+			ratios = append(ratios, fmt.Sprintf("| %s | %.3f | %s |\n", label, x.load.RPS/base.load.RPS, target))
 		}
 	}
 	ratio("(d)/(b) req/s, POST 1 KB (seal 5, open 5)", string(wlPost), "(d)", ">= 0.90")
@@ -139,8 +149,13 @@ func (r *report) markdown() string {
 	ratio("(e)/(b) req/s, GET 20 KB list (open 200)", string(wlList), "(e)", "-")
 	for _, wl := range []workloadKind{wlPost, wlGet} {
 		if d := r.find(string(wl), "(d)", 0); ok(d) {
-			fmt.Fprintf(&b, "| (d) proxy CPU per request, %s | %.1f us | <= 40 us |\n", wl, d.perRequest(d.proxyCPU))
+			ratios = append(ratios, fmt.Sprintf("| (d) proxy CPU per request, %s | %.1f us | <= 40 us |\n", wl, d.perRequest(d.proxyCPU)))
 		}
+	}
+	if len(ratios) > 0 {
+		b.WriteString("\n## Ratios against (b), the plain ReverseProxy\n\n")
+		b.WriteString("| comparison | value | target (issue 6) |\n| --- | ---: | --- |\n")
+		b.WriteString(strings.Join(ratios, ""))
 	}
 
 	if len(r.fixed) > 0 {
@@ -162,25 +177,27 @@ func (r *report) markdown() string {
 		}
 	}
 
-	b.WriteString("\n## Key provider calls (fieldseal /metrics, before and after each measured run)\n\n")
-	b.WriteString("A key cache hit costs no provider call, so these counters must not grow with the request count; a periodic refresh (every `refresh_interval`) may show as 1.\n\n")
-	b.WriteString("| run | series | before | after | delta | per request |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
-	var anyKeys bool
+	var keyRows []string
 	for _, runs := range [][]result{r.closed, r.fixed} {
 		for _, x := range runs {
 			for _, k := range x.keys {
-				anyKeys = true
-				fmt.Fprintf(&b, "| %s | `%s` | %g | %g | %g | %.6f |\n", runName(x), k.series, k.before, k.after, k.after-k.before,
-					(k.after-k.before)/math.Max(1, float64(x.load.Requests)))
+				keyRows = append(keyRows, fmt.Sprintf("| %s | `%s` | %g | %g | %g | %.6f |\n", runName(x), k.series, k.before, k.after,
+					k.after-k.before, (k.after-k.before)/math.Max(1, float64(x.load.Requests))))
 			}
 		}
 	}
-	if !anyKeys {
-		b.WriteString("| - | no fieldseal_keys_/kms/secretsmanager counters found on /metrics | | | | |\n")
+	if r.measuredFieldseal() {
+		b.WriteString("\n## Key provider calls (fieldseal /metrics, before and after each measured run)\n\n")
+		b.WriteString("A key cache hit costs no provider call, so these counters must not grow with the request count; a periodic refresh (every `refresh_interval`) may show as 1.\n\n")
+		b.WriteString("| run | series | before | after | delta | per request |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+		if len(keyRows) == 0 {
+			keyRows = append(keyRows, "| - | no fieldseal_keys_/kms/secretsmanager counters found on /metrics | | | | |\n")
+		}
+		b.WriteString(strings.Join(keyRows, ""))
 	}
 
 	if s := r.soak; s != nil {
-		fmt.Fprintf(&b, "\n## Soak: (d) POST at %.0f req/s for %v\n\n", s.rate, r.opts.soak)
+		fmt.Fprintf(&b, "\n## Soak: %s %s (%s) at %.0f req/s for %v\n\n", s.spec.letter, s.spec.wl, s.spec.what, s.rate, r.opts.soak)
 		if s.err != nil {
 			fmt.Fprintf(&b, "**Failed:** %v\n\n", s.err)
 		}

@@ -11,12 +11,11 @@ import (
 )
 
 func spec(id string) caseSpec {
-	for _, c := range allCases() {
-		if c.id == id {
-			return c
-		}
+	c, ok := caseByID(id)
+	if !ok {
+		panic("no case " + id)
 	}
-	panic("no case " + id)
+	return c
 }
 
 func fakeRun(id string, rps float64, p99 time.Duration, rate float64) result {

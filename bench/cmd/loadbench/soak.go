@@ -15,6 +15,7 @@ type rssSample struct {
 }
 
 type soakResult struct {
+	spec    caseSpec
 	rate    float64
 	samples []rssSample
 	peak    uint64
@@ -24,24 +25,22 @@ type soakResult struct {
 	err     error
 }
 
-// runSoak runs (d) POST on a fresh fieldseal at a fixed rate for -soak and
-// samples its RSS every -soak-every, to show memory is flat over time.
-func (h *harness) runSoak(ctx context.Context) soakResult {
-	res := soakResult{rate: h.opts.soakRate}
-	var spec caseSpec
-	for _, c := range allCases() {
-		if c.id == "d-post" {
-			spec = c
-		}
-	}
-	p, listen, admin, err := h.startFieldseal(ctx, "fieldseal-soak")
+// runSoak runs one case (-soak-case, default (d) POST) on a fresh process at a
+// fixed rate for -soak and samples its RSS every -soak-every, to show memory
+// is flat over time.
+func (h *harness) runSoak(ctx context.Context, spec caseSpec) soakResult {
+	res := soakResult{spec: spec, rate: h.opts.soakRate}
+	addr, pid, metricsURL, stop, err := h.startTarget(ctx, spec)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	defer p.stop()
-	url := "http://" + listen + spec.path
-	metricsURL := "http://" + admin + "/metrics"
+	defer stop()
+	if pid == 0 {
+		res.err = fmt.Errorf("soak case %s has no proxy process to watch", spec.id)
+		return res
+	}
+	url := "http://" + addr + spec.path
 	if _, err := h.loadgen(ctx, spec, url, h.opts.warmup, res.rate); err != nil {
 		res.err = fmt.Errorf("warm-up: %w", err)
 		return res
@@ -51,7 +50,7 @@ func (h *harness) runSoak(ctx context.Context) soakResult {
 		res.err = err
 		return res
 	}
-	cpu0, err := measure.CPUTime(p.pid())
+	cpu0, err := measure.CPUTime(pid)
 	if err != nil {
 		res.err = err
 		return res
@@ -68,10 +67,16 @@ func (h *harness) runSoak(ctx context.Context) soakResult {
 	}()
 	start := time.Now()
 	sample := func() {
-		if m, err := measure.ReadMemory(p.pid()); err == nil {
-			res.samples = append(res.samples, rssSample{at: time.Since(start).Round(time.Second), rss: m.RSS})
-			res.peak = m.Peak
+		m, err := measure.ReadMemory(pid)
+		if err != nil {
+			return
 		}
+		at := time.Since(start).Round(time.Second)
+		if n := len(res.samples); n > 0 && res.samples[n-1].at == at {
+			res.samples = res.samples[:n-1] // the run ended on a tick: keep one sample
+		}
+		res.samples = append(res.samples, rssSample{at: at, rss: m.RSS})
+		res.peak = m.Peak
 	}
 	sample()
 	tick := time.NewTicker(h.opts.soakEvery)
@@ -95,7 +100,7 @@ wait:
 	}
 	res.load = d.out
 	res.err = load.Check(d.out.Result)
-	cpu1, err := measure.CPUTime(p.pid())
+	cpu1, err := measure.CPUTime(pid)
 	if err == nil {
 		res.cpu = cpu1 - cpu0
 	}
