@@ -41,7 +41,7 @@ func FieldsealConfig(listen, admin, upstream, ringFile string) []byte {
 	}
 	b.WriteString("routes:\n")
 	route := func(name, method, path, side string, fields []Field, alsoResponse bool) {
-		fmt.Fprintf(&b, "  - name: %s\n    methods: [%s]\n    paths: [%s]\n", name, method, path)
+		fmt.Fprintf(&b, "  - name: %s\n    methods: [%s]\n    paths: [%q]\n", name, method, path)
 		sides := []string{side}
 		if alsoResponse {
 			sides = append(sides, "response")

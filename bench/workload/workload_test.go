@@ -98,3 +98,19 @@ func TestUpstream(t *testing.T) {
 		})
 	}
 }
+
+func TestFieldsealConfig(t *testing.T) {
+	t.Run("route paths with {id} are quoted so YAML reads them as strings", func(t *testing.T) {
+		cfg := string(FieldsealConfig("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "/tmp/ring.json"))
+		for _, want := range []string{
+			`paths: ["/sealed/customers/{id}"]`,
+			`- { path: "address.street", class: street }`,
+			`- { path: "#.email", class: email }`,
+			"master_key_env: " + MasterKeyEnv,
+		} {
+			if !strings.Contains(cfg, want) {
+				t.Errorf("config lacks %q:\n%s", want, cfg)
+			}
+		}
+	})
+}
