@@ -172,6 +172,11 @@ func (r *report) markdown() string {
 			if x.spec.letter == "(d)" {
 				target = "< 1 ms"
 			}
+			for _, y := range []*result{base, &x} {
+				if !sustained(y) {
+					target += fmt.Sprintf(" (not comparable: %s did only %.0f of %.0f req/s)", y.spec.letter, y.load.RPS, y.rate)
+				}
+			}
 			fmt.Fprintf(&b, "| %s %s, %.0f req/s | %s | %s | %s | %s |\n", x.spec.letter, x.spec.wl, x.rate,
 				ms(base.load.P99), ms(x.load.P99), ms(x.load.P99-base.load.P99), target)
 		}
@@ -181,7 +186,7 @@ func (r *report) markdown() string {
 	for _, runs := range [][]result{r.closed, r.fixed} {
 		for _, x := range runs {
 			for _, k := range x.keys {
-				keyRows = append(keyRows, fmt.Sprintf("| %s | `%s` | %g | %g | %g | %.6f |\n", runName(x), k.series, k.before, k.after,
+				keyRows = append(keyRows, fmt.Sprintf("| %s | `%s` | %g | %g | %g | %.6f |\n", runLabel(x), k.series, k.before, k.after,
 					k.after-k.before, (k.after-k.before)/math.Max(1, float64(x.load.Requests))))
 			}
 		}
@@ -226,7 +231,7 @@ func (r *report) markdown() string {
 		for _, runs := range [][]result{r.closed, r.fixed} {
 			for _, x := range runs {
 				if x.err != nil {
-					fmt.Fprintf(&b, "- %s failed: %v\n", runName(x), x.err)
+					fmt.Fprintf(&b, "- %s failed: %v\n", runLabel(x), x.err)
 				}
 			}
 		}
@@ -271,6 +276,15 @@ func runName(x result) string {
 	}
 	return x.spec.letter
 }
+
+// sustained says whether an open-loop run kept its schedule; if it did not,
+// its latencies measure an overload queue, not the proxy.
+func sustained(x *result) bool {
+	return x.load.Missed == 0 && x.load.RPS >= 0.97*x.rate
+}
+
+// runLabel names a run outside a table that has a workload column.
+func runLabel(x result) string { return runName(x) + " " + string(x.spec.wl) }
 
 func ok(x *result) bool { return x != nil && x.err == nil && x.load.Requests > 0 }
 

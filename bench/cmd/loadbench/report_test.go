@@ -51,16 +51,23 @@ func TestReportMarkdown(t *testing.T) {
 		"| (c)/(b) req/s, POST 1 KB (no protected fields) | 0.980 | >= 0.97 |",
 		"| (d) proxy CPU per request, POST 1 KB | 30.0 us | <= 40 us |",
 		"| (d) POST 1 KB, 10000 req/s | 1.000 ms | 1.500 ms | 0.500 ms | < 1 ms |",
-		"| (d) | `fieldseal_keys_refresh_total{result=\"loaded\"}` | 1 | 1 | 0 | 0.000000 |",
+		"| (d) POST 1 KB | `fieldseal_keys_refresh_total{result=\"loaded\"}` | 1 | 1 | 0 | 0.000000 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q\n%s", want, md)
 		}
 	}
+	t.Run("a fixed-rate run that fell behind is not compared", func(t *testing.T) {
+		rep.fixed[1].load.RPS = 7000
+		defer func() { rep.fixed[1].load.RPS = 10000 }()
+		if md := rep.markdown(); !strings.Contains(md, "< 1 ms (not comparable: (d) did only 7000 of 10000 req/s) |") {
+			t.Errorf("report:\n%s", md)
+		}
+	})
 	t.Run("a failed run is listed and counted", func(t *testing.T) {
 		rep.closed = append(rep.closed, result{spec: spec("e-list"), err: errors.New("3 of 10 requests failed")})
 		md := rep.markdown()
-		if rep.failures() != 1 || !strings.Contains(md, "- (e) failed: 3 of 10 requests failed") {
+		if rep.failures() != 1 || !strings.Contains(md, "- (e) GET 20 KB list failed: 3 of 10 requests failed") {
 			t.Errorf("failures %d, report:\n%s", rep.failures(), md)
 		}
 		if strings.Contains(md, "(e)/(b)") {
