@@ -66,6 +66,10 @@ func describe(err error) string {
 		}
 		return ae.ErrorCode()
 	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotImplemented {
+		return "HTTP 501 Not Implemented: the endpoint does not implement this operation"
+	}
 	return err.Error()
 }
 
