@@ -230,15 +230,13 @@ func (m *ownMoto) stop() {
 	select {
 	case <-m.done:
 	default:
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-m.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-			<-m.done
-		}
+		// SIGKILL: an outage is abrupt, and werkzeug is slow to honour SIGTERM.
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+		<-m.done
 	}
 	m.cmd = nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }

@@ -1,8 +1,10 @@
 package awskeys
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -70,6 +72,13 @@ func describe(err error) string {
 	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotImplemented {
 		return "HTTP 501 Not Implemented: the endpoint does not implement this operation"
 	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return "unreachable: " + oe.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out: " + err.Error()
+	}
 	return err.Error()
 }
 
@@ -104,8 +113,8 @@ func classify(err error) error {
 		case http.StatusForbidden:
 			return ErrAccessDenied
 		}
-		if re.HTTPStatusCode() >= 500 {
-			return ErrUnavailable
+		if re.HTTPStatusCode() == 0 || re.HTTPStatusCode() >= 500 {
+			return ErrUnavailable // 0: the request was never answered
 		}
 		return nil
 	}
