@@ -244,10 +244,7 @@ func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
 		}
 		return c
 	}
-	if changed() {
-		t.Fatal("CMK check ran before its interval")
-	}
-	advance(time.Hour)
+	advance(time.Hour) // the first check falls within one interval of the load
 	if !changed() {
 		t.Fatal("a CMK rotation newer than the ring was not reported after the check interval")
 	}

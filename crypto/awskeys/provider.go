@@ -3,6 +3,7 @@ package awskeys
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -85,12 +86,14 @@ func (p *Provider) cmkRotated(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	latest, err := p.c.latestRotation(ctx, arn)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// A failed check (throttled, denied) is reported once and retried one
+	// interval later, so it does not fail every refresh in between.
+	p.lastCMKCheck = now
 	if err != nil {
 		return false, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lastCMKCheck = now
 	if !latest.After(p.rotationSeen) || !latest.After(p.rotationSignal) {
 		return false, nil
 	}
@@ -134,8 +137,12 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 	}
 	primary, _ := sv.ring.key(sv.ring.Primary)
 	p.mu.Lock()
-	if p.cmkARN == "" {
-		p.lastCMKCheck = p.c.opts.Now() // the first check is one interval after start
+	if p.cmkARN == "" && p.c.opts.CMKCheckInterval > 0 {
+		// The first check comes a random part of one interval after start, so a
+		// fleet started together spreads its ListKeyRotations calls (quota: 100/s
+		// per account and region) over the whole interval.
+		phase := time.Duration(rand.Int64N(int64(p.c.opts.CMKCheckInterval)))
+		p.lastCMKCheck = p.c.opts.Now().Add(-phase)
 	}
 	p.cmkARN = primary.CMKKeyID
 	p.rotationSeen = sv.ring.CMKRotationSeen
