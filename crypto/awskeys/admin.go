@@ -88,6 +88,7 @@ func Init(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	name := opts.SecretID
 	// Check first so that an existing ring is reported before any KMS call.
 	_, err = call(ctx, c, func(ctx context.Context) (*secretsmanager.DescribeSecretOutput, error) {
@@ -148,6 +149,7 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	var cmk cmkInfo
 	return c.update(ctx, "rotate", func(ctx context.Context, sv *secretVersion) (*ring, []uint32, error) {
 		if cmk.arn == "" {
@@ -187,6 +189,7 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	return c.update(ctx, "rotate if cmk rotated", func(ctx context.Context, sv *secretVersion) (*ring, []uint32, error) {
 		cmk, err := c.describeKey(ctx, first(opts.KMSKeyID, sv.ring.CMK))
 		if err != nil {
@@ -238,6 +241,7 @@ func ReadStatus(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	sv, err := c.readRing(ctx)
 	if err != nil {
 		return nil, err

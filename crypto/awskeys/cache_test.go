@@ -37,7 +37,7 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Registerer = reg // count only the sidecar's calls
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +68,39 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 			t.Fatalf("%d AWS calls for 10,000 keyring reads, want 0", n)
 		}
 	})
-	t.Run("a refresh of an unchanged ring costs one DescribeSecret and no KMS call", func(t *testing.T) {
-		describe, get, decrypt := calls(t, reg, "DescribeSecret"), calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
+	t.Run("a forced refresh of an unchanged ring re-reads the secret and unwraps nothing", func(t *testing.T) {
+		get, decrypt := calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
 		if err := cache.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if calls(t, reg, "DescribeSecret")-describe != 1 || calls(t, reg, "GetSecretValue") != get || calls(t, reg, "Decrypt") != decrypt {
-			t.Fatalf("unchanged refresh: DescribeSecret +%d GetSecretValue +%d Decrypt +%d; want +1 +0 +0",
-				calls(t, reg, "DescribeSecret")-describe, calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
+		if calls(t, reg, "GetSecretValue")-get != 1 || calls(t, reg, "Decrypt") != decrypt {
+			t.Fatalf("forced refresh: GetSecretValue +%d Decrypt +%d; want +1 +0",
+				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
+		}
+	})
+	t.Run("periodic refreshes of an unchanged ring cost one DescribeSecret each and no KMS call", func(t *testing.T) {
+		// A second cache over the same provider, loaded, then run with a short
+		// interval until it has checked a few times.
+		periodic := crypto.NewCache(p, crypto.CacheOptions{Interval: 20 * time.Millisecond})
+		if err := periodic.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		describe, get, decrypt := calls(t, reg, "DescribeSecret"), calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { periodic.Run(runCtx); close(done) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for calls(t, reg, "DescribeSecret")-describe < 3 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		<-done
+		if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
+			t.Fatalf("periodic refresh made %d DescribeSecret calls in 20s, want at least 3", n)
+		}
+		if calls(t, reg, "GetSecretValue") != get || calls(t, reg, "Decrypt") != decrypt {
+			t.Fatalf("periodic refresh of an unchanged ring: GetSecretValue +%d Decrypt +%d; want +0 +0",
+				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
 		}
 	})
 	t.Run("after a rotation 100 concurrent refreshes unwrap only the new version once", func(t *testing.T) {
@@ -108,7 +133,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +200,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
 	down := "http://127.0.0.1:" + itoa(freePort(t)) // nothing listens there
 	ctx := testCtx(t)
-	p, err := New(ctx, testOptions(down, "pii/ring", "", nil))
+	p, err := newTestProvider(t, testOptions(down, "pii/ring", "", nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,7 +158,7 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 			if !bytes.Equal(plaintextOf(t, ctx, kmsURL, secret, k1), v1) {
 				t.Fatal("re-wrapping under the new CMK changed data key v1")
 			}
-			p, err := New(ctx, opts)
+			p, err := newTestProvider(t, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 	if _, err := Rotate(ctx, opts); err != nil {
 		t.Fatalf("rotate with local-kms: %v", err)
 	}
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	opts.Now = clock
 	opts.CMKCheckInterval = time.Hour
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,3 +240,12 @@ func (m *ownMoto) stop() {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
+
+// newTestProvider builds a Provider that is closed when the test ends.
+func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
+	p, err := New(context.Background(), opts)
+	if err == nil {
+		t.Cleanup(p.Close)
+	}
+	return p, err
+}

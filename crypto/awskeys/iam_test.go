@@ -184,7 +184,7 @@ func TestIAMPoliciesCoverTheCallsMadeOnMoto(t *testing.T) {
 	now := time.Now()
 	sopts.Now = func() time.Time { return now }
 	sopts.CMKCheckInterval = time.Nanosecond
-	p, err := New(ctx, sopts)
+	p, err := newTestProvider(t, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -63,6 +66,30 @@ type clients struct {
 	kms     *kms.Client
 	sm      *secretsmanager.Client
 	metrics *metrics
+	idle    *idleConns
+}
+
+// close releases idle connections; the clients stay usable.
+func (c *clients) close() { c.idle.close() }
+
+// idleConns remembers the HTTP transports built for the clients.
+type idleConns struct {
+	mu         sync.Mutex
+	transports []*http.Transport
+}
+
+func (i *idleConns) track(t *http.Transport) {
+	i.mu.Lock()
+	i.transports = append(i.transports, t)
+	i.mu.Unlock()
+}
+
+func (i *idleConns) close() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, t := range i.transports {
+		t.CloseIdleConnections()
+	}
 }
 
 func newClients(ctx context.Context, opts Options) (*clients, error) {
@@ -82,7 +109,13 @@ func newClients(ctx context.Context, opts Options) (*clients, error) {
 	if opts.Region != "" {
 		load = append(load, config.WithRegion(opts.Region))
 	}
-	load = append(load, config.WithRetryMaxAttempts(opts.MaxAttempts))
+	// An HTTP transport of our own, so that Close can release its idle
+	// connections (and their goroutines) at shutdown.
+	// The SDK may derive further clients from this one (AWS_CA_BUNDLE); each
+	// build runs this option, so idle records the transport actually in use.
+	idle := &idleConns{}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(idle.track)
+	load = append(load, config.WithRetryMaxAttempts(opts.MaxAttempts), config.WithHTTPClient(httpClient))
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("aws key provider: load aws configuration: %w", err)
@@ -93,7 +126,7 @@ func newClients(ctx context.Context, opts Options) (*clients, error) {
 	m := newMetrics(opts.Registerer)
 	kmsEndpoint := first(opts.KMSEndpoint, opts.Endpoint)
 	smEndpoint := first(opts.SecretsEndpoint, opts.Endpoint)
-	c := &clients{opts: opts, metrics: m}
+	c := &clients{opts: opts, metrics: m, idle: idle}
 	c.kms = kms.NewFromConfig(cfg, func(o *kms.Options) {
 		if kmsEndpoint != "" {
 			o.BaseEndpoint = aws.String(kmsEndpoint)

@@ -42,6 +42,10 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	return &Provider{c: c}, nil
 }
 
+// Close releases the provider's idle connections. Call it at shutdown, after
+// the cache stopped refreshing.
+func (p *Provider) Close() { p.c.close() }
+
 // Changed reports whether Load would return a different ring than prev: one
 // DescribeSecret comparing the AWSCURRENT version with prev.Revision(), and, once
 // per CMK check interval, one ListKeyRotations that reports a CMK rotation newer

@@ -26,7 +26,7 @@ func benchProvider(b *testing.B, versions int) (*Provider, Options) {
 			b.Fatal(err)
 		}
 	}
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(b, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 	})
 
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +134,23 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 		if kr2.Primary() != 2 || kr2.Revision() != st2.VersionID {
 			t.Fatalf("keyring primary %d revision %q, want 2 %q", kr2.Primary(), kr2.Revision(), st2.VersionID)
+		}
+		// Values sealed before the rotation still open; new ones use v2.
+		aad := crypto.AAD(nil, "email", "")
+		old, err := kr1.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, _, id, err := kr2.Open(nil, old, aad)
+		if err != nil || string(pt) != "jane@example.com" || id != 1 {
+			t.Fatalf("open a v1 value after rotation: %q v%d %v", pt, id, err)
+		}
+		fresh, err := kr2.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, id, err := kr2.Open(nil, fresh, aad); err != nil || id != 2 {
+			t.Fatalf("a value sealed after rotation opened with v%d, %v; want v2", id, err)
 		}
 	})
 	t.Run("status reads the ring without touching KMS", func(t *testing.T) {
@@ -188,7 +205,7 @@ func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
 		t.Fatalf("each rotator must add its own version; got primaries %v", primaries)
 	}
 	// Every version still unwraps.
-	p, err := New(ctx, opts)
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +232,7 @@ func TestWrongEncryptionContextIsAClearError(t *testing.T) {
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: out.SecretString}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, testOptions(url, dst, "", nil))
+	p, err := newTestProvider(t, testOptions(url, dst, "", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +249,7 @@ func TestWrongEncryptionContextIsAClearError(t *testing.T) {
 func TestMissingSecretIsNotFound(t *testing.T) {
 	url := motoURL(t)
 	ctx := testCtx(t)
-	p, err := New(ctx, testOptions(url, uniqueName(t), "", nil))
+	p, err := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
