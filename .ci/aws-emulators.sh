@@ -28,17 +28,37 @@ answers() {
 	curl -s -o /dev/null --max-time 2 "$1"
 }
 
+# moto_version PYTHON: the moto version installed for that interpreter, or "".
+moto_version() {
+	{ "$1" -m pip show moto 2>/dev/null || true; } | awk '/^Version:/{print $2}'
+}
+
+# install_moto installs moto[server] for python3 (a pyenv or virtualenv python), or,
+# where the system python refuses (PEP 668 "externally managed"), into a virtualenv
+# of our own whose bin directory is then put first on PATH and exported.
+MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/fieldseal/moto-venv"
+EXTRA_PATH=""
 install_moto() {
-	local have=""
-	if command -v moto_server >/dev/null 2>&1; then
-		have="$(python3 -m pip show moto 2>/dev/null | awk '/^Version:/{print $2}')"
+	if [[ -x "$MOTO_VENV/bin/moto_server" && "$(moto_version "$MOTO_VENV/bin/python")" == "$MOTO_VERSION" ]]; then
+		EXTRA_PATH="$MOTO_VENV/bin"
+		export PATH="$EXTRA_PATH:$PATH"
+		log "moto $MOTO_VERSION already installed in $MOTO_VENV"
+		return
 	fi
-	if [[ "$have" == "$MOTO_VERSION" ]]; then
+	local have
+	have="$(moto_version python3)"
+	if [[ "$have" == "$MOTO_VERSION" ]] && command -v moto_server >/dev/null 2>&1; then
 		log "moto $MOTO_VERSION already installed"
 		return
 	fi
 	log "installing moto[server]==$MOTO_VERSION (had: ${have:-none})"
-	python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+	if ! python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2; then
+		log "pip refused to install into python3; using a virtualenv in $MOTO_VENV"
+		python3 -m venv "$MOTO_VENV" >&2
+		"$MOTO_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+		EXTRA_PATH="$MOTO_VENV/bin"
+		export PATH="$EXTRA_PATH:$PATH"
+	fi
 	hash -r
 	# pyenv installs console scripts behind shims that need a rehash.
 	if command -v pyenv >/dev/null 2>&1; then pyenv rehash >&2 || true; fi
@@ -130,6 +150,10 @@ if [[ -z "$localkms_pid" ]]; then
 	log "local-kms on $LOCALKMS_URL (pid $localkms_pid, log $LOGDIR/local-kms.log)"
 fi
 
+if [[ -n "$EXTRA_PATH" ]]; then
+	# The outage tests start their own moto_server from PATH.
+	printf 'export PATH=%q:"$PATH"\n' "$EXTRA_PATH"
+fi
 cat <<OUT
 export FIELDSEAL_TEST_MOTO_URL=$MOTO_URL
 export FIELDSEAL_TEST_LOCALKMS_URL=$LOCALKMS_URL
