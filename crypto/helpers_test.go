@@ -2,6 +2,7 @@ package crypto_test
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"testing"
 	"time"
@@ -33,4 +34,9 @@ func testRing(t testing.TB, seed string, ids ...uint32) *crypto.Keyring {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// encodingRaw decodes the payload of a sealed value.
+func encodingRaw(sealed []byte) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(string(sealed[len(crypto.Prefix):]))
 }
