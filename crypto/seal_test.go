@@ -3,8 +3,10 @@ package crypto_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +45,20 @@ func TestFormatVectors(t *testing.T) {
 		{"deterministic mode gives the documented value", crypto.ModeDeterministic,
 			"fs1:AgEAAAAB6udJjIj6Y1xdctw5KfIoteBnbhyKWgmEokSzpB3mKQRM"},
 	}
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{hex.EncodeToString(key), hex.EncodeToString(nonce), hex.EncodeToString(aad)} {
+		if !bytes.Contains(doc, []byte(s)) {
+			t.Errorf("FORMAT.md does not show %s", s)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if !bytes.Contains(doc, []byte(tc.want)) {
+				t.Errorf("FORMAT.md does not show %s", tc.want)
+			}
 			r := crypto.WithNonces(ring, bytes.NewReader(nonce))
 			got, err := r.Seal(nil, plaintext, crypto.TypeString, tc.mode, aad)
 			if err != nil {
