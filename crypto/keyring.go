@@ -175,7 +175,10 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 // prefix; callers check IsSealed first), ErrUnknownKey, ErrTampered,
 // ErrNoKey. On error dst is returned unchanged and no plaintext is appended.
 //
-// Like Seal, Open grows dst once and uses its spare capacity as scratch.
+// Like Seal, Open grows dst once and uses its spare capacity as scratch
+// (ciphertext and AAD; on failure no plaintext is left there), so a caller
+// that reuses dst opens random-mode values without allocating. sealed must
+// not overlap dst's spare capacity.
 func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID uint32, err error) {
 	if r == nil {
 		return dst, 0, 0, fmt.Errorf("open sealed value: %w", ErrNoKey)
