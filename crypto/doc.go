@@ -38,6 +38,13 @@
 // it keeps serving the ring it has. Key material never reaches logs,
 // metrics, events or error text.
 //
+// The cache logs one event per key event, with stable fields: "event"
+// (keys_loaded, keys_refreshed, keys_rotation_seen, keys_error), "revision",
+// "primary", "versions", "duration"; on errors also "error",
+// "consecutive_failures", "serving" and "serving_revision". The same events
+// go to CacheOptions.OnEvent for the audit log. A reload that finds the same
+// revision emits no event (it is counted in metrics only).
+//
 // Typical use:
 //
 //	cache := crypto.NewCache(provider, crypto.CacheOptions{Logger: log, Registerer: reg})
