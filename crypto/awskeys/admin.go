@@ -226,7 +226,9 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 		}
 		r.Keys = append(r.Keys, k)
 		r.Primary = id
-		r.CMKRotationSeen = latest
+		if latest.After(r.CMKRotationSeen) { // zero when the endpoint cannot list rotations
+			r.CMKRotationSeen = latest
+		}
 		r.CMKKeyMaterial = cmk.keyMaterial
 		if opts.KMSKeyID != "" {
 			r.CMK = opts.KMSKeyID

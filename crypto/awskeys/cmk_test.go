@@ -199,6 +199,29 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 			t.Fatalf("unwrap under another secret's context: %v, want ErrWrongContext", err)
 		}
 	})
+	t.Run("a sidecar on an endpoint without ListKeyRotations turns its CMK check off", func(t *testing.T) {
+		o := opts
+		now := time.Now()
+		o.Now = func() time.Time { return now }
+		o.CMKCheckInterval = time.Nanosecond
+		sp, err := newTestProvider(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kr, err := sp.Load(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			now = now.Add(time.Second)
+			if changed, err := sp.Changed(ctx, kr); err != nil || changed {
+				t.Fatalf("Changed on local-kms = %v, %v; want false, nil", changed, err)
+			}
+		}
+		if !sp.cmkCheckOff {
+			t.Fatal("the CMK check is still on")
+		}
+	})
 	t.Run("without ListKeyRotations the CMK check says it cannot tell", func(t *testing.T) {
 		_, err := RotateIfCMKRotated(ctx, opts)
 		if !errors.Is(err, ErrUnsupported) {

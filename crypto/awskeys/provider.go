@@ -2,6 +2,7 @@ package awskeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -26,6 +27,7 @@ type Provider struct {
 	rotationSeen   time.Time // the ring's record
 	rotationSignal time.Time // newest rotation Changed has already reported
 	lastCMKCheck   time.Time
+	cmkCheckOff    bool // the endpoint cannot list rotations
 }
 
 var (
@@ -83,7 +85,7 @@ func (p *Provider) cmkRotated(ctx context.Context) (bool, error) {
 	}
 	p.mu.Lock()
 	now := p.c.opts.Now()
-	due := p.cmkARN != "" && now.Sub(p.lastCMKCheck) >= interval
+	due := p.cmkARN != "" && !p.cmkCheckOff && now.Sub(p.lastCMKCheck) >= interval
 	arn := p.cmkARN
 	p.mu.Unlock()
 	if !due {
@@ -95,6 +97,14 @@ func (p *Provider) cmkRotated(ctx context.Context) (bool, error) {
 	// A failed check (throttled, denied) is reported once and retried one
 	// interval later, so it does not fail every refresh in between.
 	p.lastCMKCheck = now
+	if errors.Is(err, ErrUnsupported) {
+		// An emulator without ListKeyRotations (local-kms): say so once and stop
+		// asking, rather than failing a refresh every interval.
+		p.cmkCheckOff = true
+		p.c.opts.Logger.Warn().Str("event", "cmk_check_unsupported").Str("cmk", arn).Err(err).
+			Msg("the KMS endpoint cannot list key rotations; CMK rotation checks are off")
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
