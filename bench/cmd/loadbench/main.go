@@ -92,6 +92,9 @@ func main() {
 }
 
 func run(o options) error {
+	if spec, ok := caseByID(o.soakCase); o.soak > 0 && (!ok || spec.target == direct) {
+		return fmt.Errorf("-soak-case %q is not the id of a case with a proxy", o.soakCase)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := moduleRoot(ctx)
@@ -172,10 +175,8 @@ func run(o options) error {
 		}
 	}
 	if o.soak > 0 {
-		spec, ok := caseByID(o.soakCase)
+		spec, _ := caseByID(o.soakCase)
 		switch {
-		case !ok || spec.target == direct:
-			return fmt.Errorf("-soak-case %q is not a proxy case id", o.soakCase)
 		case spec.target == fieldseal && h.bins["fieldseal"] == "":
 			rep.notes = append(rep.notes, "soak skipped: "+errNoFieldseal.Error())
 		default:
