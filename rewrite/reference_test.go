@@ -158,4 +158,3 @@ func hasDuplicateKeys(v gjson.Result) bool {
 	}
 	return dup
 }
-
