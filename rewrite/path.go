@@ -2,7 +2,7 @@ package rewrite
 
 import (
 	"fmt"
-	"strconv"
+	"math"
 	"strings"
 )
 
@@ -57,14 +57,14 @@ func parsePath(path string) ([]component, string) {
 	}
 	var comps []component
 	var raw, key strings.Builder
-	var wild, escaped bool
+	var wild bool
 	finish := func() string {
 		r := raw.String()
 		k := key.String()
 		raw.Reset()
 		key.Reset()
-		w, esc := wild, escaped
-		wild, escaped = false, false
+		w := wild
+		wild = false
 		switch {
 		case r == "":
 			return "empty component (two dots in a row, or a leading or trailing dot)"
@@ -84,11 +84,7 @@ func parsePath(path string) ([]component, string) {
 			return ""
 		}
 		c := component{kind: edgeKey, arg: k, index: -1}
-		if !esc {
-			if n, err := strconv.Atoi(k); err == nil && n >= 0 && k[0] != '+' {
-				c.index = n
-			}
-		}
+		c.index = arrayIndex(k)
 		comps = append(comps, c)
 		return ""
 	}
@@ -102,7 +98,6 @@ func parsePath(path string) ([]component, string) {
 			raw.WriteByte('\\')
 			raw.WriteByte(path[i])
 			key.WriteByte(path[i])
-			escaped = true
 		case '.':
 			if reason := finish(); reason != "" {
 				return nil, reason
@@ -125,6 +120,24 @@ func parsePath(path string) ([]component, string) {
 		return nil, "a trailing '#' is the array length, not a value; name the elements, e.g. \"a.#.b\", or the array itself"
 	}
 	return comps, ""
+}
+
+// arrayIndex returns the array index a key names (decimal digits only, as
+// gjson reads them), or -1. Indexes beyond any real array clamp to MaxInt32.
+func arrayIndex(k string) int {
+	if k == "" {
+		return -1
+	}
+	n := 0
+	for i := 0; i < len(k); i++ {
+		if k[i] < '0' || k[i] > '9' {
+			return -1
+		}
+		if n < math.MaxInt32 {
+			n = n*10 + int(k[i]-'0')
+		}
+	}
+	return min(n, math.MaxInt32)
 }
 
 // unescapedOnly returns s without escaped characters, to look for special

@@ -42,8 +42,14 @@ func isWild(comp string) bool {
 
 // concretePaths expands '#' and wildcard components of path into the paths
 // of the values they match in doc, in gjson syntax without '#' or wildcards.
-func concretePaths(doc, path string) []string {
-	var out []string
+// unaddressable is true when a wildcard matches an empty key, which no
+// gjson or sjson path can name.
+func concretePaths(doc, path string) (out []string, unaddressable bool) {
+	if root := gjson.Parse(doc); !root.IsObject() && !root.IsArray() {
+		// gjson.Get scans a scalar document for a '{' or '[' even inside a
+		// string; a scalar has no members, so nothing matches.
+		return nil, false
+	}
 	var expand func(prefix string, comps []string)
 	expand = func(prefix string, comps []string) {
 		get := func() gjson.Result {
@@ -80,17 +86,22 @@ func concretePaths(doc, path string) []string {
 				return
 			}
 			v.ForEach(func(k, _ gjson.Result) bool {
-				if match.Match(k.Str, c) {
-					expand(join(gjson.Escape(k.Str)), comps[1:])
+				if k.Str == "" && match.Match("", c) {
+					unaddressable = true
+				}
+				if k.Str != "" && match.Match(k.Str, c) {
+					expand(join(escapeAll(k.Str)), comps[1:])
 				}
 				return true
 			})
 		default:
-			expand(join(c), comps[1:])
+			// Re-escape so that sjson, whose path syntax differs from
+			// gjson's in details (a leading ':'), reads the same key.
+			expand(join(escapeAll(unescape(c))), comps[1:])
 		}
 	}
 	expand("", splitComponents(path))
-	return out
+	return out, unaddressable
 }
 
 // referenceApply replaces every match of paths in doc with repl's output the
@@ -103,7 +114,11 @@ func referenceApply(doc []byte, paths []string, repl func(i int, raw []byte) []b
 	}
 	var sets []set
 	for i, p := range paths {
-		for _, c := range concretePaths(string(doc), p) {
+		concrete, unaddressable := concretePaths(string(doc), p)
+		if unaddressable {
+			return nil, false
+		}
+		for _, c := range concrete {
 			r := gjson.GetBytes(doc, c)
 			sets = append(sets, set{c, repl(i, []byte(r.Raw))})
 		}
@@ -157,4 +172,30 @@ func hasDuplicateKeys(v gjson.Result) bool {
 		})
 	}
 	return dup
+}
+
+// escapeAll escapes every byte that is not a letter or digit, so that both
+// gjson and sjson read the key literally (gjson.Escape leaves ':' alone,
+// which sjson reads as "force an object key").
+func escapeAll(key string) string {
+	var b []byte
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80) {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func unescape(comp string) string {
+	var b []byte
+	for i := 0; i < len(comp); i++ {
+		if comp[i] == '\\' && i+1 < len(comp) {
+			i++
+		}
+		b = append(b, comp[i])
+	}
+	return string(b)
 }
