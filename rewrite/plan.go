@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/match"
 )
 
 // ErrInvalidJSON is returned by Apply when the document is not valid JSON.
@@ -165,8 +164,12 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 	for start < len(s) && s[start] <= ' ' {
 		start++
 	}
-	w := walker{spans: buf.s[:0]}
-	w.walk(p.root, s[start:], start)
+	end := len(s)
+	for s[end-1] <= ' ' {
+		end--
+	}
+	w := walker{doc: s, spans: buf.s[:0]}
+	w.walk(p.root, start, end)
 	buf.s = w.spans[:0]
 	if w.err != nil {
 		return dst, w.err
@@ -200,60 +203,5 @@ func sortSpans(s []span) {
 		for j := i; j > 0 && (s[j].off < s[j-1].off || (s[j].off == s[j-1].off && s[j].end > s[j-1].end)); j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
-	}
-}
-
-// walker descends the trie and the document together.
-type walker struct {
-	spans []span
-	err   error
-}
-
-// walk visits the value raw, which starts at byte base of the document.
-func (w *walker) walk(n *node, raw string, base int) {
-	if n.leaf >= 0 {
-		w.spans = append(w.spans, span{off: base, end: base + len(raw), path: n.leaf})
-	}
-	if len(n.edges) == 0 || len(raw) == 0 {
-		return
-	}
-	switch raw[0] {
-	case '{':
-		gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(k, v gjson.Result) bool {
-			for i := range n.edges {
-				e := &n.edges[i]
-				switch e.kind {
-				case edgeKey:
-					if k.Str != e.arg {
-						continue
-					}
-				case edgeWild:
-					ok, stopped := match.MatchLimit(k.Str, e.arg, maxMatchComplexity)
-					if stopped {
-						w.err = fmt.Errorf("rewrite: match key against pattern %q: %w", e.arg, ErrPatternTooComplex)
-						return false
-					}
-					if !ok {
-						continue
-					}
-				default:
-					continue
-				}
-				w.walk(e.next, v.Raw, base+v.Index)
-			}
-			return w.err == nil
-		})
-	case '[':
-		idx := 0
-		gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(_, v gjson.Result) bool {
-			for i := range n.edges {
-				e := &n.edges[i]
-				if e.kind == edgeEach || (e.kind == edgeKey && e.index == idx) {
-					w.walk(e.next, v.Raw, base+v.Index)
-				}
-			}
-			idx++
-			return w.err == nil
-		})
 	}
 }

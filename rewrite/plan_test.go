@@ -346,3 +346,21 @@ func genValue(rng *rand.Rand, depth int, top bool) string {
 		return b.String()
 	}
 }
+
+func TestApplyDoesNotAllocate(t *testing.T) {
+	p, err := Compile([]string{"email", "data.#.name", "a.*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"note":"caf\u00e9 \"quoted\"","email":"x","n":-1.5e3,` +
+		`"data":[{"name":"\u00e9"},{"name":null}],"a":{"k":[1,{"z":"\\"}]}}`)
+	dst := make([]byte, 0, 4*len(doc))
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := p.Apply(dst[:0], doc, wrapValue); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Apply allocates %v times per call on a document with escaped strings", allocs)
+	}
+}
