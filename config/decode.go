@@ -40,6 +40,9 @@ func (d *decoder) decode(data []byte, cfg *Config) bool {
 			d.errorf(0, "file is empty")
 		} else {
 			line, msg := yamlErrorLine(err)
+			if strings.Contains(msg, "did not find expected ',' or ']'") {
+				msg += "; quote list items that contain { or [, such as \"/customers/{id}\""
+			}
 			d.errorf(line, "%s", msg)
 		}
 		return false
@@ -61,13 +64,14 @@ func (d *decoder) decode(data []byte, cfg *Config) bool {
 }
 
 // yamlErrorLine splits a yaml.v3 syntax error ("yaml: line 3: did not find
-// ...") into its line (0 if none) and message.
+// ...") into its line (0 if none) and message. yaml.v3 reports some parser
+// errors one line before the construct at fault, hence "near".
 func yamlErrorLine(err error) (int, string) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if j := strings.IndexByte(rest, ':'); j > 0 {
 			if n, err := strconv.Atoi(rest[:j]); err == nil {
-				return n, "invalid YAML: " + strings.TrimSpace(rest[j+1:])
+				return n, "invalid YAML near here: " + strings.TrimSpace(rest[j+1:])
 			}
 		}
 	}
@@ -426,7 +430,7 @@ func (d *decoder) decodeRoute(i int, v *yaml.Node) Route {
 				}
 				dup[m] = true
 			}
-			if len(r.Methods) == 0 {
+			if emptyList(v) {
 				d.errorf(v.Line, "%s is empty; list at least one method", name)
 			}
 		case KeyRoutePaths:
@@ -439,7 +443,7 @@ func (d *decoder) decodeRoute(i int, v *yaml.Node) Route {
 				}
 				r.Paths = append(r.Paths, RoutePath{Pattern: p, Line: lines[j]})
 			}
-			if len(r.Paths) == 0 {
+			if emptyList(v) {
 				d.errorf(v.Line, "%s is empty; list at least one path pattern", name)
 			}
 		case KeyRouteRequest:
@@ -479,7 +483,7 @@ func (d *decoder) decodeRoute(i int, v *yaml.Node) Route {
 	if !seen[KeyRoutePaths] {
 		d.errorf(r.Line, "%s has no paths", label)
 	}
-	if !seen[KeyRouteRequest] && !seen[KeyRouteResponse] {
+	if len(r.Request) == 0 && len(r.Response) == 0 {
 		d.errorf(r.Line, "%s protects no fields; give request or response fields", label)
 	}
 	return r
@@ -512,6 +516,11 @@ func (d *decoder) decodeFields(v *yaml.Node, list string) []Field {
 		fields = append(fields, f)
 	})
 	return fields
+}
+
+// emptyList reports whether v is an empty list or no value at all.
+func emptyList(v *yaml.Node) bool {
+	return (v.Kind == yaml.SequenceNode && len(v.Content) == 0) || (v.Kind == yaml.ScalarNode && v.Tag == "!!null")
 }
 
 func validMethod(m string) bool {
