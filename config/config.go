@@ -57,6 +57,21 @@ type Keys struct {
 	Provider        Provider
 	RefreshInterval time.Duration
 	Local           LocalKeys
+	AWS             AWSKeys
+}
+
+// AWSKeys configures the aws provider (crypto/awskeys.Options). Its defaults
+// mirror awskeys.Default*, which a test checks.
+type AWSKeys struct {
+	Region                 string
+	KMSKeyID               string
+	SecretID               string
+	Endpoint               string
+	KMSEndpoint            string
+	SecretsManagerEndpoint string
+	CallTimeout            time.Duration
+	MaxAttempts            int
+	CMKCheckInterval       time.Duration // 0 disables the check
 }
 
 // LocalKeys configures the local provider.
@@ -135,6 +150,11 @@ func Defaults() Config {
 			Local: LocalKeys{
 				RingFile:     "keys/ring.json",
 				MasterKeyEnv: "FIELDSEAL_MASTER_KEY",
+			},
+			AWS: AWSKeys{
+				CallTimeout:      5 * time.Second,
+				MaxAttempts:      3,
+				CMKCheckInterval: time.Hour,
 			},
 		},
 		Log: Log{Level: "info", Format: "json"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -365,11 +366,56 @@ func (d *decoder) decodeKeys(v *yaml.Node, k *Keys) {
 				}
 				return true
 			})
+		case KeyKeysAWS:
+			d.decodeAWS(v, name, &k.AWS)
 		default:
 			return false
 		}
 		return true
 	})
+}
+
+func (d *decoder) decodeAWS(v *yaml.Node, where string, a *AWSKeys) {
+	d.mapping(v, string(KeyKeysAWS), where, func(key Key, name string, _, v *yaml.Node) bool {
+		switch key {
+		case KeyAWSRegion:
+			d.str(v, name, &a.Region)
+		case KeyAWSKMSKeyID:
+			d.str(v, name, &a.KMSKeyID)
+		case KeyAWSSecretID:
+			d.str(v, name, &a.SecretID)
+		case KeyAWSEndpoint:
+			d.endpoint(v, name, &a.Endpoint)
+		case KeyAWSKMSEndpoint:
+			d.endpoint(v, name, &a.KMSEndpoint)
+		case KeyAWSSecretsManagerEndpoint:
+			d.endpoint(v, name, &a.SecretsManagerEndpoint)
+		case KeyAWSCallTimeout:
+			d.duration(v, name, &a.CallTimeout)
+		case KeyAWSMaxAttempts:
+			d.integer(v, name, &a.MaxAttempts)
+		case KeyAWSCMKCheckInterval:
+			if v.Kind == yaml.ScalarNode && (v.Value == "0" || v.Value == "0s") {
+				a.CMKCheckInterval = 0
+			} else {
+				d.duration(v, name, &a.CMKCheckInterval)
+			}
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// endpoint reads an optional http or https URL.
+func (d *decoder) endpoint(v *yaml.Node, key string, dst *string) {
+	if !d.str(v, key, dst) || *dst == "" {
+		return
+	}
+	u, err := url.Parse(*dst)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		d.errorf(v.Line, "%s: %q is not an http or https URL with a host", key, *dst)
+	}
 }
 
 func (d *decoder) decodeClasses(v *yaml.Node, cfg *Config) {

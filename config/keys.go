@@ -54,6 +54,27 @@ const (
 	// KeyLocalMasterKeyEnv is the environment variable holding the base64 master key.
 	KeyLocalMasterKeyEnv Key = "keys.local.master_key_env"
 
+	// KeyKeysAWS is the section of the aws provider; credentials always come from the standard AWS SDK chain.
+	KeyKeysAWS Key = "keys.aws"
+	// KeyAWSRegion is the region of the KMS key and the secret; empty uses the SDK chain (AWS_REGION, shared config).
+	KeyAWSRegion Key = "keys.aws.region"
+	// KeyAWSKMSKeyID is the CMK (key id, key ARN, alias or alias ARN) that keys init and keys rotate wrap data keys with.
+	KeyAWSKMSKeyID Key = "keys.aws.kms_key_id"
+	// KeyAWSSecretID is the Secrets Manager secret (name or ARN) holding the key ring; required with provider aws.
+	KeyAWSSecretID Key = "keys.aws.secret_id"
+	// KeyAWSEndpoint is an endpoint URL for both KMS and Secrets Manager (emulators, VPC endpoints); empty uses the SDK default.
+	KeyAWSEndpoint Key = "keys.aws.endpoint"
+	// KeyAWSKMSEndpoint is an endpoint URL for KMS only; it wins over endpoint.
+	KeyAWSKMSEndpoint Key = "keys.aws.kms_endpoint"
+	// KeyAWSSecretsManagerEndpoint is an endpoint URL for Secrets Manager only; it wins over endpoint.
+	KeyAWSSecretsManagerEndpoint Key = "keys.aws.secretsmanager_endpoint"
+	// KeyAWSCallTimeout is the bound on each AWS API call, retries included.
+	KeyAWSCallTimeout Key = "keys.aws.call_timeout"
+	// KeyAWSMaxAttempts is the number of SDK attempts per AWS call, the first try included.
+	KeyAWSMaxAttempts Key = "keys.aws.max_attempts"
+	// KeyAWSCMKCheckInterval is how often serve asks KMS whether the CMK rotated; 0s disables the check.
+	KeyAWSCMKCheckInterval Key = "keys.aws.cmk_check_interval"
+
 	// KeyLog is the section of logging settings.
 	KeyLog Key = "log"
 	// KeyLogLevel is the lowest level logged: debug, info, warn or error.
@@ -123,6 +144,16 @@ func keyDocs() []keyDoc {
 		{KeyLocalRingFile, "path", str(func(c *Config) string { return c.Keys.Local.RingFile }), "the path of the key-ring file of the local provider.", "KeyLocalRingFile"},
 		{KeyLocalMasterKeyFile, "path", str(func(c *Config) string { return c.Keys.Local.MasterKeyFile }), "the path of a file holding the base64 master key; it wins over master_key_env when set.", "KeyLocalMasterKeyFile"},
 		{KeyLocalMasterKeyEnv, "name", str(func(c *Config) string { return c.Keys.Local.MasterKeyEnv }), "the environment variable holding the base64 master key.", "KeyLocalMasterKeyEnv"},
+		{KeyKeysAWS, "section", nil, "the section of the aws provider; credentials always come from the standard AWS SDK chain.", "KeyKeysAWS"},
+		{KeyAWSRegion, "string", str(func(c *Config) string { return c.Keys.AWS.Region }), "the region of the KMS key and the secret; empty uses the SDK chain (AWS_REGION, shared config).", "KeyAWSRegion"},
+		{KeyAWSKMSKeyID, "string", str(func(c *Config) string { return c.Keys.AWS.KMSKeyID }), "the CMK (key id, key ARN, alias or alias ARN) that keys init and keys rotate wrap data keys with.", "KeyAWSKMSKeyID"},
+		{KeyAWSSecretID, "string", nil, "the Secrets Manager secret (name or ARN) holding the key ring; required with provider aws.", "KeyAWSSecretID"},
+		{KeyAWSEndpoint, "URL", str(func(c *Config) string { return c.Keys.AWS.Endpoint }), "an endpoint URL for both KMS and Secrets Manager (emulators, VPC endpoints); empty uses the SDK default.", "KeyAWSEndpoint"},
+		{KeyAWSKMSEndpoint, "URL", str(func(c *Config) string { return c.Keys.AWS.KMSEndpoint }), "an endpoint URL for KMS only; it wins over endpoint.", "KeyAWSKMSEndpoint"},
+		{KeyAWSSecretsManagerEndpoint, "URL", str(func(c *Config) string { return c.Keys.AWS.SecretsManagerEndpoint }), "an endpoint URL for Secrets Manager only; it wins over endpoint.", "KeyAWSSecretsManagerEndpoint"},
+		{KeyAWSCallTimeout, "duration", dur(func(c *Config) time.Duration { return c.Keys.AWS.CallTimeout }), "the bound on each AWS API call, retries included.", "KeyAWSCallTimeout"},
+		{KeyAWSMaxAttempts, "integer", str(func(c *Config) string { return fmt.Sprint(c.Keys.AWS.MaxAttempts) }), "the number of SDK attempts per AWS call, the first try included.", "KeyAWSMaxAttempts"},
+		{KeyAWSCMKCheckInterval, "duration", dur(func(c *Config) time.Duration { return c.Keys.AWS.CMKCheckInterval }), "how often serve asks KMS whether the CMK rotated; 0s disables the check.", "KeyAWSCMKCheckInterval"},
 		{KeyLog, "section", nil, "the section of logging settings.", "KeyLog"},
 		{KeyLogLevel, "debug | info | warn | error", str(func(c *Config) string { return c.Log.Level }), "the lowest level logged: debug, info, warn or error.", "KeyLogLevel"},
 		{KeyLogFormat, "json | console", str(func(c *Config) string { return c.Log.Format }), `the log encoding: "json" for machines or "console" for people.`, "KeyLogFormat"},

@@ -65,6 +65,9 @@ func (d *decoder) validateUpstream(s string) {
 }
 
 func (d *decoder) validateKeys(k *Keys) {
+	if k.Provider == ProviderAWS && k.AWS.SecretID == "" {
+		d.errorf(d.line(KeyKeysProvider), "provider aws needs %s (the key-ring secret's name or ARN)", KeyAWSSecretID)
+	}
 	if k.Provider != ProviderLocal {
 		return
 	}
