@@ -27,6 +27,7 @@
 // leave a copy of a protected value behind.
 //
 // Matched values never overlap: a path that lies inside another path of the
-// same plan is a Compile error, and overlaps only visible at run time (through
-// wildcards) are reported by Apply as an *OverlapError.
+// same plan, or a key that a wildcard or '#' of another path also reaches, is
+// a Compile error; overlaps only visible at run time (two wildcards matching
+// one key) are reported by Apply as an *OverlapError.
 package rewrite

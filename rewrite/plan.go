@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/match"
 )
 
 // ErrInvalidJSON is returned by Apply when the document is not valid JSON.
@@ -116,10 +117,53 @@ func Compile(paths []string) (*Plan, error) {
 			}
 		}
 	}
+	errs = append(errs, p.root.conflicts(paths)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// conflicts finds pairs of edges of one node where a literal key is also
+// matched by a wildcard (or an index by '#') and one side replaces the whole
+// value: every document holding that key would then fail with an overlap,
+// so it is a configuration error, reported at Compile.
+func (n *node) conflicts(paths []string) []error {
+	var errs []error
+	for i := range n.edges {
+		a := &n.edges[i]
+		for j := range n.edges {
+			b := &n.edges[j]
+			if a.kind != edgeKey || b.kind == edgeKey {
+				continue
+			}
+			covered := (b.kind == edgeWild && match.Match(a.arg, b.arg)) || (b.kind == edgeEach && a.index >= 0)
+			if !covered || (a.next.leaf < 0 && b.next.leaf < 0) {
+				continue
+			}
+			pa, pb := a.next.anyLeaf(), b.next.anyLeaf()
+			later, earlier := max(pa, pb), min(pa, pb)
+			errs = append(errs, &PathError{Index: later, Path: paths[later],
+				Reason: fmt.Sprintf("matches a value that path %q also matches, or lies inside it", paths[earlier])})
+		}
+	}
+	for i := range n.edges {
+		errs = append(errs, n.edges[i].next.conflicts(paths)...)
+	}
+	return errs
+}
+
+// anyLeaf returns the index of some path that ends in n's subtree.
+func (n *node) anyLeaf() int {
+	if n.leaf >= 0 {
+		return n.leaf
+	}
+	for i := range n.edges {
+		if l := n.edges[i].next.anyLeaf(); l >= 0 {
+			return l
+		}
+	}
+	return -1
 }
 
 func (n *node) child(c component) *node {
