@@ -367,3 +367,33 @@ func TestApplyDoesNotAllocate(t *testing.T) {
 		t.Errorf("Apply allocates %v times per call on a document with escaped strings", allocs)
 	}
 }
+
+func TestApplyIsSafeForConcurrentUse(t *testing.T) {
+	p, err := Compile(benchPaths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := p.Apply(nil, []byte(customer1KB), wrapValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var out []byte
+			for range 200 {
+				var err error
+				if out, err = p.Apply(out[:0], []byte(customer1KB), wrapValue); err != nil || !bytes.Equal(out, want) {
+					errs <- fmt.Errorf("concurrent Apply = %s, %v", out, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
