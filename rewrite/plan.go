@@ -212,7 +212,7 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 	for s[end-1] <= ' ' {
 		end--
 	}
-	w := walker{doc: s, spans: buf.s[:0]}
+	w := walker{doc: s, b: doc, spans: buf.s[:0]}
 	w.walk(p.root, start, end)
 	buf.s = w.spans[:0]
 	if w.err != nil {

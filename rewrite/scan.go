@@ -1,7 +1,9 @@
 package rewrite
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -18,7 +20,8 @@ import (
 
 // walker descends the trie and the document together.
 type walker struct {
-	doc   string
+	doc   string // the document, for key comparisons
+	b     []byte // the same document, for scanning
 	spans []span
 	err   error
 }
@@ -31,7 +34,7 @@ func (w *walker) walk(n *node, start, end int) {
 	if len(n.edges) == 0 {
 		return
 	}
-	switch w.doc[start] {
+	switch w.b[start] {
 	case '{':
 		w.object(n, start)
 	case '[':
@@ -40,16 +43,16 @@ func (w *walker) walk(n *node, start, end int) {
 }
 
 func (w *walker) object(n *node, i int) {
-	s := w.doc
+	s := w.b
 	i = skipSpace(s, i+1)
 	if s[i] == '}' {
 		return
 	}
 	for {
 		kEnd := skipString(s, i)
-		key := s[i+1 : kEnd-1]
+		key := w.doc[i+1 : kEnd-1]
 		if strings.IndexByte(key, '\\') >= 0 {
-			key = gjson.Parse(s[i:kEnd]).Str // rare: decode escapes to compare
+			key = gjson.Parse(w.doc[i:kEnd]).Str // rare: decode escapes to compare
 		}
 		i = skipSpace(s, kEnd)  // at ':'
 		v := skipSpace(s, i+1)  // value start
@@ -87,7 +90,7 @@ func (w *walker) object(n *node, i int) {
 }
 
 func (w *walker) array(n *node, i int) {
-	s := w.doc
+	s := w.b
 	i = skipSpace(s, i+1)
 	if s[i] == ']' {
 		return
@@ -111,7 +114,7 @@ func (w *walker) array(n *node, i int) {
 	}
 }
 
-func skipSpace(s string, i int) int {
+func skipSpace(s []byte, i int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
 		i++
 	}
@@ -119,12 +122,25 @@ func skipSpace(s string, i int) int {
 }
 
 // skipString returns the index just past the string whose opening quote is
-// at s[i]. A byte loop beats strings.IndexByte here: most JSON strings are
-// shorter than the call overhead of the vectorised search.
-func skipString(s string, i int) int {
+// at b[i]. It looks at eight bytes at a time for a quote or a backslash
+// (the usual SWAR zero-byte test), since strings are most of a document.
+func skipString(b []byte, i int) int {
 	i++
 	for {
-		switch s[i] {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			q := w ^ 0x2222222222222222 // zero bytes where w has '"'
+			e := w ^ 0x5c5c5c5c5c5c5c5c // zero bytes where w has '\\'
+			m := ((q - 0x0101010101010101) &^ q) | ((e - 0x0101010101010101) &^ e)
+			if m &= 0x8080808080808080; m != 0 {
+				// The lowest flagged byte is exact; higher ones may be
+				// borrow artefacts, and the byte loop below re-checks.
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		switch b[i] {
 		case '"':
 			return i + 1
 		case '\\':
@@ -136,7 +152,7 @@ func skipString(s string, i int) int {
 }
 
 // skipValue returns the index just past the value starting at s[i].
-func skipValue(s string, i int) int {
+func skipValue(s []byte, i int) int {
 	switch s[i] {
 	case '"':
 		return skipString(s, i)
