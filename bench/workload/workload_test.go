@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/fieldmap"
 )
 
 func TestDocuments(t *testing.T) {
@@ -100,6 +103,42 @@ func TestUpstream(t *testing.T) {
 }
 
 func TestFieldsealConfig(t *testing.T) {
+	t.Run("the rendered config passes fieldseal's own loader and field-map compiler", func(t *testing.T) {
+		cfg, err := config.Parse(FieldsealConfig("127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:3000", "/tmp/ring.json"), "bench.yaml")
+		if err != nil {
+			t.Fatalf("config.Parse: %v", err)
+		}
+		m, err := fieldmap.Compile(cfg)
+		if err != nil {
+			t.Fatalf("fieldmap.Compile: %v", err)
+		}
+		tests := []struct {
+			method, path string
+			route        string // "" = no route: passed through
+		}{
+			{"POST", PathSealedPost, "bench-post"},
+			{"GET", PathSealedGet, "bench-get"},
+			{"GET", PathSealedList, "bench-list"},
+			{"POST", "/seed/" + FixtureCustomer, "bench-seed-customer"},
+			{"POST", "/seed/" + FixtureList, "bench-seed-list"},
+			{"POST", PathPlainPost, ""},
+			{"GET", PathPlainGet, ""},
+		}
+		for _, tt := range tests {
+			r := m.Match(tt.method, tt.path)
+			switch {
+			case tt.route == "" && r != nil:
+				t.Errorf("%s %s matched route %s, want none", tt.method, tt.path, r.Name)
+			case tt.route != "" && (r == nil || r.Name != tt.route):
+				t.Errorf("%s %s matched %v, want route %s", tt.method, tt.path, r, tt.route)
+			}
+		}
+		if r := m.Match("POST", PathSealedPost); r == nil || r.Request == nil || r.Response == nil ||
+			len(r.Request.Fields) != 5 || len(r.Response.Fields) != 5 {
+			t.Errorf("the POST route does not seal 5 fields and open 5: %+v", r)
+		}
+	})
+
 	t.Run("route paths with {id} are quoted so YAML reads them as strings", func(t *testing.T) {
 		cfg := string(FieldsealConfig("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "/tmp/ring.json"))
 		for _, want := range []string{
