@@ -1,0 +1,31 @@
+// Package proxy is fieldseal's reverse proxy: it forwards HTTP traffic to one
+// upstream and, on the routes a field map protects, seals configured JSON values
+// in request bodies and opens (or masks, or leaves sealed) them in response bodies.
+//
+// The handler is an [httputil.ReverseProxy] with three hooks filled in:
+// Rewrite (SetURL, SetXForwarded, request id), ModifyResponse (the response
+// transform) and ErrorHandler (one JSON error shape, one status mapping in
+// errors.go). Hop-by-hop headers are stripped by ReverseProxy itself.
+//
+// Invariants (DESIGN.md section 8, fail closed):
+//
+//   - Unmatched routes are pure pass-through and streamed: bodies are not read,
+//     upgrades (websockets) are spliced by ReverseProxy.
+//   - On a protected route nothing is forwarded unless every configured field
+//     present in the request body was sealed (or was already sealed). Any
+//     failure (wrong content type, invalid JSON, body too large, no key ring,
+//     caller refused) answers with a JSON error and the upstream sees nothing.
+//   - Request bodies are forwarded identity-encoded: a gzip, deflate or br body
+//     is decoded, sealed, and sent without Content-Encoding with a correct
+//     Content-Length.
+//   - Response bodies on protected routes are transformed only for 2xx JSON;
+//     a compressed response is decoded, transformed and re-encoded with the
+//     same Content-Encoding. A value carrying the sealed prefix that does not
+//     open is a 502 (or, with OnOpenError "sealed", is left sealed); it is
+//     never guessed at or passed on as plaintext.
+//   - A caller never receives plaintext for a class it may not read: for the
+//     sealed and deny actions, legacy plaintext values are sealed on the way out.
+//
+// The field map and key ring are read lock-free (atomic pointers), so a reload
+// swaps them with [Proxy.SetMap] and the key cache's own refresh.
+package proxy
