@@ -129,7 +129,9 @@ func testRing(t testing.TB) *crypto.Keyring {
 }
 
 // keyHolder is the smallest KeySource: a ring that tests can set or clear.
-type keyHolder struct{ p atomic.Pointer[crypto.Keyring] }
+type keyHolder struct {
+	p atomic.Pointer[crypto.Keyring]
+}
 
 func (k *keyHolder) Keyring() *crypto.Keyring { return k.p.Load() }
 

@@ -218,7 +218,9 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 			},
 			wantStatus: 403, wantCode: "forbidden"},
 		{name: "caller that may not write a class is refused", header: jsonHeader(), body: str(customer),
-			mutate:     func(o *Options) { o.Authenticator = staticAuth{caller: policyCaller{id: "reader", actions: allDecrypt}} },
+			mutate: func(o *Options) {
+				o.Authenticator = staticAuth{caller: policyCaller{id: "reader", actions: allDecrypt}}
+			},
 			wantStatus: 403, wantCode: "forbidden"},
 	}
 	for _, tt := range tests {
