@@ -27,6 +27,10 @@ var (
 	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
 	// does not open for the field it was sent in.
 	ErrInvalidSealedValue = errors.New("invalid sealed value")
+	// ErrAmbiguousFields: a protected request body names a protected field
+	// more than once or in a spelling the field map does not address
+	// (duplicate keys, escaped key names), so sealing cannot be proven complete.
+	ErrAmbiguousFields = errors.New("ambiguous protected fields")
 	// ErrMissingContext: the route binds values to a header the request lacks.
 	ErrMissingContext = errors.New("missing context header")
 	// ErrUnauthenticated: the Authenticator refused the caller's credentials.
@@ -71,6 +75,7 @@ var errorClasses = []struct {
 	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "body_too_large", ""}},
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
 	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
+	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
 	{ErrMissingContext, errorClass{http.StatusBadRequest, "missing_context", ""}},
 	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
 	{ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},

@@ -83,6 +83,21 @@ routes:
       - { path: z, class: profile }
       - { path: o, class: profile }
       - { path: a, class: profile }
+  - name: bench
+    methods: [POST, GET]
+    paths: [/bench]
+    request:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
+    response:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
   - name: notes
     methods: [POST, GET]
     paths: ["/tenants/{tenant}/notes"]

@@ -96,7 +96,7 @@ type Options struct {
 // Proxy is an http.Handler that forwards to Options.Upstream and transforms
 // protected JSON bodies. Create it with New.
 type Proxy struct {
-	routes      atomic.Pointer[fieldmap.Map]
+	routes      atomic.Pointer[routeTable]
 	keys        KeySource
 	auth        Authenticator
 	masker      Masker
@@ -152,7 +152,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("new proxy: %w", err)
 	}
 	p.metrics = m
-	p.routes.Store(opts.Routes)
+	p.routes.Store(&routeTable{m: opts.Routes})
 
 	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
 	p.transport = &http.Transport{
@@ -191,7 +191,7 @@ func orDefault[T int | int64 | time.Duration](v, d T) T {
 // SetMap swaps the field map; requests already running keep the old one.
 func (p *Proxy) SetMap(m *fieldmap.Map) {
 	if m != nil {
-		p.routes.Store(m)
+		p.routes.Store(&routeTable{m: m})
 	}
 }
 
@@ -276,6 +276,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 	}
 	if route.Request != nil {
 		t := newTransform(ring, route.Request, caller, aadContext, true, &rs.st)
+		t.guard = p.routes.Load().guard(route.Request)
 		if err := p.sealRequest(w, r, t); err != nil {
 			return err
 		}
@@ -341,6 +342,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform
 	out := p.bufs.get()
 	sealed, err := t.sealDoc((*out)[:0], doc)
 	*out = sealed
+	if err == nil && t.guard != nil {
+		if want := t.guard.count(doc); want != t.visited {
+			err = fmt.Errorf("request body addresses %d protected values, %d were sealed (duplicate or escaped keys?): %w", want, t.visited, ErrAmbiguousFields)
+		}
+	}
 	if err != nil {
 		p.bufs.put(out)
 		return err
@@ -389,7 +395,7 @@ var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", 
 // methods, method override headers); to fail closed the route is also looked
 // up under those spellings, and the first match protects the request.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	m := p.routes.Load()
+	m := p.routes.Load().m
 	method := strings.ToUpper(r.Method)
 	for _, h := range methodOverrideHeaders {
 		if v := r.Header.Get(h); v != "" {

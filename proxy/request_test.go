@@ -329,3 +329,38 @@ func TestRequestRouteMatchingFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateAndEscapedKeysNeverLeakPlaintext covers the parser
+// differential: apps may read the last of duplicate keys, or decode escaped
+// key names. Whatever the rewrite pass matches, the proxy either seals every
+// occurrence or refuses the request.
+func TestDuplicateAndEscapedKeysNeverLeakPlaintext(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"duplicate top-level key", `{"email":"first@example.com","email":"second@example.com"}`},
+		{"duplicate parent object", `{"address":{"street":"first street"},"address":{"street":"second street"}}`},
+		{"escaped key name", `{"em\u0061il":"first@example.com"}`},
+		{"escaped duplicate of a key", `{"email":"first@example.com","em\u0061il":"second@example.com"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" is sealed everywhere or refused", func(t *testing.T) {
+			h := newHarness(t, nil, nil)
+			resp, body := h.do(t, http.MethodPost, "/customers", jsonHeader(), strings.NewReader(tt.body))
+			reqs := h.up.requests()
+			switch {
+			case resp.StatusCode == http.StatusBadRequest:
+				if code := errorCode(t, body); code != "ambiguous_fields" {
+					t.Errorf("code %q", code)
+				}
+				if len(reqs) != 0 {
+					t.Errorf("refused but forwarded")
+				}
+			case resp.StatusCode == http.StatusOK && len(reqs) == 1:
+				if containsAny(reqs[0].Body, "first", "second") {
+					t.Errorf("plaintext reached the upstream: %s", reqs[0].Body)
+				}
+			default:
+				t.Errorf("status %d, %d upstream requests: %s", resp.StatusCode, len(reqs), body)
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ type transform struct {
 	keepOnError bool // OnOpenError "sealed"
 	st          *stats
 	changed     bool // some value in the output differs from the input
+	// guard, when set, counts the values sealValue visits on counted paths
+	// (see pathGuard).
+	guard   *pathGuard
+	visited int
 
 	aad     []byte // scratch: AAD of the current field
 	scratch []byte // scratch: opened plaintext
@@ -94,6 +98,9 @@ func (t *transform) setAAD(class string) {
 func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 	f := t.side.Fields[i]
 	class := f.Class.Name
+	if t.guard != nil && t.guard.countable[i] {
+		t.visited++
+	}
 	if err := t.writeErr[i]; err != nil {
 		t.st.add(class, t.actions[i], opSeal, resultDenied)
 		return out, err
