@@ -22,6 +22,9 @@ var (
 	// ErrBodyTooLarge: a protected request body exceeds MaxBodyBytes (before
 	// or after decompression).
 	ErrBodyTooLarge = errors.New("body too large")
+	// ErrReadBody: the client's request body could not be read (connection
+	// dropped, malformed chunking).
+	ErrReadBody = errors.New("read request body")
 	// ErrInvalidJSON: a protected request body is not valid JSON.
 	ErrInvalidJSON = errors.New("invalid json")
 	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
@@ -73,6 +76,7 @@ var errorClasses = []struct {
 	{ErrUnsupportedMediaType, errorClass{http.StatusUnsupportedMediaType, "unsupported_media_type", ""}},
 	{ErrUnsupportedEncoding, errorClass{http.StatusUnsupportedMediaType, "unsupported_encoding", ""}},
 	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "body_too_large", ""}},
+	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
 	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},

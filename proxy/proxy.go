@@ -204,6 +204,8 @@ type reqState struct {
 	id     string
 	route  *fieldmap.Route
 	resp   *transform // response transform; nil when not protected
+	reqT   transform  // storage for the request transform
+	respT  transform  // storage for resp
 	status int
 	err    *errorClass
 	st     stats
@@ -275,14 +277,20 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		}
 	}
 	if route.Request != nil {
-		t := newTransform(ring, route.Request, caller, aadContext, true, &rs.st)
+		t := &rs.reqT
+		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
 		t.guard = p.routes.Load().guard(route.Request)
 		if err := p.sealRequest(w, r, t); err != nil {
 			return err
 		}
 	}
 	if route.Response != nil {
-		rs.resp = newTransform(ring, route.Response, caller, aadContext, false, &rs.st)
+		// A byte range of a JSON document is not JSON: ask for the whole
+		// representation so it can be transformed.
+		r.Header.Del("Range")
+		r.Header.Del("If-Range")
+		rs.resp = &rs.respT
+		rs.resp.init(ring, route.Response, caller, aadContext, false, &rs.st)
 		rs.resp.masker = p.masker
 		rs.resp.keepOnError = p.keepOnError
 	}
@@ -322,10 +330,12 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform
 	switch {
 	case errors.Is(err, errTooLarge):
 		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
-	case err != nil && len(codings) > 0 && !isMaxBytes(err):
+	case isMaxBytes(err):
+		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case err != nil && len(codings) > 0:
 		return fmt.Errorf("decode request body: %w: %w", ErrInvalidJSON, err)
 	case err != nil:
-		return fmt.Errorf("read request body: %w", err)
+		return fmt.Errorf("%w: %w", ErrReadBody, err)
 	}
 	if len(doc) == 0 {
 		r.Body, r.ContentLength = http.NoBody, 0
@@ -448,7 +458,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	resp.Header.Set(HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
 	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
-		resp.StatusCode == http.StatusNoContent || resp.Request.Method == http.MethodHead ||
+		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead ||
 		!isJSON(resp.Header.Get("Content-Type")) {
 		return nil
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/tidwall/gjson"
 
+	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
 )
 
 const customer = `{"id":7,"name":"Ada","email":"ada@example.com","phone":"+44 20 7946 0000","address":{"street":"12 Analytical Way","city":"London"},"ssn":"123-45-6789"}`
@@ -362,5 +364,30 @@ func TestDuplicateAndEscapedKeysNeverLeakPlaintext(t *testing.T) {
 				t.Errorf("status %d, %d upstream requests: %s", resp.StatusCode, len(reqs), body)
 			}
 		})
+	}
+}
+
+func TestSetMapSwapsRoutesForNewRequests(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	cfg, err := config.Parse([]byte(strings.Replace(testConfig, `["/customers", "/customers/{id}"]`, `["/clients"]`, 1)), "reload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fieldmap.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.proxy.SetMap(m)
+	h.do(t, http.MethodPost, "/customers", jsonHeader(), strings.NewReader(`{"email":"now-unprotected@example.com"}`))
+	h.do(t, http.MethodPost, "/clients", jsonHeader(), strings.NewReader(`{"email":"now-protected@example.com"}`))
+	reqs := h.up.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("upstream saw %d requests", len(reqs))
+	}
+	if !containsAny(reqs[0].Body, "now-unprotected") {
+		t.Errorf("old route still transformed: %s", reqs[0].Body)
+	}
+	if containsAny(reqs[1].Body, "now-protected") {
+		t.Errorf("new route not transformed: %s", reqs[1].Body)
 	}
 }

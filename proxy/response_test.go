@@ -282,3 +282,19 @@ func TestContextHeaderBindsValuesToTheRecord(t *testing.T) {
 		t.Errorf("reading t1's note as t2: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestRangeIsDroppedOnProtectedReads(t *testing.T) {
+	h := newHarness(t, serve(200, "application/json", `{"email":"legacy"}`), nil)
+	h.do(t, http.MethodGet, "/customers/7", http.Header{"Range": {"bytes=0-3"}, "If-Range": {`"v1"`}}, nil)
+	h.do(t, http.MethodGet, "/unprotected", http.Header{"Range": {"bytes=0-3"}}, nil)
+	reqs := h.up.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("upstream saw %d requests", len(reqs))
+	}
+	if reqs[0].Header.Get("Range") != "" || reqs[0].Header.Get("If-Range") != "" {
+		t.Errorf("protected read forwarded Range: %v", reqs[0].Header)
+	}
+	if reqs[1].Header.Get("Range") != "bytes=0-3" {
+		t.Errorf("unprotected read lost Range: %v", reqs[1].Header)
+	}
+}

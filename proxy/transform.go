@@ -39,9 +39,10 @@ type transform struct {
 	side    *fieldmap.Side
 	context string
 	// actions[i] is the caller's action for side.Fields[i]'s class.
-	actions []Action
+	actions   []Action
+	actionBuf [8]Action
 	// writeErr[i] is non-nil when the caller may not send side.Fields[i]
-	// (request side only).
+	// (request side only; nil when every field may be sent).
 	writeErr    []error
 	masker      Masker
 	keepOnError bool // OnOpenError "sealed"
@@ -56,11 +57,15 @@ type transform struct {
 	scratch []byte // scratch: opened plaintext
 }
 
-// newTransform looks up the caller's decisions for every field of side.
-func newTransform(ring *crypto.Keyring, side *fieldmap.Side, caller Caller, context string, write bool, st *stats) *transform {
-	t := &transform{ring: ring, side: side, context: context, st: st, actions: make([]Action, len(side.Fields))}
-	if write {
-		t.writeErr = make([]error, len(side.Fields))
+// init looks up the caller's decisions for every field of side. t is
+// usually embedded in the request state, so a request allocates nothing
+// here for routes of up to len(t.actionBuf) fields.
+func (t *transform) init(ring *crypto.Keyring, side *fieldmap.Side, caller Caller, context string, write bool, st *stats) {
+	*t = transform{ring: ring, side: side, context: context, st: st}
+	if len(side.Fields) <= len(t.actionBuf) {
+		t.actions = t.actionBuf[:len(side.Fields)]
+	} else {
+		t.actions = make([]Action, len(side.Fields))
 	}
 	for i, f := range side.Fields {
 		a := caller.Action(f.Class.Name).normalize()
@@ -68,13 +73,26 @@ func newTransform(ring *crypto.Keyring, side *fieldmap.Side, caller Caller, cont
 		if !write {
 			continue
 		}
+		var err error
 		switch {
 		case a == ActionDeny:
-			t.writeErr[i] = &fieldError{op: "write", path: f.Path, class: f.Class.Name, err: fmt.Errorf("%w: class is denied to this caller", ErrForbidden)}
+			err = fmt.Errorf("%w: class is denied to this caller", ErrForbidden)
 		case !caller.MayWrite(f.Class.Name):
-			t.writeErr[i] = &fieldError{op: "write", path: f.Path, class: f.Class.Name, err: fmt.Errorf("%w: caller may not write this class", ErrForbidden)}
+			err = fmt.Errorf("%w: caller may not write this class", ErrForbidden)
+		default:
+			continue
 		}
+		if t.writeErr == nil {
+			t.writeErr = make([]error, len(side.Fields))
+		}
+		t.writeErr[i] = &fieldError{op: "write", path: f.Path, class: f.Class.Name, err: err}
 	}
+}
+
+// newTransform allocates and initialises a transform.
+func newTransform(ring *crypto.Keyring, side *fieldmap.Side, caller Caller, context string, write bool, st *stats) *transform {
+	t := new(transform)
+	t.init(ring, side, caller, context, write, st)
 	return t
 }
 
@@ -101,7 +119,8 @@ func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 	if t.guard != nil && t.guard.countable[i] {
 		t.visited++
 	}
-	if err := t.writeErr[i]; err != nil {
+	if t.writeErr != nil && t.writeErr[i] != nil {
+		err := t.writeErr[i]
 		t.st.add(class, t.actions[i], opSeal, resultDenied)
 		return out, err
 	}

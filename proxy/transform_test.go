@@ -159,6 +159,7 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 	route := benchRoute(b)
 	var pool bufferPool
 	var st stats
+	guard := newPathGuard(route.Request.Fields)
 	sealOnce := func() []byte {
 		t := newTransform(ring, route.Request, fullAccess{}, "", true, &st)
 		out, err := t.sealDoc(nil, benchDoc)
@@ -176,11 +177,16 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 			if !gjson.ValidBytes(benchDoc) {
 				b.Fatal("invalid")
 			}
-			t := newTransform(ring, route.Request, fullAccess{}, "", true, &st)
+			var t transform // embedded in the request state in the proxy
+			t.init(ring, route.Request, fullAccess{}, "", true, &st)
+			t.guard = guard
 			buf := pool.get()
 			out, err := t.sealDoc((*buf)[:0], benchDoc)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if guard.count(benchDoc) != t.visited {
+				b.Fatal("guard count differs")
 			}
 			*buf = out
 			pool.put(buf)
@@ -194,7 +200,8 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 			if !gjson.ValidBytes(sealed) {
 				b.Fatal("invalid")
 			}
-			t := newTransform(ring, route.Response, fullAccess{}, "", false, &st)
+			var t transform
+			t.init(ring, route.Response, fullAccess{}, "", false, &st)
 			buf := pool.get()
 			out, err := t.openDoc((*buf)[:0], sealed)
 			if err != nil {
