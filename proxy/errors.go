@@ -30,9 +30,9 @@ var (
 	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
 	// does not open for the field it was sent in.
 	ErrInvalidSealedValue = errors.New("invalid sealed value")
-	// ErrAmbiguousFields: a protected request body names a protected field
-	// more than once or in a spelling the field map does not address
-	// (duplicate keys, escaped key names), so sealing cannot be proven complete.
+	// ErrAmbiguousFields: the protected paths cannot be applied to a request
+	// body unambiguously (wildcard matches that overlap, a key too complex to
+	// match against a pattern).
 	ErrAmbiguousFields = errors.New("ambiguous protected fields")
 	// ErrMissingContext: the route binds values to a header the request lacks.
 	ErrMissingContext = errors.New("missing context header")

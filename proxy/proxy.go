@@ -20,10 +20,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // KeySource gives the current key ring; *crypto.Cache implements it. A nil
@@ -96,7 +96,7 @@ type Options struct {
 // Proxy is an http.Handler that forwards to Options.Upstream and transforms
 // protected JSON bodies. Create it with New.
 type Proxy struct {
-	routes      atomic.Pointer[routeTable]
+	routes      atomic.Pointer[fieldmap.Map]
 	keys        KeySource
 	auth        Authenticator
 	masker      Masker
@@ -152,7 +152,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("new proxy: %w", err)
 	}
 	p.metrics = m
-	p.routes.Store(&routeTable{m: opts.Routes})
+	p.routes.Store(opts.Routes)
 
 	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
 	p.transport = &http.Transport{
@@ -191,7 +191,7 @@ func orDefault[T int | int64 | time.Duration](v, d T) T {
 // SetMap swaps the field map; requests already running keep the old one.
 func (p *Proxy) SetMap(m *fieldmap.Map) {
 	if m != nil {
-		p.routes.Store(&routeTable{m: m})
+		p.routes.Store(m)
 	}
 }
 
@@ -279,7 +279,6 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 	if route.Request != nil {
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
-		t.guard = p.routes.Load().guard(route.Request)
 		if err := p.sealRequest(w, r, t); err != nil {
 			return err
 		}
@@ -346,20 +345,22 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform
 		return contentTypeError(ct)
 	}
 	p.metrics.bodyBytes.WithLabelValues("request").Observe(float64(len(doc)))
-	if !gjson.ValidBytes(doc) {
-		return fmt.Errorf("parse request body: %w", ErrInvalidJSON)
-	}
+	// Apply validates the document in the same pass; a failure other than
+	// a field's own (which carries its category) is the document's.
 	out := p.bufs.get()
 	sealed, err := t.sealDoc((*out)[:0], doc)
 	*out = sealed
-	if err == nil && t.guard != nil {
-		if want := t.guard.count(doc); want != t.visited {
-			err = fmt.Errorf("request body addresses %d protected values, %d were sealed (duplicate or escaped keys?): %w", want, t.visited, ErrAmbiguousFields)
-		}
-	}
 	if err != nil {
 		p.bufs.put(out)
-		return err
+		var fe *fieldError
+		switch {
+		case errors.As(err, &fe):
+			return err
+		case errors.Is(err, rewrite.ErrInvalidJSON):
+			return fmt.Errorf("parse request body: %w", ErrInvalidJSON)
+		default: // overlapping wildcard matches, pathological patterns
+			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
+		}
 	}
 	r.Body = newPooledBody(&p.bufs, out)
 	r.ContentLength = int64(len(sealed))
@@ -405,7 +406,7 @@ var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", 
 // methods, method override headers); to fail closed the route is also looked
 // up under those spellings, and the first match protects the request.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	m := p.routes.Load().m
+	m := p.routes.Load()
 	method := strings.ToUpper(r.Method)
 	for _, h := range methodOverrideHeaders {
 		if v := r.Header.Get(h); v != "" {
@@ -496,15 +497,16 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 		resp.Body = http.NoBody
 		return nil
 	}
-	if !gjson.ValidBytes(doc) {
-		return fmt.Errorf("parse response body: %w: invalid json", ErrBadUpstreamResponse)
-	}
 	out := p.bufs.get()
 	opened, err := t.openDoc((*out)[:0], doc)
 	*out = opened
 	if err != nil {
 		p.bufs.put(out)
-		return err
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("transform response body: %w: %w", ErrBadUpstreamResponse, err)
 	}
 	if len(codings) > 0 {
 		var enc bytes.Buffer

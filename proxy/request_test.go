@@ -334,8 +334,8 @@ func TestRequestRouteMatchingFailsClosed(t *testing.T) {
 
 // TestDuplicateAndEscapedKeysNeverLeakPlaintext covers the parser
 // differential: apps may read the last of duplicate keys, or decode escaped
-// key names. Whatever the rewrite pass matches, the proxy either seals every
-// occurrence or refuses the request.
+// key names. rewrite matches every occurrence by decoded key; this pins that
+// the proxy relies on it end to end (seals every occurrence, or refuses).
 func TestDuplicateAndEscapedKeysNeverLeakPlaintext(t *testing.T) {
 	tests := []struct{ name, body string }{
 		{"duplicate top-level key", `{"email":"first@example.com","email":"second@example.com"}`},

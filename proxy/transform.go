@@ -48,12 +48,9 @@ type transform struct {
 	keepOnError bool // OnOpenError "sealed"
 	st          *stats
 	changed     bool // some value in the output differs from the input
-	// guard, when set, counts the values sealValue visits on counted paths
-	// (see pathGuard).
-	guard   *pathGuard
-	visited int
 
-	aad     []byte // scratch: AAD of the current field
+	aad     []byte // scratch: AAD of the current field, in aadBuf
+	aadBuf  [96]byte
 	scratch []byte // scratch: opened plaintext
 }
 
@@ -62,6 +59,7 @@ type transform struct {
 // here for routes of up to len(t.actionBuf) fields.
 func (t *transform) init(ring *crypto.Keyring, side *fieldmap.Side, caller Caller, context string, write bool, st *stats) {
 	*t = transform{ring: ring, side: side, context: context, st: st}
+	t.aad = t.aadBuf[:0] // t must not be copied after init
 	if len(side.Fields) <= len(t.actionBuf) {
 		t.actions = t.actionBuf[:len(side.Fields)]
 	} else {
@@ -116,9 +114,6 @@ func (t *transform) setAAD(class string) {
 func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 	f := t.side.Fields[i]
 	class := f.Class.Name
-	if t.guard != nil && t.guard.countable[i] {
-		t.visited++
-	}
 	if t.writeErr != nil && t.writeErr[i] != nil {
 		err := t.writeErr[i]
 		t.st.add(class, t.actions[i], opSeal, resultDenied)

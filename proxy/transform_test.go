@@ -152,14 +152,14 @@ func benchRoute(b *testing.B) *fieldmap.Route {
 }
 
 // BenchmarkTransform1KB5Fields measures one document through each direction
-// as the proxy runs it per request: policy lookup, validation, one pass with
-// AES-GCM per field, into a pooled buffer.
+// as the proxy runs it per request: policy lookup, then rewrite.Apply's one
+// pass (validation included) with a seal or open per field, into a pooled
+// buffer.
 func BenchmarkTransform1KB5Fields(b *testing.B) {
 	ring := testRing(b)
 	route := benchRoute(b)
 	var pool bufferPool
 	var st stats
-	guard := newPathGuard(route.Request.Fields)
 	sealOnce := func() []byte {
 		t := newTransform(ring, route.Request, fullAccess{}, "", true, &st)
 		out, err := t.sealDoc(nil, benchDoc)
@@ -174,19 +174,12 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 		b.SetBytes(int64(len(benchDoc)))
 		for b.Loop() {
 			st.fields, st.keys = st.fields[:0], st.keys[:0]
-			if !gjson.ValidBytes(benchDoc) {
-				b.Fatal("invalid")
-			}
 			var t transform // embedded in the request state in the proxy
 			t.init(ring, route.Request, fullAccess{}, "", true, &st)
-			t.guard = guard
 			buf := pool.get()
 			out, err := t.sealDoc((*buf)[:0], benchDoc)
 			if err != nil {
 				b.Fatal(err)
-			}
-			if guard.count(benchDoc) != t.visited {
-				b.Fatal("guard count differs")
 			}
 			*buf = out
 			pool.put(buf)
@@ -197,9 +190,6 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 		b.SetBytes(int64(len(sealed)))
 		for b.Loop() {
 			st.fields, st.keys = st.fields[:0], st.keys[:0]
-			if !gjson.ValidBytes(sealed) {
-				b.Fatal("invalid")
-			}
 			var t transform
 			t.init(ring, route.Response, fullAccess{}, "", false, &st)
 			buf := pool.get()
