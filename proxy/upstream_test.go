@@ -1,13 +1,19 @@
 package proxy
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
 )
 
 // closedURL is an http URL on 127.0.0.1 where nothing listens any more.
@@ -101,5 +107,50 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	if after := settle(before); after > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestHTTPSUpstreamSpeaksHTTP2(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"proto":%q,"email":"legacy@example.com"}`, r.Proto)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	keys := &keyHolder{}
+	keys.p.Store(testRing(t))
+	p, err := New(Options{Upstream: u, Routes: testMap(t), Keys: keys, Logger: zerolog.Nop(),
+		TLSClientConfig: up.Client().Transport.(*http.Transport).TLSClientConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	defer func() { front.Close(); p.CloseIdleConnections() }()
+	resp, err := front.Client().Get(front.URL + "/customers/7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || gjson.GetBytes(body, "proto").Str != "HTTP/2.0" {
+		t.Errorf("status %d body %s, want the upstream reached over HTTP/2", resp.StatusCode, body)
+	}
+}
+
+func TestProtectedReadWithoutKeysForwardsNothing(t *testing.T) {
+	h := newHarness(t, serve(200, "application/json", `{"email":"x"}`), nil)
+	h.keys.p.Store(nil)
+	resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || errorCode(t, body) != "keys_unavailable" {
+		t.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	if n := len(h.up.requests()); n != 0 {
+		t.Errorf("upstream saw %d requests", n)
+	}
+	// Unprotected routes do not need keys.
+	if resp, _ := h.do(t, http.MethodGet, "/health-of-app", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("unmatched route without keys: status %d", resp.StatusCode)
 	}
 }
