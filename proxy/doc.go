@@ -24,7 +24,25 @@
 //     open is a 502 (or, with OnOpenError "sealed", is left sealed); it is
 //     never guessed at or passed on as plaintext.
 //   - A caller never receives plaintext for a class it may not read: for the
-//     sealed and deny actions, legacy plaintext values are sealed on the way out.
+//     sealed and deny actions, legacy plaintext values are sealed on the way out,
+//     and for mask they are masked. Deny in a response leaves the value sealed
+//     (counted as denied); deny or a class the caller may not write in a request
+//     body is a 403.
+//   - Values a client sends already sealed are kept (idempotent writes) only if
+//     they open for that field (class and context); otherwise 400, so a value
+//     cut from another field or record cannot be planted.
+//
+// HTTP details of transformed responses: Content-Length is recomputed; a
+// strong ETag is made weak (the bytes differ from the upstream's, the
+// resource state does not), Content-MD5/Digest headers are dropped, and with
+// an Authenticator "Vary: Authorization" is added since callers with different
+// actions get different bytes. Range and If-Range are removed from requests
+// to routes with response fields (a byte range of JSON cannot be
+// transformed); a 206 passes untouched.
+//
+// Route matching fails closed: a route is looked up under the raw path, its
+// path.Clean form and with a trailing slash, and under the method named by
+// X-HTTP-Method-Override (and similar headers), which many frameworks honour.
 //
 // The field map and key ring are read lock-free (atomic pointers), so a reload
 // swaps them with [Proxy.SetMap] and the key cache's own refresh.
