@@ -17,6 +17,8 @@ type metrics struct {
 	duration  *prometheus.HistogramVec // route
 	fields    *prometheus.CounterVec   // class, op, result
 	bodyBytes *prometheus.HistogramVec // direction
+	// reqBytes and respBytes are bodyBytes' two series, resolved once.
+	reqBytes, respBytes prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,6 +42,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(256, 4, 9), // 256 B .. 16 MiB
 		}, []string{"direction"}),
 	}
+	m.reqBytes = m.bodyBytes.WithLabelValues("request")
+	m.respBytes = m.bodyBytes.WithLabelValues("response")
 	if reg == nil {
 		return m, nil
 	}

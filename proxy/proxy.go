@@ -344,7 +344,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform
 	if !isJSON(ct) {
 		return contentTypeError(ct)
 	}
-	p.metrics.bodyBytes.WithLabelValues("request").Observe(float64(len(doc)))
+	p.metrics.reqBytes.Observe(float64(len(doc)))
 	// Apply validates the document in the same pass; a failure other than
 	// a field's own (which carries its category) is the document's.
 	out := p.bufs.get()
@@ -492,7 +492,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	case err != nil:
 		return fmt.Errorf("read response body: %w: %w", ErrBadUpstreamResponse, err)
 	}
-	p.metrics.bodyBytes.WithLabelValues("response").Observe(float64(len(doc)))
+	p.metrics.respBytes.Observe(float64(len(doc)))
 	if len(doc) == 0 {
 		resp.Body = http.NoBody
 		return nil
