@@ -66,10 +66,24 @@ type Authenticator interface {
 
 // Masker renders a value for callers whose action is ActionMask. plaintext is
 // the opened value (a string's decoded content, or the raw JSON text of other
-// types). Mask returns the text to show; the proxy writes it as a JSON string.
-// It must not return plaintext it was not meant to reveal.
+// types). Mask returns the text to show, starting with MaskedPrefix; the
+// proxy writes it as a JSON string. It must not return plaintext it was not
+// meant to reveal.
+//
+// A Masker may also implement IsMasked(content []byte) bool; the proxy then
+// uses it instead of the MaskedPrefix check to refuse masked values sent back.
 type Masker interface {
 	Mask(class string, plaintext []byte, typ crypto.JSONType) []byte
+}
+
+// MaskedPrefix starts every masked value (the mask package's mark). A write
+// carrying it in a protected field is refused with 422: a client that read a
+// masked record and sends it back must not overwrite the stored value.
+const MaskedPrefix = "fsm:"
+
+// maskDetector is the optional half of a Masker.
+type maskDetector interface {
+	IsMasked(content []byte) bool
 }
 
 // fullAccess is the caller used when no Authenticator is configured: every
@@ -81,7 +95,7 @@ func (fullAccess) Action(string) Action { return ActionDecrypt }
 func (fullAccess) MayWrite(string) bool { return true }
 
 // fixedMasker is used when ActionMask is asked for but no Masker is
-// configured: it reveals nothing.
+// configured: it reveals nothing (the mask package's "full" format).
 type fixedMasker struct{}
 
-func (fixedMasker) Mask(string, []byte, crypto.JSONType) []byte { return []byte("****") }
+func (fixedMasker) Mask(string, []byte, crypto.JSONType) []byte { return []byte(MaskedPrefix + "***") }

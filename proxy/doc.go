@@ -28,6 +28,9 @@
 //     and for mask they are masked. Deny in a response leaves the value sealed
 //     (counted as denied); deny or a class the caller may not write in a request
 //     body is a 403.
+//   - A protected field carrying a masked value (MaskedPrefix "fsm:", however
+//     escaped) is refused with 422: a masked record read and sent back must
+//     never overwrite the stored value.
 //   - Values a client sends already sealed are kept (idempotent writes) only if
 //     they open for that field (class and context); otherwise 400, so a value
 //     cut from another field or record cannot be planted.

@@ -34,6 +34,9 @@ var (
 	// body unambiguously (wildcard matches that overlap, a key too complex to
 	// match against a pattern).
 	ErrAmbiguousFields = errors.New("ambiguous protected fields")
+	// ErrMaskedValue: a protected field of a request carries a masked value
+	// (MaskedPrefix), typically a masked record read and sent back.
+	ErrMaskedValue = errors.New("masked value")
 	// ErrMissingContext: the route binds values to a header the request lacks.
 	ErrMissingContext = errors.New("missing context header")
 	// ErrUnauthenticated: the Authenticator refused the caller's credentials.
@@ -80,6 +83,7 @@ var errorClasses = []struct {
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
 	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
+	{ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
 	{ErrMissingContext, errorClass{http.StatusBadRequest, "missing_context", ""}},
 	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
 	{ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},

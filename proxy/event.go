@@ -24,7 +24,7 @@ type FieldStat struct {
 	Class  string
 	Action Action // the caller's action for the class (ActionDecrypt for writes allowed)
 	Op     string // "seal", "open", "mask" or "keep" (left as it was)
-	Result string // "ok", "already_sealed", "legacy", "denied", "error"
+	Result string // "ok", "already_sealed", "legacy", "denied", "masked_value", "error"
 	Count  int
 }
 

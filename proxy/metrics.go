@@ -11,11 +11,12 @@ const unmatchedRoute = "unmatched"
 
 // metrics are the proxy's Prometheus collectors. Every label is bounded:
 // route names and classes come from the configuration, outcomes from the
-// error codes in errors.go, ops and results from the constants in transform.go.
+// error codes in errors.go, ops and results from the constants in transform.go,
+// caller ids from the policy configuration (Caller.ID must be bounded).
 type metrics struct {
 	requests  *prometheus.CounterVec   // route, outcome
 	duration  *prometheus.HistogramVec // route
-	fields    *prometheus.CounterVec   // class, op, result
+	fields    *prometheus.CounterVec   // caller, class, op, result
 	bodyBytes *prometheus.HistogramVec // direction
 	// reqBytes and respBytes are bodyBytes' two series, resolved once.
 	reqBytes, respBytes prometheus.Observer
@@ -34,8 +35,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		fields: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldseal_proxy_fields_total",
-			Help: "Protected field values handled, by class, op (seal, open, mask, keep) and result.",
-		}, []string{"class", "op", "result"}),
+			Help: "Protected field values handled, by caller id (from the policy configuration), class, op (seal, open, mask, keep) and result.",
+		}, []string{"caller", "class", "op", "result"}),
 		bodyBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "fieldseal_proxy_transformed_body_bytes",
 			Help:    "Size of decoded JSON bodies transformed on protected routes, by direction (request, response).",
@@ -55,13 +56,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(route, outcome string, seconds float64, st *stats) {
+func (m *metrics) observe(route, caller, outcome string, seconds float64, st *stats) {
 	m.requests.WithLabelValues(route, outcome).Inc()
 	m.duration.WithLabelValues(route).Observe(seconds)
 	if st == nil {
 		return
 	}
 	for _, f := range st.fields {
-		m.fields.WithLabelValues(f.Class, f.Op, f.Result).Add(float64(f.Count))
+		m.fields.WithLabelValues(caller, f.Class, f.Op, f.Result).Add(float64(f.Count))
 	}
 }

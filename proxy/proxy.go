@@ -228,7 +228,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rs.route = p.match(r)
 	if rs.route == nil {
 		defer func() {
-			p.metrics.observe(unmatchedRoute, rs.outcome("forwarded"), p.now().Sub(start).Seconds(), nil)
+			p.metrics.observe(unmatchedRoute, "", rs.outcome("forwarded"), p.now().Sub(start).Seconds(), nil)
 		}()
 		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 		return
@@ -279,6 +279,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 	if route.Request != nil {
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
+		t.masker = p.masker
 		if err := p.sealRequest(w, r, t); err != nil {
 			return err
 		}
@@ -580,7 +581,7 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start time.Time) {
 	latency := p.now().Sub(start)
 	outcome := rs.outcome("ok")
-	p.metrics.observe(rs.route.Name, outcome, latency.Seconds(), &rs.st)
+	p.metrics.observe(rs.route.Name, callerID, outcome, latency.Seconds(), &rs.st)
 	if p.observer == nil {
 		return
 	}

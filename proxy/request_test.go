@@ -211,6 +211,10 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 				return strings.NewReader(`{"email":"` + sealFor(t, h.ring, "phone", "", `"ada@example.com"`) + `"}`)
 			},
 			wantStatus: 400, wantCode: "invalid_sealed_value"},
+		{name: "masked value sent back is refused", header: jsonHeader(), body: str(`{"email":"fsm:a***@example.com"}`),
+			wantStatus: 422, wantCode: "masked_value"},
+		{name: "escaped masked value sent back is refused", header: jsonHeader(), body: str(`{"email":"\u0066sm:***"}`),
+			wantStatus: 422, wantCode: "masked_value"},
 		{name: "unauthenticated caller is refused", header: jsonHeader(), body: str(customer),
 			mutate:     func(o *Options) { o.Authenticator = staticAuth{err: errors.New("token expired")} },
 			wantStatus: 401, wantCode: "unauthenticated"},

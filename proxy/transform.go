@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/tidwall/gjson"
@@ -21,6 +22,7 @@ const (
 	resultAlreadySealed = "already_sealed"
 	resultLegacy        = "legacy"
 	resultDenied        = "denied"
+	resultMasked        = "masked_value"
 	resultError         = "error"
 )
 
@@ -124,6 +126,10 @@ func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 	plaintext := raw
 	if typ == crypto.TypeString {
 		plaintext = stringContent(raw)
+		if t.isMasked(plaintext) {
+			t.st.add(class, t.actions[i], opSeal, resultMasked)
+			return out, &fieldError{op: "write", path: f.Path, class: class, err: fmt.Errorf("%w: send the real value or omit the field", ErrMaskedValue)}
+		}
 		if crypto.IsSealed(plaintext) {
 			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
 			t.scratch = pt[:0]
@@ -225,6 +231,13 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		return appendJSONString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+func (t *transform) isMasked(content []byte) bool {
+	if d, ok := t.masker.(maskDetector); ok {
+		return d.IsMasked(content)
+	}
+	return bytes.HasPrefix(content, []byte(MaskedPrefix))
 }
 
 func (t *transform) mask(class string, plaintext []byte, typ crypto.JSONType) []byte {
