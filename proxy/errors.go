@@ -133,6 +133,18 @@ func classify(err error) errorClass {
 	return internalClass
 }
 
+// classifyProxyError maps errors reaching ReverseProxy's ErrorHandler. They
+// come from ModifyResponse (which wraps a category) or from the transport;
+// a transport error no rule above recognises (EOF from a connection the
+// upstream closed, a malformed response) is the upstream's fault: 502.
+func classifyProxyError(err error) errorClass {
+	c := classify(err)
+	if c == internalClass {
+		return classify(ErrUpstreamUnavailable)
+	}
+	return c
+}
+
 // fieldError names the field that failed (its configured path and class,
 // never its value) and wraps a category.
 type fieldError struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +47,14 @@ func TestErrorMapping(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unrecognised transport error is a bad gateway", func(t *testing.T) {
+		if c := classifyProxyError(io.ErrUnexpectedEOF); c.status != 502 || c.code != "upstream_unavailable" {
+			t.Errorf("got %d %s", c.status, c.code)
+		}
+		if c := classifyProxyError(fmt.Errorf("x: %w", ErrOpen)); c.code != "open_failed" {
+			t.Errorf("a category from ModifyResponse was lost: %s", c.code)
+		}
+	})
 }
 
 type timeoutErr struct{}

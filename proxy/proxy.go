@@ -201,14 +201,17 @@ func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 // reqState is what the ReverseProxy hooks know about a request: they only
 // receive the outgoing request, so it travels in the context.
 type reqState struct {
-	id     string
-	route  *fieldmap.Route
-	resp   *transform // response transform; nil when not protected
-	reqT   transform  // storage for the request transform
-	respT  transform  // storage for resp
-	status int
-	err    *errorClass
-	st     stats
+	id    string
+	route *fieldmap.Route
+	resp  *transform // response transform; nil when not protected
+	reqT  transform  // storage for the request transform
+	// reqBody is the sealed request body's buffer; ServeHTTP holds a
+	// reference until the round trip is over (see sharedBuf).
+	reqBody *sharedBuf
+	respT   transform // storage for resp
+	status  int
+	err     *errorClass
+	st      stats
 }
 
 type stateKey struct{}
@@ -234,7 +237,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callerID := ""
-	defer func() { p.finish(r, rs, callerID, start) }()
+	defer func() {
+		if rs.reqBody != nil {
+			rs.reqBody.release()
+		}
+		p.finish(r, rs, callerID, start)
+	}()
 
 	if err := p.prepare(w, r, rs, &callerID); err != nil {
 		c := classify(err)
@@ -280,7 +288,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
 		t.masker = p.masker
-		if err := p.sealRequest(w, r, t); err != nil {
+		if err := p.sealRequest(w, r, rs, t); err != nil {
 			return err
 		}
 	}
@@ -304,7 +312,7 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // sealRequest replaces r.Body with its sealed form. The body is read whole
 // (bounded by MaxBodyBytes), decoded, validated and sealed in one pass into a
 // pooled buffer, and forwarded identity-encoded with an exact Content-Length.
-func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform) error {
+func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil // DELETE, PATCH without body, ...: nothing to seal
 	}
@@ -363,7 +371,10 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, t *transform
 			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
 		}
 	}
-	r.Body = newPooledBody(&p.bufs, out)
+	sb := newSharedBuf(&p.bufs, out)
+	rs.reqBody = sb // released by ServeHTTP once the round trip is over
+	r.Body = sb.body()
+	r.GetBody = func() (io.ReadCloser, error) { return sb.body(), nil }
 	r.ContentLength = int64(len(sealed))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
@@ -517,7 +528,9 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 		}
 		*out = append((*out)[:0], enc.Bytes()...)
 	}
-	resp.Body = newPooledBody(&p.bufs, out)
+	sb := newSharedBuf(&p.bufs, out)
+	resp.Body = sb.body()
+	sb.release() // the body holds the only reference now
 	resp.ContentLength = int64(len(*out))
 	resp.TransferEncoding = nil
 	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
@@ -541,7 +554,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 // errorHandler is ReverseProxy's ErrorHandler: transport errors and errors
 // from modifyResponse end here, before anything was written to w.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	c := classify(err)
+	c := classifyProxyError(err)
 	rs := stateFrom(r.Context())
 	id := ""
 	if rs != nil {

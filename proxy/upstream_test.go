@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // closedURL is an http URL on 127.0.0.1 where nothing listens any more.
@@ -152,5 +155,50 @@ func TestProtectedReadWithoutKeysForwardsNothing(t *testing.T) {
 	// Unprotected routes do not need keys.
 	if resp, _ := h.do(t, http.MethodGet, "/health-of-app", nil, nil); resp.StatusCode != 200 {
 		t.Errorf("unmatched route without keys: status %d", resp.StatusCode)
+	}
+}
+
+// TestSealedBodyIsReplayedOnAStaleConnection: when a reused upstream
+// connection dies before the response, the transport may retry a request it
+// can rewind. The sealed body must be offered again (GetBody) and must still
+// be intact, i.e. its pooled buffer was not recycled after the first attempt.
+func TestSealedBodyIsReplayedOnAStaleConnection(t *testing.T) {
+	var posts atomic.Int32
+	var got atomic.Value
+	front, _ := frontFor(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method == http.MethodPost && posts.Add(1) == 1 {
+			// Drop the (reused) connection without answering, as a server
+			// closing an idle keep-alive connection would.
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		got.Store(body)
+		w.WriteHeader(http.StatusNoContent)
+	}), nil)
+	// Warm up one keep-alive connection between proxy and upstream.
+	if resp, err := front.Client().Get(front.URL + "/warm-up"); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodPost, front.URL+"/customers", strings.NewReader(customer))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "k-1") // makes a POST replayable for net/http
+	resp, err := front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || posts.Load() != 2 {
+		t.Fatalf("status %d after %d attempts, want 204 after a retry", resp.StatusCode, posts.Load())
+	}
+	body, _ := got.Load().([]byte)
+	if !gjson.ValidBytes(body) || !strings.HasPrefix(gjson.GetBytes(body, "email").Str, crypto.Prefix) || containsAny(body, "ada@example.com") {
+		t.Errorf("replayed body is not the sealed document: %s", body)
 	}
 }
