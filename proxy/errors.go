@@ -25,6 +25,9 @@ var (
 	// ErrReadBody: the client's request body could not be read (connection
 	// dropped, malformed chunking).
 	ErrReadBody = errors.New("read request body")
+	// ErrRequestTimeout: the client did not send a protected body within
+	// BodyTimeout.
+	ErrRequestTimeout = errors.New("request body timeout")
 	// ErrInvalidJSON: a protected request body is not valid JSON.
 	ErrInvalidJSON = errors.New("invalid json")
 	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
@@ -79,6 +82,7 @@ var errorClasses = []struct {
 	{ErrUnsupportedMediaType, errorClass{http.StatusUnsupportedMediaType, "unsupported_media_type", ""}},
 	{ErrUnsupportedEncoding, errorClass{http.StatusUnsupportedMediaType, "unsupported_encoding", ""}},
 	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "body_too_large", ""}},
+	{ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "request_timeout", ""}},
 	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
 	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ const (
 const (
 	DefaultMaxBodyBytes        = 1 << 20
 	DefaultUpstreamTimeout     = 30 * time.Second
+	DefaultBodyTimeout         = 30 * time.Second
 	DefaultDialTimeout         = 5 * time.Second
 	DefaultTLSHandshakeTimeout = 10 * time.Second
 	DefaultMaxIdleConns        = 1024
@@ -76,7 +78,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// UpstreamTimeout bounds the wait for the upstream's response headers
 	// (default 30s); past it the client gets 504.
-	UpstreamTimeout     time.Duration
+	UpstreamTimeout time.Duration
+	// BodyTimeout bounds reading a protected body whole: the request body
+	// from the client (408) and the response body from the upstream (504). Default 30s. Unprotected bodies
+	// stream and are bounded by the http.Server's own timeouts.
+	BodyTimeout         time.Duration
 	DialTimeout         time.Duration // default 5s
 	TLSHandshakeTimeout time.Duration // default 10s
 	MaxIdleConns        int           // default 1024
@@ -102,6 +108,7 @@ type Proxy struct {
 	masker      Masker
 	keepOnError bool
 	maxBody     int64
+	bodyTimeout time.Duration
 	log         zerolog.Logger
 	now         func() time.Time
 	observer    func(RequestEvent)
@@ -127,15 +134,16 @@ func New(opts Options) (*Proxy, error) {
 		return nil, errors.New("new proxy: no key source")
 	}
 	p := &Proxy{
-		keys:     opts.Keys,
-		auth:     opts.Authenticator,
-		masker:   opts.Masker,
-		maxBody:  orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
-		log:      opts.Logger,
-		now:      opts.Now,
-		observer: opts.Observer,
-		upstream: opts.Upstream,
-		preserve: opts.PreserveHost,
+		keys:        opts.Keys,
+		auth:        opts.Authenticator,
+		masker:      opts.Masker,
+		maxBody:     orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		bodyTimeout: orDefault(opts.BodyTimeout, DefaultBodyTimeout),
+		log:         opts.Logger,
+		now:         opts.Now,
+		observer:    opts.Observer,
+		upstream:    opts.Upstream,
+		preserve:    opts.PreserveHost,
 	}
 	switch opts.OnOpenError {
 	case "", OnOpenErrorFail:
@@ -327,6 +335,12 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if err != nil {
 		return err
 	}
+	// A client dribbling a protected body must not hold the request (and
+	// its buffer) forever. Unsupported writers (tests) just skip it.
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(p.bodyTimeout)) == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
 	in := p.bufs.get()
 	defer p.bufs.put(in)
 	var body io.Reader = http.MaxBytesReader(w, r.Body, p.maxBody)
@@ -340,6 +354,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
 	case isMaxBytes(err):
 		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("read request body (timeout %s): %w", p.bodyTimeout, ErrRequestTimeout)
 	case err != nil && len(codings) > 0:
 		return fmt.Errorf("decode request body: %w: %w", ErrInvalidJSON, err)
 	case err != nil:
@@ -489,9 +505,20 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	if resp.ContentLength > p.maxBody {
 		return fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxBody, ErrResponseTooLarge)
 	}
+	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
+	// the body of a protected response is cut off here (504).
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(p.bodyTimeout, func() {
+		timedOut.Store(true)
+		_ = resp.Body.Close()
+	})
+	defer timer.Stop()
 	in := p.bufs.get()
 	defer p.bufs.put(in)
 	body, err := decoder(resp.Body, codings)
+	if err != nil && timedOut.Load() {
+		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
 	}
@@ -499,6 +526,8 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	*in = doc[:0]
 	_ = resp.Body.Close()
 	switch {
+	case err != nil && timedOut.Load():
+		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
 	case errors.Is(err, errTooLarge):
 		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxBody, ErrResponseTooLarge)
 	case err != nil:

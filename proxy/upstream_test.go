@@ -202,3 +202,36 @@ func TestSealedBodyIsReplayedOnAStaleConnection(t *testing.T) {
 		t.Errorf("replayed body is not the sealed document: %s", body)
 	}
 }
+
+func TestSlowBodiesOnProtectedRoutesAreCutOff(t *testing.T) {
+	t.Run("upstream dribbling a protected response is a 504", func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		h := newHarness(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"email":`)
+			http.NewResponseController(w).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}, func(o *Options) { o.BodyTimeout = 150 * time.Millisecond })
+		resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
+		if resp.StatusCode != http.StatusGatewayTimeout || errorCode(t, body) != "upstream_timeout" {
+			t.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("client dribbling a protected request is a 408 and nothing is forwarded", func(t *testing.T) {
+		h := newHarness(t, nil, func(o *Options) { o.BodyTimeout = 150 * time.Millisecond })
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go func() { _, _ = pw.Write([]byte(`{"email":"ada@`)) }() // and never the rest
+		resp, body := h.do(t, http.MethodPost, "/customers", jsonHeader(), pr)
+		if resp.StatusCode != http.StatusRequestTimeout || errorCode(t, body) != "request_timeout" {
+			t.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		if n := len(h.up.requests()); n != 0 {
+			t.Errorf("upstream saw %d requests", n)
+		}
+	})
+}
