@@ -104,6 +104,9 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		{"upstream down and slow", TestUpstreamFailures},
 		{"upgrades", TestUpgradeIsPassedThrough},
 		{"streaming responses", TestUnmatchedStreamingResponseIsFlushed},
+		{"slow bodies", TestSlowBodiesOnProtectedRoutesAreCutOff},
+		{"replayed bodies", TestSealedBodyIsReplayedOnAStaleConnection},
+		{"large streamed body", TestUnmatchedLargeBodyIsStreamed},
 	} {
 		t.Run(sub.name, sub.fn)
 	}
