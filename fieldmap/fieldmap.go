@@ -1,0 +1,195 @@
+package fieldmap
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/rewrite"
+)
+
+// Class is a field class: a kind of protected value and its settings.
+type Class struct {
+	Name          string
+	Deterministic bool
+	Mask          string // mask format; set by the policy work (issue 4)
+}
+
+// Route is a protected route.
+type Route struct {
+	Name          string
+	Request       *Side  // fields sealed in the request body; nil for none
+	Response      *Side  // fields opened in the response body; nil for none
+	ContextHeader string // request header bound into the AAD; empty for none
+}
+
+// Side is the set of fields of one body direction. Fields[i] is what path i
+// of Plan matches.
+type Side struct {
+	Plan   *rewrite.Plan
+	Fields []Field
+}
+
+// Field is one protected field: its gjson path and class.
+type Field struct {
+	Path  string
+	Class *Class
+}
+
+// Map is a compiled field map. It is immutable and safe for concurrent use.
+type Map struct {
+	classes  []*Class
+	routes   []*Route
+	byMethod map[string][]entry
+}
+
+type entry struct {
+	pat   pattern
+	route *Route
+}
+
+// Classes returns the classes in configuration order.
+func (m *Map) Classes() []*Class { return append([]*Class(nil), m.classes...) }
+
+// Routes returns the routes in configuration order (for example to set up
+// per-route metrics before the first request).
+func (m *Map) Routes() []*Route { return append([]*Route(nil), m.routes...) }
+
+// Match returns the route protecting method and the URL path, or nil when
+// the request is not protected. The method is compared exactly.
+func (m *Map) Match(method, path string) *Route {
+	es := m.byMethod[method]
+	for i := range es {
+		if es[i].pat.match(path) {
+			return es[i].route
+		}
+	}
+	return nil
+}
+
+// Compile builds a Map from a loaded configuration. Every problem is
+// reported, each as a *config.Error with the file and line of the entry at
+// fault, joined with errors.Join.
+func Compile(cfg *config.Config) (*Map, error) {
+	c := compiler{file: cfg.File}
+	m := &Map{byMethod: map[string][]entry{}}
+	classes := map[string]*Class{}
+	for _, cc := range cfg.Classes {
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == config.ModeDeterministic}
+		classes[cc.Name] = cl
+		m.classes = append(m.classes, cl)
+	}
+	names := map[string]int{}
+	type placed struct {
+		entry
+		method string
+		line   int
+	}
+	var all []placed
+	for _, rc := range cfg.Routes {
+		if first, dup := names[rc.Name]; dup {
+			c.errorf(rc.Line, "route name %q is already used by the route at line %d", rc.Name, first)
+		} else {
+			names[rc.Name] = rc.Line
+		}
+		r := &Route{Name: rc.Name, ContextHeader: rc.ContextHeader}
+		r.Request = c.side(rc.Request, classes, "request")
+		r.Response = c.side(rc.Response, classes, "response")
+		m.routes = append(m.routes, r)
+		for _, p := range rc.Paths {
+			pat, reason := parsePattern(p.Pattern)
+			if reason != "" {
+				c.errorf(p.Line, "path pattern %q: %s", p.Pattern, reason)
+				continue
+			}
+			for _, method := range rc.Methods {
+				all = append(all, placed{entry{pat, r}, method, p.Line})
+			}
+		}
+	}
+	// Two routes that can match the same request would make the field set
+	// depend on declaration order; refuse them.
+	for i := range all {
+		for j := 0; j < i; j++ {
+			a, b := &all[j], &all[i]
+			if a.method != b.method || a.route == b.route || !a.pat.overlaps(&b.pat) {
+				continue
+			}
+			c.errorf(b.line, "route %q: %s %s overlaps %s %s of route %q (line %d); make the patterns disjoint",
+				b.route.Name, b.method, b.pat.text, a.method, a.pat.text, a.route.Name, a.line)
+		}
+	}
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
+	}
+	for _, p := range all {
+		m.byMethod[p.method] = append(m.byMethod[p.method], p.entry)
+	}
+	return m, nil
+}
+
+type compiler struct {
+	file string
+	errs []error
+}
+
+func (c *compiler) errorf(line int, format string, args ...any) {
+	c.errs = append(c.errs, &config.Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// side compiles one body direction of a route.
+func (c *compiler) side(fields []config.Field, classes map[string]*Class, which string) *Side {
+	if len(fields) == 0 {
+		return nil
+	}
+	s := &Side{}
+	paths := make([]string, len(fields))
+	ok := true
+	for i, f := range fields {
+		paths[i] = f.Path
+		cl, found := classes[f.Class]
+		if !found {
+			c.errorf(f.Line, "%s field %q: unknown class %q (classes are: %s)", which, f.Path, f.Class, classList(classes))
+			ok = false
+		}
+		s.Fields = append(s.Fields, Field{Path: f.Path, Class: cl})
+	}
+	plan, err := rewrite.Compile(paths)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			var pe *rewrite.PathError
+			if errors.As(e, &pe) {
+				c.errorf(fields[pe.Index].Line, "%s field path %q: %s", which, pe.Path, pe.Reason)
+			} else {
+				c.errorf(fields[0].Line, "%s fields: %v", which, e)
+			}
+		}
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	s.Plan = plan
+	return s
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func classList(classes map[string]*Class) string {
+	if len(classes) == 0 {
+		return "none declared"
+	}
+	names := make([]string, 0, len(classes))
+	for n := range classes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,105 @@
+package fieldmap
+
+import "strings"
+
+// pattern is a compiled URL path pattern.
+type pattern struct {
+	text   string
+	segs   []segment
+	prefix bool // a trailing /*: the segments so far, then anything or nothing
+}
+
+type segment struct {
+	lit   string // literal text; empty for a parameter
+	param bool   // {name}: exactly one non-empty segment
+}
+
+// parsePattern compiles "/a/{id}/b" or "/a/*"; it returns a reason on error.
+func parsePattern(text string) (pattern, string) {
+	p := pattern{text: text}
+	if !strings.HasPrefix(text, "/") {
+		return p, "must start with /"
+	}
+	rest := strings.TrimSuffix(text[1:], "/")
+	if rest == "" {
+		return p, ""
+	}
+	params := map[string]bool{}
+	parts := strings.Split(rest, "/")
+	for i, s := range parts {
+		switch {
+		case s == "":
+			return p, "has an empty segment (//)"
+		case s == "*":
+			if i != len(parts)-1 {
+				return p, "* is only allowed as the last segment (a prefix match)"
+			}
+			p.prefix = true
+		case s == "." || s == "..":
+			return p, "has a dot segment"
+		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}"):
+			name := s[1 : len(s)-1]
+			if name == "" || strings.ContainsAny(name, "{}*") {
+				return p, "has a bad parameter " + s + "; write {name}"
+			}
+			if params[name] {
+				return p, "uses parameter {" + name + "} twice"
+			}
+			params[name] = true
+			p.segs = append(p.segs, segment{param: true})
+		case strings.ContainsAny(s, "{}*?#%"):
+			return p, "segment " + s + " mixes literal text with {, }, *, ?, # or %; a segment is literal text, {name} or a final *"
+		default:
+			p.segs = append(p.segs, segment{lit: s})
+		}
+	}
+	return p, ""
+}
+
+// match reports whether the URL path matches. Repeated and trailing slashes
+// are ignored; literals compare ASCII-case-insensitively. It does not allocate.
+func (p *pattern) match(path string) bool {
+	i := 0
+	for _, s := range p.segs {
+		for i < len(path) && path[i] == '/' {
+			i++
+		}
+		if i == len(path) {
+			return false
+		}
+		j := strings.IndexByte(path[i:], '/')
+		if j < 0 {
+			j = len(path)
+		} else {
+			j += i
+		}
+		if !s.param && !strings.EqualFold(path[i:j], s.lit) {
+			return false
+		}
+		i = j
+	}
+	if p.prefix {
+		return true
+	}
+	for i < len(path) && path[i] == '/' {
+		i++
+	}
+	return i == len(path)
+}
+
+// overlaps reports whether some path matches both p and q.
+func (p *pattern) overlaps(q *pattern) bool {
+	for i := 0; ; i++ {
+		pEnd, qEnd := i == len(p.segs), i == len(q.segs)
+		if (pEnd && p.prefix) || (qEnd && q.prefix) {
+			return true
+		}
+		if pEnd || qEnd {
+			return pEnd && qEnd
+		}
+		a, b := p.segs[i], q.segs[i]
+		if !a.param && !b.param && !strings.EqualFold(a.lit, b.lit) {
+			return false
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package rewrite
+
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// customer1KB is a realistic customer record of about 1 KB.
+const customer1KB = `{
+  "id": "c7d1e0a2-5f3b-4c1e-9a7d-2b8f6e4d3c21",
+  "name": "Ada Lovelace",
+  "email": "ada.lovelace@analytical-engines.example.com",
+  "phone": "+44 20 7946 0958",
+  "birthdate": "1815-12-10",
+  "address": {
+    "street": "12 St James's Square",
+    "city": "London",
+    "postcode": "SW1Y 4JH",
+    "country": "GB"
+  },
+  "status": "active",
+  "tier": "gold",
+  "created_at": "2024-03-18T09:21:44Z",
+  "updated_at": "2026-11-02T17:05:12Z",
+  "marketing_opt_in": false,
+  "preferences": {"language": "en-GB", "currency": "GBP", "newsletter": true, "channels": ["email", "sms"]},
+  "orders": [
+    {"id": 1001, "total": 129.95, "currency": "GBP", "placed_at": "2026-01-04T10:00:00Z", "items": 3},
+    {"id": 1002, "total": 18.5, "currency": "GBP", "placed_at": "2026-02-11T14:30:00Z", "items": 1},
+    {"id": 1003, "total": 342.0, "currency": "GBP", "placed_at": "2026-06-23T08:15:00Z", "items": 7}
+  ],
+  "loyalty": {"points": 4820, "since": "2019-05-01", "card": "gold-7731"},
+  "notes": "Prefers contact by email in the morning; account reviewed in October.",
+  "tags": ["vip", "early-adopter", "newsletter"],
+  "source": "web-signup",
+  "version": 14
+}`
+
+var benchPaths = []string{"email", "phone", "address.street", "name", "birthdate"}
+
+// sealedLike is a ~60-byte JSON string, the size of a sealed short value.
+const sealedLike = `"fs1:AQEAAAABAQ0xMjM0NTY3ODkwYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo"`
+
+func replaceSealed(out []byte, _ int, _ []byte) ([]byte, error) {
+	return append(out, sealedLike...), nil
+}
+
+func BenchmarkApply1KB5Fields(b *testing.B) {
+	p, err := Compile(benchPaths)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := []byte(customer1KB)
+	dst := make([]byte, 0, 2*len(doc))
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := p.Apply(dst[:0], doc, replaceSealed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst = out
+	}
+}
+
+func BenchmarkApply1KB5FieldsIdentity(b *testing.B) {
+	p, _ := Compile(benchPaths)
+	doc := []byte(customer1KB)
+	dst := make([]byte, 0, 2*len(doc))
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, _ = p.Apply(dst[:0], doc, identity)
+	}
+}
+
+func BenchmarkApplyNestedArrays(b *testing.B) {
+	p, _ := Compile([]string{"orders.#.id", "loyalty.card", "email"})
+	doc := []byte(customer1KB)
+	dst := make([]byte, 0, 2*len(doc))
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, _ = p.Apply(dst[:0], doc, replaceSealed)
+	}
+}
+
+// BenchmarkValidBytes1KB is the floor Apply cannot go below: validating the document.
+func BenchmarkValidBytes1KB(b *testing.B) {
+	doc := []byte(customer1KB)
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if !gjson.ValidBytes(doc) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+// BenchmarkSjsonBaseline is the naive approach Apply replaces: one gjson
+// lookup and one sjson copy of the document per field.
+func BenchmarkSjsonBaseline(b *testing.B) {
+	doc := []byte(customer1KB)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out := doc
+		for _, path := range benchPaths {
+			if !gjson.GetBytes(out, path).Exists() {
+				continue
+			}
+			var err error
+			out, err = sjson.SetRawBytes(out, path, []byte(sealedLike))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

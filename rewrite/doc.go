@@ -1,0 +1,33 @@
+// Package rewrite replaces JSON values at gjson-style paths in a single pass.
+//
+// A Plan is compiled once from a list of paths and is safe for concurrent use.
+// Apply validates the document, walks it once with gjson (descending only into
+// the objects and arrays a path can reach), collects the byte span of every
+// matched value, and then copies the document into dst exactly once, asking a
+// callback for the replacement of each matched value. The document is never
+// re-encoded: bytes outside matched values come out exactly as they went in.
+//
+// Path syntax is the subset of gjson syntax that names values in place:
+//
+//	a.b.c                 object keys
+//	a.0.b                 array index (a number names an element of an array
+//	                      and a key of an object)
+//	#.email, a.#.b.#.c    every element of an array, nestable
+//	a.*.b, user?          '*' and '?' wildcards inside one key
+//	a\.b                  backslash escapes the next character
+//
+// Queries (#(...)), modifiers (@...), pipes, multipaths ([...], {...}),
+// literals (!...) and a trailing '#' (array length) are rejected by Compile,
+// because they do not name a value that can be replaced in place.
+//
+// Semantics differ from gjson.Get in two deliberate, fail-closed ways: a
+// wildcard matches every matching key (gjson returns only the first), and an
+// object that repeats a key has every occurrence matched (gjson returns the
+// first, while many applications keep the last). A sealing proxy must never
+// leave a copy of a protected value behind.
+//
+// Matched values never overlap: a path that lies inside another path of the
+// same plan, or a key that a wildcard or '#' of another path also reaches, is
+// a Compile error; overlaps only visible at run time (two wildcards matching
+// one key) are reported by Apply as an *OverlapError.
+package rewrite
