@@ -33,6 +33,13 @@ const (
 	// container. Default: the chart's injector.defaults.adminPort.
 	AnnotationAdminPort = "fieldseal.io/admin-port"
 
+	// AnnotationTopology is "inbound" (default: clients -> sidecar -> app;
+	// the sidecar listens on all interfaces and forwards to the app on
+	// 127.0.0.1:upstream-port) or "outbound" (app -> sidecar -> store; the
+	// sidecar listens on 127.0.0.1 only and forwards to the config's
+	// upstream, so fieldseal.io/upstream-port does not apply).
+	AnnotationTopology = "fieldseal.io/topology"
+
 	// AnnotationKeyProvider selects the key provider, "local" or "aws"; it
 	// decides the environment and volumes the sidecar gets and is passed to
 	// serve as --key-provider. Default: the chart's keys.provider.
@@ -56,6 +63,12 @@ const (
 	// what sees plaintext, it is honoured only when the value is listed in
 	// the chart's injector.allowedImages; otherwise the pod is denied.
 	AnnotationImage = "fieldseal.io/image"
+)
+
+// Topologies accepted by AnnotationTopology.
+const (
+	TopologyInbound  = "inbound"
+	TopologyOutbound = "outbound"
 )
 
 // StatusInjected is the value of AnnotationStatus on an injected pod.

@@ -114,13 +114,16 @@ func TestReviewInjects(t *testing.T) {
 		provider, configMap     string
 		image                   string
 		memLimit                string
+		outbound                bool
 	}{
 		{"a pod with only the inject annotation gets the chart defaults and the app's port as upstream",
-			"inject-defaults", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi"},
+			"inject-defaults", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false},
 		{"every annotation overrides its default",
-			"inject-all-annotations", 9443, 8081, 9901, "aws", "orders-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0-debug", "256Mi"},
+			"inject-all-annotations", 9443, 8081, 9901, "aws", "orders-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0-debug", "256Mi", false},
 		{"a pod without ports or volumes gets the default upstream port and a volumes list",
-			"inject-no-ports-no-volumes", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi"},
+			"inject-no-ports-no-volumes", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false},
+		{"an outbound sidecar listens on loopback only and takes its upstream from the config",
+			"inject-outbound", 18080, 0, 19090, "aws", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", true},
 	}
 	h := testHandler(t, nil)
 	for _, tt := range tests {
@@ -148,13 +151,20 @@ func TestReviewInjects(t *testing.T) {
 				t.Errorf("image = %q, want %q", c.Image, tt.image)
 			}
 			args := strings.Join(c.Args, " ")
-			for _, want := range []string{
+			wantArgs := []string{
 				"serve --config /etc/fieldseal/config.yaml",
-				"--listen 0.0.0.0:" + itoa(tt.listen),
-				"--upstream http://127.0.0.1:" + itoa(tt.upstream),
 				"--admin-listen 0.0.0.0:" + itoa(tt.admin),
 				"--key-provider " + tt.provider,
-			} {
+			}
+			if tt.outbound {
+				wantArgs = append(wantArgs, "--listen 127.0.0.1:"+itoa(tt.listen))
+				if strings.Contains(args, "--upstream") {
+					t.Errorf("outbound args %q set --upstream; the store comes from the config", args)
+				}
+			} else {
+				wantArgs = append(wantArgs, "--listen 0.0.0.0:"+itoa(tt.listen), "--upstream http://127.0.0.1:"+itoa(tt.upstream))
+			}
+			for _, want := range wantArgs {
 				if !strings.Contains(args, want) {
 					t.Errorf("args %q lack %q", args, want)
 				}
@@ -258,6 +268,10 @@ func TestReviewDenies(t *testing.T) {
 			`memory request 512Mi exceeds its limit 128Mi`},
 		{"a pod that already has a volume named like the sidecar's is refused", "deny-volume-name-taken",
 			`volume "fieldseal-config" already exists`},
+		{"an unknown topology is refused", "deny-bad-topology",
+			`annotation fieldseal.io/topology: "sideways" is not a topology`},
+		{"an upstream port on an outbound sidecar is refused", "deny-outbound-with-upstream-port",
+			`annotation fieldseal.io/upstream-port: "9200" does not apply to the outbound topology`},
 		{"a listen port used by an init container is refused", "deny-init-container-port-clash",
 			`annotation fieldseal.io/listen-port: "18080" clashes with a port of container "migrate"`},
 	}

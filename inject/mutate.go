@@ -94,6 +94,7 @@ type settings struct {
 	listen, upstream, admin int32
 	provider                string
 	localSecret             string
+	outbound                bool
 	resources               corev1.ResourceRequirements
 }
 
@@ -120,6 +121,18 @@ func (c Config) settings(pod *corev1.Pod) (settings, error) {
 			errs = append(errs, &AnnotationError{AnnotationConfigMap, v, "is not a ConfigMap name"})
 		}
 		s.configMap = v
+	}
+	if v, ok := ann[AnnotationTopology]; ok {
+		switch v {
+		case TopologyInbound:
+		case TopologyOutbound:
+			s.outbound = true
+			if _, set := ann[AnnotationUpstreamPort]; set {
+				errs = append(errs, &AnnotationError{AnnotationUpstreamPort, ann[AnnotationUpstreamPort], "does not apply to the outbound topology (the config's upstream is the store)"})
+			}
+		default:
+			errs = append(errs, &AnnotationError{AnnotationTopology, v, `is not a topology: want "inbound" or "outbound"`})
+		}
 	}
 	if v, ok := ann[AnnotationKeyProvider]; ok {
 		if v != ProviderLocal && v != ProviderAWS {
@@ -161,7 +174,7 @@ func (c Config) settings(pod *corev1.Pod) (settings, error) {
 			errs = append(errs, &AnnotationError{p.ann, strconv.Itoa(int(p.port)), "clashes with a port of container " + strconv.Quote(ctr)})
 		}
 	}
-	if s.listen == s.admin || s.listen == s.upstream || s.admin == s.upstream {
+	if s.listen == s.admin || (!s.outbound && (s.listen == s.upstream || s.admin == s.upstream)) {
 		errs = append(errs, &AnnotationError{AnnotationListenPort, strconv.Itoa(int(s.listen)),
 			fmt.Sprintf("listen, upstream (%d) and admin (%d) ports must all differ", s.upstream, s.admin)})
 	}
@@ -244,19 +257,36 @@ func (s settings) volumes() []corev1.Volume {
 	return vols
 }
 
+// args are the sidecar's serve arguments. Inbound, the sidecar is the pod's
+// entry point and forwards to the app on loopback; outbound, only the app in
+// the pod may reach it (loopback listener) and the upstream (the store) comes
+// from the config file.
+func (s settings) args() []string {
+	if s.outbound {
+		return []string{
+			"serve",
+			"--config", ConfigMountPath + "/" + ConfigFileKey,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", s.listen),
+			"--admin-listen", fmt.Sprintf("0.0.0.0:%d", s.admin),
+			"--key-provider", s.provider,
+		}
+	}
+	return []string{
+		"serve",
+		"--config", ConfigMountPath + "/" + ConfigFileKey,
+		"--listen", fmt.Sprintf("0.0.0.0:%d", s.listen),
+		"--upstream", fmt.Sprintf("http://127.0.0.1:%d", s.upstream),
+		"--admin-listen", fmt.Sprintf("0.0.0.0:%d", s.admin),
+		"--key-provider", s.provider,
+	}
+}
+
 func (c Config) container(s settings) corev1.Container {
 	ctr := corev1.Container{
 		Name:            ContainerName,
 		Image:           s.image,
 		ImagePullPolicy: c.ImagePullPolicy,
-		Args: []string{
-			"serve",
-			"--config", ConfigMountPath + "/" + ConfigFileKey,
-			"--listen", fmt.Sprintf("0.0.0.0:%d", s.listen),
-			"--upstream", fmt.Sprintf("http://127.0.0.1:%d", s.upstream),
-			"--admin-listen", fmt.Sprintf("0.0.0.0:%d", s.admin),
-			"--key-provider", s.provider,
-		},
+		Args:            s.args(),
 		Ports: []corev1.ContainerPort{
 			{Name: ListenPortName, ContainerPort: s.listen, Protocol: corev1.ProtocolTCP},
 			{Name: AdminPortName, ContainerPort: s.admin, Protocol: corev1.ProtocolTCP},

@@ -3,6 +3,7 @@ package chart_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/inject"
@@ -80,6 +81,10 @@ func TestSidecarTemplateMatchesInjector(t *testing.T) {
 				"fieldseal.listenPort=9443", "fieldseal.adminPort=9901", "fieldseal.upstreamPort=8080"},
 			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, ConfigMap: "fieldseal-fieldmap",
 				ListenPort: 9443, AdminPort: 9901, Resources: resources, Keys: inject.KeysConfig{Provider: "local", LocalSecret: "shop-keys"}}},
+		{"with the outbound topology the template renders the injector's loopback-only container",
+			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.topology=outbound"},
+			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent,
+				Resources: resources, Keys: inject.KeysConfig{Provider: "aws"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,8 +103,14 @@ func TestSidecarTemplateMatchesInjector(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ann := map[string]string{inject.AnnotationInject: "true"}
+			for _, kv := range tt.set {
+				if v, ok := strings.CutPrefix(kv, "fieldseal.topology="); ok {
+					ann[inject.AnnotationTopology] = v
+				}
+			}
 			pod := &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{inject.AnnotationInject: "true"}},
+				ObjectMeta: metav1.ObjectMeta{Annotations: ann},
 				Spec:       corev1.PodSpec{Containers: rendered.Containers[:1]},
 			}
 			dec, err := cfg.Decide(pod, "shop")

@@ -15,7 +15,9 @@ Parameters (a dict; all but image optional):
   imagePullPolicy  default IfNotPresent
   configMap        field-map ConfigMap (key config.yaml), default fieldseal-fieldmap
   listenPort       default 18080
-  upstreamPort     app port on 127.0.0.1, default 8080
+  upstreamPort     app port on 127.0.0.1, default 8080 (inbound only)
+  topology         inbound (default) | outbound: listen on 127.0.0.1 only and take
+                   the upstream (the store) from the config file
   adminPort        default 19090
   keyProvider      local | aws, default aws
   localSecret      Secret with ring.json and master-key (local), default fieldseal-keys
@@ -28,6 +30,10 @@ Parameters (a dict; all but image optional):
 {{- $upstream := int (default 8080 .upstreamPort) -}}
 {{- $admin := int (default 19090 .adminPort) -}}
 {{- $provider := default "aws" .keyProvider -}}
+{{- $outbound := eq (default "inbound" .topology) "outbound" -}}
+{{- if not (has (default "inbound" .topology) (list "inbound" "outbound")) -}}
+{{- fail (printf "fieldseal.sidecar: topology %q: want inbound or outbound" .topology) -}}
+{{- end -}}
 {{- if not (has $provider (list "local" "aws")) -}}
 {{- fail (printf "fieldseal.sidecar: keyProvider %q: want local or aws" $provider) -}}
 {{- end -}}
@@ -40,9 +46,13 @@ Parameters (a dict; all but image optional):
     - --config
     - /etc/fieldseal/config.yaml
     - --listen
+    {{- if $outbound }}
+    - {{ printf "127.0.0.1:%d" $listen | quote }}
+    {{- else }}
     - {{ printf "0.0.0.0:%d" $listen | quote }}
     - --upstream
     - {{ printf "http://127.0.0.1:%d" $upstream | quote }}
+    {{- end }}
     - --admin-listen
     - {{ printf "0.0.0.0:%d" $admin | quote }}
     - --key-provider
