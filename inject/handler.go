@@ -8,12 +8,14 @@ import (
 	"mime"
 	"net/http"
 
+	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsjson "sigs.k8s.io/json"
 )
 
 // maxReviewBytes bounds an AdmissionReview body; the API server's own request
@@ -88,8 +90,11 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 		h.done(ev, OutcomeSkipped, "not a pod creation")
 		return resp
 	}
+	// Case-sensitive, like the API server: encoding/json would read
+	// "Metadata" as metadata, and a patch computed from that view would not
+	// apply to the raw object.
 	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
 		return h.deny(ev, resp, "decode pod: "+err.Error())
 	}
 	ev = ev.Str("pod", podName(&pod))
@@ -103,6 +108,13 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	}
 	patch, err := createPatch(&pod, d.Pod)
 	if err != nil {
+		return h.deny(ev, resp, err.Error())
+	}
+	// The patch was computed on the typed view; make sure it applies to the
+	// object exactly as sent. The API server always sends a canonical pod, so
+	// this only fails on malformed input, which is then denied, not admitted
+	// without its sidecar.
+	if err := checkPatch(req.Object.Raw, patch); err != nil {
 		return h.deny(ev, resp, err.Error())
 	}
 	pt := admissionv1.PatchTypeJSONPatch
@@ -151,6 +163,17 @@ func createPatch(orig, mutated *corev1.Pod) ([]byte, error) {
 		return nil, errors.New("create json patch: injection changed nothing")
 	}
 	return json.Marshal(ops)
+}
+
+func checkPatch(raw, patch []byte) error {
+	p, err := jsonpatch5.DecodePatch(patch)
+	if err != nil {
+		return fmt.Errorf("decode json patch: %w", err)
+	}
+	if _, err := p.Apply(raw); err != nil {
+		return fmt.Errorf("pod object is not in the form the API server sends (missing spec or metadata?): %w", err)
+	}
+	return nil
 }
 
 func podName(p *corev1.Pod) string {
