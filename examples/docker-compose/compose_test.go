@@ -274,7 +274,7 @@ func TestComposeFile(t *testing.T) {
 }
 
 // exampleConfig mirrors the fieldseal config schema in CONTRACTS.md (quick
-// start shape plus keys.aws). It is decoded with yaml.v3 KnownFields, like
+// start shape plus keys.aws as documented in docs/aws.md). It is decoded with yaml.v3 KnownFields, like
 // config.Load, so an unknown or misspelt key fails here too. Package config
 // is not on main yet; once it is, this mirror should give way to config.Load.
 type exampleConfig struct {
@@ -299,10 +299,15 @@ type exampleConfig struct {
 			MasterKeyEnv  string `yaml:"master_key_env"`
 		} `yaml:"local"`
 		AWS struct {
-			Region   string `yaml:"region"`
-			KMSKeyID string `yaml:"kms_key_id"`
-			SecretID string `yaml:"secret_id"`
-			Endpoint string `yaml:"endpoint"`
+			Region                 string `yaml:"region"`
+			KMSKeyID               string `yaml:"kms_key_id"`
+			SecretID               string `yaml:"secret_id"`
+			Endpoint               string `yaml:"endpoint"`
+			KMSEndpoint            string `yaml:"kms_endpoint"`
+			SecretsManagerEndpoint string `yaml:"secretsmanager_endpoint"`
+			CallTimeout            string `yaml:"call_timeout"`
+			MaxAttempts            int    `yaml:"max_attempts"`
+			CMKCheckInterval       string `yaml:"cmk_check_interval"`
 		} `yaml:"aws"`
 	} `yaml:"keys"`
 	Log struct {
