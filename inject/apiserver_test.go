@@ -119,7 +119,7 @@ func (p *pki) issue(t *testing.T, name string, subject pkix.Name, usage x509.Ext
 
 // start runs a process until the test ends; its output goes to a log file
 // that is printed if the test fails.
-func start(t *testing.T, dir, name, bin string, args ...string) {
+func start(t *testing.T, dir, name, bin string, args ...string) <-chan struct{} {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
@@ -131,9 +131,14 @@ func start(t *testing.T, dir, name, bin string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		logf.Close()
 		if t.Failed() {
 			out, _ := os.ReadFile(logPath)
@@ -143,6 +148,7 @@ func start(t *testing.T, dir, name, bin string, args ...string) {
 			t.Logf("%s log (tail):\n%s", name, out)
 		}
 	})
+	return exited
 }
 
 type apiClient struct {
@@ -195,7 +201,7 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 	saKeyFile := p.write(t, "sa.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: saDER}))
 	saPubFile := p.write(t, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}))
 	apiPort := freePort(t)
-	start(t, dir, "kube-apiserver", apiBin,
+	apiExited := start(t, dir, "kube-apiserver", apiBin,
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", fmt.Sprint(apiPort),
 		"--tls-cert-file", servingCrt, "--tls-private-key-file", servingKey,
@@ -203,6 +209,8 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 		"--service-account-key-file", saPubFile, "--service-account-signing-key-file", saKeyFile,
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-cluster-ip-range", "10.96.0.0/24",
+		// A loopback advertise address cannot back the kubernetes Service.
+		"--endpoint-reconciler-type", "none",
 		"--authorization-mode", "RBAC",
 		// No controller-manager runs, so no default ServiceAccounts exist.
 		"--disable-admission-plugins", "ServiceAccount",
@@ -226,6 +234,11 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("kube-apiserver not ready within 90s: %d %s", code, body)
+		}
+		select {
+		case <-apiExited:
+			t.Fatal("kube-apiserver exited before it was ready")
+		default:
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
