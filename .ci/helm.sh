@@ -8,6 +8,9 @@
 # Usage: .ci/helm.sh            (from anywhere inside the repository)
 # Env:   HELM_VERSION  override the pinned helm v3 version
 #        KEEP_RENDERED=1 keep the rendered manifests directory
+#        FIELDSEAL_E2E=1 also run the injector behind a real kube-apiserver + etcd:
+#          etcd from Debian (etcd-server), kube-apiserver built from the Go module
+#          proxy (k8s.io/kubernetes, ~4 min on 2 cores, cached in GOPATH/bin)
 set -euo pipefail
 
 # v3.22.0 is the newest v3 release on proxy.golang.org that builds with Go 1.26
@@ -60,6 +63,42 @@ done
 # The chart's Go tests render again and decode every object strictly; CI=true
 # makes them fail instead of skipping if helm were missing.
 run "go test ./charts/..." env CI=true go test -count=1 ./charts/...
+
+# Optional end-to-end run of the webhook behind a real API server.
+KUBE_VERSION_E2E="${KUBE_VERSION_E2E:-v1.37.2}" # matches k8s.io/api v0.37.2 in go.mod
+build_kube_apiserver() {
+	local mod
+	mod="$(mktemp -d "${TMPDIR:-/tmp}/kube-apiserver-build.XXXXXX")"
+	(
+		cd "$mod"
+		go mod download "k8s.io/kubernetes@${KUBE_VERSION_E2E}"
+		local gomod
+		gomod="$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION_E2E}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+		# k8s.io/kubernetes replaces its staging modules with ./staging paths that
+		# are not in its module zip; point them at the published v0 versions.
+		local v0="v0.${KUBE_VERSION_E2E#v1.}"
+		{
+			printf 'module kubeapiserverbuild\n\ngo 1.26\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBE_VERSION_E2E"
+			grep -E '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk -v v="$v0" '{print "\t" $1 " => " $1 " " v}'
+			printf ')\n'
+		} > go.mod
+		printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\nfunc main() {}\n' > main.go
+		go mod tidy
+		CGO_ENABLED=0 go build -o "$gobin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+	)
+	local rc=$?
+	rm -rf "$mod"
+	return $rc
+}
+if [[ "${FIELDSEAL_E2E:-}" == 1 ]]; then
+	if ! command -v etcd >/dev/null; then
+		run "install etcd (etcd-server)" sh -c "apt-get install -y etcd-server >/dev/null"
+	fi
+	if [[ ! -x "$gobin/kube-apiserver" ]] && ! command -v kube-apiserver >/dev/null; then
+		run "build kube-apiserver ${KUBE_VERSION_E2E} from the module proxy" build_kube_apiserver
+	fi
+	run "injector behind a real kube-apiserver" env FIELDSEAL_E2E=1 go test -count=1 -run TestInjectorBehindRealAPIServer ./inject/
+fi
 
 if [[ "$failed" != 0 ]]; then
 	echo "helm.sh: chart checks failed" >&2

@@ -43,9 +43,16 @@ func lookBinary(t *testing.T, env, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
+	// .ci/helm.sh (FIELDSEAL_E2E=1) builds kube-apiserver into GOPATH/bin.
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
 	msg := fmt.Sprintf("%s not found (set %s or put it on PATH). etcd: apt-get install etcd-server; "+
 		"kube-apiserver: build k8s.io/kubernetes/cmd/kube-apiserver@v1.37.2 from the module proxy with replace directives "+
-		"for its staging modules at v0.37.2", name, env)
+		"for its staging modules at v0.37.2 (FIELDSEAL_E2E=1 .ci/helm.sh does both)", name, env)
 	if os.Getenv("FIELDSEAL_E2E") == "1" {
 		t.Fatal(msg)
 	}
