@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/inject"
-	"github.com/fieldseal/fieldseal/inject/internal/apiservertest"
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -131,20 +131,29 @@ type cmCertificate struct {
 	} `json:"spec"`
 }
 
+// splitDocs splits a multi-document YAML stream.
+func splitDocs(t *testing.T, rendered []byte) [][]byte {
+	t.Helper()
+	var docs [][]byte
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(rendered)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("split rendered YAML: %v", err)
+		}
+		docs = append(docs, doc)
+	}
+}
+
 // decodeAll splits a multi-document YAML stream and decodes each object
 // strictly (unknown or duplicate fields are errors) into its typed struct.
 func decodeAll(t *testing.T, rendered []byte) *manifests {
 	t.Helper()
 	m := &manifests{}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(rendered)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("split rendered YAML: %v", err)
-		}
+	for _, doc := range splitDocs(t, rendered) {
 		var tm metav1.TypeMeta
 		if err := yaml.Unmarshal(doc, &tm); err != nil {
 			t.Fatalf("read kind: %v\n%s", err, doc)
