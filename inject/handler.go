@@ -46,6 +46,8 @@ func NewHandler(cfg Config, opts HandlerOptions) (*Handler, error) {
 	return &Handler{cfg: cfg, log: opts.Logger, metrics: newMetrics(opts.Registerer)}, nil
 }
 
+// ServeHTTP implements http.Handler: it answers malformed requests with a
+// 4xx and everything else with an AdmissionReview response.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -84,7 +86,7 @@ func (h *Handler) fail(w http.ResponseWriter, status int, msg string) {
 // Review decides one admission request. It is the handler minus HTTP.
 func (h *Handler) Review(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	ev := h.log.Info().Str("event", "inject_review").Str("uid", string(req.UID)).Str("namespace", req.Namespace).Str("operation", string(req.Operation))
+	ev := &reviewLog{uid: string(req.UID), namespace: req.Namespace, operation: string(req.Operation)}
 
 	if req.Resource.Resource != "pods" || req.SubResource != "" || req.Operation != admissionv1.Create {
 		h.done(ev, OutcomeSkipped, "not a pod creation")
@@ -97,7 +99,7 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
 		return h.deny(ev, resp, "decode pod: "+err.Error())
 	}
-	ev = ev.Str("pod", podName(&pod))
+	ev.pod = podName(&pod)
 	d, err := h.cfg.Decide(&pod, req.Namespace)
 	if err != nil {
 		return h.deny(ev, resp, err.Error())
@@ -123,7 +125,7 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	return resp
 }
 
-func (h *Handler) deny(ev *zerolog.Event, resp *admissionv1.AdmissionResponse, msg string) *admissionv1.AdmissionResponse {
+func (h *Handler) deny(ev *reviewLog, resp *admissionv1.AdmissionResponse, msg string) *admissionv1.AdmissionResponse {
 	resp.Allowed = false
 	resp.Result = &metav1.Status{
 		Status:  metav1.StatusFailure,
@@ -135,12 +137,32 @@ func (h *Handler) deny(ev *zerolog.Event, resp *admissionv1.AdmissionResponse, m
 	return resp
 }
 
-func (h *Handler) done(ev *zerolog.Event, o Outcome, reason string) {
+// reviewLog carries the fields of the one event logged per review.
+type reviewLog struct{ uid, namespace, operation, pod string }
+
+// done counts the outcome and logs it: injections at info, denials at warn
+// (an operator acts on them), skips at debug (every pod creation in a
+// selected namespace is one).
+func (h *Handler) done(ev *reviewLog, o Outcome, reason string) {
 	h.metrics.reviews.WithLabelValues(string(o)).Inc()
-	if reason != "" {
-		ev = ev.Str("reason", reason)
+	var e *zerolog.Event
+	switch o {
+	case OutcomeInjected:
+		e = h.log.Info()
+	case OutcomeDenied:
+		e = h.log.Warn()
+	default:
+		e = h.log.Debug()
 	}
-	ev.Str("outcome", string(o)).Send()
+	e = e.Str("event", "inject_review").Str("outcome", string(o)).Str("uid", ev.uid).
+		Str("namespace", ev.namespace).Str("operation", ev.operation)
+	if ev.pod != "" {
+		e = e.Str("pod", ev.pod)
+	}
+	if reason != "" {
+		e = e.Str("reason", reason)
+	}
+	e.Send()
 }
 
 // createPatch diffs the typed pod before and after mutation. Both sides are

@@ -378,3 +378,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestReviewLogsOneEventPerReview(t *testing.T) {
+	tests := []struct {
+		name, fixture, level, outcome string
+	}{
+		{"an injection is logged at info", "inject-defaults", "info", "injected"},
+		{"a denial is logged at warn with its reason", "deny-port-clash", "warn", "denied"},
+		{"a skip is logged at debug", "skip-no-annotation", "debug", "skipped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			h, err := NewHandler(testConfig(t), HandlerOptions{Logger: zerolog.New(&buf)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, review := readReview(t, tt.fixture)
+			h.Review(review.Request)
+			lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines, want 1:\n%s", len(lines), buf.String())
+			}
+			var ev map[string]string
+			if err := json.Unmarshal(lines[0], &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev["event"] != "inject_review" || ev["level"] != tt.level || ev["outcome"] != tt.outcome ||
+				ev["namespace"] != "shop" || ev["uid"] != string(review.Request.UID) || ev["pod"] == "" {
+				t.Errorf("event = %v", ev)
+			}
+			if tt.outcome == "denied" && !strings.Contains(ev["reason"], "fieldseal.io/admin-port") {
+				t.Errorf("denial reason = %q", ev["reason"])
+			}
+		})
+	}
+}

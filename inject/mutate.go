@@ -38,6 +38,8 @@ type AnnotationError struct {
 	Problem    string
 }
 
+// Error names the annotation, its value and the problem; it is the denial
+// message the user sees from kubectl.
 func (e *AnnotationError) Error() string {
 	return fmt.Sprintf("annotation %s: %q %s", e.Annotation, e.Value, e.Problem)
 }
