@@ -121,3 +121,11 @@ func (r Report) CheckAnchor(seq uint64, hash string) error {
 	}
 	return nil
 }
+
+// String summarises the report in one line, as `fieldseal audit verify` prints it.
+func (r Report) String() string {
+	if r.BrokenLine != 0 {
+		return fmt.Sprintf("line %d: %s", r.BrokenLine, r.Problem)
+	}
+	return fmt.Sprintf("%d events, %d writer starts, last seq %d hash %s: ok", r.Lines, r.Starts, r.LastSeq, r.LastHash)
+}
