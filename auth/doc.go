@@ -13,9 +13,10 @@
 // Keys come from a JWKS cache (github.com/MicahParks/keyfunc/v3 over
 // github.com/MicahParks/jwkset): fetched at start, refreshed periodically, and
 // refetched when a token names an unknown kid. That refetch is rate-limited
-// (one per UnknownKIDInterval) and never waits for the limiter, so a flood of
-// tokens with made-up kids costs the issuer at most one request per interval
-// and costs the caller nothing but a fast 401.
+// (one per UnknownKIDInterval, burst 1): a token that finds the limiter empty
+// fails at once with ReasonUnknownKID unless the limiter refills within
+// HTTPTimeout, so a flood of tokens with made-up kids costs the issuer at
+// most one request per interval and queues no requests.
 //
 // Every failure is an *Error with a Reason from a fixed, small set, suitable
 // as a metric label and an audit field; its message never contains the token

@@ -140,9 +140,10 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		NoErrorReturnFirstHTTPReq: &noErrFirst,
 		RefreshInterval:           opts.RefreshInterval,
 		// Burst 1: the first unknown kid refetches at once, later ones at most
-		// once per interval. RateLimitWaitMax also bounds that refetch; since
-		// it is shorter than the interval, rate.Limiter.Wait refuses at once
-		// instead of sleeping, so a kid flood never queues requests.
+		// once per interval. RateLimitWaitMax bounds both the limiter wait and
+		// the refetch; rate.Limiter.Wait refuses at once when the next token
+		// is further away than that, which with an interval longer than
+		// RateLimitWaitMax is nearly always, so a kid flood queues nothing.
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(opts.UnknownKIDInterval), 1),
 		RateLimitWaitMax:  min(opts.HTTPTimeout, opts.UnknownKIDInterval/2),
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
