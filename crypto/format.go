@@ -1,0 +1,126 @@
+package crypto
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"strconv"
+)
+
+// Prefix starts every sealed value. The digit is the format version: a
+// reader that sees another prefix must not guess.
+const Prefix = "fs1:"
+
+// Mode selects how a value is sealed. It is also the algorithm id carried in
+// the first header byte, so a reader needs no configuration to open a value.
+type Mode uint8
+
+const (
+	// ModeRandom seals with AES-256-GCM and a random 96-bit nonce: equal
+	// plaintexts give unrelated sealed values. It is the default.
+	ModeRandom Mode = 1
+	// ModeDeterministic seals with AES-SIV (RFC 5297): under one key and one
+	// AAD, equal plaintexts give equal sealed values. It leaks equality, so
+	// use it only for fields the application must look up by equality.
+	ModeDeterministic Mode = 2
+)
+
+// String returns "random" or "deterministic" (the config spelling).
+func (m Mode) String() string {
+	switch m {
+	case ModeRandom:
+		return "random"
+	case ModeDeterministic:
+		return "deterministic"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// JSONType is the JSON type of the value that was sealed, carried in the
+// header so that Open gives back a string, number, boolean, null, object or
+// array as it was.
+type JSONType uint8
+
+// JSON types. For TypeString the sealed plaintext is the decoded string
+// content; for every other type it is the raw JSON text.
+const (
+	TypeString JSONType = 1
+	TypeNumber JSONType = 2
+	TypeBool   JSONType = 3
+	TypeNull   JSONType = 4
+	TypeObject JSONType = 5
+	TypeArray  JSONType = 6
+)
+
+// String returns the JSON name of the type.
+func (t JSONType) String() string {
+	switch t {
+	case TypeString:
+		return "string"
+	case TypeNumber:
+		return "number"
+	case TypeBool:
+		return "boolean"
+	case TypeNull:
+		return "null"
+	case TypeObject:
+		return "object"
+	case TypeArray:
+		return "array"
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+func (t JSONType) valid() bool { return t >= TypeString && t <= TypeArray }
+
+// Error categories. Callers map them to HTTP statuses with errors.Is; the
+// wrapped text names the operation and the key id, never a value.
+var (
+	// ErrMalformed: the value has the prefix but is not a well-formed sealed
+	// value (bad base64, too short, unknown algorithm or JSON type).
+	ErrMalformed = errors.New("malformed sealed value")
+	// ErrUnknownKey: the value names a key id the key ring does not hold.
+	ErrUnknownKey = errors.New("unknown key id")
+	// ErrTampered: authentication failed: the value was altered, sealed for
+	// another field class or context, or sealed under another key.
+	ErrTampered = errors.New("sealed value failed authentication")
+	// ErrNoKey: there is no usable key ring (none loaded yet, or empty).
+	ErrNoKey = errors.New("no usable key")
+)
+
+// Header layout (see FORMAT.md).
+const (
+	headerLen = 6  // alg(1) | json type(1) | key id(4, big-endian)
+	nonceLen  = 12 // AES-GCM nonce
+	tagLen    = 16 // AES-GCM tag, also the AES-SIV synthetic IV length
+)
+
+// enc is the one accepted base64 alphabet: URL-safe, no padding, strict
+// (non-zero trailing bits rejected) so that every payload has exactly one
+// text form. It is never modified.
+var enc = base64.RawURLEncoding.Strict()
+
+// IsSealed reports whether v, the content of a JSON string, carries the
+// sealed-value prefix. Values without it are legacy plaintext; values with
+// it must open or be reported as errors, never passed through as plaintext.
+func IsSealed(v []byte) bool { return bytes.HasPrefix(v, []byte(Prefix)) }
+
+// aadLabel starts every caller AAD so that fieldseal AAD can never collide
+// with AAD another system builds under the same key.
+const aadLabel = "fieldseal/v1"
+
+// AAD appends the associated data that binds a sealed value to its field
+// class and optional context (tenant id, record id) to dst and returns it:
+//
+//	"fieldseal/v1" 0x00 class 0x00 context
+//
+// Class names come from config and never contain 0x00, and context comes
+// last, so the encoding is unambiguous. An empty context is the same as no
+// context. Every caller must build AAD with this function.
+func AAD(dst []byte, class, context string) []byte {
+	dst = append(dst, aadLabel...)
+	dst = append(dst, 0)
+	dst = append(dst, class...)
+	dst = append(dst, 0)
+	return append(dst, context...)
+}

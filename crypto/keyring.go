@@ -1,0 +1,250 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// KeyInfo describes one key version without its material.
+type KeyInfo struct {
+	ID      uint32    `json:"id"`
+	Created time.Time `json:"created"`
+	Primary bool      `json:"primary"`
+}
+
+// Keyring is an immutable set of data key versions with one primary. Seal
+// uses the primary; Open uses the version named in the value, so rotation is
+// a key-ring change, never a code change. A Keyring is safe for concurrent
+// use; a nil *Keyring seals and opens nothing and reports ErrNoKey.
+type Keyring struct {
+	keys     map[uint32]*DataKey
+	primary  *DataKey
+	revision string
+	versions []KeyInfo // sorted by ID
+
+	// nonces is nil in production (crypto/rand). Tests set it through an
+	// unexported hook to check the FORMAT.md test vector; there is no
+	// exported way to choose a nonce.
+	nonces io.Reader
+}
+
+// NewKeyring builds a key ring from keys, whose ids must be distinct and
+// include primary. revision is an opaque provider token (a secret version
+// id, a file hash) used to tell whether the source changed.
+func NewKeyring(keys []*DataKey, primary uint32, revision string) (*Keyring, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("build key ring: no keys: %w", ErrNoKey)
+	}
+	r := &Keyring{keys: make(map[uint32]*DataKey, len(keys)), revision: revision}
+	for _, k := range keys {
+		if k == nil {
+			return nil, fmt.Errorf("build key ring: nil data key")
+		}
+		if _, dup := r.keys[k.id]; dup {
+			return nil, fmt.Errorf("build key ring: duplicate key v%d", k.id)
+		}
+		r.keys[k.id] = k
+		r.versions = append(r.versions, KeyInfo{ID: k.id, Created: k.created, Primary: k.id == primary})
+	}
+	p, ok := r.keys[primary]
+	if !ok {
+		return nil, fmt.Errorf("build key ring: primary v%d is not among the keys: %w", primary, ErrNoKey)
+	}
+	r.primary = p
+	slices.SortFunc(r.versions, func(a, b KeyInfo) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return r, nil
+}
+
+// Key returns the key version id, so providers can carry unwrapped keys over
+// to the next ring instead of unwrapping them again.
+func (r *Keyring) Key(id uint32) (*DataKey, bool) {
+	if r == nil {
+		return nil, false
+	}
+	k, ok := r.keys[id]
+	return k, ok
+}
+
+// Primary returns the id of the key new values are sealed under (0 for nil).
+func (r *Keyring) Primary() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.primary.id
+}
+
+// Revision returns the provider's opaque token for this ring.
+func (r *Keyring) Revision() string {
+	if r == nil {
+		return ""
+	}
+	return r.revision
+}
+
+// Versions lists the key versions, sorted by id, without material.
+func (r *Keyring) Versions() []KeyInfo {
+	if r == nil {
+		return nil
+	}
+	return slices.Clone(r.versions)
+}
+
+// Seal seals plaintext under the primary key and appends the sealed value
+// (Prefix and base64url text, no JSON quotes) to dst. For TypeString the
+// plaintext is the decoded string content; otherwise it is raw JSON text.
+// aad must come from AAD. On error dst is returned unchanged.
+//
+// Seal grows dst once and uses its spare capacity beyond the returned
+// length as scratch (ciphertext and AAD only, never plaintext), so a caller
+// that reuses dst seals without allocating in random mode. plaintext must
+// not overlap dst's spare capacity.
+func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byte) ([]byte, error) {
+	if r == nil {
+		return dst, fmt.Errorf("seal value: %w", ErrNoKey)
+	}
+	if !typ.valid() {
+		return dst, fmt.Errorf("seal value: unknown JSON type %d", typ)
+	}
+	k := r.primary
+	var rawLen int
+	switch mode {
+	case ModeRandom:
+		rawLen = headerLen + nonceLen + len(plaintext) + tagLen
+	case ModeDeterministic:
+		rawLen = headerLen + tagLen + len(plaintext)
+	default:
+		return dst, fmt.Errorf("seal value with key v%d: unknown mode %d", k.id, mode)
+	}
+
+	// Layout of the grown region: [Prefix+base64 text][raw payload][header|aad].
+	start := len(dst)
+	textLen := len(Prefix) + enc.EncodedLen(rawLen)
+	need := textLen + rawLen + headerLen + len(aad)
+	dst = slices.Grow(dst, need)
+	region := dst[start : start+need]
+	raw := region[textLen : textLen+rawLen : textLen+rawLen]
+	fullAAD := region[textLen+rawLen : need : need]
+
+	raw[0] = byte(mode)
+	raw[1] = byte(typ)
+	binary.BigEndian.PutUint32(raw[2:headerLen], k.id)
+	// The header is authenticated: the AEAD's associated data is
+	// header || caller AAD.
+	copy(fullAAD, raw[:headerLen])
+	copy(fullAAD[headerLen:], aad)
+
+	switch mode {
+	case ModeRandom:
+		nonce := raw[headerLen : headerLen+nonceLen]
+		if r.nonces != nil {
+			if _, err := io.ReadFull(r.nonces, nonce); err != nil {
+				return dst[:start], fmt.Errorf("seal value with key v%d: read nonce: %w", k.id, err)
+			}
+		} else {
+			rand.Read(nonce) // never fails (crypto/rand crashes the program instead)
+		}
+		k.gcm.Seal(raw[headerLen+nonceLen:headerLen+nonceLen], nonce, plaintext, fullAAD)
+	case ModeDeterministic:
+		ct, err := k.siv.EncryptDeterministically(plaintext, fullAAD)
+		if err != nil {
+			return dst[:start], fmt.Errorf("seal value with key v%d: %w", k.id, err)
+		}
+		copy(raw[headerLen:], ct)
+	}
+
+	out := append(dst[:start], Prefix...)
+	return enc.AppendEncode(out, raw), nil
+}
+
+// Open opens a sealed value and appends its plaintext to dst. It returns the
+// original JSON type and the key id the value names (also on ErrUnknownKey
+// and ErrTampered, for audit). Errors: ErrMalformed (including a missing
+// prefix; callers check IsSealed first), ErrUnknownKey, ErrTampered,
+// ErrNoKey. On error dst is returned unchanged and no plaintext is appended.
+//
+// Like Seal, Open grows dst once and uses its spare capacity as scratch
+// (ciphertext and AAD; on failure no plaintext is left there), so a caller
+// that reuses dst opens random-mode values without allocating. sealed must
+// not overlap dst's spare capacity.
+func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID uint32, err error) {
+	if r == nil {
+		return dst, 0, 0, fmt.Errorf("open sealed value: %w", ErrNoKey)
+	}
+	if !IsSealed(sealed) {
+		return dst, 0, 0, fmt.Errorf("open sealed value: no %q prefix: %w", Prefix, ErrMalformed)
+	}
+	text := sealed[len(Prefix):]
+	// encoding/base64 skips CR and LF; refuse them so that one payload has
+	// exactly one accepted text form.
+	if bytes.IndexAny(text, "\r\n") >= 0 {
+		return dst, 0, 0, fmt.Errorf("open sealed value: line break in base64: %w", ErrMalformed)
+	}
+
+	// Layout of the grown region: [plaintext][raw payload][header|aad].
+	maxRaw := enc.DecodedLen(len(text))
+	start := len(dst)
+	need := 2*maxRaw + headerLen + len(aad)
+	dst = slices.Grow(dst, need)
+	region := dst[start : start+need]
+	raw, decErr := enc.AppendDecode(region[maxRaw:maxRaw:2*maxRaw], text)
+	if decErr != nil {
+		return dst[:start], 0, 0, fmt.Errorf("open sealed value: bad base64: %w", ErrMalformed)
+	}
+	if len(raw) < headerLen {
+		return dst[:start], 0, 0, fmt.Errorf("open sealed value: %d bytes is shorter than the header: %w", len(raw), ErrMalformed)
+	}
+	mode, typ, keyID := Mode(raw[0]), JSONType(raw[1]), binary.BigEndian.Uint32(raw[2:headerLen])
+	switch mode {
+	case ModeRandom:
+		if len(raw) < headerLen+nonceLen+tagLen {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
+		}
+	case ModeDeterministic:
+		if len(raw) < headerLen+tagLen {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
+		}
+	default:
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: unknown algorithm %d: %w", raw[0], ErrMalformed)
+	}
+	if !typ.valid() {
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: unknown JSON type %d: %w", raw[1], ErrMalformed)
+	}
+	k, ok := r.keys[keyID]
+	if !ok {
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: key v%d is not in the key ring (revision %q): %w", keyID, r.revision, ErrUnknownKey)
+	}
+	fullAAD := region[2*maxRaw : need : need]
+	copy(fullAAD, raw[:headerLen])
+	copy(fullAAD[headerLen:], aad)
+
+	switch mode {
+	case ModeRandom:
+		// On failure crypto/cipher zeroes the output region.
+		pt, err := k.gcm.Open(region[:0:maxRaw], raw[headerLen:headerLen+nonceLen], raw[headerLen+nonceLen:], fullAAD)
+		if err != nil {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
+		}
+		return dst[:start+len(pt)], typ, keyID, nil
+	default: // ModeDeterministic
+		pt, err := k.siv.DecryptDeterministically(raw[headerLen:], fullAAD)
+		if err != nil {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
+		}
+		out = append(dst[:start], pt...)
+		clear(pt)
+		return out, typ, keyID, nil
+	}
+}

@@ -1,0 +1,32 @@
+// Package localkeys is fieldseal's local key provider: a key-ring file whose
+// data keys are wrapped by a master key given by file or environment. It is
+// what the quick start and cloud-free deployments use.
+//
+// The ring file is JSON, mode 0600, always replaced atomically (temporary
+// file in the same directory, then rename):
+//
+//	{"format": "fieldseal-local-ring/v1",
+//	 "ring_id": "<random, base64url>",
+//	 "primary": 2,
+//	 "keys": [{"id": 1, "created": "2026-11-25T17:00:00Z", "wrapped": "<base64>"}, ...]}
+//
+// wrapped is nonce(12) | AES-256-GCM(ciphertext | tag) of the 32-byte data
+// key under a wrapping key derived from the master key with HKDF-SHA256
+// (info "fieldseal/v1 local-ring wrap"), with associated data
+// "fieldseal-local-ring/v1" 0x00 ring_id 0x00 decimal(id), so a wrapped key
+// cannot be moved to another ring or version.
+//
+// The master key is base64 (standard or URL alphabet, padding optional) of
+// exactly 32 random bytes. Missing, short, long and visibly non-random keys
+// (one repeated byte, few distinct bytes, an arithmetic sequence, all
+// printable ASCII such as a pass phrase) are refused. There is no built-in
+// master key. Plaintext keys are never written to disk or logged.
+//
+// Provider implements crypto.Source and crypto.Changer: its revision is the
+// SHA-256 of the file bytes, so the key cache reloads only when the file
+// changed, and a reload unwraps only key versions it has not seen.
+//
+// Init and Rotate are meant to be run one at a time (the rotation CronJob
+// forbids concurrency); Rotate refuses to replace a file that changed while
+// it worked.
+package localkeys
