@@ -28,6 +28,18 @@ import boto3
 url, region = sys.argv[1], sys.argv[2]
 idp = boto3.client("cognito-idp", endpoint_url=url, region_name=region)
 
+# The emulator may still be starting: wait up to 30s for it to answer.
+import time
+deadline = time.monotonic() + 30
+while True:
+    try:
+        idp.list_user_pools(MaxResults=1)
+        break
+    except Exception as e:  # connection refused while moto starts
+        if time.monotonic() > deadline:
+            sys.exit(f"cognito.sh: no Cognito API at {url}: {e}")
+        time.sleep(0.5)
+
 suffix = secrets.token_hex(4)
 pool = idp.create_user_pool(
     PoolName=f"fieldseal-test-{suffix}",
