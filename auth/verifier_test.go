@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -372,4 +373,46 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("reason %q not in the closed set", ReasonOf(err))
 		}
 	})
+}
+
+func BenchmarkVerifyRS256(b *testing.B) {
+	iss := newTestIssuer(b, rsaTestKey())
+	v, err := New(context.Background(), Options{Issuer: iss.url, ClientIDs: []string{"client-a"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, iss.claims())
+	tok.Header["kid"] = "rsa-1"
+	s, err := tok.SignedString(rsaKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestCloseStopsBackgroundRefresh(t *testing.T) {
+	iss := newTestIssuer(t, rsaTestKey())
+	tr := &http.Transport{DisableKeepAlives: true}
+	before := runtime.NumGoroutine()
+	v, err := New(context.Background(), Options{Issuer: iss.url, ClientIDs: []string{"client-a"}, Transport: tr, RefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.NumGoroutine() <= before {
+		t.Fatal("no refresh goroutine started")
+	}
+	v.Close()
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 200 {
+			t.Fatalf("goroutines: %d before New, %d after Close", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
