@@ -5,7 +5,9 @@
 #   eval "$(.ci/cognito.sh)"
 #
 # Input:  FIELDSEAL_TEST_MOTO_URL (default http://127.0.0.1:5001), a moto server
-#         started by .ci/aws-emulators.sh (or `moto_server -H 127.0.0.1 -p 5001`).
+#         started by .ci/aws-emulators.sh (or `moto_server -H 127.0.0.1 -p 5001`);
+#         FIELDSEAL_TEST_REGION (from that script) or FIELDSEAL_TEST_COGNITO_REGION.
+#         In CI:  eval "$(bash .ci/aws-emulators.sh)"; eval "$(bash .ci/cognito.sh)"
 # Output: FIELDSEAL_TEST_COGNITO_{ENDPOINT,REGION,POOL_ID,CLIENT_ID,ISSUER,
 #         JWKS_URL,USERNAME,PASSWORD,GROUP}. Everything else goes to stderr.
 #
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 url="${FIELDSEAL_TEST_MOTO_URL:-http://127.0.0.1:5001}"
-region="${FIELDSEAL_TEST_COGNITO_REGION:-us-east-1}"
+region="${FIELDSEAL_TEST_COGNITO_REGION:-${FIELDSEAL_TEST_REGION:-us-east-1}}"
 
 # moto accepts any credentials; set dummy ones so boto3 never looks further
 # (instance metadata, shared files) and so nothing real is ever used.
