@@ -46,6 +46,10 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Reason == e.Reason && t.Err == nil
 }
 
+// AuditReason returns the reason as text. Packages that must not import auth
+// (the proxy) find it with errors.As(err, &interface{ AuditReason() string }).
+func (e *Error) AuditReason() string { return string(e.Reason) }
+
 // ReasonOf returns the Reason of an *Error in err's chain, or "" if there is none.
 func ReasonOf(err error) Reason {
 	var e *Error

@@ -146,6 +146,10 @@ func TestVerify(t *testing.T) {
 			if !errors.Is(err, &Error{Reason: tt.want}) {
 				t.Fatalf("errors.Is does not match reason %q", tt.want)
 			}
+			var ar interface{ AuditReason() string }
+			if !errors.As(fmt.Errorf("authenticate caller: %w", err), &ar) || ar.AuditReason() != string(tt.want) {
+				t.Fatalf("AuditReason not found through wrapping")
+			}
 		})
 	}
 }
