@@ -13,6 +13,10 @@
 // last line, checks that line's own hash, and continues the chain from it
 // (writing a "start" event that links to it), so restarts do not break the chain.
 //
+// Each line is written with one Write call (one write(2) on a file opened
+// O_APPEND); the file is synced on Close, not per line, so a host crash can
+// lose the last lines, which then look like tail truncation.
+//
 // Lines never carry a field value, token or key: only classes, counts, key
 // ids, caller ids from the configuration, route names and outcomes.
 //
