@@ -1,0 +1,218 @@
+package awskeys
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// refreshAll runs n concurrent Refresh calls and returns their errors joined.
+func refreshAll(ctx context.Context, c *crypto.Cache, n int) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = c.Refresh(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	reg := prometheus.NewRegistry()
+	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Rotate(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.Registerer = reg // count only the sidecar's calls
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+
+	t.Run("100 concurrent first refreshes read the secret once and unwrap each version once", func(t *testing.T) {
+		if err := refreshAll(ctx, cache, 100); err != nil {
+			t.Fatal(err)
+		}
+		if n := calls(t, reg, "GetSecretValue"); n != 1 {
+			t.Fatalf("GetSecretValue calls = %d, want 1", n)
+		}
+		if n := calls(t, reg, "Decrypt"); n != 2 {
+			t.Fatalf("Decrypt calls = %d, want 2 (one per version)", n)
+		}
+		if kr := cache.Keyring(); kr == nil || kr.Primary() != 2 {
+			t.Fatal("cache has no keyring with primary v2 after refresh")
+		}
+	})
+	t.Run("steady state makes no AWS call per request", func(t *testing.T) {
+		before := totalCalls(t, reg)
+		for range 10_000 { // 10,000 proxied requests each read the keyring
+			if cache.Keyring() == nil {
+				t.Fatal("keyring vanished")
+			}
+		}
+		if n := totalCalls(t, reg) - before; n != 0 {
+			t.Fatalf("%d AWS calls for 10,000 keyring reads, want 0", n)
+		}
+	})
+	t.Run("a forced refresh of an unchanged ring re-reads the secret and unwraps nothing", func(t *testing.T) {
+		get, decrypt := calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
+		if err := cache.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if calls(t, reg, "GetSecretValue")-get != 1 || calls(t, reg, "Decrypt") != decrypt {
+			t.Fatalf("forced refresh: GetSecretValue +%d Decrypt +%d; want +1 +0",
+				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
+		}
+	})
+	t.Run("periodic refreshes of an unchanged ring cost one DescribeSecret each and no KMS call", func(t *testing.T) {
+		// A second cache over the same provider, loaded, then run with a short
+		// interval until it has checked a few times.
+		periodic := crypto.NewCache(p, crypto.CacheOptions{Interval: 20 * time.Millisecond})
+		if err := periodic.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		describe, get, decrypt := calls(t, reg, "DescribeSecret"), calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { periodic.Run(runCtx); close(done) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for calls(t, reg, "DescribeSecret")-describe < 3 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		<-done
+		if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
+			t.Fatalf("periodic refresh made %d DescribeSecret calls in 20s, want at least 3", n)
+		}
+		if calls(t, reg, "GetSecretValue") != get || calls(t, reg, "Decrypt") != decrypt {
+			t.Fatalf("periodic refresh of an unchanged ring: GetSecretValue +%d Decrypt +%d; want +0 +0",
+				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
+		}
+	})
+	t.Run("after a rotation 100 concurrent refreshes unwrap only the new version once", func(t *testing.T) {
+		if _, err := Rotate(ctx, Options{Region: opts.Region, Endpoint: url, SecretID: opts.SecretID, MaxAttempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+		get, decrypt := calls(t, reg, "GetSecretValue"), calls(t, reg, "Decrypt")
+		if err := refreshAll(ctx, cache, 100); err != nil {
+			t.Fatal(err)
+		}
+		if calls(t, reg, "GetSecretValue")-get != 1 || calls(t, reg, "Decrypt")-decrypt != 1 {
+			t.Fatalf("after rotation: GetSecretValue +%d Decrypt +%d; want +1 +1",
+				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
+		}
+		if cache.Keyring().Primary() != 3 {
+			t.Fatalf("primary = %d, want 3", cache.Keyring().Primary())
+		}
+	})
+}
+
+func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
+	moto := startOwnMoto(t)
+	ctx := testCtx(t)
+	secret := uniqueName(t)
+	opts := testOptions(moto.url, secret, createCMK(t, moto.url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	ringJSON, err := smClient(moto.url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	if err := cache.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loaded := cache.Keyring()
+
+	moto.stop()
+	t.Run("with the emulator down the cached keyring still serves and refresh fails", func(t *testing.T) {
+		err := cache.Refresh(ctx)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("refresh during outage: %v, want ErrUnavailable", err)
+		}
+		if cache.Keyring() != loaded {
+			t.Fatal("the cache dropped its keyring during the outage")
+		}
+		if st := cache.Status(); st.ConsecutiveFailures < 1 || st.LastError == "" {
+			t.Fatalf("status during outage does not show the failure: %+v", st)
+		}
+	})
+
+	// moto keeps its state in memory, so a restarted moto is empty: re-create the
+	// secret with the same ring (as a restored backup would). The CMK cannot be
+	// restored (moto cannot import key material), which the provider tolerates
+	// because it reuses data keys it already holds by id and only unwraps new ones.
+	moto.start()
+	sm := smClient(moto.url)
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: ringJSON.SecretString}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("after the emulator is back the next refresh succeeds", func(t *testing.T) {
+		if err := cache.Refresh(ctx); err != nil {
+			t.Fatalf("refresh after restart: %v", err)
+		}
+		if st := cache.Status(); st.ConsecutiveFailures != 0 || !st.Ready {
+			t.Fatalf("status after recovery: %+v", st)
+		}
+		if cache.Keyring().Revision() == loaded.Revision() {
+			t.Fatal("the refresh after restart did not load the restored secret version")
+		}
+		k1a, _ := loaded.Key(1)
+		k1b, _ := cache.Keyring().Key(1)
+		if k1a != k1b {
+			t.Fatal("data key v1 was not carried over across the outage")
+		}
+	})
+	t.Run("a rotation under a new CMK after the restart reaches the cache", func(t *testing.T) {
+		o := opts
+		o.KMSKeyID = createCMK(t, moto.url)
+		if _, err := Rotate(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if cache.Keyring().Primary() != 2 {
+			t.Fatalf("primary after rotation = %d, want 2", cache.Keyring().Primary())
+		}
+	})
+}
+
+func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
+	down := "http://127.0.0.1:" + itoa(freePort(t)) // nothing listens there
+	ctx := testCtx(t)
+	p, err := newTestProvider(t, testOptions(down, "pii/ring", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	err = cache.Refresh(ctx)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("first refresh with AWS down: %v, want ErrUnavailable", err)
+	}
+	if cache.Keyring() != nil {
+		t.Fatal("a keyring appeared although nothing was loaded")
+	}
+	if cache.Status().Ready {
+		t.Fatal("cache reports ready without keys")
+	}
+}

@@ -1,0 +1,251 @@
+package awskeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The tests talk to real emulators started by .ci/aws-emulators.sh:
+//
+//	eval "$(bash .ci/aws-emulators.sh)" && go test ./crypto/awskeys/
+//
+// Outside CI a missing emulator skips the test with that hint; with CI=true it fails.
+
+const testRegion = "us-east-1"
+
+func TestMain(m *testing.M) {
+	// Static test credentials through the standard chain (environment), and no
+	// shared config or instance metadata lookups from the developer's machine.
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "testing",
+		"AWS_SECRET_ACCESS_KEY":       "testing",
+		"AWS_REGION":                  testRegion,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(os.TempDir(), "fieldseal-no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(os.TempDir(), "fieldseal-no-aws-credentials"),
+	} {
+		os.Setenv(k, v)
+	}
+	os.Unsetenv("AWS_PROFILE")
+	os.Unsetenv("AWS_SESSION_TOKEN")
+	os.Unsetenv("AWS_ENDPOINT_URL")
+	os.Exit(m.Run())
+}
+
+func needEnv(t testing.TB, name string) string {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	msg := fmt.Sprintf("%s is not set; start the emulators first: eval \"$(bash .ci/aws-emulators.sh)\"", name)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: emulator tests may not skip)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func motoURL(t testing.TB) string     { return needEnv(t, "FIELDSEAL_TEST_MOTO_URL") }
+func localKMSURL(t testing.TB) string { return needEnv(t, "FIELDSEAL_TEST_LOCALKMS_URL") }
+
+var uniq atomic.Int64
+
+// uniqueName gives every test its own secret on the shared emulator.
+func uniqueName(t testing.TB) string {
+	return fmt.Sprintf("fieldseal-test/%s/%d-%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano(), uniq.Add(1))
+}
+
+// testOptions returns Options for one emulator serving both services.
+func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Options {
+	return Options{
+		Region: testRegion, Endpoint: endpoint, SecretID: secret, KMSKeyID: cmk,
+		CallTimeout: 5 * time.Second, MaxAttempts: 1, Registerer: reg,
+	}
+}
+
+func kmsClient(endpoint string) *kms.Client {
+	return kms.New(kms.Options{
+		Region: testRegion, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+}
+
+func smClient(endpoint string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region: testRegion, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+}
+
+// createCMK makes a symmetric encryption key and returns its ARN.
+func createCMK(t testing.TB, endpoint string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := kmsClient(endpoint).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("fieldseal test " + t.Name())})
+	if err != nil {
+		t.Fatalf("create test CMK at %s: %v", endpoint, err)
+	}
+	return *out.KeyMetadata.Arn
+}
+
+// calls sums fieldseal_keys_provider_calls_total for one operation (all results).
+func calls(t testing.TB, reg *prometheus.Registry, operation string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "fieldseal_keys_provider_calls_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "operation" && l.GetValue() == operation {
+					n += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return n
+}
+
+// totalCalls sums every AWS attempt counted.
+func totalCalls(t testing.TB, reg *prometheus.Registry) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "fieldseal_keys_provider_calls_total" {
+			for _, m := range mf.GetMetric() {
+				n += int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return n
+}
+
+// freePort finds a loopback port nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ownMoto is a moto_server this test starts and stops itself, for outage tests.
+type ownMoto struct {
+	t    testing.TB
+	port int
+	url  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startOwnMoto runs moto_server on a free loopback port until the test ends.
+func startOwnMoto(t testing.TB) *ownMoto {
+	t.Helper()
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		msg := "moto_server is not on PATH; install it with bash .ci/aws-emulators.sh"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: emulator tests may not skip)")
+		}
+		t.Skip(msg)
+	}
+	m := &ownMoto{t: t, port: freePort(t)}
+	m.url = "http://127.0.0.1:" + strconv.Itoa(m.port)
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *ownMoto) start() {
+	m.t.Helper()
+	log, err := os.Create(filepath.Join(m.t.TempDir(), "moto.log"))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.cmd = exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(m.port))
+	m.cmd.Stdout, m.cmd.Stderr = log, log
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatalf("start moto_server: %v", err)
+	}
+	m.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}, log *os.File) {
+		_ = cmd.Wait()
+		log.Close()
+		close(done)
+	}(m.cmd, m.done, log)
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(m.url + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-m.done:
+			b, _ := os.ReadFile(log.Name())
+			m.t.Fatalf("moto_server exited during start-up:\n%s", b)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	m.stop()
+	m.t.Fatalf("moto_server on port %d did not answer within 60s", m.port)
+}
+
+// stop ends moto and waits until the port no longer answers.
+func (m *ownMoto) stop() {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-m.done:
+	default:
+		// SIGKILL: an outage is abrupt, and werkzeug is slow to honour SIGTERM.
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+		<-m.done
+	}
+	m.cmd = nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
+
+// newTestProvider builds a Provider that is closed when the test ends.
+func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
+	p, err := New(context.Background(), opts)
+	if err == nil {
+		t.Cleanup(p.Close)
+	}
+	return p, err
+}

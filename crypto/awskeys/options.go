@@ -1,0 +1,159 @@
+package awskeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Defaults applied by Options when a field is zero.
+const (
+	DefaultCallTimeout      = 5 * time.Second
+	DefaultMaxAttempts      = 3
+	DefaultCMKCheckInterval = time.Hour
+)
+
+// Options configures the AWS clients. Credentials always come from the standard
+// aws-sdk-go-v2 chain (environment, shared config, web identity / IRSA, container
+// and instance metadata); endpoints may also come from the SDK's own
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_SECRETS_MANAGER
+// variables, which an explicit endpoint here overrides.
+type Options struct {
+	// Region of the KMS key and the secret; empty = the SDK chain's region.
+	Region string
+	// KMSKeyID names the CMK (key id, key ARN, alias name or alias ARN). Init needs
+	// it; Rotate uses it when set, else the CMK recorded in the ring. The Provider
+	// does not need it.
+	KMSKeyID string
+	// SecretID names the key-ring secret (name or ARN). Init needs a name.
+	SecretID string
+	// Endpoint overrides both services' endpoint (emulators, VPC endpoints).
+	Endpoint string
+	// KMSEndpoint and SecretsEndpoint override one service each; they win over Endpoint.
+	KMSEndpoint     string
+	SecretsEndpoint string
+	// CallTimeout bounds each API call including its retries (default 5s).
+	CallTimeout time.Duration
+	// MaxAttempts is the SDK's attempts per call, first try included (default 3).
+	MaxAttempts int
+	// CMKCheckInterval is how often the Provider asks KMS whether the CMK rotated
+	// (one ListKeyRotations call); 0 disables the check. DefaultCMKCheckInterval is
+	// what configuration should default to.
+	CMKCheckInterval time.Duration
+	// Registerer receives fieldseal_keys_provider_calls_total (nil = not registered).
+	Registerer prometheus.Registerer
+	// Logger receives operator events (CMK rotation seen); zero value = silent.
+	Logger zerolog.Logger
+	// Now is the clock for key creation dates and check intervals (nil = time.Now).
+	Now func() time.Time
+}
+
+// clients is what every operation here needs: the two service clients, the
+// options with defaults applied, and the canonical names for messages.
+type clients struct {
+	opts    Options
+	kms     *kms.Client
+	sm      *secretsmanager.Client
+	metrics *metrics
+	idle    *idleConns
+}
+
+// close releases idle connections; the clients stay usable.
+func (c *clients) close() { c.idle.close() }
+
+// idleConns remembers the HTTP transports built for the clients.
+type idleConns struct {
+	mu         sync.Mutex
+	transports []*http.Transport
+}
+
+func (i *idleConns) track(t *http.Transport) {
+	i.mu.Lock()
+	i.transports = append(i.transports, t)
+	i.mu.Unlock()
+}
+
+func (i *idleConns) close() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, t := range i.transports {
+		t.CloseIdleConnections()
+	}
+}
+
+func newClients(ctx context.Context, opts Options) (*clients, error) {
+	if opts.SecretID == "" {
+		return nil, errors.New("aws key provider: secret id is required")
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var load []func(*config.LoadOptions) error
+	if opts.Region != "" {
+		load = append(load, config.WithRegion(opts.Region))
+	}
+	// An HTTP transport of our own, so that Close can release its idle
+	// connections (and their goroutines) at shutdown.
+	// The SDK may derive further clients from this one (AWS_CA_BUNDLE); each
+	// build runs this option, so idle records the transport actually in use.
+	idle := &idleConns{}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(idle.track)
+	load = append(load, config.WithRetryMaxAttempts(opts.MaxAttempts), config.WithHTTPClient(httpClient))
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, fmt.Errorf("aws key provider: load aws configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("aws key provider: no region: set keys.aws.region or AWS_REGION")
+	}
+	m := newMetrics(opts.Registerer)
+	kmsEndpoint := first(opts.KMSEndpoint, opts.Endpoint)
+	smEndpoint := first(opts.SecretsEndpoint, opts.Endpoint)
+	c := &clients{opts: opts, metrics: m, idle: idle}
+	c.kms = kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if kmsEndpoint != "" {
+			o.BaseEndpoint = aws.String(kmsEndpoint)
+		}
+		o.APIOptions = append(o.APIOptions, m.apiOption)
+	})
+	c.sm = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if smEndpoint != "" {
+			o.BaseEndpoint = aws.String(smEndpoint)
+		}
+		o.APIOptions = append(o.APIOptions, m.apiOption)
+	})
+	return c, nil
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// call runs fn under the per-call timeout.
+func call[T any](ctx context.Context, c *clients, fn func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	defer cancel()
+	return fn(ctx)
+}

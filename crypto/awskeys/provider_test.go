@@ -1,0 +1,260 @@
+package awskeys
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func ids(st *Status) []uint32 {
+	var out []uint32
+	for _, v := range st.Versions {
+		out = append(out, v.ID)
+	}
+	return out
+}
+
+func keyringIDs(kr *crypto.Keyring) []uint32 {
+	var out []uint32
+	for _, v := range kr.Versions() {
+		out = append(out, v.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestKeyRingLifecycleOnMoto(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	cmk := createCMK(t, url)
+	secret := uniqueName(t)
+	reg := prometheus.NewRegistry()
+	opts := testOptions(url, secret, cmk, reg)
+
+	st, err := Init(ctx, opts)
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	t.Run("init creates version 1 wrapped under the CMK", func(t *testing.T) {
+		if st.Primary != 1 || !slices.Equal(ids(st), []uint32{1}) || st.Versions[0].CMKKeyID != cmk {
+			t.Fatalf("status after init = %+v", st)
+		}
+		if calls(t, reg, "GenerateDataKeyWithoutPlaintext") != 1 || calls(t, reg, "GenerateDataKey") != 0 {
+			t.Fatal("init must use GenerateDataKeyWithoutPlaintext exactly once and never GenerateDataKey")
+		}
+	})
+	t.Run("the secret holds wrapped keys only, bound to the secret and version", func(t *testing.T) {
+		out, err := smClient(url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := parseRing([]byte(*out.SecretString))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Decrypting with the documented context works; without it, KMS refuses.
+		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped,
+			EncryptionContext: map[string]string{"fieldseal:secret": secret, "fieldseal:version": "1"}}); err != nil {
+			t.Fatalf("decrypt with the documented encryption context: %v", err)
+		}
+		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped}); err == nil {
+			t.Fatal("wrapped key opened without its encryption context")
+		}
+	})
+	t.Run("a second init is refused", func(t *testing.T) {
+		_, err := Init(ctx, opts)
+		if !errors.Is(err, ErrRingExists) {
+			t.Fatalf("second init: err = %v, want ErrRingExists", err)
+		}
+	})
+
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr1, err := p.Load(ctx, nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Run("load unwraps the ring with the secret version as revision", func(t *testing.T) {
+		if kr1.Primary() != 1 || kr1.Revision() != st.VersionID || !slices.Equal(keyringIDs(kr1), []uint32{1}) {
+			t.Fatalf("keyring primary %d revision %q ids %v; status %+v", kr1.Primary(), kr1.Revision(), keyringIDs(kr1), st)
+		}
+	})
+	t.Run("an unchanged secret is not reported as changed", func(t *testing.T) {
+		changed, err := p.Changed(ctx, kr1)
+		if err != nil || changed {
+			t.Fatalf("Changed = %v, %v; want false, nil", changed, err)
+		}
+	})
+
+	st2, err := Rotate(ctx, opts)
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	t.Run("rotate adds version 2 and makes it primary", func(t *testing.T) {
+		if !st2.Rotated || st2.Primary != 2 || !slices.Equal(ids(st2), []uint32{1, 2}) {
+			t.Fatalf("status after rotate = %+v", st2)
+		}
+	})
+	t.Run("after rotation the provider sees the change and unwraps only the new version", func(t *testing.T) {
+		changed, err := p.Changed(ctx, kr1)
+		if err != nil || !changed {
+			t.Fatalf("Changed = %v, %v; want true, nil", changed, err)
+		}
+		before := calls(t, reg, "Decrypt")
+		kr2, err := p.Load(ctx, kr1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := calls(t, reg, "Decrypt") - before; got != 1 {
+			t.Fatalf("Decrypt calls for one new version = %d, want 1", got)
+		}
+		k1old, _ := kr1.Key(1)
+		k1new, _ := kr2.Key(1)
+		if k1old != k1new {
+			t.Fatal("key v1 was not carried over from the previous keyring")
+		}
+		if kr2.Primary() != 2 || kr2.Revision() != st2.VersionID {
+			t.Fatalf("keyring primary %d revision %q, want 2 %q", kr2.Primary(), kr2.Revision(), st2.VersionID)
+		}
+		// Values sealed before the rotation still open; new ones use v2.
+		aad := crypto.AAD(nil, "email", "")
+		old, err := kr1.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, _, id, err := kr2.Open(nil, old, aad)
+		if err != nil || string(pt) != "jane@example.com" || id != 1 {
+			t.Fatalf("open a v1 value after rotation: %q v%d %v", pt, id, err)
+		}
+		fresh, err := kr2.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, id, err := kr2.Open(nil, fresh, aad); err != nil || id != 2 {
+			t.Fatalf("a value sealed after rotation opened with v%d, %v; want v2", id, err)
+		}
+	})
+	t.Run("status reads the ring without touching KMS", func(t *testing.T) {
+		before := calls(t, reg, "Decrypt") + calls(t, reg, "DescribeKey")
+		s, err := ReadStatus(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Primary != 2 || len(s.Versions) != 2 || calls(t, reg, "Decrypt")+calls(t, reg, "DescribeKey") != before {
+			t.Fatalf("status = %+v", s)
+		}
+		var b strings.Builder
+		if err := s.WriteText(&b, time.Now()); err != nil || !strings.Contains(b.String(), "v2") {
+			t.Fatalf("status text %q, %v", b.String(), err)
+		}
+	})
+}
+
+func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	const rotators = 5
+	var wg sync.WaitGroup
+	primaries := make([]uint32, rotators)
+	errs := make([]error, rotators)
+	for i := range rotators {
+		wg.Go(func() {
+			st, err := Rotate(ctx, opts)
+			errs[i] = err
+			if err == nil {
+				primaries[i] = st.Primary
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent rotate: %v", err)
+	}
+	st, err := ReadStatus(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{1, 2, 3, 4, 5, 6}; !slices.Equal(ids(st), want) || st.Primary != 6 {
+		t.Fatalf("after %d concurrent rotations: versions %v primary %d, want %v primary 6", rotators, ids(st), st.Primary, want)
+	}
+	slices.Sort(primaries)
+	if !slices.Equal(primaries, []uint32{2, 3, 4, 5, 6}) {
+		t.Fatalf("each rotator must add its own version; got primaries %v", primaries)
+	}
+	// Every version still unwraps.
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 6 {
+		t.Fatalf("load after concurrent rotations: %v", err)
+	}
+}
+
+func TestWrongEncryptionContextIsAClearError(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	cmk := createCMK(t, url)
+	src, dst := uniqueName(t), uniqueName(t)
+	if _, err := Init(ctx, testOptions(url, src, cmk, nil)); err != nil {
+		t.Fatal(err)
+	}
+	// Copy the ring into another secret: its wrapped keys are bound to the first
+	// secret's name, so they must not open here.
+	sm := smClient(url)
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: out.SecretString}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newTestProvider(t, testOptions(url, dst, "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Load(ctx, nil)
+	if !errors.Is(err, ErrWrongContext) {
+		t.Fatalf("load of a copied ring: err = %v, want ErrWrongContext", err)
+	}
+	want := `kms Decrypt key v1 of secret "` + dst + `": InvalidCiphertextException`
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error text %q does not start with %q", err, want)
+	}
+}
+
+func TestMissingSecretIsNotFound(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	p, err := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Load(ctx, nil)
+	if !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "secretsmanager GetSecretValue secret ") {
+		t.Fatalf("load of a missing secret: %v", err)
+	}
+}
