@@ -34,8 +34,25 @@ func Formats() []string {
 	return []string{FormatEmail, FormatPhone, FormatName, FormatCard, FormatKRRRN, FormatCustom, FormatFull}
 }
 
-// ErrSpec is the category of every invalid Spec.
+// ErrSpec is the category of every invalid Spec: errors.Is(err, ErrSpec).
 var ErrSpec = errors.New("invalid mask")
+
+// Error is one mask problem at a YAML line (0 when unknown), for the config
+// package to report as FILE:LINE with errors.As.
+type Error struct {
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+// Unwrap makes every Error match ErrSpec.
+func (e *Error) Unwrap() error { return ErrSpec }
 
 // Spec is a class's mask as configured. In YAML it is either a format name
 // (`mask: email`) or a mapping (`mask: {format: custom, keep_first: 1,
@@ -62,7 +79,7 @@ func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 			switch k := n.Content[i].Value; k {
 			case "format", "keep_first", "keep_last", "char":
 			default:
-				return fmt.Errorf("line %d: %w: unknown key %q (format, keep_first, keep_last, char)", n.Content[i].Line, ErrSpec, k)
+				return &Error{Line: n.Content[i].Line, Msg: fmt.Sprintf("unknown key %q in mask (format, keep_first, keep_last, char)", k)}
 			}
 		}
 	}
@@ -87,12 +104,8 @@ var Full = &Mask{format: FormatFull}
 
 // Compile checks s. Errors carry the spec's line when it has one.
 func Compile(s Spec) (*Mask, error) {
-	at := ""
-	if s.Line > 0 {
-		at = fmt.Sprintf("line %d: ", s.Line)
-	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s%w: "+format, append([]any{at, ErrSpec}, args...)...)
+		return &Error{Line: s.Line, Msg: "mask: " + fmt.Sprintf(format, args...)}
 	}
 	m := &Mask{format: s.Format, char: '*'}
 	switch s.Format {

@@ -139,8 +139,9 @@ func TestSpecs(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			if s.Format != "" && !strings.Contains(err.Error(), "line 2") {
-				t.Fatalf("err %v does not name the YAML line", err)
+			var me *Error
+			if !errors.As(err, &me) || me.Line != 2 || !errors.Is(err, ErrSpec) {
+				t.Fatalf("err %v is not a *mask.Error at line 2", err)
 			}
 		})
 	}

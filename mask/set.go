@@ -24,7 +24,10 @@ func NewSet(specs map[string]Spec) (*Set, error) {
 	for _, c := range classes {
 		m, err := Compile(specs[c])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("class %q: %w", c, err))
+			if me, ok := err.(*Error); ok {
+				err = &Error{Line: me.Line, Msg: fmt.Sprintf("class %q: %s", c, me.Msg)}
+			}
+			errs = append(errs, err)
 			continue
 		}
 		s.masks[c] = m

@@ -20,8 +20,30 @@ const (
 // AllClasses is the actions key for "every class not named".
 const AllClasses = "*"
 
-// ErrPolicy is the category of every Compile error.
+// ErrPolicy is the category of every policy error: errors.Is(err, ErrPolicy).
 var ErrPolicy = errors.New("invalid policy")
+
+// Error is one policy problem at a YAML line (0 when it has none). Compile
+// joins them with errors.Join; the config package turns each into its own
+// FILE:LINE error with errors.As.
+type Error struct {
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+// Unwrap makes every Error match ErrPolicy.
+func (e *Error) Unwrap() error { return ErrPolicy }
+
+func errorAt(line int, format string, args ...any) *Error {
+	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
@@ -193,11 +215,7 @@ type compiler struct {
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
-	prefix := ""
-	if line > 0 {
-		prefix = fmt.Sprintf("line %d: ", line)
-	}
-	c.errs = append(c.errs, fmt.Errorf("%s%w: "+format, append([]any{prefix, ErrPolicy}, args...)...))
+	c.errs = append(c.errs, errorAt(line, format, args...))
 }
 
 func (c *compiler) set(line int, id, what string, list []string) map[string]bool {

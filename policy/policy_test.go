@@ -140,7 +140,7 @@ policies:
         emial: decrypt
         phone: reveal
       write: [streat]
-`, []string{`line 7: invalid policy: caller "a": unknown class "emial"`, `line 8: invalid policy: caller "a", class "phone": unknown action "reveal"`, `line 9: invalid policy: caller "a": unknown class "streat" in write`}},
+`, []string{`line 7: caller "a": unknown class "emial"`, `line 8: caller "a", class "phone": unknown action "reveal"`, `line 9: caller "a": unknown class "streat" in write`}},
 		{"ids must be unique, valid and not reserved", `
 policies:
   callers:
@@ -148,25 +148,29 @@ policies:
     - {id: a, match: {client_ids: [y]}}
     - {id: anonymous, match: {client_ids: [z]}}
     - {id: "Bad Id", match: {client_ids: [z]}}
-`, []string{`line 5: invalid policy: caller id "a" already used at line 4`, `line 6: invalid policy: caller id "anonymous" is reserved`, `line 7: invalid policy: caller id "Bad Id"`}},
+`, []string{`line 5: caller id "a" already used at line 4`, `line 6: caller id "anonymous" is reserved`, `line 7: caller id "Bad Id"`}},
 		{"an empty match is refused", `
 policies:
   callers:
     - id: everyone
       match: {}
-`, []string{`line 5: invalid policy: caller "everyone": match needs`}},
+`, []string{`line 5: caller "everyone": match needs`}},
 		{"read false conflicts with decrypt", `
 policies:
   default:
     read: false
     actions: {email: decrypt}
-`, []string{`line 5: invalid policy: caller "default" has read: false but decrypt`}},
+`, []string{`line 5: caller "default" has read: false but decrypt`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Compile(parse(t, tt.doc), classes)
 			if !errors.Is(err, ErrPolicy) {
 				t.Fatalf("err = %v, want ErrPolicy", err)
+			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Line == 0 {
+				t.Fatalf("err = %v, want a *policy.Error with a line", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -191,8 +195,10 @@ func TestStrictYAML(t *testing.T) {
 		var root struct {
 			Policies Spec `yaml:"policies"`
 		}
-		if err := yaml.Unmarshal([]byte(doc), &root); err == nil || !strings.Contains(err.Error(), "line 1") {
-			t.Errorf("%s accepted or no line: %v", doc, err)
+		err := yaml.Unmarshal([]byte(doc), &root)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Line != 1 {
+			t.Errorf("%s: err = %v, want a *policy.Error at line 1", doc, err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 
 	"gopkg.in/yaml.v3"
@@ -84,11 +83,11 @@ type Write struct {
 
 func checkKeys(n *yaml.Node, what string, allowed ...string) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: %s must be a mapping", n.Line, what)
+		return errorAt(n.Line, "%s must be a mapping", what)
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(allowed, k.Value) {
-			return fmt.Errorf("line %d: unknown key %q in %s (allowed: %v)", k.Line, k.Value, what, allowed)
+			return errorAt(k.Line, "unknown key %q in %s (allowed: %v)", k.Value, what, allowed)
 		}
 	}
 	return nil
@@ -149,12 +148,12 @@ func (m *Match) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML keeps the entries in order with their lines.
 func (a *Actions) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: actions must be a mapping of class to action", n.Line)
+		return errorAt(n.Line, "actions must be a mapping of class to action")
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("line %d: action for %q must be a name", v.Line, k.Value)
+			return errorAt(v.Line, "action for %q must be a name", k.Value)
 		}
 		*a = append(*a, ActionEntry{Class: k.Value, Action: v.Value, Line: k.Line})
 	}
@@ -171,11 +170,11 @@ func (w *Write) UnmarshalYAML(n *yaml.Node) error {
 			w.All = true
 		case "none":
 		default:
-			return fmt.Errorf("line %d: write must be all, none or a list of classes, not %q", n.Line, n.Value)
+			return errorAt(n.Line, "write must be all, none or a list of classes, not %q", n.Value)
 		}
 		return nil
 	case yaml.SequenceNode:
 		return n.Decode(&w.Classes)
 	}
-	return fmt.Errorf("line %d: write must be all, none or a list of classes", n.Line)
+	return errorAt(n.Line, "write must be all, none or a list of classes")
 }
