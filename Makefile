@@ -1,0 +1,19 @@
+# The two commands a newcomer needs are in the README: `make quickstart` and `make test`.
+.PHONY: quickstart test build vet fmt
+
+quickstart:
+	bash examples/quickstart/run.sh
+
+# Installs the test tools it lacks (moto, local-kms, json-server, helm) under .cache/,
+# starts the AWS emulators on 127.0.0.1 and runs every test.
+test:
+	bash scripts/test.sh
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o bin/fieldseal ./cmd/fieldseal
+
+vet:
+	go vet ./...
+
+fmt:
+	gofmt -l -w .

@@ -1,0 +1,42 @@
+package audit
+
+import "time"
+
+// Event types.
+const (
+	TypeStart   = "start"   // a writer started (first line of a chain, or a restart)
+	TypeRequest = "request" // a request that touched a protected field
+	TypeKey     = "key"     // key loaded, refreshed, rotation seen, provider error
+)
+
+// Request outcomes. Key events use the key event kind as outcome
+// (loaded, refreshed, rotation_seen, error).
+const (
+	OutcomeOK              = "ok"
+	OutcomeDenied          = "denied"          // policy said deny, or a masked write-back was refused
+	OutcomeUnauthenticated = "unauthenticated" // missing or invalid token; Reason says why
+	OutcomeRejected        = "rejected"        // bad request (not JSON, too large, missing context header)
+	OutcomeError           = "error"           // key, crypto or upstream failure
+)
+
+// Event is one audit record. It must never hold a field value, a token, a
+// token subject or key material: every string in it is either a name from
+// the configuration (caller, route, class), an id the proxy generated
+// (request id), or a value from a small closed set (type, outcome, action,
+// reason).
+type Event struct {
+	Type      string            // TypeRequest or TypeKey (TypeStart is written by the Writer)
+	RequestID string            // proxy-generated or the incoming X-Request-ID
+	Caller    string            // policy caller id ("anonymous" / "default" when unmatched)
+	Route     string            // route name from the field map
+	Method    string            // HTTP method
+	Actions   map[string]string // class -> action applied (seal, decrypt, mask, sealed, deny)
+	Fields    map[string]int    // class -> number of values touched
+	KeyIDs    []uint32          // key versions used to seal or open
+	Primary   uint32            // key events: primary key version
+	Revision  string            // key events: key ring revision (opaque provider token)
+	Outcome   string            // Outcome* or key event kind
+	Status    int               // HTTP status returned to the caller
+	Latency   time.Duration     // written as latency_ms
+	Reason    string            // bounded reason: auth.Reason, error category
+}

@@ -1,0 +1,262 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Genesis is the prev of the first line of a chain.
+const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// maxRequestID bounds a request id taken from a client header.
+const maxRequestID = 128
+
+// hashMember is what precedes the hash at the end of every line.
+const hashMember = `,"hash":"`
+
+// Options configure a Writer.
+type Options struct {
+	// Now is the clock for the time member; default time.Now.
+	Now func() time.Time
+	// Registerer receives the fieldseal_audit_* metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Writer appends hash-chained events to a sink. It is safe for concurrent
+// use: one mutex covers building, hashing and writing a line, so the chain
+// order is the write order.
+type Writer struct {
+	mu     sync.Mutex
+	out    io.Writer
+	closer io.Closer
+	now    func() time.Time
+	m      *metrics
+	seq    uint64 // seq of the next line
+	prev   string // hash of the last line written
+	enc    zerolog.Logger
+	buf    bytes.Buffer // zerolog output of the line being built
+	line   []byte
+	err    error // sticky: after a failed write the chain can no longer be trusted
+}
+
+// New starts a new chain on w (stdout, for instance) with a start event.
+func New(w io.Writer, opts Options) (*Writer, error) {
+	aw := newWriter(w, nil, opts)
+	if err := aw.write(Event{Type: TypeStart}); err != nil {
+		return nil, err
+	}
+	return aw, nil
+}
+
+// Open appends to the audit file at path (created 0600 if absent). An
+// existing chain is continued from its last line, whose own hash is checked
+// first: a file whose last line is damaged is refused, since continuing would
+// hide the damage. Verify the whole file with Verify.
+func Open(path string, opts Options) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit file %q: %w", path, err)
+	}
+	last, err := lastLine(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read last line of audit file %q: %w", path, err)
+	}
+	aw := newWriter(f, f, opts)
+	if last != nil {
+		rec, err := parseLine(last)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("continue audit chain in %q: last line: %w", path, err)
+		}
+		aw.seq, aw.prev = rec.Seq+1, rec.Hash
+	}
+	if err := aw.write(Event{Type: TypeStart}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write start event to audit file %q: %w", path, err)
+	}
+	return aw, nil
+}
+
+func newWriter(w io.Writer, c io.Closer, opts Options) *Writer {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	aw := &Writer{out: w, closer: c, now: opts.Now, m: newMetrics(opts.Registerer), prev: Genesis}
+	aw.enc = zerolog.New(&aw.buf)
+	return aw
+}
+
+// Write appends e to the chain. After a failed write every later Write fails
+// too (the sink may hold a partial line); the operator must look at the file.
+func (w *Writer) Write(e Event) error {
+	if e.Type != TypeRequest && e.Type != TypeKey {
+		return fmt.Errorf("write audit event: type %q is not %q or %q", e.Type, TypeRequest, TypeKey)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.write(e)
+}
+
+// Last returns the seq and hash of the last line written: an anchor to keep
+// outside the file (truncating the file's tail is otherwise undetectable).
+func (w *Writer) Last() (seq uint64, hash string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq - 1, w.prev
+}
+
+// Close syncs and closes a file opened with Open; for New it does nothing
+// but stop further writes.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if errors.Is(w.err, errClosed) {
+		return nil
+	}
+	w.err = errClosed
+	if w.closer == nil {
+		return nil
+	}
+	if f, ok := w.closer.(*os.File); ok {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("sync audit file: %w", err)
+		}
+	}
+	return w.closer.Close()
+}
+
+var errClosed = errors.New("audit writer closed")
+
+// write builds, hashes and writes one line. w.mu is held (or w is not shared yet).
+func (w *Writer) write(e Event) error {
+	if w.err != nil {
+		return fmt.Errorf("write audit event: %w", w.err)
+	}
+	w.buf.Reset()
+	ev := w.enc.Log().
+		Uint64("seq", w.seq).
+		Str("time", w.now().UTC().Format(time.RFC3339Nano)).
+		Str("prev", w.prev).
+		Str("type", e.Type)
+	str := func(k, v string) {
+		if v != "" {
+			ev.Str(k, v)
+		}
+	}
+	if len(e.RequestID) > maxRequestID { // it may come from the client's X-Request-ID
+		e.RequestID = e.RequestID[:maxRequestID]
+	}
+	str("request_id", e.RequestID)
+	str("caller", e.Caller)
+	str("route", e.Route)
+	str("method", e.Method)
+	if len(e.Actions) > 0 {
+		d := zerolog.Dict()
+		for _, k := range sortedKeys(e.Actions) {
+			d.Str(k, e.Actions[k])
+		}
+		ev.Dict("actions", d)
+	}
+	if len(e.Fields) > 0 {
+		d := zerolog.Dict()
+		for _, k := range sortedKeys(e.Fields) {
+			d.Int(k, e.Fields[k])
+		}
+		ev.Dict("fields", d)
+	}
+	if len(e.KeyIDs) > 0 {
+		ev.Uints32("key_ids", e.KeyIDs)
+	}
+	if e.Type == TypeKey {
+		ev.Uint32("primary", e.Primary)
+	}
+	str("revision", e.Revision)
+	str("outcome", e.Outcome)
+	if e.Status != 0 {
+		ev.Int("status", e.Status)
+	}
+	if e.Latency != 0 || e.Type == TypeRequest {
+		ev.Float64("latency_ms", float64(e.Latency.Microseconds())/1000)
+	}
+	str("reason", e.Reason)
+	ev.Msg("")
+
+	// zerolog wrote `{...}\n`; the hash covers `{...}` and is appended as
+	// the last member.
+	body := bytes.TrimSuffix(w.buf.Bytes(), []byte("\n"))
+	if len(body) < 2 || body[len(body)-1] != '}' {
+		return fmt.Errorf("write audit event: encoder produced %d unexpected bytes", len(body))
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	w.line = append(w.line[:0], body[:len(body)-1]...)
+	w.line = append(w.line, hashMember...)
+	w.line = append(w.line, hash...)
+	w.line = append(w.line, "\"}\n"...)
+	if _, err := w.out.Write(w.line); err != nil {
+		w.err = err
+		w.m.writeErrors.Inc()
+		return fmt.Errorf("write audit event seq %d: %w", w.seq, err)
+	}
+	w.m.events.WithLabelValues(e.Type).Inc()
+	w.m.lastSeq.Set(float64(w.seq))
+	w.prev = hash
+	w.seq++
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// lastLine returns the last complete line of f (without its newline), or
+// nil for an empty file. A file not ending in a newline ends with a partial
+// write and is an error.
+func lastLine(f *os.File) ([]byte, error) {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return nil, nil
+	}
+	const chunk = 4096
+	var tail []byte
+	for off := size; off > 0; {
+		n := min(chunk, off)
+		off -= n
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return nil, err
+		}
+		tail = append(b, tail...)
+		if tail[len(tail)-1] != '\n' {
+			return nil, errors.New("file does not end with a newline (partial write?)")
+		}
+		if i := bytes.LastIndexByte(tail[:len(tail)-1], '\n'); i >= 0 {
+			return tail[i+1 : len(tail)-1], nil
+		}
+		if off == 0 {
+			return tail[:len(tail)-1], nil
+		}
+	}
+	return nil, nil
+}

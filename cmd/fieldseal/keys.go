@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/awskeys"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// keyFlags are the provider settings every `keys` subcommand accepts. Values
+// come from --config when given; flags that were set override them.
+type keyFlags struct {
+	configFile    string
+	provider      string
+	ringFile      string
+	masterKeyFile string
+	masterKeyEnv  string
+	kmsKeyID      string
+	secretID      string
+	region        string
+	endpoint      string
+	timeout       time.Duration
+}
+
+func (k *keyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.configFile, "config", "", "config `FILE` whose keys section supplies the defaults below")
+	fs.StringVar(&k.provider, "provider", "", "key provider: local or aws (default from --config, else local)")
+	fs.StringVar(&k.ringFile, "ring", "", "local: key-ring `FILE`")
+	fs.StringVar(&k.masterKeyFile, "master-key-file", "", "local: `FILE` holding the base64 master key")
+	fs.StringVar(&k.masterKeyEnv, "master-key-env", "", "local: environment `VARIABLE` holding the base64 master key (default FIELDSEAL_MASTER_KEY)")
+	fs.StringVar(&k.kmsKeyID, "kms-key-id", "", "aws: KMS key `ID`, ARN, alias name or alias ARN that wraps the data keys")
+	fs.StringVar(&k.secretID, "secret-id", "", "aws: Secrets Manager secret `NAME` or ARN holding the key ring")
+	fs.StringVar(&k.region, "region", "", "aws: `REGION` (default from the SDK chain)")
+	fs.StringVar(&k.endpoint, "endpoint", "", "aws: endpoint `URL` override for KMS and Secrets Manager (emulators, VPC endpoints)")
+	fs.DurationVar(&k.timeout, "timeout", 2*time.Minute, "bound on the whole operation")
+}
+
+// settings merges the config file (if any) with the flags that were set.
+func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
+	keys := config.Defaults().Keys
+	if k.configFile != "" {
+		cfg, err := loadConfig(k.configFile)
+		if err != nil {
+			return keys, err
+		}
+		keys = cfg.Keys
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	override := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	var provider string = string(keys.Provider)
+	override("provider", &provider, k.provider)
+	keys.Provider = config.Provider(provider)
+	override("ring", &keys.Local.RingFile, k.ringFile)
+	override("master-key-file", &keys.Local.MasterKeyFile, k.masterKeyFile)
+	override("master-key-env", &keys.Local.MasterKeyEnv, k.masterKeyEnv)
+	override("kms-key-id", &keys.AWS.KMSKeyID, k.kmsKeyID)
+	override("secret-id", &keys.AWS.SecretID, k.secretID)
+	override("region", &keys.AWS.Region, k.region)
+	override("endpoint", &keys.AWS.Endpoint, k.endpoint)
+	switch keys.Provider {
+	case config.ProviderLocal, config.ProviderAWS:
+	default:
+		return keys, fmt.Errorf("unknown key provider %q: want local or aws", keys.Provider)
+	}
+	return keys, nil
+}
+
+// loadConfig loads a config file and makes its relative paths relative to
+// the file's directory, so a config works from any working directory.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return cfg, nil
+}
+
+// awsOptions maps the config's keys.aws section to the provider's options.
+func awsOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) awskeys.Options {
+	a := keys.AWS
+	return awskeys.Options{
+		Region:           a.Region,
+		KMSKeyID:         a.KMSKeyID,
+		SecretID:         a.SecretID,
+		Endpoint:         a.Endpoint,
+		KMSEndpoint:      a.KMSEndpoint,
+		SecretsEndpoint:  a.SecretsManagerEndpoint,
+		CallTimeout:      a.CallTimeout,
+		MaxAttempts:      a.MaxAttempts,
+		CMKCheckInterval: a.CMKCheckInterval,
+		Registerer:       reg,
+		Logger:           log,
+	}
+}
+
+// newKeySource builds the configured provider as a crypto.Source. close
+// releases its resources.
+func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, closeFn func(), err error) {
+	switch keys.Provider {
+	case config.ProviderAWS:
+		p, err := awskeys.New(ctx, awsOptions(keys, reg, log))
+		if err != nil {
+			return nil, nil, fmt.Errorf("aws key provider: %w", err)
+		}
+		return p, p.Close, nil
+	default:
+		mk, err := localkeys.LoadMasterKey(keys.Local.MasterKeyFile, keys.Local.MasterKeyEnv)
+		if err != nil {
+			return nil, nil, err
+		}
+		return localkeys.New(keys.Local.RingFile, mk), func() {}, nil
+	}
+}
+
+const keysUsage = `keys init|rotate|status|master-key [flags]
+
+  init        create a key ring with data key version 1 (refuses to overwrite one)
+  rotate      add a data key version and make it primary; running sidecars pick
+              it up on their next refresh, old values still open
+              (aws: --if-cmk-rotated rotates only when the KMS key rotated, and
+              re-wraps the existing data keys under it)
+  status      print the ring: versions, primary, ages (never key material)
+  master-key  print a new random master key for the local provider (base64)`
+
+func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintf(stderr, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
+		return nil
+	}
+	sub, rest, err := subcommand(args, "init", "rotate", "status", "master-key")
+	if err != nil {
+		fmt.Fprintf(stderr, "fieldseal keys: %v\n\nUsage: fieldseal %s\n", err, keysUsage)
+		return errUsage
+	}
+	if sub == "master-key" {
+		fs := newFlags("keys master-key", "keys master-key", "Print a new random 256-bit master key (base64) for the local provider.\nStore it as a secret: `fieldseal keys master-key > master.key` with umask 077.", stderr)
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		mk, err := localkeys.GenerateMasterKey()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, mk)
+		return err
+	}
+
+	var k keyFlags
+	var ifCMKRotated, asJSON bool
+	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stderr)
+	k.register(fs)
+	if sub == "rotate" {
+		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")
+	}
+	fs.BoolVar(&asJSON, "json", false, "print the ring status as JSON")
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	keys, err := k.settings(fs)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+	defer cancel()
+
+	if keys.Provider == config.ProviderAWS {
+		return keysAWS(ctx, sub, ifCMKRotated, asJSON, keys, stdout)
+	}
+	if ifCMKRotated {
+		return errors.New("--if-cmk-rotated applies to the aws provider only")
+	}
+	return keysLocal(sub, asJSON, keys.Local, stdout)
+}
+
+func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer) error {
+	if l.RingFile == "" {
+		return errors.New("no ring file: pass --ring FILE or --config FILE")
+	}
+	var st *localkeys.Status
+	var err error
+	switch sub {
+	case "status":
+		st, err = localkeys.ReadStatus(l.RingFile)
+	default:
+		mk, mkErr := localkeys.LoadMasterKey(l.MasterKeyFile, l.MasterKeyEnv)
+		if mkErr != nil {
+			return mkErr
+		}
+		if sub == "init" {
+			if dir := filepath.Dir(l.RingFile); dir != "" {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return fmt.Errorf("create ring directory: %w", err)
+				}
+			}
+			st, err = localkeys.Init(l.RingFile, mk)
+		} else {
+			st, err = localkeys.Rotate(l.RingFile, mk)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, st)
+	}
+	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Revision)
+	return writeVersions(stdout, st.Keys, time.Now())
+}
+
+func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys config.Keys, stdout io.Writer) error {
+	opts := awsOptions(keys, nil, zerolog.Nop())
+	var st *awskeys.Status
+	var err error
+	switch {
+	case sub == "init":
+		st, err = awskeys.Init(ctx, opts)
+	case sub == "rotate" && ifCMKRotated:
+		st, err = awskeys.RotateIfCMKRotated(ctx, opts)
+	case sub == "rotate":
+		st, err = awskeys.Rotate(ctx, opts)
+	default:
+		st, err = awskeys.ReadStatus(ctx, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, st)
+	}
+	return st.WriteText(stdout, time.Now())
+}
+
+func writeVersions(w io.Writer, keys []crypto.KeyInfo, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tPRIMARY")
+	for _, k := range keys {
+		primary := ""
+		if k.Primary {
+			primary = "yes"
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\n", k.ID, k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second), primary)
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,142 @@
+// Command fieldseal is the fieldseal sidecar and its operator tools.
+//
+// It only wires packages together: parse flags, build components, run, shut
+// down. Everything that can be tested lives in the packages it imports.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// command is one subcommand: its usage line, one-line summary and entry point.
+type command struct {
+	usage   string
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// errUsage marks an error already explained by the subcommand's usage text.
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit code (for example `config check`: 1).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   {"serve --config FILE", "run the sidecar proxy", runServe},
+		"config":  {"config check FILE", "validate a config file and its field map", runConfig},
+		"keys":    {"keys init|rotate|status|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
+		"encrypt": {"encrypt --config FILE --route NAME [--side request|response]", "seal a JSON document from stdin with a route's field map", runEncrypt},
+		"decrypt": {"decrypt --config FILE --route NAME [--side request|response]", "open a JSON document from stdin with a route's field map", runDecrypt},
+		"inject":  {"inject [flags]", "run the Kubernetes sidecar injector webhook", runInject},
+		"audit":   {"audit verify FILE", "verify an audit log's hash chain", runAudit},
+		"version": {"version", "print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) error {
+			_, err := fmt.Fprintln(stdout, "fieldseal", version)
+			return err
+		}},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "fieldseal: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	err := c.run(args[1:], stdin, stdout, stderr)
+	var ee exitError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(stderr, "fieldseal %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintf(w, "fieldseal %s: field-level encryption sidecar for JSON APIs\n\nUsage:\n", version)
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	width := 0
+	for _, n := range names {
+		width = max(width, len(cmds[n].usage))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  fieldseal %-*s  %s\n", width, cmds[n].usage, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'fieldseal COMMAND --help' for a command's flags.")
+}
+
+// newFlags returns a FlagSet whose -h/--help prints the usage line, summary
+// and flags to stderr.
+func newFlags(name, usageLine, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: fieldseal %s\n\n%s\n", usageLine, summary)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args and maps flag errors to errUsage (the FlagSet has already
+// printed the problem and the usage).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// subcommand splits "keys init ..." style arguments.
+func subcommand(args []string, valid ...string) (string, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", nil, fmt.Errorf("missing subcommand: want one of %s", strings.Join(valid, ", "))
+	}
+	for _, v := range valid {
+		if args[0] == v {
+			return v, args[1:], nil
+		}
+	}
+	return "", nil, fmt.Errorf("unknown subcommand %q: want one of %s", args[0], strings.Join(valid, ", "))
+}

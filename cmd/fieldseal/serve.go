@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/proxy"
+)
+
+func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
+	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics) and the key cache. SIGHUP reloads the config's field map (a bad one\nis refused and the old one kept); SIGINT/SIGTERM drain in-flight requests\nand stop.", stderr)
+	var o overrides
+	fs.StringVar(&o.configFile, "config", "", "config `FILE` (required)")
+	fs.StringVar(&o.listen, "listen", "", "proxy listen `ADDRESS`, overriding the config's listen")
+	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`, overriding the config's upstream")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "admin listen `ADDRESS`, overriding the config's admin_listen")
+	fs.StringVar(&o.keyProvider, "key-provider", "", "key provider (local or aws), overriding the config's keys.provider")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.configFile == "" {
+		fs.Usage()
+		return errUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, o, stderr)
+}
+
+// overrides are the serve flags that replace config values: the Kubernetes
+// injector sets ports and the provider per pod while sharing one field map.
+type overrides struct {
+	configFile, listen, upstream, adminListen, keyProvider string
+}
+
+// load loads and compiles the config file with the overrides applied, and
+// validates the overridden values as the config loader would.
+func (o overrides) load() (*config.Config, *fieldmap.Map, error) {
+	cfg, fm, err := compile(o.configFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Listen, o.listen)
+	set(&cfg.Upstream, o.upstream)
+	set(&cfg.AdminListen, o.adminListen)
+	if o.keyProvider != "" {
+		cfg.Keys.Provider = config.Provider(o.keyProvider)
+	}
+	var errs []error
+	for name, addr := range map[string]string{"--listen": cfg.Listen, "--admin-listen": cfg.AdminListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil && addr != "" {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	if u, err := url.Parse(cfg.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("upstream %q: want an http or https URL", cfg.Upstream))
+	}
+	if p := cfg.Keys.Provider; p != config.ProviderLocal && p != config.ProviderAWS {
+		errs = append(errs, fmt.Errorf("key provider %q: want local or aws", p))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return cfg, fm, nil
+}
+
+func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	if c.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// compile loads the config file and compiles its field map: the two steps
+// every command that reads a config shares.
+func compile(path string) (*config.Config, *fieldmap.Map, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fm, err := fieldmap.Compile(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, fm, nil
+}
+
+func serve(ctx context.Context, o overrides, logOut io.Writer) error {
+	cfg, fm, err := o.load()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log, logOut)
+	if err != nil {
+		return err
+	}
+	upstream, err := url.Parse(cfg.Upstream)
+	if err != nil {
+		return fmt.Errorf("upstream %q: %w", cfg.Upstream, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	src, closeSrc, err := newKeySource(ctx, cfg.Keys, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	cache := crypto.NewCache(src, crypto.CacheOptions{
+		Interval:   cfg.Keys.RefreshInterval,
+		Logger:     log,
+		Registerer: reg,
+	})
+
+	px, err := proxy.New(proxy.Options{
+		Upstream:            upstream,
+		Routes:              fm,
+		Keys:                cache,
+		OnOpenError:         string(cfg.OnOpenError),
+		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
+		UpstreamTimeout:     cfg.Limits.UpstreamTimeout,
+		MaxIdleConnsPerHost: cfg.Limits.MaxIdleConnsPerHost,
+		IdleConnTimeout:     cfg.Limits.IdleTimeout,
+		Logger:              log,
+		Registerer:          reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Listen before loading keys, so probes answer (not ready) while the
+	// first load runs; protected routes answer 503 until it succeeds.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		ErrorLog:          nil,
+	}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+
+	if cfg.AdminListen != "" {
+		aln, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("listen admin %s: %w", cfg.AdminListen, err)
+		}
+		admin := &http.Server{
+			Handler:           proxy.NewAdmin(proxy.AdminOptions{Keys: cache, Status: cache, Gatherer: reg}),
+			ReadHeaderTimeout: 5 * time.Second,
+		}
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(aln) }()
+	}
+	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
+		Str("upstream", upstream.Redacted()).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
+
+	cacheCtx, stopCache := context.WithCancel(ctx)
+	defer stopCache()
+	if err := cache.Refresh(cacheCtx); err != nil {
+		log.Error().Str("event", "keys_unavailable").Err(err).Msg("no keys yet: protected routes answer 503 until a refresh succeeds")
+	}
+	go cache.Run(cacheCtx)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	for {
+		select {
+		case <-hup:
+			reload(o.configFile, px, log)
+		case err := <-errc:
+			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			log.Info().Str("event", "stopping").Msg("draining in-flight requests")
+			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
+			return nil
+		}
+	}
+}
+
+// reload recompiles the field map; a config that fails keeps the old map.
+// Listeners, keys and limits need a restart to change.
+func reload(configFile string, px *proxy.Proxy, log zerolog.Logger) {
+	_, fm, err := compile(configFile)
+	if err != nil {
+		log.Error().Str("event", "reload_refused").Err(err).Msg("config reload refused; keeping the running field map")
+		return
+	}
+	px.SetMap(fm)
+	log.Info().Str("event", "reloaded").Msg("field map reloaded")
+}
+
+func shutdown(servers []*http.Server, timeout time.Duration, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			log.Warn().Str("event", "shutdown_incomplete").Err(err).Msg("in-flight requests cut at the shutdown timeout")
+			_ = s.Close()
+		}
+	}
+}

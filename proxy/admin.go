@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// StatusSource reports the key cache's state; *crypto.Cache implements it.
+type StatusSource interface {
+	Status() crypto.CacheStatus
+}
+
+// AdminOptions configure the admin handler, served on its own listener.
+type AdminOptions struct {
+	// Keys decides readiness: ready once it has a key ring.
+	Keys KeySource
+	// Status adds the key cache's detail to /readyz (optional).
+	Status StatusSource
+	// Gatherer is served on /metrics; nil leaves /metrics unregistered.
+	Gatherer prometheus.Gatherer
+	Now      func() time.Time // nil: time.Now
+}
+
+// ReadyReport is the JSON body of /readyz.
+type ReadyReport struct {
+	Ready bool      `json:"ready"`
+	Keys  KeyReport `json:"keys"`
+}
+
+// KeyReport is the key cache part of ReadyReport. It never carries key material.
+type KeyReport struct {
+	Loaded              bool       `json:"loaded"`
+	Revision            string     `json:"revision,omitempty"`
+	Primary             uint32     `json:"primary,omitempty"`
+	LastSuccess         *time.Time `json:"last_success,omitempty"`
+	RingAgeSeconds      float64    `json:"ring_age_seconds,omitempty"`
+	LastAttempt         *time.Time `json:"last_attempt,omitempty"`
+	LastError           string     `json:"last_error,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+}
+
+// NewAdmin returns the admin handler: /healthz (the process is up), /readyz
+// (200 once keys are loaded, 503 before; JSON detail either way) and /metrics.
+func NewAdmin(o AdminOptions) http.Handler {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		rep := readyReport(o, now())
+		status := http.StatusOK
+		if !rep.Ready {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, rep)
+	})
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+func readyReport(o AdminOptions, now time.Time) ReadyReport {
+	var rep ReadyReport
+	if o.Keys != nil {
+		if ring := o.Keys.Keyring(); ring != nil {
+			rep.Ready = true
+			rep.Keys.Loaded = true
+			rep.Keys.Revision = ring.Revision()
+			rep.Keys.Primary = ring.Primary()
+		}
+	}
+	if o.Status != nil {
+		s := o.Status.Status()
+		if s.Revision != "" {
+			rep.Keys.Revision = s.Revision
+		}
+		if s.Primary != 0 {
+			rep.Keys.Primary = s.Primary
+		}
+		if !s.LastSuccess.IsZero() {
+			t := s.LastSuccess
+			rep.Keys.LastSuccess = &t
+			rep.Keys.RingAgeSeconds = now.Sub(t).Seconds()
+		}
+		if !s.LastAttempt.IsZero() {
+			t := s.LastAttempt
+			rep.Keys.LastAttempt = &t
+		}
+		rep.Keys.LastError = s.LastError
+		rep.Keys.ConsecutiveFailures = s.ConsecutiveFailures
+	}
+	return rep
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,52 @@
+// Package proxy is fieldseal's reverse proxy: it forwards HTTP traffic to one
+// upstream and, on the routes a field map protects, seals configured JSON values
+// in request bodies and opens (or masks, or leaves sealed) them in response bodies.
+//
+// The handler is an [httputil.ReverseProxy] with three hooks filled in:
+// Rewrite (SetURL, SetXForwarded, request id), ModifyResponse (the response
+// transform) and ErrorHandler (one JSON error shape, one status mapping in
+// errors.go). Hop-by-hop headers are stripped by ReverseProxy itself.
+//
+// Invariants (DESIGN.md section 8, fail closed):
+//
+//   - Unmatched routes are pure pass-through and streamed: bodies are not read,
+//     upgrades (websockets) are spliced by ReverseProxy.
+//   - On a protected route nothing is forwarded unless every configured field
+//     present in the request body was sealed (or was already sealed). Any
+//     failure (wrong content type, invalid JSON, body too large, no key ring,
+//     caller refused) answers with a JSON error and the upstream sees nothing.
+//   - Request bodies are forwarded identity-encoded: a gzip, deflate or br body
+//     is decoded, sealed, and sent without Content-Encoding with a correct
+//     Content-Length.
+//   - Response bodies on protected routes are transformed only for 2xx JSON;
+//     a compressed response is decoded, transformed and re-encoded with the
+//     same Content-Encoding. A value carrying the sealed prefix that does not
+//     open is a 502 (or, with OnOpenError "sealed", is left sealed); it is
+//     never guessed at or passed on as plaintext.
+//   - A caller never receives plaintext for a class it may not read: for the
+//     sealed and deny actions, legacy plaintext values are sealed on the way out,
+//     and for mask they are masked. Deny in a response leaves the value sealed
+//     (counted as denied); deny or a class the caller may not write in a request
+//     body is a 403.
+//   - A protected field carrying a masked value (MaskedPrefix "fsm:", however
+//     escaped) is refused with 422: a masked record read and sent back must
+//     never overwrite the stored value.
+//   - Values a client sends already sealed are kept (idempotent writes) only if
+//     they open for that field (class and context); otherwise 400, so a value
+//     cut from another field or record cannot be planted.
+//
+// HTTP details of transformed responses: Content-Length is recomputed; a
+// strong ETag is made weak (the bytes differ from the upstream's, the
+// resource state does not), Content-MD5/Digest headers are dropped, and with
+// an Authenticator "Vary: Authorization" is added since callers with different
+// actions get different bytes. Range and If-Range are removed from requests
+// to routes with response fields (a byte range of JSON cannot be
+// transformed); a 206 passes untouched.
+//
+// Route matching fails closed: a route is looked up under the raw path, its
+// path.Clean form and with a trailing slash, and under the method named by
+// X-HTTP-Method-Override (and similar headers), which many frameworks honour.
+//
+// The field map and key ring are read lock-free (atomic pointers), so a reload
+// swaps them with [Proxy.SetMap] and the key cache's own refresh.
+package proxy

@@ -1,0 +1,200 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// Error categories. Every error the proxy answers with wraps exactly one of
+// them; statusOf maps them to an HTTP status and a stable code. The codes are
+// part of the API (clients and dashboards match on them) and are also the
+// outcome label of fieldseal_proxy_requests_total.
+var (
+	// ErrUnsupportedMediaType: a protected request body is not JSON.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrUnsupportedEncoding: a Content-Encoding the proxy cannot decode.
+	ErrUnsupportedEncoding = errors.New("unsupported content encoding")
+	// ErrBodyTooLarge: a protected request body exceeds MaxBodyBytes (before
+	// or after decompression).
+	ErrBodyTooLarge = errors.New("body too large")
+	// ErrReadBody: the client's request body could not be read (connection
+	// dropped, malformed chunking).
+	ErrReadBody = errors.New("read request body")
+	// ErrRequestTimeout: the client did not send a protected body within
+	// BodyTimeout.
+	ErrRequestTimeout = errors.New("request body timeout")
+	// ErrInvalidJSON: a protected request body is not valid JSON.
+	ErrInvalidJSON = errors.New("invalid json")
+	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
+	// does not open for the field it was sent in.
+	ErrInvalidSealedValue = errors.New("invalid sealed value")
+	// ErrAmbiguousFields: the protected paths cannot be applied to a request
+	// body unambiguously (wildcard matches that overlap, a key too complex to
+	// match against a pattern).
+	ErrAmbiguousFields = errors.New("ambiguous protected fields")
+	// ErrMaskedValue: a protected field of a request carries a masked value
+	// (MaskedPrefix), typically a masked record read and sent back.
+	ErrMaskedValue = errors.New("masked value")
+	// ErrMissingContext: the route binds values to a header the request lacks.
+	ErrMissingContext = errors.New("missing context header")
+	// ErrUnauthenticated: the Authenticator refused the caller's credentials.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: the caller's policy denies a class present in the request.
+	ErrForbidden = errors.New("forbidden")
+	// ErrKeysUnavailable: no key ring has been loaded yet.
+	ErrKeysUnavailable = errors.New("keys unavailable")
+	// ErrSeal: sealing a value failed (a bug or a broken key ring).
+	ErrSeal = errors.New("seal failed")
+	// ErrOpen: a value carrying the sealed prefix did not open (tampered,
+	// foreign, unknown key id) and OnOpenError is "error".
+	ErrOpen = errors.New("open failed")
+	// ErrResponseTooLarge: a protected response body exceeds MaxBodyBytes.
+	ErrResponseTooLarge = errors.New("response too large")
+	// ErrBadUpstreamResponse: a protected 2xx JSON response is not valid JSON
+	// or its Content-Encoding does not decode.
+	ErrBadUpstreamResponse = errors.New("bad upstream response")
+	// ErrUpstreamUnavailable: the upstream could not be reached or broke the
+	// connection.
+	ErrUpstreamUnavailable = errors.New("upstream unavailable")
+	// ErrUpstreamTimeout: the upstream did not answer in time.
+	ErrUpstreamTimeout = errors.New("upstream timeout")
+)
+
+// errorClass is one row of the status mapping.
+type errorClass struct {
+	status int
+	code   string
+	// public is the message sent to the client for 5xx errors, whose wrapped
+	// detail (upstream addresses, key ids) stays in the log. 4xx errors send
+	// their own text: it names the field path and the problem, never a value.
+	public string
+}
+
+var errorClasses = []struct {
+	err error
+	errorClass
+}{
+	{ErrUnsupportedMediaType, errorClass{http.StatusUnsupportedMediaType, "unsupported_media_type", ""}},
+	{ErrUnsupportedEncoding, errorClass{http.StatusUnsupportedMediaType, "unsupported_encoding", ""}},
+	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "body_too_large", ""}},
+	{ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "request_timeout", ""}},
+	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
+	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
+	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
+	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
+	{ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
+	{ErrMissingContext, errorClass{http.StatusBadRequest, "missing_context", ""}},
+	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
+	{ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},
+	{ErrKeysUnavailable, errorClass{http.StatusServiceUnavailable, "keys_unavailable", "no encryption keys are loaded yet; retry later"}},
+	{ErrSeal, errorClass{http.StatusInternalServerError, "seal_failed", "a field could not be sealed"}},
+	{ErrOpen, errorClass{http.StatusBadGateway, "open_failed", "a sealed field in the upstream response could not be opened"}},
+	{ErrResponseTooLarge, errorClass{http.StatusBadGateway, "response_too_large", "the upstream response is larger than the configured limit"}},
+	{ErrBadUpstreamResponse, errorClass{http.StatusBadGateway, "bad_upstream_response", "the upstream response body could not be decoded"}},
+	{ErrUpstreamTimeout, errorClass{http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time"}},
+	{ErrUpstreamUnavailable, errorClass{http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}},
+}
+
+var (
+	internalClass = errorClass{http.StatusInternalServerError, "internal", "internal error"}
+	canceledClass = errorClass{499, "client_canceled", "the client went away"}
+)
+
+// classify is the one place where errors become HTTP statuses.
+func classify(err error) errorClass {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return classify(ErrBodyTooLarge)
+	}
+	for _, c := range errorClasses {
+		if errors.Is(err, c.err) {
+			return c.errorClass
+		}
+	}
+	// Errors from the transport (ReverseProxy's ErrorHandler) are not ours.
+	if errors.Is(err, crypto.ErrNoKey) {
+		return classify(ErrKeysUnavailable)
+	}
+	if errors.Is(err, context.Canceled) {
+		return canceledClass
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return classify(ErrUpstreamTimeout)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return classify(ErrUpstreamTimeout)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return classify(ErrUpstreamUnavailable)
+	}
+	return internalClass
+}
+
+// classifyProxyError maps errors reaching ReverseProxy's ErrorHandler. They
+// come from ModifyResponse (which wraps a category) or from the transport;
+// a transport error no rule above recognises (EOF from a connection the
+// upstream closed, a malformed response) is the upstream's fault: 502.
+func classifyProxyError(err error) errorClass {
+	c := classify(err)
+	if c == internalClass {
+		return classify(ErrUpstreamUnavailable)
+	}
+	return c
+}
+
+// fieldError names the field that failed (its configured path and class,
+// never its value) and wraps a category.
+type fieldError struct {
+	op    string // "seal", "open", "write"
+	path  string
+	class string
+	err   error
+}
+
+func (e *fieldError) Error() string {
+	return e.op + " field " + strconv.Quote(e.path) + " (class " + e.class + "): " + e.err.Error()
+}
+
+func (e *fieldError) Unwrap() error { return e.err }
+
+// appendErrorBody appends {"error":{"code":..,"message":..,"request_id":..}}.
+func appendErrorBody(dst []byte, code, message, requestID string) []byte {
+	dst = append(dst, `{"error":{"code":`...)
+	dst = appendJSONString(dst, []byte(code))
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, []byte(message))
+	dst = append(dst, `,"request_id":`...)
+	dst = appendJSONString(dst, []byte(requestID))
+	return append(dst, "}}\n"...)
+}
+
+// writeError answers a request with the JSON error for err. It must only be
+// called before anything else was written to w.
+func writeError(w http.ResponseWriter, c errorClass, err error, requestID string) {
+	msg := c.public
+	if msg == "" {
+		msg = err.Error()
+	}
+	body := appendErrorBody(nil, c.code, msg, requestID)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	if c.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", "Bearer")
+	}
+	status := c.status
+	if status == 499 { // nobody is listening; keep a valid status on the wire
+		status = http.StatusBadGateway
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,332 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
+)
+
+// testConfig is the field map every proxy test runs against, compiled by the
+// real config and fieldmap packages.
+const testConfig = `
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:3000
+admin_listen: 127.0.0.1:9090
+keys:
+  provider: local
+  local: { ring_file: keys/ring.json, master_key_env: FIELDSEAL_MASTER_KEY }
+classes:
+  email:   { mode: random }
+  phone:   { mode: random }
+  street:  { mode: random }
+  ssn:     { mode: deterministic }
+  profile: { mode: random }
+  note:    { mode: random }
+routes:
+  - name: customers-write
+    methods: [POST, PUT, PATCH, DELETE]
+    paths: ["/customers", "/customers/{id}"]
+    request:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: ssn, class: ssn }
+    response:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: ssn, class: ssn }
+  - name: customers-list
+    methods: [GET]
+    paths: [/customers]
+    response:
+      - { path: "#.email", class: email }
+      - { path: "#.phone", class: phone }
+  - name: customer-read
+    methods: [GET]
+    paths: ["/customers/{id}"]
+    response:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: ssn, class: ssn }
+  - name: types
+    methods: [POST, GET]
+    paths: [/types]
+    request:
+      - { path: s, class: profile }
+      - { path: n, class: profile }
+      - { path: b, class: profile }
+      - { path: z, class: profile }
+      - { path: o, class: profile }
+      - { path: a, class: profile }
+    response:
+      - { path: s, class: profile }
+      - { path: n, class: profile }
+      - { path: b, class: profile }
+      - { path: z, class: profile }
+      - { path: o, class: profile }
+      - { path: a, class: profile }
+  - name: bench
+    methods: [POST, GET]
+    paths: [/bench]
+    request:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
+    response:
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
+  - name: notes
+    methods: [POST, GET]
+    paths: ["/tenants/{tenant}/notes"]
+    context: { header: X-Tenant-ID }
+    request:
+      - { path: note, class: note }
+    response:
+      - { path: note, class: note }
+`
+
+func testMap(t testing.TB) *fieldmap.Map {
+	t.Helper()
+	cfg, err := config.Parse([]byte(testConfig), "test.yaml")
+	if err != nil {
+		t.Fatalf("parse test config: %v", err)
+	}
+	m, err := fieldmap.Compile(cfg)
+	if err != nil {
+		t.Fatalf("compile test field map: %v", err)
+	}
+	return m
+}
+
+// testRing builds a real key ring of two random data keys, version 2 primary.
+func testRing(t testing.TB) *crypto.Keyring {
+	t.Helper()
+	var keys []*crypto.DataKey
+	for id := uint32(1); id <= 2; id++ {
+		material := make([]byte, 32)
+		if _, err := rand.Read(material); err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.NewDataKey(id, material, time.Unix(1700000000, 0))
+		if err != nil {
+			t.Fatalf("new data key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	ring, err := crypto.NewKeyring(keys, 2, "test-revision")
+	if err != nil {
+		t.Fatalf("new keyring: %v", err)
+	}
+	return ring
+}
+
+// keyHolder is the smallest KeySource: a ring that tests can set or clear.
+type keyHolder struct {
+	p atomic.Pointer[crypto.Keyring]
+}
+
+func (k *keyHolder) Keyring() *crypto.Keyring { return k.p.Load() }
+
+// received is one request as the upstream saw it.
+type received struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+// recorder is a real HTTP upstream that records every request it receives,
+// so tests can assert what reached the app (and that plaintext never did).
+type recorder struct {
+	mu   sync.Mutex
+	reqs []received
+	// respond writes the answer; nil answers 200 with the received body
+	// echoed as JSON.
+	respond func(w http.ResponseWriter, r *http.Request, body []byte)
+	srv     *httptest.Server
+}
+
+func newRecorder(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, body []byte)) *recorder {
+	rec := &recorder{respond: respond}
+	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, received{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		rec.mu.Unlock()
+		if rec.respond != nil {
+			rec.respond(w, r, body)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (rec *recorder) requests() []received {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]received(nil), rec.reqs...)
+}
+
+func (rec *recorder) url(t testing.TB) *url.URL {
+	u, err := url.Parse(rec.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// harness is a proxy in front of a recorder, served over a real socket.
+type harness struct {
+	ring  *crypto.Keyring
+	keys  *keyHolder
+	up    *recorder
+	proxy *Proxy
+	front *httptest.Server
+}
+
+func newHarness(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, body []byte), mutate func(*Options)) *harness {
+	t.Helper()
+	h := &harness{ring: testRing(t), keys: &keyHolder{}}
+	h.keys.p.Store(h.ring)
+	h.up = newRecorder(t, respond)
+	opts := Options{
+		Upstream:     h.up.url(t),
+		Routes:       testMap(t),
+		Keys:         h.keys,
+		Logger:       zerolog.Nop(),
+		MaxBodyBytes: 64 << 10,
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	p, err := New(opts)
+	if err != nil {
+		t.Fatalf("new proxy: %v", err)
+	}
+	h.proxy = p
+	h.front = httptest.NewServer(p)
+	t.Cleanup(func() {
+		h.front.Close()
+		p.CloseIdleConnections()
+	})
+	return h
+}
+
+// do sends a request through the proxy and returns status, headers and body.
+func (h *harness) do(t testing.TB, method, path string, header http.Header, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, h.front.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := h.front.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	return resp, b
+}
+
+func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
+
+// sealFor seals a raw JSON value as the proxy would for class (and context).
+func sealFor(t testing.TB, ring *crypto.Keyring, class, context, raw string) string {
+	t.Helper()
+	typ := jsonType([]byte(raw))
+	pt := []byte(raw)
+	if typ == crypto.TypeString {
+		pt = []byte(gjson.Parse(raw).Str)
+	}
+	s, err := ring.Seal(nil, pt, typ, crypto.ModeRandom, crypto.AAD(nil, class, context))
+	if err != nil {
+		t.Fatalf("seal: %v", err)
+	}
+	return string(s)
+}
+
+// openRaw opens a sealed JSON string value and returns the plaintext as raw
+// JSON (strings re-quoted), the way the proxy restores it.
+func openRaw(t testing.TB, ring *crypto.Keyring, class, context string, sealed gjson.Result) string {
+	t.Helper()
+	if sealed.Type != gjson.String || !crypto.IsSealed([]byte(sealed.Str)) {
+		t.Fatalf("value %s is not a sealed string", sealed.Raw)
+	}
+	pt, typ, _, err := ring.Open(nil, []byte(sealed.Str), crypto.AAD(nil, class, context))
+	if err != nil {
+		t.Fatalf("open sealed value: %v", err)
+	}
+	if typ == crypto.TypeString {
+		return string(appendJSONString(nil, pt))
+	}
+	return string(pt)
+}
+
+// jsonEqual compares two JSON texts by value.
+func jsonEqual(t testing.TB, a, b string) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		t.Fatalf("unmarshal %q: %v", a, err)
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Fatalf("unmarshal %q: %v", b, err)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// errorCode returns error.code of a proxy error body, failing if the body is
+// not the documented error shape with a request id.
+func errorCode(t testing.TB, body []byte) string {
+	t.Helper()
+	r := gjson.ParseBytes(body)
+	if !gjson.ValidBytes(body) || !r.Get("error.code").Exists() || !r.Get("error.message").Exists() || r.Get("error.request_id").Str == "" {
+		t.Fatalf("body is not a proxy JSON error: %s", body)
+	}
+	return r.Get("error.code").Str
+}
+
+// containsAny reports whether any of the needles occurs in hay.
+func containsAny(hay []byte, needles ...string) bool {
+	for _, n := range needles {
+		if bytes.Contains(hay, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}

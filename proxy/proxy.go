@@ -1,0 +1,642 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
+)
+
+// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// ring means keys are not loaded yet: protected routes answer 503.
+type KeySource interface {
+	Keyring() *crypto.Keyring
+}
+
+// OnOpenError values.
+const (
+	// OnOpenErrorFail answers 502 when a sealed response value does not open.
+	OnOpenErrorFail = "error"
+	// OnOpenErrorSealed leaves such a value sealed and counts it.
+	OnOpenErrorSealed = "sealed"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxBodyBytes        = 1 << 20
+	DefaultUpstreamTimeout     = 30 * time.Second
+	DefaultBodyTimeout         = 30 * time.Second
+	DefaultDialTimeout         = 5 * time.Second
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	DefaultMaxIdleConns        = 1024
+	DefaultMaxIdleConnsPerHost = 256
+	DefaultIdleConnTimeout     = 90 * time.Second
+)
+
+// Options configure a Proxy. Upstream, Routes and Keys are required.
+type Options struct {
+	// Upstream is where every request goes (scheme, host and an optional
+	// base path, joined as httputil.ProxyRequest.SetURL does).
+	Upstream *url.URL
+	// Routes is the compiled field map; SetMap replaces it at run time.
+	Routes *fieldmap.Map
+	// Keys gives the key ring for every request (lock-free).
+	Keys KeySource
+	// Authenticator identifies callers of protected routes. Nil means no
+	// authentication: every caller may write and decrypt every class.
+	Authenticator Authenticator
+	// Masker renders values for ActionMask; nil shows "****".
+	Masker Masker
+	// OnOpenError is OnOpenErrorFail (default) or OnOpenErrorSealed.
+	OnOpenError string
+	// PreserveHost forwards the client's Host header instead of the upstream's.
+	PreserveHost bool
+
+	// MaxBodyBytes bounds protected request and response bodies, before and
+	// after decompression (default 1 MiB). Unprotected bodies are streamed
+	// and not bounded.
+	MaxBodyBytes int64
+	// UpstreamTimeout bounds the wait for the upstream's response headers
+	// (default 30s); past it the client gets 504.
+	UpstreamTimeout time.Duration
+	// BodyTimeout bounds reading a protected body whole: the request body
+	// from the client (408) and the response body from the upstream (504). Default 30s. Unprotected bodies
+	// stream and are bounded by the http.Server's own timeouts.
+	BodyTimeout         time.Duration
+	DialTimeout         time.Duration // default 5s
+	TLSHandshakeTimeout time.Duration // default 10s
+	MaxIdleConns        int           // default 1024
+	MaxIdleConnsPerHost int           // default 256
+	IdleConnTimeout     time.Duration // default 90s
+	// TLSClientConfig is used for https upstreams (nil: system roots).
+	TLSClientConfig *tls.Config
+
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	Now        func() time.Time      // nil: time.Now
+	// Observer is called once per request to a protected route, after the
+	// response was written (issue 4 turns it into the audit log).
+	Observer func(RequestEvent)
+}
+
+// Proxy is an http.Handler that forwards to Options.Upstream and transforms
+// protected JSON bodies. Create it with New.
+type Proxy struct {
+	routes      atomic.Pointer[fieldmap.Map]
+	keys        KeySource
+	auth        Authenticator
+	masker      Masker
+	keepOnError bool
+	maxBody     int64
+	bodyTimeout time.Duration
+	log         zerolog.Logger
+	now         func() time.Time
+	observer    func(RequestEvent)
+	metrics     *metrics
+	transport   *http.Transport
+	rp          *httputil.ReverseProxy
+	upstream    *url.URL
+	preserve    bool
+	bufs        bufferPool
+}
+
+// New builds a Proxy. It fails on missing required options, an unknown
+// OnOpenError, or a metrics registration conflict.
+func New(opts Options) (*Proxy, error) {
+	switch {
+	case opts.Upstream == nil || opts.Upstream.Scheme == "" || opts.Upstream.Host == "":
+		return nil, errors.New("new proxy: upstream must be an absolute URL")
+	case opts.Upstream.Scheme != "http" && opts.Upstream.Scheme != "https":
+		return nil, fmt.Errorf("new proxy: upstream scheme %q is not http or https", opts.Upstream.Scheme)
+	case opts.Routes == nil:
+		return nil, errors.New("new proxy: no field map")
+	case opts.Keys == nil:
+		return nil, errors.New("new proxy: no key source")
+	}
+	p := &Proxy{
+		keys:        opts.Keys,
+		auth:        opts.Authenticator,
+		masker:      opts.Masker,
+		maxBody:     orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		bodyTimeout: orDefault(opts.BodyTimeout, DefaultBodyTimeout),
+		log:         opts.Logger,
+		now:         opts.Now,
+		observer:    opts.Observer,
+		upstream:    opts.Upstream,
+		preserve:    opts.PreserveHost,
+	}
+	switch opts.OnOpenError {
+	case "", OnOpenErrorFail:
+	case OnOpenErrorSealed:
+		p.keepOnError = true
+	default:
+		return nil, fmt.Errorf("new proxy: on_open_error %q is not %q or %q", opts.OnOpenError, OnOpenErrorFail, OnOpenErrorSealed)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("new proxy: %w", err)
+	}
+	p.metrics = m
+	p.routes.Store(opts.Routes)
+
+	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
+	p.transport = &http.Transport{
+		// A sidecar talks to its upstream directly: HTTP(S)_PROXY from the
+		// environment is deliberately ignored.
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       opts.TLSClientConfig,
+		TLSHandshakeTimeout:   orDefault(opts.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
+		ResponseHeaderTimeout: orDefault(opts.UpstreamTimeout, DefaultUpstreamTimeout),
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          orDefault(opts.MaxIdleConns, DefaultMaxIdleConns),
+		MaxIdleConnsPerHost:   orDefault(opts.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost),
+		IdleConnTimeout:       orDefault(opts.IdleConnTimeout, DefaultIdleConnTimeout),
+		ForceAttemptHTTP2:     opts.Upstream.Scheme == "https",
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       log.New(opts.Logger.With().Str("component", "reverseproxy").Logger(), "", 0),
+		// FlushInterval 0: ReverseProxy flushes streaming responses
+		// (text/event-stream, unknown length) immediately by itself.
+	}
+	return p, nil
+}
+
+func orDefault[T int | int64 | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// SetMap swaps the field map; requests already running keep the old one.
+func (p *Proxy) SetMap(m *fieldmap.Map) {
+	if m != nil {
+		p.routes.Store(m)
+	}
+}
+
+// CloseIdleConnections closes idle upstream connections (on shutdown).
+func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+
+// reqState is what the ReverseProxy hooks know about a request: they only
+// receive the outgoing request, so it travels in the context.
+type reqState struct {
+	id    string
+	route *fieldmap.Route
+	resp  *transform // response transform; nil when not protected
+	reqT  transform  // storage for the request transform
+	// reqBody is the sealed request body's buffer; ServeHTTP holds a
+	// reference until the round trip is over (see sharedBuf).
+	reqBody *sharedBuf
+	respT   transform // storage for resp
+	status  int
+	err     *errorClass
+	st      stats
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	rs, _ := ctx.Value(stateKey{}).(*reqState)
+	return rs
+}
+
+// ServeHTTP forwards r, transforming protected bodies.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := p.now()
+	rs := &reqState{id: r.Header.Get(HeaderRequestID)}
+	if !saneRequestID(rs.id) {
+		rs.id = newRequestID()
+	}
+	rs.route = p.match(r)
+	if rs.route == nil {
+		defer func() {
+			p.metrics.observe(unmatchedRoute, "", rs.outcome("forwarded"), p.now().Sub(start).Seconds(), nil)
+		}()
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+		return
+	}
+	callerID := ""
+	defer func() {
+		if rs.reqBody != nil {
+			rs.reqBody.release()
+		}
+		p.finish(r, rs, callerID, start)
+	}()
+
+	if err := p.prepare(w, r, rs, &callerID); err != nil {
+		c := classify(err)
+		rs.fail(c)
+		p.logError(rs, c, err)
+		w.Header().Set(HeaderRequestID, rs.id)
+		writeError(w, c, err, rs.id)
+		return
+	}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+}
+
+// prepare runs everything that must succeed before a protected request may be
+// forwarded: keys, caller, context, and the request body transform.
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, callerID *string) error {
+	route := rs.route
+	ring := p.keys.Keyring()
+	if ring == nil {
+		return fmt.Errorf("route %q: %w", route.Name, ErrKeysUnavailable)
+	}
+	var caller Caller = fullAccess{}
+	if p.auth != nil {
+		c, err := p.auth.Authenticate(r)
+		switch {
+		case err != nil && errors.Is(err, ErrForbidden):
+			return fmt.Errorf("authenticate caller: %w", err)
+		case err != nil:
+			return fmt.Errorf("authenticate caller: %w: %w", ErrUnauthenticated, err)
+		case c == nil:
+			return fmt.Errorf("authenticate caller: %w: no caller", ErrUnauthenticated)
+		}
+		caller = c
+	}
+	*callerID = caller.ID()
+	var aadContext string
+	if route.ContextHeader != "" {
+		aadContext = r.Header.Get(route.ContextHeader)
+		if aadContext == "" {
+			return fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
+		}
+	}
+	if route.Request != nil {
+		t := &rs.reqT
+		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
+		t.masker = p.masker
+		if err := p.sealRequest(w, r, rs, t); err != nil {
+			return err
+		}
+	}
+	if route.Response != nil {
+		// A byte range of a JSON document is not JSON: ask for the whole
+		// representation so it can be transformed.
+		r.Header.Del("Range")
+		r.Header.Del("If-Range")
+		rs.resp = &rs.respT
+		rs.resp.init(ring, route.Response, caller, aadContext, false, &rs.st)
+		rs.resp.masker = p.masker
+		rs.resp.keepOnError = p.keepOnError
+	}
+	return nil
+}
+
+// headers that describe the exact bytes of a body and become wrong once the
+// body is rewritten.
+var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"}
+
+// sealRequest replaces r.Body with its sealed form. The body is read whole
+// (bounded by MaxBodyBytes), decoded, validated and sealed in one pass into a
+// pooled buffer, and forwarded identity-encoded with an exact Content-Length.
+func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil // DELETE, PATCH without body, ...: nothing to seal
+	}
+	ct := r.Header.Get("Content-Type")
+	if r.ContentLength > 0 && !isJSON(ct) {
+		return contentTypeError(ct)
+	}
+	if r.ContentLength > p.maxBody {
+		return fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
+	}
+	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
+	if err != nil {
+		return err
+	}
+	// A client dribbling a protected body must not hold the request (and
+	// its buffer) forever. Unsupported writers (tests) just skip it.
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(p.bodyTimeout)) == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	in := p.bufs.get()
+	defer p.bufs.put(in)
+	var body io.Reader = http.MaxBytesReader(w, r.Body, p.maxBody)
+	if body, err = decoder(body, codings); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	}
+	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	*in = doc[:0]
+	switch {
+	case errors.Is(err, errTooLarge):
+		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case isMaxBytes(err):
+		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("read request body (timeout %s): %w", p.bodyTimeout, ErrRequestTimeout)
+	case err != nil && len(codings) > 0:
+		return fmt.Errorf("decode request body: %w: %w", ErrInvalidJSON, err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReadBody, err)
+	}
+	if len(doc) == 0 {
+		r.Body, r.ContentLength = http.NoBody, 0
+		r.Header.Del("Content-Encoding")
+		return nil
+	}
+	if !isJSON(ct) {
+		return contentTypeError(ct)
+	}
+	p.metrics.reqBytes.Observe(float64(len(doc)))
+	// Apply validates the document in the same pass; a failure other than
+	// a field's own (which carries its category) is the document's.
+	out := p.bufs.get()
+	sealed, err := t.sealDoc((*out)[:0], doc)
+	*out = sealed
+	if err != nil {
+		p.bufs.put(out)
+		var fe *fieldError
+		switch {
+		case errors.As(err, &fe):
+			return err
+		case errors.Is(err, rewrite.ErrInvalidJSON):
+			return fmt.Errorf("parse request body: %w", ErrInvalidJSON)
+		default: // overlapping wildcard matches, pathological patterns
+			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
+		}
+	}
+	sb := newSharedBuf(&p.bufs, out)
+	rs.reqBody = sb // released by ServeHTTP once the round trip is over
+	r.Body = sb.body()
+	r.GetBody = func() (io.ReadCloser, error) { return sb.body(), nil }
+	r.ContentLength = int64(len(sealed))
+	r.TransferEncoding = nil
+	r.Header.Del("Content-Encoding")
+	r.Header.Set("Content-Length", strconv.Itoa(len(sealed)))
+	for _, h := range bodyDigestHeaders {
+		r.Header.Del(h)
+	}
+	return nil
+}
+
+func isMaxBytes(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}
+
+func contentTypeError(ct string) error {
+	if ct == "" {
+		return fmt.Errorf("request body has no content type, want application/json: %w", ErrUnsupportedMediaType)
+	}
+	return fmt.Errorf("request content type %q is not JSON: %w", ct, ErrUnsupportedMediaType)
+}
+
+// isJSON reports whether a Content-Type is application/json or +json.
+func isJSON(ct string) bool {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	const app, suffix = "application/json", "+json"
+	return strings.EqualFold(ct, app) ||
+		(len(ct) > len(suffix) && strings.EqualFold(ct[len(ct)-len(suffix):], suffix) && strings.IndexByte(ct, '/') > 0)
+}
+
+// methodOverrideHeaders are honoured by many frameworks in place of the
+// request method; a route is matched under them too, so a POST tunnelled
+// through GET cannot slip past the field map.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// match finds the route protecting r. Upstreams normalize paths and methods
+// in ways the field map may not (//a, /a/./b, trailing slashes, lower-case
+// methods, method override headers); to fail closed the route is also looked
+// up under those spellings, and the first match protects the request.
+func (p *Proxy) match(r *http.Request) *fieldmap.Route {
+	m := p.routes.Load()
+	method := strings.ToUpper(r.Method)
+	for _, h := range methodOverrideHeaders {
+		if v := r.Header.Get(h); v != "" {
+			method = strings.ToUpper(strings.TrimSpace(v))
+			break
+		}
+	}
+	urlPath := r.URL.Path
+	if urlPath == "" {
+		urlPath = "/"
+	}
+	if route := m.Match(method, urlPath); route != nil {
+		return route
+	}
+	clean := path.Clean("/" + urlPath)
+	if clean != urlPath {
+		if route := m.Match(method, clean); route != nil {
+			return route
+		}
+	}
+	if clean != "/" && clean+"/" != urlPath {
+		if route := m.Match(method, clean+"/"); route != nil {
+			return route
+		}
+	}
+	return nil
+}
+
+// rewrite is ReverseProxy's Rewrite hook. ReverseProxy has already removed
+// hop-by-hop headers and any client-sent X-Forwarded-* from pr.Out.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.upstream)
+	pr.SetXForwarded()
+	if p.preserve {
+		pr.Out.Host = pr.In.Host
+	}
+	if rs := stateFrom(pr.In.Context()); rs != nil {
+		pr.Out.Header.Set(HeaderRequestID, rs.id)
+	}
+}
+
+// modifyResponse is ReverseProxy's ModifyResponse hook: it tags the response
+// with the request id and, on protected routes, transforms 2xx JSON bodies.
+// An error it returns reaches errorHandler; nothing has been written yet.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	rs := stateFrom(resp.Request.Context())
+	if rs == nil {
+		return nil
+	}
+	resp.Header.Set(HeaderRequestID, rs.id)
+	rs.status = resp.StatusCode
+	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
+		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead ||
+		!isJSON(resp.Header.Get("Content-Type")) {
+		return nil
+	}
+	return p.openResponse(resp, rs.resp)
+}
+
+// openResponse replaces resp.Body with its transformed form, re-encoded with
+// the upstream's Content-Encoding. Nothing of the body reaches the client
+// unless the whole document was transformed.
+func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
+	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
+	}
+	if resp.ContentLength > p.maxBody {
+		return fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxBody, ErrResponseTooLarge)
+	}
+	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
+	// the body of a protected response is cut off here (504).
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(p.bodyTimeout, func() {
+		timedOut.Store(true)
+		_ = resp.Body.Close()
+	})
+	defer timer.Stop()
+	in := p.bufs.get()
+	defer p.bufs.put(in)
+	body, err := decoder(resp.Body, codings)
+	if err != nil && timedOut.Load() {
+		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
+	}
+	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	*in = doc[:0]
+	_ = resp.Body.Close()
+	switch {
+	case err != nil && timedOut.Load():
+		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+	case errors.Is(err, errTooLarge):
+		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxBody, ErrResponseTooLarge)
+	case err != nil:
+		return fmt.Errorf("read response body: %w: %w", ErrBadUpstreamResponse, err)
+	}
+	p.metrics.respBytes.Observe(float64(len(doc)))
+	if len(doc) == 0 {
+		resp.Body = http.NoBody
+		return nil
+	}
+	out := p.bufs.get()
+	opened, err := t.openDoc((*out)[:0], doc)
+	*out = opened
+	if err != nil {
+		p.bufs.put(out)
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("transform response body: %w: %w", ErrBadUpstreamResponse, err)
+	}
+	if len(codings) > 0 {
+		var enc bytes.Buffer
+		if err := encode(&enc, opened, codings); err != nil {
+			p.bufs.put(out)
+			return err
+		}
+		*out = append((*out)[:0], enc.Bytes()...)
+	}
+	sb := newSharedBuf(&p.bufs, out)
+	resp.Body = sb.body()
+	sb.release() // the body holds the only reference now
+	resp.ContentLength = int64(len(*out))
+	resp.TransferEncoding = nil
+	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	if t.changed {
+		for _, h := range bodyDigestHeaders {
+			resp.Header.Del(h)
+		}
+		// The bytes differ from the upstream's representation (and between
+		// callers with different actions), but are semantically the same
+		// resource state: a weak validator still makes If-None-Match work.
+		if et := resp.Header.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
+			resp.Header.Set("Etag", "W/"+et)
+		}
+		if p.auth != nil {
+			resp.Header.Add("Vary", "Authorization")
+		}
+	}
+	return nil
+}
+
+// errorHandler is ReverseProxy's ErrorHandler: transport errors and errors
+// from modifyResponse end here, before anything was written to w.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	c := classifyProxyError(err)
+	rs := stateFrom(r.Context())
+	id := ""
+	if rs != nil {
+		rs.fail(c)
+		id = rs.id
+		p.logError(rs, c, err)
+	}
+	w.Header().Set(HeaderRequestID, id)
+	writeError(w, c, err, id)
+}
+
+func (rs *reqState) fail(c errorClass) {
+	rs.err = &c
+	rs.status = c.status
+}
+
+func (rs *reqState) outcome(ok string) string {
+	if rs.err != nil {
+		return rs.err.code
+	}
+	return ok
+}
+
+func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
+	route := unmatchedRoute
+	if rs.route != nil {
+		route = rs.route.Name
+	}
+	ev := p.log.Warn()
+	if c.status >= 500 {
+		ev = p.log.Error()
+	}
+	ev.Str("request_id", rs.id).Str("route", route).Str("code", c.code).Int("status", c.status).Err(err).Msg("request failed")
+}
+
+// finish records metrics and the observer event of a protected request.
+func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start time.Time) {
+	latency := p.now().Sub(start)
+	outcome := rs.outcome("ok")
+	p.metrics.observe(rs.route.Name, callerID, outcome, latency.Seconds(), &rs.st)
+	if p.observer == nil {
+		return
+	}
+	p.observer(RequestEvent{
+		Time:      start,
+		RequestID: rs.id,
+		Route:     rs.route.Name,
+		Method:    r.Method,
+		CallerID:  callerID,
+		Fields:    rs.st.fields,
+		KeyIDs:    rs.st.keys,
+		Status:    rs.status,
+		Outcome:   outcome,
+		Latency:   latency,
+	})
+}
