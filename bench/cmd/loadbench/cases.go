@@ -92,6 +92,7 @@ type result struct {
 	peakRSS     uint64         // proxy VmHWM at the end of the run
 	keys        []counterDelta // fieldseal key-provider counters
 	err         error          // the run measured nothing trustworthy
+	repeats     []float64      // with -repeat: each repetition\'s req/s (closed loop) or p99 in ns (fixed rate)
 }
 
 type counterDelta struct {

@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ type options struct {
 	soakEvery    time.Duration
 	soakCase     string
 	keep         bool
+	repeat       int
 }
 
 // harness holds what every case shares: the work directory, the built
@@ -79,6 +81,7 @@ func main() {
 	flag.Float64Var(&o.soakRate, "soak-rate", 1000, "soak requests per second")
 	flag.DurationVar(&o.soakEvery, "soak-every", 30*time.Second, "RSS sampling interval during the soak")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, binaries)")
+	flag.IntVar(&o.repeat, "repeat", 1, "run every case this many times, interleaved, and report the median run")
 	flag.Parse()
 	var err error
 	if o.cases, err = regexp.Compile(cases); err != nil {
@@ -92,6 +95,9 @@ func main() {
 }
 
 func run(o options) error {
+	if o.repeat < 1 {
+		return errors.New("-repeat must be at least 1")
+	}
 	if spec, ok := caseByID(o.soakCase); o.soak > 0 && (!ok || spec.target == direct) {
 		return fmt.Errorf("-soak-case %q is not the id of a case with a proxy", o.soakCase)
 	}
@@ -140,38 +146,28 @@ func run(o options) error {
 		rep.notes = append(rep.notes, "fieldseal was not measured: "+errNoFieldseal.Error()+". Cases (c)-(e) are missing and the GET cases served plaintext fixtures.")
 	}
 
+	var closed []caseSpec
 	for _, spec := range allCases() {
-		if !o.cases.MatchString(spec.id) {
-			continue
-		}
-		if spec.target == fieldseal && h.bins["fieldseal"] == "" {
-			continue
-		}
-		step(fmt.Sprintf("%s %s: %s, closed loop %v", spec.id, spec.wl, spec.what, o.duration))
-		r := h.runCase(ctx, spec, 0)
-		logResult(r)
-		rep.closed = append(rep.closed, r)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if o.cases.MatchString(spec.id) && (spec.target != fieldseal || h.bins["fieldseal"] != "") {
+			closed = append(closed, spec)
 		}
 	}
+	rep.closed = h.runRepeated(ctx, closed, func(caseSpec) float64 { return 0 })
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if o.rateFraction > 0 {
-		for _, spec := range allCases() {
-			base := rep.find(string(spec.wl), "(b)", 0)
-			if spec.target == direct || base == nil || base.err != nil || !o.cases.MatchString(spec.id) {
-				continue
+		var fixed []caseSpec
+		for _, spec := range closed {
+			if base := rep.find(string(spec.wl), "(b)", 0); spec.target != direct && ok(base) {
+				fixed = append(fixed, spec)
 			}
-			if spec.target == fieldseal && h.bins["fieldseal"] == "" {
-				continue
-			}
-			rate := float64(int(base.load.RPS * o.rateFraction))
-			step(fmt.Sprintf("%s %s: %s, fixed rate %.0f req/s %v", spec.id, spec.wl, spec.what, rate, o.duration))
-			r := h.runCase(ctx, spec, rate)
-			logResult(r)
-			rep.fixed = append(rep.fixed, r)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		}
+		rep.fixed = h.runRepeated(ctx, fixed, func(spec caseSpec) float64 {
+			return float64(int(rep.find(string(spec.wl), "(b)", 0).load.RPS * o.rateFraction))
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 	if o.soak > 0 {
@@ -277,6 +273,53 @@ func commandLine() string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// runRepeated runs every spec -repeat times, round-robin so slow drift in the
+// machine's load spreads over all cases, and keeps each case's median run:
+// by req/s in closed loop (rate 0), by p99 at a fixed rate. A failed
+// repetition is kept instead, so a failure is never hidden by a median.
+func (h *harness) runRepeated(ctx context.Context, specs []caseSpec, rate func(caseSpec) float64) []result {
+	runs := make([][]result, len(specs))
+	for n := 1; n <= h.opts.repeat; n++ {
+		for i, spec := range specs {
+			mode := "closed loop"
+			if r := rate(spec); r > 0 {
+				mode = fmt.Sprintf("fixed rate %.0f req/s", r)
+			}
+			step(fmt.Sprintf("%s %s: %s, %s %v (%d/%d)", spec.id, spec.wl, spec.what, mode, h.opts.duration, n, h.opts.repeat))
+			r := h.runCase(ctx, spec, rate(spec))
+			logResult(r)
+			runs[i] = append(runs[i], r)
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+	out := make([]result, len(specs))
+	for i, rs := range runs {
+		out[i] = median(rs)
+	}
+	return out
+}
+
+func median(rs []result) result {
+	for _, r := range rs {
+		if r.err != nil {
+			return r
+		}
+	}
+	key := func(r result) float64 { return r.load.RPS }
+	if rs[0].rate > 0 {
+		key = func(r result) float64 { return float64(r.load.P99) }
+	}
+	sorted := slices.Clone(rs)
+	sort.SliceStable(sorted, func(i, j int) bool { return key(sorted[i]) < key(sorted[j]) })
+	m := sorted[(len(sorted)-1)/2]
+	for _, r := range rs {
+		m.repeats = append(m.repeats, key(r))
+	}
+	return m
 }
 
 func step(msg string) {

@@ -134,6 +134,7 @@ func (r *report) markdown() string {
 
 	b.WriteString("## Maximum throughput (closed loop)\n\n")
 	writeRuns(&b, r.closed)
+	writeRepeats(&b, r.closed, "req/s", func(v float64) string { return fmt.Sprintf("%.0f", v) })
 
 	var ratios []string
 	ratio := func(label, wl, letter, target string) {
@@ -162,6 +163,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "\n## Latency at %.0f%% of (b)'s maximum (open loop, fixed rate)\n\n", r.opts.rateFraction*100)
 		b.WriteString("Latency is measured from each request's scheduled send time, so queueing behind a stall counts (no coordinated omission).\n\n")
 		writeRuns(&b, r.fixed)
+		writeRepeats(&b, r.fixed, "p99", func(v float64) string { return ms(time.Duration(v)) })
 		b.WriteString("\n| p99 added over (b) at the same rate | p99 (b) | p99 | added | target |\n| --- | ---: | ---: | ---: | --- |\n")
 		for _, x := range r.fixed {
 			base := r.find(string(x.spec.wl), "(b)", x.rate)
@@ -267,6 +269,25 @@ func writeRuns(b *strings.Builder, runs []result) {
 		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n",
 			runName(x), x.spec.wl, x.spec.what, x.load.RPS, ms(x.load.P50), ms(x.load.P99), ms(x.load.P999),
 			proxyCPU, allocs, rss, fields, x.perRequest(x.upstreamCPU), x.perRequest(x.load.CPU), errs)
+	}
+}
+
+// writeRepeats lists every repetition's value when -repeat ran cases more
+// than once, so the spread behind each median is visible.
+func writeRepeats(b *strings.Builder, runs []result, what string, format func(float64) string) {
+	var lines []string
+	for _, x := range runs {
+		if len(x.repeats) < 2 {
+			continue
+		}
+		vals := make([]string, len(x.repeats))
+		for i, v := range x.repeats {
+			vals[i] = format(v)
+		}
+		lines = append(lines, fmt.Sprintf("- %s: %s\n", runLabel(x), strings.Join(vals, ", ")))
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(b, "\nEach row is the median of its repetitions by %s; every repetition's %s, in run order:\n\n%s", what, what, strings.Join(lines, ""))
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,26 @@ func TestKeyDeltas(t *testing.T) {
 			t.Errorf("delta %d = %v, want %v", i, got[i], want[i])
 		}
 	}
+}
+
+func TestMedian(t *testing.T) {
+	runs := []result{fakeRun("b-post", 9000, 0, 0), fakeRun("b-post", 11000, 0, 0), fakeRun("b-post", 10000, 0, 0)}
+	t.Run("the median run by req/s is kept with every repetition listed", func(t *testing.T) {
+		m := median(runs)
+		if m.load.RPS != 10000 || len(m.repeats) != 3 || m.repeats[0] != 9000 {
+			t.Errorf("median %+v", m)
+		}
+		var b strings.Builder
+		writeRepeats(&b, []result{m}, "req/s", func(v float64) string { return fmt.Sprintf("%.0f", v) })
+		if !strings.Contains(b.String(), "- (b) POST 1 KB: 9000, 11000, 10000\n") {
+			t.Errorf("repeats listed as %q", b.String())
+		}
+	})
+	t.Run("a failed repetition wins over the median", func(t *testing.T) {
+		failed := runs[1]
+		failed.err = errors.New("boom")
+		if m := median([]result{runs[0], failed, runs[2]}); m.err == nil {
+			t.Error("the failure was hidden")
+		}
+	})
 }
