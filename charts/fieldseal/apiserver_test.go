@@ -1,0 +1,95 @@
+package chart_test
+
+import (
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// restPath maps a rendered kind to its collection path on the API server.
+func restPath(kind, ns string) (string, bool) {
+	nsPath := func(group, res string) string {
+		if group == "" {
+			return "/api/v1/namespaces/" + ns + "/" + res
+		}
+		return "/apis/" + group + "/namespaces/" + ns + "/" + res
+	}
+	switch kind {
+	case "Deployment":
+		return nsPath("apps/v1", "deployments"), true
+	case "Service":
+		return nsPath("", "services"), true
+	case "Secret":
+		return nsPath("", "secrets"), true
+	case "ConfigMap":
+		return nsPath("", "configmaps"), true
+	case "ServiceAccount":
+		return nsPath("", "serviceaccounts"), true
+	case "PodDisruptionBudget":
+		return nsPath("policy/v1", "poddisruptionbudgets"), true
+	case "Role":
+		return nsPath("rbac.authorization.k8s.io/v1", "roles"), true
+	case "RoleBinding":
+		return nsPath("rbac.authorization.k8s.io/v1", "rolebindings"), true
+	case "CronJob":
+		return nsPath("batch/v1", "cronjobs"), true
+	case "MutatingWebhookConfiguration":
+		return "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", true
+	}
+	return "", false // cert-manager kinds: no CRDs on a bare API server
+}
+
+// TestChartIsAcceptedByRealAPIServer sends every rendered object to a real
+// kube-apiserver as a dry-run create, so server-side validation (not only our
+// strict decoding) accepts the chart with both value sets.
+func TestChartIsAcceptedByRealAPIServer(t *testing.T) {
+	helmBinary(t)
+	srv := apiservertest.Start(t)
+	for _, ns := range []string{namespace, "shop", "orders"} {
+		body := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}
+		if code, out := srv.Do(t, http.MethodPost, "/api/v1/namespaces", body); code != http.StatusCreated {
+			t.Fatalf("create namespace %s: %d %s", ns, code, out)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"every object rendered with the default values is valid", nil},
+		{"every object rendered with the custom values is valid (cert-manager kinds aside)", []string{"-f", filepath.Join("ci", "custom-values.yaml")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			docs := splitDocs(t, helmTemplate(t, ".", tt.args...))
+			sent := 0
+			for _, doc := range docs {
+				var head struct {
+					metav1.TypeMeta `json:",inline"`
+					Metadata        metav1.ObjectMeta `json:"metadata"`
+				}
+				if err := yaml.Unmarshal(doc, &head); err != nil || head.Kind == "" {
+					continue
+				}
+				path, ok := restPath(head.Kind, head.Metadata.Namespace)
+				if !ok {
+					continue
+				}
+				obj := map[string]any{}
+				if err := yaml.Unmarshal(doc, &obj); err != nil {
+					t.Fatal(err)
+				}
+				code, out := srv.Do(t, http.MethodPost, path+"?dryRun=All&fieldValidation=Strict", obj)
+				if code != http.StatusCreated {
+					t.Errorf("%s %s/%s rejected: %d %s", head.Kind, head.Metadata.Namespace, head.Metadata.Name, code, out)
+				}
+				sent++
+			}
+			if sent < 10 {
+				t.Errorf("only %d objects sent", sent)
+			}
+		})
+	}
+}

@@ -1,0 +1,265 @@
+package apiservertest
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is a running kube-apiserver.
+type Server struct {
+	URL   string
+	CAPEM []byte // CA of the API server, its clients and IssueServing
+	pki   *pki
+	api   apiClient
+}
+
+// Do sends a JSON request as a cluster admin; it returns the status code
+// (0 on a transport error) and the body.
+func (s *Server) Do(t testing.TB, method, path string, body any) (int, []byte) {
+	t.Helper()
+	return s.api.do(t, method, path, body)
+}
+
+// IssueServing writes a serving certificate for 127.0.0.1 signed by CAPEM
+// and returns the certificate and key file paths.
+func (s *Server) IssueServing(t testing.TB, name string) (certFile, keyFile string) {
+	t.Helper()
+	return s.pki.issue(t, name, pkix.Name{CommonName: name}, x509.ExtKeyUsageServerAuth)
+}
+
+// Start runs etcd and kube-apiserver until the test ends and waits until the
+// API server is ready.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	etcdBin := lookBinary(t, "ETCD", "etcd")
+	apiBin := lookBinary(t, "KUBE_APISERVER", "kube-apiserver")
+	dir := t.TempDir()
+	p := newPKI(t, dir)
+
+	etcdClient, etcdPeer := freePort(t), freePort(t)
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	start(t, dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", etcdPeer))
+
+	servingCrt, servingKey := p.issue(t, "apiserver", pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth)
+	adminCrt, adminKey := p.issue(t, "admin", pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth)
+	saKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	saDER, _ := x509.MarshalPKCS8PrivateKey(saKey)
+	saPub, _ := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	saKeyFile := p.write(t, "sa.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: saDER}))
+	saPubFile := p.write(t, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}))
+	apiPort := freePort(t)
+	apiExited := start(t, dir, "kube-apiserver", apiBin,
+		"--etcd-servers", etcdURL,
+		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", fmt.Sprint(apiPort),
+		"--tls-cert-file", servingCrt, "--tls-private-key-file", servingKey,
+		"--client-ca-file", filepath.Join(dir, "ca.crt"),
+		"--service-account-key-file", saPubFile, "--service-account-signing-key-file", saKeyFile,
+		"--service-account-issuer", "https://kubernetes.default.svc",
+		"--service-cluster-ip-range", "10.96.0.0/24",
+		// A loopback advertise address cannot back the kubernetes Service.
+		"--endpoint-reconciler-type", "none",
+		"--authorization-mode", "RBAC",
+		// No controller-manager runs, so no default ServiceAccounts exist.
+		"--disable-admission-plugins", "ServiceAccount",
+		"--cert-dir", filepath.Join(dir, "apiserver-certs"))
+
+	pair, err := tls.LoadX509KeyPair(adminCrt, adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.caPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}
+	t.Cleanup(tr.CloseIdleConnections)
+	s := &Server{
+		URL: fmt.Sprintf("https://127.0.0.1:%d", apiPort), CAPEM: p.caPEM, pki: p,
+		api: apiClient{base: fmt.Sprintf("https://127.0.0.1:%d", apiPort), c: &http.Client{Transport: tr, Timeout: 20 * time.Second}},
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		code, body := s.Do(t, http.MethodGet, "/readyz", nil)
+		if code == http.StatusOK {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-apiserver not ready within 90s: %d %s", code, body)
+		}
+		select {
+		case <-apiExited:
+			t.Fatal("kube-apiserver exited before it was ready")
+		default:
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func lookBinary(t testing.TB, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	// .ci/helm.sh (FIELDSEAL_E2E=1) builds kube-apiserver into GOPATH/bin.
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found (set %s or put it on PATH). etcd: apt-get install etcd-server; "+
+		"kube-apiserver: build k8s.io/kubernetes/cmd/kube-apiserver@v1.37.2 from the module proxy with replace directives "+
+		"for its staging modules at v0.37.2 (FIELDSEAL_E2E=1 .ci/helm.sh does both)", name, env)
+	if os.Getenv("FIELDSEAL_E2E") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type pki struct {
+	dir    string
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	caPEM  []byte
+}
+
+func newPKI(t testing.TB, dir string) *pki {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	p := &pki{dir: dir, caCert: cert, caKey: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	p.write(t, "ca.crt", p.caPEM)
+	return p
+}
+
+func (p *pki) write(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// issue writes NAME.crt/NAME.key signed by the CA and returns their paths.
+func (p *pki) issue(t testing.TB, name string, subject pkix.Name, usage x509.ExtKeyUsage) (string, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	return p.write(t, name+".crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		p.write(t, name+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
+}
+
+// start runs a process until the test ends; its output goes to a log file
+// that is printed if the test fails.
+func start(t testing.TB, dir, name, bin string, args ...string) <-chan struct{} {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		logf.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Logf("%s log (tail):\n%s", name, out)
+		}
+	})
+	return exited
+}
+
+type apiClient struct {
+	base string
+	c    *http.Client
+}
+
+func (a apiClient) do(t testing.TB, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}

@@ -1,0 +1,38 @@
+package inject
+
+import (
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// BenchmarkReviewInject measures one injection review of a typical
+// ReplicaSet pod: decode, decide, diff into a JSON patch, verify the patch.
+func BenchmarkReviewInject(b *testing.B) {
+	h, err := NewHandler(testConfig(b), HandlerOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, review := readReview(b, "inject-defaults")
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp := h.Review(review.Request); !resp.Allowed || resp.Patch == nil {
+			b.Fatal("not injected")
+		}
+	}
+}
+
+// BenchmarkReviewSkip measures the common case: a pod without the annotation.
+func BenchmarkReviewSkip(b *testing.B) {
+	h, err := NewHandler(testConfig(b), HandlerOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, review := readReview(b, "skip-no-annotation")
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp := h.Review(review.Request); !resp.Allowed || resp.Patch != nil {
+			b.Fatal("patched")
+		}
+	}
+}
