@@ -20,6 +20,8 @@ if [ ! -x examples/quickstart/node_modules/.bin/json-server ]; then
 	(cd examples/quickstart && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+export FIELDSEAL_JSON_SERVER="$root/examples/quickstart/node_modules/.bin/json-server"
+
 step "AWS emulators: moto and local-kms"
 eval "$(bash .ci/aws-emulators.sh)"
 stop_emulators() {
