@@ -14,7 +14,9 @@
 //   - On a protected route nothing is forwarded unless every configured field
 //     present in the request body was sealed (or was already sealed). Any
 //     failure (wrong content type, invalid JSON, body too large, no key ring,
-//     caller refused) answers with a JSON error and the upstream sees nothing.
+//     caller refused, body too slow) answers with a JSON error and the
+//     upstream sees nothing. Protected bodies are read whole, bounded by
+//     MaxBodyBytes (also after decompression) and BodyTimeout.
 //   - Request bodies are forwarded identity-encoded: a gzip, deflate or br body
 //     is decoded, sealed, and sent without Content-Encoding with a correct
 //     Content-Length.

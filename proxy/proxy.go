@@ -65,7 +65,7 @@ type Options struct {
 	// Authenticator identifies callers of protected routes. Nil means no
 	// authentication: every caller may write and decrypt every class.
 	Authenticator Authenticator
-	// Masker renders values for ActionMask; nil shows "****".
+	// Masker renders values for ActionMask; nil shows "fsm:***".
 	Masker Masker
 	// OnOpenError is OnOpenErrorFail (default) or OnOpenErrorSealed.
 	OnOpenError string
@@ -80,8 +80,9 @@ type Options struct {
 	// (default 30s); past it the client gets 504.
 	UpstreamTimeout time.Duration
 	// BodyTimeout bounds reading a protected body whole: the request body
-	// from the client (408) and the response body from the upstream (504). Default 30s. Unprotected bodies
-	// stream and are bounded by the http.Server's own timeouts.
+	// from the client (408) and the response body from the upstream (504).
+	// Default 30s. Unprotected bodies stream and are bounded by the
+	// http.Server's own timeouts.
 	BodyTimeout         time.Duration
 	DialTimeout         time.Duration // default 5s
 	TLSHandshakeTimeout time.Duration // default 10s

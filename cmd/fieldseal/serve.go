@@ -119,10 +119,6 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	upstream, err := url.Parse(cfg.Upstream)
-	if err != nil {
-		return fmt.Errorf("upstream %q: %w", cfg.Upstream, err)
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -138,18 +134,13 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		Registerer: reg,
 	})
 
-	px, err := proxy.New(proxy.Options{
-		Upstream:            upstream,
-		Routes:              fm,
-		Keys:                cache,
-		OnOpenError:         string(cfg.OnOpenError),
-		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
-		UpstreamTimeout:     cfg.Limits.UpstreamTimeout,
-		MaxIdleConnsPerHost: cfg.Limits.MaxIdleConnsPerHost,
-		IdleConnTimeout:     cfg.Limits.IdleTimeout,
-		Logger:              log,
-		Registerer:          reg,
-	})
+	opts, err := proxy.OptionsFromConfig(cfg, fm)
+	if err != nil {
+		return err
+	}
+	opts.Keys, opts.Logger, opts.Registerer = cache, log, reg
+	opts.IdleConnTimeout = cfg.Limits.IdleTimeout
+	px, err := proxy.New(opts)
 	if err != nil {
 		return err
 	}
@@ -164,7 +155,6 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		Handler:           px,
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
-		ErrorLog:          nil,
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
@@ -184,7 +174,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		go func() { errc <- admin.Serve(aln) }()
 	}
 	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
-		Str("upstream", upstream.Redacted()).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
+		Str("upstream", redacted(cfg.Upstream)).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
 
 	cacheCtx, stopCache := context.WithCancel(ctx)
 	defer stopCache()
@@ -210,6 +200,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		case <-ctx.Done():
 			log.Info().Str("event", "stopping").Msg("draining in-flight requests")
 			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
+			px.CloseIdleConnections()
 			return nil
 		}
 	}
@@ -236,4 +227,13 @@ func shutdown(servers []*http.Server, timeout time.Duration, log zerolog.Logger)
 			_ = s.Close()
 		}
 	}
+}
+
+// redacted hides a password in a URL for logs.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
 }
