@@ -182,10 +182,10 @@ func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
 	}
 	const versions = 3
 
-	// 200 requests released at once, as soon as the sidecar's listeners are up
-	// (the first key load may still be running: those answer 503).
+	// 200 requests released at once, as soon as the proxy accepts connections:
+	// the first key load may still be running, and those requests answer 503.
 	const burst = 200
-	s.serve(t)
+	s.serveAndCatchStart(t)
 	statuses := concurrentPosts(t, s, "first", burst)
 	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == 200 })
 	after := concurrentPosts(t, s, "second", burst)

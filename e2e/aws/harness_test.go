@@ -411,32 +411,7 @@ func fieldseal(t *testing.T, args ...string) []byte {
 // process is interrupted, and killed if it does not stop, when the test ends.
 func (s *sidecar) serve(t *testing.T) {
 	t.Helper()
-	logName := filepath.Join(t.TempDir(), "fieldseal.log")
-	logf, err := os.Create(logName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logName)
-			t.Logf("fieldseal.log:\n%s", b)
-		}
-	})
+	done, logName := s.start(t)
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -456,6 +431,63 @@ func (s *sidecar) serve(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("fieldseal serve: %s/healthz did not answer within 30s", s.admin)
+}
+
+// serveAndCatchStart starts `fieldseal serve` and returns as soon as its proxy
+// listener accepts a connection: serve listens before its first key load, so
+// requests sent now race that load.
+func (s *sidecar) serveAndCatchStart(t *testing.T) {
+	t.Helper()
+	done, logName := s.start(t)
+	addr := strings.TrimPrefix(s.proxy, "http://")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logName)
+			t.Fatalf("fieldseal serve exited during start-up:\n%s", b)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("fieldseal serve: %s did not accept connections within 30s", addr)
+}
+
+// start starts the process; it is interrupted, and killed if it does not
+// stop, when the test ends. done is closed when it exits.
+func (s *sidecar) start(t *testing.T) (done chan struct{}, logName string) {
+	t.Helper()
+	logName = filepath.Join(t.TempDir(), "fieldseal.log")
+	logf, err := os.Create(logName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logName)
+			t.Logf("fieldseal.log:\n%s", b)
+		}
+	})
+	return done, logName
 }
 
 // readyReport is the part of /readyz the tests read.
