@@ -159,6 +159,23 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.config); st.Rotated || st.Primary != 3 {
 			t.Errorf("a second keys rotate --if-cmk-rotated = %+v, want no rotation", st)
 		}
+		secret, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ring struct{ Keys []struct{ Wrapped string } }
+		if err := json.Unmarshal([]byte(*secret.SecretString), &ring); err != nil || len(ring.Keys) != 3 {
+			t.Fatalf("the ring secret holds %d keys (%v), want 3", len(ring.Keys), err)
+		}
+		text := string(fieldseal(t, "keys", "status", "--config", s.config))
+		if !strings.Contains(text, "v3") || !strings.Contains(text, cmkID) || strings.Contains(text, "cmk rotation followed:  none") {
+			t.Errorf("keys status:\n%s", text)
+		}
+		for _, k := range ring.Keys {
+			if strings.Contains(text, k.Wrapped) {
+				t.Errorf("keys status prints a wrapped key:\n%s", text)
+			}
+		}
 		logRefreshLatency(t, s.metrics(t))
 	})
 }
@@ -319,6 +336,9 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 		if got := s.metrics(t).sum("fieldseal_keys_consecutive_failures", nil); got < 1 {
 			t.Errorf("fieldseal_keys_consecutive_failures = %v during the outage, want > 0", got)
 		}
+		if ev := s.logEvents(t); ev["keys_error"] < 1 {
+			t.Errorf("no keys_error event in the log during the outage; events: %v", ev)
+		}
 		status, raw = get(t, s.proxy+"/customers/"+aliceID)
 		if err := checkOpened(raw, alice); status != http.StatusOK || err != nil {
 			t.Errorf("value sealed before the outage: status %d, %v", status, err)
@@ -355,11 +375,13 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 }
 
 // TestSidecarStartingWithoutAWSServesNoProtectedRoute starts the sidecar with
-// its AWS endpoint unreachable. It needs no emulator: nothing listens there.
+// its AWS endpoint unreachable (nothing listens there), then starts moto on
+// that port; only that last step needs moto_server.
 func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 	up := startUpstream(t)
-	down := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: down, secret: "fieldseal-e2e/ring",
+	downPort := freePort(t)
+	down := fmt.Sprintf("http://127.0.0.1:%d", downPort)
+	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: down, secret: secretName(),
 		refreshInterval: time.Second, callTimeout: time.Second})
 	s.serve(t)
 
@@ -406,6 +428,54 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 			t.Errorf("the upstream received %v, want only GET /public/ping", reqs)
 		}
 	})
+	t.Run("once AWS answers with the ring the sidecar becomes ready without a restart", func(t *testing.T) {
+		m := startMotoOn(t, downPort)
+		alias, _ := m.createCMK(t)
+		fieldseal(t, "keys", "init", "--config", s.config, "--kms-key-id", alias)
+		s.waitReady(t, "ready", func(status int, rep readyReport) bool {
+			return status == http.StatusOK && rep.Keys.ConsecutiveFailures == 0
+		})
+		id := createThrough(t, s, customer("late"))
+		if ids := storedKeyIDs(t, up, id); ids[0] != 1 {
+			t.Errorf("stored under key ids %v, want 1", ids)
+		}
+	})
+}
+
+// TestSidecarOnACopiedRingNamesTheRefusedCall serves a ring copied into
+// another secret: KMS refuses its wrapped keys (the encryption context names
+// the original secret), and the sidecar says which call failed on what.
+func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
+	m := startMoto(t)
+	up := startUpstream(t)
+	alias, _ := m.createCMK(t)
+	original, copied := secretName(), secretName()
+	orig := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: original, cmk: alias, refreshInterval: time.Minute})
+	fieldseal(t, "keys", "init", "--config", orig.config)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(original)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: sv.SecretString}); err != nil {
+		t.Fatal(err)
+	}
+	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: copied, refreshInterval: time.Minute})
+	s.serve(t)
+	rep := s.waitReady(t, "a failed first load", func(status int, rep readyReport) bool { return rep.Keys.LastError != "" })
+	status, _, raw := s.ready(t)
+	if status != http.StatusServiceUnavailable || rep.Ready {
+		t.Errorf("/readyz on a copied ring: %d %s", status, raw)
+	}
+	want := fmt.Sprintf("kms Decrypt key v1 of secret %q", copied)
+	if !strings.Contains(rep.Keys.LastError, want) {
+		t.Errorf("last_error = %q, want it to name %s", rep.Keys.LastError, want)
+	}
+	if status, raw := post(t, s.proxy+"/customers", customer("x")); status != http.StatusServiceUnavailable {
+		t.Errorf("POST on a copied ring: status %d: %s", status, raw)
+	}
+	t.Logf("last_error: %s", rep.Keys.LastError)
 }
 
 func mustJSON(v any) []byte {

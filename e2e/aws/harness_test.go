@@ -106,6 +106,12 @@ type moto struct {
 // startMoto runs moto_server on a free loopback port until the test ends.
 func startMoto(t *testing.T) *moto {
 	t.Helper()
+	return startMotoOn(t, 0)
+}
+
+// startMotoOn runs moto_server on port (0 = a free one) until the test ends.
+func startMotoOn(t *testing.T, port int) *moto {
+	t.Helper()
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		msg := `moto_server is not on PATH; install and put it there with: eval "$(bash .ci/aws-emulators.sh)"`
 		if os.Getenv("CI") == "true" {
@@ -113,7 +119,10 @@ func startMoto(t *testing.T) *moto {
 		}
 		t.Skip(msg)
 	}
-	m := &moto{t: t, port: freePort(t), log: filepath.Join(t.TempDir(), "moto.log")}
+	if port == 0 {
+		port = freePort(t)
+	}
+	m := &moto{t: t, port: port, log: filepath.Join(t.TempDir(), "moto.log")}
 	m.url = "http://127.0.0.1:" + strconv.Itoa(m.port)
 	m.start()
 	t.Cleanup(m.stop)
@@ -324,6 +333,7 @@ type sidecar struct {
 	config string
 	proxy  string
 	admin  string
+	log    string // its stdout and stderr, once started
 }
 
 // writeConfig writes a config for the aws provider: the customers routes of
@@ -462,6 +472,7 @@ func (s *sidecar) serveAndCatchStart(t *testing.T) {
 func (s *sidecar) start(t *testing.T) (done chan struct{}, logName string) {
 	t.Helper()
 	logName = filepath.Join(t.TempDir(), "fieldseal.log")
+	s.log = logName
 	logf, err := os.Create(logName)
 	if err != nil {
 		t.Fatal(err)
@@ -765,4 +776,21 @@ func keysJSON(t *testing.T, args ...string) keysStatus {
 
 func secretName() string {
 	return fmt.Sprintf("fieldseal-e2e/ring-%d-%d", time.Now().UnixNano(), names.Add(1))
+}
+
+// logEvents counts the sidecar's log lines per "event" field so far.
+func (s *sidecar) logEvents(t *testing.T) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]int{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var ev struct{ Event string }
+		if json.Unmarshal(line, &ev) == nil && ev.Event != "" {
+			events[ev.Event]++
+		}
+	}
+	return events
 }
