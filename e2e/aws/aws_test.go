@@ -482,3 +482,59 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// TestTwoSidecarsOnOneRingAfterRotation runs a small fleet: two sidecars in
+// front of one app, on one ring. After a rotation, a value sealed by the
+// sidecar that refreshed first opens on the other once it has refreshed too.
+// Until then the other cannot open it (it does not know the key version yet)
+// and answers 502 open_failed, never a wrong or sealed value; the test logs
+// how long that window lasted.
+func TestTwoSidecarsOnOneRingAfterRotation(t *testing.T) {
+	m := startMoto(t)
+	up := startUpstream(t)
+	alias, _ := m.createCMK(t)
+	secret := secretName()
+	fast := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias, refreshInterval: time.Second})
+	slow := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias, refreshInterval: 5 * time.Second})
+	fieldseal(t, "keys", "init", "--config", fast.config)
+	fast.serve(t)
+	slow.serve(t)
+	for _, s := range []*sidecar{fast, slow} {
+		s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
+	}
+
+	fieldseal(t, "keys", "rotate", "--config", fast.config)
+	fast.waitReady(t, "primary 2", func(status int, rep readyReport) bool { return rep.Keys.Primary == 2 })
+	carol := customer("carol")
+	id := createThrough(t, fast, carol)
+	if ids := storedKeyIDs(t, up, id); ids[0] != 2 {
+		t.Fatalf("stored under %v, want 2", ids)
+	}
+	_, rep, _ := slow.ready(t)
+	slowPrimary := rep.Keys.Primary
+
+	t.Run("the other sidecar opens the new value once it has refreshed, and never shows a wrong one", func(t *testing.T) {
+		began := time.Now()
+		deadline := began.Add(30 * time.Second)
+		refused := 0
+		for {
+			status, raw := get(t, slow.proxy+"/customers/"+id)
+			if status == http.StatusOK {
+				if err := checkOpened(raw, carol); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			if status != http.StatusBadGateway || !bytes.Contains(raw, []byte(`"open_failed"`)) {
+				t.Fatalf("status %d: %s, want 200 or 502 open_failed", status, raw)
+			}
+			refused++
+			if time.Now().After(deadline) {
+				t.Fatalf("the second sidecar still cannot open a v2 value after 30s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("second sidecar was on primary v%d when the first wrote under v2; it answered 502 open_failed %d times over %v until its refresh (refresh_interval 5s)",
+			slowPrimary, refused, time.Since(began).Round(10*time.Millisecond))
+	})
+}
