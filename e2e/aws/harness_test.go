@@ -354,7 +354,7 @@ keys:
     region: %s
     kms_key_id: %q
     secret_id: %q
-    endpoint: %s
+    endpoint: %q
     call_timeout: %s
     max_attempts: 1
     cmk_check_interval: %s
@@ -404,9 +404,16 @@ routes:
 // fieldseal runs one fieldseal command to completion and returns its stdout.
 func fieldseal(t *testing.T, args ...string) []byte {
 	t.Helper()
+	return fieldsealEnv(t, nil, args...)
+}
+
+// fieldsealEnv is fieldseal with extra environment variables ("K=V").
+func fieldsealEnv(t *testing.T, env []string, args ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, fieldsealBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
