@@ -509,7 +509,8 @@ func mustJSON(v any) []byte {
 }
 
 // TestTwoSidecarsOnOneRingAfterRotation runs a small fleet: two sidecars in
-// front of one app, on one ring. After a rotation, a value sealed by the
+// front of one app, on one ring, one configured with an endpoint and one
+// through the SDK's endpoint variables. After a rotation, a value sealed by the
 // sidecar that refreshed first opens on the other once it has refreshed too.
 // Until then the other cannot open it (it does not know the key version yet)
 // and answers 502 open_failed, never a wrong or sealed value; the test logs
@@ -520,7 +521,10 @@ func TestTwoSidecarsOnOneRingAfterRotation(t *testing.T) {
 	alias, _ := m.createCMK(t)
 	secret := secretName()
 	fast := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias, refreshInterval: time.Second})
-	slow := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias, refreshInterval: 5 * time.Second})
+	// The second sidecar finds moto through the SDK's per-service endpoint
+	// variables rather than its config.
+	slow := writeConfig(t, settings{upstream: up.srv.URL, secret: secret, refreshInterval: 5 * time.Second})
+	slow.env = []string{"AWS_ENDPOINT_URL_KMS=" + m.url, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.url}
 	fieldseal(t, "keys", "init", "--config", fast.config)
 	fast.serve(t)
 	slow.serve(t)

@@ -169,6 +169,7 @@ func (m *moto) start() {
 
 // stop kills moto (an outage is abrupt) and waits until it is gone.
 func (m *moto) stop() {
+	sdkHTTP.CloseIdleConnections()
 	if m.cmd == nil {
 		return
 	}
@@ -181,13 +182,17 @@ func (m *moto) stop() {
 	m.cmd = nil
 }
 
+// sdkHTTP is the test's own AWS SDK clients' HTTP client; its idle
+// connections are closed when moto stops.
+var sdkHTTP = &http.Client{Transport: &http.Transport{}}
+
 func (m *moto) kms() *kms.Client {
-	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(m.url),
+	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(m.url), HTTPClient: sdkHTTP,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
 }
 
 func (m *moto) secrets() *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(m.url),
+	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(m.url), HTTPClient: sdkHTTP,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
 }
 
@@ -333,7 +338,8 @@ type sidecar struct {
 	config string
 	proxy  string
 	admin  string
-	log    string // its stdout and stderr, once started
+	log    string   // its stdout and stderr, once started
+	env    []string // extra environment for serve ("K=V")
 }
 
 // writeConfig writes a config for the aws provider: the customers routes of
@@ -485,6 +491,7 @@ func (s *sidecar) start(t *testing.T) (done chan struct{}, logName string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
+	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -492,6 +499,7 @@ func (s *sidecar) start(t *testing.T) (done chan struct{}, logName string) {
 	done = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
+		client.CloseIdleConnections()
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
