@@ -193,8 +193,14 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 			t.Fatalf("the ring secret holds %d keys (%v), want 3", len(ring.Keys), err)
 		}
 		text := string(fieldseal(t, "keys", "status", "--config", s.config))
-		if !strings.Contains(text, "v3") || !strings.Contains(text, cmkID) || strings.Contains(text, "cmk rotation followed:  none") {
-			t.Errorf("keys status:\n%s", text)
+		followed := ""
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmk rotation followed:"); ok {
+				followed = strings.TrimSpace(rest)
+			}
+		}
+		if !strings.Contains(text, "v3") || !strings.Contains(text, cmkID) || followed == "" || followed == "none" {
+			t.Errorf("keys status does not show v3, the CMK and the CMK rotation followed:\n%s", text)
 		}
 		for _, k := range ring.Keys {
 			if strings.Contains(text, k.Wrapped) {
@@ -360,6 +366,9 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 		}
 		if got := s.metrics(t).sum("fieldseal_keys_consecutive_failures", nil); got < 1 {
 			t.Errorf("fieldseal_keys_consecutive_failures = %v during the outage, want > 0", got)
+		}
+		if age := s.metrics(t).sum("fieldseal_keys_ring_age_seconds", nil); age <= 0 {
+			t.Errorf("fieldseal_keys_ring_age_seconds = %v during the outage, want > 0", age)
 		}
 		if ev := s.logEvents(t); ev["keys_error"] < 1 {
 			t.Errorf("no keys_error event in the log during the outage; events: %v", ev)
