@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/fieldseal/fieldseal/audit"
+	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/mask"
+	"github.com/fieldseal/fieldseal/policy"
 )
 
 // Config is a loaded, defaulted and validated configuration.
@@ -20,6 +25,15 @@ type Config struct {
 	Log         Log
 	Classes     []Class // in file order
 	Routes      []Route // in file order
+
+	// Auth verifies callers' bearer JWTs; nil: no authentication, every
+	// caller may write and decrypt (the quick start).
+	Auth *auth.Config
+	// Policies say what each caller may see and write; nil with Auth set:
+	// the policy package's least-privilege default.
+	Policies *policy.Spec
+	// Audit is the audit trail's sink; nil: no audit trail.
+	Audit *audit.Config
 }
 
 // Limits are size limits and timeouts.
@@ -102,6 +116,7 @@ const (
 type Class struct {
 	Name string
 	Mode Mode
+	Mask *mask.Spec // how the class is masked for callers whose action is mask; nil: fully masked
 	Line int
 }
 
