@@ -188,17 +188,28 @@ func Load(path string) (*Config, error) {
 // Parse parses, defaults and validates a configuration. name is used in
 // error messages and kept as Config.File. Every problem is reported, each as
 // an *Error, joined with errors.Join.
+//
+// When the file is a YAML mapping but has problems, Parse returns the
+// configuration as far as it could be decoded (a bad value keeps its
+// default) together with the error, so that later stages such as
+// fieldmap.Compile can report their problems in the same run (`fieldseal
+// config check`). Such a configuration must never be served.
 func Parse(data []byte, name string) (*Config, error) {
 	d := &decoder{file: name}
 	cfg := Defaults()
 	cfg.File = name
-	if d.decode(data, &cfg) {
+	decoded := d.decode(data, &cfg)
+	if decoded {
 		// Cross-key checks run even after a bad value, so that one run
 		// lists every problem; a bad value keeps its default meanwhile.
 		d.validate(&cfg)
 	}
-	if len(d.errs) > 0 {
+	switch {
+	case len(d.errs) == 0:
+		return &cfg, nil
+	case decoded:
+		return &cfg, d.err()
+	default:
 		return nil, d.err()
 	}
-	return &cfg, nil
 }

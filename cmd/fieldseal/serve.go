@@ -102,13 +102,15 @@ func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
 
 // compile loads the config file and compiles its field map: the two steps
 // every command that reads a config shares.
+// A config with problems is still compiled as far as it decoded, so that
+// one run reports the field map's problems too.
 func compile(path string) (*config.Config, *fieldmap.Map, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
+	cfg, cfgErr := loadConfig(path)
+	if cfg == nil {
+		return nil, nil, cfgErr
 	}
-	fm, err := fieldmap.Compile(cfg)
-	if err != nil {
+	fm, fmErr := fieldmap.Compile(cfg)
+	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
 	return cfg, fm, nil
