@@ -86,6 +86,8 @@ const (
 	KeyClasses Key = "classes"
 	// KeyClassMode is the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).
 	KeyClassMode Key = "classes.<name>.mode"
+	// KeyClassMask is how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md.
+	KeyClassMask Key = "classes.<name>.mask"
 
 	// KeyRoutes is the list of protected routes; requests matching none pass through untouched.
 	KeyRoutes Key = "routes"
@@ -107,6 +109,13 @@ const (
 	KeyFieldPath Key = "routes[].<side>[].path"
 	// KeyFieldClass is the name of the field's class, one of the keys of classes.
 	KeyFieldClass Key = "routes[].<side>[].class"
+
+	// KeyAuth is the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md.
+	KeyAuth Key = "auth"
+	// KeyPolicies is the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md.
+	KeyPolicies Key = "policies"
+	// KeyAudit is the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md.
+	KeyAudit Key = "audit"
 )
 
 // keyDoc is one row of the reference table.
@@ -159,6 +168,7 @@ func keyDocs() []keyDoc {
 		{KeyLogFormat, "json | console", str(func(c *Config) string { return c.Log.Format }), `the log encoding: "json" for machines or "console" for people.`, "KeyLogFormat"},
 		{KeyClasses, "map", nil, "the map of field classes by name; a class name is bound into every sealed value of the class.", "KeyClasses"},
 		{KeyClassMode, "random | deterministic", str(func(*Config) string { return string(ModeRandom) }), `the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).`, "KeyClassMode"},
+		{KeyClassMask, "format or mapping", nil, "how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md.", "KeyClassMask"},
 		{KeyRoutes, "list", nil, "the list of protected routes; requests matching none pass through untouched.", "KeyRoutes"},
 		{KeyRouteName, "string", nil, "the route's unique name, used in logs, metrics and audit events.", "KeyRouteName"},
 		{KeyRouteMethods, "list of methods", nil, "the list of HTTP methods the route applies to.", "KeyRouteMethods"},
@@ -169,6 +179,9 @@ func keyDocs() []keyDoc {
 		{KeyRouteContextHeader, "header name", nil, "the request header whose value is bound into every sealed value (a missing header on a sealing route is refused).", "KeyRouteContextHeader"},
 		{KeyFieldPath, "gjson path", nil, "the gjson path of the field in the body, e.g. email, address.street, #.email.", "KeyFieldPath"},
 		{KeyFieldClass, "class name", nil, "the name of the field's class, one of the keys of classes.", "KeyFieldClass"},
+		{KeyAuth, "section", nil, "the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md.", "KeyAuth"},
+		{KeyPolicies, "section", nil, "the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md.", "KeyPolicies"},
+		{KeyAudit, "section", nil, "the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md.", "KeyAudit"},
 	}
 }
 

@@ -19,6 +19,7 @@ func (d *decoder) validate(cfg *Config) {
 	for _, r := range cfg.Routes {
 		d.validateRoute(&r)
 	}
+	d.validateSections(cfg)
 }
 
 // line returns the line of key in the file, or the root mapping's line.

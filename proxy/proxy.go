@@ -294,6 +294,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		}
 	}
 	if route.Request != nil {
+		if r.Header.Get("Upgrade") != "" {
+			return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, r.Header.Get("Upgrade"), ErrUpgradeRefused)
+		}
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
 		t.masker = p.masker

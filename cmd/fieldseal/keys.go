@@ -54,7 +54,7 @@ func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
 	keys := config.Defaults().Keys
 	if k.configFile != "" {
 		cfg, err := loadConfig(k.configFile)
-		if err != nil {
+		if err != nil || cfg == nil {
 			return keys, err
 		}
 		keys = cfg.Keys
@@ -86,9 +86,11 @@ func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
 
 // loadConfig loads a config file and makes its relative paths relative to
 // the file's directory, so a config works from any working directory.
+// Like config.Load, it may return a partly decoded config with an error
+// (for `config check` to go on reporting); callers that serve must not use it.
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
@@ -97,7 +99,7 @@ func loadConfig(path string) (*config.Config, error) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	return cfg, nil
+	return cfg, err
 }
 
 // awsOptions maps the config's keys.aws section to the provider's options.

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 	k8syaml "sigs.k8s.io/yaml"
+
+	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/fieldmap"
 )
 
 // composeFile is the subset of the Compose specification the example uses.
@@ -273,90 +275,20 @@ func TestComposeFile(t *testing.T) {
 	})
 }
 
-// exampleConfig mirrors the fieldseal config schema in CONTRACTS.md (quick
-// start shape plus keys.aws as documented in docs/aws.md). It is decoded with yaml.v3 KnownFields, like
-// config.Load, so an unknown or misspelt key fails here too. Package config
-// is not on main yet; once it is, this mirror should give way to config.Load.
-type exampleConfig struct {
-	Listen      string `yaml:"listen"`
-	Upstream    string `yaml:"upstream"`
-	AdminListen string `yaml:"admin_listen"`
-	Limits      struct {
-		MaxBodyBytes        int64  `yaml:"max_body_bytes"`
-		UpstreamTimeout     string `yaml:"upstream_timeout"`
-		ReadHeaderTimeout   string `yaml:"read_header_timeout"`
-		IdleTimeout         string `yaml:"idle_timeout"`
-		MaxIdleConnsPerHost int    `yaml:"max_idle_conns_per_host"`
-		ShutdownTimeout     string `yaml:"shutdown_timeout"`
-	} `yaml:"limits"`
-	OnOpenError string `yaml:"on_open_error"`
-	Keys        struct {
-		Provider        string `yaml:"provider"`
-		RefreshInterval string `yaml:"refresh_interval"`
-		Local           struct {
-			RingFile      string `yaml:"ring_file"`
-			MasterKeyFile string `yaml:"master_key_file"`
-			MasterKeyEnv  string `yaml:"master_key_env"`
-		} `yaml:"local"`
-		AWS struct {
-			Region                 string `yaml:"region"`
-			KMSKeyID               string `yaml:"kms_key_id"`
-			SecretID               string `yaml:"secret_id"`
-			Endpoint               string `yaml:"endpoint"`
-			KMSEndpoint            string `yaml:"kms_endpoint"`
-			SecretsManagerEndpoint string `yaml:"secretsmanager_endpoint"`
-			CallTimeout            string `yaml:"call_timeout"`
-			MaxAttempts            int    `yaml:"max_attempts"`
-			CMKCheckInterval       string `yaml:"cmk_check_interval"`
-		} `yaml:"aws"`
-	} `yaml:"keys"`
-	Log struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
-	} `yaml:"log"`
-	Classes map[string]struct {
-		Mode string `yaml:"mode"`
-		Mask string `yaml:"mask"`
-	} `yaml:"classes"`
-	Routes []struct {
-		Name    string   `yaml:"name"`
-		Methods []string `yaml:"methods"`
-		Paths   []string `yaml:"paths"`
-		Context struct {
-			Header string `yaml:"header"`
-		} `yaml:"context"`
-		Request  []fieldRef `yaml:"request"`
-		Response []fieldRef `yaml:"response"`
-	} `yaml:"routes"`
-}
-
-type fieldRef struct {
-	Path  string `yaml:"path"`
-	Class string `yaml:"class"`
-}
-
-func loadExampleConfig(t *testing.T, path string) exampleConfig {
+// loadExampleConfig loads the compose example's config with the product's
+// own strict loader and field-map compiler, so an unknown key, a bad path or
+// an undeclared class fails here exactly as `fieldseal serve` would.
+func loadExampleConfig(t *testing.T, path string) *config.Config {
 	t.Helper()
-	f, err := os.Open(path)
+	cfg, err := config.Load(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	var cfg exampleConfig
-	if err := dec.Decode(&cfg); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if cfg.Keys.Provider != "aws" || cfg.Keys.AWS.KMSKeyID == "" || cfg.Keys.AWS.SecretID == "" || cfg.Keys.AWS.Region == "" {
-		t.Errorf("%s: keys = %+v, want the aws provider with region, kms_key_id and secret_id", path, cfg.Keys)
+	if _, err := fieldmap.Compile(cfg); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	for _, r := range cfg.Routes {
-		for _, f := range slices.Concat(r.Request, r.Response) {
-			if _, ok := cfg.Classes[f.Class]; !ok {
-				t.Errorf("%s: route %s uses undeclared class %q", path, r.Name, f.Class)
-			}
-		}
+	if cfg.Keys.Provider != config.ProviderAWS || cfg.Keys.AWS.KMSKeyID == "" || cfg.Keys.AWS.SecretID == "" || cfg.Keys.AWS.Region == "" {
+		t.Errorf("%s: keys = %+v, want the aws provider with region, kms_key_id and secret_id", path, cfg.Keys)
 	}
 	return cfg
 }
