@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tidwall/gjson"
@@ -50,6 +52,12 @@ type transform struct {
 	keepOnError bool // OnOpenError "sealed"
 	st          *stats
 	changed     bool // some value in the output differs from the input
+
+	// refresher, if set, fetches a key the ring lacks, once per transform
+	// (refreshed), bounded by ctx (the request's). See KeyRefresher.
+	refresher KeyRefresher
+	ctx       context.Context
+	refreshed bool
 
 	aad     []byte // scratch: AAD of the current field, in aadBuf
 	aadBuf  [96]byte
@@ -132,6 +140,9 @@ func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 		}
 		if crypto.IsSealed(plaintext) {
 			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
+			if err != nil {
+				pt, _, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
+			}
 			t.scratch = pt[:0]
 			if err != nil {
 				t.st.add(class, t.actions[i], opKeep, resultError)
@@ -209,6 +220,9 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	}
 	t.setAAD(class)
 	pt, ptType, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
+	if err != nil {
+		pt, ptType, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
+	}
 	t.scratch = pt[:0]
 	if err == nil && ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
 		err = fmt.Errorf("opened %d-typed value is not JSON: %w", ptType, crypto.ErrMalformed)
@@ -231,6 +245,27 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		return appendJSONString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+// openWithRefreshedRing handles an Open that failed with openErr. If the
+// value names a key the ring lacks, it asks the refresher (once per
+// transform) for a ring holding keyID, switches the rest of the document to
+// that ring and opens the value again. Otherwise, or if the refresh does not
+// bring the key, it returns openErr. Values that open never come here, so
+// the hot path does no extra work.
+func (t *transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, openErr error) ([]byte, crypto.JSONType, uint32, error) {
+	if t.refresher == nil || t.refreshed || !errors.Is(openErr, crypto.ErrUnknownKey) {
+		return dst, 0, keyID, openErr
+	}
+	t.refreshed = true
+	ring, err := t.refresher.RefreshForKey(t.ctx, keyID)
+	if err != nil || ring == nil {
+		// The refresh error goes to the log as text only: the category
+		// stays the open failure (OnOpenError decides what follows).
+		return dst, 0, keyID, fmt.Errorf("%w (on-demand key refresh: %v)", openErr, err)
+	}
+	t.ring = ring
+	return t.ring.Open(dst, sealed, t.aad)
 }
 
 func (t *transform) isMasked(content []byte) bool {
