@@ -276,14 +276,20 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		}
 	})
 
-	t.Run("a write of a value sealed under the new key is kept after one refresh", func(t *testing.T) {
+	t.Run("a write of a value sealed under the new key is kept after one refresh, and new values use the new key", func(t *testing.T) {
 		f := newFleet(t)
 		f.rotate(t)
 		h := newHarness(t, nil, func(o *Options) { o.Keys = f.b })
 		sealed := sealFor(t, f.a.Keyring(), "email", "", `"new@example.com"`)
-		resp, _ := h.do(t, http.MethodPut, "/customers/7", jsonHeader(), strings.NewReader(`{"email":"`+sealed+`","phone":"+1 555"}`))
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("write: %d; want 200", resp.StatusCode)
+		// The upstream echoes the stored record: the response side opens
+		// it with the ring the request side refreshed, without a second
+		// refresh.
+		resp, body := h.do(t, http.MethodPut, "/customers/7", jsonHeader(), strings.NewReader(`{"email":"`+sealed+`","phone":"+1 555"}`))
+		if resp.StatusCode != http.StatusOK || !jsonEqual(t, string(body), `{"email":"new@example.com","phone":"+1 555"}`) {
+			t.Fatalf("write: %d %s; want 200 with the record in plaintext", resp.StatusCode, body)
+		}
+		if l := f.bSrc.loads.Load(); l != 1 {
+			t.Fatalf("B loaded %d times, want 1", l)
 		}
 		reqs := h.up.requests()
 		got := gjson.GetBytes(reqs[len(reqs)-1].Body, "email").Str

@@ -236,9 +236,22 @@ type reqState struct {
 	// reference until the round trip is over (see sharedBuf).
 	reqBody *sharedBuf
 	respT   transform // storage for resp
+	// refresh is the request's one on-demand key refresh, shared by the
+	// request and response transforms.
+	refresh keyRefresh
 	status  int
 	err     *errorClass
 	st      stats
+}
+
+// keyRefresh returns the request's key refresh allowance, or nil when the
+// key source cannot refresh on demand.
+func (rs *reqState) keyRefresh(r *http.Request, keys KeyRefresher) *keyRefresh {
+	if keys == nil {
+		return nil
+	}
+	rs.refresh.keys, rs.refresh.ctx = keys, r.Context()
+	return &rs.refresh
 }
 
 type stateKey struct{}
@@ -315,10 +328,11 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
 		t.masker = p.masker
-		t.ctx, t.refresher = r.Context(), p.refresher
+		t.refresh = rs.keyRefresh(r, p.refresher)
 		if err := p.sealRequest(w, r, rs, t); err != nil {
 			return err
 		}
+		ring = t.ring // refreshed if a value sent sealed needed it
 	}
 	if route.Response != nil {
 		// A byte range of a JSON document is not JSON: ask for the whole
@@ -329,7 +343,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		rs.resp.init(ring, route.Response, caller, aadContext, false, &rs.st)
 		rs.resp.masker = p.masker
 		rs.resp.keepOnError = p.keepOnError
-		rs.resp.ctx, rs.resp.refresher = r.Context(), p.refresher
+		rs.resp.refresh = rs.keyRefresh(r, p.refresher)
 	}
 	return nil
 }

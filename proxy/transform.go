@@ -53,11 +53,10 @@ type transform struct {
 	st          *stats
 	changed     bool // some value in the output differs from the input
 
-	// refresher, if set, fetches a key the ring lacks, once per transform
-	// (refreshed), bounded by ctx (the request's). See KeyRefresher.
-	refresher KeyRefresher
-	ctx       context.Context
-	refreshed bool
+	// refresh, if set, fetches a key the ring lacks; it is the request's,
+	// shared by both sides. A pointer keeps the transform as small as it
+	// was for the hot path.
+	refresh *keyRefresh
 
 	aad     []byte // scratch: AAD of the current field, in aadBuf
 	aadBuf  [96]byte
@@ -247,18 +246,29 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	return append(out, pt...), nil
 }
 
+// keyRefresh is one request's allowance of one on-demand key refresh.
+type keyRefresh struct {
+	keys  KeyRefresher
+	ctx   context.Context // the request's: bounds the wait
+	tried bool
+}
+
 // openWithRefreshedRing handles an Open that failed with openErr. If the
-// value names a key the ring lacks, it asks the refresher (once per
-// transform) for a ring holding keyID, switches the rest of the document to
+// value names a key the ring lacks, it asks the KeyRefresher (once per
+// request) for a ring holding keyID, switches the rest of the document to
 // that ring and opens the value again. Otherwise, or if the refresh does not
 // bring the key, it returns openErr. Values that open never come here, so
 // the hot path does no extra work.
 func (t *transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, openErr error) ([]byte, crypto.JSONType, uint32, error) {
-	if t.refresher == nil || t.refreshed || !errors.Is(openErr, crypto.ErrUnknownKey) {
+	kr := t.refresh
+	if kr == nil || !errors.Is(openErr, crypto.ErrUnknownKey) {
 		return dst, 0, keyID, openErr
 	}
-	t.refreshed = true
-	ring, err := t.refresher.RefreshForKey(t.ctx, keyID)
+	if kr.tried {
+		return dst, 0, keyID, fmt.Errorf("%w (the request already refreshed the key ring once)", openErr)
+	}
+	kr.tried = true
+	ring, err := kr.keys.RefreshForKey(kr.ctx, keyID)
 	if err != nil || ring == nil {
 		// The refresh error goes to the log as text only: the category
 		// stays the open failure (OnOpenError decides what follows).
