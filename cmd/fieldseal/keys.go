@@ -94,7 +94,7 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile} {
+	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile, &cfg.TLS.CertFile, &cfg.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
