@@ -11,7 +11,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -510,6 +513,64 @@ func unsigned(t *testing.T, c jwt.MapClaims) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// hmacWithPublicKey is the algorithm-confusion attack: an HS256 token whose
+// HMAC key is the issuer's RSA public key as published (PEM), naming the
+// issuer's kid.
+func (iss *testIssuer) hmacWithPublicKey(t *testing.T, c jwt.MapClaims) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&iss.key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	tok.Header["kid"] = issuerKID
+	s, err := tok.SignedString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// signRogue signs c with a key the issuer does not publish, under a kid
+// the JWKS does not list.
+func signRogue(t *testing.T, c jwt.MapClaims) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = "e2e-rogue"
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tamperPayload sets claim to value in a signed token's payload and keeps
+// the original header and signature.
+func tamperPayload(t *testing.T, token, claim string, value any) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatal("not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	c[claim] = value
+	if raw, err = json.Marshal(c); err != nil {
+		t.Fatal(err)
+	}
+	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + parts[2]
 }
 
 // metricValue returns the value of the sample whose line starts with
