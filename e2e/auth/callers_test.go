@@ -435,6 +435,44 @@ func TestCallersThroughTheBinary(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("the audit file is private to the sidecar's user", func(t *testing.T) {
+		fi, err := os.Stat(s.audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("audit file mode %v, want no access for group and others", mode)
+		}
+	})
+
+	t.Run("a restarted sidecar continues the chain and verify still passes", func(t *testing.T) {
+		s.start(t)
+		if status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, billing, ""); status != http.StatusOK || got["email"] != janeEmail {
+			t.Errorf("read after restart: status %d: %s", status, raw)
+		}
+		s.stop(t)
+		after, events := readAudit(t, s.audit)
+		if !bytes.HasPrefix(after, raw) {
+			t.Fatalf("the restarted writer rewrote earlier lines")
+		}
+		var starts, reqs int
+		for _, e := range events {
+			switch e.Type {
+			case "start":
+				starts++
+			case "request":
+				reqs++
+			}
+		}
+		if starts != 2 || reqs != int(s.requests.Load()) {
+			t.Errorf("%d start and %d request events, want 2 and %d", starts, reqs, s.requests.Load())
+		}
+		out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit)
+		if code != 0 || !strings.Contains(out, "2 writer starts") {
+			t.Errorf("audit verify after restart: exit %d: %s%s", code, out, stderr)
+		}
+	})
 }
 
 // knownGap logs a product gap this test found and reported instead of

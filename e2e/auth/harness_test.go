@@ -247,7 +247,7 @@ func startSidecar(t *testing.T, up *upstream, authSection, policies string) *sid
 	dir := t.TempDir()
 	s := &sidecar{
 		dir: dir, config: filepath.Join(dir, "fieldseal.yaml"), audit: filepath.Join(dir, "audit.log"),
-		log: filepath.Join(dir, "fieldseal.log"), exited: make(chan struct{}),
+		log: filepath.Join(dir, "fieldseal.log"),
 	}
 	proxyPort, adminPort := freePort(t), freePort(t)
 	s.proxy = fmt.Sprintf("http://127.0.0.1:%d", proxyPort)
@@ -284,31 +284,45 @@ audit:
 		t.Fatalf("fieldseal keys init: exit %d: %s", code, stderr)
 	}
 
-	logf, err := os.Create(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(fieldsealBin, "serve", "--config", s.config)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exitErr = s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	// Registered first, so it runs after every start's cleanup stopped the process.
 	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
 		if t.Failed() {
 			b, _ := os.ReadFile(s.log)
 			t.Logf("fieldseal.log:\n%s", b)
 		}
 	})
-	s.waitReady(t)
+	s.start(t)
 	return s
+}
+
+// start runs `fieldseal serve` on the sidecar's config (appending to its
+// log), kills it at the end of the test if it still runs, and waits until
+// it is ready.
+func (s *sidecar) start(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited, s.exitErr = cmd, exited, nil
+	go func() { s.exitErr = cmd.Wait(); logf.Close(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	s.waitReady(t)
 }
 
 // waitReady polls /readyz until it answers 200 (keys loaded), at most 30s.
