@@ -50,9 +50,9 @@ func requireCognito(t *testing.T) cognitoPool {
 	return p
 }
 
-// accessToken signs the system account in with the public
-// USER_PASSWORD_AUTH flow, as a service would, and returns its access token.
-func (p cognitoPool) accessToken(t *testing.T) string {
+// signIn signs the system account in with the public USER_PASSWORD_AUTH
+// flow, as a service would, and returns its access and ID tokens.
+func (p cognitoPool) signIn(t *testing.T) (access, id string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -73,10 +73,11 @@ func (p cognitoPool) accessToken(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("InitiateAuth: %v", err)
 	}
-	if out.AuthenticationResult == nil || aws.ToString(out.AuthenticationResult.AccessToken) == "" {
-		t.Fatalf("InitiateAuth returned no access token (a challenge instead?)")
+	res := out.AuthenticationResult
+	if res == nil || aws.ToString(res.AccessToken) == "" || aws.ToString(res.IdToken) == "" {
+		t.Fatalf("InitiateAuth returned no tokens (a challenge instead?)")
 	}
-	return aws.ToString(out.AuthenticationResult.AccessToken)
+	return aws.ToString(res.AccessToken), aws.ToString(res.IdToken)
 }
 
 // subject reads the sub claim of a token the test obtained (not verified:
@@ -120,7 +121,7 @@ policies:
       actions: {email: decrypt, phone: mask, rrn: sealed}
 `, pool.clientID, pool.group)
 	s := startSidecar(t, up, authYAML, policies)
-	token := pool.accessToken(t)
+	token, idToken := pool.signIn(t)
 	sub := subject(t, token)
 
 	var id string
@@ -168,7 +169,14 @@ policies:
 			t.Fatal("tampering left the token unchanged")
 		}
 		status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, tampered, "")
-		if status != http.StatusUnauthorized || errorCode(got) != "unauthenticated" {
+		if status != http.StatusUnauthorized || errorCode(got) != "unauthenticated" || !strings.HasSuffix(errorMessage(got), ": bad_signature") {
+			t.Errorf("status %d: %s", status, raw)
+		}
+	})
+
+	t.Run("a Cognito ID token is refused where access tokens are required", func(t *testing.T) {
+		status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, idToken, "")
+		if status != http.StatusUnauthorized || !strings.HasSuffix(errorMessage(got), ": wrong_token_use") {
 			t.Errorf("status %d: %s", status, raw)
 		}
 	})
@@ -223,7 +231,7 @@ policies:
 		if want := int(s.requests.Load()); reqs != want || billing != 2 {
 			t.Errorf("%d request events (%d by billing, ok), want %d (2)", reqs, billing, want)
 		}
-		for _, secret := range []string{janeEmail, janePhone, janeRRN, token, sub, pool.username} {
+		for _, secret := range []string{janeEmail, janePhone, janeRRN, token, idToken, sub, pool.username} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Errorf("the audit file holds %q", secret)
 			}
