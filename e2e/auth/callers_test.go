@@ -83,6 +83,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 		name, token, reason string
 	}{
 		{"a request without a token gets a 401 JSON error", "", "missing"},
+		{"a bearer value that is not a JWT gets 401", "not-a-jwt", "malformed"},
 		{"an expired token gets 401", iss.sign(t, expiredClaims), "expired"},
 		{"an alg none token gets 401", unsigned(t, iss.claims("billing-app", subBilling, "customers/read customers/write")), "alg_not_allowed"},
 		{"an HS256 token keyed with the issuer's public key gets 401", iss.hmacWithPublicKey(t, iss.claims("billing-app", subBilling, "customers/read")), "alg_not_allowed"},
