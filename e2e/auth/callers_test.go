@@ -314,19 +314,19 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("the audit file holds one event per protected request and the key events", func(t *testing.T) {
-		var reqs, keys int
+		var reqs, keyEvents int
 		for _, e := range events {
 			switch e.Type {
 			case "request":
 				reqs++
 			case "key":
-				keys++
+				keyEvents++
 			}
 		}
 		if want := int(s.requests.Load()); reqs != want {
 			t.Errorf("%d request events, want %d (one per request sent)", reqs, want)
 		}
-		if keys < 1 {
+		if keyEvents < 1 {
 			t.Errorf("no key event (the key ring was loaded)")
 		}
 	})
