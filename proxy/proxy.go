@@ -241,6 +241,7 @@ type reqState struct {
 	refresh keyRefresh
 	status  int
 	err     *errorClass
+	reason  string // bounded detail of err for the audit trail (an auth reason)
 	st      stats
 }
 
@@ -287,6 +288,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := p.prepare(w, r, rs, &callerID); err != nil {
 		c := classify(err)
 		rs.fail(c)
+		rs.reason = auditReason(err)
 		p.logError(rs, c, err)
 		w.Header().Set(HeaderRequestID, rs.id)
 		writeError(w, c, err, rs.id)
@@ -675,6 +677,18 @@ func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start tim
 		KeyIDs:    rs.st.keys,
 		Status:    rs.status,
 		Outcome:   outcome,
+		Reason:    rs.reason,
 		Latency:   latency,
 	})
+}
+
+// auditReason returns the bounded reason an error carries for the audit
+// trail (an auth failure's "expired", "missing", ...), found by interface so
+// that proxy does not import auth; "" when it carries none.
+func auditReason(err error) string {
+	var r interface{ AuditReason() string }
+	if errors.As(err, &r) {
+		return r.AuditReason()
+	}
+	return ""
 }
