@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/fieldseal/fieldseal/audit"
+	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/mask"
+	"github.com/fieldseal/fieldseal/policy"
 )
 
 // Config is a loaded, defaulted and validated configuration.
@@ -14,13 +19,32 @@ type Config struct {
 	Listen      string
 	Upstream    string
 	AdminListen string
+	TLS         TLS
 	Limits      Limits
 	OnOpenError OnOpenError
 	Keys        Keys
 	Log         Log
 	Classes     []Class // in file order
 	Routes      []Route // in file order
+
+	// Auth verifies callers' bearer JWTs; nil: no authentication, every
+	// caller may write and decrypt (the quick start).
+	Auth *auth.Config
+	// Policies say what each caller may see and write; nil with Auth set:
+	// the policy package's least-privilege default.
+	Policies *policy.Spec
+	// Audit is the audit trail's sink; nil: no audit trail.
+	Audit *audit.Config
 }
+
+// TLS serves the proxy listener over TLS (and so HTTP/2); empty: plain HTTP.
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Limits are size limits and timeouts.
 type Limits struct {
@@ -102,6 +126,7 @@ const (
 type Class struct {
 	Name string
 	Mode Mode
+	Mask *mask.Spec // how the class is masked for callers whose action is mask; nil: fully masked
 	Line int
 }
 
@@ -173,17 +198,28 @@ func Load(path string) (*Config, error) {
 // Parse parses, defaults and validates a configuration. name is used in
 // error messages and kept as Config.File. Every problem is reported, each as
 // an *Error, joined with errors.Join.
+//
+// When the file is a YAML mapping but has problems, Parse returns the
+// configuration as far as it could be decoded (a bad value keeps its
+// default) together with the error, so that later stages such as
+// fieldmap.Compile can report their problems in the same run (`fieldseal
+// config check`). Such a configuration must never be served.
 func Parse(data []byte, name string) (*Config, error) {
 	d := &decoder{file: name}
 	cfg := Defaults()
 	cfg.File = name
-	if d.decode(data, &cfg) {
+	decoded := d.decode(data, &cfg)
+	if decoded {
 		// Cross-key checks run even after a bad value, so that one run
 		// lists every problem; a bad value keeps its default meanwhile.
 		d.validate(&cfg)
 	}
-	if len(d.errs) > 0 {
+	switch {
+	case len(d.errs) == 0:
+		return &cfg, nil
+	case decoded:
+		return &cfg, d.err()
+	default:
 		return nil, d.err()
 	}
-	return &cfg, nil
 }

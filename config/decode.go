@@ -12,6 +12,11 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fieldseal/fieldseal/audit"
+	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/mask"
+	"github.com/fieldseal/fieldseal/policy"
 )
 
 // decoder turns a YAML node tree into a Config, checking every key itself:
@@ -302,6 +307,18 @@ func (d *decoder) decodeRoot(key Key, name string, v *yaml.Node, cfg *Config) bo
 			}
 			return true
 		})
+	case KeyTLS:
+		d.mapping(v, string(key), string(key), func(key Key, name string, _, v *yaml.Node) bool {
+			switch key {
+			case KeyTLSCertFile:
+				d.str(v, name, &cfg.TLS.CertFile)
+			case KeyTLSKeyFile:
+				d.str(v, name, &cfg.TLS.KeyFile)
+			default:
+				return false
+			}
+			return true
+		})
 	case KeyKeys:
 		d.decodeKeys(v, &cfg.Keys)
 	case KeyLog:
@@ -326,6 +343,21 @@ func (d *decoder) decodeRoot(key Key, name string, v *yaml.Node, cfg *Config) bo
 		d.sequence(v, name, func(i int, v *yaml.Node) {
 			cfg.Routes = append(cfg.Routes, d.decodeRoute(i, v))
 		})
+	case KeyAuth:
+		var a auth.Config
+		if d.section(v, &a) {
+			cfg.Auth = &a
+		}
+	case KeyPolicies:
+		var p policy.Spec
+		if d.section(v, &p) {
+			cfg.Policies = &p
+		}
+	case KeyAudit:
+		var a audit.Config
+		if d.section(v, &a) {
+			cfg.Audit = &a
+		}
 	default:
 		return false
 	}
@@ -431,6 +463,11 @@ func (d *decoder) decodeClasses(v *yaml.Node, cfg *Config) {
 				if d.str(v, name, &s) {
 					c.Mode = Mode(s)
 					d.oneOf(v, name, s, string(ModeRandom), string(ModeDeterministic))
+				}
+			case KeyClassMask:
+				var m mask.Spec
+				if d.section(v, &m) {
+					c.Mask = &m
 				}
 			default:
 				return false

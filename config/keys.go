@@ -21,6 +21,12 @@ const (
 	KeyUpstream Key = "upstream"
 	// KeyAdminListen is the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.
 	KeyAdminListen Key = "admin_listen"
+	// KeyTLS is the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.
+	KeyTLS Key = "tls"
+	// KeyTLSCertFile is the PEM certificate (chain) file of the proxy listener; the files are read at start.
+	KeyTLSCertFile Key = "tls.cert_file"
+	// KeyTLSKeyFile is the PEM private key file of the proxy listener.
+	KeyTLSKeyFile Key = "tls.key_file"
 	// KeyOnOpenError is what to do with a response value that cannot be opened: "error" answers 502, "sealed" leaves the value sealed.
 	KeyOnOpenError Key = "on_open_error"
 
@@ -86,6 +92,8 @@ const (
 	KeyClasses Key = "classes"
 	// KeyClassMode is the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).
 	KeyClassMode Key = "classes.<name>.mode"
+	// KeyClassMask is how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md.
+	KeyClassMask Key = "classes.<name>.mask"
 
 	// KeyRoutes is the list of protected routes; requests matching none pass through untouched.
 	KeyRoutes Key = "routes"
@@ -107,6 +115,13 @@ const (
 	KeyFieldPath Key = "routes[].<side>[].path"
 	// KeyFieldClass is the name of the field's class, one of the keys of classes.
 	KeyFieldClass Key = "routes[].<side>[].class"
+
+	// KeyAuth is the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md.
+	KeyAuth Key = "auth"
+	// KeyPolicies is the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md.
+	KeyPolicies Key = "policies"
+	// KeyAudit is the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md.
+	KeyAudit Key = "audit"
 )
 
 // keyDoc is one row of the reference table.
@@ -129,6 +144,9 @@ func keyDocs() []keyDoc {
 		{KeyListen, "host:port", str(func(c *Config) string { return c.Listen }), "the host:port the proxy accepts client traffic on.", "KeyListen"},
 		{KeyUpstream, "URL", nil, "the http or https URL of the application fieldseal forwards to.", "KeyUpstream"},
 		{KeyAdminListen, "host:port", str(func(c *Config) string { return c.AdminListen }), "the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.", "KeyAdminListen"},
+		{KeyTLS, "section", nil, "the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.", "KeyTLS"},
+		{KeyTLSCertFile, "path", nil, "the PEM certificate (chain) file of the proxy listener; the files are read at start.", "KeyTLSCertFile"},
+		{KeyTLSKeyFile, "path", nil, "the PEM private key file of the proxy listener.", "KeyTLSKeyFile"},
 		{KeyOnOpenError, "error | sealed", str(func(c *Config) string { return string(c.OnOpenError) }), `what to do with a response value that cannot be opened: "error" answers 502, "sealed" leaves the value sealed.`, "KeyOnOpenError"},
 		{KeyLimits, "section", nil, "the section of size limits and timeouts.", "KeyLimits"},
 		{KeyMaxBodyBytes, "size", str(func(c *Config) string { return fmt.Sprint(c.Limits.MaxBodyBytes) }), `the largest body accepted on a protected route, in bytes ("1MiB" style allowed); larger bodies get 413.`, "KeyMaxBodyBytes"},
@@ -159,6 +177,7 @@ func keyDocs() []keyDoc {
 		{KeyLogFormat, "json | console", str(func(c *Config) string { return c.Log.Format }), `the log encoding: "json" for machines or "console" for people.`, "KeyLogFormat"},
 		{KeyClasses, "map", nil, "the map of field classes by name; a class name is bound into every sealed value of the class.", "KeyClasses"},
 		{KeyClassMode, "random | deterministic", str(func(*Config) string { return string(ModeRandom) }), `the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).`, "KeyClassMode"},
+		{KeyClassMask, "format or mapping", nil, "how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md.", "KeyClassMask"},
 		{KeyRoutes, "list", nil, "the list of protected routes; requests matching none pass through untouched.", "KeyRoutes"},
 		{KeyRouteName, "string", nil, "the route's unique name, used in logs, metrics and audit events.", "KeyRouteName"},
 		{KeyRouteMethods, "list of methods", nil, "the list of HTTP methods the route applies to.", "KeyRouteMethods"},
@@ -169,6 +188,9 @@ func keyDocs() []keyDoc {
 		{KeyRouteContextHeader, "header name", nil, "the request header whose value is bound into every sealed value (a missing header on a sealing route is refused).", "KeyRouteContextHeader"},
 		{KeyFieldPath, "gjson path", nil, "the gjson path of the field in the body, e.g. email, address.street, #.email.", "KeyFieldPath"},
 		{KeyFieldClass, "class name", nil, "the name of the field's class, one of the keys of classes.", "KeyFieldClass"},
+		{KeyAuth, "section", nil, "the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md.", "KeyAuth"},
+		{KeyPolicies, "section", nil, "the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md.", "KeyPolicies"},
+		{KeyAudit, "section", nil, "the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md.", "KeyAudit"},
 	}
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
+
+	"github.com/fieldseal/fieldseal/config"
 )
 
 func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -27,8 +31,9 @@ func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	cfg, fm, err := compile(fs.Arg(0))
 	if err != nil {
 		problems := unjoin(err)
+		slices.SortStableFunc(problems, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
 		for _, p := range problems {
-			fmt.Fprintln(stderr, p)
+			fmt.Fprintln(stderr, p.msg)
 		}
 		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(problems), fs.Arg(0))
 		return exitError{code: 1}
@@ -37,20 +42,26 @@ func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	return err
 }
 
-// unjoin flattens errors.Join trees into their messages, one per problem.
-func unjoin(err error) []string {
+// problem is one reported configuration problem and its line (0: none).
+type problem struct {
+	line int
+	msg  string
+}
+
+// unjoin flattens errors.Join trees into one problem each, with the line of
+// a *config.Error so the listing can be ordered like a compiler's.
+func unjoin(err error) []problem {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
+		var out []problem
 		for _, e := range j.Unwrap() {
 			out = append(out, unjoin(e)...)
 		}
 		return out
 	}
-	var lines []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l != "" {
-			lines = append(lines, l)
-		}
+	var ce *config.Error
+	line := 0
+	if errors.As(err, &ce) {
+		line = ce.Line
 	}
-	return lines
+	return []problem{{line: line, msg: err.Error()}}
 }

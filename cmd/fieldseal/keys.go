@@ -54,7 +54,7 @@ func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
 	keys := config.Defaults().Keys
 	if k.configFile != "" {
 		cfg, err := loadConfig(k.configFile)
-		if err != nil {
+		if err != nil || cfg == nil {
 			return keys, err
 		}
 		keys = cfg.Keys
@@ -86,18 +86,20 @@ func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
 
 // loadConfig loads a config file and makes its relative paths relative to
 // the file's directory, so a config works from any working directory.
+// Like config.Load, it may return a partly decoded config with an error
+// (for `config check` to go on reporting); callers that serve must not use it.
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile} {
+	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile, &cfg.TLS.CertFile, &cfg.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	return cfg, nil
+	return cfg, err
 }
 
 // awsOptions maps the config's keys.aws section to the provider's options.
@@ -251,6 +253,17 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 	}
 	if asJSON {
 		return writeJSON(stdout, st)
+	}
+	if sub == "rotate" {
+		// A rotation CronJob's log must say which way it went.
+		switch {
+		case st.Rotated && len(st.Rewrapped) > 0:
+			fmt.Fprintf(stdout, "rotated: yes, v%d is primary; re-wrapped %v under the current KMS key\n", st.Primary, st.Rewrapped)
+		case st.Rotated:
+			fmt.Fprintf(stdout, "rotated: yes, v%d is primary\n", st.Primary)
+		default:
+			fmt.Fprintln(stdout, "rotated: no, the KMS key has not rotated since the ring last followed it")
+		}
 	}
 	return st.WriteText(stdout, time.Now())
 }

@@ -41,10 +41,7 @@ func commands() map[string]command {
 		"decrypt": {"decrypt --config FILE --route NAME [--side request|response]", "open a JSON document from stdin with a route's field map", runDecrypt},
 		"inject":  {"inject [flags]", "run the Kubernetes sidecar injector webhook", runInject},
 		"audit":   {"audit verify FILE", "verify an audit log's hash chain", runAudit},
-		"version": {"version", "print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) error {
-			_, err := fmt.Fprintln(stdout, "fieldseal", version)
-			return err
-		}},
+		"version": {"version", "print the version", runVersion},
 	}
 }
 
@@ -139,4 +136,13 @@ func subcommand(args []string, valid ...string) (string, []string, error) {
 		}
 	}
 	return "", nil, fmt.Errorf("unknown subcommand %q: want one of %s", args[0], strings.Join(valid, ", "))
+}
+
+func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("version", "version", "Print the version this binary was built as.", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(stdout, "fieldseal", version)
+	return err
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,9 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/audit"
+	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/mask"
+	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
@@ -98,13 +104,15 @@ func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
 
 // compile loads the config file and compiles its field map: the two steps
 // every command that reads a config shares.
+// A config with problems is still compiled as far as it decoded, so that
+// one run reports the field map's problems too.
 func compile(path string) (*config.Config, *fieldmap.Map, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
+	cfg, cfgErr := loadConfig(path)
+	if cfg == nil {
+		return nil, nil, cfgErr
 	}
-	fm, err := fieldmap.Compile(cfg)
-	if err != nil {
+	fm, fmErr := fieldmap.Compile(cfg)
+	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
 	return cfg, fm, nil
@@ -123,16 +131,30 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// The audit trail opens first, so the first key load is in it.
+	var trail *audit.Writer
+	if cfg.Audit != nil {
+		if trail, err = audit.OpenConfig(*cfg.Audit, audit.Options{Registerer: reg}); err != nil {
+			return fmt.Errorf("open audit trail: %w", err)
+		}
+		defer trail.Close()
+	}
+	record := func(e audit.Event) {
+		if err := trail.Write(e); err != nil {
+			log.Error().Str("event", "audit_write_failed").Err(err).Msg("audit event lost")
+		}
+	}
+
 	src, closeSrc, err := newKeySource(ctx, cfg.Keys, reg, log)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	cache := crypto.NewCache(src, crypto.CacheOptions{
-		Interval:   cfg.Keys.RefreshInterval,
-		Logger:     log,
-		Registerer: reg,
-	})
+	cacheOpts := crypto.CacheOptions{Interval: cfg.Keys.RefreshInterval, Logger: log, Registerer: reg}
+	if trail != nil {
+		cacheOpts.OnEvent = func(k crypto.KeyEvent) { record(audit.KeyEvent(k)) }
+	}
+	cache := crypto.NewCache(src, cacheOpts)
 
 	opts, err := proxy.OptionsFromConfig(cfg, fm)
 	if err != nil {
@@ -140,6 +162,30 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	opts.Keys, opts.Logger, opts.Registerer = cache, log, reg
 	opts.IdleConnTimeout = cfg.Limits.IdleTimeout
+	masks, err := mask.NewSet(cfg.Masks())
+	if err != nil {
+		return err
+	}
+	opts.Masker = proxy.MaskSet{Set: masks}
+	if cfg.Auth != nil {
+		v, err := auth.New(ctx, withAuthDeps(cfg.Auth.Options(), reg, log))
+		if err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+		defer v.Close()
+		var spec policy.Spec
+		if cfg.Policies != nil {
+			spec = *cfg.Policies
+		}
+		pol, err := policy.Compile(spec, cfg.ClassNames())
+		if err != nil {
+			return err
+		}
+		opts.Authenticator = proxy.PolicyAuthenticator{Policy: pol, Verifier: v}
+	}
+	if trail != nil {
+		opts.Observer = func(e proxy.RequestEvent) { record(proxy.AuditEvent(e)) }
+	}
 	px, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -152,13 +198,28 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           px,
+		Handler: px,
+		// net/http's own complaints (TLS handshakes, bad requests) go to the
+		// structured log rather than raw stderr.
+		ErrorLog:          stdlog.New(log.With().Str("event", "http_server").Logger(), "", 0),
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	if cfg.TLS.Enabled() {
+		// With a certificate the listener speaks TLS, and net/http then
+		// offers HTTP/2 to clients by ALPN.
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("load tls certificate %s: %w", cfg.TLS.CertFile, err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 
 	if cfg.AdminListen != "" {
 		aln, err := net.Listen("tcp", cfg.AdminListen)
@@ -236,4 +297,11 @@ func redacted(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// withAuthDeps adds the process's metrics registry and logger to the
+// verifier options the config decided.
+func withAuthDeps(o auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
+	o.Registerer, o.Logger = reg, log
+	return o
 }
