@@ -163,6 +163,29 @@ func (bp *bufferPool) put(b *[]byte) {
 	bp.p.Put(b)
 }
 
+// copyBufferSize is the size of ReverseProxy's copy buffers (its own default).
+const copyBufferSize = 32 << 10
+
+// copyBufferPool is ReverseProxy's BufferPool. It pools array pointers, not
+// slices, so that Put does not allocate a slice header per call.
+type copyBufferPool struct{ p sync.Pool }
+
+// Get returns a copyBufferSize buffer.
+func (cp *copyBufferPool) Get() []byte {
+	if b, ok := cp.p.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+// Put recycles a buffer that Get returned; any other slice is dropped.
+func (cp *copyBufferPool) Put(b []byte) {
+	if cap(b) < copyBufferSize {
+		return
+	}
+	cp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+}
+
 // sharedBuf is a pooled buffer handed out as one or more bodies: a response
 // body, or a request body plus the copies the transport asks for through
 // GetBody when it retries on a connection that died before anything was

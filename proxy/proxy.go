@@ -119,6 +119,7 @@ type Proxy struct {
 	upstream    *url.URL
 	preserve    bool
 	bufs        bufferPool
+	copyBufs    copyBufferPool
 }
 
 // New builds a Proxy. It fails on missing required options, an unknown
@@ -184,6 +185,9 @@ func New(opts Options) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(opts.Logger.With().Str("component", "reverseproxy").Logger(), "", 0),
+		// Without a pool ReverseProxy allocates a 32 KB buffer per body it
+		// copies (every unprotected request and every response).
+		BufferPool: &p.copyBufs,
 		// FlushInterval 0: ReverseProxy flushes streaming responses
 		// (text/event-stream, unknown length) immediately by itself.
 	}
