@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // unmatchedRoute is the route label of requests no route protects.
 const unmatchedRoute = "unmatched"
+
+// outcomeForwarded is the outcome of an unmatched request forwarded without error.
+const outcomeForwarded = "forwarded"
 
 // metrics are the proxy's Prometheus collectors. Every label is bounded:
 // route names and classes come from the configuration, outcomes from the
@@ -20,6 +24,10 @@ type metrics struct {
 	bodyBytes *prometheus.HistogramVec // direction
 	// reqBytes and respBytes are bodyBytes' two series, resolved once.
 	reqBytes, respBytes prometheus.Observer
+	// forwarded gives the two series of unmatched requests forwarded
+	// without error (most traffic), resolved once, on first use so that
+	// they appear in /metrics only once such a request was seen.
+	forwarded func() (prometheus.Counter, prometheus.Observer)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +53,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.reqBytes = m.bodyBytes.WithLabelValues("request")
 	m.respBytes = m.bodyBytes.WithLabelValues("response")
+	m.forwarded = sync.OnceValues(func() (prometheus.Counter, prometheus.Observer) {
+		return m.requests.WithLabelValues(unmatchedRoute, outcomeForwarded), m.duration.WithLabelValues(unmatchedRoute)
+	})
 	if reg == nil {
 		return m, nil
 	}
@@ -57,6 +68,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) observe(route, caller, outcome string, seconds float64, st *stats) {
+	if route == unmatchedRoute && outcome == outcomeForwarded && st == nil {
+		requests, duration := m.forwarded()
+		requests.Inc()
+		duration.Observe(seconds)
+		return
+	}
 	m.requests.WithLabelValues(route, outcome).Inc()
 	m.duration.WithLabelValues(route).Observe(seconds)
 	if st == nil {

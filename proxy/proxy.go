@@ -244,7 +244,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rs.route = p.match(r)
 	if rs.route == nil {
 		defer func() {
-			p.metrics.observe(unmatchedRoute, "", rs.outcome("forwarded"), p.now().Sub(start).Seconds(), nil)
+			p.metrics.observe(unmatchedRoute, "", rs.outcome(outcomeForwarded), p.now().Sub(start).Seconds(), nil)
 		}()
 		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 		return
@@ -454,7 +454,13 @@ func (p *Proxy) match(r *http.Request) *fieldmap.Route {
 	if route := m.Match(method, urlPath); route != nil {
 		return route
 	}
-	clean := path.Clean("/" + urlPath)
+	// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an already
+	// clean path without allocating: most requests pay one scan here.
+	rooted := urlPath
+	if rooted[0] != '/' {
+		rooted = "/" + rooted
+	}
+	clean := path.Clean(rooted)
 	if clean != urlPath {
 		if route := m.Match(method, clean); route != nil {
 			return route
