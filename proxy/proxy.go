@@ -221,10 +221,15 @@ type reqState struct {
 	// reqBody is the sealed request body's buffer; ServeHTTP holds a
 	// reference until the round trip is over (see sharedBuf).
 	reqBody *sharedBuf
-	respT   transform // storage for resp
-	status  int
-	err     *errorClass
-	st      stats
+	// reqReader is the body over reqBody given to the ReverseProxy. The
+	// ReverseProxy hides it from the transport behind a Close that does
+	// nothing, so ServeHTTP closes it once the round trip is over (waiting
+	// out a Read in flight) to return the buffer to the pool.
+	reqReader io.Closer
+	respT     transform // storage for resp
+	status    int
+	err       *errorClass
+	st        stats
 }
 
 type stateKey struct{}
@@ -252,6 +257,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	callerID := ""
 	defer func() {
 		if rs.reqBody != nil {
+			_ = rs.reqReader.Close()
 			rs.reqBody.release()
 		}
 		p.finish(r, rs, callerID, start)
@@ -395,6 +401,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	sb := newSharedBuf(&p.bufs, out)
 	rs.reqBody = sb // released by ServeHTTP once the round trip is over
 	r.Body = sb.body()
+	rs.reqReader = r.Body
 	r.GetBody = func() (io.ReadCloser, error) { return sb.body(), nil }
 	r.ContentLength = int64(len(sealed))
 	r.TransferEncoding = nil
