@@ -120,6 +120,7 @@ type Proxy struct {
 	preserve    bool
 	bufs        bufferPool
 	copyBufs    copyBufferPool
+	ids         *requestIDs
 }
 
 // New builds a Proxy. It fails on missing required options, an unknown
@@ -146,6 +147,7 @@ func New(opts Options) (*Proxy, error) {
 		observer:    opts.Observer,
 		upstream:    opts.Upstream,
 		preserve:    opts.PreserveHost,
+		ids:         newRequestIDs(),
 	}
 	switch opts.OnOpenError {
 	case "", OnOpenErrorFail:
@@ -244,7 +246,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	rs := &reqState{id: r.Header.Get(HeaderRequestID)}
 	if !saneRequestID(rs.id) {
-		rs.id = newRequestID()
+		rs.id = p.ids.newID()
 	}
 	rs.route = p.match(r)
 	if rs.route == nil {
