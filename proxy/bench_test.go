@@ -162,3 +162,25 @@ func BenchmarkOpenList100Transform(b *testing.B) {
 		pool.put(buf)
 	}
 }
+
+// BenchmarkOpenGET1KB is load case (d) GET: the 1 KB document with its 5
+// fields sealed, opened on the way out.
+func BenchmarkOpenGET1KB(b *testing.B) {
+	h, client := newBenchHarness(b, func(h *harness) []byte {
+		route := h.proxy.routes.Load().Match(http.MethodGet, "/bench")
+		sealed, err := SealDocument(nil, h.ring, route.Response, "", benchDoc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sealed
+	})
+	benchRequests(b, h, client, http.MethodGet, "/bench", nil)
+}
+
+// BenchmarkPassThroughGET1KB is load case (c) GET: a GET on a route that
+// protects nothing, answered with a 1 KB document (the bench
+// upstream answers every GET).
+func BenchmarkPassThroughGET1KB(b *testing.B) {
+	h, client := newBenchHarness(b, func(*harness) []byte { return benchDoc })
+	benchRequests(b, h, client, http.MethodGet, "/unmatched", nil)
+}
