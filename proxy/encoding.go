@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,9 +120,14 @@ var errTooLarge = errors.New("body exceeds limit")
 
 // readLimited appends all of r to dst, failing with errTooLarge once more
 // than limit bytes arrive. It never reads more than limit+1 bytes, which
-// also bounds decompression bombs.
-func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
-	lr := io.LimitReader(r, limit+1)
+// also bounds decompression bombs. size is the expected length (a
+// Content-Length; 0 or less when unknown): dst is grown to hold it and the
+// end-of-body read at once, so a known body is read without regrowing.
+func readLimited(dst []byte, r io.Reader, limit, size int64) ([]byte, error) {
+	if size > 0 && size <= limit {
+		dst = slices.Grow(dst, int(size)+1)
+	}
+	lr := io.LimitedReader{R: r, N: limit + 1}
 	for {
 		if len(dst) == cap(dst) {
 			dst = append(dst, 0)[:len(dst)]

@@ -360,7 +360,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if body, err = decoder(body, codings); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength)
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -542,7 +542,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength)
 	*in = doc[:0]
 	_ = resp.Body.Close()
 	switch {
