@@ -88,7 +88,7 @@ build_kube_apiserver() {
 }
 if [[ "${FIELDSEAL_E2E:-}" == 1 ]]; then
 	if ! command -v etcd >/dev/null; then
-		run "install etcd (etcd-server)" sh -c "apt-get install -y etcd-server >/dev/null"
+		run "install etcd (etcd-server)" sh -c "apt-get update -qq >/dev/null && apt-get install -y -qq etcd-server >/dev/null"
 	fi
 	if [[ ! -x "$gobin/kube-apiserver" ]] && ! command -v kube-apiserver >/dev/null; then
 		run "build kube-apiserver ${KUBE_VERSION_E2E} from the module proxy" build_kube_apiserver

@@ -184,10 +184,18 @@ func (v *Verifier) Close() { v.cancel() }
 func (v *Verifier) VerifyRequest(r *http.Request) (*Identity, error) {
 	token, err := BearerToken(r)
 	if err != nil {
-		v.m.failures.WithLabelValues(string(ReasonOf(err))).Inc()
+		v.RecordFailure(err)
 		return nil, err
 	}
 	return v.Verify(r.Context(), token)
+}
+
+// RecordFailure counts a refusal that happened before a token reached Verify
+// (BearerToken's missing or malformed header) in fieldseal_auth_failures_total.
+func (v *Verifier) RecordFailure(err error) {
+	if reason := ReasonOf(err); reason != "" {
+		v.m.failures.WithLabelValues(string(reason)).Inc()
+	}
 }
 
 // Verify checks token and returns its Identity, or an *Error. ctx bounds any

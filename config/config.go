@@ -19,6 +19,7 @@ type Config struct {
 	Listen      string
 	Upstream    string
 	AdminListen string
+	TLS         TLS
 	Limits      Limits
 	OnOpenError OnOpenError
 	Keys        Keys
@@ -35,6 +36,15 @@ type Config struct {
 	// Audit is the audit trail's sink; nil: no audit trail.
 	Audit *audit.Config
 }
+
+// TLS serves the proxy listener over TLS (and so HTTP/2); empty: plain HTTP.
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Limits are size limits and timeouts.
 type Limits struct {

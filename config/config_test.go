@@ -136,6 +136,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"a bad class mode is reported", up + "classes:\n  email: {mode: secret}\n", []string{`c.yaml:3: classes.email.mode is "secret"; want one of random, deterministic`}},
 		{"an unknown class key is reported", up + "classes:\n  email:\n    colour: x\n", []string{`c.yaml:4: unknown key "colour" in classes.email`}},
 		{"an unknown mask format is reported at its line", up + "classes:\n  email:\n    mask: x\n", []string{`c.yaml:4: class "email": mask: unknown format "x"`}},
+		{"tls with a certificate but no key is reported", up + "tls:\n  cert_file: c.pem\n", []string{`c.yaml:2: tls needs both tls.cert_file and tls.key_file`}},
 		{"policies without auth are reported", up + "classes:\n  email: {}\npolicies:\n  default: {actions: {email: sealed}}\n", []string{`c.yaml:4: policies needs an auth section`}},
 		{"an unknown key in auth is reported at its line", up + "auth:\n  issuer: https://issuer.example\n  client_ids: [a]\n  isuer: x\n", []string{`c.yaml:5: unknown key "isuer" in auth`}},
 		{"a policy naming an unknown class is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  callers:\n    - id: billing\n      match: {client_ids: [a]}\n      actions: {phone: decrypt}\n", []string{`c.yaml:9: caller "billing": unknown class "phone" in actions`}},

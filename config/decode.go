@@ -307,6 +307,18 @@ func (d *decoder) decodeRoot(key Key, name string, v *yaml.Node, cfg *Config) bo
 			}
 			return true
 		})
+	case KeyTLS:
+		d.mapping(v, string(key), string(key), func(key Key, name string, _, v *yaml.Node) bool {
+			switch key {
+			case KeyTLSCertFile:
+				d.str(v, name, &cfg.TLS.CertFile)
+			case KeyTLSKeyFile:
+				d.str(v, name, &cfg.TLS.KeyFile)
+			default:
+				return false
+			}
+			return true
+		})
 	case KeyKeys:
 		d.decodeKeys(v, &cfg.Keys)
 	case KeyLog:

@@ -21,6 +21,12 @@ const (
 	KeyUpstream Key = "upstream"
 	// KeyAdminListen is the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.
 	KeyAdminListen Key = "admin_listen"
+	// KeyTLS is the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.
+	KeyTLS Key = "tls"
+	// KeyTLSCertFile is the PEM certificate (chain) file of the proxy listener; the files are read at start.
+	KeyTLSCertFile Key = "tls.cert_file"
+	// KeyTLSKeyFile is the PEM private key file of the proxy listener.
+	KeyTLSKeyFile Key = "tls.key_file"
 	// KeyOnOpenError is what to do with a response value that cannot be opened: "error" answers 502, "sealed" leaves the value sealed.
 	KeyOnOpenError Key = "on_open_error"
 
@@ -138,6 +144,9 @@ func keyDocs() []keyDoc {
 		{KeyListen, "host:port", str(func(c *Config) string { return c.Listen }), "the host:port the proxy accepts client traffic on.", "KeyListen"},
 		{KeyUpstream, "URL", nil, "the http or https URL of the application fieldseal forwards to.", "KeyUpstream"},
 		{KeyAdminListen, "host:port", str(func(c *Config) string { return c.AdminListen }), "the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.", "KeyAdminListen"},
+		{KeyTLS, "section", nil, "the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.", "KeyTLS"},
+		{KeyTLSCertFile, "path", nil, "the PEM certificate (chain) file of the proxy listener; the files are read at start.", "KeyTLSCertFile"},
+		{KeyTLSKeyFile, "path", nil, "the PEM private key file of the proxy listener.", "KeyTLSKeyFile"},
 		{KeyOnOpenError, "error | sealed", str(func(c *Config) string { return string(c.OnOpenError) }), `what to do with a response value that cannot be opened: "error" answers 502, "sealed" leaves the value sealed.`, "KeyOnOpenError"},
 		{KeyLimits, "section", nil, "the section of size limits and timeouts.", "KeyLimits"},
 		{KeyMaxBodyBytes, "size", str(func(c *Config) string { return fmt.Sprint(c.Limits.MaxBodyBytes) }), `the largest body accepted on a protected route, in bytes ("1MiB" style allowed); larger bodies get 413.`, "KeyMaxBodyBytes"},

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 )
 
 // Source loads key rings: crypto/localkeys reads a key-ring file,
@@ -67,9 +69,24 @@ type CacheOptions struct {
 	// OnEvent, if set, is called for every key event (audit hook). It runs
 	// on the refreshing goroutine and must not block for long.
 	OnEvent func(KeyEvent)
-	// Now is the clock for status times and ring age (default time.Now).
+	// Now is the clock for status times, ring age and the on-demand
+	// refresh rate limit (default time.Now).
 	Now func() time.Time
+	// MinRefreshInterval is the least time between two on-demand refreshes
+	// started by RefreshForKey (default 5s). The key id of a sealed value
+	// comes from the value, that is from whoever wrote the record: without
+	// this bound a flood of forged values naming made-up key ids would turn
+	// every request into a KMS / Secrets Manager call (cost, API throttling
+	// that then also breaks the periodic refresh). With it, a sidecar that
+	// missed a rotation opens the new key's values after at most one
+	// provider round trip, or at most MinRefreshInterval later while such a
+	// flood spends the budget.
+	MinRefreshInterval time.Duration
 }
+
+// ErrRefreshLimited: RefreshForKey did not refresh because an on-demand
+// refresh ran less than CacheOptions.MinRefreshInterval ago.
+var ErrRefreshLimited = errors.New("on-demand key refresh rate limited")
 
 // CacheStatus is the cache's state for /readyz and the admin endpoints.
 // LastSuccess is when the ring was last loaded or confirmed current by the
@@ -94,6 +111,9 @@ type Cache struct {
 	ring    atomic.Pointer[Keyring]
 	flight  singleflight.Group
 	metrics *cacheMetrics // nil when no Registerer
+	// onDemand bounds the refreshes RefreshForKey starts (burst 1, one per
+	// MinRefreshInterval); it is only consulted when a key is missing.
+	onDemand *rate.Limiter
 
 	mu     sync.Mutex // guards status
 	status CacheStatus
@@ -116,7 +136,10 @@ func NewCache(src Source, opts CacheOptions) *Cache {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Cache{src: src, opts: opts}
+	if opts.MinRefreshInterval <= 0 {
+		opts.MinRefreshInterval = 5 * time.Second
+	}
+	c := &Cache{src: src, opts: opts, onDemand: rate.NewLimiter(rate.Every(opts.MinRefreshInterval), 1)}
 	c.changer, _ = src.(Changer)
 	if opts.Registerer != nil {
 		c.metrics = newCacheMetrics(c)
@@ -160,6 +183,80 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("refresh key ring: %w", ctx.Err())
 	}
+}
+
+// Results of RefreshForKey: the result label of
+// fieldseal_keys_unknown_key_refreshes_total.
+const (
+	unknownRefreshed    = "refreshed"     // the key is in the ring after the refresh
+	unknownRateLimited  = "rate_limited"  // no refresh: the on-demand budget is spent
+	unknownStillUnknown = "still_unknown" // refreshed (or found current); the key is not there
+	unknownError        = "error"         // the refresh failed or the caller gave up
+)
+
+// RefreshForKey returns a ring holding key id, refreshing on demand when the
+// current ring lacks it: the case of a sidecar that has not yet seen a
+// rotation another sidecar already seals with. When the ring has id it
+// returns at once (no lock, no I/O).
+//
+// Otherwise it refreshes through the same single flight as Refresh and Run
+// (a change check first when the source is a Changer), so any number of
+// concurrent callers cause one provider call, and at most one such
+// on-demand refresh starts per CacheOptions.MinRefreshInterval (see there
+// for why). Callers that arrive while one runs wait for it, up to their own
+// ctx. It then returns the current ring and nil if the ring holds id, or
+// the current ring (nil only if none was ever loaded) and an error: one
+// wrapping ErrRefreshLimited, ErrUnknownKey when the refreshed ring still
+// lacks id, the load error, or ctx's error.
+func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*Keyring, error) {
+	if r := c.ring.Load(); hasKey(r, id) {
+		return r, nil
+	}
+	ch := c.flight.DoChan("on-demand", func() (any, error) {
+		// The id of the caller that started this flight may have arrived
+		// with a load that ended just before: no need to spend the budget.
+		if hasKey(c.ring.Load(), id) {
+			return nil, nil
+		}
+		if !c.onDemand.AllowN(c.opts.Now(), 1) {
+			return nil, ErrRefreshLimited
+		}
+		return nil, c.check(context.WithoutCancel(ctx))
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	var err error
+	select {
+	case res := <-ch:
+		err = res.Err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	r := c.ring.Load()
+	result := unknownRefreshed
+	switch {
+	case hasKey(r, id):
+		err = nil
+	case errors.Is(err, ErrRefreshLimited):
+		result = unknownRateLimited
+		err = fmt.Errorf("refresh key ring for key v%d: %w", id, err)
+	case err != nil:
+		result = unknownError
+		err = fmt.Errorf("refresh key ring for key v%d: %w", id, err)
+	default:
+		result = unknownStillUnknown
+		err = fmt.Errorf("refresh key ring for key v%d: not in revision %q: %w", id, r.Revision(), ErrUnknownKey)
+	}
+	if m := c.metrics; m != nil {
+		m.unknownKey.WithLabelValues(result).Inc()
+	}
+	return r, err
+}
+
+func hasKey(r *Keyring, id uint32) bool {
+	_, ok := r.Key(id)
+	return ok
 }
 
 // check asks the Changer (if any) whether to load; it shares the flight

@@ -21,10 +21,12 @@ type cacheMetrics struct {
 	primary   prometheus.Gauge
 	versions  prometheus.Gauge
 	failures  prometheus.Gauge
+	// unknownKey counts RefreshForKey calls for a key the ring lacked.
+	unknownKey *prometheus.CounterVec
 }
 
 func newCacheMetrics(c *Cache) *cacheMetrics {
-	return &cacheMetrics{
+	m := &cacheMetrics{
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldseal_keys_refresh_total",
 			Help: "Key ring refreshes by result (loaded, unchanged, error).",
@@ -56,12 +58,23 @@ func newCacheMetrics(c *Cache) *cacheMetrics {
 			Name: "fieldseal_keys_consecutive_failures",
 			Help: "Key ring refreshes failed in a row (0 when healthy).",
 		}),
+		unknownKey: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldseal_keys_unknown_key_refreshes_total",
+			Help: "Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), " +
+				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), " +
+				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
+		}, []string{"result"}),
 	}
+	// Every result exists from the start, so rate() and alerts see zeros.
+	for _, r := range []string{unknownRefreshed, unknownRateLimited, unknownStillUnknown, unknownError} {
+		m.unknownKey.WithLabelValues(r)
+	}
+	return m
 }
 
 func (m *cacheMetrics) register(reg prometheus.Registerer) error {
 	var errs []error
-	for _, c := range []prometheus.Collector{m.refreshes, m.duration, m.age, m.primary, m.versions, m.failures} {
+	for _, c := range []prometheus.Collector{m.refreshes, m.duration, m.age, m.primary, m.versions, m.failures, m.unknownKey} {
 		errs = append(errs, reg.Register(c))
 	}
 	return errors.Join(errs...)

@@ -152,6 +152,11 @@ func (p *Policy) Authenticate(r *http.Request, v Verifier) (*Caller, *auth.Ident
 		if auth.ReasonOf(err) == auth.ReasonMissing && p.allowAnonymous {
 			return p.anonymous, nil, nil
 		}
+		// A refusal before any token reached the verifier (no header, not
+		// Bearer) still counts in the verifier's failure metric.
+		if rf, ok := v.(interface{ RecordFailure(error) }); ok {
+			rf.RecordFailure(err)
+		}
 		return nil, nil, err
 	}
 	id, err := v.Verify(r.Context(), token)

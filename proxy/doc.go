@@ -25,6 +25,15 @@
 //     same Content-Encoding. A value carrying the sealed prefix that does not
 //     open is a 502 (or, with OnOpenError "sealed", is left sealed); it is
 //     never guessed at or passed on as plaintext.
+//   - Rotation without downtime across sidecars: a value naming a key id the
+//     ring lacks (another sidecar already seals under a key this one has not
+//     loaded) makes the proxy ask a [KeyRefresher] (the key cache) for that
+//     key once per request, bounded by the request's context, and open the
+//     value, and the rest of the body, with the ring it returns. Only if that
+//     fails does OnOpenError apply. The cache shares one provider call among
+//     concurrent requests and rate-limits such refreshes, since key ids in
+//     stored data can be forged. Values that open cost nothing extra. The same
+//     holds for already-sealed values a client sends back.
 //   - A caller never receives plaintext for a class it may not read: for the
 //     sealed and deny actions, legacy plaintext values are sealed on the way out,
 //     and for mask they are masked. Deny in a response leaves the value sealed

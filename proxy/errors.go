@@ -40,6 +40,10 @@ var (
 	// ErrMaskedValue: a protected field of a request carries a masked value
 	// (MaskedPrefix), typically a masked record read and sent back.
 	ErrMaskedValue = errors.New("masked value")
+	// ErrUpgradeRefused: a protocol upgrade (websocket, h2c) was asked on a
+	// route that seals request fields. After the upgrade the connection would
+	// carry bytes the proxy cannot see, so plaintext could reach the store.
+	ErrUpgradeRefused = errors.New("upgrade refused")
 	// ErrMissingContext: the route binds values to a header the request lacks.
 	ErrMissingContext = errors.New("missing context header")
 	// ErrUnauthenticated: the Authenticator refused the caller's credentials.
@@ -88,6 +92,7 @@ var errorClasses = []struct {
 	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
 	{ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
+	{ErrUpgradeRefused, errorClass{http.StatusBadRequest, "upgrade_refused", ""}},
 	{ErrMissingContext, errorClass{http.StatusBadRequest, "missing_context", ""}},
 	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
 	{ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},

@@ -16,6 +16,7 @@ type RequestEvent struct {
 	KeyIDs    []uint32 // key versions used to seal or open, ascending, no duplicates
 	Status    int      // status sent to the client (0 if the client went away first)
 	Outcome   string   // "ok" or the error code (see errors.go)
+	Reason    string   // bounded detail of a failed outcome, e.g. the auth reason "expired"; "" when none
 	Latency   time.Duration
 }
 

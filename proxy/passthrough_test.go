@@ -253,3 +253,19 @@ func TestRequestIDIsPropagated(t *testing.T) {
 		}
 	})
 }
+
+func TestUpgradeIsRefusedOnSealingRoutes(t *testing.T) {
+	t.Run("an upgrade on a route that seals request fields is refused and nothing is forwarded", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		header := jsonHeader()
+		header.Set("Connection", "Upgrade")
+		header.Set("Upgrade", "websocket")
+		resp, body := h.do(t, http.MethodPost, "/customers", header, strings.NewReader(customer))
+		if resp.StatusCode != http.StatusBadRequest || errorCode(t, body) != "upgrade_refused" {
+			t.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		if n := len(h.up.requests()); n != 0 {
+			t.Errorf("upstream saw %d requests, want 0", n)
+		}
+	})
+}

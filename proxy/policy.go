@@ -77,6 +77,9 @@ func AuditEvent(e RequestEvent) audit.Event {
 		ae.Outcome = audit.OutcomeOK
 	case e.Outcome == "unauthenticated":
 		ae.Outcome, ae.Reason = audit.OutcomeUnauthenticated, e.Outcome
+		if e.Reason != "" {
+			ae.Reason = e.Reason // expired, missing, bad_signature, ...
+		}
 	case e.Outcome == "forbidden" || e.Outcome == "masked_value":
 		ae.Outcome, ae.Reason = audit.OutcomeDenied, e.Outcome
 	case e.Status >= 400 && e.Status < 500:

@@ -33,6 +33,20 @@ type KeySource interface {
 	Keyring() *crypto.Keyring
 }
 
+// KeyRefresher is optionally implemented by a KeySource (*crypto.Cache
+// does) to fetch a key the current ring lacks. A sidecar that has not yet
+// seen a rotation other sidecars already seal with meets values under the
+// new key; rather than failing them until its next periodic refresh, the
+// proxy calls RefreshForKey once per request, bounded by the request's
+// context, and opens the value with the ring it returns. RefreshForKey
+// must return at once when the ring has id, share one provider call among
+// concurrent callers and rate-limit provider calls, since the id comes from
+// stored data that may be forged. It returns a ring holding id and nil, or
+// an error.
+type KeyRefresher interface {
+	RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error)
+}
+
 // OnOpenError values.
 const (
 	// OnOpenErrorFail answers 502 when a sealed response value does not open.
@@ -60,7 +74,9 @@ type Options struct {
 	Upstream *url.URL
 	// Routes is the compiled field map; SetMap replaces it at run time.
 	Routes *fieldmap.Map
-	// Keys gives the key ring for every request (lock-free).
+	// Keys gives the key ring for every request (lock-free). If it is also
+	// a KeyRefresher, a value naming a key the ring lacks triggers one
+	// on-demand refresh per request before it counts as not opening.
 	Keys KeySource
 	// Authenticator identifies callers of protected routes. Nil means no
 	// authentication: every caller may write and decrypt every class.
@@ -105,6 +121,7 @@ type Options struct {
 type Proxy struct {
 	routes      atomic.Pointer[fieldmap.Map]
 	keys        KeySource
+	refresher   KeyRefresher // nil when keys is not a KeyRefresher
 	auth        Authenticator
 	masker      Masker
 	keepOnError bool
@@ -159,6 +176,7 @@ func New(opts Options) (*Proxy, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.refresher, _ = opts.Keys.(KeyRefresher)
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("new proxy: %w", err)
@@ -229,9 +247,23 @@ type reqState struct {
 	// out a Read in flight) to return the buffer to the pool.
 	reqReader io.Closer
 	respT     transform // storage for resp
-	status    int
-	err       *errorClass
-	st        stats
+	// refresh is the request's one on-demand key refresh, shared by the
+	// request and response transforms.
+	refresh keyRefresh
+	status  int
+	err     *errorClass
+	reason  string // bounded detail of err for the audit trail (an auth reason)
+	st      stats
+}
+
+// keyRefresh returns the request's key refresh allowance, or nil when the
+// key source cannot refresh on demand.
+func (rs *reqState) keyRefresh(r *http.Request, keys KeyRefresher) *keyRefresh {
+	if keys == nil {
+		return nil
+	}
+	rs.refresh.keys, rs.refresh.ctx = keys, r.Context()
+	return &rs.refresh
 }
 
 type stateKey struct{}
@@ -268,6 +300,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := p.prepare(w, r, rs, &callerID); err != nil {
 		c := classify(err)
 		rs.fail(c)
+		rs.reason = auditReason(err)
 		p.logError(rs, c, err)
 		w.Header().Set(HeaderRequestID, rs.id)
 		writeError(w, c, err, rs.id)
@@ -306,12 +339,17 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		}
 	}
 	if route.Request != nil {
+		if r.Header.Get("Upgrade") != "" {
+			return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, r.Header.Get("Upgrade"), ErrUpgradeRefused)
+		}
 		t := &rs.reqT
 		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
 		t.masker = p.masker
+		t.refresh = rs.keyRefresh(r, p.refresher)
 		if err := p.sealRequest(w, r, rs, t); err != nil {
 			return err
 		}
+		ring = t.ring // refreshed if a value sent sealed needed it
 	}
 	if route.Response != nil {
 		// A byte range of a JSON document is not JSON: ask for the whole
@@ -322,6 +360,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		rs.resp.init(ring, route.Response, caller, aadContext, false, &rs.st)
 		rs.resp.masker = p.masker
 		rs.resp.keepOnError = p.keepOnError
+		rs.resp.refresh = rs.keyRefresh(r, p.refresher)
 	}
 	return nil
 }
@@ -657,6 +696,18 @@ func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start tim
 		KeyIDs:    rs.st.keys,
 		Status:    rs.status,
 		Outcome:   outcome,
+		Reason:    rs.reason,
 		Latency:   latency,
 	})
+}
+
+// auditReason returns the bounded reason an error carries for the audit
+// trail (an auth failure's "expired", "missing", ...), found by interface so
+// that proxy does not import auth; "" when it carries none.
+func auditReason(err error) string {
+	var r interface{ AuditReason() string }
+	if errors.As(err, &r) {
+		return r.AuditReason()
+	}
+	return ""
 }

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -51,6 +53,11 @@ type transform struct {
 	keepOnError bool // OnOpenError "sealed"
 	st          *stats
 	changed     bool // some value in the output differs from the input
+
+	// refresh, if set, fetches a key the ring lacks; it is the request's,
+	// shared by both sides. A pointer keeps the transform as small as it
+	// was for the hot path.
+	refresh *keyRefresh
 
 	aad     []byte // scratch: AAD of the current field, in aadBuf
 	aadBuf  [96]byte
@@ -139,6 +146,9 @@ func (t *transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 		}
 		if crypto.IsSealed(plaintext) {
 			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
+			if err != nil {
+				pt, _, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
+			}
 			t.scratch = pt[:0]
 			if err != nil {
 				t.st.add(class, t.actions[i], opKeep, resultError)
@@ -216,6 +226,9 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	}
 	t.setAAD(class)
 	pt, ptType, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
+	if err != nil {
+		pt, ptType, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
+	}
 	t.scratch = pt[:0]
 	if err == nil && ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
 		err = fmt.Errorf("opened %d-typed value is not JSON: %w", ptType, crypto.ErrMalformed)
@@ -238,6 +251,38 @@ func (t *transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		return appendJSONString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+// keyRefresh is one request's allowance of one on-demand key refresh.
+type keyRefresh struct {
+	keys  KeyRefresher
+	ctx   context.Context // the request's: bounds the wait
+	tried bool
+}
+
+// openWithRefreshedRing handles an Open that failed with openErr. If the
+// value names a key the ring lacks, it asks the KeyRefresher (once per
+// request) for a ring holding keyID, switches the rest of the document to
+// that ring and opens the value again. Otherwise, or if the refresh does not
+// bring the key, it returns openErr. Values that open never come here, so
+// the hot path does no extra work.
+func (t *transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, openErr error) ([]byte, crypto.JSONType, uint32, error) {
+	kr := t.refresh
+	if kr == nil || !errors.Is(openErr, crypto.ErrUnknownKey) {
+		return dst, 0, keyID, openErr
+	}
+	if kr.tried {
+		return dst, 0, keyID, fmt.Errorf("%w (the request already refreshed the key ring once)", openErr)
+	}
+	kr.tried = true
+	ring, err := kr.keys.RefreshForKey(kr.ctx, keyID)
+	if err != nil || ring == nil {
+		// The refresh error goes to the log as text only: the category
+		// stays the open failure (OnOpenError decides what follows).
+		return dst, 0, keyID, fmt.Errorf("%w (on-demand key refresh: %v)", openErr, err)
+	}
+	t.ring = ring
+	return t.ring.Open(dst, sealed, t.aad)
 }
 
 func (t *transform) isMasked(content []byte) bool {

@@ -94,7 +94,7 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile} {
+	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile, &cfg.TLS.CertFile, &cfg.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -253,6 +253,17 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 	}
 	if asJSON {
 		return writeJSON(stdout, st)
+	}
+	if sub == "rotate" {
+		// A rotation CronJob's log must say which way it went.
+		switch {
+		case st.Rotated && len(st.Rewrapped) > 0:
+			fmt.Fprintf(stdout, "rotated: yes, v%d is primary; re-wrapped %v under the current KMS key\n", st.Primary, st.Rewrapped)
+		case st.Rotated:
+			fmt.Fprintf(stdout, "rotated: yes, v%d is primary\n", st.Primary)
+		default:
+			fmt.Fprintln(stdout, "rotated: no, the KMS key has not rotated since the ring last followed it")
+		}
 	}
 	return st.WriteText(stdout, time.Now())
 }

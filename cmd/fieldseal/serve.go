@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -196,13 +198,28 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           px,
+		Handler: px,
+		// net/http's own complaints (TLS handshakes, bad requests) go to the
+		// structured log rather than raw stderr.
+		ErrorLog:          stdlog.New(log.With().Str("event", "http_server").Logger(), "", 0),
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	if cfg.TLS.Enabled() {
+		// With a certificate the listener speaks TLS, and net/http then
+		// offers HTTP/2 to clients by ALPN.
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("load tls certificate %s: %w", cfg.TLS.CertFile, err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 
 	if cfg.AdminListen != "" {
 		aln, err := net.Listen("tcp", cfg.AdminListen)

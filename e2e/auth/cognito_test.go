@@ -1,0 +1,240 @@
+package authe2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+)
+
+// cognitoPool is the user pool .ci/cognito.sh provisions in moto.
+type cognitoPool struct {
+	endpoint, region, poolID, clientID, issuer, jwksURL, username, password, group string
+}
+
+// requireCognito reads the pool from FIELDSEAL_TEST_COGNITO_*: it skips
+// when they are unset, except in CI (CI=true), where it fails.
+func requireCognito(t *testing.T) cognitoPool {
+	t.Helper()
+	p := cognitoPool{
+		endpoint: os.Getenv("FIELDSEAL_TEST_COGNITO_ENDPOINT"),
+		region:   os.Getenv("FIELDSEAL_TEST_COGNITO_REGION"),
+		poolID:   os.Getenv("FIELDSEAL_TEST_COGNITO_POOL_ID"),
+		clientID: os.Getenv("FIELDSEAL_TEST_COGNITO_CLIENT_ID"),
+		issuer:   os.Getenv("FIELDSEAL_TEST_COGNITO_ISSUER"),
+		jwksURL:  os.Getenv("FIELDSEAL_TEST_COGNITO_JWKS_URL"),
+		username: os.Getenv("FIELDSEAL_TEST_COGNITO_USERNAME"),
+		password: os.Getenv("FIELDSEAL_TEST_COGNITO_PASSWORD"),
+		group:    os.Getenv("FIELDSEAL_TEST_COGNITO_GROUP"),
+	}
+	if p.endpoint == "" || p.region == "" || p.poolID == "" || p.clientID == "" || p.issuer == "" ||
+		p.jwksURL == "" || p.username == "" || p.password == "" || p.group == "" {
+		msg := `Cognito emulator not configured (FIELDSEAL_TEST_COGNITO_* unset): run ` +
+			`eval "$(bash .ci/aws-emulators.sh)"; eval "$(bash .ci/cognito.sh)" first`
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// signIn signs the system account in with the public USER_PASSWORD_AUTH
+// flow, as a service would, and returns its access and ID tokens.
+func (p cognitoPool) signIn(t *testing.T) (access, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := cip.New(cip.Options{
+		Region:       p.region,
+		BaseEndpoint: aws.String(p.endpoint),
+		// moto accepts any credentials; static dummies keep the SDK away
+		// from real ones on the machine.
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+	out, err := client.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		ClientId: aws.String(p.clientID),
+		AuthFlow: types.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{
+			"USERNAME": p.username, "PASSWORD": p.password,
+		},
+	})
+	if err != nil {
+		t.Fatalf("InitiateAuth: %v", err)
+	}
+	res := out.AuthenticationResult
+	if res == nil || aws.ToString(res.AccessToken) == "" || aws.ToString(res.IdToken) == "" {
+		t.Fatalf("InitiateAuth returned no tokens (a challenge instead?)")
+	}
+	return aws.ToString(res.AccessToken), aws.ToString(res.IdToken)
+}
+
+// subject reads the sub claim of a token the test obtained (not verified:
+// the test only needs to look for it where it must not be).
+func subject(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil || c.Sub == "" {
+		t.Fatalf("no sub claim: %v", err)
+	}
+	return c.Sub
+}
+
+func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
+	pool := requireCognito(t)
+	up := newUpstream(t)
+	authYAML := fmt.Sprintf(`auth:
+  issuer: %s
+  jwks_url: %s
+  client_ids: [%s]
+  token_use: access
+`, pool.issuer, pool.jwksURL, pool.clientID)
+	// The system account is the billing caller only when both its app client
+	// and its group match; an unrelated token from the pool would be default.
+	policies := fmt.Sprintf(`
+policies:
+  allow_anonymous: false
+  callers:
+    - id: billing
+      match: {client_ids: [%s], groups: [%s]}
+      actions: {email: decrypt, phone: mask, rrn: sealed}
+`, pool.clientID, pool.group)
+	s := startSidecar(t, up, authYAML, policies)
+	token, idToken := pool.signIn(t)
+	sub := subject(t, token)
+
+	var id string
+	t.Run("the system account's write is stored sealed", func(t *testing.T) {
+		status, got, raw := s.do(t, http.MethodPost, "/customers", token,
+			fmt.Sprintf(`{"name":"Jane Doe","email":%q,"phone":%q,"rrn":%q}`, janeEmail, janePhone, janeRRN))
+		if status != http.StatusCreated {
+			t.Fatalf("POST with a Cognito access token: status %d: %s", status, raw)
+		}
+		id = fmt.Sprint(got["id"])
+		stored := up.record(t, id)
+		for _, p := range []string{janeEmail, janePhone, janeRRN} {
+			if bytes.Contains(stored, []byte(p)) {
+				t.Errorf("the upstream stored plaintext %q: %s", p, stored)
+			}
+		}
+		if bytes.Count(stored, []byte(`"fs1:`)) != 3 {
+			t.Errorf("the upstream record does not hold 3 sealed values: %s", stored)
+		}
+	})
+	if id == "" {
+		t.Fatal("no record to read")
+	}
+
+	t.Run("the system account gets its configured actions on a read", func(t *testing.T) {
+		status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, token, "")
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, raw)
+		}
+		rrn, _ := got["rrn"].(string)
+		if got["email"] != janeEmail || got["phone"] != janePhoneMasked || !strings.HasPrefix(rrn, "fs1:") {
+			t.Errorf("read = %s, want the e-mail in plaintext, the phone %q and the rrn sealed", raw, janePhoneMasked)
+		}
+	})
+
+	t.Run("a tampered Cognito token is refused with 401", func(t *testing.T) {
+		parts := strings.Split(token, ".")
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil || len(sig) == 0 {
+			t.Fatalf("signature is not base64url: %v", err)
+		}
+		sig[len(sig)/2] ^= 0x01
+		tampered := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+		if tampered == token {
+			t.Fatal("tampering left the token unchanged")
+		}
+		status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, tampered, "")
+		if status != http.StatusUnauthorized || errorCode(got) != "unauthenticated" || !strings.HasSuffix(errorMessage(got), ": bad_signature") {
+			t.Errorf("status %d: %s", status, raw)
+		}
+	})
+
+	t.Run("a Cognito ID token is refused where access tokens are required", func(t *testing.T) {
+		status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, idToken, "")
+		if status != http.StatusUnauthorized || !strings.HasSuffix(errorMessage(got), ": wrong_token_use") {
+			t.Errorf("status %d: %s", status, raw)
+		}
+	})
+
+	var metrics []byte
+	t.Run("metrics label the fields with the caller id, not the token subject", func(t *testing.T) {
+		status, body := get(t, s.admin+"/metrics")
+		if status != http.StatusOK {
+			t.Fatalf("/metrics: status %d", status)
+		}
+		metrics = body
+		for _, series := range []string{
+			`fieldseal_proxy_fields_total{caller="billing",class="email",op="open",result="ok"}`,
+			`fieldseal_proxy_fields_total{caller="billing",class="phone",op="mask",result="ok"}`,
+			`fieldseal_proxy_fields_total{caller="billing",class="rrn",op="seal",result="ok"}`,
+		} {
+			if v := metricValue(body, series); v < 1 {
+				t.Errorf("%s = %v, want at least 1", series, v)
+			}
+		}
+		if v := metricValue(body, "fieldseal_auth_verified_total"); v < 2 {
+			t.Errorf("fieldseal_auth_verified_total = %v, want at least 2", v)
+		}
+		if v := metricValue(body, `fieldseal_auth_failures_total{reason="bad_signature"}`); v != 1 {
+			t.Errorf(`fieldseal_auth_failures_total{reason="bad_signature"} = %v, want 1`, v)
+		}
+		for _, secret := range []string{sub, pool.username} {
+			if bytes.Contains(body, []byte(secret)) {
+				t.Errorf("/metrics holds the token's subject or username %q", secret)
+			}
+		}
+	})
+	if t.Failed() {
+		t.Logf("metrics:\n%s", fieldsealMetrics(metrics))
+	}
+
+	s.stop(t)
+	raw, events := readAudit(t, s.audit)
+	t.Run("the audit trail verifies and records the system account as billing without values", func(t *testing.T) {
+		if out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit); code != 0 {
+			t.Errorf("audit verify: exit %d: %s%s", code, out, stderr)
+		}
+		var billing, reqs int
+		for _, e := range events {
+			if e.Type == "request" {
+				reqs++
+				if e.Caller == "billing" && e.Outcome == "ok" {
+					billing++
+				}
+			}
+		}
+		if want := int(s.requests.Load()); reqs != want || billing != 2 {
+			t.Errorf("%d request events (%d by billing, ok), want %d (2)", reqs, billing, want)
+		}
+		for _, secret := range []string{janeEmail, janePhone, janeRRN, token, idToken, sub, pool.username} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("the audit file holds %q", secret)
+			}
+		}
+	})
+}

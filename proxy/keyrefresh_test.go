@@ -1,0 +1,324 @@
+package proxy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// countingProvider is the real localkeys provider, counting the calls a
+// key cache makes to it (loads and change checks).
+type countingProvider struct {
+	inner         *localkeys.Provider
+	loads, checks atomic.Int32
+}
+
+func (p *countingProvider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyring, error) {
+	p.loads.Add(1)
+	return p.inner.Load(ctx, prev)
+}
+
+func (p *countingProvider) Changed(ctx context.Context, prev *crypto.Keyring) (bool, error) {
+	p.checks.Add(1)
+	return p.inner.Changed(ctx, prev)
+}
+
+// fleet is two sidecars' key caches over one real local key-ring file.
+// Sidecar A is the one that rotates; sidecar B (behind the proxy under
+// test) refreshes only on demand: its periodic interval is an hour and its
+// clock only moves when the test says so.
+type fleet struct {
+	ringFile string
+	mk       localkeys.MasterKey
+	a, b     *crypto.Cache
+	bSrc     *countingProvider
+	bNow     atomic.Int64 // B's clock, unix nanoseconds
+}
+
+func newFleet(t *testing.T) *fleet {
+	t.Helper()
+	text, err := localkeys.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{ringFile: filepath.Join(t.TempDir(), "ring.json")}
+	if f.mk, err = localkeys.ParseMasterKey(text); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.Init(f.ringFile, f.mk); err != nil {
+		t.Fatal(err)
+	}
+	f.bNow.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
+	f.a = crypto.NewCache(localkeys.New(f.ringFile, f.mk), crypto.CacheOptions{Interval: time.Hour})
+	f.bSrc = &countingProvider{inner: localkeys.New(f.ringFile, f.mk)}
+	f.b = crypto.NewCache(f.bSrc, crypto.CacheOptions{
+		Interval: time.Hour,
+		Now:      func() time.Time { return time.Unix(0, f.bNow.Load()) },
+	})
+	for _, c := range []*crypto.Cache{f.a, f.b} {
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.bSrc.loads.Store(0)
+	f.bSrc.checks.Store(0)
+	return f
+}
+
+// rotate runs `keys rotate` on the shared file and lets only A see it.
+func (f *fleet) rotate(t *testing.T) {
+	t.Helper()
+	if _, err := localkeys.Rotate(f.ringFile, f.mk); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.a.Keyring().Primary() != 2 || f.b.Keyring().Primary() != 1 {
+		t.Fatalf("after rotate: A primary %d, B primary %d; want 2 and 1", f.a.Keyring().Primary(), f.b.Keyring().Primary())
+	}
+}
+
+func (f *fleet) bCalls() int32 { return f.bSrc.loads.Load() + f.bSrc.checks.Load() }
+
+// forgeKeyID returns sealed with its header's key id replaced: a value
+// that is well formed but names a key no ring has.
+func forgeKeyID(t *testing.T, sealed string, id uint32) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, crypto.Prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(raw[2:6], id)
+	return crypto.Prefix + base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// serveStored is an upstream handler answering every request with the
+// record held in doc.
+func serveStored(doc *atomic.Pointer[string]) func(w http.ResponseWriter, r *http.Request, body []byte) {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, *doc.Load())
+	}
+}
+
+// get reads path through h without failing the test, for use from
+// several goroutines.
+func get(h *harness, path string) (int, []byte, error) {
+	resp, err := h.front.Client().Get(h.front.URL + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// getMany sends n concurrent reads and returns how many got each status.
+func getMany(t *testing.T, h *harness, path string, n int, check func(status int, body []byte) error) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			status, body, err := get(h, path)
+			if err == nil && check != nil {
+				err = check(status, body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Error(err)
+			}
+			statuses[status]++
+		})
+	}
+	wg.Wait()
+	return statuses
+}
+
+func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
+	for _, onOpenError := range []string{OnOpenErrorFail, OnOpenErrorSealed} {
+		t.Run("a value sealed under a key this sidecar has not loaded opens after one refresh (on_open_error "+onOpenError+")", func(t *testing.T) {
+			f := newFleet(t)
+			f.rotate(t)
+			var doc atomic.Pointer[string]
+			record := `{"id":7,"email":"` + sealFor(t, f.a.Keyring(), "email", "", `"new@example.com"`) + `"}`
+			doc.Store(&record)
+			h := newHarness(t, serveStored(&doc), func(o *Options) {
+				o.Keys = f.b
+				o.OnOpenError = onOpenError
+			})
+
+			resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
+			if resp.StatusCode != http.StatusOK || gjson.GetBytes(body, "email").Str != "new@example.com" {
+				t.Fatalf("read: %d %s; want 200 with the plaintext", resp.StatusCode, body)
+			}
+			if p := f.b.Keyring().Primary(); p != 2 {
+				t.Fatalf("B's ring primary = %d after the read, want 2", p)
+			}
+			if l := f.bSrc.loads.Load(); l != 1 {
+				t.Fatalf("B loaded %d times, want 1", l)
+			}
+
+			resp, body = h.do(t, http.MethodGet, "/customers/7", nil, nil)
+			if resp.StatusCode != http.StatusOK || f.bCalls() != 2 {
+				t.Fatalf("second read: %d %s, %d provider calls; want 200 and no new call", resp.StatusCode, body, f.bCalls())
+			}
+		})
+	}
+
+	t.Run("100 concurrent reads of such values cause exactly one provider load", func(t *testing.T) {
+		f := newFleet(t)
+		f.rotate(t)
+		var doc atomic.Pointer[string]
+		record := `{"id":7,"email":"` + sealFor(t, f.a.Keyring(), "email", "", `"new@example.com"`) + `"}`
+		doc.Store(&record)
+		h := newHarness(t, serveStored(&doc), func(o *Options) { o.Keys = f.b })
+
+		statuses := getMany(t, h, "/customers/7", 100, func(status int, body []byte) error {
+			if status != http.StatusOK || gjson.GetBytes(body, "email").Str != "new@example.com" {
+				return fmt.Errorf("read: %d %s; want 200 with the plaintext", status, body)
+			}
+			return nil
+		})
+		if statuses[http.StatusOK] != 100 {
+			t.Fatalf("statuses = %v", statuses)
+		}
+		if l, c := f.bSrc.loads.Load(), f.bSrc.checks.Load(); l != 1 || c != 1 {
+			t.Fatalf("100 reads caused %d loads and %d change checks, want 1 and 1", l, c)
+		}
+	})
+
+	t.Run("a flood of forged key ids still fails and refreshes at most once per interval", func(t *testing.T) {
+		f := newFleet(t)
+		var doc atomic.Pointer[string]
+		record := `{"id":7,"email":"` + forgeKeyID(t, sealFor(t, f.b.Keyring(), "email", "", `"x@example.com"`), 999) + `"}`
+		doc.Store(&record)
+		h := newHarness(t, serveStored(&doc), func(o *Options) { o.Keys = f.b })
+		is502 := func(status int, body []byte) error {
+			if status != http.StatusBadGateway || gjson.GetBytes(body, "error.code").Str != "open_failed" {
+				return fmt.Errorf("forged read: %d %s; want 502 open_failed", status, body)
+			}
+			return nil
+		}
+
+		getMany(t, h, "/customers/7", 100, is502)
+		if n := f.bCalls(); n != 1 {
+			t.Fatalf("first flood: %d provider calls, want 1", n)
+		}
+		f.bNow.Add(int64(5*time.Second - time.Nanosecond))
+		getMany(t, h, "/customers/7", 100, is502)
+		if n := f.bCalls(); n != 1 {
+			t.Fatalf("flood just under 5s later: %d provider calls, want still 1", n)
+		}
+		f.bNow.Add(1)
+		getMany(t, h, "/customers/7", 100, is502)
+		if n := f.bCalls(); n != 2 {
+			t.Fatalf("flood 5s later: %d provider calls, want 2", n)
+		}
+		if l := f.bSrc.loads.Load(); l != 0 {
+			t.Fatalf("%d loads of an unchanged ring, want 0", l)
+		}
+	})
+
+	t.Run("a forged key id is left sealed under on_open_error sealed", func(t *testing.T) {
+		f := newFleet(t)
+		var doc atomic.Pointer[string]
+		forged := forgeKeyID(t, sealFor(t, f.b.Keyring(), "email", "", `"x@example.com"`), 999)
+		record := `{"id":7,"email":"` + forged + `"}`
+		doc.Store(&record)
+		h := newHarness(t, serveStored(&doc), func(o *Options) {
+			o.Keys = f.b
+			o.OnOpenError = OnOpenErrorSealed
+		})
+		resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
+		if resp.StatusCode != http.StatusOK || gjson.GetBytes(body, "email").Str != forged {
+			t.Fatalf("read: %d %s; want 200 with the value left sealed", resp.StatusCode, body)
+		}
+		if n := f.bCalls(); n != 1 {
+			t.Fatalf("%d provider calls, want 1", n)
+		}
+	})
+
+	t.Run("one request refreshes at most once however many values fail", func(t *testing.T) {
+		f := newFleet(t)
+		var doc atomic.Pointer[string]
+		record := fmt.Sprintf(`{"id":7,"email":%q,"phone":%q}`,
+			forgeKeyID(t, sealFor(t, f.b.Keyring(), "email", "", `"x@example.com"`), 999),
+			forgeKeyID(t, sealFor(t, f.b.Keyring(), "phone", "", `"+1 555"`), 1000))
+		doc.Store(&record)
+		keys := &recordingRefresher{Cache: f.b}
+		h := newHarness(t, serveStored(&doc), func(o *Options) {
+			o.Keys = keys
+			o.OnOpenError = OnOpenErrorSealed
+		})
+		if resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("read: %d %s", resp.StatusCode, body)
+		}
+		if calls := keys.ids(); len(calls) != 1 || calls[0] != 999 {
+			t.Fatalf("RefreshForKey calls = %v, want one for v999", calls)
+		}
+	})
+
+	t.Run("a write of a value sealed under the new key is kept after one refresh, and new values use the new key", func(t *testing.T) {
+		f := newFleet(t)
+		f.rotate(t)
+		h := newHarness(t, nil, func(o *Options) { o.Keys = f.b })
+		sealed := sealFor(t, f.a.Keyring(), "email", "", `"new@example.com"`)
+		// The upstream echoes the stored record: the response side opens
+		// it with the ring the request side refreshed, without a second
+		// refresh.
+		resp, body := h.do(t, http.MethodPut, "/customers/7", jsonHeader(), strings.NewReader(`{"email":"`+sealed+`","phone":"+1 555"}`))
+		if resp.StatusCode != http.StatusOK || !jsonEqual(t, string(body), `{"email":"new@example.com","phone":"+1 555"}`) {
+			t.Fatalf("write: %d %s; want 200 with the record in plaintext", resp.StatusCode, body)
+		}
+		if l := f.bSrc.loads.Load(); l != 1 {
+			t.Fatalf("B loaded %d times, want 1", l)
+		}
+		reqs := h.up.requests()
+		got := gjson.GetBytes(reqs[len(reqs)-1].Body, "email").Str
+		phone := gjson.GetBytes(reqs[len(reqs)-1].Body, "phone").Str
+		if got != sealed {
+			t.Fatalf("upstream got email %q, want the sealed value unchanged", got)
+		}
+		if _, _, id, err := f.b.Keyring().Open(nil, []byte(phone), crypto.AAD(nil, "phone", "")); err != nil || id != 2 {
+			t.Fatalf("phone sealed under v%d (%v), want the new primary v2", id, err)
+		}
+	})
+}
+
+// recordingRefresher records the key ids the proxy asks a cache for.
+type recordingRefresher struct {
+	*crypto.Cache
+	mu    sync.Mutex
+	calls []uint32
+}
+
+func (r *recordingRefresher) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, id)
+	r.mu.Unlock()
+	return r.Cache.RefreshForKey(ctx, id)
+}
+
+func (r *recordingRefresher) ids() []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint32(nil), r.calls...)
+}
