@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -31,19 +31,7 @@ const testRegion = "us-east-1"
 func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), and no
 	// shared config or instance metadata lookups from the developer's machine.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "testing",
-		"AWS_SECRET_ACCESS_KEY":       "testing",
-		"AWS_REGION":                  testRegion,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(os.TempDir(), "fieldseal-no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(os.TempDir(), "fieldseal-no-aws-credentials"),
-	} {
-		os.Setenv(k, v)
-	}
-	os.Unsetenv("AWS_PROFILE")
-	os.Unsetenv("AWS_SESSION_TOKEN")
-	os.Unsetenv("AWS_ENDPOINT_URL")
+	motoserver.IsolateAWSEnv(testRegion)
 	os.Exit(m.Run())
 }
 

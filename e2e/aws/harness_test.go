@@ -53,19 +53,7 @@ func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), for the
 	// test's own SDK clients and for every fieldseal process it starts; no shared
 	// config or instance metadata from the developer's machine.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "testing",
-		"AWS_SECRET_ACCESS_KEY":       "testing",
-		"AWS_REGION":                  region,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(os.TempDir(), "fieldseal-no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(os.TempDir(), "fieldseal-no-aws-credentials"),
-	} {
-		os.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
-		os.Unsetenv(k)
-	}
+	motoserver.IsolateAWSEnv(region)
 	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
 }
 
