@@ -48,20 +48,7 @@ func startJSONServer(t *testing.T, bin string) (url, db string) {
 // json-server writes the file after it answers.
 func readDB(t *testing.T, db string, want ...string) []byte {
 	t.Helper()
-	var b []byte
-	testproc.Poll(t, 10*time.Second, func() error {
-		var err error
-		if b, err = os.ReadFile(db); err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range want {
-			if !bytes.Contains(b, []byte(w)) {
-				return fmt.Errorf("the db file never mentioned %q:\n%s", w, b)
-			}
-		}
-		return nil
-	})
-	return b
+	return testproc.WaitFileContains(t, db, 10*time.Second, want...)
 }
 
 // TestSidecarInFrontOfJSONServerOnMoto is the legacy-app case with the aws

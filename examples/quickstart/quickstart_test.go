@@ -170,20 +170,7 @@ var plaintexts = []string{"alice@example.com", "+82-10-1234-5678", "1 Sejong-dae
 // it caused before it inspects the file.
 func readDB(t *testing.T, e *env, want ...string) []byte {
 	t.Helper()
-	var db []byte
-	testproc.Poll(t, 10*time.Second, func() error {
-		var err error
-		if db, err = os.ReadFile(e.db); err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range want {
-			if !bytes.Contains(db, []byte(w)) {
-				return fmt.Errorf("the app's db file never mentioned %q:\n%s", w, db)
-			}
-		}
-		return nil
-	})
-	return db
+	return testproc.WaitFileContains(t, e.db, 10*time.Second, want...)
 }
 
 // assertDBHasNoPlaintext waits until the db file holds every marker (values

@@ -9,7 +9,7 @@
 //     or pyenv shim forked.
 //   - A process's stdout and stderr go to a log file; when the test fails, the
 //     output of that run is printed with the test's log.
-//   - Waiting is bounded: Poll and Process.WaitUntil fail the test when their
+//   - Waiting is bounded: Poll, WaitFileContains and Process.WaitUntil fail the test when their
 //     deadline passes, and WaitUntil fails at once if the process exits first,
 //     printing its output.
 //   - A missing tool skips the test with a hint (Missing), except when CI is

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -214,4 +215,28 @@ func poll(t testing.TB, within time.Duration, done <-chan struct{}, exited func(
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// WaitFileContains returns the content of the file at path once it
+// contains every string in want, and fails the test if that has not
+// happened within the given time. It is for files a process writes after it
+// answers (json-server's db file, an audit log): a test waits for the write
+// it caused before it inspects the file. A file that cannot be read fails
+// the test at once.
+func WaitFileContains(t testing.TB, path string, within time.Duration, want ...string) []byte {
+	t.Helper()
+	var b []byte
+	Poll(t, within, func() error {
+		var err error
+		if b, err = os.ReadFile(path); err != nil {
+			t.Fatalf("read %s: %v", filepath.Base(path), err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				return fmt.Errorf("%s never mentioned %q:\n%s", filepath.Base(path), w, b)
+			}
+		}
+		return nil
+	})
+	return b
 }

@@ -175,6 +175,28 @@ func TestWaiting(t *testing.T) {
 			t.Errorf("failure %q does not say the process exited and show its output", r.fatal)
 		}
 	})
+	t.Run("WaitFileContains returns the file once a later write adds what it waits for", func(t *testing.T) {
+		path := t.TempDir() + "/db.json"
+		if err := os.WriteFile(path, []byte("first\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := Start(t, Options{}, "sh", "-c", `sleep 0.1; echo second >> "$0"`, path)
+		got := WaitFileContains(t, path, 30*time.Second, "first", "second")
+		if string(got) != "first\nsecond\n" {
+			t.Errorf("got %q", got)
+		}
+		<-p.Done()
+	})
+	t.Run("WaitFileContains fails after its deadline naming what is missing", func(t *testing.T) {
+		path := t.TempDir() + "/db.json"
+		if err := os.WriteFile(path, []byte("first\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, func(tb testing.TB) { WaitFileContains(tb, path, 100*time.Millisecond, "first", "second") })
+		if !strings.Contains(r.fatal, `"second"`) {
+			t.Errorf("failure %q does not name the missing text", r.fatal)
+		}
+	})
 	t.Run("Poll fails with the condition's last error after its deadline", func(t *testing.T) {
 		r := run(t, func(tb testing.TB) { Poll(tb, 100*time.Millisecond, func() error { return errors.New("still cold") }) })
 		if !strings.Contains(r.fatal, "still cold") {
