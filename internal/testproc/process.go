@@ -103,9 +103,6 @@ func (p *Process) Err() error {
 	}
 }
 
-// Log is the path of the file that holds the process's output.
-func (p *Process) Log() string { return p.log }
-
 // Output is what this run of the process wrote to its log so far (the last
 // Options.LogTail bytes of it, if set).
 func (p *Process) Output() []byte {
