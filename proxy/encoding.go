@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,9 +120,14 @@ var errTooLarge = errors.New("body exceeds limit")
 
 // readLimited appends all of r to dst, failing with errTooLarge once more
 // than limit bytes arrive. It never reads more than limit+1 bytes, which
-// also bounds decompression bombs.
-func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
-	lr := io.LimitReader(r, limit+1)
+// also bounds decompression bombs. size is the expected length (a
+// Content-Length; 0 or less when unknown): dst is grown to hold it and the
+// end-of-body read at once, so a known body is read without regrowing.
+func readLimited(dst []byte, r io.Reader, limit, size int64) ([]byte, error) {
+	if size > 0 && size <= limit {
+		dst = slices.Grow(dst, int(size)+1)
+	}
+	lr := io.LimitedReader{R: r, N: limit + 1}
 	for {
 		if len(dst) == cap(dst) {
 			dst = append(dst, 0)[:len(dst)]
@@ -161,6 +167,29 @@ func (bp *bufferPool) put(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bp.p.Put(b)
+}
+
+// copyBufferSize is the size of ReverseProxy's copy buffers (its own default).
+const copyBufferSize = 32 << 10
+
+// copyBufferPool is ReverseProxy's BufferPool. It pools array pointers, not
+// slices, so that Put does not allocate a slice header per call.
+type copyBufferPool struct{ p sync.Pool }
+
+// Get returns a copyBufferSize buffer.
+func (cp *copyBufferPool) Get() []byte {
+	if b, ok := cp.p.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+// Put recycles a buffer that Get returned; any other slice is dropped.
+func (cp *copyBufferPool) Put(b []byte) {
+	if cap(b) < copyBufferSize {
+		return
+	}
+	cp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 }
 
 // sharedBuf is a pooled buffer handed out as one or more bodies: a response

@@ -44,6 +44,11 @@ func (s *stats) add(class string, a Action, op, result string) {
 			return
 		}
 	}
+	if s.fields == nil {
+		// One allocation per request instead of one per growth step; a
+		// route rarely has more classes, ops and results than this.
+		s.fields = make([]FieldStat, 0, 8)
+	}
 	s.fields = append(s.fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Count: 1})
 }
 
@@ -58,6 +63,9 @@ func (s *stats) key(id uint32) {
 			s.keys[i] = id
 			return
 		}
+	}
+	if s.keys == nil {
+		s.keys = make([]uint32, 0, 4)
 	}
 	s.keys = append(s.keys, id)
 }

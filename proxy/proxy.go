@@ -136,6 +136,8 @@ type Proxy struct {
 	upstream    *url.URL
 	preserve    bool
 	bufs        bufferPool
+	copyBufs    copyBufferPool
+	ids         *requestIDs
 }
 
 // New builds a Proxy. It fails on missing required options, an unknown
@@ -162,6 +164,7 @@ func New(opts Options) (*Proxy, error) {
 		observer:    opts.Observer,
 		upstream:    opts.Upstream,
 		preserve:    opts.PreserveHost,
+		ids:         newRequestIDs(),
 	}
 	switch opts.OnOpenError {
 	case "", OnOpenErrorFail:
@@ -202,6 +205,9 @@ func New(opts Options) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(opts.Logger.With().Str("component", "reverseproxy").Logger(), "", 0),
+		// Without a pool ReverseProxy allocates a 32 KB buffer per body it
+		// copies (every unprotected request and every response).
+		BufferPool: &p.copyBufs,
 		// FlushInterval 0: ReverseProxy flushes streaming responses
 		// (text/event-stream, unknown length) immediately by itself.
 	}
@@ -235,7 +241,12 @@ type reqState struct {
 	// reqBody is the sealed request body's buffer; ServeHTTP holds a
 	// reference until the round trip is over (see sharedBuf).
 	reqBody *sharedBuf
-	respT   transform // storage for resp
+	// reqReader is the body over reqBody given to the ReverseProxy. The
+	// ReverseProxy hides it from the transport behind a Close that does
+	// nothing, so ServeHTTP closes it once the round trip is over (waiting
+	// out a Read in flight) to return the buffer to the pool.
+	reqReader io.Closer
+	respT     transform // storage for resp
 	// refresh is the request's one on-demand key refresh, shared by the
 	// request and response transforms.
 	refresh keyRefresh
@@ -267,12 +278,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	rs := &reqState{id: r.Header.Get(HeaderRequestID)}
 	if !saneRequestID(rs.id) {
-		rs.id = newRequestID()
+		rs.id = p.ids.newID()
 	}
 	rs.route = p.match(r)
 	if rs.route == nil {
 		defer func() {
-			p.metrics.observe(unmatchedRoute, "", rs.outcome("forwarded"), p.now().Sub(start).Seconds(), nil)
+			p.metrics.observe(unmatchedRoute, "", rs.outcome(outcomeForwarded), p.now().Sub(start).Seconds(), nil)
 		}()
 		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 		return
@@ -280,6 +291,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	callerID := ""
 	defer func() {
 		if rs.reqBody != nil {
+			_ = rs.reqReader.Close()
 			rs.reqBody.release()
 		}
 		p.finish(r, rs, callerID, start)
@@ -387,7 +399,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if body, err = decoder(body, codings); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength)
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -430,6 +442,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	sb := newSharedBuf(&p.bufs, out)
 	rs.reqBody = sb // released by ServeHTTP once the round trip is over
 	r.Body = sb.body()
+	rs.reqReader = r.Body
 	r.GetBody = func() (io.ReadCloser, error) { return sb.body(), nil }
 	r.ContentLength = int64(len(sealed))
 	r.TransferEncoding = nil
@@ -489,7 +502,13 @@ func (p *Proxy) match(r *http.Request) *fieldmap.Route {
 	if route := m.Match(method, urlPath); route != nil {
 		return route
 	}
-	clean := path.Clean("/" + urlPath)
+	// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an already
+	// clean path without allocating: most requests pay one scan here.
+	rooted := urlPath
+	if rooted[0] != '/' {
+		rooted = "/" + rooted
+	}
+	clean := path.Clean(rooted)
 	if clean != urlPath {
 		if route := m.Match(method, clean); route != nil {
 			return route
@@ -562,7 +581,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody)
+	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength)
 	*in = doc[:0]
 	_ = resp.Body.Close()
 	switch {

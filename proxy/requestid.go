@@ -2,7 +2,8 @@ package proxy
 
 import (
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
+	"sync/atomic"
 )
 
 // HeaderRequestID carries the request id to the upstream and back to the client.
@@ -29,9 +30,30 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// newRequestID returns 16 hex characters from crypto/rand.
-func newRequestID() string {
+// requestIDs hands out request ids: 16 hex characters of a 64-bit counter
+// that starts at a random value per process. An id only has to be unique
+// (it is not a secret or a capability), and a counter gives that without a
+// getrandom system call per request; the random start keeps the ids of
+// several sidecars apart.
+type requestIDs struct {
+	next atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on failure since Go 1.24)
-	return hex.EncodeToString(b[:])
+	ids := &requestIDs{}
+	ids.next.Store(binary.LittleEndian.Uint64(b[:]))
+	return ids
+}
+
+// newID returns the next id.
+func (ids *requestIDs) newID() string {
+	v := ids.next.Add(1)
+	var b [16]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }

@@ -208,12 +208,8 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 	for start < len(s) && s[start] <= ' ' {
 		start++
 	}
-	end := len(s)
-	for s[end-1] <= ' ' {
-		end--
-	}
 	w := walker{doc: s, b: doc, spans: buf.s[:0]}
-	w.walk(p.root, start, end)
+	w.walk(p.root, start)
 	buf.s = w.spans[:0]
 	if w.err != nil {
 		return dst, w.err

@@ -26,27 +26,33 @@ type walker struct {
 	err   error
 }
 
-// walk visits the value doc[start:end].
-func (w *walker) walk(n *node, start, end int) {
+// walk visits the value starting at doc[start] and returns the index just
+// past it. A container the trie descends into is scanned once, by object or
+// array, which find its end on the way; any other value is skipped.
+// After an error (w.err) the returned index is meaningless.
+func (w *walker) walk(n *node, start int) int {
+	var end int
+	switch {
+	case len(n.edges) > 0 && w.b[start] == '{':
+		end = w.object(n, start)
+	case len(n.edges) > 0 && w.b[start] == '[':
+		end = w.array(n, start)
+	default:
+		end = skipValue(w.b, start)
+	}
 	if n.leaf >= 0 {
 		w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
 	}
-	if len(n.edges) == 0 {
-		return
-	}
-	switch w.b[start] {
-	case '{':
-		w.object(n, start)
-	case '[':
-		w.array(n, start)
-	}
+	return end
 }
 
-func (w *walker) object(n *node, i int) {
+// object visits the members of the object at s[i] and returns the index
+// just past it.
+func (w *walker) object(n *node, i int) int {
 	s := w.b
 	i = skipSpace(s, i+1)
 	if s[i] == '}' {
-		return
+		return i + 1
 	}
 	for {
 		kEnd := skipString(s, i)
@@ -54,9 +60,9 @@ func (w *walker) object(n *node, i int) {
 		if strings.IndexByte(key, '\\') >= 0 {
 			key = gjson.Parse(w.doc[i:kEnd]).Str // rare: decode escapes to compare
 		}
-		i = skipSpace(s, kEnd)  // at ':'
-		v := skipSpace(s, i+1)  // value start
-		vEnd := skipValue(s, v) // value end
+		i = skipSpace(s, kEnd) // at ':'
+		v := skipSpace(s, i+1) // value start
+		vEnd := -1             // value end, once known
 		for e := range n.edges {
 			edge := &n.edges[e]
 			switch edge.kind {
@@ -68,7 +74,7 @@ func (w *walker) object(n *node, i int) {
 				ok, stopped := match.MatchLimit(key, edge.arg, maxMatchComplexity)
 				if stopped {
 					w.err = fmt.Errorf("rewrite: match a key against pattern %q: %w", edge.arg, ErrPatternTooComplex)
-					return
+					return 0
 				}
 				if !ok {
 					continue
@@ -76,39 +82,47 @@ func (w *walker) object(n *node, i int) {
 			default:
 				continue
 			}
-			w.walk(edge.next, v, vEnd)
+			vEnd = w.walk(edge.next, v)
 			if w.err != nil {
-				return
+				return 0
 			}
+		}
+		if vEnd < 0 {
+			vEnd = skipValue(s, v)
 		}
 		i = skipSpace(s, vEnd)
 		if s[i] == '}' {
-			return
+			return i + 1
 		}
 		i = skipSpace(s, i+1) // past ','
 	}
 }
 
-func (w *walker) array(n *node, i int) {
+// array visits the elements of the array at s[i] and returns the index just
+// past it.
+func (w *walker) array(n *node, i int) int {
 	s := w.b
 	i = skipSpace(s, i+1)
 	if s[i] == ']' {
-		return
+		return i + 1
 	}
 	for idx := 0; ; idx++ {
-		vEnd := skipValue(s, i)
+		vEnd := -1
 		for e := range n.edges {
 			edge := &n.edges[e]
 			if edge.kind == edgeEach || (edge.kind == edgeKey && edge.index == idx) {
-				w.walk(edge.next, i, vEnd)
+				vEnd = w.walk(edge.next, i)
 				if w.err != nil {
-					return
+					return 0
 				}
 			}
 		}
+		if vEnd < 0 {
+			vEnd = skipValue(s, i)
+		}
 		i = skipSpace(s, vEnd)
 		if s[i] == ']' {
-			return
+			return i + 1
 		}
 		i = skipSpace(s, i+1)
 	}

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 and returns their
@@ -63,16 +65,6 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestServeOverTLSOffersHTTP2(t *testing.T) {
 	dir := t.TempDir()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +81,7 @@ func TestServeOverTLSOffersHTTP2(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(mk), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	cfg := fmt.Sprintf(`listen: %s
 admin_listen: %s
 upstream: %s

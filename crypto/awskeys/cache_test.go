@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // refreshAll runs n concurrent Refresh calls and returns their errors joined.
@@ -122,14 +124,14 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 }
 
 func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
-	moto := startOwnMoto(t)
+	moto := motoserver.Start(t)
 	ctx := testCtx(t)
 	secret := uniqueName(t)
-	opts := testOptions(moto.url, secret, createCMK(t, moto.url), nil)
+	opts := testOptions(moto.URL, secret, createCMK(t, moto.URL), nil)
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ringJSON, err := smClient(moto.url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
+	ringJSON, err := smClient(moto.URL).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	}
 	loaded := cache.Keyring()
 
-	moto.stop()
+	moto.Stop()
 	t.Run("with the emulator down the cached keyring still serves and refresh fails", func(t *testing.T) {
 		err := cache.Refresh(ctx)
 		if !errors.Is(err, ErrUnavailable) {
@@ -161,8 +163,8 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	// secret with the same ring (as a restored backup would). The CMK cannot be
 	// restored (moto cannot import key material), which the provider tolerates
 	// because it reuses data keys it already holds by id and only unwraps new ones.
-	moto.start()
-	sm := smClient(moto.url)
+	moto.Restart()
+	sm := smClient(moto.URL)
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: ringJSON.SecretString}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	})
 	t.Run("a rotation under a new CMK after the restart reaches the cache", func(t *testing.T) {
 		o := opts
-		o.KMSKeyID = createCMK(t, moto.url)
+		o.KMSKeyID = createCMK(t, moto.URL)
 		if _, err := Rotate(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +200,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 }
 
 func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
-	down := "http://127.0.0.1:" + itoa(freePort(t)) // nothing listens there
+	down := "http://" + testproc.FreeAddr(t) // nothing listens there
 	ctx := testCtx(t)
 	p, err := newTestProvider(t, testOptions(down, "pii/ring", "", nil))
 	if err != nil {

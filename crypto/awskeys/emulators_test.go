@@ -4,15 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // The tests talk to real emulators started by .ci/aws-emulators.sh:
@@ -34,19 +31,7 @@ const testRegion = "us-east-1"
 func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), and no
 	// shared config or instance metadata lookups from the developer's machine.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "testing",
-		"AWS_SECRET_ACCESS_KEY":       "testing",
-		"AWS_REGION":                  testRegion,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(os.TempDir(), "fieldseal-no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(os.TempDir(), "fieldseal-no-aws-credentials"),
-	} {
-		os.Setenv(k, v)
-	}
-	os.Unsetenv("AWS_PROFILE")
-	os.Unsetenv("AWS_SESSION_TOKEN")
-	os.Unsetenv("AWS_ENDPOINT_URL")
+	motoserver.IsolateAWSEnv(testRegion)
 	os.Exit(m.Run())
 }
 
@@ -55,11 +40,7 @@ func needEnv(t testing.TB, name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	msg := fmt.Sprintf("%s is not set; start the emulators first: eval \"$(bash .ci/aws-emulators.sh)\"", name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: emulator tests may not skip)")
-	}
-	t.Skip(msg)
+	testproc.Missing(t, fmt.Sprintf("%s is not set; start the emulators first: eval \"$(bash .ci/aws-emulators.sh)\"", name))
 	return ""
 }
 
@@ -147,97 +128,6 @@ func totalCalls(t testing.TB, reg *prometheus.Registry) int {
 	}
 	return n
 }
-
-// freePort finds a loopback port nothing listens on.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// ownMoto is a moto_server this test starts and stops itself, for outage tests.
-type ownMoto struct {
-	t    testing.TB
-	port int
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startOwnMoto runs moto_server on a free loopback port until the test ends.
-func startOwnMoto(t testing.TB) *ownMoto {
-	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		msg := "moto_server is not on PATH; install it with bash .ci/aws-emulators.sh"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: emulator tests may not skip)")
-		}
-		t.Skip(msg)
-	}
-	m := &ownMoto{t: t, port: freePort(t)}
-	m.url = "http://127.0.0.1:" + strconv.Itoa(m.port)
-	m.start()
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *ownMoto) start() {
-	m.t.Helper()
-	log, err := os.Create(filepath.Join(m.t.TempDir(), "moto.log"))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	m.cmd = exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(m.port))
-	m.cmd.Stdout, m.cmd.Stderr = log, log
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start moto_server: %v", err)
-	}
-	m.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}, log *os.File) {
-		_ = cmd.Wait()
-		log.Close()
-		close(done)
-	}(m.cmd, m.done, log)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(m.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		select {
-		case <-m.done:
-			b, _ := os.ReadFile(log.Name())
-			m.t.Fatalf("moto_server exited during start-up:\n%s", b)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	m.stop()
-	m.t.Fatalf("moto_server on port %d did not answer within 60s", m.port)
-}
-
-// stop ends moto and waits until the port no longer answers.
-func (m *ownMoto) stop() {
-	if m.cmd == nil || m.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-m.done:
-	default:
-		// SIGKILL: an outage is abrupt, and werkzeug is slow to honour SIGTERM.
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
-	m.cmd = nil
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
 

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,40 +33,15 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // fieldsealBin is the binary TestMain builds once for every test of the run.
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "fieldseal-authe2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	fieldsealBin = filepath.Join(dir, "fieldseal")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", fieldsealBin, "../../cmd/fieldseal").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ../../cmd/fieldseal: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
 }
 
 // fieldseal runs a one-shot fieldseal command and returns its stdout,
@@ -233,9 +207,7 @@ routes:
 type sidecar struct {
 	dir, config, audit, log string
 	proxy, admin            string
-	cmd                     *exec.Cmd
-	exited                  chan struct{}
-	exitErr                 error
+	proc                    *testproc.Process
 	requests                atomic.Int64 // requests sent to protected routes
 }
 
@@ -249,7 +221,7 @@ func startSidecar(t *testing.T, up *upstream, authSection, policies string) *sid
 		dir: dir, config: filepath.Join(dir, "fieldseal.yaml"), audit: filepath.Join(dir, "audit.log"),
 		log: filepath.Join(dir, "fieldseal.log"),
 	}
-	proxyPort, adminPort := freePort(t), freePort(t)
+	proxyPort, adminPort := testproc.FreePort(t), testproc.FreePort(t)
 	s.proxy = fmt.Sprintf("http://127.0.0.1:%d", proxyPort)
 	s.admin = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
@@ -284,78 +256,32 @@ audit:
 		t.Fatalf("fieldseal keys init: exit %d: %s", code, stderr)
 	}
 
-	// Registered first, so it runs after every start's cleanup stopped the process.
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(s.log)
-			t.Logf("fieldseal.log:\n%s", b)
-		}
-	})
 	s.start(t)
 	return s
 }
 
 // start runs `fieldseal serve` on the sidecar's config (appending to its
 // log), kills it at the end of the test if it still runs, and waits until
-// it is ready.
+// it is ready: /readyz answers 200 (keys loaded), at most 30s.
 func (s *sidecar) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	s.cmd, s.exited, s.exitErr = cmd, exited, nil
-	go func() { s.exitErr = cmd.Wait(); logf.Close(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	s.waitReady(t)
-}
-
-// waitReady polls /readyz until it answers 200 (keys loaded), at most 30s.
-func (s *sidecar) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			t.Fatalf("fieldseal serve exited during start-up: %v", s.exitErr)
-		default:
-		}
-		if status, _ := get(t, s.admin+"/readyz"); status == http.StatusOK {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("fieldseal at %s did not become ready within 30s", s.admin)
+	s.proc = testproc.Start(t, testproc.Options{Dir: s.dir, Log: s.log}, fieldsealBin, "serve", "--config", s.config)
+	s.proc.WaitHTTP(t, s.admin+"/readyz", 30*time.Second, nil)
 }
 
 // stop sends SIGTERM and waits (at most 20s) for a clean exit.
 func (s *sidecar) stop(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	select {
-	case <-s.exited:
+	case <-s.proc.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("fieldseal serve did not stop within 20s of SIGTERM")
 	}
-	if s.exitErr != nil {
-		t.Fatalf("fieldseal serve exited with %v after SIGTERM", s.exitErr)
+	if err := s.proc.Err(); err != nil {
+		t.Fatalf("fieldseal serve exited with %v after SIGTERM", err)
 	}
 }
 

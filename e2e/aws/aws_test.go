@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // TestSidecarSealsAndRotatesOnMoto covers keys init, serve, rotation under
@@ -413,7 +415,7 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 // that port; only that last step needs moto_server.
 func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 	up := startUpstream(t)
-	downPort := freePort(t)
+	downPort := testproc.FreePort(t)
 	down := fmt.Sprintf("http://127.0.0.1:%d", downPort)
 	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: down, secret: secretName(),
 		refreshInterval: time.Second, callTimeout: time.Second})

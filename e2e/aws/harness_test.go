@@ -29,7 +29,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +39,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 const region = "us-east-1"
@@ -51,43 +53,8 @@ func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), for the
 	// test's own SDK clients and for every fieldseal process it starts; no shared
 	// config or instance metadata from the developer's machine.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "testing",
-		"AWS_SECRET_ACCESS_KEY":       "testing",
-		"AWS_REGION":                  region,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(os.TempDir(), "fieldseal-no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(os.TempDir(), "fieldseal-no-aws-credentials"),
-	} {
-		os.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
-		os.Unsetenv(k)
-	}
-	dir, err := os.MkdirTemp("", "fieldseal-awse2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fieldsealBin = filepath.Join(dir, "fieldseal")
-	if out, err := exec.Command("go", "build", "-o", fieldsealBin, "../../cmd/fieldseal").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ../../cmd/fieldseal: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	motoserver.IsolateAWSEnv(region)
+	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
 }
 
 // ---- moto ----------------------------------------------------------------
@@ -95,12 +62,8 @@ func freePort(t *testing.T) int {
 // moto is a moto_server this test runs itself, so that it can stop it (an
 // outage) and start it again on the same port.
 type moto struct {
-	t    *testing.T
-	port int
-	url  string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv *motoserver.Server
+	url string
 }
 
 // startMoto runs moto_server on a free loopback port until the test ends.
@@ -112,74 +75,19 @@ func startMoto(t *testing.T) *moto {
 // startMotoOn runs moto_server on port (0 = a free one) until the test ends.
 func startMotoOn(t *testing.T, port int) *moto {
 	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		msg := `moto_server is not on PATH; install and put it there with: eval "$(bash .ci/aws-emulators.sh)"`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: emulator tests may not skip)")
-		}
-		t.Skip(msg)
-	}
-	if port == 0 {
-		port = freePort(t)
-	}
-	m := &moto{t: t, port: port, log: filepath.Join(t.TempDir(), "moto.log")}
-	m.url = "http://127.0.0.1:" + strconv.Itoa(m.port)
-	m.start()
-	t.Cleanup(m.stop)
-	return m
+	srv := motoserver.StartOn(t, port)
+	// Runs before moto is stopped at the end of the test.
+	t.Cleanup(sdkHTTP.CloseIdleConnections)
+	return &moto{srv: srv, url: srv.URL}
 }
 
-func (m *moto) start() {
-	m.t.Helper()
-	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	m.cmd = exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(m.port))
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	// Its own process group: moto_server may be a pyenv shim that forks python.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start moto_server: %v", err)
-	}
-	m.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}, logf *os.File) {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}(m.cmd, m.done, logf)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(m.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		select {
-		case <-m.done:
-			b, _ := os.ReadFile(m.log)
-			m.t.Fatalf("moto_server exited during start-up:\n%s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	m.stop()
-	m.t.Fatalf("moto_server on port %d did not answer within 60s", m.port)
-}
+// start starts moto again on the same port (empty) after stop.
+func (m *moto) start() { m.srv.Restart() }
 
 // stop kills moto (an outage is abrupt) and waits until it is gone.
 func (m *moto) stop() {
 	sdkHTTP.CloseIdleConnections()
-	if m.cmd == nil {
-		return
-	}
-	select {
-	case <-m.done:
-	default:
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
-	m.cmd = nil
+	m.srv.Stop()
 }
 
 // sdkHTTP is the test's own AWS SDK clients' HTTP client; its idle
@@ -346,7 +254,7 @@ type sidecar struct {
 // the quick start plus nothing else, so /public/* passes through.
 func writeConfig(t *testing.T, s settings) *sidecar {
 	t.Helper()
-	proxyPort, adminPort := freePort(t), freePort(t)
+	proxyPort, adminPort := testproc.FreePort(t), testproc.FreePort(t)
 	if s.callTimeout == 0 {
 		s.callTimeout = 2 * time.Second
 	}
@@ -434,26 +342,7 @@ func fieldsealEnv(t *testing.T, env []string, args ...string) []byte {
 // process is interrupted, and killed if it does not stop, when the test ends.
 func (s *sidecar) serve(t *testing.T) {
 	t.Helper()
-	done, logName := s.start(t)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logName)
-			t.Fatalf("fieldseal serve exited during start-up:\n%s", b)
-		default:
-		}
-		resp, err := client.Get(s.admin + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("fieldseal serve: %s/healthz did not answer within 30s", s.admin)
+	s.start(t).WaitHTTP(t, s.admin+"/healthz", 30*time.Second, nil)
 }
 
 // serveAndCatchStart starts `fieldseal serve` and returns as soon as its proxy
@@ -461,14 +350,13 @@ func (s *sidecar) serve(t *testing.T) {
 // requests sent now race that load.
 func (s *sidecar) serveAndCatchStart(t *testing.T) {
 	t.Helper()
-	done, logName := s.start(t)
+	p := s.start(t)
 	addr := strings.TrimPrefix(s.proxy, "http://")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-done:
-			b, _ := os.ReadFile(logName)
-			t.Fatalf("fieldseal serve exited during start-up:\n%s", b)
+		case <-p.Done():
+			t.Fatalf("fieldseal serve exited during start-up:\n%s", p.Output())
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
@@ -481,39 +369,15 @@ func (s *sidecar) serveAndCatchStart(t *testing.T) {
 }
 
 // start starts the process; it is interrupted, and killed if it does not
-// stop, when the test ends. done is closed when it exits.
-func (s *sidecar) start(t *testing.T) (done chan struct{}, logName string) {
+// stop, when the test ends.
+func (s *sidecar) start(t *testing.T) *testproc.Process {
 	t.Helper()
-	logName = filepath.Join(t.TempDir(), "fieldseal.log")
-	s.log = logName
-	logf, err := os.Create(logName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(fieldsealBin, "serve", "--config", s.config)
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logName)
-			t.Logf("fieldseal.log:\n%s", b)
-		}
-	})
-	return done, logName
+	s.log = filepath.Join(t.TempDir(), "fieldseal.log")
+	p := testproc.Start(t, testproc.Options{Log: s.log, Env: s.env, Grace: 15 * time.Second},
+		fieldsealBin, "serve", "--config", s.config)
+	// Runs before the process is stopped at the end of the test.
+	t.Cleanup(client.CloseIdleConnections)
+	return p
 }
 
 // readyReport is the part of /readyz the tests read.

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // jsonServer returns the json-server binary named by FIELDSEAL_JSON_SERVER
@@ -18,11 +19,7 @@ func jsonServer(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("FIELDSEAL_JSON_SERVER")
 	if p == "" {
-		msg := "FIELDSEAL_JSON_SERVER is not set; run `npm ci` in examples/quickstart and point it at node_modules/.bin/json-server (make test does)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: this test may not skip)")
-		}
-		t.Skip(msg)
+		testproc.Missing(t, "FIELDSEAL_JSON_SERVER is not set; run `npm ci` in examples/quickstart and point it at node_modules/.bin/json-server (make test does)")
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("FIELDSEAL_JSON_SERVER=%s: %v", p, err)
@@ -39,77 +36,19 @@ func startJSONServer(t *testing.T, bin string) (url, db string) {
 	if err := os.WriteFile(db, []byte(`{"customers":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	logName := filepath.Join(dir, "json-server.log")
-	logf, err := os.Create(logName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--quiet", db)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logName)
-			t.Logf("json-server.log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if status, _, err := do(http.MethodGet, url+"/customers", nil); err == nil && status == http.StatusOK {
-			return url, db
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logName)
-			t.Fatalf("json-server exited during start-up:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("json-server did not answer within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p := testproc.Start(t, testproc.Options{Log: filepath.Join(dir, "json-server.log"), Grace: 10 * time.Second},
+		bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--quiet", db)
+	p.WaitHTTP(t, url+"/customers", 30*time.Second, nil)
+	return url, db
 }
 
 // readDB returns json-server's db file once it mentions every string in want:
 // json-server writes the file after it answers.
 func readDB(t *testing.T, db string, want ...string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		missing := ""
-		for _, w := range want {
-			if !bytes.Contains(b, []byte(w)) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the db file never mentioned %q:\n%s", missing, b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testproc.WaitFileContains(t, db, 10*time.Second, want...)
 }
 
 // TestSidecarInFrontOfJSONServerOnMoto is the legacy-app case with the aws

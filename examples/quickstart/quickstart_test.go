@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,28 +20,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // env is one running quick start: json-server and fieldseal on free ports.
 type env struct {
-	bin      string // fieldseal binary
-	dir      string // data directory
-	config   string // config file
-	app      string // json-server base URL
-	proxy    string // fieldseal base URL
-	admin    string // fieldseal admin base URL
-	db       string // json-server's db file
-	serveCmd *exec.Cmd
+	bin    string // fieldseal binary
+	dir    string // data directory
+	config string // config file
+	app    string // json-server base URL
+	proxy  string // fieldseal base URL
+	admin  string // fieldseal admin base URL
+	db     string // json-server's db file
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+// fieldsealBin is the binary TestMain builds once for the test binary.
+var fieldsealBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
 }
 
 func jsonServer(t *testing.T) string {
@@ -52,23 +49,9 @@ func jsonServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("json-server is not installed (%v): CI must run `npm ci` in examples/quickstart", err)
-		}
-		t.Skipf("json-server is not installed; run `npm ci` in examples/quickstart (or the README's test command) to run this test")
+		testproc.Missing(t, fmt.Sprintf("json-server is not installed (%v); run `npm ci` in examples/quickstart (or the README's test command) to run this test", err))
 	}
 	return p
-}
-
-// buildFieldseal builds the binary once per test binary run.
-func buildFieldseal(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "fieldseal")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/fieldseal")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func (e *env) fieldseal(t *testing.T, stdin []byte, args ...string) []byte {
@@ -85,57 +68,12 @@ func (e *env) fieldseal(t *testing.T, stdin []byte, args ...string) []byte {
 	return out
 }
 
-func startProcess(t *testing.T, cmd *exec.Cmd, logName string) {
-	t.Helper()
-	logf, err := os.Create(logName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logName)
-			t.Logf("%s:\n%s", filepath.Base(logName), b)
-		}
-	})
-}
-
-// waitFor polls url until it answers 200 or the deadline passes.
-func waitFor(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not become ready", url)
-}
-
 func startEnv(t *testing.T) *env {
 	t.Helper()
 	js := jsonServer(t)
 	dir := t.TempDir()
-	e := &env{dir: dir, bin: buildFieldseal(t, dir), db: filepath.Join(dir, "db.json")}
-	appPort, proxyPort, adminPort := freePort(t), freePort(t), freePort(t)
+	e := &env{dir: dir, bin: fieldsealBin, db: filepath.Join(dir, "db.json")}
+	appPort, proxyPort, adminPort := testproc.FreePort(t), testproc.FreePort(t), testproc.FreePort(t)
 	e.app = fmt.Sprintf("http://127.0.0.1:%d", appPort)
 	e.proxy = fmt.Sprintf("http://127.0.0.1:%d", proxyPort)
 	e.admin = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
@@ -174,11 +112,12 @@ func startEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
-	startProcess(t, exec.Command(js, "--host", "127.0.0.1", "--port", fmt.Sprint(appPort), "--quiet", e.db), filepath.Join(dir, "json-server.log"))
-	e.serveCmd = exec.Command(e.bin, "serve", "--config", e.config)
-	startProcess(t, e.serveCmd, filepath.Join(dir, "fieldseal.log"))
-	waitFor(t, e.app+"/customers")
-	waitFor(t, e.admin+"/readyz")
+	app := testproc.Start(t, testproc.Options{Log: filepath.Join(dir, "json-server.log"), Grace: 10 * time.Second},
+		js, "--host", "127.0.0.1", "--port", fmt.Sprint(appPort), "--quiet", e.db)
+	serve := testproc.Start(t, testproc.Options{Log: filepath.Join(dir, "fieldseal.log"), Grace: 10 * time.Second},
+		e.bin, "serve", "--config", e.config)
+	app.WaitHTTP(t, e.app+"/customers", 30*time.Second, nil)
+	serve.WaitHTTP(t, e.admin+"/readyz", 30*time.Second, nil)
 	return e
 }
 
@@ -231,27 +170,7 @@ var plaintexts = []string{"alice@example.com", "+82-10-1234-5678", "1 Sejong-dae
 // it caused before it inspects the file.
 func readDB(t *testing.T, e *env, want ...string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		db, err := os.ReadFile(e.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		missing := ""
-		for _, w := range want {
-			if !bytes.Contains(db, []byte(w)) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return db
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the app's db file never mentioned %q:\n%s", missing, db)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testproc.WaitFileContains(t, e.db, 10*time.Second, want...)
 }
 
 // assertDBHasNoPlaintext waits until the db file holds every marker (values

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // Server is a running kube-apiserver.
@@ -54,7 +56,7 @@ func Start(t testing.TB) *Server {
 	dir := t.TempDir()
 	p := newPKI(t, dir)
 
-	etcdClient, etcdPeer := freePort(t), freePort(t)
+	etcdClient, etcdPeer := testproc.FreePort(t), testproc.FreePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	start(t, dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
@@ -69,8 +71,8 @@ func Start(t testing.TB) *Server {
 	saPub, _ := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
 	saKeyFile := p.write(t, "sa.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: saDER}))
 	saPubFile := p.write(t, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}))
-	apiPort := freePort(t)
-	apiExited := start(t, dir, "kube-apiserver", apiBin,
+	apiPort := testproc.FreePort(t)
+	api := start(t, dir, "kube-apiserver", apiBin,
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", fmt.Sprint(apiPort),
 		"--tls-cert-file", servingCrt, "--tls-private-key-file", servingKey,
@@ -97,22 +99,13 @@ func Start(t testing.TB) *Server {
 		URL: fmt.Sprintf("https://127.0.0.1:%d", apiPort), CAPEM: p.caPEM, pki: p,
 		api: apiClient{base: fmt.Sprintf("https://127.0.0.1:%d", apiPort), c: &http.Client{Transport: tr, Timeout: 20 * time.Second}},
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		code, body := s.Do(t, http.MethodGet, "/readyz", nil)
-		if code == http.StatusOK {
-			return s
+	api.WaitUntil(t, 90*time.Second, func() error {
+		if code, body := s.Do(t, http.MethodGet, "/readyz", nil); code != http.StatusOK {
+			return fmt.Errorf("kube-apiserver not ready: %d %s", code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not ready within 90s: %d %s", code, body)
-		}
-		select {
-		case <-apiExited:
-			t.Fatal("kube-apiserver exited before it was ready")
-		default:
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
+	return s
 }
 
 func lookBinary(t testing.TB, env, name string) string {
@@ -138,16 +131,6 @@ func lookBinary(t testing.TB, env, name string) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type pki struct {
@@ -205,37 +188,10 @@ func (p *pki) issue(t testing.TB, name string, subject pkix.Name, usage x509.Ext
 }
 
 // start runs a process until the test ends; its output goes to a log file
-// that is printed if the test fails.
-func start(t testing.TB, dir, name, bin string, args ...string) <-chan struct{} {
+// whose tail is printed if the test fails.
+func start(t testing.TB, dir, name, bin string, args ...string) *testproc.Process {
 	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			if len(out) > 4000 {
-				out = out[len(out)-4000:]
-			}
-			t.Logf("%s log (tail):\n%s", name, out)
-		}
-	})
-	return exited
+	return testproc.Start(t, testproc.Options{Log: filepath.Join(dir, name+".log"), LogTail: 4000}, bin, args...)
 }
 
 type apiClient struct {
