@@ -189,7 +189,7 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 	text := sealed[len(Prefix):]
 	// encoding/base64 skips CR and LF; refuse them so that one payload has
 	// exactly one accepted text form.
-	if bytes.IndexAny(text, "\r\n") >= 0 {
+	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
 		return dst, 0, 0, fmt.Errorf("open sealed value: line break in base64: %w", ErrMalformed)
 	}
 
