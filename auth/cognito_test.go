@@ -3,59 +3,23 @@ package auth
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 // cognitoEnv is the pool .ci/cognito.sh provisions in a moto server.
-type cognitoEnv struct {
-	endpoint, region, poolID, clientID, issuer, jwksURL, username, password, group string
-}
+type cognitoEnv struct{ motoserver.CognitoPool }
 
-// requireCognito returns the pool from the environment, skipping outside CI
-// when it is absent and failing in CI, where .ci/run must provide it.
-func requireCognito(t *testing.T) cognitoEnv {
-	t.Helper()
-	e := cognitoEnv{
-		endpoint: os.Getenv("FIELDSEAL_TEST_COGNITO_ENDPOINT"),
-		region:   os.Getenv("FIELDSEAL_TEST_COGNITO_REGION"),
-		poolID:   os.Getenv("FIELDSEAL_TEST_COGNITO_POOL_ID"),
-		clientID: os.Getenv("FIELDSEAL_TEST_COGNITO_CLIENT_ID"),
-		issuer:   os.Getenv("FIELDSEAL_TEST_COGNITO_ISSUER"),
-		jwksURL:  os.Getenv("FIELDSEAL_TEST_COGNITO_JWKS_URL"),
-		username: os.Getenv("FIELDSEAL_TEST_COGNITO_USERNAME"),
-		password: os.Getenv("FIELDSEAL_TEST_COGNITO_PASSWORD"),
-		group:    os.Getenv("FIELDSEAL_TEST_COGNITO_GROUP"),
-	}
-	if e.endpoint == "" || e.poolID == "" || e.clientID == "" || e.issuer == "" || e.jwksURL == "" || e.username == "" || e.password == "" {
-		msg := "Cognito emulator not configured: run a moto server and eval \"$(.ci/cognito.sh)\" (FIELDSEAL_TEST_COGNITO_* unset)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if e.region == "" {
-		e.region = "us-east-1"
-	}
-	return e
-}
-
-func (e cognitoEnv) client() *cip.Client {
-	return cip.New(cip.Options{
-		Region:       e.region,
-		BaseEndpoint: aws.String(e.endpoint),
-		// moto accepts any credentials; static dummies keep the SDK away from
-		// real ones on the machine.
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-}
+// requireCognito returns the pool, skipping outside CI when it is absent and
+// failing in CI, where .ci/run must provide it.
+func requireCognito(t *testing.T) cognitoEnv { return cognitoEnv{motoserver.RequireCognitoPool(t)} }
 
 // tokens signs in the system account with the Cognito API, once with the
 // public USER_PASSWORD_AUTH flow and once with the admin flow.
@@ -63,11 +27,11 @@ func (e cognitoEnv) tokens(t *testing.T, admin bool) *types.AuthenticationResult
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	params := map[string]string{"USERNAME": e.username, "PASSWORD": e.password}
+	params := map[string]string{"USERNAME": e.Username, "PASSWORD": e.Password}
 	var res *types.AuthenticationResultType
 	if admin {
-		out, err := e.client().AdminInitiateAuth(ctx, &cip.AdminInitiateAuthInput{
-			UserPoolId: aws.String(e.poolID), ClientId: aws.String(e.clientID),
+		out, err := e.Client().AdminInitiateAuth(ctx, &cip.AdminInitiateAuthInput{
+			UserPoolId: aws.String(e.PoolID), ClientId: aws.String(e.ClientID),
 			AuthFlow: types.AuthFlowTypeAdminUserPasswordAuth, AuthParameters: params,
 		})
 		if err != nil {
@@ -75,8 +39,8 @@ func (e cognitoEnv) tokens(t *testing.T, admin bool) *types.AuthenticationResult
 		}
 		res = out.AuthenticationResult
 	} else {
-		out, err := e.client().InitiateAuth(ctx, &cip.InitiateAuthInput{
-			ClientId: aws.String(e.clientID), AuthFlow: types.AuthFlowTypeUserPasswordAuth, AuthParameters: params,
+		out, err := e.Client().InitiateAuth(ctx, &cip.InitiateAuthInput{
+			ClientId: aws.String(e.ClientID), AuthFlow: types.AuthFlowTypeUserPasswordAuth, AuthParameters: params,
 		})
 		if err != nil {
 			t.Fatalf("InitiateAuth: %v", err)
@@ -92,7 +56,7 @@ func (e cognitoEnv) tokens(t *testing.T, admin bool) *types.AuthenticationResult
 func TestCognitoTokens(t *testing.T) {
 	e := requireCognito(t)
 	verifier := func(t *testing.T, edit func(*Options)) *Verifier {
-		o := Options{Issuer: e.issuer, JWKSURL: e.jwksURL, ClientIDs: []string{e.clientID}}
+		o := Options{Issuer: e.Issuer, JWKSURL: e.JWKSURL, ClientIDs: []string{e.ClientID}}
 		edit(&o)
 		return newVerifier(t, o)
 	}
@@ -108,11 +72,11 @@ func TestCognitoTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v (cause: %v)", err, errors.Unwrap(err))
 			}
-			if id.ClientID != e.clientID || id.Username != e.username || id.Issuer != e.issuer || id.Subject == "" {
+			if id.ClientID != e.ClientID || id.Username != e.Username || id.Issuer != e.Issuer || id.Subject == "" {
 				t.Fatalf("identity = %+v", id)
 			}
-			if e.group != "" && !slices.Contains(id.Groups, e.group) {
-				t.Fatalf("groups = %v, want %q among them", id.Groups, e.group)
+			if e.Group != "" && !slices.Contains(id.Groups, e.Group) {
+				t.Fatalf("groups = %v, want %q among them", id.Groups, e.Group)
 			}
 		})
 	}
@@ -123,7 +87,7 @@ func TestCognitoTokens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify: %v (cause: %v)", err, errors.Unwrap(err))
 		}
-		if id.ClientID != e.clientID || id.TokenUse != TokenUseID {
+		if id.ClientID != e.ClientID || id.TokenUse != TokenUseID {
 			t.Fatalf("identity = %+v", id)
 		}
 	})
@@ -145,7 +109,7 @@ func TestCognitoTokens(t *testing.T) {
 	})
 	t.Run("a token from the pool is refused under another issuer", func(t *testing.T) {
 		res := e.tokens(t, false)
-		v := verifier(t, func(o *Options) { o.Issuer = e.issuer + "-other" })
+		v := verifier(t, func(o *Options) { o.Issuer = e.Issuer + "-other" })
 		_, err := v.Verify(t.Context(), aws.ToString(res.AccessToken))
 		if ReasonOf(err) != ReasonWrongIssuer {
 			t.Fatalf("reason = %q, want wrong_issuer", ReasonOf(err))

@@ -7,46 +7,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
-	"github.com/fieldseal/fieldseal/internal/testproc"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 // cognitoPool is the user pool .ci/cognito.sh provisions in moto.
-type cognitoPool struct {
-	endpoint, region, poolID, clientID, issuer, jwksURL, username, password, group string
-}
+type cognitoPool struct{ motoserver.CognitoPool }
 
 // requireCognito reads the pool from FIELDSEAL_TEST_COGNITO_*: it skips
 // when they are unset, except in CI (CI=true), where it fails.
 func requireCognito(t *testing.T) cognitoPool {
-	t.Helper()
-	p := cognitoPool{
-		endpoint: os.Getenv("FIELDSEAL_TEST_COGNITO_ENDPOINT"),
-		region:   os.Getenv("FIELDSEAL_TEST_COGNITO_REGION"),
-		poolID:   os.Getenv("FIELDSEAL_TEST_COGNITO_POOL_ID"),
-		clientID: os.Getenv("FIELDSEAL_TEST_COGNITO_CLIENT_ID"),
-		issuer:   os.Getenv("FIELDSEAL_TEST_COGNITO_ISSUER"),
-		jwksURL:  os.Getenv("FIELDSEAL_TEST_COGNITO_JWKS_URL"),
-		username: os.Getenv("FIELDSEAL_TEST_COGNITO_USERNAME"),
-		password: os.Getenv("FIELDSEAL_TEST_COGNITO_PASSWORD"),
-		group:    os.Getenv("FIELDSEAL_TEST_COGNITO_GROUP"),
-	}
-	if p.endpoint == "" || p.region == "" || p.poolID == "" || p.clientID == "" || p.issuer == "" ||
-		p.jwksURL == "" || p.username == "" || p.password == "" || p.group == "" {
-		msg := `Cognito emulator not configured (FIELDSEAL_TEST_COGNITO_* unset): run ` +
-			`eval "$(bash .ci/aws-emulators.sh)"; eval "$(bash .ci/cognito.sh)" first`
-		testproc.Missing(t, msg)
-	}
-	return p
+	return cognitoPool{motoserver.RequireCognitoPool(t)}
 }
 
 // signIn signs the system account in with the public USER_PASSWORD_AUTH
@@ -55,18 +33,12 @@ func (p cognitoPool) signIn(t *testing.T) (access, id string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	client := cip.New(cip.Options{
-		Region:       p.region,
-		BaseEndpoint: aws.String(p.endpoint),
-		// moto accepts any credentials; static dummies keep the SDK away
-		// from real ones on the machine.
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	client := p.Client()
 	out, err := client.InitiateAuth(ctx, &cip.InitiateAuthInput{
-		ClientId: aws.String(p.clientID),
+		ClientId: aws.String(p.ClientID),
 		AuthFlow: types.AuthFlowTypeUserPasswordAuth,
 		AuthParameters: map[string]string{
-			"USERNAME": p.username, "PASSWORD": p.password,
+			"USERNAME": p.Username, "PASSWORD": p.Password,
 		},
 	})
 	if err != nil {
@@ -108,7 +80,7 @@ func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
   jwks_url: %s
   client_ids: [%s]
   token_use: access
-`, pool.issuer, pool.jwksURL, pool.clientID)
+`, pool.Issuer, pool.JWKSURL, pool.ClientID)
 	// The system account is the billing caller only when both its app client
 	// and its group match; an unrelated token from the pool would be default.
 	policies := fmt.Sprintf(`
@@ -118,7 +90,7 @@ policies:
     - id: billing
       match: {client_ids: [%s], groups: [%s]}
       actions: {email: decrypt, phone: mask, rrn: sealed}
-`, pool.clientID, pool.group)
+`, pool.ClientID, pool.Group)
 	s := startSidecar(t, up, authYAML, policies)
 	token, idToken := pool.signIn(t)
 	sub := subject(t, token)
@@ -202,7 +174,7 @@ policies:
 		if v := metricValue(body, `fieldseal_auth_failures_total{reason="bad_signature"}`); v != 1 {
 			t.Errorf(`fieldseal_auth_failures_total{reason="bad_signature"} = %v, want 1`, v)
 		}
-		for _, secret := range []string{sub, pool.username} {
+		for _, secret := range []string{sub, pool.Username} {
 			if bytes.Contains(body, []byte(secret)) {
 				t.Errorf("/metrics holds the token's subject or username %q", secret)
 			}
@@ -230,7 +202,7 @@ policies:
 		if want := int(s.requests.Load()); reqs != want || billing != 2 {
 			t.Errorf("%d request events (%d by billing, ok), want %d (2)", reqs, billing, want)
 		}
-		for _, secret := range []string{janeEmail, janePhone, janeRRN, token, idToken, sub, pool.username} {
+		for _, secret := range []string{janeEmail, janePhone, janeRRN, token, idToken, sub, pool.Username} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Errorf("the audit file holds %q", secret)
 			}
