@@ -51,6 +51,12 @@ trap stop INT TERM EXIT
 echo "==> legacy app: json-server on http://127.0.0.1:3000 (db: $data/db.json)"
 node_modules/.bin/json-server --host 127.0.0.1 --port 3000 --quiet "$data/db.json" &
 pids+=($!)
+# Start fieldseal once the app accepts connections, so the first request
+# through it does not meet a 502.
+for _ in $(seq 1 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; then break; fi
+  sleep 0.1
+done
 
 echo "==> fieldseal on http://127.0.0.1:8080 (admin http://127.0.0.1:9090)"
 "$fs" serve --config fieldseal.yaml &
