@@ -9,8 +9,8 @@ import (
 )
 
 // OptionsFromConfig returns the Options a loaded configuration decides:
-// Upstream, Routes, OnOpenError, MaxBodyBytes, UpstreamTimeout and
-// MaxIdleConnsPerHost. The caller adds Keys, and where configured
+// Upstream, Routes, OnOpenError, MaxBodyBytes, UpstreamTimeout,
+// MaxIdleConnsPerHost and IdleConnTimeout (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer. routes is the
 // configuration compiled by fieldmap.Compile.
 func OptionsFromConfig(cfg *config.Config, routes *fieldmap.Map) (Options, error) {
@@ -25,5 +25,6 @@ func OptionsFromConfig(cfg *config.Config, routes *fieldmap.Map) (Options, error
 		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
 		UpstreamTimeout:     cfg.Limits.UpstreamTimeout,
 		MaxIdleConnsPerHost: cfg.Limits.MaxIdleConnsPerHost,
+		IdleConnTimeout:     cfg.Limits.IdleTimeout,
 	}, nil
 }

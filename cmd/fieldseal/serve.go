@@ -161,7 +161,6 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	opts.Keys, opts.Logger, opts.Registerer = cache, log, reg
-	opts.IdleConnTimeout = cfg.Limits.IdleTimeout
 	masks, err := mask.NewSet(cfg.Masks())
 	if err != nil {
 		return err
