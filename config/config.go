@@ -19,6 +19,7 @@ type Config struct {
 	Listen      string
 	Upstream    string
 	AdminListen string
+	AdminPprof  bool
 	TLS         TLS
 	Limits      Limits
 	OnOpenError OnOpenError

@@ -201,6 +201,20 @@ func (d *decoder) duration(v *yaml.Node, key string, dst *time.Duration) {
 	*dst = t
 }
 
+func (d *decoder) boolean(v *yaml.Node, key string, dst *bool) {
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+		d.errorf(v.Line, "%s must be true or false", key)
+		return
+	}
+	b, err := strconv.ParseBool(strings.ToLower(v.Value))
+	if err != nil {
+		// YAML 1.1 spellings (yes, on) that yaml.v3 still tags !!bool.
+		d.errorf(v.Line, "%s: write %q as true or false", key, v.Value)
+		return
+	}
+	*dst = b
+}
+
 func (d *decoder) integer(v *yaml.Node, key string, dst *int) {
 	if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
 		d.errorf(v.Line, "%s must be an integer", key)
@@ -280,6 +294,8 @@ func (d *decoder) decodeRoot(key Key, name string, v *yaml.Node, cfg *Config) bo
 		d.str(v, name, &cfg.Upstream)
 	case KeyAdminListen:
 		d.str(v, name, &cfg.AdminListen)
+	case KeyAdminPprof:
+		d.boolean(v, name, &cfg.AdminPprof)
 	case KeyOnOpenError:
 		var s string
 		if d.str(v, name, &s) {

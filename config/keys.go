@@ -21,6 +21,8 @@ const (
 	KeyUpstream Key = "upstream"
 	// KeyAdminListen is the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.
 	KeyAdminListen Key = "admin_listen"
+	// KeyAdminPprof is whether the admin server also serves Go's runtime profiles under /debug/pprof/ (CPU, heap, goroutines, execution trace); off by default, as a profile costs CPU while it runs and the admin port may be reachable from the cluster.
+	KeyAdminPprof Key = "admin_pprof"
 	// KeyTLS is the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.
 	KeyTLS Key = "tls"
 	// KeyTLSCertFile is the PEM certificate (chain) file of the proxy listener; the files are read at start.
@@ -144,6 +146,7 @@ func keyDocs() []keyDoc {
 		{KeyListen, "host:port", str(func(c *Config) string { return c.Listen }), "the host:port the proxy accepts client traffic on.", "KeyListen"},
 		{KeyUpstream, "URL", nil, "the http or https URL of the application fieldseal forwards to.", "KeyUpstream"},
 		{KeyAdminListen, "host:port", str(func(c *Config) string { return c.AdminListen }), "the host:port of the admin server (/healthz, /readyz, /metrics); empty disables it.", "KeyAdminListen"},
+		{KeyAdminPprof, "boolean", str(func(c *Config) string { return fmt.Sprint(c.AdminPprof) }), "whether the admin server also serves Go's runtime profiles under /debug/pprof/ (CPU, heap, goroutines, execution trace); off by default, as a profile costs CPU while it runs and the admin port may be reachable from the cluster.", "KeyAdminPprof"},
 		{KeyTLS, "section", nil, "the section that serves the proxy listener over TLS, which also enables HTTP/2 for clients; without it the listener speaks plain HTTP/1.1.", "KeyTLS"},
 		{KeyTLSCertFile, "path", nil, "the PEM certificate (chain) file of the proxy listener; the files are read at start.", "KeyTLSCertFile"},
 		{KeyTLSKeyFile, "path", nil, "the PEM private key file of the proxy listener.", "KeyTLSKeyFile"},

@@ -14,6 +14,9 @@ func (d *decoder) validate(cfg *Config) {
 	if cfg.AdminListen != "" && cfg.AdminListen == cfg.Listen {
 		d.errorf(d.line(KeyAdminListen), "%s is the same address as %s", KeyAdminListen, KeyListen)
 	}
+	if cfg.AdminPprof && cfg.AdminListen == "" {
+		d.errorf(d.line(KeyAdminPprof), "%s needs the admin server, but %s is empty", KeyAdminPprof, KeyAdminListen)
+	}
 	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
 		d.errorf(d.line(KeyTLS), "%s needs both %s and %s", KeyTLS, KeyTLSCertFile, KeyTLSKeyFile)
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,9 @@ type AdminOptions struct {
 	Status StatusSource
 	// Gatherer is served on /metrics; nil leaves /metrics unregistered.
 	Gatherer prometheus.Gatherer
-	Now      func() time.Time // nil: time.Now
+	// Pprof serves Go's runtime profiles under /debug/pprof/.
+	Pprof bool
+	Now   func() time.Time // nil: time.Now
 }
 
 // ReadyReport is the JSON body of /readyz.
@@ -46,7 +49,8 @@ type KeyReport struct {
 }
 
 // NewAdmin returns the admin handler: /healthz (the process is up), /readyz
-// (200 once keys are loaded, 503 before; JSON detail either way) and /metrics.
+// (200 once keys are loaded, 503 before; JSON detail either way), /metrics
+// and, with Pprof, /debug/pprof/.
 func NewAdmin(o AdminOptions) http.Handler {
 	now := o.Now
 	if now == nil {
@@ -66,6 +70,15 @@ func NewAdmin(o AdminOptions) http.Handler {
 	})
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	if o.Pprof {
+		// The handlers net/http/pprof registers on http.DefaultServeMux,
+		// registered here instead: the admin mux is not the default one.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

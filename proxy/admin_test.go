@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,6 +70,25 @@ func TestAdminEndpoints(t *testing.T) {
 }
 
 // counter returns the value of a counter with the given labels, or -1.
+func TestAdminPprofIsOptIn(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pprof=%v", on), func(t *testing.T) {
+			admin := httptest.NewServer(NewAdmin(AdminOptions{Keys: &keyHolder{}, Pprof: on}))
+			defer admin.Close()
+			resp, err := admin.Client().Get(admin.URL + "/debug/pprof/heap?debug=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served := resp.StatusCode == http.StatusOK && strings.Contains(string(b), "heap profile")
+			if served != on {
+				t.Errorf("Pprof %v: GET /debug/pprof/heap = %d %.80q", on, resp.StatusCode, b)
+			}
+		})
+	}
+}
+
 func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()

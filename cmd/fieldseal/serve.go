@@ -227,7 +227,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 			return fmt.Errorf("listen admin %s: %w", cfg.AdminListen, err)
 		}
 		admin := &http.Server{
-			Handler:           proxy.NewAdmin(proxy.AdminOptions{Keys: cache, Status: cache, Gatherer: reg}),
+			Handler:           proxy.NewAdmin(proxy.AdminOptions{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
 			ReadHeaderTimeout: 5 * time.Second,
 		}
 		servers = append(servers, admin)
