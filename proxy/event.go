@@ -30,7 +30,8 @@ type FieldStat struct {
 }
 
 // stats aggregates per-field outcomes of one request; a handful of entries,
-// so a slice with linear search beats a map.
+// so a slice with linear search beats a map. The request state backs both
+// slices with arrays of its own (getState).
 type stats struct {
 	fields []FieldStat
 	keys   []uint32
@@ -43,11 +44,6 @@ func (s *stats) add(class string, a Action, op, result string) {
 			f.Count++
 			return
 		}
-	}
-	if s.fields == nil {
-		// One allocation per request instead of one per growth step; a
-		// route rarely has more classes, ops and results than this.
-		s.fields = make([]FieldStat, 0, 8)
 	}
 	s.fields = append(s.fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Count: 1})
 }
@@ -63,9 +59,6 @@ func (s *stats) key(id uint32) {
 			s.keys[i] = id
 			return
 		}
-	}
-	if s.keys == nil {
-		s.keys = make([]uint32, 0, 4)
 	}
 	s.keys = append(s.keys, id)
 }

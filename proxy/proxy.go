@@ -14,8 +14,10 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -232,28 +234,43 @@ func (p *Proxy) SetMap(m *fieldmap.Map) {
 func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
 // reqState is what the ReverseProxy hooks know about a request: they only
-// receive the outgoing request, so it travels in the context.
+// receive the outgoing request, so it travels in the context. States are
+// pooled (statePool): every hook that reads one runs inside
+// ReverseProxy.ServeHTTP, so nothing holds a state once ServeHTTP returns.
 type reqState struct {
 	id    string
 	route *fieldmap.Route
 	resp  *transform // response transform; nil when not protected
 	reqT  transform  // storage for the request transform
-	// reqBody is the sealed request body's buffer; ServeHTTP holds a
-	// reference until the round trip is over (see sharedBuf).
-	reqBody *sharedBuf
-	// reqReader is the body over reqBody given to the ReverseProxy. The
-	// ReverseProxy hides it from the transport behind a Close that does
-	// nothing, so ServeHTTP closes it once the round trip is over (waiting
-	// out a Read in flight) to return the buffer to the pool.
-	reqReader io.Closer
-	respT     transform // storage for resp
+	respT transform  // storage for resp
 	// refresh is the request's one on-demand key refresh, shared by the
 	// request and response transforms.
 	refresh keyRefresh
 	status  int
 	err     *errorClass
 	reason  string // bounded detail of err for the audit trail (an auth reason)
-	st      stats
+	// sealedBody is the sealed request body sealRequest set as r.Body; the
+	// Rewrite hook hands it to the transport unwrapped (see rewrite).
+	sealedBody io.ReadCloser
+	st         stats
+	// statBuf backs st.fields: a route rarely has more classes, ops and
+	// results than this, so recording them allocates nothing.
+	statBuf [8]FieldStat
+	keyBuf  [4]uint32 // backs st.keys
+}
+
+var statePool = sync.Pool{New: func() any { return new(reqState) }}
+
+func getState() *reqState {
+	rs := statePool.Get().(*reqState)
+	rs.st = stats{fields: rs.statBuf[:0], keys: rs.keyBuf[:0]}
+	return rs
+}
+
+// putState recycles rs; the caller must not use it afterwards.
+func putState(rs *reqState) {
+	*rs = reqState{}
+	statePool.Put(rs)
 }
 
 // keyRefresh returns the request's key refresh allowance, or nil when the
@@ -276,11 +293,16 @@ func stateFrom(ctx context.Context) *reqState {
 // ServeHTTP forwards r, transforming protected bodies.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
-	rs := &reqState{id: r.Header.Get(HeaderRequestID)}
+	rs := getState()
+	defer putState(rs)
+	rs.id = r.Header.Get(HeaderRequestID)
 	if !saneRequestID(rs.id) {
 		rs.id = p.ids.newID()
 	}
 	rs.route = p.match(r)
+	// Deferred, so that a request the ReverseProxy aborts (panicking with
+	// http.ErrAbortHandler when the client goes away) is still counted and
+	// audited.
 	if rs.route == nil {
 		defer func() {
 			p.metrics.observe(unmatchedRoute, "", rs.outcome(outcomeForwarded), p.now().Sub(start).Seconds(), nil)
@@ -289,14 +311,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callerID := ""
-	defer func() {
-		if rs.reqBody != nil {
-			_ = rs.reqReader.Close()
-			rs.reqBody.release()
-		}
-		p.finish(r, rs, callerID, start)
-	}()
-
+	defer func() { p.finish(r, rs, callerID, start) }()
 	if err := p.prepare(w, r, rs, &callerID); err != nil {
 		c := classify(err)
 		rs.fail(c)
@@ -439,11 +454,17 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
 		}
 	}
-	sb := newSharedBuf(&p.bufs, out)
-	rs.reqBody = sb // released by ServeHTTP once the round trip is over
-	r.Body = sb.body()
-	rs.reqReader = r.Body
-	r.GetBody = func() (io.ReadCloser, error) { return sb.body(), nil }
+	// The sealed body leaves the pool in a buffer of its own: the transport
+	// may still read it after the round trip (RoundTrip may close a body
+	// later, from another goroutine), and as a *bytes.Reader it is one the
+	// transport knows is in memory, so headers and body go to the upstream
+	// in one write instead of two (see rewrite).
+	fwd := bytes.Clone(sealed)
+	p.bufs.put(out)
+	r.Body = io.NopCloser(bytes.NewReader(fwd))
+	rs.sealedBody = r.Body
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
+	sealed = fwd
 	r.ContentLength = int64(len(sealed))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
@@ -532,6 +553,13 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	if rs := stateFrom(pr.In.Context()); rs != nil {
 		pr.Out.Header.Set(HeaderRequestID, rs.id)
+		if rs.sealedBody != nil {
+			// ReverseProxy wrapped the body so that the transport cannot
+			// close the client's; the sealed body is ours and in memory,
+			// and unwrapped the transport sees that and sends it with the
+			// headers in one write rather than flushing them first.
+			pr.Out.Body = rs.sealedBody
+		}
 	}
 }
 
@@ -692,8 +720,8 @@ func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start tim
 		Route:     rs.route.Name,
 		Method:    r.Method,
 		CallerID:  callerID,
-		Fields:    rs.st.fields,
-		KeyIDs:    rs.st.keys,
+		Fields:    slices.Clone(rs.st.fields), // rs goes back to the pool
+		KeyIDs:    slices.Clone(rs.st.keys),
 		Status:    rs.status,
 		Outcome:   outcome,
 		Reason:    rs.reason,
