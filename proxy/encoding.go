@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/andybalholm/brotli"
 )
@@ -192,55 +191,27 @@ func (cp *copyBufferPool) Put(b []byte) {
 	cp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 }
 
-// sharedBuf is a pooled buffer handed out as one or more bodies: a response
-// body, or a request body plus the copies the transport asks for through
-// GetBody when it retries on a connection that died before anything was
-// written (a stale keep-alive; Node upstreams close idle ones after 5s). It
-// returns to the pool when its owner and every body have released it, so a
-// recycled buffer is never read.
-type sharedBuf struct {
-	refs atomic.Int32
-	pool *bufferPool
-	buf  *[]byte
-}
-
-// newSharedBuf takes ownership of buf with one reference, the caller's.
-func newSharedBuf(pool *bufferPool, buf *[]byte) *sharedBuf {
-	s := &sharedBuf{pool: pool, buf: buf}
-	s.refs.Store(1)
-	return s
-}
-
-// release drops one reference.
-func (s *sharedBuf) release() {
-	if s.refs.Add(-1) == 0 {
-		s.pool.put(s.buf)
-	}
-}
-
-// body returns a new reader over the buffer holding its own reference,
-// dropped on Close. It must be called while the caller still holds one.
-func (s *sharedBuf) body() io.ReadCloser {
-	s.refs.Add(1)
-	return &pooledBody{src: s}
-}
-
-// pooledBody reads a sharedBuf. The mutex makes a Close racing a Read (the
-// transport may close a request body from another goroutine) safe, and
-// reads after Close fail instead of touching a buffer that may be recycled.
+// pooledBody is a transformed response body in a pooled buffer, which goes
+// back to the pool on Close. The mutex makes a Close racing a Read safe,
+// and reads after Close fail instead of touching a recycled buffer.
 type pooledBody struct {
-	mu  sync.Mutex
-	src *sharedBuf // nil once closed
-	off int
+	mu   sync.Mutex
+	pool *bufferPool
+	buf  *[]byte // nil once closed
+	off  int
+}
+
+func newPooledBody(pool *bufferPool, buf *[]byte) *pooledBody {
+	return &pooledBody{pool: pool, buf: buf}
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.src == nil {
+	if b.buf == nil {
 		return 0, errors.New("read on closed body")
 	}
-	data := *b.src.buf
+	data := *b.buf
 	if b.off >= len(data) {
 		return 0, io.EOF
 	}
@@ -252,9 +223,9 @@ func (b *pooledBody) Read(p []byte) (int, error) {
 func (b *pooledBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.src != nil {
-		b.src.release()
-		b.src = nil
+	if b.buf != nil {
+		b.pool.put(b.buf)
+		b.buf = nil
 	}
 	return nil
 }

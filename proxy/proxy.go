@@ -644,9 +644,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 		}
 		*out = append((*out)[:0], enc.Bytes()...)
 	}
-	sb := newSharedBuf(&p.bufs, out)
-	resp.Body = sb.body()
-	sb.release() // the body holds the only reference now
+	resp.Body = newPooledBody(&p.bufs, out)
 	resp.ContentLength = int64(len(*out))
 	resp.TransferEncoding = nil
 	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
