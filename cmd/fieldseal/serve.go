@@ -127,6 +127,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneRuntime(log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

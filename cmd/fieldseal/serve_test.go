@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,9 +18,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
@@ -156,4 +160,30 @@ routes:
 			}
 		}
 	})
+}
+
+func TestTuneRuntime(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("AUTOMEMLIMIT", "off") // the test must not set this process's limit
+	for _, tt := range []struct {
+		name, env string
+		before    int
+		want      int
+	}{
+		{"without GOGC serve raises it", "", 100, defaultGCPercent},
+		{"GOGC from the environment wins", "150", 150, 150},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOGC", tt.env)
+			debug.SetGCPercent(tt.before) // what the runtime read from GOGC at start
+			var log bytes.Buffer
+			tuneRuntime(zerolog.New(&log))
+			if got := currentGCPercent(); got != tt.want {
+				t.Errorf("GOGC %d, want %d", got, tt.want)
+			}
+			if !strings.Contains(log.String(), fmt.Sprintf(`"gogc":%d`, tt.want)) {
+				t.Errorf("log %s does not report gogc %d", log.String(), tt.want)
+			}
+		})
+	}
 }
