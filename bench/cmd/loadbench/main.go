@@ -35,19 +35,21 @@ import (
 )
 
 type options struct {
-	duration     time.Duration
-	warmup       time.Duration
-	conns        int
-	rateFraction float64
-	out          string
-	cases        *regexp.Regexp
-	fieldseal    string
-	soak         time.Duration
-	soakRate     float64
-	soakEvery    time.Duration
-	soakCase     string
-	keep         bool
-	repeat       int
+	duration      time.Duration
+	warmup        time.Duration
+	conns         int
+	rateFraction  float64
+	out           string
+	cases         *regexp.Regexp
+	fieldseal     string
+	soak          time.Duration
+	soakRate      float64
+	soakEvery     time.Duration
+	soakCase      string
+	keep          bool
+	repeat        int
+	rounds        int
+	roundDuration time.Duration
 }
 
 // harness holds what every case shares: the work directory, the built
@@ -82,6 +84,8 @@ func main() {
 	flag.DurationVar(&o.soakEvery, "soak-every", 30*time.Second, "RSS sampling interval during the soak")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, binaries)")
 	flag.IntVar(&o.repeat, "repeat", 1, "run every case this many times, interleaved, and report the median run")
+	flag.IntVar(&o.rounds, "rounds", 8, "paired rounds for the ratios against (b): alternate short runs of (b) and fieldseal this many times; 0 skips them")
+	flag.DurationVar(&o.roundDuration, "round-duration", 2*time.Second, "length of each run in a paired round")
 	flag.Parse()
 	var err error
 	if o.cases, err = regexp.Compile(cases); err != nil {
@@ -168,6 +172,28 @@ func run(o options) error {
 		})
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+	if o.rounds > 0 {
+		groups := pairedGroups(closed)
+		for _, g := range groups {
+			step(fmt.Sprintf("paired rounds, %s, closed loop: %d x (%s), %v each", g[0].wl, o.rounds, caseIDs(g), o.roundDuration))
+			rep.paired = append(rep.paired, h.runPaired(ctx, g, 0))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		for _, g := range groups {
+			base := findPaired(rep.paired, g[0].wl, "(b)", false)
+			if o.rateFraction <= 0 || base == nil {
+				continue
+			}
+			rate := float64(int(base.rps * o.rateFraction))
+			step(fmt.Sprintf("paired rounds, %s, fixed rate %.0f req/s: %d x (%s), %v each", g[0].wl, rate, o.rounds, caseIDs(g), o.roundDuration))
+			rep.paired = append(rep.paired, h.runPaired(ctx, g, rate))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
 	if o.soak > 0 {
@@ -323,6 +349,14 @@ func median(rs []result) result {
 		m.repeats = append(m.repeats, key(r))
 	}
 	return m
+}
+
+func caseIDs(specs []caseSpec) string {
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		ids[i] = s.id
+	}
+	return strings.Join(ids, ", ")
 }
 
 func step(msg string) {
