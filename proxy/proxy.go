@@ -468,7 +468,9 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	r.ContentLength = int64(len(sealed))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
-	r.Header.Set("Content-Length", strconv.Itoa(len(sealed)))
+	// The transport frames the body by r.ContentLength and never sends a
+	// Content-Length header field of the request's own.
+	r.Header.Del("Content-Length")
 	for _, h := range bodyDigestHeaders {
 		r.Header.Del(h)
 	}
