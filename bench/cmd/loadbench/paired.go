@@ -111,6 +111,7 @@ type pairedStat struct {
 	p99Added, p99AddedLo time.Duration // per-round p99 minus (b)'s: median, min
 	p99AddedHi           time.Duration // max
 	rounds               int           // rounds where both this case and (b) succeeded
+	behind               int           // fixed rate: runs that did not keep the schedule
 	err                  error
 }
 
@@ -128,6 +129,9 @@ func (s pairedSet) stats() []pairedStat {
 				continue
 			}
 			rps, cpu, p99 = append(rps, x.load.RPS), append(cpu, x.cpu), append(p99, float64(x.load.P99))
+			if s.rate > 0 && (x.load.Missed > 0 || x.load.RPS < 0.97*s.rate) {
+				st.behind++
+			}
 			if b.err != nil || b.load.RPS == 0 {
 				continue
 			}

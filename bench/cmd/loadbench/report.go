@@ -163,8 +163,12 @@ func (r *report) markdown() string {
 	}
 	for _, wl := range []workloadKind{wlPost, wlGet} {
 		if p := findPaired(r.paired, wl, "(d)", true); p != nil {
-			ratios = append(ratios, fmt.Sprintf("| p99 added by (d) over (b), %s, at %.0f%% of (b)'s maximum | %s (%s to %s, %d paired rounds) | < 1 ms |\n",
-				wl, r.opts.rateFraction*100, ms(p.p99Added), ms(p.p99AddedLo), ms(p.p99AddedHi), p.rounds))
+			note := ""
+			if p.behind > 0 {
+				note = fmt.Sprintf("; %d runs fell behind the rate", p.behind)
+			}
+			ratios = append(ratios, fmt.Sprintf("| p99 added by (d) over (b), %s, at %.0f%% of (b)'s maximum | %s (%s to %s, %d paired rounds%s) | < 1 ms |\n",
+				wl, r.opts.rateFraction*100, ms(p.p99Added), ms(p.p99AddedLo), ms(p.p99AddedHi), p.rounds, note))
 		}
 	}
 	if len(ratios) > 0 {
@@ -291,6 +295,9 @@ func writePaired(b *strings.Builder, sets []pairedSet, o options) {
 			errs := "0"
 			if st.err != nil {
 				errs = st.err.Error()
+			}
+			if st.behind > 0 {
+				errs += fmt.Sprintf("; %d of %d runs fell behind the rate (overloaded: their latency is a queue's)", st.behind, len(s.rounds))
 			}
 			fmt.Fprintf(b, "| %s | %s | %.0f | %.1f | %s | %s | %s | %s | %s |\n", st.spec.letter, st.spec.what, st.rps, st.cpu, ms(st.p99), cmp, cpu, p99, errs)
 		}

@@ -110,6 +110,16 @@ func TestPairedRounds(t *testing.T) {
 			t.Errorf("report lacks %q\n%s", want, md)
 		}
 	}
+	t.Run("a fixed-rate run that fell behind is flagged", func(t *testing.T) {
+		fixed.rounds[2][1].load.RPS = 6000
+		defer func() { fixed.rounds[2][1].load.RPS = 8000 }()
+		md := (&report{opts: rep.opts, paired: []pairedSet{closed, fixed}}).markdown()
+		for _, want := range []string{"3 paired rounds; 1 runs fell behind the rate) | < 1 ms |", "1 of 3 runs fell behind the rate (overloaded"} {
+			if !strings.Contains(md, want) {
+				t.Errorf("report lacks %q\n%s", want, md)
+			}
+		}
+	})
 	t.Run("a failed run leaves its round out of the ratios", func(t *testing.T) {
 		closed.rounds[1][2].err = errors.New("connection refused")
 		d := findPaired([]pairedSet{closed}, wlPost, "(d)", false)
