@@ -45,7 +45,7 @@ func TestReportMarkdown(t *testing.T) {
 	rep.closed[2].keys = []counterDelta{{series: `fieldseal_keys_refresh_total{result="loaded"}`, before: 1, after: 1}}
 	rep.closed[2].fields, rep.closed[3-1].fieldsKnown = 100000, true // 10 per request
 	md := rep.markdown()
-	for _, want := range []string{
+	wantInReport(t, md,
 		"| 30.0 | n/a | 0.0 | 10 | 0.0 | 0.0 | 0 |", // d-post: CPU, allocs (none scraped), RSS, fields/req, ...
 		"    go run ./bench/cmd/loadbench -duration 10s\n",
 		"| (d)/(b) req/s, POST 1 KB (seal 5, open 5) | 0.900 (single runs) | >= 0.90 |",
@@ -53,11 +53,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| (d) proxy CPU per request, POST 1 KB | 30.0 us (single run) | <= 40 us |",
 		"| (d) POST 1 KB, 10000 req/s | 1.000 ms | 1.500 ms | 0.500 ms | < 1 ms |",
 		"| (d) POST 1 KB | `fieldseal_keys_refresh_total{result=\"loaded\"}` | 1 | 1 | 0 | 0.000000 |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q\n%s", want, md)
-		}
-	}
+	)
 	t.Run("a fixed-rate run that fell behind is not compared", func(t *testing.T) {
 		rep.fixed[1].load.RPS = 7000
 		defer func() { rep.fixed[1].load.RPS = 10000 }()
@@ -99,26 +95,18 @@ func TestPairedRounds(t *testing.T) {
 	}
 	rep := &report{opts: options{rateFraction: 0.5, roundDuration: 2 * time.Second}, paired: []pairedSet{closed, fixed}}
 	md := rep.markdown()
-	for _, want := range []string{
+	wantInReport(t, md,
 		"| (d)/(b) req/s, POST 1 KB (seal 5, open 5) | 0.900 (0.890-0.900, 3 paired rounds) | >= 0.90 |",
 		"| (c)/(b) req/s, POST 1 KB (no protected fields) | 0.982 (0.975-0.990, 3 paired rounds) | >= 0.97 |",
 		"| (d) proxy CPU per request, POST 1 KB | 45.0 us ((b): 40.0 us; added per round: +5.0 us) | <= 40 us |",
 		"| p99 added by (d) over (b), POST 1 KB, at 50% of (b)'s maximum | 0.200 ms (0.100 ms to 0.300 ms, 3 paired rounds) | < 1 ms |",
 		"### POST 1 KB, fixed rate 8000 req/s, 3 rounds",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q\n%s", want, md)
-		}
-	}
+	)
 	t.Run("a fixed-rate run that fell behind is flagged", func(t *testing.T) {
 		fixed.rounds[2][1].load.RPS = 6000
 		defer func() { fixed.rounds[2][1].load.RPS = 8000 }()
 		md := (&report{opts: rep.opts, paired: []pairedSet{closed, fixed}}).markdown()
-		for _, want := range []string{"3 paired rounds; 1 runs fell behind the rate) | < 1 ms |", "1 of 3 runs fell behind the rate (overloaded"} {
-			if !strings.Contains(md, want) {
-				t.Errorf("report lacks %q\n%s", want, md)
-			}
-		}
+		wantInReport(t, md, "3 paired rounds; 1 runs fell behind the rate) | < 1 ms |", "1 of 3 runs fell behind the rate (overloaded")
 	})
 	t.Run("a failed run leaves its round out of the ratios", func(t *testing.T) {
 		closed.rounds[1][2].err = errors.New("connection refused")
@@ -127,6 +115,16 @@ func TestPairedRounds(t *testing.T) {
 			t.Errorf("paired (d) = %+v", d)
 		}
 	})
+}
+
+// wantInReport reports every wanted line missing from the markdown.
+func wantInReport(t *testing.T, md string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
 }
 
 func TestKeyDeltas(t *testing.T) {
