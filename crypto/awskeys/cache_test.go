@@ -202,7 +202,9 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
 	down := "http://" + testproc.FreeAddr(t) // nothing listens there
 	ctx := testCtx(t)
-	p, err := newTestProvider(t, testOptions(down, "pii/ring", "", nil))
+	opts := testOptions(down, "pii/ring", "", nil)
+	opts.MaxAttempts = 1 // connection refused is retryable: no backoff here
+	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,10 +55,17 @@ func uniqueName(t testing.TB) string {
 }
 
 // testOptions returns Options for one emulator serving both services.
+// testOptions are the options of a provider talking to the emulators. The
+// SDK may retry (3 attempts, as in production): moto closes keep-alive
+// connections on its own schedule, and a call that raced such a close
+// failed a CI run with "use of closed network connection", which the SDK
+// retries as a transient error. Errors the tests expect (not found, wrong
+// context, access denied) are not retryable, so they still come at once;
+// a test of an unreachable endpoint sets MaxAttempts 1.
 func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Options {
 	return Options{
 		Region: testRegion, Endpoint: endpoint, SecretID: secret, KMSKeyID: cmk,
-		CallTimeout: 5 * time.Second, MaxAttempts: 1, Registerer: reg,
+		CallTimeout: 5 * time.Second, MaxAttempts: 3, Registerer: reg,
 	}
 }
 
