@@ -1,9 +1,9 @@
 package audit
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
 // metrics are the audit writer's collectors; type is one of the Type* constants.
@@ -32,22 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.events.WithLabelValues(t)
 	}
 	if reg != nil {
-		m.events = register(reg, m.events)
-		m.writeErrors = register(reg, m.writeErrors)
-		m.lastSeq = register(reg, m.lastSeq)
+		m.events = promreg.Register(reg, m.events)
+		m.writeErrors = promreg.Register(reg, m.writeErrors)
+		m.lastSeq = promreg.Register(reg, m.lastSeq)
 	}
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }

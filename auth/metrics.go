@@ -1,9 +1,9 @@
 package auth
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
 // metrics are the auth package's collectors. Labels are bounded: reason is a
@@ -37,22 +37,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		// A reloaded configuration builds a new Verifier against the same
 		// registry: keep counting in the collectors already registered.
-		m.failures = register(reg, m.failures)
-		m.verified = register(reg, m.verified)
-		m.jwksFetches = register(reg, m.jwksFetches)
+		m.failures = promreg.Register(reg, m.failures)
+		m.verified = promreg.Register(reg, m.verified)
+		m.jwksFetches = promreg.Register(reg, m.jwksFetches)
 	}
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash with a different metric is a programming error
-	}
-	return c
 }

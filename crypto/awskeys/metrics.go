@@ -2,12 +2,13 @@ package awskeys
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
 // metrics holds this package's collectors; one per Provider or admin call, shared
@@ -23,16 +24,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "AWS API attempts made by the aws key provider, by service, operation and result.",
 		}, []string{"service", "operation", "result"}),
 	}
-	if reg == nil {
-		return m
-	}
-	if err := reg.Register(m.calls); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				m.calls = existing
-			}
-		}
+	if reg != nil {
+		m.calls = promreg.Register(reg, m.calls)
 	}
 	return m
 }
