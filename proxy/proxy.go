@@ -464,8 +464,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	r.Body = io.NopCloser(bytes.NewReader(fwd))
 	rs.sealedBody = r.Body
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
-	sealed = fwd
-	r.ContentLength = int64(len(sealed))
+	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
 	// The transport frames the body by r.ContentLength and never sends a
