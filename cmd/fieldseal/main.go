@@ -39,7 +39,6 @@ func commands() map[string]command {
 		"keys":    {"keys init|rotate|status|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
 		"encrypt": {"encrypt --config FILE --route NAME [--side request|response]", "seal a JSON document from stdin with a route's field map", runEncrypt},
 		"decrypt": {"decrypt --config FILE --route NAME [--side request|response]", "open a JSON document from stdin with a route's field map", runDecrypt},
-		"inject":  {"inject [flags]", "run the Kubernetes sidecar injector webhook", runInject},
 		"audit":   {"audit verify FILE", "verify an audit log's hash chain", runAudit},
 		"version": {"version", "print the version", runVersion},
 	}
