@@ -1,4 +1,6 @@
-// Command fieldseal is the fieldseal sidecar and its operator tools.
+// Command fieldseal is the fieldseal sidecar and its operator tools. The
+// Kubernetes injector webhook is cmd/fieldseal-injector, so that this binary,
+// which runs in every protected pod, links no Kubernetes modules.
 //
 // It only wires packages together: parse flags, build components, run, shut
 // down. Everything that can be tested lives in the packages it imports.
