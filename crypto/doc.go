@@ -7,16 +7,22 @@
 //
 //	"fs1:" base64url-no-padding( header | body )
 //	header = alg (1 byte) | JSON type (1 byte) | key id (uint32, big-endian)
-//	alg 1 (ModeRandom, AES-256-GCM):      body = nonce (12, random) | ciphertext | tag (16)
+//	alg 3 (ModeRandom, XAES-256-GCM):     body = nonce (24, random) | ciphertext | tag (16)
 //	alg 2 (ModeDeterministic, AES-SIV):   body = SIV (16) | ciphertext   (RFC 5297 output)
+//	alg 1 (old random mode, AES-256-GCM): body = nonce (12, random) | ciphertext | tag (16)
+//
+// Alg 1 is still opened but no longer written: random 96-bit nonces bound a
+// key to about 2^32 values, XAES-256-GCM (Tink's aead/xaesgcm) has no
+// practical bound. Keyring.SealCount reports seals per key version.
 //
 // The AEAD's associated data is header || caller AAD, so the algorithm, the
 // original JSON type and the key id are authenticated along with the value.
 // Caller AAD is built by AAD and binds the value to its field class and
 // optional context, so a sealed value cannot be pasted into another field
 // or record. Each 32-byte data key is expanded with HKDF-SHA256 (no salt)
-// into an AES-256-GCM key (info "fieldseal/v1 aes-gcm", 32 bytes) and an
-// AES-SIV key (info "fieldseal/v1 aes-siv", 64 bytes). FORMAT.md has the
+// into an XAES-256-GCM key (info "fieldseal/v1 xaes-256-gcm", 32 bytes), an
+// AES-256-GCM key (info "fieldseal/v1 aes-gcm", 32 bytes) and an AES-SIV key
+// (info "fieldseal/v1 aes-siv", 64 bytes). FORMAT.md has the
 // full description and test vectors other languages can check against.
 //
 // Deterministic mode leaks equality (equal plaintexts under one key and AAD
