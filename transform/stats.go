@@ -36,7 +36,11 @@ type Stats struct {
 	KeyIDs []uint32
 }
 
+// add counts one value; a nil s counts nothing.
 func (s *Stats) add(class string, a Action, op, result string) {
+	if s == nil {
+		return
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		if f.Class == class && f.Op == op && f.Result == result && f.Action == a {
@@ -47,7 +51,11 @@ func (s *Stats) add(class string, a Action, op, result string) {
 	s.Fields = append(s.Fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Count: 1})
 }
 
+// key records a key id used; a nil s records nothing.
 func (s *Stats) key(id uint32) {
+	if s == nil {
+		return
+	}
 	for i, k := range s.KeyIDs {
 		if k == id {
 			return

@@ -61,7 +61,7 @@ type Params struct {
 	// on-demand key refresh before it counts as not opening.
 	Refresh *Refresh
 	// Stats receives a count of every value handled and the key ids used;
-	// nil keeps them in the Transform only.
+	// nil counts nothing.
 	Stats *Stats
 }
 
@@ -85,10 +85,9 @@ type Transform struct {
 	writeErr     []error
 	writeChecked bool
 	masker       Masker
-	keepOnError  bool // Params.LeaveSealedOnOpenError
-	st           *Stats
-	ownStats     Stats // st when Params.Stats is nil
-	changed      bool  // some value in the output differs from the input
+	keepOnError  bool   // Params.LeaveSealedOnOpenError
+	st           *Stats // nil: not counted
+	changed      bool   // some value in the output differs from the input
 
 	// refresh, if set, fetches a key the ring lacks. A pointer keeps the
 	// Transform as small as it was for the hot path.
@@ -122,9 +121,6 @@ func (t *Transform) Reset(p Params) {
 	*t = Transform{
 		ring: p.Ring, side: p.Side, caller: caller, context: p.Context, masker: masker,
 		keepOnError: p.LeaveSealedOnOpenError, refresh: p.Refresh, st: p.Stats,
-	}
-	if t.st == nil {
-		t.st = &t.ownStats
 	}
 	t.aad = t.aadBuf[:0]
 	if len(p.Side.Fields) <= len(t.actionBuf) {
