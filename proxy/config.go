@@ -9,7 +9,7 @@ import (
 )
 
 // OptionsFromConfig returns the Options a loaded configuration decides:
-// Upstream, Routes, OnOpenError, MaxBodyBytes, UpstreamTimeout,
+// Upstream, Routes, LeaveSealedOnOpenError, MaxBodyBytes, UpstreamTimeout,
 // MaxIdleConnsPerHost and IdleConnTimeout (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer. routes is the
 // configuration compiled by fieldmap.Compile.
@@ -19,12 +19,12 @@ func OptionsFromConfig(cfg *config.Config, routes *fieldmap.Map) (Options, error
 		return Options{}, fmt.Errorf("proxy options from %s: upstream: %w", cfg.File, err)
 	}
 	return Options{
-		Upstream:            u,
-		Routes:              routes,
-		OnOpenError:         string(cfg.OnOpenError),
-		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
-		UpstreamTimeout:     cfg.Limits.UpstreamTimeout,
-		MaxIdleConnsPerHost: cfg.Limits.MaxIdleConnsPerHost,
-		IdleConnTimeout:     cfg.Limits.IdleTimeout,
+		Upstream:               u,
+		Routes:                 routes,
+		LeaveSealedOnOpenError: cfg.OnOpenError == config.OnOpenErrorSealed,
+		MaxBodyBytes:           cfg.Limits.MaxBodyBytes,
+		UpstreamTimeout:        cfg.Limits.UpstreamTimeout,
+		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
+		IdleConnTimeout:        cfg.Limits.IdleTimeout,
 	}, nil
 }

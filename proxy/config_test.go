@@ -36,7 +36,7 @@ on_open_error: sealed
 		t.Fatal(err)
 	}
 	if opts.Upstream.String() != h.up.srv.URL || opts.MaxBodyBytes != 100 || opts.UpstreamTimeout != 7*time.Second ||
-		opts.MaxIdleConnsPerHost != 3 || opts.IdleConnTimeout != 11*time.Second || opts.OnOpenError != OnOpenErrorSealed || opts.Routes != m {
+		opts.MaxIdleConnsPerHost != 3 || opts.IdleConnTimeout != 11*time.Second || !opts.LeaveSealedOnOpenError || opts.Routes != m {
 		t.Fatalf("options %+v", opts)
 	}
 	opts.Keys, opts.Logger = h.keys, zerolog.Nop()

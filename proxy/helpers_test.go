@@ -20,6 +20,7 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // testConfig is the field map every proxy test runs against, compiled by the
@@ -265,10 +266,28 @@ func (h *harness) do(t testing.TB, method, path string, header http.Header, body
 
 func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
 
+// rawType is the JSON type of a raw JSON value, by its first byte.
+func rawType(raw string) crypto.JSONType {
+	switch gjson.Parse(raw).Type {
+	case gjson.String:
+		return crypto.TypeString
+	case gjson.Number:
+		return crypto.TypeNumber
+	case gjson.True, gjson.False:
+		return crypto.TypeBool
+	case gjson.Null:
+		return crypto.TypeNull
+	}
+	if raw[0] == '[' {
+		return crypto.TypeArray
+	}
+	return crypto.TypeObject
+}
+
 // sealFor seals a raw JSON value as the proxy would for class (and context).
 func sealFor(t testing.TB, ring *crypto.Keyring, class, context, raw string) string {
 	t.Helper()
-	typ := jsonType([]byte(raw))
+	typ := rawType(raw)
 	pt := []byte(raw)
 	if typ == crypto.TypeString {
 		pt = []byte(gjson.Parse(raw).Str)
@@ -292,7 +311,7 @@ func openRaw(t testing.TB, ring *crypto.Keyring, class, context string, sealed g
 		t.Fatalf("open sealed value: %v", err)
 	}
 	if typ == crypto.TypeString {
-		return string(appendJSONString(nil, pt))
+		return string(rewrite.AppendString(nil, pt))
 	}
 	return string(pt)
 }

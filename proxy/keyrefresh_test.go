@@ -153,8 +153,8 @@ func getMany(t *testing.T, h *harness, path string, n int, check func(status int
 }
 
 func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
-	for _, onOpenError := range []string{OnOpenErrorFail, OnOpenErrorSealed} {
-		t.Run("a value sealed under a key this sidecar has not loaded opens after one refresh (on_open_error "+onOpenError+")", func(t *testing.T) {
+	for _, leaveSealed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("a value sealed under a key this sidecar has not loaded opens after one refresh (leave sealed on open error: %v)", leaveSealed), func(t *testing.T) {
 			f := newFleet(t)
 			f.rotate(t)
 			var doc atomic.Pointer[string]
@@ -162,7 +162,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 			doc.Store(&record)
 			h := newHarness(t, serveStored(&doc), func(o *Options) {
 				o.Keys = f.b
-				o.OnOpenError = onOpenError
+				o.LeaveSealedOnOpenError = leaveSealed
 			})
 
 			resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
@@ -245,7 +245,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		doc.Store(&record)
 		h := newHarness(t, serveStored(&doc), func(o *Options) {
 			o.Keys = f.b
-			o.OnOpenError = OnOpenErrorSealed
+			o.LeaveSealedOnOpenError = true
 		})
 		resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
 		if resp.StatusCode != http.StatusOK || gjson.GetBytes(body, "email").Str != forged {
@@ -266,7 +266,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		keys := &recordingRefresher{Cache: f.b}
 		h := newHarness(t, serveStored(&doc), func(o *Options) {
 			o.Keys = keys
-			o.OnOpenError = OnOpenErrorSealed
+			o.LeaveSealedOnOpenError = true
 		})
 		if resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("read: %d %s", resp.StatusCode, body)

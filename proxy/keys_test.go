@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/fieldseal/fieldseal/admin"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
@@ -46,10 +47,10 @@ func TestKeyCacheLifecycle(t *testing.T) {
 		o.Keys = cache
 		o.Observer = func(e RequestEvent) { events = append(events, e) }
 	})
-	admin := httptest.NewServer(NewAdmin(AdminOptions{Keys: cache, Status: cache}))
-	defer admin.Close()
+	adminSrv := httptest.NewServer(admin.New(admin.Options{Keys: cache, Status: cache}))
+	defer adminSrv.Close()
 	ready := func() (int, string) {
-		resp, err := admin.Client().Get(admin.URL + "/readyz")
+		resp, err := adminSrv.Client().Get(adminSrv.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

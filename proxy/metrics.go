@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // unmatchedRoute is the route label of requests no route protects.
@@ -16,7 +18,7 @@ const outcomeForwarded = "forwarded"
 
 // metrics are the proxy's Prometheus collectors. Every label is bounded:
 // route names and classes come from the configuration, outcomes from the
-// error codes in errors.go, ops and results from the constants in transform.go,
+// error codes in errors.go, ops and results from the transform package,
 // caller ids from the policy configuration (Caller.ID must be bounded).
 type metrics struct {
 	requests  *prometheus.CounterVec   // route, outcome
@@ -74,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(route, caller, outcome string, seconds float64, st *stats) {
+func (m *metrics) observe(route, caller, outcome string, seconds float64, st *transform.Stats) {
 	rl := requestLabels{route, outcome}
 	requests, ok := m.requestSeries.load(rl)
 	if !ok {
@@ -89,7 +91,7 @@ func (m *metrics) observe(route, caller, outcome string, seconds float64, st *st
 	if st == nil {
 		return
 	}
-	for _, f := range st.fields {
+	for _, f := range st.Fields {
 		fl := fieldLabels{caller, f.Class, f.Op, f.Result}
 		c, ok := m.fieldSeries.load(fl)
 		if !ok {

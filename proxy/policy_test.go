@@ -21,6 +21,7 @@ import (
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // The policy used through the proxy: one caller per action, a write-only
@@ -119,7 +120,7 @@ func callerHarness(t *testing.T, iss *issuer, respond func(w http.ResponseWriter
 	}
 	return newHarness(t, respond, func(o *Options) {
 		o.Authenticator = PolicyAuthenticator{Policy: pol, Verifier: v}
-		o.Masker = MaskSet{Set: masks}
+		o.Masker = masks
 		if events != nil {
 			o.Observer = func(e RequestEvent) { events <- e }
 		}
@@ -259,13 +260,13 @@ func forged(t *testing.T, iss *issuer) string {
 }
 
 func TestPolicyActionsMatchProxyActions(t *testing.T) {
-	pairs := map[policy.Action]Action{
-		policy.ActionDecrypt: ActionDecrypt, policy.ActionMask: ActionMask,
-		policy.ActionSealed: ActionSealed, policy.ActionDeny: ActionDeny,
+	pairs := map[policy.Action]transform.Action{
+		policy.ActionDecrypt: transform.ActionDecrypt, policy.ActionMask: transform.ActionMask,
+		policy.ActionSealed: transform.ActionSealed, policy.ActionDeny: transform.ActionDeny,
 	}
 	for pa, a := range pairs {
-		if Action(pa) != a || pa.String() != a.String() {
-			t.Errorf("policy %v converts to %v, want %v", pa, Action(pa), a)
+		if transform.Action(pa) != a || pa.String() != a.String() {
+			t.Errorf("policy %v converts to %v, want %v", pa, transform.Action(pa), a)
 		}
 	}
 }

@@ -30,4 +30,9 @@
 // same plan, or a key that a wildcard or '#' of another path also reaches, is
 // a Compile error; overlaps only visible at run time (two wildcards matching
 // one key) are reported by Apply as an *OverlapError.
+//
+// Callbacks that replace a value with text use AppendString (a JSON string
+// literal, escaped as encoding/json does minus its HTML escaping) and read a
+// matched string's content with StringContent (no copy unless it has
+// escapes); the transform package and the proxy's error bodies use them too.
 package rewrite

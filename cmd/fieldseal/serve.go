@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/admin"
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
@@ -166,7 +167,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts.Masker = proxy.MaskSet{Set: masks}
+	opts.Masker = masks
 	if cfg.Auth != nil {
 		v, err := auth.New(ctx, withAuthDeps(cfg.Auth.Options(), reg, log))
 		if err != nil {
@@ -228,7 +229,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 			return fmt.Errorf("listen admin %s: %w", cfg.AdminListen, err)
 		}
 		admin := &http.Server{
-			Handler:           proxy.NewAdmin(proxy.AdminOptions{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
+			Handler:           admin.New(admin.Options{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
 			ReadHeaderTimeout: 5 * time.Second,
 		}
 		servers = append(servers, admin)

@@ -1,4 +1,4 @@
-package proxy
+package rewrite
 
 import (
 	"bytes"
@@ -9,10 +9,11 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes
-// U+FFFD; control characters, quotes, backslashes and U+2028/U+2029 are escaped
-// (as encoding/json does, minus its HTML escaping).
-func appendJSONString(dst, s []byte) []byte {
+// AppendString appends s as a JSON string literal, for a replacement value
+// that is text (an opened or masked string). Invalid UTF-8 becomes U+FFFD;
+// control characters, quotes, backslashes and U+2028/U+2029 are escaped (as
+// encoding/json does, minus its HTML escaping).
+func AppendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -60,10 +61,11 @@ func appendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// stringContent returns the decoded content of the JSON string literal raw.
-// Without escapes it is a sub-slice of raw (no copy); with escapes it is
-// decoded by gjson into a new slice.
-func stringContent(raw []byte) []byte {
+// StringContent returns the decoded content of the JSON string literal raw
+// (a matched value Apply hands to its callback, quotes included). Without
+// escapes it is a sub-slice of raw (no copy); with escapes it is decoded by
+// gjson into a new slice.
+func StringContent(raw []byte) []byte {
 	inner := raw[1 : len(raw)-1]
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return inner

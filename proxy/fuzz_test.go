@@ -11,7 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
-	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // lastWins reads path the way encoding/json (and many apps) see a document
@@ -111,7 +111,7 @@ func FuzzTransformRequest(f *testing.F) {
 				}
 				restored := string(pt)
 				if typ == crypto.TypeString {
-					restored = string(appendJSONString(nil, pt))
+					restored = string(rewrite.AppendString(nil, pt))
 				}
 				if gjson.Valid(in) && gjson.Valid(restored) {
 					var a, b any
@@ -142,118 +142,3 @@ var benchDoc = func() []byte {
 		`"notes":"` + strings.Repeat("lorem ipsum dolor sit amet ", 22) + `","orders":[1001,1002,1003,1004],"active":true}`
 	return []byte(doc)
 }()
-
-func benchRoute(b *testing.B) *fieldmap.Route {
-	r := testMap(b).Match(http.MethodPost, "/bench")
-	if r == nil || r.Request == nil || len(r.Request.Fields) != 5 {
-		b.Fatal("bench route missing from the test config")
-	}
-	return r
-}
-
-// BenchmarkTransform1KB5Fields measures one document through each direction
-// as the proxy runs it per request: policy lookup, then rewrite.Apply's one
-// pass (validation included) with a seal or open per field, into a pooled
-// buffer.
-func BenchmarkTransform1KB5Fields(b *testing.B) {
-	ring := testRing(b)
-	route := benchRoute(b)
-	var pool bufferPool
-	var st stats
-	sealOnce := func() []byte {
-		t := newTransform(ring, route.Request, fullAccess{}, "", true, &st)
-		out, err := t.sealDoc(nil, benchDoc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return out
-	}
-	sealed := sealOnce()
-	b.Run("seal", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(benchDoc)))
-		for b.Loop() {
-			st.fields, st.keys = st.fields[:0], st.keys[:0]
-			var t transform // embedded in the request state in the proxy
-			t.init(ring, route.Request, fullAccess{}, "", true, &st)
-			buf := pool.get()
-			out, err := t.sealDoc((*buf)[:0], benchDoc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			*buf = out
-			pool.put(buf)
-		}
-	})
-	// The rewrite pass alone (validation and walk, values copied unchanged):
-	// what seal and open cost beyond it is crypto and the proxy's own work.
-	// The sealed document is larger (base64 values), so opening walks more.
-	identity := func(out []byte, _ int, raw []byte) ([]byte, error) { return append(out, raw...), nil }
-	for _, doc := range []struct {
-		name string
-		doc  []byte
-	}{{"rewrite-only-plain", benchDoc}, {"rewrite-only-sealed", sealed}} {
-		b.Run(doc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(doc.doc)))
-			buf := make([]byte, 0, 2*len(sealed))
-			for b.Loop() {
-				var err error
-				if buf, err = route.Request.Plan.Apply(buf[:0], doc.doc, identity); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-	b.Run("open", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(sealed)))
-		for b.Loop() {
-			st.fields, st.keys = st.fields[:0], st.keys[:0]
-			var t transform
-			t.init(ring, route.Response, fullAccess{}, "", false, &st)
-			buf := pool.get()
-			out, err := t.openDoc((*buf)[:0], sealed)
-			if err != nil {
-				b.Fatal(err)
-			}
-			*buf = out
-			pool.put(buf)
-		}
-	})
-}
-
-// BenchmarkAES5Fields is the crypto share of BenchmarkTransform1KB5Fields:
-// the same five values with the same modes (four random, ssn deterministic)
-// sealed and opened with nothing around them.
-func BenchmarkAES5Fields(b *testing.B) {
-	ring := testRing(b)
-	values := [][]byte{[]byte("ada.lovelace@example.com"), []byte("+44 20 7946 0958"), []byte("12 Analytical Engine Way"), []byte("NW1 6XE"), []byte("123-45-6789")}
-	modes := []crypto.Mode{crypto.ModeRandom, crypto.ModeRandom, crypto.ModeRandom, crypto.ModeRandom, crypto.ModeDeterministic}
-	aad := crypto.AAD(nil, "email", "")
-	var sealed [][]byte
-	for i, v := range values {
-		s, err := ring.Seal(nil, v, crypto.TypeString, modes[i], aad)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sealed = append(sealed, s)
-	}
-	buf := make([]byte, 0, 256)
-	b.Run("seal", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			for i, v := range values {
-				buf, _ = ring.Seal(buf[:0], v, crypto.TypeString, modes[i], aad)
-			}
-		}
-	})
-	b.Run("open", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, s := range sealed {
-				buf, _, _, _ = ring.Open(buf[:0], s, aad)
-			}
-		}
-	})
-}

@@ -1,4 +1,4 @@
-package proxy
+package admin
 
 import (
 	"encoding/json"
@@ -12,13 +12,19 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 )
 
+// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// ring means keys are not loaded yet.
+type KeySource interface {
+	Keyring() *crypto.Keyring
+}
+
 // StatusSource reports the key cache's state; *crypto.Cache implements it.
 type StatusSource interface {
 	Status() crypto.CacheStatus
 }
 
-// AdminOptions configure the admin handler, served on its own listener.
-type AdminOptions struct {
+// Options configure the admin handler.
+type Options struct {
 	// Keys decides readiness: ready once it has a key ring.
 	Keys KeySource
 	// Status adds the key cache's detail to /readyz (optional).
@@ -48,10 +54,10 @@ type KeyReport struct {
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 }
 
-// NewAdmin returns the admin handler: /healthz (the process is up), /readyz
+// New returns the admin handler: /healthz (the process is up), /readyz
 // (200 once keys are loaded, 503 before; JSON detail either way), /metrics
 // and, with Pprof, /debug/pprof/.
-func NewAdmin(o AdminOptions) http.Handler {
+func New(o Options) http.Handler {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -83,7 +89,7 @@ func NewAdmin(o AdminOptions) http.Handler {
 	return mux
 }
 
-func readyReport(o AdminOptions, now time.Time) ReadyReport {
+func readyReport(o Options, now time.Time) ReadyReport {
 	var rep ReadyReport
 	if o.Keys != nil {
 		if ring := o.Keys.Keyring(); ring != nil {
