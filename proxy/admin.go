@@ -9,12 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
-// StatusSource reports the key cache's state; *crypto.Cache implements it.
+// StatusSource reports the key cache's state; *keycache.Cache implements it.
 type StatusSource interface {
-	Status() crypto.CacheStatus
+	Status() keycache.Status
 }
 
 // AdminOptions configure the admin handler, served on its own listener.

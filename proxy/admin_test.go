@@ -13,12 +13,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
-type fixedStatus crypto.CacheStatus
+type fixedStatus keycache.Status
 
-func (s fixedStatus) Status() crypto.CacheStatus { return crypto.CacheStatus(s) }
+func (s fixedStatus) Status() keycache.Status { return keycache.Status(s) }
 
 func TestAdminEndpoints(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

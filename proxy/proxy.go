@@ -29,13 +29,13 @@ import (
 	"github.com/fieldseal/fieldseal/rewrite"
 )
 
-// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// KeySource gives the current key ring; *keycache.Cache implements it. A nil
 // ring means keys are not loaded yet: protected routes answer 503.
 type KeySource interface {
 	Keyring() *crypto.Keyring
 }
 
-// KeyRefresher is optionally implemented by a KeySource (*crypto.Cache
+// KeyRefresher is optionally implemented by a KeySource (*keycache.Cache
 // does) to fetch a key the current ring lacks. A sidecar that has not yet
 // seen a rotation other sidecars already seal with meets values under the
 // new key; rather than failing them until its next periodic refresh, the
