@@ -142,8 +142,9 @@ type Proxy struct {
 	ids         *requestIDs
 }
 
-// New builds a Proxy. It fails on missing required options, an unknown
-// OnOpenError, or a metrics registration conflict.
+// New builds a Proxy. It fails on missing required options or an unknown
+// OnOpenError. A proxy built again on the same Registerer counts in the
+// metrics already registered there.
 func New(opts Options) (*Proxy, error) {
 	switch {
 	case opts.Upstream == nil || opts.Upstream.Scheme == "" || opts.Upstream.Host == "":
@@ -179,11 +180,7 @@ func New(opts Options) (*Proxy, error) {
 		p.now = time.Now
 	}
 	p.refresher, _ = opts.Keys.(KeyRefresher)
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("new proxy: %w", err)
-	}
-	p.metrics = m
+	p.metrics = newMetrics(opts.Registerer)
 	p.routes.Store(opts.Routes)
 
 	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
