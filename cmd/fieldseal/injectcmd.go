@@ -12,6 +12,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/inject"
+	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
 func runInject(args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -38,7 +39,8 @@ func runInject(args []string, _ io.Reader, _, stderr io.Writer) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promreg.Register(reg, collectors.NewGoCollector())
+	promreg.Register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return inject.Run(ctx, inject.ServerOptions{
