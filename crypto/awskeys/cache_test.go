@@ -3,6 +3,7 @@ package awskeys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,15 +92,15 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { periodic.Run(runCtx); close(done) }()
-		deadline := time.Now().Add(20 * time.Second)
-		for calls(t, reg, "DescribeSecret")-describe < 3 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		defer func() { stop(); <-done }() // also when Poll fails the test
+		testproc.Poll(t, 20*time.Second, func() error {
+			if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
+				return fmt.Errorf("periodic refresh made %d DescribeSecret calls, want at least 3", n)
+			}
+			return nil
+		})
 		stop()
 		<-done
-		if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
-			t.Fatalf("periodic refresh made %d DescribeSecret calls in 20s, want at least 3", n)
-		}
 		if calls(t, reg, "GetSecretValue") != get || calls(t, reg, "Decrypt") != decrypt {
 			t.Fatalf("periodic refresh of an unchanged ring: GetSecretValue +%d Decrypt +%d; want +0 +0",
 				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
