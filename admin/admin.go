@@ -10,17 +10,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
-// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// KeySource gives the current key ring; *keycache.Cache implements it. A nil
 // ring means keys are not loaded yet.
 type KeySource interface {
 	Keyring() *crypto.Keyring
 }
 
-// StatusSource reports the key cache's state; *crypto.Cache implements it.
+// StatusSource reports the key cache's state; *keycache.Cache implements it.
 type StatusSource interface {
-	Status() crypto.CacheStatus
+	Status() keycache.Status
 }
 
 // Options configure the admin handler.

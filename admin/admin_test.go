@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
 // keyHolder is the smallest KeySource: a ring that tests can set.
@@ -42,9 +43,9 @@ func testRing(t *testing.T) *crypto.Keyring {
 	return ring
 }
 
-type fixedStatus crypto.CacheStatus
+type fixedStatus keycache.Status
 
-func (s fixedStatus) Status() crypto.CacheStatus { return crypto.CacheStatus(s) }
+func (s fixedStatus) Status() keycache.Status { return keycache.Status(s) }
 
 func TestAdminEndpoints(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

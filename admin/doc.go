@@ -12,5 +12,5 @@
 //   - /debug/pprof/: Go's runtime profiles, only with Options.Pprof.
 //
 // The keys and their status are read through small interfaces that
-// *crypto.Cache implements, so the handler can be tested with any ring.
+// *keycache.Cache implements, so the handler can be tested with any ring.
 package admin

@@ -17,6 +17,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -44,7 +45,7 @@ func (p *countingProvider) Changed(ctx context.Context, prev *crypto.Keyring) (b
 type fleet struct {
 	ringFile string
 	mk       localkeys.MasterKey
-	a, b     *crypto.Cache
+	a, b     *keycache.Cache
 	bSrc     *countingProvider
 	bNow     atomic.Int64 // B's clock, unix nanoseconds
 }
@@ -63,13 +64,13 @@ func newFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	f.bNow.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
-	f.a = crypto.NewCache(localkeys.New(f.ringFile, f.mk), crypto.CacheOptions{Interval: time.Hour})
+	f.a = keycache.New(localkeys.New(f.ringFile, f.mk), keycache.Options{Interval: time.Hour})
 	f.bSrc = &countingProvider{inner: localkeys.New(f.ringFile, f.mk)}
-	f.b = crypto.NewCache(f.bSrc, crypto.CacheOptions{
+	f.b = keycache.New(f.bSrc, keycache.Options{
 		Interval: time.Hour,
 		Now:      func() time.Time { return time.Unix(0, f.bNow.Load()) },
 	})
-	for _, c := range []*crypto.Cache{f.a, f.b} {
+	for _, c := range []*keycache.Cache{f.a, f.b} {
 		if err := c.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +306,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 
 // recordingRefresher records the key ids the proxy asks a cache for.
 type recordingRefresher struct {
-	*crypto.Cache
+	*keycache.Cache
 	mu    sync.Mutex
 	calls []uint32
 }

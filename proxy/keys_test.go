@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/admin"
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -33,7 +33,7 @@ func TestKeyCacheLifecycle(t *testing.T) {
 	if _, err := localkeys.Init(ringFile, mk); err != nil {
 		t.Fatal(err)
 	}
-	cache := crypto.NewCache(localkeys.New(ringFile, mk), crypto.CacheOptions{})
+	cache := keycache.New(localkeys.New(ringFile, mk), keycache.Options{})
 
 	var stored []byte
 	var events []RequestEvent

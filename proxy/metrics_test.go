@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,10 +15,7 @@ import (
 
 func TestRepeatedSeriesAreCountedOnce(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m, err := newMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMetrics(reg)
 	st := &transform.Stats{Fields: []transform.FieldStat{{Class: "email", Action: transform.ActionDecrypt, Op: transform.OpSeal, Result: transform.ResultOK, Count: 1}}}
 	for range 3 {
 		m.observe("r", "c", "ok", 0.001, st)
@@ -27,6 +25,39 @@ func TestRepeatedSeriesAreCountedOnce(t *testing.T) {
 	}
 	if got := counter(t, reg, "fieldseal_proxy_fields_total", map[string]string{"caller": "c", "class": "email", "op": transform.OpSeal, "result": transform.ResultOK}); got != 3 {
 		t.Errorf("fields = %v, want 3", got)
+	}
+}
+
+func TestMetricsBuiltTwiceOnARegistryCountTogether(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first, second := newMetrics(reg), newMetrics(reg) // a proxy rebuilt on the process's registry
+	first.observe("r", "c", "ok", 0.001, nil)
+	second.observe("r", "c", "ok", 0.001, nil)
+	if got := counter(t, reg, "fieldseal_proxy_requests_total", map[string]string{"route": "r", "outcome": "ok"}); got != 2 {
+		t.Errorf("requests = %v, want 2", got)
+	}
+}
+
+func TestConcurrentMissesShareOneSeries(t *testing.T) {
+	var c seriesCache[string, prometheus.Counter]
+	const goroutines = 16
+	got := make([]prometheus.Counter, goroutines)
+	var wg sync.WaitGroup
+	for i := range goroutines {
+		wg.Go(func() {
+			// Each brings its own value; all must end up counting in one.
+			got[i] = c.store("k", prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "x"}))
+		})
+	}
+	wg.Wait()
+	cached, ok := c.load("k")
+	if !ok {
+		t.Fatal("series not cached")
+	}
+	for i, s := range got {
+		if s != cached {
+			t.Fatalf("goroutine %d got another series than the one cached", i)
+		}
 	}
 }
 
@@ -58,10 +89,7 @@ func TestSeriesPastTheCacheBoundAreStillCounted(t *testing.T) {
 // the bench route: the request and duration series and one field series
 // per class, op and result (4 classes sealed, 4 opened).
 func BenchmarkObserveProtected(b *testing.B) {
-	m, err := newMetrics(prometheus.NewRegistry())
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := newMetrics(prometheus.NewRegistry())
 	st := &transform.Stats{}
 	for _, class := range []string{"email", "phone", "street", "ssn"} {
 		for _, op := range []string{transform.OpSeal, transform.OpOpen} {

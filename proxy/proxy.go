@@ -30,7 +30,7 @@ import (
 	"github.com/fieldseal/fieldseal/transform"
 )
 
-// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// KeySource gives the current key ring; *keycache.Cache implements it. A nil
 // ring means keys are not loaded yet: protected routes answer 503.
 type KeySource interface {
 	Keyring() *crypto.Keyring
@@ -154,11 +154,7 @@ func New(opts Options) (*Proxy, error) {
 		p.now = time.Now
 	}
 	p.refresher, _ = opts.Keys.(transform.KeyRefresher)
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("new proxy: %w", err)
-	}
-	p.metrics = m
+	p.metrics = newMetrics(opts.Registerer)
 	p.routes.Store(opts.Routes)
 
 	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}

@@ -14,7 +14,7 @@ import (
 	"github.com/fieldseal/fieldseal/rewrite"
 )
 
-// KeyRefresher fetches a key the current ring lacks; *crypto.Cache
+// KeyRefresher fetches a key the current ring lacks; *keycache.Cache
 // implements it. A sidecar that has not yet seen a rotation other sidecars
 // already seal with meets values under the new key; rather than failing them
 // until its next periodic refresh, a Transform asks once (per Refresh) and

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/inject"
+	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -107,7 +108,8 @@ func serve(ctx context.Context, addr, certFile, keyFile, configFile, logLevel st
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promreg.Register(reg, collectors.NewGoCollector())
+	promreg.Register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return inject.Run(ctx, inject.ServerOptions{
 		Addr: addr, CertFile: certFile, KeyFile: keyFile, Config: cfg,
 		Logger: log, Registerer: reg, Gatherer: reg,

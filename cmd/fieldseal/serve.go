@@ -23,8 +23,9 @@ import (
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/promreg"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
@@ -131,7 +132,8 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	tuneRuntime(log)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promreg.Register(reg, collectors.NewGoCollector())
+	promreg.Register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// The audit trail opens first, so the first key load is in it.
 	var trail *audit.Writer
@@ -152,11 +154,14 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	defer closeSrc()
-	cacheOpts := crypto.CacheOptions{Interval: cfg.Keys.RefreshInterval, Logger: log, Registerer: reg}
-	if trail != nil {
-		cacheOpts.OnEvent = func(k crypto.KeyEvent) { record(audit.KeyEvent(k)) }
+	cacheOpts := keycache.Options{
+		Interval: cfg.Keys.RefreshInterval,
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
 	}
-	cache := crypto.NewCache(src, cacheOpts)
+	if trail != nil {
+		cacheOpts.OnEvent = func(k keycache.KeyEvent) { record(audit.KeyEvent(k)) }
+	}
+	cache := keycache.New(src, cacheOpts)
 
 	opts, err := proxy.OptionsFromConfig(cfg, fm)
 	if err != nil {

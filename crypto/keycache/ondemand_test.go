@@ -1,4 +1,4 @@
-package crypto_test
+package keycache_test
 
 import (
 	"context"
@@ -6,11 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -29,7 +31,7 @@ func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // sidecar is one key cache over a shared ring file, as one sidecar has.
 type sidecar struct {
 	src   *countingChanger
-	cache *crypto.Cache
+	cache *keycache.Cache
 	reg   *prometheus.Registry
 	clock *testClock
 }
@@ -45,7 +47,7 @@ func newSidecar(t *testing.T, path string, mk localkeys.MasterKey, gate chan str
 		clock: newTestClock(),
 	}
 	// A long periodic interval: only on-demand refreshes happen here.
-	s.cache = crypto.NewCache(s.src, crypto.CacheOptions{Interval: time.Hour, Registerer: s.reg, Now: s.clock.Now})
+	s.cache = keycache.New(s.src, keycache.Options{Interval: time.Hour, Observer: monitor(s.reg, s.clock.Now), Now: s.clock.Now})
 	if err := s.cache.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestRefreshForKey(t *testing.T) {
 		const callers = 100
 		var joined sync.WaitGroup
 		joined.Add(callers)
-		crypto.OnJoin(b.cache, joined.Done)
+		keycache.OnJoin(b.cache, joined.Done)
 		errs := make(chan error, callers)
 		for range callers {
 			go func() {
@@ -163,7 +165,7 @@ func TestRefreshForKey(t *testing.T) {
 					switch {
 					case ring != b.cache.Keyring():
 						t.Errorf("RefreshForKey returned another ring than the cache serves")
-					case errors.Is(err, crypto.ErrRefreshLimited):
+					case errors.Is(err, keycache.ErrRefreshLimited):
 						limited++
 					case errors.Is(err, crypto.ErrUnknownKey):
 						unknown++
@@ -210,7 +212,7 @@ func TestRefreshForKey(t *testing.T) {
 			t.Fatalf("forged id: %v", err)
 		}
 		sealedUnderRotatedKey(t, path, mk, a)
-		if _, err := b.cache.RefreshForKey(context.Background(), 2); !errors.Is(err, crypto.ErrRefreshLimited) {
+		if _, err := b.cache.RefreshForKey(context.Background(), 2); !errors.Is(err, keycache.ErrRefreshLimited) {
 			t.Fatalf("within the interval: %v, want ErrRefreshLimited", err)
 		}
 		b.clock.Advance(5 * time.Second)
@@ -224,7 +226,7 @@ func TestRefreshForKey(t *testing.T) {
 		path, mk := localRing(t)
 		clock := newTestClock()
 		src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
-		c := crypto.NewCache(src, crypto.CacheOptions{MinRefreshInterval: time.Minute, Now: clock.Now})
+		c := keycache.New(src, keycache.Options{MinRefreshInterval: time.Minute, Now: clock.Now})
 		if err := c.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -238,22 +240,27 @@ func TestRefreshForKey(t *testing.T) {
 	})
 
 	t.Run("a caller that gives up returns its context's error", func(t *testing.T) {
-		path, mk := localRing(t)
-		b := newSidecar(t, path, mk, make(chan struct{}))
-		if _, err := localkeys.Rotate(path, mk); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		crypto.OnJoin(b.cache, cancel)
-		ring, err := b.cache.RefreshForKey(ctx, 2)
-		if !errors.Is(err, context.Canceled) || ring == nil || ring.Primary() != 1 {
-			t.Fatalf("RefreshForKey = primary %d, %v; want the old ring and context.Canceled", ring.Primary(), err)
-		}
-		crypto.OnJoin(b.cache, nil)
-		close(b.src.gate) // the load goes on without its caller and lands
-		waitFor(t, "the gated load landed", func() bool { return b.cache.Keyring().Primary() == 2 })
-		if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "error"); got != 1 {
-			t.Fatalf("error = %v, want 1", got)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			b := newSidecar(t, path, mk, make(chan struct{}))
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			keycache.OnJoin(b.cache, cancel)
+			ring, err := b.cache.RefreshForKey(ctx, 2)
+			if !errors.Is(err, context.Canceled) || ring == nil || ring.Primary() != 1 {
+				t.Fatalf("RefreshForKey = primary %d, %v; want the old ring and context.Canceled", ring.Primary(), err)
+			}
+			keycache.OnJoin(b.cache, nil)
+			close(b.src.gate) // the load goes on without its caller...
+			synctest.Wait()   // ...and lands
+			if p := b.cache.Keyring().Primary(); p != 2 {
+				t.Fatalf("primary = %d after the gated load ended, want 2", p)
+			}
+			if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "error"); got != 1 {
+				t.Fatalf("error = %v, want 1", got)
+			}
+		})
 	})
 }
