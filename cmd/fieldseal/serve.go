@@ -111,7 +111,7 @@ func compile(path string) (*config.Config, *fieldmap.Map, error) {
 	if cfg == nil {
 		return nil, nil, cfgErr
 	}
-	fm, fmErr := fieldmap.Compile(cfg)
+	fm, fmErr := fieldmap.Compile(cfg.FieldMap())
 	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
@@ -157,7 +157,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	cache := crypto.NewCache(src, cacheOpts)
 
-	opts, err := proxy.OptionsFromConfig(cfg, fm)
+	opts, err := proxyOptions(cfg, fm)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	opts.Masker = proxy.MaskSet{Set: masks}
 	if cfg.Auth != nil {
-		v, err := auth.New(ctx, withAuthDeps(cfg.Auth.Options(), reg, log))
+		v, err := auth.New(ctx, authOptions(*cfg.Auth, reg, log))
 		if err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
@@ -297,11 +297,4 @@ func redacted(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
-}
-
-// withAuthDeps adds the process's metrics registry and logger to the
-// verifier options the config decided.
-func withAuthDeps(o auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
-	o.Registerer, o.Logger = reg, log
-	return o
 }

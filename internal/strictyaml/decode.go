@@ -157,7 +157,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeBool(n, v, path)
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		d.decodeInt(n, v, path)
-	case t.Kind() == reflect.Slice && keyField(t.Elem()) >= 0:
+	case t.Kind() == reflect.Slice && keyField(t.Elem()) != nil:
 		d.decodeKeyed(n, v, path)
 	case t.Kind() == reflect.Slice:
 		d.decodeSlice(n, v, path)
@@ -298,9 +298,9 @@ func (d *decoder) decodeKeyed(n *yaml.Node, v reflect.Value, path string) {
 	out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
 	d.pairs(n, path, func(k, val *yaml.Node, p string) bool {
 		e := reflect.New(et).Elem()
-		e.Field(key).SetString(k.Value)
-		if value >= 0 {
-			d.decode(val, e.Field(value), p)
+		e.FieldByIndex(key).SetString(k.Value)
+		if value != nil {
+			d.decode(val, e.FieldByIndex(value), p)
 		} else {
 			d.decode(val, e, p)
 		}
@@ -355,7 +355,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 	}
-	if !isNull(n) {
+	if n.Kind == yaml.MappingNode {
 		setLine(v, n.Line)
 	}
 	fields := fieldsOf(v)
@@ -412,22 +412,29 @@ func parseTag(sf reflect.StructField) (name, opts string) {
 	return name, opts
 }
 
-// keyField returns the index of t's ,key field, or -1.
-func keyField(t reflect.Type) int { return optField(t, "key") }
+// keyField returns the index path of t's ,key field (inline structs
+// included), or nil.
+func keyField(t reflect.Type) []int { return optField(t, "key") }
 
-// valueField returns the index of t's ,value field, or -1.
-func valueField(t reflect.Type) int { return optField(t, "value") }
+// valueField returns the index path of t's ,value field, or nil.
+func valueField(t reflect.Type) []int { return optField(t, "value") }
 
-func optField(t reflect.Type, opt string) int {
+func optField(t reflect.Type, opt string) []int {
 	if t.Kind() != reflect.Struct {
-		return -1
+		return nil
 	}
 	for i := range t.NumField() {
-		if name, opts := parseTag(t.Field(i)); name == "" && opts == opt {
-			return i
+		name, opts := parseTag(t.Field(i))
+		switch {
+		case name == "" && opts == opt:
+			return []int{i}
+		case opts == "inline":
+			if sub := optField(t.Field(i).Type, opt); sub != nil {
+				return append([]int{i}, sub...)
+			}
 		}
 	}
-	return -1
+	return nil
 }
 
 // setLine sets v's Line field (an int without a yaml name), and those of
