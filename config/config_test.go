@@ -148,6 +148,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"a policy naming an unknown class is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  callers:\n    - id: billing\n      match: {client_ids: [a]}\n      actions: {phone: decrypt}\n", []string{`c.yaml:9: caller "billing": unknown class "phone" in actions`}},
 		{"an auth section that fails its check is reported at the section", up + "auth:\n  issuer: https://issuer.example\n", []string{`c.yaml:2: auth: invalid auth configuration: at least one of audiences or client_ids is required`}},
 		{"an empty auth section is refused, not read as no auth", up + "auth:\n", []string{`c.yaml:2: auth must be a mapping`}},
+		{"an empty mask is refused, not read as no mask", up + "classes:\n  email:\n    mask:\n", []string{`c.yaml:4: class "email": mask: format is required`}},
 		{"an unknown key in a mask is reported at its line", up + "classes:\n  email:\n    mask: {format: custom, keep_middle: 1}\n", []string{`c.yaml:4: unknown key "keep_middle" in classes.email.mask`}},
 		{"a bad write in a policy is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  default:\n    write: some\n", []string{`c.yaml:7: policies.default.write: want all, none or a list of classes, not "some"`}},
 		{"an audit file sink without a file is reported", up + "audit: {sink: file}\n", []string{`c.yaml:2:`}},

@@ -102,10 +102,10 @@ func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
-// compile loads the config file and compiles its field map: the two steps
-// every command that reads a config shares.
-// A config with problems is still compiled as far as it decoded, so that
-// one run reports the field map's problems too.
+// compile loads the config file and compiles its field map, the two steps
+// every command that reads a config shares. A config with problems is still
+// compiled as far as it decoded, so that one run reports the field map's
+// problems too.
 func compile(path string) (*config.Config, *fieldmap.Map, error) {
 	cfg, cfgErr := loadConfig(path)
 	if cfg == nil {

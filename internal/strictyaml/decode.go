@@ -169,15 +169,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // decodePointer allocates a pointer's target. A missing value (null) leaves
-// the pointer nil, except for a section (a struct written as a mapping): a
-// key given without its section's content is refused rather than read as
-// "not configured".
+// a pointer to a plain value nil, but a key given without its section's
+// content is not read as "not configured": a struct section is refused, and
+// a text type reads the empty text (and so says what it wants).
 func (d *decoder) decodePointer(n *yaml.Node, v reflect.Value, path string) {
 	et := v.Type().Elem()
-	if isNull(n) {
-		if et.Kind() == reflect.Struct && !reflect.PointerTo(et).Implements(textUnmarshalerType) {
-			d.errorf(n.Line, "%s must be a mapping of keys to values", where(path))
-		}
+	if isNull(n) && et.Kind() == reflect.Struct && !reflect.PointerTo(et).Implements(textUnmarshalerType) {
+		d.errorf(n.Line, "%s must be a mapping of keys to values", where(path))
+		return
+	}
+	if isNull(n) && !reflect.PointerTo(et).Implements(textUnmarshalerType) {
 		return
 	}
 	if v.IsNil() {

@@ -152,6 +152,7 @@ func TestDecodeReportsEveryProblemWithItsLine(t *testing.T) {
 		{"a mapping for a list is refused", "tags: {a: 1}\n", []string{"d.yaml:1: tags must be a list"}},
 		{"a list for a section is refused", "section: [a]\n", []string{"d.yaml:1: section must be a mapping of keys to values"}},
 		{"an empty section key is refused", "section:\n", []string{"d.yaml:1: section must be a mapping of keys to values"}},
+		{"an empty text value says what it wants", "choice:\n", []string{`d.yaml:1: choice: want all or a list, not ""`}},
 		{"every problem is reported at once", "titel: x\ncount: x\nwait: soon\n",
 			[]string{`d.yaml:1: unknown key "titel"`, "d.yaml:2: count must be an integer", `d.yaml:3: wait: "soon"`}},
 	}
