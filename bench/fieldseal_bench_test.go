@@ -32,7 +32,7 @@ func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	if err != nil {
 		tb.Fatalf("parse bench config: %v", err)
 	}
-	routes, err := fieldmap.Compile(cfg)
+	routes, err := fieldmap.Compile(cfg.FieldMap())
 	if err != nil {
 		tb.Fatalf("compile bench field map: %v", err)
 	}

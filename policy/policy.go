@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 // Reserved caller ids.
@@ -23,26 +24,10 @@ const AllClasses = "*"
 // ErrPolicy is the category of every policy error: errors.Is(err, ErrPolicy).
 var ErrPolicy = errors.New("invalid policy")
 
-// Error is one policy problem at a YAML line (0 when it has none). Compile
-// joins them with errors.Join; the config package turns each into its own
-// FILE:LINE error with errors.As.
-type Error struct {
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
-	}
-	return e.Msg
-}
-
-// Unwrap makes every Error match ErrPolicy.
-func (e *Error) Unwrap() error { return ErrPolicy }
-
-func errorAt(line int, format string, args ...any) *Error {
-	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+// errorAt returns a policy problem at a YAML line (0 when it has none) as
+// a *lineerr.Error that matches ErrPolicy; the config package adds the file.
+func errorAt(line int, format string, args ...any) *lineerr.Error {
+	return &lineerr.Error{Line: line, Msg: fmt.Sprintf(format, args...), Err: ErrPolicy}
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -171,7 +156,8 @@ func (p *Policy) Authenticate(r *http.Request, v Verifier) (*Caller, *auth.Ident
 var builtinDefault = Rule{Actions: Actions{{Class: AllClasses, Action: NameSealed}}}
 
 // Compile checks spec against the configured class names and builds the
-// Policy. Every problem is reported (errors.Join), each with its YAML line.
+// Policy. Every problem is reported (errors.Join), each a *lineerr.Error
+// with its YAML line that matches ErrPolicy.
 func Compile(spec Spec, classes []string) (*Policy, error) {
 	c := compiler{classes: classes}
 	p := &Policy{allowAnonymous: spec.AllowAnonymous}
@@ -258,7 +244,7 @@ func (c *compiler) rule(id string, r Rule) *Caller {
 		}
 		caller.actions[e.Class] = a
 	}
-	if r.Write.Set && !r.Write.All {
+	if r.Write != nil && !r.Write.All {
 		caller.writeAll = false
 		caller.write = map[string]bool{}
 		for _, cl := range r.Write.Classes {

@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/auth"
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 var classes = []string{"email", "phone", "street", "rrn"}
@@ -36,14 +37,16 @@ policies:
       actions: {email: mask}
 `
 
-func parse(t *testing.T, doc string) Spec {
+// policiesDoc is a YAML document holding only a policies: section.
+type policiesDoc struct {
+	Policies Spec `yaml:"policies"`
+}
+
+// parse decodes doc the way the config package does.
+func parse(t testing.TB, doc string) Spec {
 	t.Helper()
-	var root struct {
-		Policies Spec `yaml:"policies"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(doc))
-	dec.KnownFields(true)
-	if err := dec.Decode(&root); err != nil {
+	var root policiesDoc
+	if _, err := strictyaml.Decode([]byte(doc), "p.yaml", &root); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	return root.Policies
@@ -168,9 +171,9 @@ policies:
 			if !errors.Is(err, ErrPolicy) {
 				t.Fatalf("err = %v, want ErrPolicy", err)
 			}
-			var pe *Error
+			var pe *lineerr.Error
 			if !errors.As(err, &pe) || pe.Line == 0 {
-				t.Fatalf("err = %v, want a *policy.Error with a line", err)
+				t.Fatalf("err = %v, want a *lineerr.Error with a line", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -192,13 +195,11 @@ func TestStrictYAML(t *testing.T) {
 		"policies: {anonymous: true}\n",
 		"policies: {default: {write: some}}\n",
 	} {
-		var root struct {
-			Policies Spec `yaml:"policies"`
-		}
-		err := yaml.Unmarshal([]byte(doc), &root)
-		var pe *Error
+		var root policiesDoc
+		_, err := strictyaml.Decode([]byte(doc), "p.yaml", &root)
+		var pe *lineerr.Error
 		if !errors.As(err, &pe) || pe.Line != 1 {
-			t.Errorf("%s: err = %v, want a *policy.Error at line 1", doc, err)
+			t.Errorf("%s: err = %v, want a *lineerr.Error at line 1", doc, err)
 		}
 	}
 }
@@ -254,13 +255,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func BenchmarkResolveAndAction(b *testing.B) {
-	var root struct {
-		Policies Spec `yaml:"policies"`
-	}
-	if err := yaml.Unmarshal([]byte(example), &root); err != nil {
-		b.Fatal(err)
-	}
-	p, err := Compile(root.Policies, classes)
+	p, err := Compile(parse(b, example), classes)
 	if err != nil {
 		b.Fatal(err)
 	}

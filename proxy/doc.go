@@ -63,9 +63,10 @@
 // to routes with response fields (a byte range of JSON cannot be
 // transformed); a 206 passes untouched.
 //
-// Route matching fails closed: a route is looked up under the raw path, its
-// path.Clean form and with a trailing slash, and under the method named by
-// X-HTTP-Method-Override (and similar headers), which many frameworks honour.
+// Which route protects a request is decided by [fieldmap.Map.Lookup] alone,
+// which fails closed: it tries every reading of the request an upstream may
+// apply (the path as sent and its path.Clean form, the method upper-cased or
+// named by X-HTTP-Method-Override and similar headers).
 //
 // The field map and key ring are read lock-free (atomic pointers), so a reload
 // swaps them with [Proxy.SetMap] and the key cache's own refresh.

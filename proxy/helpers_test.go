@@ -17,21 +17,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-// testConfig is the field map every proxy test runs against, compiled by the
-// real config and fieldmap packages.
-const testConfig = `
-listen: 127.0.0.1:8080
-upstream: http://127.0.0.1:3000
-admin_listen: 127.0.0.1:9090
-keys:
-  provider: local
-  local: { ring_file: keys/ring.json, master_key_env: FIELDSEAL_MASTER_KEY }
+// testFieldMap is the field map every proxy test runs against, decoded the
+// way the config package decodes it and compiled by the real fieldmap
+// package.
+const testFieldMap = `
 classes:
   email:   { mode: random }
   phone:   { mode: random }
@@ -111,13 +106,20 @@ routes:
 
 func testMap(t testing.TB) *fieldmap.Map {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig), "test.yaml")
-	if err != nil {
-		t.Fatalf("parse test config: %v", err)
+	return compileFieldMap(t, testFieldMap, "test.yaml")
+}
+
+// compileFieldMap decodes and compiles a field-map document (classes and
+// routes).
+func compileFieldMap(t testing.TB, text, file string) *fieldmap.Map {
+	t.Helper()
+	spec := fieldmap.Spec{File: file}
+	if _, err := strictyaml.Decode([]byte(text), file, &spec); err != nil {
+		t.Fatalf("decode field map %s: %v", file, err)
 	}
-	m, err := fieldmap.Compile(cfg)
+	m, err := fieldmap.Compile(spec)
 	if err != nil {
-		t.Fatalf("compile test field map: %v", err)
+		t.Fatalf("compile field map %s: %v", file, err)
 	}
 	return m
 }

@@ -15,10 +15,10 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidwall/gjson"
-	"gopkg.in/yaml.v3"
 
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/transform"
@@ -102,7 +102,7 @@ func callerHarness(t *testing.T, iss *issuer, respond func(w http.ResponseWriter
 	var root struct {
 		Policies policy.Spec `yaml:"policies"`
 	}
-	if err := yaml.Unmarshal([]byte(callersYAML), &root); err != nil {
+	if _, err := strictyaml.Decode([]byte(callersYAML), "callers.yaml", &root); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := policy.Compile(root.Policies, []string{"email", "phone", "street", "ssn", "profile", "note"})

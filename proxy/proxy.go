@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,49 +470,10 @@ func isJSON(ct string) bool {
 		(len(ct) > len(suffix) && strings.EqualFold(ct[len(ct)-len(suffix):], suffix) && strings.IndexByte(ct, '/') > 0)
 }
 
-// methodOverrideHeaders are honoured by many frameworks in place of the
-// request method; a route is matched under them too, so a POST tunnelled
-// through GET cannot slip past the field map.
-var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
-
-// match finds the route protecting r. Upstreams normalize paths and methods
-// in ways the field map may not (//a, /a/./b, trailing slashes, lower-case
-// methods, method override headers); to fail closed the route is also looked
-// up under those spellings, and the first match protects the request.
+// match finds the route protecting r; fieldmap.Lookup decides, under every
+// reading of the request the upstream may apply.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	m := p.routes.Load()
-	method := strings.ToUpper(r.Method)
-	for _, h := range methodOverrideHeaders {
-		if v := r.Header.Get(h); v != "" {
-			method = strings.ToUpper(strings.TrimSpace(v))
-			break
-		}
-	}
-	urlPath := r.URL.Path
-	if urlPath == "" {
-		urlPath = "/"
-	}
-	if route := m.Match(method, urlPath); route != nil {
-		return route
-	}
-	// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an already
-	// clean path without allocating: most requests pay one scan here.
-	rooted := urlPath
-	if rooted[0] != '/' {
-		rooted = "/" + rooted
-	}
-	clean := path.Clean(rooted)
-	if clean != urlPath {
-		if route := m.Match(method, clean); route != nil {
-			return route
-		}
-	}
-	if clean != "/" && clean+"/" != urlPath {
-		if route := m.Match(method, clean+"/"); route != nil {
-			return route
-		}
-	}
-	return nil
+	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.Header.Get)
 }
 
 // rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already

@@ -15,9 +15,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
-	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/transform"
 )
 
@@ -374,14 +372,7 @@ func TestDuplicateAndEscapedKeysNeverLeakPlaintext(t *testing.T) {
 
 func TestSetMapSwapsRoutesForNewRequests(t *testing.T) {
 	h := newHarness(t, nil, nil)
-	cfg, err := config.Parse([]byte(strings.Replace(testConfig, `["/customers", "/customers/{id}"]`, `["/clients"]`, 1)), "reload.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fieldmap.Compile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileFieldMap(t, strings.Replace(testFieldMap, `["/customers", "/customers/{id}"]`, `["/clients"]`, 1), "reload.yaml")
 	h.proxy.SetMap(m)
 	h.do(t, http.MethodPost, "/customers", jsonHeader(), strings.NewReader(`{"email":"now-unprotected@example.com"}`))
 	h.do(t, http.MethodPost, "/clients", jsonHeader(), strings.NewReader(`{"email":"now-protected@example.com"}`))

@@ -7,19 +7,15 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-// testConfig is the field map the transform tests run against, compiled by
-// the real config and fieldmap packages.
-const testConfig = `
-listen: 127.0.0.1:8080
-upstream: http://127.0.0.1:3000
-keys:
-  provider: local
-  local: { ring_file: keys/ring.json, master_key_env: FIELDSEAL_MASTER_KEY }
+// testFieldMap is the field map the transform tests run against, decoded the
+// way the config package decodes it and compiled by the real fieldmap
+// package.
+const testFieldMap = `
 classes:
   email:   { mode: random }
   phone:   { mode: random }
@@ -63,11 +59,11 @@ routes:
 // request side for POST, the response side for GET.
 func testSide(t testing.TB, method, path string) *fieldmap.Side {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig), "test.yaml")
-	if err != nil {
-		t.Fatalf("parse test config: %v", err)
+	var spec fieldmap.Spec
+	if _, err := strictyaml.Decode([]byte(testFieldMap), "test.yaml", &spec); err != nil {
+		t.Fatalf("decode test field map: %v", err)
 	}
-	m, err := fieldmap.Compile(cfg)
+	m, err := fieldmap.Compile(spec)
 	if err != nil {
 		t.Fatalf("compile test field map: %v", err)
 	}

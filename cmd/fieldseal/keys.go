@@ -103,24 +103,6 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, err
 }
 
-// awsOptions maps the config's keys.aws section to the provider's options.
-func awsOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) awskeys.Options {
-	a := keys.AWS
-	return awskeys.Options{
-		Region:           a.Region,
-		KMSKeyID:         a.KMSKeyID,
-		SecretID:         a.SecretID,
-		Endpoint:         a.Endpoint,
-		KMSEndpoint:      a.KMSEndpoint,
-		SecretsEndpoint:  a.SecretsManagerEndpoint,
-		CallTimeout:      a.CallTimeout,
-		MaxAttempts:      a.MaxAttempts,
-		CMKCheckInterval: a.CMKCheckInterval,
-		Registerer:       reg,
-		Logger:           log,
-	}
-}
-
 // newKeySource builds the configured provider as a crypto.Source. close
 // releases its resources.
 func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, closeFn func(), err error) {

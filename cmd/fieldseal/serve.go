@@ -104,16 +104,16 @@ func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
-// compile loads the config file and compiles its field map: the two steps
-// every command that reads a config shares.
-// A config with problems is still compiled as far as it decoded, so that
-// one run reports the field map's problems too.
+// compile loads the config file and compiles its field map, the two steps
+// every command that reads a config shares. A config with problems is still
+// compiled as far as it decoded, so that one run reports the field map's
+// problems too.
 func compile(path string) (*config.Config, *fieldmap.Map, error) {
 	cfg, cfgErr := loadConfig(path)
 	if cfg == nil {
 		return nil, nil, cfgErr
 	}
-	fm, fmErr := fieldmap.Compile(cfg)
+	fm, fmErr := fieldmap.Compile(cfg.FieldMap())
 	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
@@ -163,7 +163,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	cache := keycache.New(src, cacheOpts)
 
-	opts, err := proxy.OptionsFromConfig(cfg, fm)
+	opts, err := proxyOptions(cfg, fm)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	opts.Masker = masks
 	if cfg.Auth != nil {
-		v, err := auth.New(ctx, withAuthDeps(cfg.Auth.Options(), reg, log))
+		v, err := auth.New(ctx, authOptions(*cfg.Auth, reg, log))
 		if err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
@@ -303,11 +303,4 @@ func redacted(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
-}
-
-// withAuthDeps adds the process's metrics registry and logger to the
-// verifier options the config decided.
-func withAuthDeps(o auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
-	o.Registerer, o.Logger = reg, log
-	return o
 }

@@ -288,7 +288,7 @@ func loadExampleConfig(t *testing.T, path string) *config.Config {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if _, err := fieldmap.Compile(cfg); err != nil {
+	if _, err := fieldmap.Compile(cfg.FieldMap()); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if cfg.Keys.Provider != config.ProviderAWS || cfg.Keys.AWS.KMSKeyID == "" || cfg.Keys.AWS.SecretID == "" || cfg.Keys.AWS.Region == "" {
