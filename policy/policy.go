@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/lineerr"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // Reserved caller ids.
@@ -36,8 +37,8 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 // immutable; lookups do not allocate.
 type Caller struct {
 	id       string
-	actions  map[string]Action
-	other    Action // for classes not in actions
+	actions  map[string]transform.Action
+	other    transform.Action // for classes not in actions
 	writeAll bool
 	write    map[string]bool
 }
@@ -47,7 +48,7 @@ type Caller struct {
 func (c *Caller) ID() string { return c.id }
 
 // Action is what to do with class's values in responses to this caller.
-func (c *Caller) Action(class string) Action {
+func (c *Caller) Action(class string) transform.Action {
 	if a, ok := c.actions[class]; ok {
 		return a
 	}
@@ -153,7 +154,7 @@ func (p *Policy) Authenticate(r *http.Request, v Verifier) (*Caller, *auth.Ident
 
 // builtinDefault is the rule when the config has no `default:`: every class
 // sealed on read, writes allowed (they only seal).
-var builtinDefault = Rule{Actions: Actions{{Class: AllClasses, Action: NameSealed}}}
+var builtinDefault = Rule{Actions: Actions{{Class: AllClasses, Action: transform.NameSealed}}}
 
 // Compile checks spec against the configured class names and builds the
 // Policy. Every problem is reported (errors.Join), each a *lineerr.Error
@@ -224,15 +225,15 @@ func (c *compiler) set(line int, id, what string, list []string) map[string]bool
 }
 
 func (c *compiler) rule(id string, r Rule) *Caller {
-	caller := &Caller{id: id, actions: map[string]Action{}, other: ActionSealed, writeAll: true}
+	caller := &Caller{id: id, actions: map[string]transform.Action{}, other: transform.ActionSealed, writeAll: true}
 	readable := r.Read == nil || *r.Read
 	for _, e := range r.Actions {
-		a, err := ParseAction(e.Action)
+		a, err := transform.ParseAction(e.Action)
 		if err != nil {
 			c.errorf(e.Line, "caller %q, class %q: %v", id, e.Class, err)
 			continue
 		}
-		if !readable && (a == ActionDecrypt || a == ActionMask) {
+		if !readable && (a == transform.ActionDecrypt || a == transform.ActionMask) {
 			c.errorf(e.Line, "caller %q has read: false but %s for class %q", id, e.Action, e.Class)
 		}
 		if e.Class == AllClasses {

@@ -10,6 +10,7 @@ import (
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/lineerr"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 var classes = []string{"email", "phone", "street", "rrn"}
@@ -65,7 +66,7 @@ func TestResolve(t *testing.T) {
 	p := compile(t, example)
 	type want struct {
 		id      string
-		actions map[string]Action
+		actions map[string]transform.Action
 		write   map[string]bool
 	}
 	tests := []struct {
@@ -74,23 +75,23 @@ func TestResolve(t *testing.T) {
 		want want
 	}{
 		{"a caller matching client id and scope gets its actions", &auth.Identity{ClientID: "billing-app", Scopes: []string{"openid", "customers/read"}},
-			want{"billing", map[string]Action{"email": ActionDecrypt, "phone": ActionMask, "rrn": ActionDeny, "street": ActionSealed},
+			want{"billing", map[string]transform.Action{"email": transform.ActionDecrypt, "phone": transform.ActionMask, "rrn": transform.ActionDeny, "street": transform.ActionSealed},
 				map[string]bool{"email": true, "phone": true, "street": false}}},
 		{"every kind in a match must hold, so the next caller wins", &auth.Identity{ClientID: "billing-app"},
-			want{"billing-fallback", map[string]Action{"email": ActionMask, "phone": ActionSealed},
+			want{"billing-fallback", map[string]transform.Action{"email": transform.ActionMask, "phone": transform.ActionSealed},
 				map[string]bool{"email": true, "rrn": true}}},
 		{"a group match selects a read-only masking caller", &auth.Identity{ClientID: "x", Groups: []string{"ops"}},
-			want{"support", map[string]Action{"email": ActionMask, "rrn": ActionMask},
+			want{"support", map[string]transform.Action{"email": transform.ActionMask, "rrn": transform.ActionMask},
 				map[string]bool{"email": false, "phone": false}}},
 		{"a write-only caller reads everything sealed", &auth.Identity{ClientID: "ingest-app"},
-			want{"ingest", map[string]Action{"email": ActionSealed, "rrn": ActionSealed},
+			want{"ingest", map[string]transform.Action{"email": transform.ActionSealed, "rrn": transform.ActionSealed},
 				map[string]bool{"email": true, "street": true}}},
 		{"the first matching caller wins", &auth.Identity{ClientID: "ingest-app", Groups: []string{"support"}},
-			want{"support", map[string]Action{"email": ActionMask}, nil}},
+			want{"support", map[string]transform.Action{"email": transform.ActionMask}, nil}},
 		{"an unmatched token gets the default rule", &auth.Identity{ClientID: "stranger", Subject: "user-123"},
-			want{IDDefault, map[string]Action{"email": ActionSealed, "phone": ActionSealed}, map[string]bool{"email": true}}},
+			want{IDDefault, map[string]transform.Action{"email": transform.ActionSealed, "phone": transform.ActionSealed}, map[string]bool{"email": true}}},
 		{"no token gets the default rule as anonymous", nil,
-			want{IDAnonymous, map[string]Action{"email": ActionSealed}, map[string]bool{"phone": true}}},
+			want{IDAnonymous, map[string]transform.Action{"email": transform.ActionSealed}, map[string]bool{"phone": true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +120,7 @@ func TestBuiltinDefaultIsLeastPrivilege(t *testing.T) {
 	}
 	c := p.Resolve(&auth.Identity{ClientID: "anyone"})
 	for _, class := range append(classes, "unknown-class") {
-		if c.Action(class) != ActionSealed || !c.MayWrite(class) {
+		if c.Action(class) != transform.ActionSealed || !c.MayWrite(class) {
 			t.Fatalf("default for %s: %v, write %v; want sealed, write", class, c.Action(class), c.MayWrite(class))
 		}
 	}

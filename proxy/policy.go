@@ -23,18 +23,10 @@ type PolicyAuthenticator struct {
 // Authenticate implements Authenticator.
 func (a PolicyAuthenticator) Authenticate(r *http.Request) (Caller, error) {
 	c, _, err := a.Policy.Authenticate(r, a.Verifier)
-	if err != nil {
-		return nil, err
+	if err != nil || c == nil {
+		return nil, err // a nil caller is refused as unauthenticated
 	}
-	return configuredCaller{c}, nil
-}
-
-// configuredCaller adapts *policy.Caller, whose policy.Action shares its
-// values with transform.Action.
-type configuredCaller struct{ *policy.Caller }
-
-func (c configuredCaller) Action(class string) transform.Action {
-	return transform.Action(c.Caller.Action(class))
+	return c, nil
 }
 
 // AuditEvent turns a RequestEvent into the audit record of the request:

@@ -21,7 +21,6 @@ import (
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
-	"github.com/fieldseal/fieldseal/transform"
 )
 
 // The policy used through the proxy: one caller per action, a write-only
@@ -257,18 +256,6 @@ func forged(t *testing.T, iss *issuer) string {
 		t.Fatal(err)
 	}
 	return (&issuer{url: iss.url, key: other}).token(t, "reader-app")
-}
-
-func TestPolicyActionsMatchProxyActions(t *testing.T) {
-	pairs := map[policy.Action]transform.Action{
-		policy.ActionDecrypt: transform.ActionDecrypt, policy.ActionMask: transform.ActionMask,
-		policy.ActionSealed: transform.ActionSealed, policy.ActionDeny: transform.ActionDeny,
-	}
-	for pa, a := range pairs {
-		if transform.Action(pa) != a || pa.String() != a.String() {
-			t.Errorf("policy %v converts to %v, want %v", pa, transform.Action(pa), a)
-		}
-	}
 }
 
 func TestRequestEventsFeedTheAuditChain(t *testing.T) {
