@@ -35,4 +35,14 @@
 // literal, escaped as encoding/json does minus its HTML escaping) and read a
 // matched string's content with StringContent (no copy unless it has
 // escapes); the transform package and the proxy's error bodies use them too.
+//
+// A Plan compiled from a Spec also matches class members: object member
+// names matched at any depth (case-insensitively by default, as Go's
+// encoding/json and several JVM mappers bind them), strings that carry a
+// prefix (sealed values) wherever they are, and with StrictShape refuses a
+// path that meets another shape than it implies. Every document is first
+// checked for nesting depth in one linear pass, before anything recurses.
+// ApplyForm and ApplyMultipart replace class members in form bodies
+// (application/x-www-form-urlencoded, multipart/form-data), reading nested
+// field names (contact[email]) as frameworks do.
 package rewrite

@@ -40,6 +40,9 @@ func FuzzApply(f *testing.F) {
 		if !bytes.Equal(doc, orig) {
 			t.Fatal("Apply modified its input")
 		}
+		if errors.Is(err, ErrTooDeep) {
+			return
+		}
 		if !gjson.ValidBytes(doc) {
 			if !errors.Is(err, ErrInvalidJSON) {
 				t.Fatalf("invalid document accepted: %v", err)

@@ -23,6 +23,37 @@ var ErrOverlap = errors.New("matched values overlap")
 // refuses rather than guess.
 var ErrPatternTooComplex = errors.New("wildcard match too complex")
 
+// ErrTooDeep is returned by Apply when the document nests objects and
+// arrays deeper than the plan's MaxDepth. It is checked by a linear scan
+// before anything recurses, so a body of a million '[' costs one pass and no
+// stack.
+var ErrTooDeep = errors.New("document nests too deeply")
+
+// ErrShapeMismatch is the category of *ShapeError, for errors.Is.
+var ErrShapeMismatch = errors.New("value has another shape than the path implies")
+
+// ShapeError reports a value where a path expects an object or array to
+// descend into but finds another kind of value (a string where
+// "address.street" expects the object "address", an object where "#.email"
+// expects an array). Only plans compiled with Spec.StrictShape report it;
+// null is never a mismatch (there is nothing under it to protect).
+type ShapeError struct {
+	Path   string // a path that expected to descend here
+	Offset int    // byte offset of the value in the document
+	Want   string // "object" or "array"
+}
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("rewrite: path %q expects an %s at offset %d", e.Path, e.Want, e.Offset)
+}
+
+// Is makes errors.Is(err, ErrShapeMismatch) true.
+func (e *ShapeError) Is(target error) bool { return target == ErrShapeMismatch }
+
+// DefaultMaxDepth bounds how deeply a document may nest objects and arrays
+// when Spec.MaxDepth is zero. Real documents stay far below it.
+const DefaultMaxDepth = 128
+
 // maxMatchComplexity bounds wildcard matching work per key byte; gjson uses
 // the same kind of bound for its own wildcard keys.
 const maxMatchComplexity = 500
@@ -47,6 +78,14 @@ func (e *OverlapError) Is(target error) bool { return target == ErrOverlap }
 type Plan struct {
 	paths []string
 	root  *node
+	// members holds Spec.Members; see memberIndex.
+	members memberSet
+	prefix  string // Spec.Prefix
+	strict  bool   // Spec.StrictShape
+	depth   int    // Spec.MaxDepth, defaulted
+	// scanAll is set when members or prefix need every value visited, not
+	// only those the path trie reaches.
+	scanAll bool
 	// spans recycles the span slices Apply needs, so Apply allocates nothing
 	// but dst growth once warm.
 	spans sync.Pool
@@ -72,14 +111,66 @@ type span struct {
 
 type spanBuf struct{ s []span }
 
+// Spec is what a Plan matches. Apply's callback receives, for each matched
+// value, an index: i < len(Paths) for a path, len(Paths)+j for Members[j],
+// and PrefixMatch for a string found by Prefix.
+type Spec struct {
+	// Paths are gjson-style paths (see the package documentation).
+	Paths []string
+	// Members are object member names matched at any depth, after JSON
+	// unescaping, in every object of the document. A matched member's value
+	// is matched whole, whatever its type, and not descended into. Where a
+	// path and a member match the same value, the path's index is given;
+	// where one match lies inside another that involves a member or the
+	// prefix, the outer one wins (it covers the inner value).
+	Members []string
+	// CaseSensitive compares Members exactly. By default they are compared
+	// under Unicode simple case folding (strings.EqualFold), which is how
+	// Go's encoding/json and several JVM mappers match member names to
+	// fields, so "EMAIL", "Email" and "email" are one member.
+	CaseSensitive bool
+	// Prefix, when not empty, matches every string value (not member name)
+	// whose content starts with it, at any depth, unless a path or member
+	// already covers it. It finds sealed values wherever they are.
+	Prefix string
+	// StrictShape makes Apply fail with a *ShapeError when a path has to
+	// descend into a value that is neither the container it expects nor
+	// null.
+	StrictShape bool
+	// MaxDepth bounds nesting of objects and arrays (default
+	// DefaultMaxDepth); deeper documents fail with ErrTooDeep.
+	MaxDepth int
+}
+
+// PrefixMatch is the index Apply gives its callback for a value matched by
+// Spec.Prefix alone.
+const PrefixMatch = -1
+
 // Compile parses paths (see the package documentation for the syntax) into a
 // Plan. Every refused path is reported, each as a *PathError, joined with
 // errors.Join. An empty list gives a Plan that copies documents unchanged.
-func Compile(paths []string) (*Plan, error) {
+func Compile(paths []string) (*Plan, error) { return CompileSpec(Spec{Paths: paths}) }
+
+// CompileSpec is Compile for a full Spec. Members must be non-empty strings;
+// a member given twice (under the plan's comparison) is an error.
+func CompileSpec(spec Spec) (*Plan, error) {
+	paths := spec.Paths
 	p := &Plan{
-		paths: append([]string(nil), paths...),
-		root:  &node{leaf: -1},
+		paths:  append([]string(nil), paths...),
+		root:   &node{leaf: -1},
+		prefix: spec.Prefix,
+		strict: spec.StrictShape,
+		depth:  spec.MaxDepth,
 	}
+	if p.depth <= 0 {
+		p.depth = DefaultMaxDepth
+	}
+	members, err := newMemberSet(spec.Members, !spec.CaseSensitive)
+	if err != nil {
+		return nil, err
+	}
+	p.members = members
+	p.scanAll = members.len() > 0 || p.prefix != ""
 	p.spans.New = func() any { return &spanBuf{s: make([]span, 0, 16)} }
 	var errs []error
 	type compiled struct {
@@ -192,10 +283,13 @@ func (p *Plan) Paths() []string { return append([]string(nil), p.paths...) }
 // On error, dst is returned as it was given (its length is unchanged).
 // Paths that match nothing are not an error.
 func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]byte, error)) ([]byte, error) {
+	if err := checkDepth(doc, p.depth); err != nil {
+		return dst, err
+	}
 	if !gjson.ValidBytes(doc) {
 		return dst, ErrInvalidJSON
 	}
-	if len(p.root.edges) == 0 {
+	if len(p.root.edges) == 0 && !p.scanAll {
 		return append(dst, doc...), nil
 	}
 	buf := p.spans.Get().(*spanBuf)
@@ -208,18 +302,16 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 	for start < len(s) && s[start] <= ' ' {
 		start++
 	}
-	w := walker{doc: s, b: doc, spans: buf.s[:0]}
+	w := walker{doc: s, b: doc, spans: buf.s[:0], plan: p}
 	w.walk(p.root, start)
 	buf.s = w.spans[:0]
 	if w.err != nil {
 		return dst, w.err
 	}
-	spans := w.spans
-	sortSpans(spans)
-	for i := 1; i < len(spans); i++ {
-		if spans[i].off < spans[i-1].end {
-			return dst, &OverlapError{Path: p.paths[spans[i].path], Other: p.paths[spans[i-1].path], Offset: spans[i].off}
-		}
+	sortSpans(w.spans, len(p.paths))
+	spans, err := p.resolve(w.spans)
+	if err != nil {
+		return dst, err
 	}
 
 	mark := len(dst)
@@ -229,18 +321,70 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 		var err error
 		dst, err = fn(dst, sp.path, doc[sp.off:sp.end:sp.end])
 		if err != nil {
-			return dst[:mark], fmt.Errorf("rewrite value of path %q: %w", p.paths[sp.path], err)
+			return dst[:mark], fmt.Errorf("rewrite value of %s: %w", p.describe(sp.path), err)
 		}
 		prev = sp.end
 	}
 	return append(dst, doc[prev:]...), nil
 }
 
-// sortSpans orders spans by offset. Insertion sort: the walk emits spans
-// almost always in document order already, and there are few of them.
-func sortSpans(s []span) {
+// describe names match index i for error messages.
+func (p *Plan) describe(i int) string {
+	switch {
+	case i == PrefixMatch:
+		return "prefixed string"
+	case i >= len(p.paths):
+		return fmt.Sprintf("member %q", p.members.names[i-len(p.paths)])
+	default:
+		return fmt.Sprintf("path %q", p.paths[i])
+	}
+}
+
+// resolve removes, from spans sorted by sortSpans, every span that lies
+// inside another (JSON values either nest or are disjoint), keeping the
+// outer one. Two path matches that overlap are an *OverlapError, as they
+// always were: only members and the prefix give way.
+func (p *Plan) resolve(spans []span) ([]span, error) {
+	out := spans[:0]
+	for _, sp := range spans {
+		if n := len(out); n > 0 && sp.off < out[n-1].end {
+			last := out[n-1]
+			if p.isPath(sp.path) && p.isPath(last.path) {
+				return nil, &OverlapError{Path: p.paths[sp.path], Other: p.paths[last.path], Offset: sp.off}
+			}
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+func (p *Plan) isPath(i int) bool { return i >= 0 && i < len(p.paths) }
+
+// sortSpans orders spans by offset, outer before inner, and for one value a
+// path before a member before the prefix. Insertion sort: the walk emits
+// spans almost always in document order already, and there are few of them.
+func sortSpans(s []span, npaths int) {
+	rank := func(i int) int {
+		switch {
+		case i == PrefixMatch:
+			return 2
+		case i >= npaths:
+			return 1
+		}
+		return 0
+	}
+	before := func(a, b span) bool {
+		if a.off != b.off {
+			return a.off < b.off
+		}
+		if a.end != b.end {
+			return a.end > b.end
+		}
+		return rank(a.path) < rank(b.path)
+	}
 	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && (s[j].off < s[j-1].off || (s[j].off == s[j-1].off && s[j].end > s[j-1].end)); j-- {
+		for j := i; j > 0 && before(s[j], s[j-1]); j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}

@@ -24,36 +24,56 @@ type walker struct {
 	b     []byte // the same document, for scanning
 	spans []span
 	err   error
+	plan  *Plan
 }
 
 // walk visits the value starting at doc[start] and returns the index just
-// past it. A container the trie descends into is scanned once, by object or
-// array, which find its end on the way; any other value is skipped.
-// After an error (w.err) the returned index is meaningless.
+// past it. n is the trie state that reached the value, or nil when only the
+// plan's members and prefix still apply. A container the trie descends into
+// (or, when the plan scans everything, any container) is scanned once, by
+// object or array, which find its end on the way; any other value is
+// skipped. After an error (w.err) the returned index is meaningless.
 func (w *walker) walk(n *node, start int) int {
+	if n != nil && n.leaf >= 0 && len(n.edges) == 0 {
+		// Replaced whole: nothing inside it matters.
+		end := skipValue(w.b, start)
+		w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
+		return end
+	}
+	edges := n != nil && len(n.edges) > 0
+	if edges && w.plan.strict && !n.accepts(w.b[start]) {
+		w.err = n.shapeError(w.plan.paths, w.b[start], start)
+		return 0
+	}
 	var end int
-	switch {
-	case len(n.edges) > 0 && w.b[start] == '{':
+	switch c := w.b[start]; {
+	case c == '{' && (edges || w.plan.scanAll):
 		end = w.object(n, start)
-	case len(n.edges) > 0 && w.b[start] == '[':
+	case c == '[' && (edges || w.plan.scanAll):
 		end = w.array(n, start)
+	case c == '"' && w.plan.prefix != "":
+		end = skipString(w.b, start)
+		if strings.HasPrefix(w.doc[start+1:end-1], w.plan.prefix) {
+			w.spans = append(w.spans, span{off: start, end: end, path: PrefixMatch})
+		}
 	default:
 		end = skipValue(w.b, start)
 	}
-	if n.leaf >= 0 {
+	if n != nil && n.leaf >= 0 {
 		w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
 	}
 	return end
 }
 
 // object visits the members of the object at s[i] and returns the index
-// just past it.
+// just past it. n may be nil (see walk).
 func (w *walker) object(n *node, i int) int {
 	s := w.b
 	i = skipSpace(s, i+1)
 	if s[i] == '}' {
 		return i + 1
 	}
+	members := &w.plan.members
 	for {
 		kEnd := skipString(s, i)
 		key := w.doc[i+1 : kEnd-1]
@@ -63,32 +83,40 @@ func (w *walker) object(n *node, i int) int {
 		i = skipSpace(s, kEnd) // at ':'
 		v := skipSpace(s, i+1) // value start
 		vEnd := -1             // value end, once known
-		for e := range n.edges {
-			edge := &n.edges[e]
-			switch edge.kind {
-			case edgeKey:
-				if key != edge.arg {
-					continue
-				}
-			case edgeWild:
-				ok, stopped := match.MatchLimit(key, edge.arg, maxMatchComplexity)
-				if stopped {
-					w.err = fmt.Errorf("rewrite: match a key against pattern %q: %w", edge.arg, ErrPatternTooComplex)
-					return 0
-				}
-				if !ok {
-					continue
-				}
-			default:
-				continue
-			}
-			vEnd = w.walk(edge.next, v)
+		// A member of the set is replaced whole, unless a path ends at the
+		// same value (the path says more: its own class).
+		if m := members.lookup(key); m >= 0 && !w.pathEndsAt(n, key) {
 			if w.err != nil {
 				return 0
 			}
+			vEnd = skipValue(s, v)
+			w.spans = append(w.spans, span{off: v, end: vEnd, path: len(w.plan.paths) + m})
+		} else if w.err != nil {
+			return 0
+		} else if n != nil {
+			for e := range n.edges {
+				edge := &n.edges[e]
+				if ok := w.keyMatches(edge, key); !ok {
+					if w.err != nil {
+						return 0
+					}
+					continue
+				}
+				vEnd = w.walk(edge.next, v)
+				if w.err != nil {
+					return 0
+				}
+			}
 		}
 		if vEnd < 0 {
-			vEnd = skipValue(s, v)
+			if w.plan.scanAll {
+				vEnd = w.walk(nil, v)
+				if w.err != nil {
+					return 0
+				}
+			} else {
+				vEnd = skipValue(s, v)
+			}
 		}
 		i = skipSpace(s, vEnd)
 		if s[i] == '}' {
@@ -98,8 +126,39 @@ func (w *walker) object(n *node, i int) int {
 	}
 }
 
+// keyMatches reports whether edge selects the object member key. A wildcard
+// too complex to decide sets w.err and reports false.
+func (w *walker) keyMatches(edge *edge, key string) bool {
+	switch edge.kind {
+	case edgeKey:
+		return key == edge.arg
+	case edgeWild:
+		ok, stopped := match.MatchLimit(key, edge.arg, maxMatchComplexity)
+		if stopped {
+			w.err = fmt.Errorf("rewrite: match a key against pattern %q: %w", edge.arg, ErrPatternTooComplex)
+			return false
+		}
+		return ok
+	}
+	return false
+}
+
+// pathEndsAt reports whether some path of n ends at the member key.
+func (w *walker) pathEndsAt(n *node, key string) bool {
+	if n == nil {
+		return false
+	}
+	for e := range n.edges {
+		edge := &n.edges[e]
+		if edge.next.leaf >= 0 && w.keyMatches(edge, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // array visits the elements of the array at s[i] and returns the index just
-// past it.
+// past it. n may be nil (see walk).
 func (w *walker) array(n *node, i int) int {
 	s := w.b
 	i = skipSpace(s, i+1)
@@ -108,17 +167,26 @@ func (w *walker) array(n *node, i int) int {
 	}
 	for idx := 0; ; idx++ {
 		vEnd := -1
-		for e := range n.edges {
-			edge := &n.edges[e]
-			if edge.kind == edgeEach || (edge.kind == edgeKey && edge.index == idx) {
-				vEnd = w.walk(edge.next, i)
-				if w.err != nil {
-					return 0
+		if n != nil {
+			for e := range n.edges {
+				edge := &n.edges[e]
+				if edge.kind == edgeEach || (edge.kind == edgeKey && edge.index == idx) {
+					vEnd = w.walk(edge.next, i)
+					if w.err != nil {
+						return 0
+					}
 				}
 			}
 		}
 		if vEnd < 0 {
-			vEnd = skipValue(s, i)
+			if w.plan.scanAll {
+				vEnd = w.walk(nil, i)
+				if w.err != nil {
+					return 0
+				}
+			} else {
+				vEnd = skipValue(s, i)
+			}
 		}
 		i = skipSpace(s, vEnd)
 		if s[i] == ']' {
@@ -126,6 +194,36 @@ func (w *walker) array(n *node, i int) int {
 		}
 		i = skipSpace(s, i+1)
 	}
+}
+
+// accepts reports whether a value starting with byte c has a shape n's
+// edges can descend into. null never mismatches: nothing is under it.
+func (n *node) accepts(c byte) bool {
+	switch c {
+	case 'n':
+		return true
+	case '{':
+		for _, e := range n.edges {
+			if e.kind == edgeKey || e.kind == edgeWild {
+				return true
+			}
+		}
+	case '[':
+		for _, e := range n.edges {
+			if e.kind == edgeEach || (e.kind == edgeKey && e.index >= 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (n *node) shapeError(paths []string, c byte, off int) *ShapeError {
+	want := "array"
+	if c != '{' && n.accepts('{') {
+		want = "object"
+	}
+	return &ShapeError{Path: paths[n.anyLeaf()], Offset: off, Want: want}
 }
 
 func skipSpace(s []byte, i int) int {

@@ -1,0 +1,24 @@
+// Package sidecartest is the one harness for end-to-end tests of the
+// fieldseal binary: it starts the built binary on the local key provider in
+// front of an upstream, sends requests to it, reads its metrics and audit
+// trail, and provides recording upstreams ("stores") that behave like the
+// application frameworks fieldseal must agree with.
+//
+// The promise under test is that plaintext PII never reaches the store, so
+// a Store records every byte it received (method, raw path, headers, body,
+// and what it decoded and kept) and tests assert on that record, not only on
+// fieldseal's answer.
+//
+// Use:
+//
+//	var bin string
+//	func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+//
+//	store := sidecartest.NewStore(t, sidecartest.GoJSON)
+//	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: fieldMap})
+//	status, body := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"EMAIL":"a@x"}`})
+//	store.MustNotHold(t, "a@x")
+//
+// It is a test-support package: its functions take a testing.TB and fail
+// the test rather than return errors.
+package sidecartest
