@@ -10,7 +10,7 @@ test:
 	bash scripts/test.sh
 
 build:
-	CGO_ENABLED=0 go build -trimpath -o bin/fieldseal ./cmd/fieldseal
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/fieldseal ./cmd/fieldseal-injector
 
 vet:
 	go vet ./...

@@ -1,11 +1,9 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"slices"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Sinks.
@@ -14,29 +12,11 @@ const (
 	SinkFile   = "file"
 )
 
-// Config is the `audit:` config section, for the config package to embed.
+// Config is the `audit:` config section; the config package decodes it by
+// its yaml tags and reports Check's problems at the section's line.
 type Config struct {
 	Sink string `yaml:"sink"` // stdout (default) | file
 	File string `yaml:"file"` // required for sink: file
-	Line int    `yaml:"-"`
-}
-
-// UnmarshalYAML decodes strictly and records the line.
-func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: audit must be a mapping", n.Line)
-	}
-	for i := 0; i < len(n.Content); i += 2 {
-		if k := n.Content[i]; !slices.Contains([]string{"sink", "file"}, k.Value) {
-			return fmt.Errorf("line %d: unknown key %q in audit (allowed: sink, file)", k.Line, k.Value)
-		}
-	}
-	type plain Config
-	if err := n.Decode((*plain)(c)); err != nil {
-		return err
-	}
-	c.Line = n.Line
-	return nil
 }
 
 // Check validates the section.
@@ -44,14 +24,14 @@ func (c Config) Check() error {
 	switch {
 	case c.Sink == "" || c.Sink == SinkStdout:
 		if c.File != "" {
-			return fmt.Errorf("line %d: audit: file is set but sink is not %q", c.Line, SinkFile)
+			return fmt.Errorf("audit: file is set but sink is not %q", SinkFile)
 		}
 	case c.Sink == SinkFile:
 		if c.File == "" {
-			return fmt.Errorf("line %d: audit: sink file needs file", c.Line)
+			return errors.New("audit: sink file needs file")
 		}
 	default:
-		return fmt.Errorf("line %d: audit: sink %q is not %q or %q", c.Line, c.Sink, SinkStdout, SinkFile)
+		return fmt.Errorf("audit: sink %q is not %q or %q", c.Sink, SinkStdout, SinkFile)
 	}
 	return nil
 }

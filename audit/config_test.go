@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
 func TestConfig(t *testing.T) {
@@ -16,17 +16,17 @@ func TestConfig(t *testing.T) {
 		want string // error substring, "" = valid
 	}{
 		{"stdout is the default sink", "audit: {}\n", ""},
-		{"a file sink needs a file", "audit: {sink: file}\n", "line 1: audit: sink file needs file"},
+		{"a file sink needs a file", "audit: {sink: file}\n", "audit: sink file needs file"},
 		{"a file without the file sink is refused", "audit: {file: /tmp/x}\n", "sink is not"},
 		{"an unknown sink is refused", "audit: {sink: syslog}\n", `sink "syslog"`},
-		{"unknown keys are refused", "audit:\n  path: /tmp/x\n", `line 2: unknown key "path"`},
+		{"unknown keys are refused", "audit:\n  path: /tmp/x\n", `a.yaml:2: unknown key "path"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var root struct {
 				Audit Config `yaml:"audit"`
 			}
-			err := yaml.Unmarshal([]byte(tt.doc), &root)
+			_, err := strictyaml.Decode([]byte(tt.doc), "a.yaml", &root)
 			if err == nil {
 				err = root.Audit.Check()
 			}

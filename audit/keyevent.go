@@ -1,6 +1,6 @@
 package audit
 
-import "github.com/fieldseal/fieldseal/crypto"
+import "github.com/fieldseal/fieldseal/crypto/keycache"
 
 // ReasonProviderError is the Reason of a key event whose refresh failed; the
 // error text itself goes to the operational log, not the audit trail.
@@ -9,7 +9,7 @@ const ReasonProviderError = "provider_error"
 // KeyEvent turns a key cache event (loaded, refreshed, rotation_seen, error)
 // into its audit record: the event kind as Outcome, the primary version, the
 // versions in memory and the ring revision. It carries no key material.
-func KeyEvent(k crypto.KeyEvent) Event {
+func KeyEvent(k keycache.KeyEvent) Event {
 	e := Event{
 		Type:     TypeKey,
 		Outcome:  k.Kind,

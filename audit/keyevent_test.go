@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/audit"
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
 func TestKeyEvent(t *testing.T) {
 	t.Run("a rotation is recorded with its versions and revision", func(t *testing.T) {
-		e := audit.KeyEvent(crypto.KeyEvent{Kind: crypto.EventRotationSeen, Revision: "rev2", Primary: 2, Versions: []uint32{1, 2}, Duration: 3 * time.Millisecond})
-		if e.Type != audit.TypeKey || e.Outcome != crypto.EventRotationSeen || e.Primary != 2 || len(e.KeyIDs) != 2 || e.Revision != "rev2" || e.Reason != "" {
+		e := audit.KeyEvent(keycache.KeyEvent{Kind: keycache.EventRotationSeen, Revision: "rev2", Primary: 2, Versions: []uint32{1, 2}, Duration: 3 * time.Millisecond})
+		if e.Type != audit.TypeKey || e.Outcome != keycache.EventRotationSeen || e.Primary != 2 || len(e.KeyIDs) != 2 || e.Revision != "rev2" || e.Reason != "" {
 			t.Errorf("event = %+v", e)
 		}
 	})
@@ -25,7 +25,7 @@ func TestKeyEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		secretish := "AccessDeniedException: arn:aws:kms:eu-west-1:123456789012:key/abc"
-		if err := w.Write(audit.KeyEvent(crypto.KeyEvent{Kind: crypto.EventError, Err: errors.New(secretish)})); err != nil {
+		if err := w.Write(audit.KeyEvent(keycache.KeyEvent{Kind: keycache.EventError, Err: errors.New(secretish)})); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(buf.String(), audit.ReasonProviderError) || strings.Contains(buf.String(), "AccessDenied") {

@@ -6,10 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-func TestConfig(t *testing.T) {
+// authDoc is a YAML document holding only an auth: section.
+type authDoc struct {
+	Auth Options `yaml:"auth"`
+}
+
+func TestOptionsFromYAML(t *testing.T) {
 	t.Run("a full section decodes into options", func(t *testing.T) {
 		doc := `
 auth:
@@ -20,33 +25,35 @@ auth:
   leeway: 10s
   jwks_unknown_kid_interval: 2m
 `
-		var root struct {
-			Auth Config `yaml:"auth"`
-		}
-		if err := yaml.Unmarshal([]byte(doc), &root); err != nil {
+		var root authDoc
+		if _, err := strictyaml.Decode([]byte(doc), "a.yaml", &root); err != nil {
 			t.Fatal(err)
 		}
-		o := root.Auth.Options()
-		if o.Issuer == "" || o.ClientIDs[0] != "abc" || o.Leeway != 10*time.Second || o.UnknownKIDInterval != 2*time.Minute || root.Auth.Line != 3 {
-			t.Fatalf("options = %+v (line %d)", o, root.Auth.Line)
+		o := root.Auth
+		if o.Issuer == "" || o.ClientIDs[0] != "abc" || o.Leeway != 10*time.Second || o.UnknownKIDInterval != 2*time.Minute {
+			t.Fatalf("options = %+v", o)
 		}
-		if err := root.Auth.Check(); err != nil {
+		if err := o.Check(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("unknown keys are refused with their line", func(t *testing.T) {
-		var root struct {
-			Auth Config `yaml:"auth"`
-		}
-		err := yaml.Unmarshal([]byte("auth:\n  issuer: x\n  audience: [a]\n"), &root)
-		if err == nil || !strings.Contains(err.Error(), `line 3: unknown key "audience"`) {
+		var root authDoc
+		_, err := strictyaml.Decode([]byte("auth:\n  issuer: x\n  audience: [a]\n"), "a.yaml", &root)
+		if err == nil || !strings.Contains(err.Error(), `a.yaml:3: unknown key "audience"`) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	t.Run("check reports every problem with the section line", func(t *testing.T) {
-		err := Config{Algorithms: []string{"HS256"}, Line: 7}.Check()
-		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "line 7: auth:") ||
-			!strings.Contains(err.Error(), "issuer is required") || !strings.Contains(err.Error(), `"HS256" is not allowed`) {
+	t.Run("the process's fields are no keys", func(t *testing.T) {
+		var root authDoc
+		_, err := strictyaml.Decode([]byte("auth:\n  transport: x\n  Logger: y\n"), "a.yaml", &root)
+		if err == nil || strings.Count(err.Error(), "unknown key") != 2 {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("check reports every problem", func(t *testing.T) {
+		err := Options{Algorithms: []string{"HS256"}}.Check()
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "issuer is required") || !strings.Contains(err.Error(), `"HS256" is not allowed`) {
 			t.Fatalf("err = %v", err)
 		}
 	})

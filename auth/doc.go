@@ -22,6 +22,10 @@
 // as a metric label and an audit field; its message never contains the token
 // or any claim value.
 //
+// Options' yaml tags are the keys of the `auth:` config section, which the
+// config package decodes into Options directly; Options.Check validates them
+// without fetching anything.
+//
 // JWT parsing and signature checks are github.com/golang-jwt/jwt/v5; this
 // package only chooses the options and maps the outcomes.
 package auth

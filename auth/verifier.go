@@ -49,43 +49,45 @@ var allowedAlgorithms = []string{
 func AllowedAlgorithms() []string { return slices.Clone(allowedAlgorithms) }
 
 // Options configure a Verifier. Issuer and at least one of Audiences or
-// ClientIDs are required.
+// ClientIDs are required. The yaml tags are the keys of the `auth:` config
+// section, which the config package decodes into Options; the fields tagged
+// "-" are the process's to fill.
 type Options struct {
 	// Issuer is the exact "iss" value expected, e.g.
 	// https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf.
-	Issuer string
+	Issuer string `yaml:"issuer"`
 	// JWKSURL is where the issuer's keys are published; default
 	// Issuer + "/.well-known/jwks.json" (Cognito's and most OIDC issuers' location).
-	JWKSURL string
+	JWKSURL string `yaml:"jwks_url"`
 	// Audiences are accepted "aud" values (OIDC ID tokens, most access tokens).
-	Audiences []string
+	Audiences []string `yaml:"audiences"`
 	// ClientIDs are accepted "client_id" values (Cognito access tokens). They
 	// are also accepted as "aud", since a Cognito ID token's aud is its app
 	// client id.
-	ClientIDs []string
+	ClientIDs []string `yaml:"client_ids"`
 	// TokenUse, when set ("access" or "id"), must equal the "token_use" claim.
-	TokenUse string
+	TokenUse string `yaml:"token_use"`
 	// Algorithms accepted in the token header; default RS256. Only
 	// AllowedAlgorithms; HS*, "none" or anything else is a configuration error.
-	Algorithms []string
+	Algorithms []string `yaml:"algorithms"`
 	// Leeway tolerated on exp and nbf for clock skew; default 30s, at most 5m.
-	Leeway time.Duration
+	Leeway time.Duration `yaml:"leeway"`
 	// RefreshInterval is how often the JWKS is refetched; default 1h.
-	RefreshInterval time.Duration
+	RefreshInterval time.Duration `yaml:"jwks_refresh_interval"`
 	// UnknownKIDInterval is the minimum time between refetches caused by a
 	// token whose kid is not in the cached JWKS; default 1m. Tokens arriving
 	// while the limiter is empty fail fast with ReasonUnknownKID.
-	UnknownKIDInterval time.Duration
+	UnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval"`
 	// HTTPTimeout bounds every JWKS request; default 10s.
-	HTTPTimeout time.Duration
+	HTTPTimeout time.Duration `yaml:"jwks_timeout"`
 	// Transport carries JWKS requests; default http.DefaultTransport.
-	Transport http.RoundTripper
+	Transport http.RoundTripper `yaml:"-"`
 	// Registerer receives the fieldseal_auth_* metrics; nil registers none.
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `yaml:"-"`
 	// Logger receives JWKS refresh failures.
-	Logger zerolog.Logger
+	Logger zerolog.Logger `yaml:"-"`
 	// Now is the clock for exp/nbf; default time.Now.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // Identity is what a verified token says about its caller. It holds no raw
@@ -337,6 +339,14 @@ func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
 	default:
 		return fail(ReasonMalformed, err)
 	}
+}
+
+// Check validates the options without fetching anything (for `config
+// check` and start-up validation); every problem is reported, each matching
+// ErrConfig.
+func (o Options) Check() error {
+	_, err := o.withDefaults()
+	return err
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/bench/workload"
 	"github.com/fieldseal/fieldseal/config"
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/proxy"
@@ -22,7 +22,7 @@ import (
 
 // newFieldseal builds the proxy package's handler with the benchmark's field
 // map (workload.FieldsealConfig, compiled by the real config and fieldmap
-// packages) and a real local key ring behind a crypto.Cache, then seeds the
+// packages) and a real local key ring behind a keycache.Cache, then seeds the
 // upstream's fixtures through it so GETs open real ciphertext.
 func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	tb.Helper()
@@ -32,7 +32,7 @@ func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	if err != nil {
 		tb.Fatalf("parse bench config: %v", err)
 	}
-	routes, err := fieldmap.Compile(cfg)
+	routes, err := fieldmap.Compile(cfg.FieldMap())
 	if err != nil {
 		tb.Fatalf("compile bench field map: %v", err)
 	}
@@ -47,7 +47,7 @@ func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	if _, err := localkeys.Init(ring, mk); err != nil {
 		tb.Fatalf("init key ring: %v", err)
 	}
-	keys := crypto.NewCache(localkeys.New(ring, mk), crypto.CacheOptions{Logger: zerolog.Nop()})
+	keys := keycache.New(localkeys.New(ring, mk), keycache.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := keys.Refresh(ctx); err != nil {

@@ -2,46 +2,60 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
 )
 
-// Config is a loaded, defaulted and validated configuration.
+// Config is a loaded, defaulted and validated configuration. Its yaml tags,
+// and those of the types it holds, are the configuration keys.
 type Config struct {
 	// File is the name the configuration was parsed under; errors from later
-	// stages (fieldmap.Compile) use it with the Line fields below.
-	File        string
-	Listen      string
-	Upstream    string
-	AdminListen string
-	AdminPprof  bool
-	TLS         TLS
-	Limits      Limits
-	OnOpenError OnOpenError
-	Keys        Keys
-	Log         Log
-	Classes     []Class // in file order
-	Routes      []Route // in file order
+	// stages (fieldmap.Compile) use it with the Line fields of the specs.
+	File        string      `yaml:"-"`
+	Listen      string      `yaml:"listen"`
+	Upstream    string      `yaml:"upstream"`
+	AdminListen string      `yaml:"admin_listen"`
+	AdminPprof  bool        `yaml:"admin_pprof"`
+	TLS         TLS         `yaml:"tls"`
+	Limits      Limits      `yaml:"limits"`
+	OnOpenError OnOpenError `yaml:"on_open_error"`
+	Keys        Keys        `yaml:"keys"`
+	Log         Log         `yaml:"log"`
+	// Classes and Routes are the field map (see FieldMap), in file order.
+	Classes []Class              `yaml:"classes"`
+	Routes  []fieldmap.RouteSpec `yaml:"routes"`
 
 	// Auth verifies callers' bearer JWTs; nil: no authentication, every
 	// caller may write and decrypt (the quick start).
-	Auth *auth.Config
+	Auth *auth.Options `yaml:"auth"`
 	// Policies say what each caller may see and write; nil with Auth set:
 	// the policy package's least-privilege default.
-	Policies *policy.Spec
+	Policies *policy.Spec `yaml:"policies"`
 	// Audit is the audit trail's sink; nil: no audit trail.
-	Audit *audit.Config
+	Audit *audit.Config `yaml:"audit"`
+}
+
+// Class is a field class as configured: fieldmap's settings and how the
+// class is masked for callers whose action is mask (nil: fully masked).
+type Class struct {
+	fieldmap.ClassSpec `yaml:",inline"`
+	Mask               *mask.Spec `yaml:"mask"`
 }
 
 // TLS serves the proxy listener over TLS (and so HTTP/2); empty: plain HTTP.
 type TLS struct {
-	CertFile string
-	KeyFile  string
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Enabled reports whether the listener serves TLS.
@@ -49,12 +63,46 @@ func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Limits are size limits and timeouts.
 type Limits struct {
-	MaxBodyBytes        int64
-	UpstreamTimeout     time.Duration
-	ReadHeaderTimeout   time.Duration
-	IdleTimeout         time.Duration
-	MaxIdleConnsPerHost int
-	ShutdownTimeout     time.Duration
+	MaxBodyBytes        ByteSize      `yaml:"max_body_bytes"`
+	UpstreamTimeout     time.Duration `yaml:"upstream_timeout"`
+	ReadHeaderTimeout   time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout         time.Duration `yaml:"idle_timeout"`
+	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
+	ShutdownTimeout     time.Duration `yaml:"shutdown_timeout"`
+}
+
+// ByteSize is a count of bytes; in YAML an integer, or a string with a
+// binary (KiB, MiB, GiB) or decimal (KB, MB, GB) unit.
+type ByteSize int64
+
+// UnmarshalText reads a positive byte count.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	n, ok := parseSize(string(text))
+	if !ok || n <= 0 {
+		return fmt.Errorf("%q is not a positive number of bytes; write it like 1048576 or \"1MiB\"", text)
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+func parseSize(s string) (int64, bool) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 // OnOpenError says what happens to a response value that cannot be opened.
@@ -79,80 +127,37 @@ const (
 
 // Keys says where data keys come from.
 type Keys struct {
-	Provider        Provider
-	RefreshInterval time.Duration
-	Local           LocalKeys
-	AWS             AWSKeys
+	Provider        Provider      `yaml:"provider"`
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	Local           LocalKeys     `yaml:"local"`
+	AWS             AWSKeys       `yaml:"aws"`
 }
 
 // AWSKeys configures the aws provider (crypto/awskeys.Options). Its defaults
 // mirror awskeys.Default*, which a test checks.
 type AWSKeys struct {
-	Region                 string
-	KMSKeyID               string
-	SecretID               string
-	Endpoint               string
-	KMSEndpoint            string
-	SecretsManagerEndpoint string
-	CallTimeout            time.Duration
-	MaxAttempts            int
-	CMKCheckInterval       time.Duration // 0 disables the check
+	Region                 string        `yaml:"region"`
+	KMSKeyID               string        `yaml:"kms_key_id"`
+	SecretID               string        `yaml:"secret_id"`
+	Endpoint               string        `yaml:"endpoint"`
+	KMSEndpoint            string        `yaml:"kms_endpoint"`
+	SecretsManagerEndpoint string        `yaml:"secretsmanager_endpoint"`
+	CallTimeout            time.Duration `yaml:"call_timeout"`
+	MaxAttempts            int           `yaml:"max_attempts"`
+	CMKCheckInterval       time.Duration `yaml:"cmk_check_interval"` // 0 disables the check
 }
 
 // LocalKeys configures the local provider.
 type LocalKeys struct {
-	RingFile      string
-	MasterKeyFile string
-	MasterKeyEnv  string
+	RingFile      string `yaml:"ring_file"`
+	MasterKeyFile string `yaml:"master_key_file"`
+	MasterKeyEnv  string `yaml:"master_key_env"`
 }
 
 // Log configures logging.
 type Log struct {
-	Level  string // debug | info | warn | error
-	Format string // json | console
-}
-
-// Mode is a class's encryption mode.
-type Mode string
-
-const (
-	// ModeRandom seals with a random nonce: equal plaintexts look different.
-	ModeRandom Mode = "random"
-	// ModeDeterministic seals equal plaintexts (under one key) to equal
-	// ciphertexts, so the application can look them up; it leaks equality.
-	ModeDeterministic Mode = "deterministic"
-)
-
-// Class is a field class: a kind of protected value with its settings.
-type Class struct {
-	Name string
-	Mode Mode
-	Mask *mask.Spec // how the class is masked for callers whose action is mask; nil: fully masked
-	Line int
-}
-
-// Route is a protected route.
-type Route struct {
-	Name          string
-	Methods       []string
-	Paths         []RoutePath
-	Request       []Field // sealed in request bodies
-	Response      []Field // opened in response bodies
-	ContextHeader string  // request header bound into the AAD; empty for none
-	Line          int
-}
-
-// RoutePath is one URL path pattern of a route.
-type RoutePath struct {
-	Pattern string
-	Line    int
-}
-
-// Field is one protected value of a body: a gjson path and its class.
-type Field struct {
-	Path  string
-	Class string
-	Line  int
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | console
 }
 
 // Defaults returns the configuration every key falls back to. Upstream has
@@ -198,7 +203,7 @@ func Load(path string) (*Config, error) {
 
 // Parse parses, defaults and validates a configuration. name is used in
 // error messages and kept as Config.File. Every problem is reported, each as
-// an *Error, joined with errors.Join.
+// a *lineerr.Error, joined with errors.Join.
 //
 // When the file is a YAML mapping but has problems, Parse returns the
 // configuration as far as it could be decoded (a bad value keeps its
@@ -206,21 +211,50 @@ func Load(path string) (*Config, error) {
 // fieldmap.Compile can report their problems in the same run (`fieldseal
 // config check`). Such a configuration must never be served.
 func Parse(data []byte, name string) (*Config, error) {
-	d := &decoder{file: name}
 	cfg := Defaults()
+	lines, err := strictyaml.Decode(data, name, &cfg)
+	if lines == nil {
+		return nil, err
+	}
 	cfg.File = name
-	decoded := d.decode(data, &cfg)
-	if decoded {
-		// Cross-key checks run even after a bad value, so that one run
-		// lists every problem; a bad value keeps its default meanwhile.
-		d.validate(&cfg)
+	// Cross-key checks run even after a bad value, so that one run lists
+	// every problem; a bad value keeps its default meanwhile.
+	v := validator{file: name, lines: lines}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		v.errs = append(v.errs, j.Unwrap()...)
 	}
-	switch {
-	case len(d.errs) == 0:
-		return &cfg, nil
-	case decoded:
-		return &cfg, d.err()
-	default:
-		return nil, d.err()
+	v.validate(&cfg)
+	if err := v.err(); err != nil {
+		return &cfg, err
 	}
+	return &cfg, nil
+}
+
+// FieldMap returns the field map of the configuration, for fieldmap.Compile.
+func (c *Config) FieldMap() fieldmap.Spec {
+	spec := fieldmap.Spec{File: c.File, Routes: c.Routes}
+	for _, cl := range c.Classes {
+		spec.Classes = append(spec.Classes, cl.ClassSpec)
+	}
+	return spec
+}
+
+// ClassNames returns the configured class names in file order.
+func (c *Config) ClassNames() []string {
+	names := make([]string, len(c.Classes))
+	for i, cl := range c.Classes {
+		names[i] = cl.Name
+	}
+	return names
+}
+
+// Masks returns the mask spec of every class that configures one.
+func (c *Config) Masks() map[string]mask.Spec {
+	m := map[string]mask.Spec{}
+	for _, cl := range c.Classes {
+		if cl.Mask != nil {
+			m[cl.Name] = *cl.Mask
+		}
+	}
+	return m
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 func TestLoadQuickstart(t *testing.T) {
@@ -68,20 +71,20 @@ func TestParseValues(t *testing.T) {
 		got  func(*Config) any
 		want any
 	}{
-		{"a plain integer size is bytes", "limits: {max_body_bytes: 2048}", func(c *Config) any { return c.Limits.MaxBodyBytes }, int64(2048)},
-		{"a MiB size is binary", `limits: {max_body_bytes: "4MiB"}`, func(c *Config) any { return c.Limits.MaxBodyBytes }, int64(4 << 20)},
-		{"a KB size is decimal", `limits: {max_body_bytes: 10KB}`, func(c *Config) any { return c.Limits.MaxBodyBytes }, int64(10000)},
+		{"a plain integer size is bytes", "limits: {max_body_bytes: 2048}", func(c *Config) any { return c.Limits.MaxBodyBytes }, ByteSize(2048)},
+		{"a MiB size is binary", `limits: {max_body_bytes: "4MiB"}`, func(c *Config) any { return c.Limits.MaxBodyBytes }, ByteSize(4 << 20)},
+		{"a KB size is decimal", `limits: {max_body_bytes: 10KB}`, func(c *Config) any { return c.Limits.MaxBodyBytes }, ByteSize(10000)},
 		{"durations use Go syntax", "limits: {upstream_timeout: 1m30s}", func(c *Config) any { return c.Limits.UpstreamTimeout }, 90 * time.Second},
-		{"a class without settings is random", "classes: {email: }", func(c *Config) any { return c.Classes[0].Mode }, ModeRandom},
-		{"a deterministic class is kept", "classes: {email: {mode: deterministic}}", func(c *Config) any { return c.Classes[0].Mode }, ModeDeterministic},
+		{"a class without settings is random", "classes: {email: }", func(c *Config) any { return c.Classes[0].Mode }, fieldmap.ModeRandom},
+		{"a deterministic class is kept", "classes: {email: {mode: deterministic}}", func(c *Config) any { return c.Classes[0].Mode }, fieldmap.ModeDeterministic},
 		{"admin_pprof turns profiles on", "admin_pprof: true", func(c *Config) any { return c.AdminPprof }, true},
 		{"an empty admin address disables admin", `admin_listen: ""`, func(c *Config) any { return c.AdminListen }, ""},
 		{"the aws section is read", "keys:\n  provider: aws\n  aws: {region: eu-west-1, secret_id: pii/ring, endpoint: \"http://127.0.0.1:4566\", cmk_check_interval: 0s, max_attempts: 5}",
 			func(c *Config) any { return c.Keys.AWS }, AWSKeys{Region: "eu-west-1", SecretID: "pii/ring", Endpoint: "http://127.0.0.1:4566", CallTimeout: 5 * time.Second, MaxAttempts: 5}},
 		{"sealed on_open_error is kept", "on_open_error: sealed", func(c *Config) any { return c.OnOpenError }, OnOpenErrorSealed},
 		{"a route context header is read", "classes: {e: }\nroutes:\n- name: r\n  methods: [GET]\n  paths: [/x]\n  context: {header: X-Tenant-ID}\n  response: [{path: a, class: e}]",
-			func(c *Config) any { return c.Routes[0].ContextHeader }, "X-Tenant-ID"},
-		{"YAML anchors are followed", "classes: {e: &m {mode: deterministic}, f: *m}", func(c *Config) any { return c.Classes[1].Mode }, ModeDeterministic},
+			func(c *Config) any { return c.Routes[0].Context.Header }, "X-Tenant-ID"},
+		{"YAML anchors are followed", "classes: {e: &m {mode: deterministic}, f: *m}", func(c *Config) any { return c.Classes[1].Mode }, fieldmap.ModeDeterministic},
 		{"an empty section keeps its defaults", "limits:\nlog:", func(c *Config) any { return c.Log.Level }, "info"},
 	}
 	for _, tt := range tests {
@@ -143,6 +146,11 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"policies without auth are reported", up + "classes:\n  email: {}\npolicies:\n  default: {actions: {email: sealed}}\n", []string{`c.yaml:4: policies needs an auth section`}},
 		{"an unknown key in auth is reported at its line", up + "auth:\n  issuer: https://issuer.example\n  client_ids: [a]\n  isuer: x\n", []string{`c.yaml:5: unknown key "isuer" in auth`}},
 		{"a policy naming an unknown class is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  callers:\n    - id: billing\n      match: {client_ids: [a]}\n      actions: {phone: decrypt}\n", []string{`c.yaml:9: caller "billing": unknown class "phone" in actions`}},
+		{"an auth section that fails its check is reported at the section", up + "auth:\n  issuer: https://issuer.example\n", []string{`c.yaml:2: auth: invalid auth configuration: at least one of audiences or client_ids is required`}},
+		{"an empty auth section is refused, not read as no auth", up + "auth:\n", []string{`c.yaml:2: auth must be a mapping`}},
+		{"an empty mask is refused, not read as no mask", up + "classes:\n  email:\n    mask:\n", []string{`c.yaml:4: class "email": mask: format is required`}},
+		{"an unknown key in a mask is reported at its line", up + "classes:\n  email:\n    mask: {format: custom, keep_middle: 1}\n", []string{`c.yaml:4: unknown key "keep_middle" in classes.email.mask`}},
+		{"a bad write in a policy is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  default:\n    write: some\n", []string{`c.yaml:7: policies.default.write: want all, none or a list of classes, not "some"`}},
 		{"an audit file sink without a file is reported", up + "audit: {sink: file}\n", []string{`c.yaml:2:`}},
 		{"a bad class name is reported", up + "classes:\n  E Mail: {}\n", []string{`c.yaml:3: class name "E Mail"`}},
 		{"a repeated class is reported", up + "classes:\n  email: {}\n  email: {}\n", []string{`c.yaml:4: key "email" repeated in classes (first at line 3)`}},
@@ -188,9 +196,9 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 			if len(problems) != len(tt.want) {
 				t.Errorf("%d problems reported, want %d:\n%s", len(problems), len(tt.want), err)
 			}
-			var ce *Error
+			var ce *lineerr.Error
 			if !errors.As(err, &ce) || ce.File != "c.yaml" {
-				t.Errorf("error is not a *config.Error for c.yaml: %#v", err)
+				t.Errorf("error is not a *lineerr.Error for c.yaml: %#v", err)
 			}
 		})
 	}

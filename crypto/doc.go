@@ -1,5 +1,7 @@
-// Package crypto seals and opens single JSON values for fieldseal, and holds
-// the key ring and the shared key cache. It knows nothing of HTTP or AWS.
+// Package crypto seals and opens single JSON values for fieldseal and holds
+// the key ring. It knows nothing of HTTP or AWS, and does no logging and
+// exports no metrics: the key cache that shares a ring with every request,
+// and its monitoring, are crypto/keycache.
 //
 // # Sealed values
 //
@@ -7,16 +9,22 @@
 //
 //	"fs1:" base64url-no-padding( header | body )
 //	header = alg (1 byte) | JSON type (1 byte) | key id (uint32, big-endian)
-//	alg 1 (ModeRandom, AES-256-GCM):      body = nonce (12, random) | ciphertext | tag (16)
+//	alg 3 (ModeRandom, XAES-256-GCM):     body = nonce (24, random) | ciphertext | tag (16)
 //	alg 2 (ModeDeterministic, AES-SIV):   body = SIV (16) | ciphertext   (RFC 5297 output)
+//	alg 1 (old random mode, AES-256-GCM): body = nonce (12, random) | ciphertext | tag (16)
+//
+// Alg 1 is still opened but no longer written: random 96-bit nonces bound a
+// key to about 2^32 values, XAES-256-GCM (Tink's aead/xaesgcm) has no
+// practical bound. Keyring.SealCount reports seals per key version.
 //
 // The AEAD's associated data is header || caller AAD, so the algorithm, the
 // original JSON type and the key id are authenticated along with the value.
 // Caller AAD is built by AAD and binds the value to its field class and
 // optional context, so a sealed value cannot be pasted into another field
 // or record. Each 32-byte data key is expanded with HKDF-SHA256 (no salt)
-// into an AES-256-GCM key (info "fieldseal/v1 aes-gcm", 32 bytes) and an
-// AES-SIV key (info "fieldseal/v1 aes-siv", 64 bytes). FORMAT.md has the
+// into an XAES-256-GCM key (info "fieldseal/v1 xaes-256-gcm", 32 bytes), an
+// AES-256-GCM key (info "fieldseal/v1 aes-gcm", 32 bytes) and an AES-SIV key
+// (info "fieldseal/v1 aes-siv", 64 bytes). FORMAT.md has the
 // full description and test vectors other languages can check against.
 //
 // Deterministic mode leaks equality (equal plaintexts under one key and AAD
@@ -32,25 +40,13 @@
 // A Keyring is an immutable set of DataKey versions with one primary: Seal
 // uses the primary, Open the version named in the value, so rotation needs
 // no code change and old values keep opening. A Source (crypto/localkeys,
-// crypto/awskeys) loads key rings; a Cache shares one ring with every
-// request through an atomic pointer (lock-free reads), lets one load run at
-// a time, refreshes periodically with jitter and backs off on failure while
-// it keeps serving the ring it has. Key material never reaches logs,
-// metrics, events or error text.
+// crypto/awskeys) loads key rings, and a Changer tells cheaply whether the
+// ring changed; crypto/keycache calls them. Key material never reaches
+// error text, and DataKey prints only its id.
 //
-// The cache logs one event per key event, with stable fields: "event"
-// (keys_loaded, keys_refreshed, keys_rotation_seen, keys_error), "revision",
-// "primary", "versions", "duration"; on errors also "error",
-// "consecutive_failures", "serving" and "serving_revision". The same events
-// go to CacheOptions.OnEvent for the audit log. A reload that finds the same
-// revision emits no event (it is counted in metrics only).
+// Typical use, with a ring from a Source or a keycache.Cache:
 //
-// Typical use:
-//
-//	cache := crypto.NewCache(provider, crypto.CacheOptions{Logger: log, Registerer: reg})
-//	if err := cache.Refresh(ctx); err != nil { ... }   // first load
-//	go cache.Run(ctx)
-//	ring := cache.Keyring()                              // per request
 //	aad := crypto.AAD(nil, "email", tenant)
 //	out, err := ring.Seal(out, plaintext, crypto.TypeString, crypto.ModeRandom, aad)
+//	pt, typ, keyID, err := ring.Open(nil, out, aad)
 package crypto

@@ -2,15 +2,12 @@ package crypto
 
 import "io"
 
-// WithNonces returns a copy of r whose random-mode nonces are read from src.
-// It exists only in tests, to check the FORMAT.md test vector.
+// WithNonces returns a copy of r that seals random mode the way earlier
+// releases did (alg 1, AES-256-GCM) with nonces read from src. It exists
+// only in tests: for the FORMAT.md test vector, for deterministic fuzz
+// seeds and for values "sealed by an earlier release".
 func WithNonces(r *Keyring, src io.Reader) *Keyring {
 	c := *r
-	c.nonces = src
+	c.legacyNonces = src
 	return &c
 }
-
-// OnJoin makes every Refresh call f once it shares (or started) the
-// in-flight load, so a test can release the load only after all callers
-// joined it.
-func OnJoin(c *Cache, f func()) { c.joined = f }

@@ -11,13 +11,15 @@ import (
 // reader that sees another prefix must not guess.
 const Prefix = "fs1:"
 
-// Mode selects how a value is sealed. It is also the algorithm id carried in
-// the first header byte, so a reader needs no configuration to open a value.
+// Mode selects how a value is sealed. The algorithm that implements it is
+// carried in the first header byte (see Alg), so a reader needs no
+// configuration to open a value.
 type Mode uint8
 
 const (
-	// ModeRandom seals with AES-256-GCM and a random 96-bit nonce: equal
-	// plaintexts give unrelated sealed values. It is the default.
+	// ModeRandom seals with XAES-256-GCM (AlgXAESGCM) and a random 192-bit
+	// nonce: equal plaintexts give unrelated sealed values, and a key can
+	// seal any practical number of values. It is the default.
 	ModeRandom Mode = 1
 	// ModeDeterministic seals with AES-SIV (RFC 5297): under one key and one
 	// AAD, equal plaintexts give equal sealed values. It leaks equality, so
@@ -34,6 +36,37 @@ func (m Mode) String() string {
 		return "deterministic"
 	}
 	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Alg is the algorithm id in the first header byte of a sealed value.
+// Open accepts every Alg below; Seal writes AlgXAESGCM for ModeRandom and
+// AlgAESSIV for ModeDeterministic.
+type Alg uint8
+
+const (
+	// AlgAESGCM is AES-256-GCM with a random 96-bit nonce, the random mode
+	// of earlier releases. Values sealed with it keep opening, but it is no
+	// longer written: random 96-bit nonces bound a key to about 2^32 values.
+	AlgAESGCM Alg = 1
+	// AlgAESSIV is AES-SIV (RFC 5297), the deterministic mode.
+	AlgAESSIV Alg = 2
+	// AlgXAESGCM is XAES-256-GCM (C2SP XAES-256-GCM) with a random 192-bit
+	// nonce: a per-value AES-256-GCM key is derived from the first half of
+	// the nonce, so there is no practical bound on values per key.
+	AlgXAESGCM Alg = 3
+)
+
+// String names the algorithm as FORMAT.md does.
+func (a Alg) String() string {
+	switch a {
+	case AlgAESGCM:
+		return "aes-256-gcm"
+	case AlgAESSIV:
+		return "aes-siv"
+	case AlgXAESGCM:
+		return "xaes-256-gcm"
+	}
+	return "alg(" + strconv.Itoa(int(a)) + ")"
 }
 
 // JSONType is the JSON type of the value that was sealed, carried in the
@@ -84,15 +117,19 @@ var (
 	// ErrTampered: authentication failed: the value was altered, sealed for
 	// another field class or context, or sealed under another key.
 	ErrTampered = errors.New("sealed value failed authentication")
+	// ErrKeyDestroyed: the value names a key version that was destroyed or
+	// is below the ring's minimum version; it can never open again.
+	ErrKeyDestroyed = errors.New("key version destroyed")
 	// ErrNoKey: there is no usable key ring (none loaded yet, or empty).
 	ErrNoKey = errors.New("no usable key")
 )
 
 // Header layout (see FORMAT.md).
 const (
-	headerLen = 6  // alg(1) | json type(1) | key id(4, big-endian)
-	nonceLen  = 12 // AES-GCM nonce
-	tagLen    = 16 // AES-GCM tag, also the AES-SIV synthetic IV length
+	headerLen    = 6  // alg(1) | json type(1) | key id(4, big-endian)
+	nonceLen     = 12 // AES-GCM nonce (alg 1)
+	xaesNonceLen = 24 // XAES-256-GCM nonce (alg 3)
+	tagLen       = 16 // AES-GCM tag, also the AES-SIV synthetic IV length
 )
 
 // enc is the one accepted base64 alphabet: URL-safe, no padding, strict

@@ -6,9 +6,16 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/aead/xaesgcm"
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
+	"github.com/tink-crypto/tink-go/v2/insecuresecretdataaccess"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/secretdata"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // DataKeySize is the size in bytes of a data key (DEK).
@@ -17,25 +24,37 @@ const DataKeySize = 32
 // HKDF info strings for the per-purpose subkeys. Changing them changes the
 // format; they are part of FORMAT.md.
 const (
-	infoGCM = "fieldseal/v1 aes-gcm"
-	infoSIV = "fieldseal/v1 aes-siv"
+	infoGCM  = "fieldseal/v1 aes-gcm"
+	infoSIV  = "fieldseal/v1 aes-siv"
+	infoXAES = "fieldseal/v1 xaes-256-gcm"
 )
+
+// xaesSaltLen is the part of the 24-byte XAES-256-GCM nonce that feeds the
+// per-value key derivation (the C2SP specification fixes it at 12 bytes).
+const xaesSaltLen = 12
 
 // DataKey is one version of a data key, ready to use: its per-purpose
 // subkeys are derived and its ciphers are set up once, in NewDataKey, so
 // Seal and Open do no key setup. It does not keep the raw key material.
-// A DataKey is immutable and safe for concurrent use.
+// A DataKey is safe for concurrent use; apart from its seal counter it is
+// immutable.
 type DataKey struct {
 	id      uint32
 	created time.Time
-	gcm     cipher.AEAD
+	gcm     cipher.AEAD // alg 1, opens old values only
 	siv     *subtle.AESSIV
+	xaes    tink.AEAD // alg 3, the random-mode default
+
+	// seals counts values sealed under this key by this process. Providers
+	// carry a DataKey over from one ring to the next, so the count survives
+	// refreshes.
+	seals atomic.Uint64
 }
 
 // NewDataKey derives the subkeys of the 32-byte data key material with
-// HKDF-SHA256 (no salt; info "fieldseal/v1 aes-gcm", 32 bytes, and
-// "fieldseal/v1 aes-siv", 64 bytes). It does not keep or modify material;
-// the caller may zero it afterwards.
+// HKDF-SHA256 (no salt; info "fieldseal/v1 xaes-256-gcm", 32 bytes;
+// "fieldseal/v1 aes-gcm", 32 bytes; "fieldseal/v1 aes-siv", 64 bytes). It
+// does not keep or modify material; the caller may zero it afterwards.
 func NewDataKey(id uint32, material []byte, created time.Time) (*DataKey, error) {
 	if len(material) != DataKeySize {
 		return nil, fmt.Errorf("build data key v%d: material is %d bytes, want %d", id, len(material), DataKeySize)
@@ -62,7 +81,49 @@ func NewDataKey(id uint32, material []byte, created time.Time) (*DataKey, error)
 	if err != nil {
 		return nil, fmt.Errorf("build data key v%d: %w", id, err)
 	}
-	return &DataKey{id: id, created: created, gcm: gcm, siv: siv}, nil
+	xaesKey, err := hkdf.Key(sha256.New, material, nil, infoXAES, 32)
+	if err != nil {
+		return nil, fmt.Errorf("build data key v%d: derive xaes-256-gcm key: %w", id, err)
+	}
+	xa, err := newXAES(xaesKey)
+	clear(xaesKey)
+	if err != nil {
+		return nil, fmt.Errorf("build data key v%d: %w", id, err)
+	}
+	return &DataKey{id: id, created: created, gcm: gcm, siv: siv, xaes: xa}, nil
+}
+
+// newXAES builds Tink's XAES-256-GCM (C2SP XAES-256-GCM: a per-value
+// AES-256-GCM key derived with the NIST SP 800-108 CMAC KDF from the first
+// 12 bytes of a 24-byte random nonce) without an output prefix, so its
+// ciphertext is nonce(24) | ciphertext | tag(16). Tink offers the primitive
+// only through a keyset, which copies key; the caller may clear key.
+func newXAES(key []byte) (tink.AEAD, error) {
+	params, err := xaesgcm.NewParameters(xaesgcm.VariantNoPrefix, xaesSaltLen)
+	if err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm parameters: %w", err)
+	}
+	k, err := xaesgcm.NewKey(secretdata.NewBytesFromData(key, insecuresecretdataaccess.Token{}), 0, params)
+	if err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm key: %w", err)
+	}
+	m := keyset.NewManager()
+	kid, err := m.AddKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm keyset: %w", err)
+	}
+	if err := m.SetPrimary(kid); err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm keyset: %w", err)
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm keyset: %w", err)
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		return nil, fmt.Errorf("xaes-256-gcm primitive: %w", err)
+	}
+	return a, nil
 }
 
 // ID returns the key version carried in every value sealed under it.
@@ -70,6 +131,11 @@ func (k *DataKey) ID() uint32 { return k.id }
 
 // Created returns when the key version was created.
 func (k *DataKey) Created() time.Time { return k.created }
+
+// Seals returns how many values this process has sealed under the key
+// since the key was built (both modes). Metrics read it to alert on, and
+// rotate before, a per-key usage budget.
+func (k *DataKey) Seals() uint64 { return k.seals.Load() }
 
 // String names the key without material, so it is safe to log.
 func (k *DataKey) String() string { return fmt.Sprintf("DataKey(v%d)", k.id) }

@@ -2,7 +2,6 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -15,6 +14,22 @@ type KeyInfo struct {
 	ID      uint32    `json:"id"`
 	Created time.Time `json:"created"`
 	Primary bool      `json:"primary"`
+	// Retired versions still open but may never become primary again.
+	Retired bool `json:"retired,omitempty"`
+	// Destroyed versions (destroyed, or below the ring's minimum version)
+	// have no key: values under them report ErrKeyDestroyed.
+	Destroyed bool `json:"destroyed,omitempty"`
+}
+
+// Lifecycle is the part of a ring's authenticated metadata that limits which
+// key versions open and which may seal. The zero value restricts nothing.
+type Lifecycle struct {
+	// MinVersion: versions below it no longer open (0 or 1: all open).
+	MinVersion uint32
+	// Retired versions open but never seal; the primary may not be retired.
+	Retired []uint32
+	// Destroyed versions have no key material any more (crypto-shredding).
+	Destroyed []uint32
 }
 
 // Keyring is an immutable set of data key versions with one primary. Seal
@@ -22,25 +37,44 @@ type KeyInfo struct {
 // a key-ring change, never a code change. A Keyring is safe for concurrent
 // use; a nil *Keyring seals and opens nothing and reports ErrNoKey.
 type Keyring struct {
-	keys     map[uint32]*DataKey
-	primary  *DataKey
-	revision string
-	versions []KeyInfo // sorted by ID
+	keys      map[uint32]*DataKey
+	primary   *DataKey
+	revision  string
+	versions  []KeyInfo // sorted by ID, destroyed versions included
+	destroyed map[uint32]bool
+	minVer    uint32
 
-	// nonces is nil in production (crypto/rand). Tests set it through an
-	// unexported hook to check the FORMAT.md test vector; there is no
-	// exported way to choose a nonce.
-	nonces io.Reader
+	// legacyNonces is nil in production. Tests set it through an unexported
+	// hook to write old-format (alg 1, AES-256-GCM) values with chosen
+	// nonces, for the FORMAT.md test vector and for values "sealed by an
+	// earlier release"; there is no exported way to choose a nonce or alg.
+	legacyNonces io.Reader
 }
 
 // NewKeyring builds a key ring from keys, whose ids must be distinct and
 // include primary. revision is an opaque provider token (a secret version
 // id, a file hash) used to tell whether the source changed.
 func NewKeyring(keys []*DataKey, primary uint32, revision string) (*Keyring, error) {
+	return NewKeyringLifecycle(keys, primary, revision, Lifecycle{})
+}
+
+// NewKeyringLifecycle is NewKeyring for a ring whose metadata retires or
+// destroys versions. keys must not hold a destroyed version or one below
+// lc.MinVersion (a provider does not unwrap them), and the primary may be
+// neither retired nor destroyed.
+func NewKeyringLifecycle(keys []*DataKey, primary uint32, revision string, lc Lifecycle) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("build key ring: no keys: %w", ErrNoKey)
 	}
-	r := &Keyring{keys: make(map[uint32]*DataKey, len(keys)), revision: revision}
+	r := &Keyring{keys: make(map[uint32]*DataKey, len(keys)), revision: revision,
+		destroyed: make(map[uint32]bool, len(lc.Destroyed)), minVer: lc.MinVersion}
+	retired := make(map[uint32]bool, len(lc.Retired))
+	for _, id := range lc.Retired {
+		retired[id] = true
+	}
+	for _, id := range lc.Destroyed {
+		r.destroyed[id] = true
+	}
 	for _, k := range keys {
 		if k == nil {
 			return nil, fmt.Errorf("build key ring: nil data key")
@@ -48,12 +82,21 @@ func NewKeyring(keys []*DataKey, primary uint32, revision string) (*Keyring, err
 		if _, dup := r.keys[k.id]; dup {
 			return nil, fmt.Errorf("build key ring: duplicate key v%d", k.id)
 		}
+		if r.destroyed[k.id] || k.id < r.minVer {
+			return nil, fmt.Errorf("build key ring: key v%d is destroyed or below the minimum version v%d", k.id, r.minVer)
+		}
 		r.keys[k.id] = k
-		r.versions = append(r.versions, KeyInfo{ID: k.id, Created: k.created, Primary: k.id == primary})
+		r.versions = append(r.versions, KeyInfo{ID: k.id, Created: k.created, Primary: k.id == primary, Retired: retired[k.id]})
+	}
+	for id := range r.destroyed {
+		r.versions = append(r.versions, KeyInfo{ID: id, Destroyed: true, Retired: retired[id]})
 	}
 	p, ok := r.keys[primary]
 	if !ok {
 		return nil, fmt.Errorf("build key ring: primary v%d is not among the keys: %w", primary, ErrNoKey)
+	}
+	if retired[primary] {
+		return nil, fmt.Errorf("build key ring: primary v%d is retired: %w", primary, ErrNoKey)
 	}
 	r.primary = p
 	slices.SortFunc(r.versions, func(a, b KeyInfo) int {
@@ -94,6 +137,25 @@ func (r *Keyring) Revision() string {
 	return r.revision
 }
 
+// SealCount returns how many values this process sealed under key version
+// id (0 for a version the ring does not hold). The count lives in the
+// DataKey, which providers carry from ring to ring, so it is not reset by a
+// refresh. A metrics owner reads it per version listed by Versions.
+func (r *Keyring) SealCount(id uint32) uint64 {
+	if k, ok := r.Key(id); ok {
+		return k.Seals()
+	}
+	return 0
+}
+
+// MinVersion returns the lowest version that opens (0: no minimum).
+func (r *Keyring) MinVersion() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.minVer
+}
+
 // Versions lists the key versions, sorted by id, without material.
 func (r *Keyring) Versions() []KeyInfo {
 	if r == nil {
@@ -120,11 +182,14 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 	}
 	k := r.primary
 	var rawLen int
-	switch mode {
-	case ModeRandom:
-		rawLen = headerLen + nonceLen + len(plaintext) + tagLen
-	case ModeDeterministic:
-		rawLen = headerLen + tagLen + len(plaintext)
+	var alg Alg
+	switch {
+	case mode == ModeRandom && r.legacyNonces != nil:
+		alg, rawLen = AlgAESGCM, headerLen+nonceLen+len(plaintext)+tagLen
+	case mode == ModeRandom:
+		alg, rawLen = AlgXAESGCM, headerLen+xaesNonceLen+len(plaintext)+tagLen
+	case mode == ModeDeterministic:
+		alg, rawLen = AlgAESSIV, headerLen+tagLen+len(plaintext)
 	default:
 		return dst, fmt.Errorf("seal value with key v%d: unknown mode %d", k.id, mode)
 	}
@@ -138,7 +203,7 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 	raw := region[textLen : textLen+rawLen : textLen+rawLen]
 	fullAAD := region[textLen+rawLen : need : need]
 
-	raw[0] = byte(mode)
+	raw[0] = byte(alg)
 	raw[1] = byte(typ)
 	binary.BigEndian.PutUint32(raw[2:headerLen], k.id)
 	// The header is authenticated: the AEAD's associated data is
@@ -146,18 +211,22 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 	copy(fullAAD, raw[:headerLen])
 	copy(fullAAD[headerLen:], aad)
 
-	switch mode {
-	case ModeRandom:
+	switch alg {
+	case AlgXAESGCM:
+		// Tink draws the 24-byte nonce from crypto/rand and returns
+		// nonce | ciphertext | tag in a buffer of its own.
+		ct, err := k.xaes.Encrypt(plaintext, fullAAD)
+		if err != nil || len(ct) != rawLen-headerLen {
+			return dst[:start], fmt.Errorf("seal value with key v%d: xaes-256-gcm: %w", k.id, err)
+		}
+		copy(raw[headerLen:], ct)
+	case AlgAESGCM:
 		nonce := raw[headerLen : headerLen+nonceLen]
-		if r.nonces != nil {
-			if _, err := io.ReadFull(r.nonces, nonce); err != nil {
-				return dst[:start], fmt.Errorf("seal value with key v%d: read nonce: %w", k.id, err)
-			}
-		} else {
-			rand.Read(nonce) // never fails (crypto/rand crashes the program instead)
+		if _, err := io.ReadFull(r.legacyNonces, nonce); err != nil {
+			return dst[:start], fmt.Errorf("seal value with key v%d: read nonce: %w", k.id, err)
 		}
 		k.gcm.Seal(raw[headerLen+nonceLen:headerLen+nonceLen], nonce, plaintext, fullAAD)
-	case ModeDeterministic:
+	case AlgAESSIV:
 		ct, err := k.siv.EncryptDeterministically(plaintext, fullAAD)
 		if err != nil {
 			return dst[:start], fmt.Errorf("seal value with key v%d: %w", k.id, err)
@@ -165,6 +234,7 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 		copy(raw[headerLen:], ct)
 	}
 
+	k.seals.Add(1)
 	out := append(dst[:start], Prefix...)
 	return enc.AppendEncode(out, raw), nil
 }
@@ -172,7 +242,7 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 // Open opens a sealed value and appends its plaintext to dst. It returns the
 // original JSON type and the key id the value names (also on ErrUnknownKey
 // and ErrTampered, for audit). Errors: ErrMalformed (including a missing
-// prefix; callers check IsSealed first), ErrUnknownKey, ErrTampered,
+// prefix; callers check IsSealed first), ErrUnknownKey, ErrKeyDestroyed, ErrTampered,
 // ErrNoKey. On error dst is returned unchanged and no plaintext is appended.
 //
 // Like Seal, Open grows dst once and uses its spare capacity as scratch
@@ -206,13 +276,17 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 	if len(raw) < headerLen {
 		return dst[:start], 0, 0, fmt.Errorf("open sealed value: %d bytes is shorter than the header: %w", len(raw), ErrMalformed)
 	}
-	mode, typ, keyID := Mode(raw[0]), JSONType(raw[1]), binary.BigEndian.Uint32(raw[2:headerLen])
-	switch mode {
-	case ModeRandom:
+	alg, typ, keyID := Alg(raw[0]), JSONType(raw[1]), binary.BigEndian.Uint32(raw[2:headerLen])
+	switch alg {
+	case AlgAESGCM:
 		if len(raw) < headerLen+nonceLen+tagLen {
 			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
 		}
-	case ModeDeterministic:
+	case AlgXAESGCM:
+		if len(raw) < headerLen+xaesNonceLen+tagLen {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
+		}
+	case AlgAESSIV:
 		if len(raw) < headerLen+tagLen {
 			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
 		}
@@ -223,6 +297,9 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: unknown JSON type %d: %w", raw[1], ErrMalformed)
 	}
 	k, ok := r.keys[keyID]
+	if !ok && (r.destroyed[keyID] || keyID < r.minVer) {
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: key v%d is destroyed or below the minimum version: %w", keyID, ErrKeyDestroyed)
+	}
 	if !ok {
 		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: key v%d is not in the key ring (revision %q): %w", keyID, r.revision, ErrUnknownKey)
 	}
@@ -230,15 +307,23 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 	copy(fullAAD, raw[:headerLen])
 	copy(fullAAD[headerLen:], aad)
 
-	switch mode {
-	case ModeRandom:
+	switch alg {
+	case AlgXAESGCM:
+		pt, err := k.xaes.Decrypt(raw[headerLen:], fullAAD)
+		if err != nil {
+			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
+		}
+		out = append(dst[:start], pt...)
+		clear(pt)
+		return out, typ, keyID, nil
+	case AlgAESGCM:
 		// On failure crypto/cipher zeroes the output region.
 		pt, err := k.gcm.Open(region[:0:maxRaw], raw[headerLen:headerLen+nonceLen], raw[headerLen+nonceLen:], fullAAD)
 		if err != nil {
 			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
 		}
 		return dst[:start+len(pt)], typ, keyID, nil
-	default: // ModeDeterministic
+	default: // AlgAESSIV
 		pt, err := k.siv.DecryptDeterministically(raw[headerLen:], fullAAD)
 		if err != nil {
 			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)

@@ -40,7 +40,7 @@ func TestFormatVectors(t *testing.T) {
 		mode crypto.Mode
 		want string
 	}{
-		{"random mode with a fixed nonce gives the documented value", crypto.ModeRandom,
+		{"old-format random mode (alg 1) with a fixed nonce gives the documented value", crypto.ModeRandom,
 			"fs1:AQEAAAABoKGio6Slpqeoqaqrsv75rQWkLp6g-hu_3mCUFF1X1QCS6Obs3ldjTlY5xXsh"},
 		{"deterministic mode gives the documented value", crypto.ModeDeterministic,
 			"fs1:AgEAAAAB6udJjIj6Y1xdctw5KfIoteBnbhyKWgmEokSzpB3mKQRM"},
@@ -54,6 +54,26 @@ func TestFormatVectors(t *testing.T) {
 			t.Errorf("FORMAT.md does not show %s", s)
 		}
 	}
+	t.Run("the xaes-256-gcm value of the default random mode opens", func(t *testing.T) {
+		// Written by the Python reference in FORMAT.md (nonce b0..c7): Tink
+		// draws its own nonces, so this vector is checked by opening it.
+		const vector = "fs1:AwEAAAABsLGys7S1tre4ubq7vL2-v8DBwsPExcbHKbboE72_vrN1eYmYnOOe60mdB6UK0cM736NjUUh5wYYG"
+		for _, s := range []string{vector, "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7"} {
+			if !bytes.Contains(doc, []byte(s)) {
+				t.Errorf("FORMAT.md does not show %s", s)
+			}
+		}
+		pt, typ, id, err := ring.Open(nil, []byte(vector), aad)
+		if err != nil || string(pt) != string(plaintext) || typ != crypto.TypeString || id != 1 {
+			t.Fatalf("Open = %q, %v, %d, %v", pt, typ, id, err)
+		}
+		raw, _ := encodingRaw([]byte(vector))
+		raw[len(raw)-1] ^= 1
+		bad := crypto.Prefix + base64.RawURLEncoding.EncodeToString(raw)
+		if _, _, _, err := ring.Open(nil, []byte(bad), aad); !errors.Is(err, crypto.ErrTampered) {
+			t.Fatalf("altered vector: %v, want ErrTampered", err)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if !bytes.Contains(doc, []byte(tc.want)) {
@@ -340,6 +360,111 @@ func TestDeterministicMode(t *testing.T) {
 		num, _ := ring.Seal(nil, []byte("12"), crypto.TypeNumber, crypto.ModeDeterministic, crypto.AAD(nil, "email", ""))
 		if seal("12", "email") == string(num) {
 			t.Fatal("string and number seal alike")
+		}
+	})
+}
+
+func TestRandomModeWritesXAESAndCountsSeals(t *testing.T) {
+	ring := testRing(t, "xaes", 1, 2)
+	aad := crypto.AAD(nil, "email", "")
+	before := ring.SealCount(2)
+	s, err := ring.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := encodingRaw(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("new random-mode values carry alg 3 and a 24-byte nonce", func(t *testing.T) {
+		if raw[0] != byte(crypto.AlgXAESGCM) || len(raw) != 6+24+len("jane@example.com")+16 {
+			t.Fatalf("alg %d, %d bytes", raw[0], len(raw))
+		}
+	})
+	t.Run("every seal is counted under the primary version only", func(t *testing.T) {
+		if _, err := ring.Seal(nil, []byte("x"), crypto.TypeString, crypto.ModeDeterministic, aad); err != nil {
+			t.Fatal(err)
+		}
+		if got := ring.SealCount(2) - before; got != 2 {
+			t.Fatalf("seals under v2 = %d, want 2", got)
+		}
+		if ring.SealCount(1) != 0 || ring.SealCount(9) != 0 {
+			t.Fatalf("seals under v1 = %d, v9 = %d", ring.SealCount(1), ring.SealCount(9))
+		}
+	})
+	t.Run("the count survives a ring rebuilt from the same keys", func(t *testing.T) {
+		k, _ := ring.Key(2)
+		next, err := crypto.NewKeyring([]*crypto.DataKey{k}, 2, "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.SealCount(2) != ring.SealCount(2) || next.SealCount(2) == 0 {
+			t.Fatalf("count %d after rebuild, was %d", next.SealCount(2), ring.SealCount(2))
+		}
+	})
+	t.Run("values written by earlier releases (alg 1) still open", func(t *testing.T) {
+		old, err := crypto.WithNonces(ring, bytes.NewReader(make([]byte, 12))).Seal(nil, []byte("old"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := encodingRaw(old); r[0] != byte(crypto.AlgAESGCM) {
+			t.Fatalf("legacy hook wrote alg %d", r[0])
+		}
+		if pt, _, _, err := ring.Open(nil, old, aad); err != nil || string(pt) != "old" {
+			t.Fatalf("Open = %q, %v", pt, err)
+		}
+	})
+}
+
+func TestLifecycle(t *testing.T) {
+	k1, k2, k3 := testKey(t, "lc", 1), testKey(t, "lc", 2), testKey(t, "lc", 3)
+	aad := crypto.AAD(nil, "email", "")
+	sealed := map[uint32][]byte{}
+	for _, id := range []uint32{1, 2} {
+		r, _ := crypto.NewKeyring([]*crypto.DataKey{k1, k2, k3}, id, "x")
+		sealed[id], _ = r.Seal(nil, []byte("secret"), crypto.TypeString, crypto.ModeRandom, aad)
+	}
+	t.Run("a destroyed version reports ErrKeyDestroyed and never plaintext", func(t *testing.T) {
+		r, err := crypto.NewKeyringLifecycle([]*crypto.DataKey{k2, k3}, 3, "d", crypto.Lifecycle{Destroyed: []uint32{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, id, err := r.Open([]byte("dst"), sealed[1], aad)
+		if !errors.Is(err, crypto.ErrKeyDestroyed) || id != 1 || string(out) != "dst" {
+			t.Fatalf("Open = %q v%d %v", out, id, err)
+		}
+		vs := r.Versions()
+		if len(vs) != 3 || vs[0].ID != 1 || !vs[0].Destroyed {
+			t.Fatalf("versions = %+v", vs)
+		}
+	})
+	t.Run("a version below the minimum reports ErrKeyDestroyed", func(t *testing.T) {
+		r, err := crypto.NewKeyringLifecycle([]*crypto.DataKey{k2, k3}, 3, "m", crypto.Lifecycle{MinVersion: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := r.Open(nil, sealed[1], aad); !errors.Is(err, crypto.ErrKeyDestroyed) {
+			t.Fatalf("Open error = %v", err)
+		}
+		if pt, _, _, err := r.Open(nil, sealed[2], aad); err != nil || string(pt) != "secret" {
+			t.Fatalf("v2 Open = %q %v", pt, err)
+		}
+	})
+	t.Run("a retired version opens but may not be primary", func(t *testing.T) {
+		r, err := crypto.NewKeyringLifecycle([]*crypto.DataKey{k1, k2, k3}, 3, "r", crypto.Lifecycle{Retired: []uint32{2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, _, _, err := r.Open(nil, sealed[2], aad); err != nil || string(pt) != "secret" {
+			t.Fatalf("Open = %q %v", pt, err)
+		}
+		if _, err := crypto.NewKeyringLifecycle([]*crypto.DataKey{k1, k2, k3}, 2, "r", crypto.Lifecycle{Retired: []uint32{2}}); err == nil {
+			t.Fatal("a retired primary was accepted")
+		}
+	})
+	t.Run("a ring holding a key it says is destroyed is refused", func(t *testing.T) {
+		if _, err := crypto.NewKeyringLifecycle([]*crypto.DataKey{k1, k2}, 2, "bad", crypto.Lifecycle{Destroyed: []uint32{1}}); err == nil {
+			t.Fatal("accepted")
 		}
 	})
 }

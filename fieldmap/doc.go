@@ -1,12 +1,22 @@
-// Package fieldmap compiles the field map of a configuration (field classes
-// and protected routes) into a matcher used on every request.
+// Package fieldmap compiles a field map (field classes and protected
+// routes) into a matcher used on every request, and decides which route
+// protects a request.
 //
-// Compile runs once at start-up or reload and reports every problem with its
-// YAML line: unknown classes, paths rewrite.Compile refuses, bad path
-// patterns, duplicate route names and routes that overlap for the same
-// method and path. A compiled Map is immutable; the proxy swaps maps with an
-// atomic.Pointer, so Match needs no lock. Match uses no regular expression
-// and does not allocate.
+// A Spec is the field map as configured: ClassSpec, RouteSpec, PathSpec and
+// FieldSpec carry the line they were written at, and their yaml tags are
+// the configuration keys (the config package decodes them; this package
+// knows nothing of YAML, keys or HTTP, and depends on rewrite only).
+// Compile runs once at start-up or reload and reports every problem as a
+// *lineerr.Error with its file and line: unknown classes, paths
+// rewrite.Compile refuses, bad path patterns, duplicate route names and
+// routes that overlap for the same method and path. A compiled Map is
+// immutable; the proxy swaps maps with an atomic.Pointer, so lookups need no
+// lock, use no regular expression and do not allocate for clean paths.
+//
+// Lookup is the one place that decides which route protects a request: it
+// tries every reading of the request an application may apply (method
+// override headers, an upper-cased method, dot segments resolved) and the
+// first that matches wins. Match tries one exact reading.
 //
 // Path patterns are literal segments, {name} for exactly one segment, and a
 // trailing /* for the pattern's prefix and everything below it. Matching is
@@ -14,6 +24,4 @@
 // unsealed (fail closed): a trailing slash and repeated slashes are ignored,
 // and literal segments compare ASCII-case-insensitively, since common
 // application frameworks (Express, behind json-server) route that way.
-// Match expects the decoded URL path (http.Request.URL.Path); the proxy must
-// refuse or clean paths with dot segments before matching.
 package fieldmap

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/lineerr"
 	"github.com/fieldseal/fieldseal/rewrite"
 )
 
@@ -14,7 +14,6 @@ import (
 type Class struct {
 	Name          string
 	Deterministic bool
-	Mask          string // mask format; set by the policy work (issue 4)
 }
 
 // Route is a protected route.
@@ -57,8 +56,9 @@ func (m *Map) Classes() []*Class { return append([]*Class(nil), m.classes...) }
 // per-route metrics before the first request).
 func (m *Map) Routes() []*Route { return append([]*Route(nil), m.routes...) }
 
-// Match returns the route protecting method and the URL path, or nil when
-// the request is not protected. The method is compared exactly.
+// Match returns the route for method and the URL path under exactly this
+// reading, or nil: the method is compared exactly. Deciding which route
+// protects a request is Lookup's job; Match is the single reading it tries.
 func (m *Map) Match(method, path string) *Route {
 	es := m.byMethod[method]
 	for i := range es {
@@ -69,15 +69,15 @@ func (m *Map) Match(method, path string) *Route {
 	return nil
 }
 
-// Compile builds a Map from a loaded configuration. Every problem is
-// reported, each as a *config.Error with the file and line of the entry at
-// fault, joined with errors.Join.
-func Compile(cfg *config.Config) (*Map, error) {
-	c := compiler{file: cfg.File}
+// Compile checks spec and builds a Map. Every problem is reported, each as a
+// *lineerr.Error with spec.File and the line of the entry at fault, joined
+// with errors.Join.
+func Compile(spec Spec) (*Map, error) {
+	c := compiler{file: spec.File}
 	m := &Map{byMethod: map[string][]entry{}}
 	classes := map[string]*Class{}
-	for _, cc := range cfg.Classes {
-		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == config.ModeDeterministic}
+	for _, cc := range spec.Classes {
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic}
 		classes[cc.Name] = cl
 		m.classes = append(m.classes, cl)
 	}
@@ -88,13 +88,13 @@ func Compile(cfg *config.Config) (*Map, error) {
 		line   int
 	}
 	var all []placed
-	for _, rc := range cfg.Routes {
+	for _, rc := range spec.Routes {
 		if first, dup := names[rc.Name]; dup {
 			c.errorf(rc.Line, "route name %q is already used by the route at line %d", rc.Name, first)
 		} else {
 			names[rc.Name] = rc.Line
 		}
-		r := &Route{Name: rc.Name, ContextHeader: rc.ContextHeader}
+		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header}
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")
 		m.routes = append(m.routes, r)
@@ -136,11 +136,11 @@ type compiler struct {
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
-	c.errs = append(c.errs, &config.Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &lineerr.Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // side compiles one body direction of a route.
-func (c *compiler) side(fields []config.Field, classes map[string]*Class, which string) *Side {
+func (c *compiler) side(fields []FieldSpec, classes map[string]*Class, which string) *Side {
 	if len(fields) == 0 {
 		return nil
 	}

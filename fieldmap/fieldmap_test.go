@@ -1,10 +1,11 @@
 package fieldmap
 
 import (
+	"os"
 	"strings"
 	"testing"
 
-	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
 func TestPatternMatch(t *testing.T) {
@@ -74,12 +75,24 @@ func TestPatternOverlap(t *testing.T) {
 	}
 }
 
+// parseSpec decodes a field-map document (classes and routes) the way the
+// config package does.
+func parseSpec(t testing.TB, text, file string) Spec {
+	t.Helper()
+	spec := Spec{File: file}
+	if _, err := strictyaml.Decode([]byte(text), file, &spec); err != nil {
+		t.Fatalf("decode %s: %v", file, err)
+	}
+	return spec
+}
+
 func loadQuickstart(t testing.TB) *Map {
-	cfg, err := config.Load("../config/testdata/quickstart.yaml")
+	const file = "testdata/quickstart.yaml"
+	text, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Compile(cfg)
+	m, err := Compile(parseSpec(t, string(text), file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +171,7 @@ func TestDeterministicClass(t *testing.T) {
 
 func compileYAML(t *testing.T, body string) *Map {
 	t.Helper()
-	cfg, err := config.Parse([]byte("upstream: http://127.0.0.1:3000\n"+body), "m.yaml")
-	if err != nil {
-		t.Fatalf("config.Parse: %v", err)
-	}
-	m, err := Compile(cfg)
+	m, err := Compile(parseSpec(t, body, "m.yaml"))
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -170,7 +179,7 @@ func compileYAML(t *testing.T, body string) *Map {
 }
 
 func TestCompileReportsProblemsWithLines(t *testing.T) {
-	const head = "upstream: http://127.0.0.1:3000\nclasses: {email: , phone: }\nroutes:\n" // routes start at line 4
+	const head = "# a field map\nclasses: {email: , phone: }\nroutes:\n" // routes start at line 4
 	tests := []struct {
 		name string
 		yaml string
@@ -221,11 +230,7 @@ func TestCompileReportsProblemsWithLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(head+tt.yaml), "m.yaml")
-			if err != nil {
-				t.Fatalf("config.Parse: %v", err)
-			}
-			_, err = Compile(cfg)
+			_, err := Compile(parseSpec(t, head+tt.yaml, "m.yaml"))
 			if err == nil {
 				t.Fatal("Compile succeeded")
 			}

@@ -1,6 +1,10 @@
 package inject
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
+)
 
 // metrics are the injector's Prometheus metrics; nil fields are never used
 // because newMetrics always fills them (registering only when asked).
@@ -26,7 +30,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reviews, m.certReloads, m.certNotAfter)
+		m.reviews = promreg.Register(reg, m.reviews)
+		m.certReloads = promreg.Register(reg, m.certReloads)
+		m.certNotAfter = promreg.Register(reg, m.certNotAfter)
 	}
 	return m
 }

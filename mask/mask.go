@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 // Prefix starts every masked value.
@@ -37,57 +37,21 @@ func Formats() []string {
 // ErrSpec is the category of every invalid Spec: errors.Is(err, ErrSpec).
 var ErrSpec = errors.New("invalid mask")
 
-// Error is one mask problem at a YAML line (0 when unknown), for the config
-// package to report as FILE:LINE with errors.As.
-type Error struct {
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
-	}
-	return e.Msg
-}
-
-// Unwrap makes every Error match ErrSpec.
-func (e *Error) Unwrap() error { return ErrSpec }
-
 // Spec is a class's mask as configured. In YAML it is either a format name
 // (`mask: email`) or a mapping (`mask: {format: custom, keep_first: 1,
-// keep_last: 4, char: "#"}`). Line is the YAML line, for error messages.
+// keep_last: 4, char: "#"}`); the config package decodes it by its yaml
+// tags. Line is the YAML line, for error messages.
 type Spec struct {
 	Format    string `yaml:"format"`
 	KeepFirst int    `yaml:"keep_first"`
 	KeepLast  int    `yaml:"keep_last"`
 	Char      string `yaml:"char"`
-	Line      int    `yaml:"-"`
+	Line      int
 }
 
-// UnmarshalYAML accepts the scalar shorthand and the mapping form, strictly.
-func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
-	s.Line = n.Line
-	if n.Kind == yaml.ScalarNode {
-		s.Format = n.Value
-		return nil
-	}
-	type plain Spec // no UnmarshalYAML
-	var p plain
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i < len(n.Content); i += 2 {
-			switch k := n.Content[i].Value; k {
-			case "format", "keep_first", "keep_last", "char":
-			default:
-				return &Error{Line: n.Content[i].Line, Msg: fmt.Sprintf("unknown key %q in mask (format, keep_first, keep_last, char)", k)}
-			}
-		}
-	}
-	if err := n.Decode(&p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	s.Line = n.Line
+// UnmarshalText reads the scalar shorthand, a format name.
+func (s *Spec) UnmarshalText(text []byte) error {
+	s.Format = string(text)
 	return nil
 }
 
@@ -102,10 +66,11 @@ type Mask struct {
 // Full is the mask used where a class has none configured.
 var Full = &Mask{format: FormatFull}
 
-// Compile checks s. Errors carry the spec's line when it has one.
+// Compile checks s. An error is a *lineerr.Error at the spec's line (0
+// when it has none) that matches ErrSpec.
 func Compile(s Spec) (*Mask, error) {
 	bad := func(format string, args ...any) error {
-		return &Error{Line: s.Line, Msg: "mask: " + fmt.Sprintf(format, args...)}
+		return &lineerr.Error{Line: s.Line, Msg: "mask: " + fmt.Sprintf(format, args...), Err: ErrSpec}
 	}
 	m := &Mask{format: s.Format, char: '*'}
 	switch s.Format {

@@ -8,7 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 func mustCompile(t testing.TB, s Spec) *Mask {
@@ -125,10 +126,13 @@ func TestSpecs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var s Spec
-			err := yaml.Unmarshal([]byte("\n"+tt.yaml), &s)
-			if err == nil {
-				_, err = Compile(s)
+			var doc struct {
+				Mask Spec `yaml:"mask"`
+			}
+			_, err := strictyaml.Decode([]byte("\nmask: "+tt.yaml), "m.yaml", &doc)
+			decoded := err == nil
+			if decoded {
+				_, err = Compile(doc.Mask)
 			}
 			if tt.want == "" {
 				if err != nil {
@@ -139,9 +143,9 @@ func TestSpecs(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			var me *Error
-			if !errors.As(err, &me) || me.Line != 2 || !errors.Is(err, ErrSpec) {
-				t.Fatalf("err %v is not a *mask.Error at line 2", err)
+			var me *lineerr.Error
+			if !errors.As(err, &me) || me.Line != 2 || (decoded && !errors.Is(err, ErrSpec)) {
+				t.Fatalf("err %v is not a *lineerr.Error at line 2 (matching ErrSpec once decoded)", err)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 // Set holds the compiled mask of every class. Classes without a configured
@@ -24,8 +26,10 @@ func NewSet(specs map[string]Spec) (*Set, error) {
 	for _, c := range classes {
 		m, err := Compile(specs[c])
 		if err != nil {
-			if me, ok := err.(*Error); ok {
-				err = &Error{Line: me.Line, Msg: fmt.Sprintf("class %q: %s", c, me.Msg)}
+			if me, ok := err.(*lineerr.Error); ok {
+				e := *me
+				e.Msg = fmt.Sprintf("class %q: %s", c, me.Msg)
+				err = &e
 			}
 			errs = append(errs, err)
 			continue

@@ -1,6 +1,8 @@
 // Package policy decides, per caller and field class, what the proxy does
 // with protected values: decrypt them, mask them, leave them sealed, or deny
-// the request; and which classes a caller may write.
+// the request; and which classes a caller may write. The actions are the
+// transform package's transform.Action, which carries them out; a *Caller is
+// a transform.Caller.
 //
 // A Policy is compiled once from the `policies:` config section (Spec) and
 // is immutable. Resolve maps a verified token (*auth.Identity) to a Caller:

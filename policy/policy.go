@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/fieldseal/fieldseal/auth"
+	"github.com/fieldseal/fieldseal/lineerr"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // Reserved caller ids.
@@ -23,26 +25,10 @@ const AllClasses = "*"
 // ErrPolicy is the category of every policy error: errors.Is(err, ErrPolicy).
 var ErrPolicy = errors.New("invalid policy")
 
-// Error is one policy problem at a YAML line (0 when it has none). Compile
-// joins them with errors.Join; the config package turns each into its own
-// FILE:LINE error with errors.As.
-type Error struct {
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
-	}
-	return e.Msg
-}
-
-// Unwrap makes every Error match ErrPolicy.
-func (e *Error) Unwrap() error { return ErrPolicy }
-
-func errorAt(line int, format string, args ...any) *Error {
-	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+// errorAt returns a policy problem at a YAML line (0 when it has none) as
+// a *lineerr.Error that matches ErrPolicy; the config package adds the file.
+func errorAt(line int, format string, args ...any) *lineerr.Error {
+	return &lineerr.Error{Line: line, Msg: fmt.Sprintf(format, args...), Err: ErrPolicy}
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -51,8 +37,8 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 // immutable; lookups do not allocate.
 type Caller struct {
 	id       string
-	actions  map[string]Action
-	other    Action // for classes not in actions
+	actions  map[string]transform.Action
+	other    transform.Action // for classes not in actions
 	writeAll bool
 	write    map[string]bool
 }
@@ -62,7 +48,7 @@ type Caller struct {
 func (c *Caller) ID() string { return c.id }
 
 // Action is what to do with class's values in responses to this caller.
-func (c *Caller) Action(class string) Action {
+func (c *Caller) Action(class string) transform.Action {
 	if a, ok := c.actions[class]; ok {
 		return a
 	}
@@ -168,10 +154,11 @@ func (p *Policy) Authenticate(r *http.Request, v Verifier) (*Caller, *auth.Ident
 
 // builtinDefault is the rule when the config has no `default:`: every class
 // sealed on read, writes allowed (they only seal).
-var builtinDefault = Rule{Actions: Actions{{Class: AllClasses, Action: NameSealed}}}
+var builtinDefault = Rule{Actions: Actions{{Class: AllClasses, Action: transform.NameSealed}}}
 
 // Compile checks spec against the configured class names and builds the
-// Policy. Every problem is reported (errors.Join), each with its YAML line.
+// Policy. Every problem is reported (errors.Join), each a *lineerr.Error
+// with its YAML line that matches ErrPolicy.
 func Compile(spec Spec, classes []string) (*Policy, error) {
 	c := compiler{classes: classes}
 	p := &Policy{allowAnonymous: spec.AllowAnonymous}
@@ -238,15 +225,15 @@ func (c *compiler) set(line int, id, what string, list []string) map[string]bool
 }
 
 func (c *compiler) rule(id string, r Rule) *Caller {
-	caller := &Caller{id: id, actions: map[string]Action{}, other: ActionSealed, writeAll: true}
+	caller := &Caller{id: id, actions: map[string]transform.Action{}, other: transform.ActionSealed, writeAll: true}
 	readable := r.Read == nil || *r.Read
 	for _, e := range r.Actions {
-		a, err := ParseAction(e.Action)
+		a, err := transform.ParseAction(e.Action)
 		if err != nil {
 			c.errorf(e.Line, "caller %q, class %q: %v", id, e.Class, err)
 			continue
 		}
-		if !readable && (a == ActionDecrypt || a == ActionMask) {
+		if !readable && (a == transform.ActionDecrypt || a == transform.ActionMask) {
 			c.errorf(e.Line, "caller %q has read: false but %s for class %q", id, e.Action, e.Class)
 		}
 		if e.Class == AllClasses {
@@ -258,7 +245,7 @@ func (c *compiler) rule(id string, r Rule) *Caller {
 		}
 		caller.actions[e.Class] = a
 	}
-	if r.Write.Set && !r.Write.All {
+	if r.Write != nil && !r.Write.All {
 		caller.writeAll = false
 		caller.write = map[string]bool{}
 		for _, cl := range r.Write.Classes {

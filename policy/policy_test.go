@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/auth"
-	"gopkg.in/yaml.v3"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/lineerr"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 var classes = []string{"email", "phone", "street", "rrn"}
@@ -36,14 +38,16 @@ policies:
       actions: {email: mask}
 `
 
-func parse(t *testing.T, doc string) Spec {
+// policiesDoc is a YAML document holding only a policies: section.
+type policiesDoc struct {
+	Policies Spec `yaml:"policies"`
+}
+
+// parse decodes doc the way the config package does.
+func parse(t testing.TB, doc string) Spec {
 	t.Helper()
-	var root struct {
-		Policies Spec `yaml:"policies"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(doc))
-	dec.KnownFields(true)
-	if err := dec.Decode(&root); err != nil {
+	var root policiesDoc
+	if _, err := strictyaml.Decode([]byte(doc), "p.yaml", &root); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	return root.Policies
@@ -62,7 +66,7 @@ func TestResolve(t *testing.T) {
 	p := compile(t, example)
 	type want struct {
 		id      string
-		actions map[string]Action
+		actions map[string]transform.Action
 		write   map[string]bool
 	}
 	tests := []struct {
@@ -71,23 +75,23 @@ func TestResolve(t *testing.T) {
 		want want
 	}{
 		{"a caller matching client id and scope gets its actions", &auth.Identity{ClientID: "billing-app", Scopes: []string{"openid", "customers/read"}},
-			want{"billing", map[string]Action{"email": ActionDecrypt, "phone": ActionMask, "rrn": ActionDeny, "street": ActionSealed},
+			want{"billing", map[string]transform.Action{"email": transform.ActionDecrypt, "phone": transform.ActionMask, "rrn": transform.ActionDeny, "street": transform.ActionSealed},
 				map[string]bool{"email": true, "phone": true, "street": false}}},
 		{"every kind in a match must hold, so the next caller wins", &auth.Identity{ClientID: "billing-app"},
-			want{"billing-fallback", map[string]Action{"email": ActionMask, "phone": ActionSealed},
+			want{"billing-fallback", map[string]transform.Action{"email": transform.ActionMask, "phone": transform.ActionSealed},
 				map[string]bool{"email": true, "rrn": true}}},
 		{"a group match selects a read-only masking caller", &auth.Identity{ClientID: "x", Groups: []string{"ops"}},
-			want{"support", map[string]Action{"email": ActionMask, "rrn": ActionMask},
+			want{"support", map[string]transform.Action{"email": transform.ActionMask, "rrn": transform.ActionMask},
 				map[string]bool{"email": false, "phone": false}}},
 		{"a write-only caller reads everything sealed", &auth.Identity{ClientID: "ingest-app"},
-			want{"ingest", map[string]Action{"email": ActionSealed, "rrn": ActionSealed},
+			want{"ingest", map[string]transform.Action{"email": transform.ActionSealed, "rrn": transform.ActionSealed},
 				map[string]bool{"email": true, "street": true}}},
 		{"the first matching caller wins", &auth.Identity{ClientID: "ingest-app", Groups: []string{"support"}},
-			want{"support", map[string]Action{"email": ActionMask}, nil}},
+			want{"support", map[string]transform.Action{"email": transform.ActionMask}, nil}},
 		{"an unmatched token gets the default rule", &auth.Identity{ClientID: "stranger", Subject: "user-123"},
-			want{IDDefault, map[string]Action{"email": ActionSealed, "phone": ActionSealed}, map[string]bool{"email": true}}},
+			want{IDDefault, map[string]transform.Action{"email": transform.ActionSealed, "phone": transform.ActionSealed}, map[string]bool{"email": true}}},
 		{"no token gets the default rule as anonymous", nil,
-			want{IDAnonymous, map[string]Action{"email": ActionSealed}, map[string]bool{"phone": true}}},
+			want{IDAnonymous, map[string]transform.Action{"email": transform.ActionSealed}, map[string]bool{"phone": true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +120,7 @@ func TestBuiltinDefaultIsLeastPrivilege(t *testing.T) {
 	}
 	c := p.Resolve(&auth.Identity{ClientID: "anyone"})
 	for _, class := range append(classes, "unknown-class") {
-		if c.Action(class) != ActionSealed || !c.MayWrite(class) {
+		if c.Action(class) != transform.ActionSealed || !c.MayWrite(class) {
 			t.Fatalf("default for %s: %v, write %v; want sealed, write", class, c.Action(class), c.MayWrite(class))
 		}
 	}
@@ -168,9 +172,9 @@ policies:
 			if !errors.Is(err, ErrPolicy) {
 				t.Fatalf("err = %v, want ErrPolicy", err)
 			}
-			var pe *Error
+			var pe *lineerr.Error
 			if !errors.As(err, &pe) || pe.Line == 0 {
-				t.Fatalf("err = %v, want a *policy.Error with a line", err)
+				t.Fatalf("err = %v, want a *lineerr.Error with a line", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -192,13 +196,11 @@ func TestStrictYAML(t *testing.T) {
 		"policies: {anonymous: true}\n",
 		"policies: {default: {write: some}}\n",
 	} {
-		var root struct {
-			Policies Spec `yaml:"policies"`
-		}
-		err := yaml.Unmarshal([]byte(doc), &root)
-		var pe *Error
+		var root policiesDoc
+		_, err := strictyaml.Decode([]byte(doc), "p.yaml", &root)
+		var pe *lineerr.Error
 		if !errors.As(err, &pe) || pe.Line != 1 {
-			t.Errorf("%s: err = %v, want a *policy.Error at line 1", doc, err)
+			t.Errorf("%s: err = %v, want a *lineerr.Error at line 1", doc, err)
 		}
 	}
 }
@@ -254,13 +256,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func BenchmarkResolveAndAction(b *testing.B) {
-	var root struct {
-		Policies Spec `yaml:"policies"`
-	}
-	if err := yaml.Unmarshal([]byte(example), &root); err != nil {
-		b.Fatal(err)
-	}
-	p, err := Compile(root.Policies, classes)
+	p, err := Compile(parse(b, example), classes)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // End-to-end benchmarks: a client, the proxy and an upstream, each a real
@@ -38,7 +40,7 @@ func benchList(b *testing.B, h *harness) []byte {
 	if route == nil || route.Response == nil {
 		b.Fatal("customers-list route missing from the test config")
 	}
-	sealed, err := SealDocument(nil, h.ring, route.Response, "", doc.Bytes())
+	sealed, err := transform.New(transform.Params{Ring: h.ring, Side: route.Response}).Seal(nil, doc.Bytes())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,15 +148,15 @@ func BenchmarkOpenList100Transform(b *testing.B) {
 	list := benchList(b, h)
 	route := h.proxy.routes.Load().Match(http.MethodGet, "/customers")
 	var pool bufferPool
-	var st stats
+	var st transform.Stats
 	b.ReportAllocs()
 	b.SetBytes(int64(len(list)))
 	for b.Loop() {
-		st.fields, st.keys = st.fields[:0], st.keys[:0]
-		var t transform
-		t.init(h.ring, route.Response, fullAccess{}, "", false, &st)
+		st.Fields, st.KeyIDs = st.Fields[:0], st.KeyIDs[:0]
+		var t transform.Transform
+		t.Reset(transform.Params{Ring: h.ring, Side: route.Response, Stats: &st})
 		buf := pool.get()
-		out, err := t.openDoc((*buf)[:0], list)
+		out, err := t.Open((*buf)[:0], list)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,7 +170,7 @@ func BenchmarkOpenList100Transform(b *testing.B) {
 func BenchmarkOpenGET1KB(b *testing.B) {
 	h, client := newBenchHarness(b, func(h *harness) []byte {
 		route := h.proxy.routes.Load().Match(http.MethodGet, "/bench")
-		sealed, err := SealDocument(nil, h.ring, route.Response, "", benchDoc)
+		sealed, err := transform.New(transform.Params{Ring: h.ring, Side: route.Response}).Seal(nil, benchDoc)
 		if err != nil {
 			b.Fatal(err)
 		}

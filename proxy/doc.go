@@ -1,11 +1,20 @@
 // Package proxy is fieldseal's reverse proxy: it forwards HTTP traffic to one
-// upstream and, on the routes a field map protects, seals configured JSON values
-// in request bodies and opens (or masks, or leaves sealed) them in response bodies.
+// upstream and, on the routes a field map protects, has the transform package
+// seal configured JSON values in request bodies and open (or mask, or leave
+// sealed) them in response bodies. It owns the HTTP side: listeners' handler,
+// request semantics (bodies, encodings, limits, timeouts), route matching,
+// caller authentication (an Authenticator; PolicyAuthenticator for the
+// policy package), one request event per protected request (AuditEvent
+// turns it into the audit record) and the proxy's metrics. The admin
+// endpoints are the admin package's.
 //
 // The handler is an [httputil.ReverseProxy] with three hooks filled in:
 // Rewrite (SetURL, SetXForwarded, request id), ModifyResponse (the response
 // transform) and ErrorHandler (one JSON error shape, one status mapping in
-// errors.go). Hop-by-hop headers are stripped by ReverseProxy itself.
+// errors.go, covering the transform's error categories too). Hop-by-hop
+// headers are stripped by ReverseProxy itself. Per request the proxy keeps
+// its state, both transform.Transforms and their Stats in one pooled value,
+// so a protected request allocates little beyond its body buffers.
 //
 // Invariants (DESIGN.md section 8, fail closed):
 //
@@ -23,23 +32,23 @@
 //   - Response bodies on protected routes are transformed only for 2xx JSON;
 //     a compressed response is decoded, transformed and re-encoded with the
 //     same Content-Encoding. A value carrying the sealed prefix that does not
-//     open is a 502 (or, with OnOpenError "sealed", is left sealed); it is
+//     open is a 502 (or, with LeaveSealedOnOpenError, is left sealed); it is
 //     never guessed at or passed on as plaintext.
 //   - Rotation without downtime across sidecars: a value naming a key id the
 //     ring lacks (another sidecar already seals under a key this one has not
-//     loaded) makes the proxy ask a [KeyRefresher] (the key cache) for that
-//     key once per request, bounded by the request's context, and open the
-//     value, and the rest of the body, with the ring it returns. Only if that
-//     fails does OnOpenError apply. The cache shares one provider call among
-//     concurrent requests and rate-limits such refreshes, since key ids in
-//     stored data can be forged. Values that open cost nothing extra. The same
+//     loaded) makes the proxy ask a [transform.KeyRefresher] (the key cache)
+//     for that key once per request, bounded by the request's context, and
+//     open the value, and the rest of the body, with the ring it returns. Only
+//     if that fails does LeaveSealedOnOpenError apply. The cache shares one
+//     provider call among concurrent requests and rate-limits such refreshes,
+//     since key ids in stored data can be forged. Values that open cost nothing extra. The same
 //     holds for already-sealed values a client sends back.
 //   - A caller never receives plaintext for a class it may not read: for the
 //     sealed and deny actions, legacy plaintext values are sealed on the way out,
 //     and for mask they are masked. Deny in a response leaves the value sealed
 //     (counted as denied); deny or a class the caller may not write in a request
 //     body is a 403.
-//   - A protected field carrying a masked value (MaskedPrefix "fsm:", however
+//   - A protected field carrying a masked value (mask.Prefix "fsm:", however
 //     escaped) is refused with 422: a masked record read and sent back must
 //     never overwrite the stored value.
 //   - Values a client sends already sealed are kept (idempotent writes) only if
@@ -54,9 +63,10 @@
 // to routes with response fields (a byte range of JSON cannot be
 // transformed); a 206 passes untouched.
 //
-// Route matching fails closed: a route is looked up under the raw path, its
-// path.Clean form and with a trailing slash, and under the method named by
-// X-HTTP-Method-Override (and similar headers), which many frameworks honour.
+// Which route protects a request is decided by [fieldmap.Map.Lookup] alone,
+// which fails closed: it tries every reading of the request an upstream may
+// apply (the path as sent and its path.Clean form, the method upper-cased or
+// named by X-HTTP-Method-Override and similar headers).
 //
 // The field map and key ring are read lock-free (atomic pointers), so a reload
 // swaps them with [Proxy.SetMap] and the key cache's own refresh.

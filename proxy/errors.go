@@ -8,12 +8,16 @@ import (
 	"strconv"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // Error categories. Every error the proxy answers with wraps exactly one of
-// them; statusOf maps them to an HTTP status and a stable code. The codes are
-// part of the API (clients and dashboards match on them) and are also the
-// outcome label of fieldseal_proxy_requests_total.
+// them or one of the transform's (transform.ErrForbidden, ErrMaskedValue,
+// ErrInvalidSealedValue, ErrSeal, ErrOpen); classify maps them to an HTTP
+// status and a stable code. The codes are part of the API (clients and
+// dashboards match on them) and are also the outcome label of
+// fieldseal_proxy_requests_total.
 var (
 	// ErrUnsupportedMediaType: a protected request body is not JSON.
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
@@ -30,16 +34,10 @@ var (
 	ErrRequestTimeout = errors.New("request body timeout")
 	// ErrInvalidJSON: a protected request body is not valid JSON.
 	ErrInvalidJSON = errors.New("invalid json")
-	// ErrInvalidSealedValue: a client sent a value with the sealed prefix that
-	// does not open for the field it was sent in.
-	ErrInvalidSealedValue = errors.New("invalid sealed value")
 	// ErrAmbiguousFields: the protected paths cannot be applied to a request
 	// body unambiguously (wildcard matches that overlap, a key too complex to
 	// match against a pattern).
 	ErrAmbiguousFields = errors.New("ambiguous protected fields")
-	// ErrMaskedValue: a protected field of a request carries a masked value
-	// (MaskedPrefix), typically a masked record read and sent back.
-	ErrMaskedValue = errors.New("masked value")
 	// ErrUpgradeRefused: a protocol upgrade (websocket, h2c) was asked on a
 	// route that seals request fields. After the upgrade the connection would
 	// carry bytes the proxy cannot see, so plaintext could reach the store.
@@ -48,15 +46,8 @@ var (
 	ErrMissingContext = errors.New("missing context header")
 	// ErrUnauthenticated: the Authenticator refused the caller's credentials.
 	ErrUnauthenticated = errors.New("unauthenticated")
-	// ErrForbidden: the caller's policy denies a class present in the request.
-	ErrForbidden = errors.New("forbidden")
 	// ErrKeysUnavailable: no key ring has been loaded yet.
 	ErrKeysUnavailable = errors.New("keys unavailable")
-	// ErrSeal: sealing a value failed (a bug or a broken key ring).
-	ErrSeal = errors.New("seal failed")
-	// ErrOpen: a value carrying the sealed prefix did not open (tampered,
-	// foreign, unknown key id) and OnOpenError is "error".
-	ErrOpen = errors.New("open failed")
 	// ErrResponseTooLarge: a protected response body exceeds MaxBodyBytes.
 	ErrResponseTooLarge = errors.New("response too large")
 	// ErrBadUpstreamResponse: a protected 2xx JSON response is not valid JSON
@@ -89,16 +80,16 @@ var errorClasses = []struct {
 	{ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "request_timeout", ""}},
 	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
-	{ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
+	{transform.ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
-	{ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
+	{transform.ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
 	{ErrUpgradeRefused, errorClass{http.StatusBadRequest, "upgrade_refused", ""}},
 	{ErrMissingContext, errorClass{http.StatusBadRequest, "missing_context", ""}},
 	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
-	{ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},
+	{transform.ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},
 	{ErrKeysUnavailable, errorClass{http.StatusServiceUnavailable, "keys_unavailable", "no encryption keys are loaded yet; retry later"}},
-	{ErrSeal, errorClass{http.StatusInternalServerError, "seal_failed", "a field could not be sealed"}},
-	{ErrOpen, errorClass{http.StatusBadGateway, "open_failed", "a sealed field in the upstream response could not be opened"}},
+	{transform.ErrSeal, errorClass{http.StatusInternalServerError, "seal_failed", "a field could not be sealed"}},
+	{transform.ErrOpen, errorClass{http.StatusBadGateway, "open_failed", "a sealed field in the upstream response could not be opened"}},
 	{ErrResponseTooLarge, errorClass{http.StatusBadGateway, "response_too_large", "the upstream response is larger than the configured limit"}},
 	{ErrBadUpstreamResponse, errorClass{http.StatusBadGateway, "bad_upstream_response", "the upstream response body could not be decoded"}},
 	{ErrUpstreamTimeout, errorClass{http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time"}},
@@ -154,29 +145,14 @@ func classifyProxyError(err error) errorClass {
 	return c
 }
 
-// fieldError names the field that failed (its configured path and class,
-// never its value) and wraps a category.
-type fieldError struct {
-	op    string // "seal", "open", "write"
-	path  string
-	class string
-	err   error
-}
-
-func (e *fieldError) Error() string {
-	return e.op + " field " + strconv.Quote(e.path) + " (class " + e.class + "): " + e.err.Error()
-}
-
-func (e *fieldError) Unwrap() error { return e.err }
-
 // appendErrorBody appends {"error":{"code":..,"message":..,"request_id":..}}.
 func appendErrorBody(dst []byte, code, message, requestID string) []byte {
 	dst = append(dst, `{"error":{"code":`...)
-	dst = appendJSONString(dst, []byte(code))
+	dst = rewrite.AppendString(dst, []byte(code))
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, []byte(message))
+	dst = rewrite.AppendString(dst, []byte(message))
 	dst = append(dst, `,"request_id":`...)
-	dst = appendJSONString(dst, []byte(requestID))
+	dst = rewrite.AppendString(dst, []byte(requestID))
 	return append(dst, "}}\n"...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -31,7 +32,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{"a wrapped category keeps its status", fmt.Errorf("read: %w", ErrBodyTooLarge), 413, "body_too_large"},
 		{"http.MaxBytesError is too large", &http.MaxBytesError{Limit: 1}, 413, "body_too_large"},
-		{"a field error carries its category", &fieldError{op: "open", path: "email", class: "email", err: fmt.Errorf("%w: %w", ErrOpen, crypto.ErrTampered)}, 502, "open_failed"},
+		{"a field error carries its category", &transform.FieldError{Op: "open", Path: "email", Class: "email", Err: fmt.Errorf("%w: %w", transform.ErrOpen, crypto.ErrTampered)}, 502, "open_failed"},
 		{"crypto.ErrNoKey means keys are unavailable", fmt.Errorf("seal: %w", crypto.ErrNoKey), 503, "keys_unavailable"},
 		{"a dial timeout is a gateway timeout", timeout, 504, "upstream_timeout"},
 		{"a deadline is a gateway timeout", context.DeadlineExceeded, 504, "upstream_timeout"},
@@ -51,7 +52,7 @@ func TestErrorMapping(t *testing.T) {
 		if c := classifyProxyError(io.ErrUnexpectedEOF); c.status != 502 || c.code != "upstream_unavailable" {
 			t.Errorf("got %d %s", c.status, c.code)
 		}
-		if c := classifyProxyError(fmt.Errorf("x: %w", ErrOpen)); c.code != "open_failed" {
+		if c := classifyProxyError(fmt.Errorf("x: %w", transform.ErrOpen)); c.code != "open_failed" {
 			t.Errorf("a category from ModifyResponse was lost: %s", c.code)
 		}
 	})

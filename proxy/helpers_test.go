@@ -17,20 +17,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-// testConfig is the field map every proxy test runs against, compiled by the
-// real config and fieldmap packages.
-const testConfig = `
-listen: 127.0.0.1:8080
-upstream: http://127.0.0.1:3000
-admin_listen: 127.0.0.1:9090
-keys:
-  provider: local
-  local: { ring_file: keys/ring.json, master_key_env: FIELDSEAL_MASTER_KEY }
+// testFieldMap is the field map every proxy test runs against, decoded the
+// way the config package decodes it and compiled by the real fieldmap
+// package.
+const testFieldMap = `
 classes:
   email:   { mode: random }
   phone:   { mode: random }
@@ -110,13 +106,20 @@ routes:
 
 func testMap(t testing.TB) *fieldmap.Map {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig), "test.yaml")
-	if err != nil {
-		t.Fatalf("parse test config: %v", err)
+	return compileFieldMap(t, testFieldMap, "test.yaml")
+}
+
+// compileFieldMap decodes and compiles a field-map document (classes and
+// routes).
+func compileFieldMap(t testing.TB, text, file string) *fieldmap.Map {
+	t.Helper()
+	spec := fieldmap.Spec{File: file}
+	if _, err := strictyaml.Decode([]byte(text), file, &spec); err != nil {
+		t.Fatalf("decode field map %s: %v", file, err)
 	}
-	m, err := fieldmap.Compile(cfg)
+	m, err := fieldmap.Compile(spec)
 	if err != nil {
-		t.Fatalf("compile test field map: %v", err)
+		t.Fatalf("compile field map %s: %v", file, err)
 	}
 	return m
 }
@@ -265,10 +268,28 @@ func (h *harness) do(t testing.TB, method, path string, header http.Header, body
 
 func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
 
+// rawType is the JSON type of a raw JSON value, by its first byte.
+func rawType(raw string) crypto.JSONType {
+	switch gjson.Parse(raw).Type {
+	case gjson.String:
+		return crypto.TypeString
+	case gjson.Number:
+		return crypto.TypeNumber
+	case gjson.True, gjson.False:
+		return crypto.TypeBool
+	case gjson.Null:
+		return crypto.TypeNull
+	}
+	if raw[0] == '[' {
+		return crypto.TypeArray
+	}
+	return crypto.TypeObject
+}
+
 // sealFor seals a raw JSON value as the proxy would for class (and context).
 func sealFor(t testing.TB, ring *crypto.Keyring, class, context, raw string) string {
 	t.Helper()
-	typ := jsonType([]byte(raw))
+	typ := rawType(raw)
 	pt := []byte(raw)
 	if typ == crypto.TypeString {
 		pt = []byte(gjson.Parse(raw).Str)
@@ -292,7 +313,7 @@ func openRaw(t testing.TB, ring *crypto.Keyring, class, context string, sealed g
 		t.Fatalf("open sealed value: %v", err)
 	}
 	if typ == crypto.TypeString {
-		return string(appendJSONString(nil, pt))
+		return string(rewrite.AppendString(nil, pt))
 	}
 	return string(pt)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -44,7 +45,7 @@ func (p *countingProvider) Changed(ctx context.Context, prev *crypto.Keyring) (b
 type fleet struct {
 	ringFile string
 	mk       localkeys.MasterKey
-	a, b     *crypto.Cache
+	a, b     *keycache.Cache
 	bSrc     *countingProvider
 	bNow     atomic.Int64 // B's clock, unix nanoseconds
 }
@@ -63,13 +64,13 @@ func newFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	f.bNow.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
-	f.a = crypto.NewCache(localkeys.New(f.ringFile, f.mk), crypto.CacheOptions{Interval: time.Hour})
+	f.a = keycache.New(localkeys.New(f.ringFile, f.mk), keycache.Options{Interval: time.Hour})
 	f.bSrc = &countingProvider{inner: localkeys.New(f.ringFile, f.mk)}
-	f.b = crypto.NewCache(f.bSrc, crypto.CacheOptions{
+	f.b = keycache.New(f.bSrc, keycache.Options{
 		Interval: time.Hour,
 		Now:      func() time.Time { return time.Unix(0, f.bNow.Load()) },
 	})
-	for _, c := range []*crypto.Cache{f.a, f.b} {
+	for _, c := range []*keycache.Cache{f.a, f.b} {
 		if err := c.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -153,8 +154,8 @@ func getMany(t *testing.T, h *harness, path string, n int, check func(status int
 }
 
 func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
-	for _, onOpenError := range []string{OnOpenErrorFail, OnOpenErrorSealed} {
-		t.Run("a value sealed under a key this sidecar has not loaded opens after one refresh (on_open_error "+onOpenError+")", func(t *testing.T) {
+	for _, leaveSealed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("a value sealed under a key this sidecar has not loaded opens after one refresh (leave sealed on open error: %v)", leaveSealed), func(t *testing.T) {
 			f := newFleet(t)
 			f.rotate(t)
 			var doc atomic.Pointer[string]
@@ -162,7 +163,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 			doc.Store(&record)
 			h := newHarness(t, serveStored(&doc), func(o *Options) {
 				o.Keys = f.b
-				o.OnOpenError = onOpenError
+				o.LeaveSealedOnOpenError = leaveSealed
 			})
 
 			resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
@@ -245,7 +246,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		doc.Store(&record)
 		h := newHarness(t, serveStored(&doc), func(o *Options) {
 			o.Keys = f.b
-			o.OnOpenError = OnOpenErrorSealed
+			o.LeaveSealedOnOpenError = true
 		})
 		resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
 		if resp.StatusCode != http.StatusOK || gjson.GetBytes(body, "email").Str != forged {
@@ -266,7 +267,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		keys := &recordingRefresher{Cache: f.b}
 		h := newHarness(t, serveStored(&doc), func(o *Options) {
 			o.Keys = keys
-			o.OnOpenError = OnOpenErrorSealed
+			o.LeaveSealedOnOpenError = true
 		})
 		if resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("read: %d %s", resp.StatusCode, body)
@@ -305,7 +306,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 
 // recordingRefresher records the key ids the proxy asks a cache for.
 type recordingRefresher struct {
-	*crypto.Cache
+	*keycache.Cache
 	mu    sync.Mutex
 	calls []uint32
 }

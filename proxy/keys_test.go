@@ -11,7 +11,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/admin"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -32,7 +33,7 @@ func TestKeyCacheLifecycle(t *testing.T) {
 	if _, err := localkeys.Init(ringFile, mk); err != nil {
 		t.Fatal(err)
 	}
-	cache := crypto.NewCache(localkeys.New(ringFile, mk), crypto.CacheOptions{})
+	cache := keycache.New(localkeys.New(ringFile, mk), keycache.Options{})
 
 	var stored []byte
 	var events []RequestEvent
@@ -46,10 +47,10 @@ func TestKeyCacheLifecycle(t *testing.T) {
 		o.Keys = cache
 		o.Observer = func(e RequestEvent) { events = append(events, e) }
 	})
-	admin := httptest.NewServer(NewAdmin(AdminOptions{Keys: cache, Status: cache}))
-	defer admin.Close()
+	adminSrv := httptest.NewServer(admin.New(admin.Options{Keys: cache, Status: cache}))
+	defer adminSrv.Close()
 	ready := func() (int, string) {
-		resp, err := admin.Client().Get(admin.URL + "/readyz")
+		resp, err := adminSrv.Client().Get(adminSrv.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,11 +1,13 @@
 package proxy
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // unmatchedRoute is the route label of requests no route protects.
@@ -16,7 +18,7 @@ const outcomeForwarded = "forwarded"
 
 // metrics are the proxy's Prometheus collectors. Every label is bounded:
 // route names and classes come from the configuration, outcomes from the
-// error codes in errors.go, ops and results from the constants in transform.go,
+// error codes in errors.go, ops and results from the transform package,
 // caller ids from the policy configuration (Caller.ID must be bounded).
 type metrics struct {
 	requests  *prometheus.CounterVec   // route, outcome
@@ -29,8 +31,9 @@ type metrics struct {
 	// Series resolved on first use: WithLabelValues validates and hashes
 	// every label value on every call, which the profile of a protected
 	// request showed at a tenth of the proxy's own time (one lookup per
-	// class, op and result). A series still appears in /metrics only once
-	// it was first counted, as before.
+	// class, op and result). They cannot all be resolved up front: caller
+	// ids come from the authenticator and routes change on reload. A series
+	// still appears in /metrics only once it was first counted.
 	requestSeries  seriesCache[requestLabels, prometheus.Counter]
 	durationSeries seriesCache[string, prometheus.Observer]
 	fieldSeries    seriesCache[fieldLabels, prometheus.Counter]
@@ -40,7 +43,11 @@ type requestLabels struct{ route, outcome string }
 
 type fieldLabels struct{ caller, class, op, result string }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics returns the proxy's metrics, registered with reg unless it is
+// nil. A proxy built again on the same registry counts in the collectors
+// already there; a collector of another kind under one of these names
+// panics (see internal/promreg).
+func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldseal_proxy_requests_total",
@@ -61,20 +68,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(256, 4, 9), // 256 B .. 16 MiB
 		}, []string{"direction"}),
 	}
+	if reg != nil {
+		m.requests = promreg.Register(reg, m.requests)
+		m.duration = promreg.Register(reg, m.duration)
+		m.fields = promreg.Register(reg, m.fields)
+		m.bodyBytes = promreg.Register(reg, m.bodyBytes)
+	}
 	m.reqBytes = m.bodyBytes.WithLabelValues("request")
 	m.respBytes = m.bodyBytes.WithLabelValues("response")
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.fields, m.bodyBytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register proxy metrics: %w", err)
-		}
-	}
-	return m, nil
+	return m
 }
 
-func (m *metrics) observe(route, caller, outcome string, seconds float64, st *stats) {
+func (m *metrics) observe(route, caller, outcome string, seconds float64, st *transform.Stats) {
 	rl := requestLabels{route, outcome}
 	requests, ok := m.requestSeries.load(rl)
 	if !ok {
@@ -89,7 +94,7 @@ func (m *metrics) observe(route, caller, outcome string, seconds float64, st *st
 	if st == nil {
 		return
 	}
-	for _, f := range st.fields {
+	for _, f := range st.Fields {
 		fl := fieldLabels{caller, f.Class, f.Op, f.Result}
 		c, ok := m.fieldSeries.load(fl)
 		if !ok {
@@ -105,38 +110,34 @@ func (m *metrics) observe(route, caller, outcome string, seconds float64, st *st
 const maxCachedSeries = 4096
 
 // seriesCache maps label values to a resolved series. Reads are lock-free
-// (an immutable map behind an atomic pointer); a miss copies the map, which
-// happens once per series.
+// (sync.Map's read path); a miss stores one entry, without copying the
+// others.
 type seriesCache[K comparable, V any] struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[K]V]
+	m sync.Map // K -> *series[V]
+	n atomic.Int64
 }
 
+// series boxes a cached value, so that a load asserts a concrete pointer
+// type rather than an interface type such as prometheus.Counter.
+type series[V any] struct{ v V }
+
 func (c *seriesCache[K, V]) load(k K) (V, bool) {
-	if m := c.m.Load(); m != nil {
-		v, ok := (*m)[k]
-		return v, ok
+	if e, ok := c.m.Load(k); ok {
+		return e.(*series[V]).v, true
 	}
 	var zero V
 	return zero, false
 }
 
-// store caches v for k (unless the cache is full) and returns v.
+// store caches v for k (unless the cache is full) and returns the series
+// cached for k: v, or the one a concurrent store cached first.
 func (c *seriesCache[K, V]) store(k K, v V) V {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var old map[K]V
-	if p := c.m.Load(); p != nil {
-		old = *p
-	}
-	if len(old) >= maxCachedSeries {
+	if c.n.Load() >= maxCachedSeries {
 		return v
 	}
-	next := make(map[K]V, len(old)+1)
-	for key, val := range old {
-		next[key] = val
+	actual, loaded := c.m.LoadOrStore(k, &series[V]{v})
+	if !loaded {
+		c.n.Add(1)
 	}
-	next[k] = v
-	c.m.Store(&next)
-	return v
+	return actual.(*series[V]).v
 }

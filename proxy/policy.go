@@ -6,9 +6,8 @@ import (
 	"strings"
 
 	"github.com/fieldseal/fieldseal/audit"
-	"github.com/fieldseal/fieldseal/crypto"
-	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // PolicyAuthenticator is the Authenticator for configured callers: it
@@ -24,27 +23,11 @@ type PolicyAuthenticator struct {
 // Authenticate implements Authenticator.
 func (a PolicyAuthenticator) Authenticate(r *http.Request) (Caller, error) {
 	c, _, err := a.Policy.Authenticate(r, a.Verifier)
-	if err != nil {
-		return nil, err
+	if err != nil || c == nil {
+		return nil, err // a nil caller is refused as unauthenticated
 	}
-	return configuredCaller{c}, nil
+	return c, nil
 }
-
-// configuredCaller adapts *policy.Caller; policy.Action and Action share values.
-type configuredCaller struct{ *policy.Caller }
-
-func (c configuredCaller) Action(class string) Action { return Action(c.Caller.Action(class)) }
-
-// MaskSet is the Masker for configured mask formats.
-type MaskSet struct{ Set *mask.Set }
-
-// Mask implements Masker: the masked text, marked with mask.Prefix.
-func (m MaskSet) Mask(class string, plaintext []byte, typ crypto.JSONType) []byte {
-	return []byte(m.Set.Mask(class, plaintext, typ == crypto.TypeString))
-}
-
-// IsMasked implements the proxy's optional mask detector.
-func (m MaskSet) IsMasked(content []byte) bool { return mask.IsMasked(content) }
 
 // AuditEvent turns a RequestEvent into the audit record of the request:
 // per class the operations applied (seal for writes, the caller's action for
@@ -62,8 +45,8 @@ func AuditEvent(e RequestEvent) audit.Event {
 		}
 		ae.Fields[f.Class] += f.Count
 		act := f.Action.String()
-		if f.Op == opSeal {
-			act = opSeal
+		if f.Op == transform.OpSeal {
+			act = transform.OpSeal
 		}
 		switch prev := ae.Actions[f.Class]; {
 		case prev == "":

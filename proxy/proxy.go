@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,35 +26,14 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
-// KeySource gives the current key ring; *crypto.Cache implements it. A nil
+// KeySource gives the current key ring; *keycache.Cache implements it. A nil
 // ring means keys are not loaded yet: protected routes answer 503.
 type KeySource interface {
 	Keyring() *crypto.Keyring
 }
-
-// KeyRefresher is optionally implemented by a KeySource (*crypto.Cache
-// does) to fetch a key the current ring lacks. A sidecar that has not yet
-// seen a rotation other sidecars already seal with meets values under the
-// new key; rather than failing them until its next periodic refresh, the
-// proxy calls RefreshForKey once per request, bounded by the request's
-// context, and opens the value with the ring it returns. RefreshForKey
-// must return at once when the ring has id, share one provider call among
-// concurrent callers and rate-limit provider calls, since the id comes from
-// stored data that may be forged. It returns a ring holding id and nil, or
-// an error.
-type KeyRefresher interface {
-	RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error)
-}
-
-// OnOpenError values.
-const (
-	// OnOpenErrorFail answers 502 when a sealed response value does not open.
-	OnOpenErrorFail = "error"
-	// OnOpenErrorSealed leaves such a value sealed and counts it.
-	OnOpenErrorSealed = "sealed"
-)
 
 // Defaults for zero Options fields.
 const (
@@ -77,16 +55,18 @@ type Options struct {
 	// Routes is the compiled field map; SetMap replaces it at run time.
 	Routes *fieldmap.Map
 	// Keys gives the key ring for every request (lock-free). If it is also
-	// a KeyRefresher, a value naming a key the ring lacks triggers one
-	// on-demand refresh per request before it counts as not opening.
+	// a transform.KeyRefresher, a value naming a key the ring lacks triggers
+	// one on-demand refresh per request before it counts as not opening.
 	Keys KeySource
 	// Authenticator identifies callers of protected routes. Nil means no
 	// authentication: every caller may write and decrypt every class.
 	Authenticator Authenticator
-	// Masker renders values for ActionMask; nil shows "fsm:***".
-	Masker Masker
-	// OnOpenError is OnOpenErrorFail (default) or OnOpenErrorSealed.
-	OnOpenError string
+	// Masker renders values for transform.ActionMask; nil shows "fsm:***".
+	Masker transform.Masker
+	// LeaveSealedOnOpenError leaves a sealed response value that does not
+	// open as it is (counted) instead of answering 502 (on_open_error:
+	// sealed in the configuration).
+	LeaveSealedOnOpenError bool
 	// PreserveHost forwards the client's Host header instead of the upstream's.
 	PreserveHost bool
 
@@ -123,9 +103,9 @@ type Options struct {
 type Proxy struct {
 	routes      atomic.Pointer[fieldmap.Map]
 	keys        KeySource
-	refresher   KeyRefresher // nil when keys is not a KeyRefresher
+	refresher   transform.KeyRefresher // nil when keys is not a KeyRefresher
 	auth        Authenticator
-	masker      Masker
+	masker      transform.Masker
 	keepOnError bool
 	maxBody     int64
 	bodyTimeout time.Duration
@@ -142,8 +122,8 @@ type Proxy struct {
 	ids         *requestIDs
 }
 
-// New builds a Proxy. It fails on missing required options, an unknown
-// OnOpenError, or a metrics registration conflict.
+// New builds a Proxy. It fails on missing required options or a metrics
+// registration conflict.
 func New(opts Options) (*Proxy, error) {
 	switch {
 	case opts.Upstream == nil || opts.Upstream.Scheme == "" || opts.Upstream.Host == "":
@@ -166,24 +146,14 @@ func New(opts Options) (*Proxy, error) {
 		observer:    opts.Observer,
 		upstream:    opts.Upstream,
 		preserve:    opts.PreserveHost,
+		keepOnError: opts.LeaveSealedOnOpenError,
 		ids:         newRequestIDs(),
-	}
-	switch opts.OnOpenError {
-	case "", OnOpenErrorFail:
-	case OnOpenErrorSealed:
-		p.keepOnError = true
-	default:
-		return nil, fmt.Errorf("new proxy: on_open_error %q is not %q or %q", opts.OnOpenError, OnOpenErrorFail, OnOpenErrorSealed)
 	}
 	if p.now == nil {
 		p.now = time.Now
 	}
-	p.refresher, _ = opts.Keys.(KeyRefresher)
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("new proxy: %w", err)
-	}
-	p.metrics = m
+	p.refresher, _ = opts.Keys.(transform.KeyRefresher)
+	p.metrics = newMetrics(opts.Registerer)
 	p.routes.Store(opts.Routes)
 
 	dialer := &net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout), KeepAlive: 30 * time.Second}
@@ -202,7 +172,7 @@ func New(opts Options) (*Proxy, error) {
 		ForceAttemptHTTP2:     opts.Upstream.Scheme == "https",
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
+		Rewrite:        p.rewriteRequest,
 		Transport:      p.transport,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
@@ -240,30 +210,30 @@ func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 type reqState struct {
 	id    string
 	route *fieldmap.Route
-	resp  *transform // response transform; nil when not protected
-	reqT  transform  // storage for the request transform
-	respT transform  // storage for resp
+	resp  *transform.Transform // response transform; nil when not protected
+	reqT  transform.Transform  // storage for the request transform
+	respT transform.Transform  // storage for resp
 	// refresh is the request's one on-demand key refresh, shared by the
 	// request and response transforms.
-	refresh keyRefresh
+	refresh transform.Refresh
 	status  int
 	err     *errorClass
 	reason  string // bounded detail of err for the audit trail (an auth reason)
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
-	// Rewrite hook hands it to the transport unwrapped (see rewrite).
+	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
-	st         stats
-	// statBuf backs st.fields: a route rarely has more classes, ops and
+	st         transform.Stats
+	// statBuf backs st.Fields: a route rarely has more classes, ops and
 	// results than this, so recording them allocates nothing.
-	statBuf [8]FieldStat
-	keyBuf  [4]uint32 // backs st.keys
+	statBuf [8]transform.FieldStat
+	keyBuf  [4]uint32 // backs st.KeyIDs
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
 
 func getState() *reqState {
 	rs := statePool.Get().(*reqState)
-	rs.st = stats{fields: rs.statBuf[:0], keys: rs.keyBuf[:0]}
+	rs.st = transform.Stats{Fields: rs.statBuf[:0], KeyIDs: rs.keyBuf[:0]}
 	return rs
 }
 
@@ -275,11 +245,11 @@ func putState(rs *reqState) {
 
 // keyRefresh returns the request's key refresh allowance, or nil when the
 // key source cannot refresh on demand.
-func (rs *reqState) keyRefresh(r *http.Request, keys KeyRefresher) *keyRefresh {
+func (rs *reqState) keyRefresh(r *http.Request, keys transform.KeyRefresher) *transform.Refresh {
 	if keys == nil {
 		return nil
 	}
-	rs.refresh.keys, rs.refresh.ctx = keys, r.Context()
+	rs.refresh = transform.Refresh{Keys: keys, Ctx: r.Context()}
 	return &rs.refresh
 }
 
@@ -332,11 +302,11 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 	if ring == nil {
 		return fmt.Errorf("route %q: %w", route.Name, ErrKeysUnavailable)
 	}
-	var caller Caller = fullAccess{}
+	var caller Caller = anonymous{}
 	if p.auth != nil {
 		c, err := p.auth.Authenticate(r)
 		switch {
-		case err != nil && errors.Is(err, ErrForbidden):
+		case err != nil && errors.Is(err, transform.ErrForbidden):
 			return fmt.Errorf("authenticate caller: %w", err)
 		case err != nil:
 			return fmt.Errorf("authenticate caller: %w: %w", ErrUnauthenticated, err)
@@ -358,13 +328,14 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 			return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, r.Header.Get("Upgrade"), ErrUpgradeRefused)
 		}
 		t := &rs.reqT
-		t.init(ring, route.Request, caller, aadContext, true, &rs.st)
-		t.masker = p.masker
-		t.refresh = rs.keyRefresh(r, p.refresher)
+		t.Reset(transform.Params{
+			Ring: ring, Side: route.Request, Caller: caller, Context: aadContext,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+		})
 		if err := p.sealRequest(w, r, rs, t); err != nil {
 			return err
 		}
-		ring = t.ring // refreshed if a value sent sealed needed it
+		ring = t.Ring() // refreshed if a value sent sealed needed it
 	}
 	if route.Response != nil {
 		// A byte range of a JSON document is not JSON: ask for the whole
@@ -372,10 +343,10 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 		r.Header.Del("Range")
 		r.Header.Del("If-Range")
 		rs.resp = &rs.respT
-		rs.resp.init(ring, route.Response, caller, aadContext, false, &rs.st)
-		rs.resp.masker = p.masker
-		rs.resp.keepOnError = p.keepOnError
-		rs.resp.refresh = rs.keyRefresh(r, p.refresher)
+		rs.resp.Reset(transform.Params{
+			Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
+			Masker: p.masker, LeaveSealedOnOpenError: p.keepOnError, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+		})
 	}
 	return nil
 }
@@ -387,7 +358,7 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // sealRequest replaces r.Body with its sealed form. The body is read whole
 // (bounded by MaxBodyBytes), decoded, validated and sealed in one pass into a
 // pooled buffer, and forwarded identity-encoded with an exact Content-Length.
-func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform) error {
+func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil // DELETE, PATCH without body, ...: nothing to seal
 	}
@@ -440,11 +411,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// Apply validates the document in the same pass; a failure other than
 	// a field's own (which carries its category) is the document's.
 	out := p.bufs.get()
-	sealed, err := t.sealDoc((*out)[:0], doc)
+	sealed, err := t.Seal((*out)[:0], doc)
 	*out = sealed
 	if err != nil {
 		p.bufs.put(out)
-		var fe *fieldError
+		var fe *transform.FieldError
 		switch {
 		case errors.As(err, &fe):
 			return err
@@ -458,7 +429,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// may still read it after the round trip (RoundTrip may close a body
 	// later, from another goroutine), and as a *bytes.Reader it is one the
 	// transport knows is in memory, so headers and body go to the upstream
-	// in one write instead of two (see rewrite).
+	// in one write instead of two (see rewriteRequest).
 	fwd := bytes.Clone(sealed)
 	p.bufs.put(out)
 	r.Body = io.NopCloser(bytes.NewReader(fwd))
@@ -499,54 +470,15 @@ func isJSON(ct string) bool {
 		(len(ct) > len(suffix) && strings.EqualFold(ct[len(ct)-len(suffix):], suffix) && strings.IndexByte(ct, '/') > 0)
 }
 
-// methodOverrideHeaders are honoured by many frameworks in place of the
-// request method; a route is matched under them too, so a POST tunnelled
-// through GET cannot slip past the field map.
-var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
-
-// match finds the route protecting r. Upstreams normalize paths and methods
-// in ways the field map may not (//a, /a/./b, trailing slashes, lower-case
-// methods, method override headers); to fail closed the route is also looked
-// up under those spellings, and the first match protects the request.
+// match finds the route protecting r; fieldmap.Lookup decides, under every
+// reading of the request the upstream may apply.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	m := p.routes.Load()
-	method := strings.ToUpper(r.Method)
-	for _, h := range methodOverrideHeaders {
-		if v := r.Header.Get(h); v != "" {
-			method = strings.ToUpper(strings.TrimSpace(v))
-			break
-		}
-	}
-	urlPath := r.URL.Path
-	if urlPath == "" {
-		urlPath = "/"
-	}
-	if route := m.Match(method, urlPath); route != nil {
-		return route
-	}
-	// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an already
-	// clean path without allocating: most requests pay one scan here.
-	rooted := urlPath
-	if rooted[0] != '/' {
-		rooted = "/" + rooted
-	}
-	clean := path.Clean(rooted)
-	if clean != urlPath {
-		if route := m.Match(method, clean); route != nil {
-			return route
-		}
-	}
-	if clean != "/" && clean+"/" != urlPath {
-		if route := m.Match(method, clean+"/"); route != nil {
-			return route
-		}
-	}
-	return nil
+	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.Header.Get)
 }
 
-// rewrite is ReverseProxy's Rewrite hook. ReverseProxy has already removed
-// hop-by-hop headers and any client-sent X-Forwarded-* from pr.Out.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+// rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already
+// removed hop-by-hop headers and any client-sent X-Forwarded-* from pr.Out.
+func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.upstream)
 	pr.SetXForwarded()
 	if p.preserve {
@@ -585,7 +517,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // openResponse replaces resp.Body with its transformed form, re-encoded with
 // the upstream's Content-Encoding. Nothing of the body reaches the client
 // unless the whole document was transformed.
-func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
+func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error {
 	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
@@ -627,11 +559,11 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 		return nil
 	}
 	out := p.bufs.get()
-	opened, err := t.openDoc((*out)[:0], doc)
+	opened, err := t.Open((*out)[:0], doc)
 	*out = opened
 	if err != nil {
 		p.bufs.put(out)
-		var fe *fieldError
+		var fe *transform.FieldError
 		if errors.As(err, &fe) {
 			return err
 		}
@@ -649,7 +581,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform) error {
 	resp.ContentLength = int64(len(*out))
 	resp.TransferEncoding = nil
 	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
-	if t.changed {
+	if t.Changed() {
 		for _, h := range bodyDigestHeaders {
 			resp.Header.Del(h)
 		}
@@ -719,8 +651,8 @@ func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start tim
 		Route:     rs.route.Name,
 		Method:    r.Method,
 		CallerID:  callerID,
-		Fields:    slices.Clone(rs.st.fields), // rs goes back to the pool
-		KeyIDs:    slices.Clone(rs.st.keys),
+		Fields:    slices.Clone(rs.st.Fields), // rs goes back to the pool
+		KeyIDs:    slices.Clone(rs.st.KeyIDs),
 		Status:    rs.status,
 		Outcome:   outcome,
 		Reason:    rs.reason,

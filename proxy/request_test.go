@@ -15,9 +15,8 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/tidwall/gjson"
 
-	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
-	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 const customer = `{"id":7,"name":"Ada","email":"ada@example.com","phone":"+44 20 7946 0000","address":{"street":"12 Analytical Way","city":"London"},"ssn":"123-45-6789"}`
@@ -144,13 +143,13 @@ func TestEmptyBodyOnWriteRoutePasses(t *testing.T) {
 // denyEmail is a caller whose policy denies the email class.
 type policyCaller struct {
 	id      string
-	actions map[string]Action
+	actions map[string]transform.Action
 	write   bool
 }
 
-func (c policyCaller) ID() string                 { return c.id }
-func (c policyCaller) Action(class string) Action { return c.actions[class] }
-func (c policyCaller) MayWrite(string) bool       { return c.write }
+func (c policyCaller) ID() string                           { return c.id }
+func (c policyCaller) Action(class string) transform.Action { return c.actions[class] }
+func (c policyCaller) MayWrite(string) bool                 { return c.write }
 
 type staticAuth struct {
 	caller Caller
@@ -168,7 +167,7 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 		_ = w.Close()
 		return &b
 	}
-	allDecrypt := map[string]Action{"email": ActionDecrypt, "phone": ActionDecrypt, "street": ActionDecrypt, "ssn": ActionDecrypt}
+	allDecrypt := map[string]transform.Action{"email": transform.ActionDecrypt, "phone": transform.ActionDecrypt, "street": transform.ActionDecrypt, "ssn": transform.ActionDecrypt}
 	tests := []struct {
 		name       string
 		path       string
@@ -220,7 +219,7 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 			wantStatus: 401, wantCode: "unauthenticated"},
 		{name: "caller denied a present class is refused", header: jsonHeader(), body: str(customer),
 			mutate: func(o *Options) {
-				o.Authenticator = staticAuth{caller: policyCaller{id: "c1", write: true, actions: map[string]Action{"email": ActionDeny, "phone": ActionDecrypt, "street": ActionDecrypt, "ssn": ActionDecrypt}}}
+				o.Authenticator = staticAuth{caller: policyCaller{id: "c1", write: true, actions: map[string]transform.Action{"email": transform.ActionDeny, "phone": transform.ActionDecrypt, "street": transform.ActionDecrypt, "ssn": transform.ActionDecrypt}}}
 			},
 			wantStatus: 403, wantCode: "forbidden"},
 		{name: "caller that may not write a class is refused", header: jsonHeader(), body: str(customer),
@@ -373,14 +372,7 @@ func TestDuplicateAndEscapedKeysNeverLeakPlaintext(t *testing.T) {
 
 func TestSetMapSwapsRoutesForNewRequests(t *testing.T) {
 	h := newHarness(t, nil, nil)
-	cfg, err := config.Parse([]byte(strings.Replace(testConfig, `["/customers", "/customers/{id}"]`, `["/clients"]`, 1)), "reload.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fieldmap.Compile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileFieldMap(t, strings.Replace(testFieldMap, `["/customers", "/customers/{id}"]`, `["/clients"]`, 1), "reload.yaml")
 	h.proxy.SetMap(m)
 	h.do(t, http.MethodPost, "/customers", jsonHeader(), strings.NewReader(`{"email":"now-unprotected@example.com"}`))
 	h.do(t, http.MethodPost, "/clients", jsonHeader(), strings.NewReader(`{"email":"now-protected@example.com"}`))

@@ -47,6 +47,8 @@ func newRequestIDs() *requestIDs {
 	return ids
 }
 
+const hexDigits = "0123456789abcdef"
+
 // newID returns the next id.
 func (ids *requestIDs) newID() string {
 	v := ids.next.Add(1)

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 // serve answers every request with a fixed status, content type and body.
@@ -62,7 +63,7 @@ func TestResponseFieldsAreOpened(t *testing.T) {
 		{name: "tampered value is left sealed in sealed mode", path: "/customers/7",
 			body:   `{"email":"` + tamper(t, seal("email", `"ada@example.com"`)) + `"}`,
 			want:   `{"email":"` + tamper(t, seal("email", `"ada@example.com"`)) + `"}`,
-			mutate: func(o *Options) { o.OnOpenError = OnOpenErrorSealed }},
+			mutate: func(o *Options) { o.LeaveSealedOnOpenError = true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,11 +191,11 @@ func TestCompressedResponsesAreReencoded(t *testing.T) {
 // maskAll shows the first byte and stars.
 type maskAll struct{}
 
-func (maskAll) Mask(_ string, plaintext []byte, _ crypto.JSONType) []byte {
+func (maskAll) Mask(_ string, plaintext []byte, _ bool) string {
 	if len(plaintext) == 0 {
-		return nil
+		return ""
 	}
-	return append([]byte{plaintext[0]}, "***"...)
+	return string(plaintext[:1]) + "***"
 }
 
 func TestResponseActionsPerCaller(t *testing.T) {
@@ -203,20 +204,20 @@ func TestResponseActionsPerCaller(t *testing.T) {
 	doc := `{"email":"` + sealedEmail + `","phone":"+44 legacy"}`
 	tests := []struct {
 		name   string
-		action Action
+		action transform.Action
 		check  func(t *testing.T, email, phone gjson.Result)
 	}{
-		{"decrypt caller gets plaintext", ActionDecrypt, func(t *testing.T, email, phone gjson.Result) {
+		{"decrypt caller gets plaintext", transform.ActionDecrypt, func(t *testing.T, email, phone gjson.Result) {
 			if email.Str != "ada@example.com" || phone.Str != "+44 legacy" {
 				t.Errorf("got %s %s", email.Raw, phone.Raw)
 			}
 		}},
-		{"mask caller gets masked values, legacy ones too", ActionMask, func(t *testing.T, email, phone gjson.Result) {
+		{"mask caller gets masked values, legacy ones too", transform.ActionMask, func(t *testing.T, email, phone gjson.Result) {
 			if email.Str != "a***" || phone.Str != "+***" {
 				t.Errorf("got %s %s", email.Raw, phone.Raw)
 			}
 		}},
-		{"sealed caller gets ciphertext, legacy plaintext sealed on the way out", ActionSealed, func(t *testing.T, email, phone gjson.Result) {
+		{"sealed caller gets ciphertext, legacy plaintext sealed on the way out", transform.ActionSealed, func(t *testing.T, email, phone gjson.Result) {
 			if email.Str != sealedEmail {
 				t.Errorf("email %s, want the stored sealed value", email.Raw)
 			}
@@ -224,7 +225,7 @@ func TestResponseActionsPerCaller(t *testing.T) {
 				t.Errorf("phone %s does not open to the legacy value", phone.Raw)
 			}
 		}},
-		{"denied caller never sees plaintext", ActionDeny, func(t *testing.T, email, phone gjson.Result) {
+		{"denied caller never sees plaintext", transform.ActionDeny, func(t *testing.T, email, phone gjson.Result) {
 			if email.Str != sealedEmail || !crypto.IsSealed([]byte(phone.Str)) {
 				t.Errorf("got %s %s", email.Raw, phone.Raw)
 			}
@@ -234,7 +235,7 @@ func TestResponseActionsPerCaller(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var events []RequestEvent
 			h := newHarness(t, serve(200, "application/json", doc), func(o *Options) {
-				o.Authenticator = staticAuth{caller: policyCaller{id: "c-" + tt.action.String(), actions: map[string]Action{"email": tt.action, "phone": tt.action}}}
+				o.Authenticator = staticAuth{caller: policyCaller{id: "c-" + tt.action.String(), actions: map[string]transform.Action{"email": tt.action, "phone": tt.action}}}
 				o.Masker = maskAll{}
 				o.Observer = func(e RequestEvent) { events = append(events, e) }
 			})

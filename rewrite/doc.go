@@ -30,4 +30,19 @@
 // same plan, or a key that a wildcard or '#' of another path also reaches, is
 // a Compile error; overlaps only visible at run time (two wildcards matching
 // one key) are reported by Apply as an *OverlapError.
+//
+// Callbacks that replace a value with text use AppendString (a JSON string
+// literal, escaped as encoding/json does minus its HTML escaping) and read a
+// matched string's content with StringContent (no copy unless it has
+// escapes); the transform package and the proxy's error bodies use them too.
+//
+// A Plan compiled from a Spec also matches class members: object member
+// names matched at any depth (case-insensitively by default, as Go's
+// encoding/json and several JVM mappers bind them), strings that carry a
+// prefix (sealed values) wherever they are, and with StrictShape refuses a
+// path that meets another shape than it implies. Every document is first
+// checked for nesting depth in one linear pass, before anything recurses.
+// ApplyForm and ApplyMultipart replace class members in form bodies
+// (application/x-www-form-urlencoded, multipart/form-data), reading nested
+// field names (contact[email]) as frameworks do.
 package rewrite

@@ -3,7 +3,6 @@ package rewrite
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,7 +80,7 @@ func (p *Plan) ApplyForm(dst, body []byte, fn func(out []byte, i int, raw []byte
 			if err != nil {
 				return dst[:mark], fmt.Errorf("%w: value of field %q: %w", ErrInvalidForm, key, err)
 			}
-			scratch = appendJSONString(scratch[:0], v)
+			scratch = AppendString(scratch[:0], []byte(v))
 			sealed, err = fn(sealed[:0], len(p.paths)+i, scratch)
 			if err != nil {
 				return dst[:mark], fmt.Errorf("rewrite value of form field %q: %w", key, err)
@@ -161,7 +160,7 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if int64(len(v)) > maxValue {
 			return fmt.Errorf("%w: part %q is longer than %d bytes", ErrInvalidForm, name, maxValue)
 		}
-		scratch = appendJSONString(scratch[:0], string(v))
+		scratch = AppendString(scratch[:0], v)
 		if sealed, err = fn(sealed[:0], len(p.paths)+i, scratch); err != nil {
 			return fmt.Errorf("rewrite value of form part %q: %w", name, err)
 		}
@@ -199,24 +198,6 @@ func cloneHeader(h textproto.MIMEHeader) textproto.MIMEHeader {
 	return c
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
-
 // jsonStringContent returns the content of the JSON string raw; the
 // callbacks of this package return sealed values, which never need
 // escapes, but any JSON string is decoded.
@@ -224,13 +205,5 @@ func jsonStringContent(raw []byte) (string, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", fmt.Errorf("rewrite form value: replacement %.20q is not a JSON string", raw)
 	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("rewrite form value: %w", err)
-	}
-	return s, nil
+	return string(StringContent(raw)), nil
 }

@@ -108,7 +108,7 @@ func TestFieldsealConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("config.Parse: %v", err)
 		}
-		m, err := fieldmap.Compile(cfg)
+		m, err := fieldmap.Compile(cfg.FieldMap())
 		if err != nil {
 			t.Fatalf("fieldmap.Compile: %v", err)
 		}

@@ -273,9 +273,15 @@ func configMapNamed(m *manifests, name, ns string) *corev1.ConfigMap {
 	return nil
 }
 
+// images are the two image references the chart renders: the injector's
+// own, and the sidecar's (what the injector adds to pods, and what the
+// rotation job runs).
+type images struct{ injector, sidecar string }
+
 // checkInjectorConfig loads the rendered injector.yaml with inject.LoadConfig,
-// exactly as `fieldseal inject --config` does.
-func checkInjectorConfig(t *testing.T, m *manifests, d *appsv1.Deployment) inject.Config {
+// exactly as `fieldseal-injector --config` does, and checks that the
+// injector runs its own image and binary while adding the sidecar image.
+func checkInjectorConfig(t *testing.T, m *manifests, d *appsv1.Deployment, want images) inject.Config {
 	t.Helper()
 	c := injectorContainer(t, d)
 	cmName := ""
@@ -299,8 +305,21 @@ func checkInjectorConfig(t *testing.T, m *manifests, d *appsv1.Deployment) injec
 	if err != nil {
 		t.Fatalf("rendered injector config does not load: %v\n%s", err, cm.Data["injector.yaml"])
 	}
-	if cfg.Image != c.Image {
-		t.Errorf("sidecar image %q differs from the injector's image %q", cfg.Image, c.Image)
+	if c.Image != want.injector {
+		t.Errorf("injector container image = %q, want %q", c.Image, want.injector)
+	}
+	if !slices.Equal(c.Command, []string{"/fieldseal-injector"}) || len(c.Args) == 0 || !strings.HasPrefix(c.Args[0], "--") {
+		t.Errorf("injector command %v args %v, want /fieldseal-injector with flags only", c.Command, c.Args)
+	}
+	if cfg.Image != want.sidecar {
+		t.Errorf("sidecar image in the injector config = %q, want %q", cfg.Image, want.sidecar)
+	}
+	for _, cj := range m.cronJobs {
+		for _, jc := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers {
+			if jc.Image != want.sidecar {
+				t.Errorf("CronJob %s runs image %q, want the sidecar image %q (it runs fieldseal keys)", cj.Name, jc.Image, want.sidecar)
+			}
+		}
 	}
 	for _, ns := range []string{"kube-system", namespace} {
 		if !slices.Contains(cfg.SkipNamespaces, ns) {
@@ -367,13 +386,10 @@ func TestChartDefaultValues(t *testing.T) {
 		if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS || c.ReadinessProbe.HTTPGet.Path != "/healthz" {
 			t.Errorf("readiness probe = %+v", c.ReadinessProbe)
 		}
-		if c.Args[0] != "inject" {
-			t.Errorf("args = %v, want the inject subcommand", c.Args)
-		}
 		checkMinimalRBAC(t, m, 0)
 	})
 	t.Run("the injector config loads and matches the chart", func(t *testing.T) {
-		cfg := checkInjectorConfig(t, m, d)
+		cfg := checkInjectorConfig(t, m, d, images{injector: "ghcr.io/fieldseal/fieldseal-injector:0.1.0", sidecar: "ghcr.io/fieldseal/fieldseal:0.1.0"})
 		if cfg.Keys.Provider != "aws" || cfg.ListenPort != 18080 || cfg.AdminPort != 19090 {
 			t.Errorf("injector config = %+v", cfg)
 		}
@@ -527,7 +543,10 @@ func TestChartCustomValues(t *testing.T) {
 		if *w.FailurePolicy != admissionregistrationv1.Ignore || *w.TimeoutSeconds != 10 || w.ObjectSelector == nil || len(w.ObjectSelector.MatchExpressions) != 1 {
 			t.Errorf("webhook = %+v", w)
 		}
-		cfg := checkInjectorConfig(t, m, d)
+		cfg := checkInjectorConfig(t, m, d, images{
+			injector: "registry.example.com/sec/fieldseal-injector:0.1.0-rc1",
+			sidecar:  "registry.example.com/sec/fieldseal:0.1.0-rc1",
+		})
 		if cfg.ListenPort != 9443 || cfg.UpstreamPort != 3000 || cfg.AdminPort != 9901 || !slices.Contains(cfg.SkipNamespaces, "monitoring") ||
 			!slices.Equal(cfg.AllowedImages, []string{"registry.example.com/sec/fieldseal:0.1.0-debug"}) || cfg.Keys.AWSRegion != "eu-west-1" {
 			t.Errorf("injector config = %+v", cfg)
@@ -566,6 +585,32 @@ func TestChartLocalProvider(t *testing.T) {
 			t.Errorf("%d CronJobs and %d ServiceAccounts, want 0 and 1", len(m.cronJobs), len(m.sas))
 		}
 		checkFieldMap(t, configMapNamed(m, "fieldseal-fieldmap", namespace), "local")
+	})
+}
+
+func TestChartImagesAreSetSeparately(t *testing.T) {
+	injectorDigest := "sha256:" + strings.Repeat("a", 64)
+	sidecarDigest := "sha256:" + strings.Repeat("b", 64)
+	m := decodeAll(t, helmTemplate(t, ".",
+		"--set", "injector.image.repository=registry.example.com/injector",
+		"--set", "injector.image.digest="+injectorDigest,
+		"--set", "injector.image.pullPolicy=Never",
+		"--set", "image.repository=registry.example.com/sidecar",
+		"--set", "image.digest="+sidecarDigest))
+	d := one(t, "Deployment", m.deployments)
+	t.Run("each image takes its own repository, and a digest wins over the tag", func(t *testing.T) {
+		checkInjectorConfig(t, m, d, images{
+			injector: "registry.example.com/injector@" + injectorDigest,
+			sidecar:  "registry.example.com/sidecar@" + sidecarDigest,
+		})
+	})
+	t.Run("the injector's pull policy is its own", func(t *testing.T) {
+		if c := injectorContainer(t, d); c.ImagePullPolicy != corev1.PullNever {
+			t.Errorf("injector imagePullPolicy = %q, want Never", c.ImagePullPolicy)
+		}
+	})
+	t.Run("a malformed injector digest is refused by the schema", func(t *testing.T) {
+		helmMustFail(t, ".", "digest", "--set", "injector.image.digest=sha256:short")
 	})
 }
 

@@ -7,7 +7,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -49,7 +49,7 @@ type problem struct {
 }
 
 // unjoin flattens errors.Join trees into one problem each, with the line of
-// a *config.Error so the listing can be ordered like a compiler's.
+// a *lineerr.Error so the listing can be ordered like a compiler's.
 func unjoin(err error) []problem {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []problem
@@ -58,7 +58,7 @@ func unjoin(err error) []problem {
 		}
 		return out
 	}
-	var ce *config.Error
+	var ce *lineerr.Error
 	line := 0
 	if errors.As(err, &ce) {
 		line = ce.Line

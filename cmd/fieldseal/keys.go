@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -102,24 +103,6 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, err
 }
 
-// awsOptions maps the config's keys.aws section to the provider's options.
-func awsOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) awskeys.Options {
-	a := keys.AWS
-	return awskeys.Options{
-		Region:           a.Region,
-		KMSKeyID:         a.KMSKeyID,
-		SecretID:         a.SecretID,
-		Endpoint:         a.Endpoint,
-		KMSEndpoint:      a.KMSEndpoint,
-		SecretsEndpoint:  a.SecretsManagerEndpoint,
-		CallTimeout:      a.CallTimeout,
-		MaxAttempts:      a.MaxAttempts,
-		CMKCheckInterval: a.CMKCheckInterval,
-		Registerer:       reg,
-		Logger:           log,
-	}
-}
-
 // newKeySource builds the configured provider as a crypto.Source. close
 // releases its resources.
 func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, closeFn func(), err error) {
@@ -139,7 +122,7 @@ func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Register
 	}
 }
 
-const keysUsage = `keys init|rotate|status|master-key [flags]
+const keysUsage = `keys SUBCOMMAND [flags]
 
   init        create a key ring with data key version 1 (refuses to overwrite one)
   rotate      add a data key version and make it primary; running sidecars pick
@@ -147,17 +130,20 @@ const keysUsage = `keys init|rotate|status|master-key [flags]
               (aws: --if-cmk-rotated rotates only when the KMS key rotated, and
               re-wraps the existing data keys under it)
   status      print the ring: versions, primary, ages (never key material)
-  master-key  print a new random master key for the local provider (base64)`
+  master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
 func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		fmt.Fprintf(stderr, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
 		return nil
 	}
-	sub, rest, err := subcommand(args, "init", "rotate", "status", "master-key")
+	sub, rest, err := subcommand(args, append([]string{"init", "rotate", "status", "master-key"}, lifecycleSubcommands...)...)
 	if err != nil {
 		fmt.Fprintf(stderr, "fieldseal keys: %v\n\nUsage: fieldseal %s\n", err, keysUsage)
 		return errUsage
+	}
+	if slices.Contains(lifecycleSubcommands, sub) {
+		return runKeysLifecycle(sub, rest, stdout, stderr)
 	}
 	if sub == "master-key" {
 		fs := newFlags("keys master-key", "keys master-key", "Print a new random 256-bit master key (base64) for the local provider.\nStore it as a secret: `fieldseal keys master-key > master.key` with umask 077.", stderr)

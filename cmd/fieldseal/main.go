@@ -1,4 +1,6 @@
-// Command fieldseal is the fieldseal sidecar and its operator tools.
+// Command fieldseal is the fieldseal sidecar and its operator tools. The
+// Kubernetes injector webhook is cmd/fieldseal-injector, so that this binary,
+// which runs in every protected pod, links no Kubernetes modules.
 //
 // It only wires packages together: parse flags, build components, run, shut
 // down. Everything that can be tested lives in the packages it imports.
@@ -36,10 +38,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":   {"serve --config FILE", "run the sidecar proxy", runServe},
 		"config":  {"config check FILE", "validate a config file and its field map", runConfig},
-		"keys":    {"keys init|rotate|status|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
+		"keys":    {"keys init|rotate|status|verify|backup|restore|retire|min-version|destroy|rewrap|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
 		"encrypt": {"encrypt --config FILE --route NAME [--side request|response]", "seal a JSON document from stdin with a route's field map", runEncrypt},
 		"decrypt": {"decrypt --config FILE --route NAME [--side request|response]", "open a JSON document from stdin with a route's field map", runDecrypt},
-		"inject":  {"inject [flags]", "run the Kubernetes sidecar injector webhook", runInject},
 		"audit":   {"audit verify FILE", "verify an audit log's hash chain", runAudit},
 		"version": {"version", "print the version", runVersion},
 	}

@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/admin"
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/promreg"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
@@ -102,16 +104,16 @@ func newLogger(c config.Log, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
-// compile loads the config file and compiles its field map: the two steps
-// every command that reads a config shares.
-// A config with problems is still compiled as far as it decoded, so that
-// one run reports the field map's problems too.
+// compile loads the config file and compiles its field map, the two steps
+// every command that reads a config shares. A config with problems is still
+// compiled as far as it decoded, so that one run reports the field map's
+// problems too.
 func compile(path string) (*config.Config, *fieldmap.Map, error) {
 	cfg, cfgErr := loadConfig(path)
 	if cfg == nil {
 		return nil, nil, cfgErr
 	}
-	fm, fmErr := fieldmap.Compile(cfg)
+	fm, fmErr := fieldmap.Compile(cfg.FieldMap())
 	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +132,8 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	tuneRuntime(log)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promreg.Register(reg, collectors.NewGoCollector())
+	promreg.Register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// The audit trail opens first, so the first key load is in it.
 	var trail *audit.Writer
@@ -151,13 +154,16 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	defer closeSrc()
-	cacheOpts := crypto.CacheOptions{Interval: cfg.Keys.RefreshInterval, Logger: log, Registerer: reg}
-	if trail != nil {
-		cacheOpts.OnEvent = func(k crypto.KeyEvent) { record(audit.KeyEvent(k)) }
+	cacheOpts := keycache.Options{
+		Interval: cfg.Keys.RefreshInterval,
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
 	}
-	cache := crypto.NewCache(src, cacheOpts)
+	if trail != nil {
+		cacheOpts.OnEvent = func(k keycache.KeyEvent) { record(audit.KeyEvent(k)) }
+	}
+	cache := keycache.New(src, cacheOpts)
 
-	opts, err := proxy.OptionsFromConfig(cfg, fm)
+	opts, err := proxyOptions(cfg, fm)
 	if err != nil {
 		return err
 	}
@@ -166,9 +172,9 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts.Masker = proxy.MaskSet{Set: masks}
+	opts.Masker = masks
 	if cfg.Auth != nil {
-		v, err := auth.New(ctx, withAuthDeps(cfg.Auth.Options(), reg, log))
+		v, err := auth.New(ctx, authOptions(*cfg.Auth, reg, log))
 		if err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
@@ -228,7 +234,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 			return fmt.Errorf("listen admin %s: %w", cfg.AdminListen, err)
 		}
 		admin := &http.Server{
-			Handler:           proxy.NewAdmin(proxy.AdminOptions{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
+			Handler:           admin.New(admin.Options{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
 			ReadHeaderTimeout: 5 * time.Second,
 		}
 		servers = append(servers, admin)
@@ -297,11 +303,4 @@ func redacted(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
-}
-
-// withAuthDeps adds the process's metrics registry and logger to the
-// verifier options the config decided.
-func withAuthDeps(o auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
-	o.Registerer, o.Logger = reg, log
-	return o
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
-	"github.com/fieldseal/fieldseal/proxy"
+	"github.com/fieldseal/fieldseal/transform"
 )
 
 func runEncrypt(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -85,10 +85,14 @@ func runDocument(verb string, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func transformDocument(verb string, ring *crypto.Keyring, side *fieldmap.Side, ctxValue string, doc []byte) ([]byte, error) {
+	// The CLI acts for a caller that may write and decrypt every class:
+	// legacy plaintext passes through decrypt, and a value that does not open
+	// is an error.
+	t := transform.New(transform.Params{Ring: ring, Side: side, Context: ctxValue})
 	if verb == "encrypt" {
-		return proxy.SealDocument(nil, ring, side, ctxValue, doc)
+		return t.Seal(nil, doc)
 	}
-	return proxy.OpenDocument(nil, ring, side, ctxValue, doc)
+	return t.Open(nil, doc)
 }
 
 func routeSide(fm *fieldmap.Map, name, side string) (*fieldmap.Side, error) {

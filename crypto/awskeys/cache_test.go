@@ -3,6 +3,7 @@ package awskeys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,13 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // refreshAll runs n concurrent Refresh calls and returns their errors joined.
-func refreshAll(ctx context.Context, c *crypto.Cache, n int) error {
+func refreshAll(ctx context.Context, c *keycache.Cache, n int) error {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -43,7 +44,7 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 
 	t.Run("100 concurrent first refreshes read the secret once and unwrap each version once", func(t *testing.T) {
 		if err := refreshAll(ctx, cache, 100); err != nil {
@@ -83,7 +84,7 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 	t.Run("periodic refreshes of an unchanged ring cost one DescribeSecret each and no KMS call", func(t *testing.T) {
 		// A second cache over the same provider, loaded, then run with a short
 		// interval until it has checked a few times.
-		periodic := crypto.NewCache(p, crypto.CacheOptions{Interval: 20 * time.Millisecond})
+		periodic := keycache.New(p, keycache.Options{Interval: 20 * time.Millisecond})
 		if err := periodic.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -91,15 +92,15 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { periodic.Run(runCtx); close(done) }()
-		deadline := time.Now().Add(20 * time.Second)
-		for calls(t, reg, "DescribeSecret")-describe < 3 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		defer func() { stop(); <-done }() // also when Poll fails the test
+		testproc.Poll(t, 20*time.Second, func() error {
+			if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
+				return fmt.Errorf("periodic refresh made %d DescribeSecret calls, want at least 3", n)
+			}
+			return nil
+		})
 		stop()
 		<-done
-		if n := calls(t, reg, "DescribeSecret") - describe; n < 3 {
-			t.Fatalf("periodic refresh made %d DescribeSecret calls in 20s, want at least 3", n)
-		}
 		if calls(t, reg, "GetSecretValue") != get || calls(t, reg, "Decrypt") != decrypt {
 			t.Fatalf("periodic refresh of an unchanged ring: GetSecretValue +%d Decrypt +%d; want +0 +0",
 				calls(t, reg, "GetSecretValue")-get, calls(t, reg, "Decrypt")-decrypt)
@@ -139,7 +140,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 	if err := cache.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 	err = cache.Refresh(ctx)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("first refresh with AWS down: %v, want ErrUnavailable", err)

@@ -14,7 +14,7 @@
 //   - RotateIfCMKRotated does the same only when KMS reports that the CMK rotated
 //     (ListKeyRotations, DescribeKey) since the ring last followed it, and first
 //     re-wraps every data key under the current CMK (ReEncrypt).
-//   - Provider is a crypto.Source and crypto.Changer for crypto.Cache: Changed is one
+//   - Provider is a crypto.Source and crypto.Changer for keycache.Cache: Changed is one
 //     DescribeSecret (plus one ListKeyRotations per CMK check interval); Load is one
 //     GetSecretValue plus one KMS Decrypt per key version not already in memory.
 //

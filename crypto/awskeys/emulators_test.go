@@ -20,7 +20,10 @@ import (
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-// The tests talk to real emulators started by .ci/aws-emulators.sh:
+// The tests talk to real emulators. moto_server (KMS and Secrets Manager) is
+// the one .ci/aws-emulators.sh started, or else one this test binary starts
+// itself from PATH (motoserver.Shared). local-kms, for the tests that check
+// the KMS calls against a second emulator, comes only from the script:
 //
 //	eval "$(bash .ci/aws-emulators.sh)" && go test ./crypto/awskeys/
 //
@@ -32,7 +35,7 @@ func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), and no
 	// shared config or instance metadata lookups from the developer's machine.
 	motoserver.IsolateAWSEnv(testRegion)
-	os.Exit(m.Run())
+	os.Exit(motoserver.RunShared(m))
 }
 
 func needEnv(t testing.TB, name string) string {
@@ -44,7 +47,7 @@ func needEnv(t testing.TB, name string) string {
 	return ""
 }
 
-func motoURL(t testing.TB) string     { return needEnv(t, "FIELDSEAL_TEST_MOTO_URL") }
+func motoURL(t testing.TB) string     { return motoserver.Shared(t) }
 func localKMSURL(t testing.TB) string { return needEnv(t, "FIELDSEAL_TEST_LOCALKMS_URL") }
 
 var uniq atomic.Int64

@@ -15,7 +15,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 )
 
-// Provider serves the key ring to crypto.Cache. It implements crypto.Source and
+// Provider serves the key ring to keycache.Cache. It implements crypto.Source and
 // crypto.Changer. The cache calls it from one refresh at a time; Provider is
 // nevertheless safe for concurrent use.
 type Provider struct {

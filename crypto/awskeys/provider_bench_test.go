@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 )
 
 // Refresh latency against moto on 127.0.0.1 (the emulator's speed, not AWS's;
@@ -89,7 +90,7 @@ func BenchmarkColdLoadFiveVersions(b *testing.B) {
 // BenchmarkKeyringRead is what a proxied request costs the key cache: no AWS call.
 func BenchmarkKeyringRead(b *testing.B) {
 	p, _ := benchProvider(b, 1)
-	cache := crypto.NewCache(p, crypto.CacheOptions{Interval: time.Minute})
+	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 	if err := cache.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -323,9 +323,19 @@ func TestBadRingFiles(t *testing.T) {
 			k[0].(map[string]any)["wrapped"], k[1].(map[string]any)["wrapped"] = k[1].(map[string]any)["wrapped"], k[0].(map[string]any)["wrapped"]
 		}, localkeys.ErrWrongMasterKey},
 		{"a wrapped key moved to another ring does not unwrap", func(m map[string]any) { m["ring_id"] = "another-ring" }, localkeys.ErrWrongMasterKey},
-		{"a garbled wrapped key is refused", func(m map[string]any) {
-			m["keys"].([]any)[0].(map[string]any)["wrapped"] = "%%%"
+		{"a garbled primary wrapped key is refused", func(m map[string]any) {
+			m["keys"].([]any)[1].(map[string]any)["wrapped"] = "%%%"
 		}, localkeys.ErrBadRing},
+		{"an edited primary is detected", func(m map[string]any) { m["primary"] = 1 }, crypto.ErrMetadataMAC},
+		{"an edited creation date is detected", func(m map[string]any) {
+			m["keys"].([]any)[0].(map[string]any)["created"] = "2020-01-01T00:00:00Z"
+		}, crypto.ErrMetadataMAC},
+		{"a removed mac is refused", func(m map[string]any) { delete(m, "mac") }, localkeys.ErrBadRing},
+		{"a downgrade to the unsigned v1 format does not unwrap", func(m map[string]any) {
+			m["format"] = localkeys.FormatV1
+			delete(m, "mac")
+		}, localkeys.ErrWrongMasterKey},
+		{"an added minimum version is detected", func(m map[string]any) { m["min_version"] = 2 }, crypto.ErrMetadataMAC},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,15 +22,21 @@ var (
 	ErrNoMasterKey = errors.New("no master key")
 	// ErrWeakMasterKey: the key is not 32 random-looking bytes in base64.
 	ErrWeakMasterKey = errors.New("weak or malformed master key")
+	// ErrMasterKeyExposed: the master key file is open to group or others.
+	ErrMasterKeyExposed = errors.New("master key file is not private to its owner")
 )
 
-const infoWrap = "fieldseal/v1 local-ring wrap"
+const (
+	infoWrap = "fieldseal/v1 local-ring wrap"
+	infoMeta = "fieldseal/v1 local-ring metadata"
+)
 
 // MasterKey wraps and unwraps data keys in a ring file. It holds only the
 // derived wrapping cipher, never prints its material, and its zero value is
 // unusable (operations report ErrNoMasterKey).
 type MasterKey struct {
 	wrap cipher.AEAD
+	meta []byte // HMAC key for the ring metadata, derived, never the master key
 }
 
 // String redacts the key so that it cannot reach a log by accident.
@@ -40,10 +46,18 @@ func (MasterKey) String() string { return "MasterKey(redacted)" }
 func (MasterKey) GoString() string { return "MasterKey(redacted)" }
 
 // LoadMasterKey reads the master key from file, or, when file is empty,
-// from the environment variable envVar. Errors say where it looked and what
-// to do, never the key text.
+// from the environment variable envVar. A file readable or writable by
+// group or others is refused (ErrMasterKeyExposed); the variable is unset
+// once read. Errors say where it looked and what to do, never the key text.
 func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	if file != "" {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return MasterKey{}, fmt.Errorf("read master key file %q: %w", file, err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return MasterKey{}, fmt.Errorf("master key file %q has mode %04o: readable or writable by group or others; run chmod 600: %w", file, perm, ErrMasterKeyExposed)
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return MasterKey{}, fmt.Errorf("read master key file %q: %w", file, err)
@@ -61,6 +75,10 @@ func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	if !ok || strings.TrimSpace(v) == "" {
 		return MasterKey{}, fmt.Errorf("load master key: environment variable %s is not set or empty (generate a key with `fieldseal keys init --new-master-key`): %w", envVar, ErrNoMasterKey)
 	}
+	// The variable is read once: clearing it keeps the key out of the
+	// environment of anything this process starts and out of
+	// /proc/PID/environ readers that look later.
+	os.Unsetenv(envVar)
 	mk, err := ParseMasterKey(v)
 	if err != nil {
 		return MasterKey{}, fmt.Errorf("master key in environment variable %s: %w", envVar, err)
@@ -143,7 +161,11 @@ func newMasterKey(raw []byte) (MasterKey, error) {
 	if err != nil {
 		return MasterKey{}, fmt.Errorf("derive wrapping key: %w", err)
 	}
-	return MasterKey{wrap: gcm}, nil
+	meta, err := hkdf.Key(sha256.New, raw, nil, infoMeta, 32)
+	if err != nil {
+		return MasterKey{}, fmt.Errorf("derive metadata key: %w", err)
+	}
+	return MasterKey{wrap: gcm, meta: meta}, nil
 }
 
 // GenerateMasterKey returns a new master key as standard base64 text of 32

@@ -3,6 +3,7 @@ package localkeys
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -22,6 +23,9 @@ type Provider struct {
 	// same wrapped key of the same ring (a new ring may reuse an id for a
 	// different key).
 	seen map[uint32]seenKey
+	// bad holds the versions the last Load could not unwrap (not the
+	// primary, which fails the load).
+	bad map[uint32]error
 }
 
 type seenKey struct {
@@ -35,8 +39,13 @@ func New(path string, mk MasterKey) *Provider {
 }
 
 // Load reads the ring file and returns its key ring, whose Revision is the
-// SHA-256 of the file. Keys already unwrapped for prev are reused; only new
-// versions are unwrapped.
+// SHA-256 of the file. It checks the metadata MAC first (a ring whose
+// primary or lifecycle was edited is refused). Keys already unwrapped for
+// prev are reused only when the file still holds the same wrapped key of
+// the same ring; only new versions are unwrapped. A non-primary version
+// that does not unwrap is left out (its values report crypto.ErrUnknownKey)
+// and listed by Unreadable, so one bad version does not block the others;
+// a bad primary fails the load.
 func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyring, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -48,11 +57,18 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 	if err != nil {
 		return nil, err
 	}
+	if err := rf.verify(p.mk); err != nil {
+		return nil, fmt.Errorf("load key ring %q: %w", p.path, err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keys := make([]*crypto.DataKey, 0, len(rf.Keys))
 	seen := make(map[uint32]seenKey, len(rf.Keys))
+	bad := map[uint32]error{}
 	for _, w := range rf.Keys {
+		if !rf.live(w.ID) {
+			continue
+		}
 		if k, ok := prev.Key(w.ID); ok {
 			if s, ok := p.seen[w.ID]; ok && s.key == k && s.ringID == rf.RingID && s.wrapped == w.Wrapped {
 				keys = append(keys, k)
@@ -61,6 +77,10 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 			}
 		}
 		raw, err := rf.unwrap(p.mk, w)
+		if err != nil && w.ID != rf.Primary {
+			bad[w.ID] = err
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("load key ring %q: %w", p.path, err)
 		}
@@ -73,12 +93,22 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		seen[w.ID] = seenKey{ringID: rf.RingID, wrapped: w.Wrapped, key: k}
 		keys = append(keys, k)
 	}
-	ring, err := crypto.NewKeyring(keys, rf.Primary, revision(data))
+	ring, err := crypto.NewKeyringLifecycle(keys, rf.Primary, revision(data), rf.lifecycle())
 	if err != nil {
 		return nil, fmt.Errorf("load key ring %q: %w", p.path, err)
 	}
 	p.seen = seen // forget versions no longer in the file
+	p.bad = bad
 	return ring, nil
+}
+
+// Unreadable returns the versions the last Load left out because they did
+// not unwrap, with why (no key material in the errors). Run `fieldseal keys
+// verify` to see the same from the command line.
+func (p *Provider) Unreadable() map[uint32]error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.bad)
 }
 
 // Changed reports whether the ring file's hash differs from prev's

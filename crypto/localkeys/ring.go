@@ -13,14 +13,20 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
 )
 
-// Format is the value of the ring file's "format" field.
-const Format = "fieldseal-local-ring/v1"
+// Format is the value of the ring file's "format" field for rings this
+// release writes: version 2 carries an authenticated metadata record.
+const Format = "fieldseal-local-ring/v2"
+
+// FormatV1 is the format of rings written by earlier releases: still read,
+// and upgraded to Format by the next command that changes the ring.
+const FormatV1 = "fieldseal-local-ring/v1"
 
 // Ring file errors, for errors.Is.
 var (
@@ -37,10 +43,19 @@ var (
 
 // ringFile is the JSON form of the ring file.
 type ringFile struct {
-	Format  string    `json:"format"`
-	RingID  string    `json:"ring_id"`
-	Primary uint32    `json:"primary"`
-	Keys    []wrapped `json:"keys"`
+	Format  string `json:"format"`
+	RingID  string `json:"ring_id"`
+	Primary uint32 `json:"primary"`
+	// MinVersion: versions below it are kept but never unwrapped.
+	MinVersion uint32 `json:"min_version,omitempty"`
+	// Retired versions open but may not become primary again.
+	Retired []uint32 `json:"retired,omitempty"`
+	// Destroyed versions have no wrapped key any more.
+	Destroyed []uint32  `json:"destroyed,omitempty"`
+	Keys      []wrapped `json:"keys"`
+	// MAC is std base64 of HMAC-SHA256 of the metadata (crypto.RingMetadata)
+	// under a key derived from the master key. Required in Format.
+	MAC string `json:"mac,omitempty"`
 }
 
 type wrapped struct {
@@ -51,11 +66,22 @@ type wrapped struct {
 
 // Status describes a ring file without key material.
 type Status struct {
-	Path     string           `json:"path"`
-	RingID   string           `json:"ring_id"`
-	Primary  uint32           `json:"primary"`
-	Keys     []crypto.KeyInfo `json:"keys"`
-	Revision string           `json:"revision"` // SHA-256 of the file, hex
+	Path       string           `json:"path"`
+	Format     string           `json:"format"`
+	RingID     string           `json:"ring_id"`
+	Primary    uint32           `json:"primary"`
+	MinVersion uint32           `json:"min_version,omitempty"`
+	Keys       []crypto.KeyInfo `json:"keys"`
+	Revision   string           `json:"revision"` // SHA-256 of the file, hex
+	// Size is the file size in bytes.
+	Size int `json:"size"`
+}
+
+// newRingID returns 16 random bytes in base64url.
+func newRingID() string {
+	idBytes := make([]byte, 16)
+	rand.Read(idBytes)
+	return base64.RawURLEncoding.EncodeToString(idBytes)
 }
 
 // Init creates a ring file at path with one new data key (version 1,
@@ -67,12 +93,11 @@ func Init(path string, mk MasterKey) (*Status, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("init key ring %q: %w; use rotate to add a key", path, ErrRingExists)
 	}
-	idBytes := make([]byte, 16)
-	rand.Read(idBytes)
-	rf := &ringFile{Format: Format, RingID: base64.RawURLEncoding.EncodeToString(idBytes), Primary: 1}
+	rf := &ringFile{Format: Format, RingID: newRingID(), Primary: 1}
 	if err := rf.addKey(mk, 1, time.Now()); err != nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, err)
 	}
+	rf.sign(mk)
 	data, err := rf.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, err)
@@ -83,49 +108,28 @@ func Init(path string, mk MasterKey) (*Status, error) {
 	return rf.status(path, data)
 }
 
-// Rotate adds a new data key, version max+1, to the ring file at path and
-// makes it primary. It first checks that mk unwraps every existing key, so a
-// ring never mixes master keys. Old versions stay, so old values still open.
+// Rotate adds a new data key, version max+1 (destroyed ids are never
+// reused), to the ring file at path and makes it primary. It first checks
+// that mk opens the ring, so a ring never mixes master keys. Old versions
+// stay, so old values still open.
 func Rotate(path string, mk MasterKey) (*Status, error) {
-	if mk.wrap == nil {
-		return nil, fmt.Errorf("rotate key ring %q: %w", path, ErrNoMasterKey)
-	}
-	data, rf, err := readRing(path)
-	if err != nil {
-		return nil, fmt.Errorf("rotate key ring: %w", err)
-	}
-	var maxID uint32
-	for _, w := range rf.Keys {
-		k, err := rf.unwrap(mk, w)
-		if err != nil {
-			return nil, fmt.Errorf("rotate key ring %q: %w", path, err)
+	return update(path, mk, "rotate", func(rf *ringFile) error {
+		next := rf.maxID()
+		if next == math.MaxUint32 {
+			return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
 		}
-		clear(k)
-		maxID = max(maxID, w.ID)
-	}
-	if maxID == math.MaxUint32 {
-		return nil, fmt.Errorf("rotate key ring %q: key ids exhausted: %w", path, ErrBadRing)
-	}
-	if err := rf.addKey(mk, maxID+1, time.Now()); err != nil {
-		return nil, fmt.Errorf("rotate key ring %q: %w", path, err)
-	}
-	rf.Primary = maxID + 1
-	next, err := rf.marshal()
-	if err != nil {
-		return nil, fmt.Errorf("rotate key ring %q: %w", path, err)
-	}
-	// Narrow the window for a concurrent writer: refuse if the file moved on.
-	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, data) {
-		return nil, fmt.Errorf("rotate key ring %q: %w; run rotate again", path, ErrRingChanged)
-	}
-	if err := writeFile(path, next, true); err != nil {
-		return nil, fmt.Errorf("rotate key ring %q: %w", path, err)
-	}
-	return rf.status(path, next)
+		next++
+		if err := rf.addKey(mk, next, time.Now()); err != nil {
+			return err
+		}
+		rf.Primary = next
+		return nil
+	})
 }
 
 // ReadStatus reads and checks the ring file at path without a master key
-// and describes it: ring id, versions, primary, creation times.
+// and describes it: ring id, versions, primary, creation times. Without the
+// master key it cannot check the metadata MAC; Verify does.
 func ReadStatus(path string) (*Status, error) {
 	data, rf, err := readRing(path)
 	if err != nil {
@@ -154,7 +158,16 @@ func parseRing(data []byte) (*ringFile, error) {
 	if err := dec.Decode(&rf); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRing, err)
 	}
-	if rf.Format != Format {
+	switch rf.Format {
+	case Format:
+		if rf.MAC == "" {
+			return nil, fmt.Errorf("%w: no metadata mac", ErrBadRing)
+		}
+	case FormatV1:
+		if rf.MAC != "" || rf.MinVersion != 0 || len(rf.Retired) > 0 || len(rf.Destroyed) > 0 {
+			return nil, fmt.Errorf("%w: %s ring with %s fields", ErrBadRing, FormatV1, Format)
+		}
+	default:
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadRing, rf.Format, Format)
 	}
 	if rf.RingID == "" {
@@ -176,11 +189,79 @@ func parseRing(data []byte) (*ringFile, error) {
 			return nil, fmt.Errorf("%w: key v%d: bad created time", ErrBadRing, w.ID)
 		}
 	}
+	for _, id := range rf.Destroyed {
+		if seen[id] {
+			return nil, fmt.Errorf("%w: destroyed key v%d still has a wrapped key", ErrBadRing, id)
+		}
+	}
 	if !seen[rf.Primary] {
 		return nil, fmt.Errorf("%w: primary v%d is not among the keys", ErrBadRing, rf.Primary)
 	}
+	if rf.Primary < rf.MinVersion || slices.Contains(rf.Retired, rf.Primary) {
+		return nil, fmt.Errorf("%w: primary v%d is retired or below the minimum version", ErrBadRing, rf.Primary)
+	}
 	return &rf, nil
 }
+
+func (rf *ringFile) maxID() uint32 {
+	var m uint32
+	for _, w := range rf.Keys {
+		m = max(m, w.ID)
+	}
+	for _, id := range rf.Destroyed {
+		m = max(m, id)
+	}
+	return m
+}
+
+func (rf *ringFile) has(id uint32) bool {
+	return slices.ContainsFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
+}
+
+// metadata is what the MAC covers.
+func (rf *ringFile) metadata() crypto.RingMetadata {
+	m := crypto.RingMetadata{Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
+		MinVersion: rf.MinVersion, Retired: rf.Retired, Destroyed: rf.Destroyed}
+	for _, w := range rf.Keys {
+		m.Keys = append(m.Keys, crypto.KeyMeta{ID: w.ID, Created: w.Created})
+	}
+	return m
+}
+
+// sign sets the metadata MAC (Format rings only).
+func (rf *ringFile) sign(mk MasterKey) {
+	rf.MAC = ""
+	rf.MAC = base64.StdEncoding.EncodeToString(rf.metadata().MAC(mk.meta))
+}
+
+// verify checks the metadata MAC of a Format ring; FormatV1 rings have none.
+func (rf *ringFile) verify(mk MasterKey) error {
+	if rf.Format == FormatV1 {
+		return nil
+	}
+	mac, err := base64.StdEncoding.DecodeString(rf.MAC)
+	if err != nil {
+		return fmt.Errorf("%w: metadata mac is not base64", ErrBadRing)
+	}
+	if err := rf.metadata().Verify(mk.meta, mac); err != nil {
+		// Tell a wrong master key (the usual mistake) from an edited file.
+		if i := slices.IndexFunc(rf.Keys, func(w wrapped) bool { return w.ID == rf.Primary }); i >= 0 {
+			k, uerr := rf.unwrap(mk, rf.Keys[i])
+			if uerr != nil {
+				return uerr
+			}
+			clear(k)
+		}
+		return fmt.Errorf("%w: %w (edited outside fieldseal)", ErrBadRing, err)
+	}
+	return nil
+}
+
+// live reports whether version id is to be unwrapped: present and not
+// below the minimum.
+func (rf *ringFile) live(id uint32) bool { return id >= rf.MinVersion }
+
+func (rf *ringFile) lifecycle() crypto.Lifecycle { return rf.metadata().Lifecycle() }
 
 func (rf *ringFile) marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(rf, "", "  ")
@@ -191,17 +272,25 @@ func (rf *ringFile) marshal() ([]byte, error) {
 }
 
 func (rf *ringFile) status(path string, data []byte) (*Status, error) {
-	st := &Status{Path: path, RingID: rf.RingID, Primary: rf.Primary, Revision: revision(data)}
+	st := &Status{Path: path, Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
+		MinVersion: rf.MinVersion, Revision: revision(data), Size: len(data)}
 	for _, w := range rf.Keys {
 		created, _ := time.Parse(time.RFC3339, w.Created) // checked by parseRing or made by addKey
-		st.Keys = append(st.Keys, crypto.KeyInfo{ID: w.ID, Created: created, Primary: w.ID == rf.Primary})
+		st.Keys = append(st.Keys, crypto.KeyInfo{ID: w.ID, Created: created, Primary: w.ID == rf.Primary,
+			Retired: slices.Contains(rf.Retired, w.ID), Destroyed: w.ID < rf.MinVersion})
 	}
+	for _, id := range rf.Destroyed {
+		st.Keys = append(st.Keys, crypto.KeyInfo{ID: id, Destroyed: true, Retired: slices.Contains(rf.Retired, id)})
+	}
+	slices.SortFunc(st.Keys, func(a, b crypto.KeyInfo) int { return int(int64(a.ID) - int64(b.ID)) })
 	return st, nil
 }
 
-// wrapAAD binds a wrapped key to its ring and version.
+// wrapAAD binds a wrapped key to its ring format, ring and version. The
+// format is part of it, so a v2 ring cannot be passed off as a v1 ring
+// (which has no MAC) without every key failing to unwrap.
 func (rf *ringFile) wrapAAD(id uint32) []byte {
-	aad := append([]byte(Format), 0)
+	aad := append([]byte(rf.Format), 0)
 	aad = append(aad, rf.RingID...)
 	aad = append(aad, 0)
 	return strconv.AppendUint(aad, uint64(id), 10)
@@ -212,15 +301,19 @@ func (rf *ringFile) addKey(mk MasterKey, id uint32, now time.Time) error {
 	dek := make([]byte, crypto.DataKeySize)
 	rand.Read(dek)
 	defer clear(dek)
-	nonce := make([]byte, mk.wrap.NonceSize())
-	rand.Read(nonce)
-	sealed := mk.wrap.Seal(nonce, nonce, dek, rf.wrapAAD(id))
 	rf.Keys = append(rf.Keys, wrapped{
 		ID:      id,
 		Created: now.UTC().Truncate(time.Second).Format(time.RFC3339),
-		Wrapped: base64.StdEncoding.EncodeToString(sealed),
+		Wrapped: rf.wrap(mk, id, dek),
 	})
 	return nil
+}
+
+// wrap seals dek for version id of this ring under mk.
+func (rf *ringFile) wrap(mk MasterKey, id uint32, dek []byte) string {
+	nonce := make([]byte, mk.wrap.NonceSize())
+	rand.Read(nonce)
+	return base64.StdEncoding.EncodeToString(mk.wrap.Seal(nonce, nonce, dek, rf.wrapAAD(id)))
 }
 
 // unwrap returns the plaintext data key of w; the caller clears it.
@@ -239,6 +332,66 @@ func (rf *ringFile) unwrap(mk MasterKey, w wrapped) ([]byte, error) {
 		return nil, fmt.Errorf("unwrap data key v%d: %w: %d-byte key", w.ID, ErrBadRing, len(dek))
 	}
 	return dek, nil
+}
+
+// update is the read-check-modify-write of every command that changes a
+// ring: it verifies the MAC and that mk unwraps every key (so a ring never
+// mixes master keys and a command never builds on a corrupted version),
+// upgrades a FormatV1 ring (re-wrapping its keys for the v2 binding),
+// applies change, signs and replaces the file if it did not move meanwhile.
+func update(path string, mk MasterKey, what string, change func(rf *ringFile) error) (*Status, error) {
+	return updateWith(path, mk, mk, what, change)
+}
+
+// updateWith is update that writes the result under master key out (which
+// differs from mk only for Rewrap): every key is wrapped again with out.
+func updateWith(path string, mk, out MasterKey, what string, change func(rf *ringFile) error) (*Status, error) {
+	if mk.wrap == nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, ErrNoMasterKey)
+	}
+	data, rf, err := readRing(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s key ring: %w", what, err)
+	}
+	if err := rf.verify(mk); err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
+	deks := make(map[uint32][]byte, len(rf.Keys))
+	defer func() {
+		for _, k := range deks {
+			clear(k)
+		}
+	}()
+	for _, w := range rf.Keys {
+		k, err := rf.unwrap(mk, w)
+		if err != nil {
+			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+		}
+		deks[w.ID] = k
+	}
+	rewrapAll := rf.Format == FormatV1 || out.wrap != mk.wrap
+	rf.Format = Format
+	if rewrapAll {
+		for i, w := range rf.Keys {
+			rf.Keys[i].Wrapped = rf.wrap(out, w.ID, deks[w.ID])
+		}
+	}
+	if err := change(rf); err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
+	rf.sign(out)
+	next, err := rf.marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
+	// Narrow the window for a concurrent writer: refuse if the file moved on.
+	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, data) {
+		return nil, fmt.Errorf("%s key ring %q: %w; run it again", what, path, ErrRingChanged)
+	}
+	if err := writeFile(path, next, true); err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
+	return rf.status(path, next)
 }
 
 // revision is the ring's change token: the SHA-256 of the file bytes.
@@ -290,4 +443,10 @@ func writeFile(path string, data []byte, replace bool) error {
 		d.Close()
 	}
 	return nil
+}
+
+// timeOf is w's creation time (checked by parseRing or made by addKey).
+func timeOf(w wrapped) time.Time {
+	t, _ := time.Parse(time.RFC3339, w.Created)
+	return t
 }

@@ -51,6 +51,7 @@ type service struct {
 type build struct {
 	Context    string            `json:"context"`
 	Dockerfile string            `json:"dockerfile"`
+	Target     string            `json:"target"`
 	Args       map[string]string `json:"args"`
 }
 
@@ -178,6 +179,9 @@ func TestComposeFile(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
 				t.Errorf("service %s: build %s/%s: %v", name, s.Build.Context, s.Build.Dockerfile, err)
 			}
+			if s.Build.Target != "sidecar" {
+				t.Errorf("service %s: build target %q, want the Dockerfile's sidecar stage", name, s.Build.Target)
+			}
 			if !s.ReadOnly || s.User != "65532:65532" {
 				t.Errorf("service %s: read_only=%v user=%q, want a read-only root filesystem as uid 65532", name, s.ReadOnly, s.User)
 			}
@@ -284,7 +288,7 @@ func loadExampleConfig(t *testing.T, path string) *config.Config {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if _, err := fieldmap.Compile(cfg); err != nil {
+	if _, err := fieldmap.Compile(cfg.FieldMap()); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if cfg.Keys.Provider != config.ProviderAWS || cfg.Keys.AWS.KMSKeyID == "" || cfg.Keys.AWS.SecretID == "" || cfg.Keys.AWS.Region == "" {

@@ -102,13 +102,20 @@ func find(st stage, cmd string) []instruction {
 	return out
 }
 
+// finalImages are the Dockerfile's final stages, in order: the last one is
+// what a build without --target makes, so it must be the sidecar.
+var finalImages = []struct{ stage, pkg, binary string }{
+	{"injector", "./cmd/fieldseal-injector", "fieldseal-injector"},
+	{"sidecar", "./cmd/fieldseal", "fieldseal"},
+}
+
 func TestDockerfile(t *testing.T) {
 	root := filepath.Join("..", "..")
 	global, stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
-	if len(stages) != 2 {
-		t.Fatalf("%d stages, want a builder and a final image", len(stages))
+	if len(stages) != 1+len(finalImages) {
+		t.Fatalf("%d stages, want a builder and %d final images", len(stages), len(finalImages))
 	}
-	builder, final := stages[0], stages[1]
+	builder := stages[0]
 	goVersion := ""
 	for _, in := range global {
 		if in.Cmd == "ARG" && strings.HasPrefix(in.Args, "GO_VERSION=") {
@@ -116,70 +123,78 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 
-	t.Run("the builder is golang 1.26 and builds a static, trimmed, version-stamped binary", func(t *testing.T) {
+	t.Run("the builder is golang 1.26 and builds static, trimmed, version-stamped binaries", func(t *testing.T) {
 		from := strings.ReplaceAll(builder.From, "${GO_VERSION}", goVersion)
 		if from != "golang:1.26" {
 			t.Errorf("builder FROM %q (GO_VERSION=%q), want golang:1.26", builder.From, goVersion)
 		}
-		var build string
-		for _, in := range find(builder, "RUN") {
-			if strings.Contains(in.Args, "go build") {
-				build = in.Args
+		for _, img := range finalImages {
+			var build string
+			for _, in := range find(builder, "RUN") {
+				if strings.Contains(in.Args, "go build") && strings.HasSuffix(in.Args, " "+img.pkg) {
+					build = in.Args
+				}
 			}
-		}
-		for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w -X main.version=${VERSION}"`, "./cmd/fieldseal", "-o /out/fieldseal"} {
-			if !strings.Contains(build, want) {
-				t.Errorf("go build step %q lacks %q", build, want)
+			for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w -X main.version=${VERSION}"`, "-o /out/" + img.binary + " "} {
+				if !strings.Contains(build, want) {
+					t.Errorf("go build step for %s %q lacks %q", img.pkg, build, want)
+				}
 			}
 		}
 		if !slices.ContainsFunc(find(builder, "ARG"), func(in instruction) bool { return strings.HasPrefix(in.Args, "VERSION") }) {
 			t.Error("builder has no ARG VERSION")
 		}
 	})
-	t.Run("the final image is distroless static, shell-free, non-root, with the binary as entrypoint", func(t *testing.T) {
-		if !regexp.MustCompile(`^gcr\.io/distroless/static-debian12:nonroot(@sha256:[a-f0-9]{64})?$`).MatchString(final.From) {
-			t.Errorf("final FROM %q, want gcr.io/distroless/static-debian12:nonroot", final.From)
-		}
-		allowed := []string{"ARG", "LABEL", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD", "ENV"}
-		for _, in := range final.Instr {
-			if !slices.Contains(allowed, in.Cmd) {
-				t.Errorf("line %d: %s in the final stage (it has no shell; only %v belong there)", in.Line, in.Cmd, allowed)
+	for i, img := range finalImages {
+		final := stages[1+i]
+		t.Run("the "+img.stage+" image is distroless static, shell-free, non-root, with its binary as entrypoint", func(t *testing.T) {
+			if final.Name != img.stage {
+				t.Fatalf("stage %d is named %q, want %q", 1+i, final.Name, img.stage)
 			}
-		}
-		copies := find(final, "COPY")
-		if len(copies) != 1 || copies[0].Args != "--from="+builder.Name+" /out/fieldseal /fieldseal" {
-			t.Errorf("final COPY = %+v, want only the binary from stage %q", copies, builder.Name)
-		}
-		users := find(final, "USER")
-		if len(users) != 1 {
-			t.Fatalf("final stage has %d USER instructions, want 1", len(users))
-		}
-		uid, _, _ := strings.Cut(users[0].Args, ":")
-		if !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(uid) {
-			t.Errorf("USER %q: want a numeric non-root uid (Kubernetes runAsNonRoot cannot verify names)", users[0].Args)
-		}
-		var ep []string
-		eps := find(final, "ENTRYPOINT")
-		if len(eps) != 1 || json.Unmarshal([]byte(eps[0].Args), &ep) != nil || !slices.Equal(ep, []string{"/fieldseal"}) {
-			t.Errorf("ENTRYPOINT = %+v, want exec form [\"/fieldseal\"]", eps)
-		}
-		for _, in := range find(final, "CMD") {
-			var cmd []string
-			if json.Unmarshal([]byte(in.Args), &cmd) != nil {
-				t.Errorf("line %d: CMD %s is not exec form (shell form needs /bin/sh)", in.Line, in.Args)
+			if !regexp.MustCompile(`^gcr\.io/distroless/static-debian12:nonroot(@sha256:[a-f0-9]{64})?$`).MatchString(final.From) {
+				t.Errorf("final FROM %q, want gcr.io/distroless/static-debian12:nonroot", final.From)
 			}
-		}
-	})
-	t.Run("the cmd/fieldseal version variable the build stamps exists", func(t *testing.T) {
-		src, err := os.ReadFile(filepath.Join(root, "cmd", "fieldseal", "main.go"))
-		if os.IsNotExist(err) {
-			t.Skip("cmd/fieldseal/main.go not on this branch yet")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !regexp.MustCompile(`(?m)^var version\s*=`).Match(src) {
-			t.Error("cmd/fieldseal/main.go declares no package-level var version for -X main.version")
+			allowed := []string{"ARG", "LABEL", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD", "ENV"}
+			for _, in := range final.Instr {
+				if !slices.Contains(allowed, in.Cmd) {
+					t.Errorf("line %d: %s in the final stage (it has no shell; only %v belong there)", in.Line, in.Cmd, allowed)
+				}
+			}
+			copies := find(final, "COPY")
+			if want := "--from=" + builder.Name + " /out/" + img.binary + " /" + img.binary; len(copies) != 1 || copies[0].Args != want {
+				t.Errorf("final COPY = %+v, want only %q", copies, want)
+			}
+			users := find(final, "USER")
+			if len(users) != 1 {
+				t.Fatalf("final stage has %d USER instructions, want 1", len(users))
+			}
+			uid, _, _ := strings.Cut(users[0].Args, ":")
+			if !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(uid) {
+				t.Errorf("USER %q: want a numeric non-root uid (Kubernetes runAsNonRoot cannot verify names)", users[0].Args)
+			}
+			var ep []string
+			eps := find(final, "ENTRYPOINT")
+			if len(eps) != 1 || json.Unmarshal([]byte(eps[0].Args), &ep) != nil || !slices.Equal(ep, []string{"/" + img.binary}) {
+				t.Errorf("ENTRYPOINT = %+v, want exec form [\"/%s\"]", eps, img.binary)
+			}
+			for _, in := range find(final, "CMD") {
+				var cmd []string
+				if json.Unmarshal([]byte(in.Args), &cmd) != nil {
+					t.Errorf("line %d: CMD %s is not exec form (shell form needs /bin/sh)", in.Line, in.Args)
+				}
+			}
+		})
+	}
+	t.Run("every image's main package declares the version variable the build stamps", func(t *testing.T) {
+		for _, img := range finalImages {
+			main := filepath.Join(root, filepath.FromSlash(img.pkg), "main.go")
+			src, err := os.ReadFile(main)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !regexp.MustCompile(`(?m)^var version\s*=`).Match(src) {
+				t.Errorf("%s declares no package-level var version for -X main.version", main)
+			}
 		}
 	})
 }
@@ -207,7 +222,7 @@ func TestDockerignore(t *testing.T) {
 			if strings.HasPrefix(p, "!") {
 				continue
 			}
-			for _, needed := range []string{"go.mod", "go.sum", "cmd", "cmd/fieldseal/main.go", "crypto/seal.go", "proxy/proxy.go"} {
+			for _, needed := range []string{"go.mod", "go.sum", "cmd", "cmd/fieldseal/main.go", "cmd/fieldseal-injector/main.go", "crypto/seal.go", "proxy/proxy.go"} {
 				if ok, _ := filepath.Match(p, needed); ok || p == "*" || p == "**" || p == "*.go" || p == "**/*.go" {
 					t.Errorf(".dockerignore pattern %q excludes %s", p, needed)
 				}

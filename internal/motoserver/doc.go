@@ -3,10 +3,14 @@
 // port, stopped abruptly to simulate an AWS outage, and restarted on the same
 // port, empty, as moto keeps its state in memory.
 //
-// Tests that only need an emulator share the one .ci/aws-emulators.sh
-// starts (FIELDSEAL_TEST_MOTO_URL); this package is for tests that must take
-// it down. Without moto_server on PATH the test skips with a hint, or fails
-// when CI is "true" (testproc.Missing).
+// Tests that only need an emulator share one through Shared: the one
+// .ci/aws-emulators.sh starts (FIELDSEAL_TEST_MOTO_URL), or else one the
+// test binary starts on first use and RunShared stops after the tests. Start
+// is for tests that must take their own down. Without moto_server on PATH
+// the test skips with a hint, or fails when CI is "true" (testproc.Missing).
+//
+//	func TestMain(m *testing.M) { os.Exit(motoserver.RunShared(m)) }
+//	url := motoserver.Shared(t)
 //
 //	m := motoserver.Start(t)
 //	... m.URL ...

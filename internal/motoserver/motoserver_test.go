@@ -2,6 +2,7 @@ package motoserver
 
 import (
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -31,4 +32,27 @@ func TestStopIsAnOutageAndRestartComesBackOnTheSamePort(t *testing.T) {
 	}
 	m.Stop()
 	m.Stop() // stopping a stopped server does nothing
+}
+
+func TestMain(m *testing.M) { os.Exit(RunShared(m)) }
+
+func TestSharedIsOneServerPerTestBinary(t *testing.T) {
+	t.Run("the one named in the environment", func(t *testing.T) {
+		t.Setenv(EnvURL, "http://127.0.0.1:1")
+		if got := Shared(t); got != "http://127.0.0.1:1" {
+			t.Fatalf("Shared = %q, want the environment's URL", got)
+		}
+	})
+	t.Run("else one started on first use", func(t *testing.T) {
+		t.Setenv(EnvURL, "")
+		first := Shared(t)
+		if second := Shared(t); second != first {
+			t.Fatalf("second call started another server: %s, then %s", first, second)
+		}
+		resp, err := http.Get(first + "/moto-api/")
+		if err != nil {
+			t.Fatalf("the shared moto_server does not answer: %v", err)
+		}
+		resp.Body.Close()
+	})
 }

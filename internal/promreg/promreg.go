@@ -1,8 +1,3 @@
-// Package promreg registers Prometheus collectors that several instances of
-// one component share. A reloaded configuration builds a new auth Verifier,
-// audit Writer or AWS key provider against the process's one registry; the
-// new instance must keep counting in the series already exported instead of
-// failing to register.
 package promreg
 
 import (

@@ -35,7 +35,7 @@ type Options struct {
 	LogTail int
 }
 
-// Process is a child process started by Start.
+// Process is a child process started by Start or Launch.
 type Process struct {
 	name    string
 	log     string
@@ -53,13 +53,35 @@ type Process struct {
 // printed. Start fails the test if the program cannot be started.
 func Start(t testing.TB, opts Options, program string, args ...string) *Process {
 	t.Helper()
+	if opts.Log == "" {
+		opts.Log = filepath.Join(t.TempDir(), filepath.Base(program)+".log")
+	}
+	p, err := Launch(opts, program, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("%s:\n%s", filepath.Base(p.log), p.Output())
+		}
+	})
+	return p
+}
+
+// Launch is Start for a process that outlives any one test, such as an
+// emulator every test of a binary shares: it runs program with args in a
+// process group of its own until the caller calls Stop. opts.Log must be
+// set. It returns an error if the log cannot be opened or the program
+// cannot be started.
+func Launch(opts Options, program string, args ...string) (*Process, error) {
 	p := &Process{name: filepath.Base(program), log: opts.Log, logTail: opts.LogTail, grace: opts.Grace, done: make(chan struct{})}
 	if p.log == "" {
-		p.log = filepath.Join(t.TempDir(), p.name+".log")
+		return nil, fmt.Errorf("launch %s: no log file", p.name)
 	}
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatalf("open log of %s: %v", p.name, err)
+		return nil, fmt.Errorf("open log of %s: %w", p.name, err)
 	}
 	if fi, err := logf.Stat(); err == nil {
 		p.logFrom = fi.Size()
@@ -73,20 +95,14 @@ func Start(t testing.TB, opts Options, program string, args ...string) *Process 
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("start %s: %v", p.name, err)
+		return nil, fmt.Errorf("start %s: %w", p.name, err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
 		logf.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			t.Logf("%s:\n%s", filepath.Base(p.log), p.Output())
-		}
-	})
-	return p
+	return p, nil
 }
 
 // Done is closed when the process has exited.

@@ -44,6 +44,17 @@ app.kubernetes.io/component: injector
 {{- end -}}
 {{- end -}}
 
+{{/* The injector's image reference, built the same way from .Values.injector.image. */}}
+{{- define "fieldseal.injectorImage" -}}
+{{- with .Values.injector.image -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository (default $.Chart.AppVersion .tag) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "fieldseal.injectorServiceAccount" -}}
 {{- if .Values.injector.serviceAccount.create -}}
 {{- default (include "fieldseal.injectorName" .) .Values.injector.serviceAccount.name -}}

@@ -1,0 +1,117 @@
+package admin
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
+)
+
+// keyHolder is the smallest KeySource: a ring that tests can set.
+type keyHolder struct {
+	p atomic.Pointer[crypto.Keyring]
+}
+
+func (k *keyHolder) Keyring() *crypto.Keyring { return k.p.Load() }
+
+// testRing builds a real key ring of two random data keys, version 2 primary.
+func testRing(t *testing.T) *crypto.Keyring {
+	t.Helper()
+	var keys []*crypto.DataKey
+	for id := uint32(1); id <= 2; id++ {
+		k, err := crypto.NewDataKey(id, bytes.Repeat([]byte{byte(id)}, 32), time.Unix(1700000000, 0))
+		if err != nil {
+			t.Fatalf("new data key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	ring, err := crypto.NewKeyring(keys, 2, "test-revision")
+	if err != nil {
+		t.Fatalf("new keyring: %v", err)
+	}
+	return ring
+}
+
+type fixedStatus keycache.Status
+
+func (s fixedStatus) Status() keycache.Status { return keycache.Status(s) }
+
+func TestAdminEndpoints(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys := &keyHolder{}
+	reg := prometheus.NewRegistry()
+	status := fixedStatus{Revision: "rev-9", Primary: 2, LastSuccess: now.Add(-90 * time.Second), LastAttempt: now.Add(-time.Second), LastError: "kms: throttled", ConsecutiveFailures: 3}
+	admin := httptest.NewServer(New(Options{Keys: keys, Status: status, Gatherer: reg, Now: func() time.Time { return now }}))
+	defer admin.Close()
+	// What the process registers is what /metrics serves.
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldseal_proxy_requests_total", Help: "h"}, []string{"route", "outcome"})
+	reg.MustRegister(requests)
+	requests.WithLabelValues("unmatched", "forwarded").Inc()
+	get := func(path string) (int, string) {
+		resp, err := admin.Client().Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("healthz %d %s", code, body)
+	}
+	t.Run("readyz is 503 before keys are loaded", func(t *testing.T) {
+		code, body := get("/readyz")
+		if code != 503 || gjson.Get(body, "ready").Bool() || gjson.Get(body, "keys.last_error").Str != "kms: throttled" {
+			t.Errorf("readyz %d %s", code, body)
+		}
+	})
+	t.Run("readyz is 200 with key detail once keys are loaded", func(t *testing.T) {
+		keys.p.Store(testRing(t))
+		code, body := get("/readyz")
+		if code != 200 || !gjson.Get(body, "ready").Bool() {
+			t.Fatalf("readyz %d %s", code, body)
+		}
+		for path, want := range map[string]string{"keys.revision": "rev-9", "keys.primary": "2", "keys.ring_age_seconds": "90", "keys.consecutive_failures": "3"} {
+			if got := gjson.Get(body, path).String(); got != want {
+				t.Errorf("%s = %q, want %q in %s", path, got, want, body)
+			}
+		}
+	})
+	t.Run("metrics are served in the Prometheus format", func(t *testing.T) {
+		code, body := get("/metrics")
+		if code != 200 || !strings.Contains(body, `fieldseal_proxy_requests_total{outcome="forwarded",route="unmatched"} 1`) {
+			t.Errorf("metrics %d %s", code, body)
+		}
+	})
+}
+
+func TestAdminPprofIsOptIn(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pprof=%v", on), func(t *testing.T) {
+			admin := httptest.NewServer(New(Options{Keys: &keyHolder{}, Pprof: on}))
+			defer admin.Close()
+			resp, err := admin.Client().Get(admin.URL + "/debug/pprof/heap?debug=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served := resp.StatusCode == http.StatusOK && strings.Contains(string(b), "heap profile")
+			if served != on {
+				t.Errorf("Pprof %v: GET /debug/pprof/heap = %d %.80q", on, resp.StatusCode, b)
+			}
+		})
+	}
+}

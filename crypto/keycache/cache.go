@@ -1,0 +1,372 @@
+package keycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// Options configure a Cache. The zero value is usable.
+type Options struct {
+	// Interval between periodic refreshes (default 1m), with ±10% jitter.
+	// It also caps the failure backoff.
+	Interval time.Duration
+	// Timeout bounds one load or change check (default 30s). It is an
+	// addition to the contract and optional.
+	Timeout time.Duration
+	// Observer is told about every refresh and on-demand key lookup, for
+	// logs and metrics (nil: nobody). Monitor is the Prometheus and zerolog
+	// one.
+	Observer Observer
+	// OnEvent, if set, is called for every key event (audit hook). It runs
+	// on the refreshing goroutine, after Observer, and must not block for
+	// long.
+	OnEvent func(KeyEvent)
+	// Now is the clock for status times, event times and the on-demand
+	// refresh rate limit (default time.Now). Run's timers and load
+	// durations use the time package, so that tests in a testing/synctest
+	// bubble control them.
+	Now func() time.Time
+	// MinRefreshInterval is the least time between two on-demand refreshes
+	// started by RefreshForKey (default 5s). The key id of a sealed value
+	// comes from the value, that is from whoever wrote the record: without
+	// this bound a flood of forged values naming made-up key ids would turn
+	// every request into a KMS / Secrets Manager call (cost, API throttling
+	// that then also breaks the periodic refresh). With it, a sidecar that
+	// missed a rotation opens the new key's values after at most one
+	// provider round trip, or at most MinRefreshInterval later while such a
+	// flood spends the budget.
+	MinRefreshInterval time.Duration
+}
+
+// ErrRefreshLimited: RefreshForKey did not refresh because an on-demand
+// refresh ran less than Options.MinRefreshInterval ago.
+var ErrRefreshLimited = errors.New("on-demand key refresh rate limited")
+
+// Status is the cache's state for /readyz and the admin endpoints.
+// LastSuccess is when the ring was last loaded or confirmed current by the
+// source's Changer.
+type Status struct {
+	Ready               bool      `json:"ready"`
+	Revision            string    `json:"revision,omitempty"`
+	Primary             uint32    `json:"primary,omitempty"`
+	LastSuccess         time.Time `json:"last_success,omitzero"`
+	LastAttempt         time.Time `json:"last_attempt,omitzero"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+}
+
+// Cache is the key ring shared by every request. Keyring is a lock-free
+// atomic load; Refresh lets one load run at a time however many callers
+// ask; Run refreshes periodically. A failed refresh keeps the old ring.
+type Cache struct {
+	src     crypto.Source
+	changer crypto.Changer // nil when src is not a Changer
+	opts    Options
+	ring    atomic.Pointer[crypto.Keyring]
+	flight  singleflight.Group
+	// onDemand bounds the refreshes RefreshForKey starts (burst 1, one per
+	// MinRefreshInterval); it is only consulted when a key is missing.
+	onDemand *rate.Limiter
+
+	mu     sync.Mutex // guards status
+	status Status
+
+	// joined, if set (tests only), is called once a Refresh caller is
+	// registered with the in-flight load.
+	joined func()
+}
+
+// New returns a cache over src. It loads nothing: call Refresh (or Run) to
+// load the first ring; until then Keyring returns nil and Status is not
+// ready.
+func New(src crypto.Source, opts Options) *Cache {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Minute
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinRefreshInterval <= 0 {
+		opts.MinRefreshInterval = 5 * time.Second
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	c := &Cache{src: src, opts: opts, onDemand: rate.NewLimiter(rate.Every(opts.MinRefreshInterval), 1)}
+	c.changer, _ = src.(crypto.Changer)
+	return c
+}
+
+// Keyring returns the current ring without locking; nil before the first
+// successful load.
+func (c *Cache) Keyring() *crypto.Keyring { return c.ring.Load() }
+
+// Status reports readiness and refresh health.
+func (c *Cache) Status() Status {
+	c.mu.Lock()
+	st := c.status
+	c.mu.Unlock()
+	r := c.ring.Load()
+	st.Ready = r != nil
+	st.Revision = r.Revision()
+	st.Primary = r.Primary()
+	return st
+}
+
+// Refresh loads the ring from the source now. Concurrent callers share one
+// load; each returns when it ends or when its own ctx is done. The load is
+// bounded by Options.Timeout, not by any one caller's ctx. On failure the
+// old ring stays in service and the error is returned.
+func (c *Cache) Refresh(ctx context.Context) error {
+	ch := c.flight.DoChan("load", func() (any, error) {
+		return nil, c.load(context.WithoutCancel(ctx))
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("refresh key ring: %w", ctx.Err())
+	}
+}
+
+// RefreshForKey returns a ring holding key id, refreshing on demand when the
+// current ring lacks it: the case of a sidecar that has not yet seen a
+// rotation another sidecar already seals with. When the ring has id it
+// returns at once (no lock, no I/O).
+//
+// Otherwise it refreshes through the same single flight as Refresh and Run
+// (a change check first when the source is a Changer), so any number of
+// concurrent callers cause one provider call, and at most one such
+// on-demand refresh starts per Options.MinRefreshInterval (see there for
+// why). Callers that arrive while one runs wait for it, up to their own
+// ctx. It then returns the current ring and nil if the ring holds id, or
+// the current ring (nil only if none was ever loaded) and an error: one
+// wrapping ErrRefreshLimited, crypto.ErrUnknownKey when the refreshed ring
+// still lacks id, the load error, or ctx's error.
+func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error) {
+	if r := c.ring.Load(); hasKey(r, id) {
+		return r, nil
+	}
+	ch := c.flight.DoChan("on-demand", func() (any, error) {
+		// The id of the caller that started this flight may have arrived
+		// with a load that ended just before: no need to spend the budget.
+		if hasKey(c.ring.Load(), id) {
+			return nil, nil
+		}
+		if !c.onDemand.AllowN(c.opts.Now(), 1) {
+			return nil, ErrRefreshLimited
+		}
+		return nil, c.check(context.WithoutCancel(ctx))
+	})
+	if c.joined != nil {
+		c.joined()
+	}
+	var err error
+	select {
+	case res := <-ch:
+		err = res.Err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	r := c.ring.Load()
+	result := UnknownKeyRefreshed
+	switch {
+	case hasKey(r, id):
+		err = nil
+	case errors.Is(err, ErrRefreshLimited):
+		result = UnknownKeyRateLimited
+		err = fmt.Errorf("refresh key ring for key v%d: %w", id, err)
+	case err != nil:
+		result = UnknownKeyError
+		err = fmt.Errorf("refresh key ring for key v%d: %w", id, err)
+	default:
+		result = UnknownKeyStillUnknown
+		err = fmt.Errorf("refresh key ring for key v%d: not in revision %q: %w", id, r.Revision(), crypto.ErrUnknownKey)
+	}
+	c.opts.Observer.UnknownKey(result)
+	return r, err
+}
+
+func hasKey(r *crypto.Keyring, id uint32) bool {
+	_, ok := r.Key(id)
+	return ok
+}
+
+// check asks the Changer (if any) whether to load; it shares the flight
+// with Refresh so that a check never runs beside a load.
+func (c *Cache) check(ctx context.Context) error {
+	prev := c.ring.Load()
+	if c.changer == nil || prev == nil {
+		return c.Refresh(ctx)
+	}
+	ch := c.flight.DoChan("load", func() (any, error) {
+		return nil, c.checkAndLoad(context.WithoutCancel(ctx), prev)
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Cache) checkAndLoad(ctx context.Context, prev *crypto.Keyring) error {
+	checkCtx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	changed, err := c.changer.Changed(checkCtx, prev)
+	cancel()
+	if err != nil {
+		c.fail(fmt.Errorf("check key ring for changes: %w", err), 0, false)
+		return err
+	}
+	if changed {
+		return c.load(ctx)
+	}
+	now := c.succeed()
+	c.opts.Observer.Refreshed(Refresh{Result: ResultUnchanged, Ring: prev, Time: now})
+	return nil
+}
+
+// succeed records a load or a change check that found the ring current,
+// and returns its time.
+func (c *Cache) succeed() time.Time {
+	now := c.opts.Now()
+	c.mu.Lock()
+	c.status.LastAttempt, c.status.LastSuccess = now, now
+	c.status.LastError, c.status.ConsecutiveFailures = "", 0
+	c.mu.Unlock()
+	return now
+}
+
+// load runs one Source.Load and installs its ring.
+func (c *Cache) load(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	prev := c.ring.Load()
+	began := time.Now()
+	next, err := c.src.Load(ctx, prev)
+	took := time.Since(began)
+	if err == nil && next == nil {
+		err = crypto.ErrNoKey
+	}
+	if err != nil {
+		err = fmt.Errorf("load key ring: %w", err)
+		c.fail(err, took, true)
+		return err
+	}
+	c.ring.Store(next)
+	now := c.succeed()
+
+	kind := ""
+	switch {
+	case prev == nil:
+		kind = EventLoaded
+	case prev.Primary() != next.Primary():
+		kind = EventRotationSeen
+	case prev.Revision() != next.Revision():
+		kind = EventRefreshed
+	}
+	infos := next.Versions()
+	versions := make([]uint32, 0, len(infos))
+	for _, v := range infos {
+		versions = append(versions, v.ID)
+	}
+	ev := KeyEvent{Kind: kind, Revision: next.Revision(), Primary: next.Primary(), Versions: versions, Duration: took}
+	c.opts.Observer.Refreshed(Refresh{Result: ResultLoaded, Loaded: true, Event: ev, Ring: next, Time: now})
+	// Same revision (kind ""): nothing an operator or auditor needs to see.
+	if kind != "" {
+		c.emit(ev)
+	}
+	return nil
+}
+
+// fail records a failed load (loaded: Source.Load ran for took) or change
+// check; the ring in service stays.
+func (c *Cache) fail(err error, took time.Duration, loaded bool) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	c.status.LastAttempt = now
+	c.status.LastError = err.Error()
+	c.status.ConsecutiveFailures++
+	failures := c.status.ConsecutiveFailures
+	c.mu.Unlock()
+	r := c.ring.Load()
+	ev := KeyEvent{Kind: EventError, Revision: r.Revision(), Primary: r.Primary(), Err: err, Duration: took}
+	c.opts.Observer.Refreshed(Refresh{Result: ResultError, Loaded: loaded, Event: ev, Ring: r, Failures: failures, Time: now})
+	c.emit(ev)
+}
+
+func (c *Cache) emit(ev KeyEvent) {
+	if c.opts.OnEvent != nil {
+		c.opts.OnEvent(ev)
+	}
+}
+
+// Run refreshes until ctx is done: at once if no ring is loaded yet, then
+// every Interval ±10%. When the source is a Changer, a periodic refresh
+// first asks Changed and loads only on true. After a failure it retries
+// with exponential backoff from Interval/32 up to Interval (each wait
+// ±10%), keeping the old ring in service.
+func (c *Cache) Run(ctx context.Context) {
+	wait := time.Duration(0)
+	if c.ring.Load() != nil {
+		wait = jitter(c.opts.Interval)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.check(ctx); err != nil && ctx.Err() == nil {
+			t.Reset(jitter(c.backoff()))
+			continue
+		}
+		t.Reset(jitter(c.opts.Interval))
+	}
+}
+
+// backoff is the wait after the current run of failures.
+func (c *Cache) backoff() time.Duration {
+	c.mu.Lock()
+	n := c.status.ConsecutiveFailures
+	c.mu.Unlock()
+	return backoffAfter(c.opts.Interval, n)
+}
+
+// backoffAfter is the wait before the next attempt once failures refreshes
+// (at least 1) failed in a row under a periodic interval: interval/32 (at
+// least 1ms), doubled per further failure, capped at interval.
+func backoffAfter(interval time.Duration, failures int) time.Duration {
+	d := max(interval/32, time.Millisecond)
+	for i := 1; i < failures && d < interval; i++ {
+		d *= 2
+	}
+	return min(d, interval)
+}
+
+// jitter spreads d by ±10% so that many sidecars do not refresh together.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1))
+}

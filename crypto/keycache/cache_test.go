@@ -1,0 +1,387 @@
+package keycache_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+func TestConcurrentRefreshesShareOneLoad(t *testing.T) {
+	path, mk := localRing(t)
+	src := &countingSource{inner: localkeys.New(path, mk), gate: make(chan struct{})}
+	c := keycache.New(src, keycache.Options{})
+	const callers = 50
+	var joined sync.WaitGroup
+	joined.Add(callers)
+	keycache.OnJoin(c, joined.Done)
+
+	errs := make(chan error, callers)
+	for range callers {
+		go func() { errs <- c.Refresh(context.Background()) }()
+	}
+	joined.Wait() // every caller is waiting on the one gated load
+	close(src.gate)
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := src.loads.Load(); n != 1 {
+		t.Fatalf("%d concurrent Refresh calls caused %d loads, want 1", callers, n)
+	}
+	if c.Keyring() == nil || !c.Status().Ready {
+		t.Fatal("cache not ready after refresh")
+	}
+	keycache.OnJoin(c, nil)
+	if err := c.Refresh(context.Background()); err != nil || src.loads.Load() != 2 {
+		t.Fatalf("a later Refresh: err %v, loads %d; want a second load", err, src.loads.Load())
+	}
+}
+
+func TestRefreshReturnsWhenItsCallerGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path, mk := localRing(t)
+		src := &countingSource{inner: localkeys.New(path, mk), gate: make(chan struct{})}
+		c := keycache.New(src, keycache.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- c.Refresh(ctx) }()
+		synctest.Wait() // the load is held at the gate
+		if n := src.loads.Load(); n != 1 {
+			t.Fatalf("%d loads started, want 1", n)
+		}
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Refresh error = %v, want context.Canceled", err)
+		}
+		close(src.gate) // the shared load goes on and installs its ring
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c.Keyring() == nil {
+			t.Fatal("no ring after the load finished")
+		}
+	})
+}
+
+func TestRefreshFailureKeepsTheOldRing(t *testing.T) {
+	path, mk := localRing(t)
+	reg := prometheus.NewRegistry()
+	var events eventLog
+	var clock atomic.Pointer[time.Time]
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock.Store(&t0)
+	now := func() time.Time { return *clock.Load() }
+	c := keycache.New(localkeys.New(path, mk), keycache.Options{
+		Observer: monitor(reg, now), OnEvent: events.add, Now: now,
+	})
+	if st := c.Status(); st.Ready || c.Keyring() != nil {
+		t.Fatalf("ready before any load: %+v", st)
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	good := c.Keyring()
+	original, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte(`{"format":"garbage"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(90 * time.Second)
+	clock.Store(&t1)
+	for range 2 {
+		if err := c.Refresh(context.Background()); !errors.Is(err, localkeys.ErrBadRing) {
+			t.Fatalf("Refresh error = %v, want ErrBadRing", err)
+		}
+	}
+
+	t.Run("the old ring stays in service", func(t *testing.T) {
+		if c.Keyring() != good {
+			t.Fatal("ring replaced after a failed refresh")
+		}
+		if _, err := c.Keyring().Seal(nil, []byte("x"), crypto.TypeString, crypto.ModeRandom, crypto.AAD(nil, "c", "")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("status says ready but failing", func(t *testing.T) {
+		st := c.Status()
+		if !st.Ready || st.Revision != good.Revision() || st.Primary != 1 || st.ConsecutiveFailures != 2 ||
+			!strings.Contains(st.LastError, "invalid key ring") || !st.LastSuccess.Equal(t0) || !st.LastAttempt.Equal(t1) {
+			t.Fatalf("Status = %+v", st)
+		}
+	})
+	t.Run("metrics count the failures and the ring age", func(t *testing.T) {
+		checks := []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"fieldseal_keys_refresh_total", []string{"result", "error"}, 2},
+			{"fieldseal_keys_refresh_total", []string{"result", "loaded"}, 1},
+			{"fieldseal_keys_consecutive_failures", nil, 2},
+			{"fieldseal_keys_ring_age_seconds", nil, 90},
+			{"fieldseal_keys_primary_version", nil, 1},
+			{"fieldseal_keys_versions", nil, 1},
+			{"fieldseal_keys_refresh_duration_seconds", nil, 3},
+		}
+		for _, ch := range checks {
+			if got := metricValue(t, reg, ch.name, ch.labels...); got != ch.want {
+				t.Errorf("%s%v = %v, want %v", ch.name, ch.labels, got, ch.want)
+			}
+		}
+	})
+	t.Run("each failure is an error event with no key material", func(t *testing.T) {
+		if got, want := events.kinds(), []string{keycache.EventLoaded, keycache.EventError, keycache.EventError}; !slices.Equal(got, want) {
+			t.Fatalf("events = %v, want %v", got, want)
+		}
+		if e := events.events[1]; e.Err == nil || e.Revision != good.Revision() {
+			t.Fatalf("error event = %+v", e)
+		}
+	})
+	t.Run("recovery clears the failure count", func(t *testing.T) {
+		if err := os.WriteFile(path, original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if st := c.Status(); st.ConsecutiveFailures != 0 || st.LastError != "" || !st.LastSuccess.Equal(t1) {
+			t.Fatalf("Status = %+v", st)
+		}
+		if got := metricValue(t, reg, "fieldseal_keys_consecutive_failures"); got != 0 {
+			t.Fatalf("consecutive failures metric = %v", got)
+		}
+		if got := events.kinds(); len(got) != 3 {
+			t.Fatalf("reloading the same revision emitted events: %v", got)
+		}
+	})
+}
+
+func TestRotationThroughTheCache(t *testing.T) {
+	path, mk := localRing(t)
+	var events eventLog
+	c := keycache.New(localkeys.New(path, mk), keycache.Options{OnEvent: events.add})
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	aad := crypto.AAD(nil, "email", "tenant-1")
+	v1, err := c.Keyring().Seal(nil, []byte("old@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1det, err := c.Keyring().Seal(nil, []byte("old@example.com"), crypto.TypeString, crypto.ModeDeterministic, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.Rotate(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ring := c.Keyring()
+
+	t.Run("the new version becomes primary and is announced", func(t *testing.T) {
+		if ring.Primary() != 2 {
+			t.Fatalf("primary = %d", ring.Primary())
+		}
+		ev := events.events[len(events.events)-1]
+		if ev.Kind != keycache.EventRotationSeen || ev.Primary != 2 || !slices.Equal(ev.Versions, []uint32{1, 2}) {
+			t.Fatalf("last event = %+v", ev)
+		}
+	})
+	t.Run("values sealed under v1 still open", func(t *testing.T) {
+		for _, v := range [][]byte{v1, v1det} {
+			pt, _, id, err := ring.Open(nil, v, aad)
+			if err != nil || string(pt) != "old@example.com" || id != 1 {
+				t.Fatalf("Open = %q v%d %v", pt, id, err)
+			}
+		}
+	})
+	t.Run("new values carry v2 in their header", func(t *testing.T) {
+		v2, err := ring.Seal(nil, []byte("new@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, id, err := ring.Open(nil, v2, aad)
+		if err != nil || id != 2 {
+			t.Fatalf("Open: v%d %v", id, err)
+		}
+		raw := mustDecode(t, v2)
+		if got := binary.BigEndian.Uint32(raw[2:6]); got != 2 {
+			t.Fatalf("header key id = %d", got)
+		}
+	})
+	t.Run("a changed file with the same primary is a refresh", func(t *testing.T) {
+		data, _ := os.ReadFile(path)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, compact.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ev := events.events[len(events.events)-1]; ev.Kind != keycache.EventRefreshed || ev.Primary != 2 {
+			t.Fatalf("last event = %+v", ev)
+		}
+	})
+}
+
+// The Run tests below run in a testing/synctest bubble: Run's timers use
+// the bubble's fake clock, which moves only when every goroutine in the
+// bubble is blocked, so the tests step through minutes of refresh schedule
+// at once and can check it exactly (the ±10% jitter bounds every wait).
+
+func TestRunChecksChangerBeforeLoading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path, mk := localRing(t)
+		src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
+		reg := prometheus.NewRegistry()
+		var events eventLog
+		c := keycache.New(src, keycache.Options{Interval: time.Minute, Observer: monitor(reg, nil), OnEvent: events.add})
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		runCache(t, c)
+
+		// Checks fall due every 54s to 66s: three of them by 3m30s, not four.
+		time.Sleep(3*time.Minute + 30*time.Second)
+		synctest.Wait()
+		if n := src.checks.Load(); n != 3 {
+			t.Fatalf("%d periodic checks in 3m30s at a 1m interval, want 3", n)
+		}
+		if n := src.loads.Load(); n != 1 {
+			t.Fatalf("unchanged file was loaded %d times, want only the first load", n)
+		}
+		if got := metricValue(t, reg, "fieldseal_keys_refresh_total", "result", "unchanged"); got != 3 {
+			t.Fatalf("unchanged refreshes = %v, want 3", got)
+		}
+		if _, err := localkeys.Rotate(path, mk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(66 * time.Second) // the next check is due by then
+		synctest.Wait()
+		if p := c.Keyring().Primary(); p != 2 {
+			t.Fatalf("primary = %d one interval after the rotation, want 2", p)
+		}
+		if n := src.loads.Load(); n != 2 {
+			t.Fatalf("loads = %d, want 2 (first load and the rotation)", n)
+		}
+		if got := events.kinds(); !slices.Equal(got, []string{keycache.EventLoaded, keycache.EventRotationSeen}) {
+			t.Fatalf("events = %v", got)
+		}
+	})
+}
+
+func TestRunWithoutChangerReloadsPeriodically(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path, mk := localRing(t)
+		src := &countingSource{inner: localkeys.New(path, mk)}
+		var events eventLog
+		c := keycache.New(src, keycache.Options{Interval: time.Minute, OnEvent: events.add})
+		runCache(t, c)
+		// The first load runs at once, then one every 54s to 66s.
+		time.Sleep(3*time.Minute + 30*time.Second)
+		synctest.Wait()
+		if n := src.loads.Load(); n != 4 {
+			t.Fatalf("%d loads in 3m30s at a 1m interval, want 4", n)
+		}
+		if got := events.kinds(); !slices.Equal(got, []string{keycache.EventLoaded}) {
+			t.Fatalf("events = %v, want one loaded event (later loads had the same revision)", got)
+		}
+	})
+}
+
+func TestRunStartsWithoutKeysAndBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "ring.json")
+		text, _ := localkeys.GenerateMasterKey()
+		mk, err := localkeys.ParseMasterKey(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &countingSource{inner: localkeys.New(path, mk), began: make(chan time.Time)}
+		var events eventLog
+		const interval = 32 * time.Second
+		c := keycache.New(src, keycache.Options{Interval: interval, OnEvent: events.add})
+		runCache(t, c)
+		// wait receives the next load and checks that it began want ±10%
+		// after the previous one.
+		prev := <-src.began // the first load runs at once
+		wait := func(what string, want time.Duration) {
+			t.Helper()
+			at := <-src.began
+			if got := at.Sub(prev); got < want-want/10 || got > want+want/10 {
+				t.Errorf("%s: the next load began %v later, want %v ±10%%", what, got, want)
+			}
+			prev = at
+		}
+
+		// After the n-th failure in a row Run waits interval/32 doubled
+		// n-1 times, capped at the interval.
+		backoff := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, interval, interval}
+		for i, want := range backoff {
+			wait(fmt.Sprintf("after failure %d", i+1), want)
+		}
+		synctest.Wait() // the last attempt failed too
+		// Without keys the cache is not ready and seals nothing.
+		if st := c.Status(); st.Ready || st.ConsecutiveFailures != len(backoff)+1 || !strings.Contains(st.LastError, "ring.json") {
+			t.Fatalf("Status = %+v", st)
+		}
+		if _, err := c.Keyring().Seal(nil, []byte("x"), crypto.TypeString, crypto.ModeRandom, nil); !errors.Is(err, crypto.ErrNoKey) {
+			t.Fatalf("Seal error = %v, want ErrNoKey", err)
+		}
+
+		if _, err := localkeys.Init(path, mk); err != nil {
+			t.Fatal(err)
+		}
+		wait("after the last failure", interval)
+		synctest.Wait()
+		if st := c.Status(); !st.Ready || st.ConsecutiveFailures != 0 || st.Primary != 1 {
+			t.Fatalf("Status = %+v", st)
+		}
+		if kinds := events.kinds(); kinds[0] != keycache.EventError || kinds[len(kinds)-1] != keycache.EventLoaded {
+			t.Fatalf("events = %v", kinds)
+		}
+
+		// A success resets the backoff: a later failure is retried after
+		// interval/32 again.
+		if err := os.WriteFile(path, []byte(`{"format":"garbage"`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wait("after a success", interval)
+		wait("after the first failure since the success", backoff[0])
+		synctest.Wait()
+	})
+}
+
+// mustDecode decodes the payload of a sealed value (FORMAT.md).
+func mustDecode(t *testing.T, sealed []byte) []byte {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(string(sealed), crypto.Prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

@@ -1,0 +1,29 @@
+// Package keycache shares one key ring with every request: the key cache of
+// fieldseal's design. A Cache serves the ring a crypto.Source loads through
+// an atomic pointer (lock-free reads on the hot path), lets one load run at
+// a time however many callers ask (no thundering herd on KMS), refreshes
+// periodically with ±10% jitter (asking a crypto.Changer first when the
+// source is one), backs off exponentially on failure while it keeps serving
+// the ring it has, and fetches a key the ring lacks on demand, rate
+// limited because key ids come from stored, possibly forged, values.
+//
+// The cache itself neither logs nor measures: it reports every refresh and
+// on-demand lookup to an Observer, and every key event (first load, new
+// revision, rotation seen, error) to Options.OnEvent for the audit trail.
+// Monitor is the Observer a process wires in: zerolog lines and the
+// fieldseal_keys_* Prometheus metrics. Key material never reaches the
+// observer, events, logs, metrics or error text.
+//
+// Run's timers and load durations come from the time package and status
+// times from Options.Now, so tests drive periodic refresh and backoff in a
+// testing/synctest bubble.
+//
+// Typical use:
+//
+//	cache := keycache.New(provider, keycache.Options{
+//		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
+//	})
+//	if err := cache.Refresh(ctx); err != nil { ... }   // first load
+//	go cache.Run(ctx)
+//	ring := cache.Keyring()                              // per request
+package keycache

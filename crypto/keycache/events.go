@@ -1,0 +1,96 @@
+package keycache
+
+import (
+	"time"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// Key event kinds (KeyEvent.Kind, and the "event" log field as
+// "keys_"+kind).
+const (
+	// EventLoaded: the first key ring was loaded.
+	EventLoaded = "loaded"
+	// EventRefreshed: a new ring revision was loaded, same primary.
+	EventRefreshed = "refreshed"
+	// EventRotationSeen: a new ring was loaded with a different primary.
+	EventRotationSeen = "rotation_seen"
+	// EventError: a load or change check failed; the old ring is kept.
+	EventError = "error"
+)
+
+// KeyEvent describes a key event for logs and the audit trail. It never
+// carries key material; Err text never does either. Revision and Primary
+// are the new ring's, or on EventError the ring still in service ("" and 0
+// when none was ever loaded).
+type KeyEvent struct {
+	Kind     string
+	Revision string
+	Primary  uint32
+	Versions []uint32 // ids of the new ring's versions; nil on EventError
+	Err      error    // EventError only
+	// Duration is the Source.Load's time; 0 for a failed change check.
+	Duration time.Duration
+}
+
+// RefreshResult is the outcome of one load or change check, the result
+// label of fieldseal_keys_refresh_total.
+type RefreshResult string
+
+// Refresh results.
+const (
+	ResultLoaded    RefreshResult = "loaded"    // Source.Load returned a ring
+	ResultUnchanged RefreshResult = "unchanged" // the Changer said the ring is current
+	ResultError     RefreshResult = "error"     // the load or check failed; old ring kept
+)
+
+// Refresh reports one load or change check that ended.
+type Refresh struct {
+	Result RefreshResult
+	// Loaded is true when a Source.Load ran (Event.Duration is its time),
+	// false for a change check alone.
+	Loaded bool
+	// Event is the key event; its Kind is "" when nothing changed that an
+	// operator or auditor needs to see (the load found the revision in
+	// service, or the Changer found the ring current).
+	Event KeyEvent
+	// Ring is the ring in service after this refresh; nil when none was
+	// ever loaded.
+	Ring *crypto.Keyring
+	// Failures is the number of refreshes failed in a row, this one
+	// included (0 after a success).
+	Failures int
+	// Time is when the refresh ended, by Options.Now.
+	Time time.Time
+}
+
+// UnknownKeyResult is the outcome of one RefreshForKey call for a key id the
+// ring lacked, the result label of fieldseal_keys_unknown_key_refreshes_total.
+type UnknownKeyResult string
+
+// Unknown-key results.
+const (
+	UnknownKeyRefreshed    UnknownKeyResult = "refreshed"     // the key is in the ring after the refresh
+	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // no refresh: the on-demand budget is spent
+	UnknownKeyStillUnknown UnknownKeyResult = "still_unknown" // refreshed (or found current); the key is not there
+	UnknownKeyError        UnknownKeyResult = "error"         // the refresh failed or the caller gave up
+)
+
+// Observer is the hook through which the process that owns a Cache logs and
+// measures it, so the cache itself depends on no logging or metrics
+// library. Monitor is the Prometheus and zerolog implementation. Methods
+// run on the goroutine that refreshed (a Run loop, a Refresh or
+// RefreshForKey caller), possibly several at once, and must not block for
+// long.
+type Observer interface {
+	// Refreshed is called once per load or change check, when it ends.
+	Refreshed(Refresh)
+	// UnknownKey is called once per RefreshForKey call for a key id the
+	// ring lacked, with its outcome.
+	UnknownKey(UnknownKeyResult)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Refreshed(Refresh)           {}
+func (nopObserver) UnknownKey(UnknownKeyResult) {}

@@ -1,0 +1,153 @@
+package keycache_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// countingSource wraps a real localkeys provider and counts loads. When gate
+// is set, Load waits for it to close, so a test can hold a load in flight.
+// When began is set, Load first sends it its start time (by time.Now, the
+// fake clock inside a synctest bubble), so a test can follow the schedule
+// load by load.
+type countingSource struct {
+	inner *localkeys.Provider
+	loads atomic.Int32
+	gate  chan struct{}
+	began chan time.Time
+}
+
+func (s *countingSource) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyring, error) {
+	s.loads.Add(1)
+	if s.began != nil {
+		s.began <- time.Now()
+	}
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.inner.Load(ctx, prev)
+}
+
+// countingChanger adds the provider's Changer to countingSource.
+type countingChanger struct {
+	*countingSource
+	checks atomic.Int32
+}
+
+func (s *countingChanger) Changed(ctx context.Context, prev *crypto.Keyring) (bool, error) {
+	s.checks.Add(1)
+	return s.inner.Changed(ctx, prev)
+}
+
+// eventLog records key events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []keycache.KeyEvent
+}
+
+func (l *eventLog) add(e keycache.KeyEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var k []string
+	for _, e := range l.events {
+		k = append(k, e.Kind)
+	}
+	return k
+}
+
+// localRing makes a ring file under a temporary directory.
+func localRing(t *testing.T) (path string, mk localkeys.MasterKey) {
+	t.Helper()
+	text, err := localkeys.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mk, err = localkeys.ParseMasterKey(text); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "ring.json")
+	if _, err := localkeys.Init(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	return path, mk
+}
+
+// monitor returns the process's Observer, its metrics in reg and its ring
+// age by now (nil: time.Now).
+func monitor(reg prometheus.Registerer, now func() time.Time) *keycache.Monitor {
+	return keycache.NewMonitor(keycache.MonitorOptions{Registerer: reg, Now: now})
+}
+
+// metricValue reads one sample from reg: a counter, gauge or the sample
+// count of a histogram. labels are name, value pairs.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	t.Fatalf("metric %s%v not found", name, labels)
+	return 0
+}
+
+// runCache runs c.Run until the test ends; inside a synctest bubble it
+// ends with the bubble's test.
+func runCache(t *testing.T, c *keycache.Cache) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}

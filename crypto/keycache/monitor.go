@@ -1,0 +1,152 @@
+package keycache
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/internal/promreg"
+)
+
+// MonitorOptions configure a Monitor. The zero value logs nothing and
+// registers nothing.
+type MonitorOptions struct {
+	// Logger receives one line per key event (default: disabled).
+	Logger zerolog.Logger
+	// Registerer receives the fieldseal_keys_* metrics (nil: none). A
+	// second Monitor on the same registry counts in the first one's
+	// collectors; the ring age is then the first one's.
+	Registerer prometheus.Registerer
+	// Now is the clock for the ring age (default time.Now); give it the
+	// cache's Options.Now.
+	Now func() time.Time
+}
+
+// Monitor is the Observer a process gives its Cache: it logs key events
+// with zerolog and exports the fieldseal_keys_* Prometheus metrics, none of
+// which carries key material.
+//
+// Log lines have stable fields: "event" (keys_loaded, keys_refreshed,
+// keys_rotation_seen, keys_error), "revision", "primary", "versions",
+// "duration"; on errors "error", "consecutive_failures", "serving" and
+// "serving_revision". A load that finds the revision in service and a
+// change check that finds the ring current are counted, not logged.
+type Monitor struct {
+	log zerolog.Logger
+	now func() time.Time
+	// lastSuccess is Refresh.Time of the last success, in Unix
+	// nanoseconds; 0 before the first.
+	lastSuccess atomic.Int64
+
+	refreshes *prometheus.CounterVec
+	duration  prometheus.Histogram
+	age       prometheus.GaugeFunc
+	primary   prometheus.Gauge
+	versions  prometheus.Gauge
+	failures  prometheus.Gauge
+	// unknownKey counts RefreshForKey calls for a key the ring lacked.
+	unknownKey *prometheus.CounterVec
+}
+
+var _ Observer = (*Monitor)(nil)
+
+// NewMonitor returns a Monitor, its metrics registered with
+// opts.Registerer. A collector of another kind already registered under
+// one of its names is a programming error and panics.
+func NewMonitor(opts MonitorOptions) *Monitor {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Monitor{
+		log: opts.Logger,
+		now: opts.Now,
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldseal_keys_refresh_total",
+			Help: "Key ring refreshes by result (loaded, unchanged, error).",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fieldseal_keys_refresh_duration_seconds",
+			Help:    "Time taken by one key ring load from the key source.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		primary: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fieldseal_keys_primary_version",
+			Help: "Key id new values are sealed under.",
+		}),
+		versions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fieldseal_keys_versions",
+			Help: "Number of key versions in the key ring.",
+		}),
+		failures: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fieldseal_keys_consecutive_failures",
+			Help: "Key ring refreshes failed in a row (0 when healthy).",
+		}),
+		unknownKey: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldseal_keys_unknown_key_refreshes_total",
+			Help: "Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), " +
+				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), " +
+				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
+		}, []string{"result"}),
+	}
+	m.age = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fieldseal_keys_ring_age_seconds",
+		Help: "Seconds since the key ring was last loaded or confirmed current (0 before the first load).",
+	}, m.ringAge)
+	// Every result exists from the start, so rate() and alerts see zeros.
+	for _, r := range []UnknownKeyResult{UnknownKeyRefreshed, UnknownKeyRateLimited, UnknownKeyStillUnknown, UnknownKeyError} {
+		m.unknownKey.WithLabelValues(string(r))
+	}
+	if reg := opts.Registerer; reg != nil {
+		m.refreshes = promreg.Register(reg, m.refreshes)
+		m.duration = promreg.Register(reg, m.duration)
+		m.age = promreg.Register(reg, m.age)
+		m.primary = promreg.Register(reg, m.primary)
+		m.versions = promreg.Register(reg, m.versions)
+		m.failures = promreg.Register(reg, m.failures)
+		m.unknownKey = promreg.Register(reg, m.unknownKey)
+	}
+	return m
+}
+
+func (m *Monitor) ringAge() float64 {
+	last := m.lastSuccess.Load()
+	if last == 0 {
+		return 0
+	}
+	return m.now().Sub(time.Unix(0, last)).Seconds()
+}
+
+// Refreshed counts r and logs its key event, if any.
+func (m *Monitor) Refreshed(r Refresh) {
+	m.refreshes.WithLabelValues(string(r.Result)).Inc()
+	if r.Loaded {
+		m.duration.Observe(r.Event.Duration.Seconds())
+	}
+	m.failures.Set(float64(r.Failures))
+	if r.Result == ResultError {
+		m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
+			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil).
+			Str("serving_revision", r.Ring.Revision()).Msg("key ring refresh failed; keeping the ring in service")
+		return
+	}
+	m.lastSuccess.Store(r.Time.UnixNano())
+	if r.Result != ResultLoaded {
+		return
+	}
+	ev := r.Event
+	m.primary.Set(float64(ev.Primary))
+	m.versions.Set(float64(len(ev.Versions)))
+	if ev.Kind == "" {
+		return
+	}
+	m.log.Info().Str("event", "keys_"+ev.Kind).Str("revision", ev.Revision).
+		Uint32("primary", ev.Primary).Uints32("versions", ev.Versions).
+		Dur("duration", ev.Duration).Msg("key ring " + ev.Kind)
+}
+
+// UnknownKey counts one on-demand lookup of a key id the ring lacked.
+func (m *Monitor) UnknownKey(r UnknownKeyResult) {
+	m.unknownKey.WithLabelValues(string(r)).Inc()
+}

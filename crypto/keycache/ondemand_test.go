@@ -1,0 +1,266 @@
+package keycache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// testClock is an injected CacheOptions.Now that tests move by hand.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// sidecar is one key cache over a shared ring file, as one sidecar has.
+type sidecar struct {
+	src   *countingChanger
+	cache *keycache.Cache
+	reg   *prometheus.Registry
+	clock *testClock
+}
+
+// calls is every provider call the sidecar made (change checks and loads).
+func (s *sidecar) calls() int32 { return s.src.loads.Load() + s.src.checks.Load() }
+
+func newSidecar(t *testing.T, path string, mk localkeys.MasterKey, gate chan struct{}) *sidecar {
+	t.Helper()
+	s := &sidecar{
+		src:   &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}},
+		reg:   prometheus.NewRegistry(),
+		clock: newTestClock(),
+	}
+	// A long periodic interval: only on-demand refreshes happen here.
+	s.cache = keycache.New(s.src, keycache.Options{Interval: time.Hour, Observer: monitor(s.reg, s.clock.Now), Now: s.clock.Now})
+	if err := s.cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.src.gate = gate // holds later loads until the test closes it
+	s.src.loads.Store(0)
+	s.src.checks.Store(0)
+	return s
+}
+
+// sealedUnderRotatedKey rotates the ring file, lets sidecar a pick the new
+// key up and seal a value with it, and returns that value and its AAD.
+func sealedUnderRotatedKey(t *testing.T, path string, mk localkeys.MasterKey, a *sidecar) (sealed, aad []byte) {
+	t.Helper()
+	if _, err := localkeys.Rotate(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	aad = crypto.AAD(nil, "email", "tenant-1")
+	sealed, err := a.cache.Keyring().Seal(nil, []byte("new@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed, aad
+}
+
+func TestRefreshForKey(t *testing.T) {
+	t.Run("a key the ring holds is returned at once without a provider call", func(t *testing.T) {
+		path, mk := localRing(t)
+		b := newSidecar(t, path, mk, nil)
+		ring, err := b.cache.RefreshForKey(context.Background(), 1)
+		if err != nil || ring != b.cache.Keyring() {
+			t.Fatalf("RefreshForKey(1) = %p, %v; want the current ring", ring, err)
+		}
+		if n := b.calls(); n != 0 {
+			t.Fatalf("%d provider calls, want 0", n)
+		}
+	})
+
+	t.Run("a sidecar that missed a rotation opens the new key's values after one load", func(t *testing.T) {
+		path, mk := localRing(t)
+		a, b := newSidecar(t, path, mk, nil), newSidecar(t, path, mk, nil)
+		sealed, aad := sealedUnderRotatedKey(t, path, mk, a)
+
+		_, _, id, err := b.cache.Keyring().Open(nil, sealed, aad)
+		if !errors.Is(err, crypto.ErrUnknownKey) || id != 2 {
+			t.Fatalf("before: Open = v%d, %v; want ErrUnknownKey naming v2", id, err)
+		}
+		ring, err := b.cache.RefreshForKey(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, _, _, err := ring.Open(nil, sealed, aad)
+		if err != nil || string(pt) != "new@example.com" {
+			t.Fatalf("after: Open = %q, %v", pt, err)
+		}
+		if ring != b.cache.Keyring() || ring.Primary() != 2 {
+			t.Fatalf("the cache does not serve the refreshed ring (primary %d)", b.cache.Keyring().Primary())
+		}
+		if n := b.src.loads.Load(); n != 1 {
+			t.Fatalf("%d loads, want 1", n)
+		}
+		if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "refreshed"); got != 1 {
+			t.Fatalf("refreshed = %v, want 1", got)
+		}
+	})
+
+	t.Run("concurrent callers for the missing key share one provider load", func(t *testing.T) {
+		path, mk := localRing(t)
+		a := newSidecar(t, path, mk, nil)
+		b := newSidecar(t, path, mk, make(chan struct{}))
+		sealed, aad := sealedUnderRotatedKey(t, path, mk, a)
+
+		const callers = 100
+		var joined sync.WaitGroup
+		joined.Add(callers)
+		keycache.OnJoin(b.cache, joined.Done)
+		errs := make(chan error, callers)
+		for range callers {
+			go func() {
+				ring, err := b.cache.RefreshForKey(context.Background(), 2)
+				if err == nil {
+					_, _, _, err = ring.Open(nil, sealed, aad)
+				}
+				errs <- err
+			}()
+		}
+		joined.Wait() // every caller waits on the one gated load
+		close(b.src.gate)
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if l, c := b.src.loads.Load(), b.src.checks.Load(); l != 1 || c != 1 {
+			t.Fatalf("%d callers caused %d loads and %d change checks, want 1 and 1", callers, l, c)
+		}
+		if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "refreshed"); got != callers {
+			t.Fatalf("refreshed = %v, want %d", got, callers)
+		}
+	})
+
+	t.Run("a flood of forged key ids refreshes at most once per MinRefreshInterval", func(t *testing.T) {
+		path, mk := localRing(t)
+		b := newSidecar(t, path, mk, nil)
+		flood := func() (limited, unknown int) {
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for i := range 200 {
+				wg.Go(func() {
+					ring, err := b.cache.RefreshForKey(context.Background(), 999+uint32(i%3))
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case ring != b.cache.Keyring():
+						t.Errorf("RefreshForKey returned another ring than the cache serves")
+					case errors.Is(err, keycache.ErrRefreshLimited):
+						limited++
+					case errors.Is(err, crypto.ErrUnknownKey):
+						unknown++
+					default:
+						t.Errorf("RefreshForKey(forged) = %v, want ErrRefreshLimited or ErrUnknownKey", err)
+					}
+				})
+			}
+			wg.Wait()
+			return limited, unknown
+		}
+
+		limited, unknown := flood()
+		if n := b.calls(); n != 1 {
+			t.Fatalf("first flood: %d provider calls, want 1", n)
+		}
+		// Callers that joined the one refresh learn the id is still
+		// unknown; later ones are rate limited.
+		if unknown == 0 || limited+unknown != 200 {
+			t.Fatalf("first flood: %d rate limited, %d still unknown", limited, unknown)
+		}
+		b.clock.Advance(5*time.Second - time.Nanosecond)
+		if limited, _ = flood(); limited != 200 || b.calls() != 1 {
+			t.Fatalf("just under 5s later: %d of 200 rate limited, %d provider calls; want 200 and 1", limited, b.calls())
+		}
+		b.clock.Advance(time.Nanosecond)
+		if flood(); b.calls() != 2 {
+			t.Fatalf("5s later: %d provider calls, want 2", b.calls())
+		}
+		if n := b.src.loads.Load(); n != 0 {
+			t.Fatalf("%d loads of an unchanged ring file, want 0 (the change check suffices)", n)
+		}
+		limitedMetric := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "rate_limited")
+		unknownMetric := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "still_unknown")
+		if limitedMetric+unknownMetric != 600 || unknownMetric == 0 {
+			t.Fatalf("metrics: rate_limited %v, still_unknown %v; want 600 in all", limitedMetric, unknownMetric)
+		}
+	})
+
+	t.Run("a rotation seen while a flood spent the budget opens one interval later", func(t *testing.T) {
+		path, mk := localRing(t)
+		a, b := newSidecar(t, path, mk, nil), newSidecar(t, path, mk, nil)
+		if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
+			t.Fatalf("forged id: %v", err)
+		}
+		sealedUnderRotatedKey(t, path, mk, a)
+		if _, err := b.cache.RefreshForKey(context.Background(), 2); !errors.Is(err, keycache.ErrRefreshLimited) {
+			t.Fatalf("within the interval: %v, want ErrRefreshLimited", err)
+		}
+		b.clock.Advance(5 * time.Second)
+		ring, err := b.cache.RefreshForKey(context.Background(), 2)
+		if err != nil || ring.Primary() != 2 {
+			t.Fatalf("one interval later: primary %d, %v", ring.Primary(), err)
+		}
+	})
+
+	t.Run("the interval is configurable", func(t *testing.T) {
+		path, mk := localRing(t)
+		clock := newTestClock()
+		src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
+		c := keycache.New(src, keycache.Options{MinRefreshInterval: time.Minute, Now: clock.Now})
+		if err := c.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []time.Duration{0, 30 * time.Second, 30 * time.Second} {
+			clock.Advance(step)
+			_, _ = c.RefreshForKey(context.Background(), 999)
+		}
+		if n := src.checks.Load(); n != 2 {
+			t.Fatalf("%d change checks over one minute with a 1m interval, want 2", n)
+		}
+	})
+
+	t.Run("a caller that gives up returns its context's error", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			b := newSidecar(t, path, mk, make(chan struct{}))
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			keycache.OnJoin(b.cache, cancel)
+			ring, err := b.cache.RefreshForKey(ctx, 2)
+			if !errors.Is(err, context.Canceled) || ring == nil || ring.Primary() != 1 {
+				t.Fatalf("RefreshForKey = primary %d, %v; want the old ring and context.Canceled", ring.Primary(), err)
+			}
+			keycache.OnJoin(b.cache, nil)
+			close(b.src.gate) // the load goes on without its caller...
+			synctest.Wait()   // ...and lands
+			if p := b.cache.Keyring().Primary(); p != 2 {
+				t.Fatalf("primary = %d after the gated load ended, want 2", p)
+			}
+			if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "error"); got != 1 {
+				t.Fatalf("error = %v, want 1", got)
+			}
+		})
+	})
+}

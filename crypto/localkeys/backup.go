@@ -1,0 +1,108 @@
+package localkeys
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// BackupFormat is the "format" of a local ring backup file.
+const BackupFormat = "fieldseal-key-backup/v1"
+
+// ErrBadBackup: the backup file is not a valid, intact fieldseal backup.
+var ErrBadBackup = errors.New("invalid or corrupted key ring backup")
+
+// Backup is a self-describing copy of a ring file. It holds the ring file
+// bytes exactly (wrapped keys and signed metadata; never a plaintext key)
+// and their SHA-256, so a restore puts back the same revision and a
+// damaged copy is refused before it is used. The ring's own MAC and the
+// AEAD of every wrapped key protect it against deliberate edits; checking
+// them needs the master key (Verify, RestoreBackup).
+type Backup struct {
+	Format   string    `json:"format"`
+	Provider string    `json:"provider"` // "local"
+	RingID   string    `json:"ring_id"`
+	Created  time.Time `json:"created"`
+	Source   string    `json:"source"`   // ring file path at backup time
+	Versions []uint32  `json:"versions"` // for people reading the file
+	Primary  uint32    `json:"primary"`
+	SHA256   string    `json:"sha256"` // hex SHA-256 of Ring
+	Ring     []byte    `json:"ring"`   // the ring file bytes (base64 in JSON)
+}
+
+// WriteBackup reads the ring at path, checks it with mk (Verify: MAC and
+// every wrapped key), and writes a Backup to out (mode 0600, refusing to
+// overwrite), so a backup never captures a ring that does not open.
+func WriteBackup(path string, mk MasterKey, out string, now time.Time) (*Backup, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("back up key ring: read %q: %w", path, err)
+	}
+	if _, err := verifyBytes(path, data, mk); err != nil {
+		return nil, fmt.Errorf("back up key ring: %w", err)
+	}
+	rf, _ := parseRing(data) // verified above
+	sum := sha256.Sum256(data)
+	b := &Backup{Format: BackupFormat, Provider: "local", RingID: rf.RingID, Created: now.UTC(),
+		Source: path, Primary: rf.Primary, SHA256: hex.EncodeToString(sum[:]), Ring: data}
+	for _, w := range rf.Keys {
+		b.Versions = append(b.Versions, w.ID)
+	}
+	enc, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("back up key ring: encode: %w", err)
+	}
+	if err := writeFile(out, append(enc, '\n'), false); err != nil {
+		return nil, fmt.Errorf("back up key ring %q to %q: %w", path, out, err)
+	}
+	return b, nil
+}
+
+// ReadBackup reads a backup file and checks its format and digest.
+func ReadBackup(file string) (*Backup, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read key ring backup: %w", err)
+	}
+	var b Backup
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("read key ring backup %q: %w: %v", file, ErrBadBackup, err)
+	}
+	if b.Format != BackupFormat || b.Provider != "local" {
+		return nil, fmt.Errorf("read key ring backup %q: %w: format %q provider %q, want %q local", file, ErrBadBackup, b.Format, b.Provider, BackupFormat)
+	}
+	sum := sha256.Sum256(b.Ring)
+	if hex.EncodeToString(sum[:]) != b.SHA256 {
+		return nil, fmt.Errorf("read key ring backup %q: %w: sha256 does not match the ring", file, ErrBadBackup)
+	}
+	if _, err := parseRing(b.Ring); err != nil {
+		return nil, fmt.Errorf("read key ring backup %q: %w", file, err)
+	}
+	return &b, nil
+}
+
+// RestoreBackup checks the backup file (digest, then Verify with mk) and
+// writes its ring to path, the original or a new one; it refuses to
+// overwrite an existing file (move a damaged ring aside first). The ring id
+// is kept, so every value sealed under the ring opens again.
+func RestoreBackup(file string, mk MasterKey, path string) (*Status, error) {
+	b, err := ReadBackup(file)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := verifyBytes(file, b.Ring, mk); err != nil {
+		return nil, fmt.Errorf("restore key ring from %q: %w", file, err)
+	}
+	if err := writeFile(path, b.Ring, false); err != nil {
+		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
+	}
+	rf, _ := parseRing(b.Ring)
+	return rf.status(path, b.Ring)
+}

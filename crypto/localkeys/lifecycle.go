@@ -1,0 +1,75 @@
+package localkeys
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ErrLifecycle: a retire, minimum-version or destroy request that would
+// leave the ring without a usable primary, or names no such version.
+var ErrLifecycle = errors.New("key lifecycle change refused")
+
+// Retire marks version id as retired: it still opens values but may never
+// become primary again. The primary cannot be retired: rotate first.
+func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
+	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
+		switch {
+		case !rf.has(id):
+			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == rf.Primary:
+			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		}
+		if !slices.Contains(rf.Retired, id) {
+			rf.Retired = append(rf.Retired, id)
+			slices.Sort(rf.Retired)
+		}
+		return nil
+	})
+}
+
+// SetMinVersion sets the minimum decryptable version: versions below min
+// stay in the file but are not unwrapped, and values under them report
+// crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy
+// is the irreversible step. min may not exceed the primary.
+func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
+	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
+		if min > rf.Primary {
+			return fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, rf.Primary)
+		}
+		rf.MinVersion = min
+		return nil
+	})
+}
+
+// Destroy removes the wrapped key of version id for good (crypto-shredding):
+// values sealed under it can never open again and report
+// crypto.ErrKeyDestroyed. The id stays listed, so it is never reused. The
+// primary cannot be destroyed. Copies of the ring in backups still hold the
+// key: destroy them too, or the version is not destroyed.
+func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
+	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
+		switch {
+		case !rf.has(id):
+			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == rf.Primary:
+			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		}
+		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
+		rf.Destroyed = append(rf.Destroyed, id)
+		slices.Sort(rf.Destroyed)
+		return nil
+	})
+}
+
+// Rewrap moves the ring at path from master key oldMK to newMK: every data
+// key is unwrapped with oldMK, wrapped again with newMK and the metadata
+// signed with newMK; ring id, versions and data keys stay, so every value
+// keeps opening. After it, only newMK opens the ring: deploy newMK to every
+// sidecar before or with the new file.
+func Rewrap(path string, oldMK, newMK MasterKey) (*Status, error) {
+	if newMK.wrap == nil {
+		return nil, fmt.Errorf("rewrap key ring %q: new master key: %w", path, ErrNoMasterKey)
+	}
+	return updateWith(path, oldMK, newMK, "rewrap", func(*ringFile) error { return nil })
+}

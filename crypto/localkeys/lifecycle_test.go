@@ -1,0 +1,185 @@
+package localkeys_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// ringWithValues makes a ring with versions 1..3 (3 primary) and one value
+// sealed under each version.
+func ringWithValues(t *testing.T) (path string, mk localkeys.MasterKey, sealed map[uint32][]byte) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "ring.json")
+	mk, _ = newMasterKey(t)
+	if _, err := localkeys.Init(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	sealed = map[uint32][]byte{}
+	for id := uint32(1); id <= 3; id++ {
+		if id > 1 {
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := localkeys.New(path, mk).Load(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sealed[id], err = r.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeRandom, crypto.AAD(nil, "email", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, mk, sealed
+}
+
+func open(t *testing.T, path string, mk localkeys.MasterKey, v []byte) (string, error) {
+	t.Helper()
+	r, err := localkeys.New(path, mk).Load(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _, _, err := r.Open(nil, v, crypto.AAD(nil, "email", ""))
+	return string(pt), err
+}
+
+func TestRetireMinVersionDestroy(t *testing.T) {
+	path, mk, sealed := ringWithValues(t)
+	t.Run("the primary can be neither retired nor destroyed", func(t *testing.T) {
+		if _, err := localkeys.Retire(path, mk, 3); !errors.Is(err, localkeys.ErrLifecycle) {
+			t.Fatalf("retire primary: %v", err)
+		}
+		if _, err := localkeys.Destroy(path, mk, 3); !errors.Is(err, localkeys.ErrLifecycle) {
+			t.Fatalf("destroy primary: %v", err)
+		}
+	})
+	t.Run("a retired version still opens and is listed as retired", func(t *testing.T) {
+		st, err := localkeys.Retire(path, mk, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Keys[1].Retired {
+			t.Fatalf("status %+v", st.Keys)
+		}
+		if pt, err := open(t, path, mk, sealed[2]); err != nil || pt != "jane@example.com" {
+			t.Fatalf("open v2 = %q %v", pt, err)
+		}
+	})
+	t.Run("a minimum version stops older values opening until it is lowered", func(t *testing.T) {
+		if _, err := localkeys.SetMinVersion(path, mk, 2); err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := open(t, path, mk, sealed[1]); !errors.Is(err, crypto.ErrKeyDestroyed) || pt != "" {
+			t.Fatalf("open v1 = %q %v", pt, err)
+		}
+		if _, err := localkeys.SetMinVersion(path, mk, 0); err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := open(t, path, mk, sealed[1]); err != nil || pt != "jane@example.com" {
+			t.Fatalf("open v1 after lowering = %q %v", pt, err)
+		}
+	})
+	t.Run("a destroyed version reports destroyed, never plaintext, and its id is not reused", func(t *testing.T) {
+		before, _ := os.ReadFile(path)
+		st, err := localkeys.Destroy(path, mk, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.ReadFile(path)
+		if len(after) >= len(before) || !st.Keys[0].Destroyed {
+			t.Fatalf("wrapped key not pruned: %d -> %d bytes; %+v", len(before), len(after), st.Keys)
+		}
+		if pt, err := open(t, path, mk, sealed[1]); !errors.Is(err, crypto.ErrKeyDestroyed) || pt != "" {
+			t.Fatalf("open v1 = %q %v", pt, err)
+		}
+		if pt, err := open(t, path, mk, sealed[3]); err != nil || pt != "jane@example.com" {
+			t.Fatalf("open v3 = %q %v", pt, err)
+		}
+		st, err = localkeys.Rotate(path, mk)
+		if err != nil || st.Primary != 4 {
+			t.Fatalf("rotate after destroy: %+v %v", st, err)
+		}
+	})
+}
+
+func TestVerifyAndBadVersions(t *testing.T) {
+	path, mk, sealed := ringWithValues(t)
+	if rep, err := localkeys.Verify(path, mk); err != nil || rep.Metadata != "ok" || len(rep.Versions) != 3 {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+	editRing(t, path, func(m map[string]any) {
+		k := m["keys"].([]any)[1].(map[string]any)
+		w := k["wrapped"].(string)
+		k["wrapped"] = w[:10] + strings.ToUpper(w[10:11]) + strings.ToLower(w[10:11]) + w[12:]
+		if k["wrapped"] == w {
+			k["wrapped"] = w[:10] + "AAAA" + w[14:]
+		}
+	})
+	t.Run("verify names the corrupted version and fails", func(t *testing.T) {
+		rep, err := localkeys.Verify(path, mk)
+		if !errors.Is(err, localkeys.ErrVerify) || !slices.Equal(rep.Bad(), []uint32{2}) || !strings.Contains(err.Error(), "v2") {
+			t.Fatalf("Verify = %+v, %v", rep, err)
+		}
+	})
+	t.Run("the other versions still load and open; the bad one is reported", func(t *testing.T) {
+		p := localkeys.New(path, mk)
+		r, err := p.Load(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := p.Unreadable()[2]; !ok || len(p.Unreadable()) != 1 {
+			t.Fatalf("Unreadable = %v", p.Unreadable())
+		}
+		for _, id := range []uint32{1, 3} {
+			if _, _, _, err := r.Open(nil, sealed[id], crypto.AAD(nil, "email", "")); err != nil {
+				t.Fatalf("v%d: %v", id, err)
+			}
+		}
+	})
+}
+
+func TestRewrapMovesTheRingToANewMasterKey(t *testing.T) {
+	path, mk, sealed := ringWithValues(t)
+	newMK, _ := newMasterKey(t)
+	if _, err := localkeys.Rewrap(path, mk, newMK); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.New(path, mk).Load(context.Background(), nil); !errors.Is(err, localkeys.ErrWrongMasterKey) {
+		t.Fatalf("old master key: %v, want ErrWrongMasterKey", err)
+	}
+	for id, v := range sealed {
+		if pt, err := open(t, path, newMK, v); err != nil || pt != "jane@example.com" {
+			t.Fatalf("v%d under the new master key: %q %v", id, pt, err)
+		}
+	}
+}
+
+func TestMasterKeyFileMustBePrivateAndEnvIsCleared(t *testing.T) {
+	_, text := newMasterKey(t)
+	file := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(file, []byte(text), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(file, 0o640)
+	if _, err := localkeys.LoadMasterKey(file, ""); !errors.Is(err, localkeys.ErrMasterKeyExposed) || !strings.Contains(err.Error(), "0640") {
+		t.Fatalf("group-readable file: %v", err)
+	}
+	os.Chmod(file, 0o600)
+	if _, err := localkeys.LoadMasterKey(file, ""); err != nil {
+		t.Fatalf("private file: %v", err)
+	}
+	t.Setenv("FS_TEST_MK_CLEAR", text)
+	if _, err := localkeys.LoadMasterKey("", "FS_TEST_MK_CLEAR"); err != nil {
+		t.Fatal(err)
+	}
+	if _, set := os.LookupEnv("FS_TEST_MK_CLEAR"); set {
+		t.Fatal("the master key is still in the environment")
+	}
+}

@@ -1,0 +1,253 @@
+// Package keyse2e_test runs the key lifecycle commands through the real
+// fieldseal binary built from this repository: seal with `fieldseal
+// encrypt`, administer the ring with `fieldseal keys ...`, and open again
+// with `fieldseal decrypt` in fresh processes.
+package keyse2e_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
+)
+
+var fieldsealBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+}
+
+// fieldseal runs the binary and returns its exit code, stdout and stderr.
+func fieldseal(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(fieldsealBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String(), errOut.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String(), errOut.String()
+	}
+	t.Fatalf("run fieldseal %v: %v", args, err)
+	return 0, "", ""
+}
+
+func mustRun(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	code, out, errOut := fieldseal(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("fieldseal %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+	}
+	return out
+}
+
+// localSetup writes a master key (0600), a config naming ring and key, and
+// runs `keys init`. It returns the config path, the ring path and the flags
+// every keys command needs.
+func localSetup(t *testing.T) (cfg, ring string, flags []string) {
+	t.Helper()
+	dir := t.TempDir()
+	mk := mustRun(t, "", "keys", "master-key")
+	mkFile := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(mkFile, []byte(mk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ring = filepath.Join(dir, "ring.json")
+	cfg = filepath.Join(dir, "fieldseal.yaml")
+	yaml := "upstream: http://127.0.0.1:1\nkeys:\n  provider: local\n  local:\n    ring_file: ring.json\n    master_key_file: master.key\n" +
+		"classes:\n  email: { mode: random }\nroutes:\n  - name: w\n    methods: [POST]\n    paths: [/c]\n    request:\n      - { path: email, class: email }\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flags = []string{"--config", cfg}
+	mustRun(t, "", append([]string{"keys", "init"}, flags...)...)
+	return cfg, ring, flags
+}
+
+// seal seals an e-mail with `fieldseal encrypt` and returns the sealed value.
+func seal(t *testing.T, cfg, email string) string {
+	t.Helper()
+	out := mustRun(t, `{"email":"`+email+`"}`, "encrypt", "--config", cfg, "--route", "w")
+	var doc struct{ Email string }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || !strings.HasPrefix(doc.Email, "fs1:") {
+		t.Fatalf("encrypt gave %q (%v)", out, err)
+	}
+	return doc.Email
+}
+
+// open opens a sealed e-mail with `fieldseal decrypt` in a fresh process.
+func open(t *testing.T, cfg, sealed string) (string, int, string) {
+	t.Helper()
+	code, out, errOut := fieldseal(t, `{"email":"`+sealed+`"}`, "decrypt", "--config", cfg, "--route", "w")
+	if code != 0 {
+		return "", code, errOut
+	}
+	var doc struct{ Email string }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("decrypt gave %q", out)
+	}
+	return doc.Email, 0, errOut
+}
+
+func TestLocalKeyLifecycleThroughTheBinary(t *testing.T) {
+	cfg, ring, flags := localSetup(t)
+	keys := func(args ...string) []string { return append(append([]string{"keys"}, args...), flags...) }
+	v1 := seal(t, cfg, "one@example.com")
+
+	t.Run("new values are XAES-256-GCM (alg 3) and open in a fresh process", func(t *testing.T) {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v1, "fs1:"))
+		if err != nil || raw[0] != 3 || len(raw) != 6+24+len("one@example.com")+16 {
+			t.Fatalf("sealed %s: alg %d, %d bytes, %v", v1, raw[0], len(raw), err)
+		}
+		if pt, code, errOut := open(t, cfg, v1); pt != "one@example.com" {
+			t.Fatalf("decrypt: exit %d %q %s", code, pt, errOut)
+		}
+	})
+
+	mustRun(t, "", keys("rotate")...)
+	v2 := seal(t, cfg, "two@example.com")
+	mustRun(t, "", keys("rotate")...)
+	v3 := seal(t, cfg, "three@example.com")
+
+	t.Run("restore drill: backup, lose the ring, restore to a new path, old values open", func(t *testing.T) {
+		backup := filepath.Join(t.TempDir(), "ring.backup.json")
+		mustRun(t, "", keys("backup", "--out", backup)...)
+		b, _ := os.ReadFile(backup)
+		if !bytes.Contains(b, []byte(`"format": "fieldseal-key-backup/v1"`)) {
+			t.Fatalf("backup is not self-describing: %s", b)
+		}
+		mk, _ := os.ReadFile(filepath.Join(filepath.Dir(ring), "master.key"))
+		if bytes.Contains(b, bytes.TrimSpace(mk)) {
+			t.Fatal("the backup holds the master key")
+		}
+		saved, _ := os.ReadFile(ring)
+		if err := os.Remove(ring); err != nil {
+			t.Fatal(err)
+		}
+		if _, code, _ := open(t, cfg, v1); code == 0 {
+			t.Fatal("a value opened without a ring")
+		}
+		moved := filepath.Join(t.TempDir(), "restored.json")
+		mustRun(t, "", keys("restore", "--from", backup, "--ring", moved)...)
+		mustRun(t, "", keys("restore", "--from", backup)...) // the original path
+		for v, want := range map[string]string{v1: "one@example.com", v2: "two@example.com", v3: "three@example.com"} {
+			if pt, code, errOut := open(t, cfg, v); pt != want {
+				t.Fatalf("after restore: exit %d %q %s", code, pt, errOut)
+			}
+		}
+		if got, _ := os.ReadFile(moved); !bytes.Equal(got, saved) {
+			t.Fatal("the ring restored to a new path differs from the original")
+		}
+		t.Run("a damaged backup is refused", func(t *testing.T) {
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			ringBytes, _ := base64.StdEncoding.DecodeString(m["ring"].(string))
+			m["ring"] = base64.StdEncoding.EncodeToString(bytes.Replace(ringBytes, []byte(`"primary": 3`), []byte(`"primary": 2`), 1))
+			bad, _ := json.Marshal(m)
+			f := filepath.Join(t.TempDir(), "bad.json")
+			os.WriteFile(f, bad, 0o600)
+			if code, _, errOut := fieldseal(t, "", keys("restore", "--from", f, "--ring", filepath.Join(t.TempDir(), "x.json"))...); code == 0 || !strings.Contains(errOut, "sha256") {
+				t.Fatalf("restore of a damaged backup: exit %d %s", code, errOut)
+			}
+		})
+	})
+
+	t.Run("an edited primary is detected before any value is sealed", func(t *testing.T) {
+		saved, _ := os.ReadFile(ring)
+		defer os.WriteFile(ring, saved, 0o600)
+		os.WriteFile(ring, bytes.Replace(saved, []byte(`"primary": 3`), []byte(`"primary": 1`), 1), 0o600)
+		code, _, errOut := fieldseal(t, `{"email":"x@example.com"}`, "encrypt", "--config", cfg, "--route", "w")
+		if code == 0 || !strings.Contains(errOut, "metadata failed authentication") {
+			t.Fatalf("encrypt with an edited ring: exit %d %s", code, errOut)
+		}
+		if code, out, _ := fieldseal(t, "", keys("verify")...); code != 1 || !strings.Contains(out, "metadata: ") {
+			t.Fatalf("verify: exit %d %s", code, out)
+		}
+	})
+
+	t.Run("verify names a corrupted version; the others still open", func(t *testing.T) {
+		saved, _ := os.ReadFile(ring)
+		defer os.WriteFile(ring, saved, 0o600)
+		var m map[string]any
+		json.Unmarshal(saved, &m)
+		k := m["keys"].([]any)[1].(map[string]any) // v2
+		w, _ := base64.StdEncoding.DecodeString(k["wrapped"].(string))
+		w[20] ^= 1
+		k["wrapped"] = base64.StdEncoding.EncodeToString(w)
+		edited, _ := json.MarshalIndent(m, "", "  ")
+		os.WriteFile(ring, edited, 0o600)
+		code, out, errOut := fieldseal(t, "", keys("verify")...)
+		if code != 1 || !strings.Contains(out, "v2\tbad") || !strings.Contains(errOut, "bad versions [2]") {
+			t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if pt, code, errOut := open(t, cfg, v3); pt != "three@example.com" {
+			t.Fatalf("v3 with v2 corrupted: exit %d %s", code, errOut)
+		}
+		if pt, code, _ := open(t, cfg, v1); pt != "one@example.com" {
+			t.Fatalf("v1 with v2 corrupted: exit %d", code)
+		}
+	})
+
+	t.Run("retire, minimum version and destroy", func(t *testing.T) {
+		if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
+			t.Fatal("the primary was retired")
+		}
+		mustRun(t, "", keys("retire", "2")...)
+		if pt, _, _ := open(t, cfg, v2); pt != "two@example.com" {
+			t.Fatal("a retired version stopped opening")
+		}
+		mustRun(t, "", keys("min-version", "2")...)
+		if _, code, errOut := open(t, cfg, v1); code == 0 || !strings.Contains(errOut, "destroyed") {
+			t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
+		}
+		mustRun(t, "", keys("min-version", "0")...)
+		if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
+			t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
+		}
+		if pt, _, _ := open(t, cfg, v1); pt != "one@example.com" {
+			t.Fatal("v1 stopped opening before it was destroyed")
+		}
+		mustRun(t, "", keys("destroy", "1", "--yes")...)
+		pt, code, errOut := open(t, cfg, v1)
+		if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
+			t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
+		}
+		if pt, _, _ := open(t, cfg, v3); pt != "three@example.com" {
+			t.Fatal("v3 stopped opening")
+		}
+	})
+
+	t.Run("rewrap moves the ring to a new master key", func(t *testing.T) {
+		dir := filepath.Dir(ring)
+		newKey := mustRun(t, "", "keys", "master-key")
+		newFile := filepath.Join(dir, "new.key")
+		os.WriteFile(newFile, []byte(newKey), 0o600)
+		mustRun(t, "", keys("rewrap", "--new-master-key-file", newFile)...)
+		if _, code, errOut := open(t, cfg, v3); code == 0 || !strings.Contains(errOut, "master key") {
+			t.Fatalf("old master key after rewrap: exit %d %s", code, errOut)
+		}
+		os.Rename(newFile, filepath.Join(dir, "master.key"))
+		if pt, code, errOut := open(t, cfg, v3); pt != "three@example.com" {
+			t.Fatalf("new master key: exit %d %s", code, errOut)
+		}
+	})
+
+	t.Run("a master key file readable by group is refused", func(t *testing.T) {
+		os.Chmod(filepath.Join(filepath.Dir(ring), "master.key"), 0o640)
+		defer os.Chmod(filepath.Join(filepath.Dir(ring), "master.key"), 0o600)
+		if _, code, errOut := open(t, cfg, v3); code == 0 || !strings.Contains(errOut, "chmod 600") {
+			t.Fatalf("exit %d %s", code, errOut)
+		}
+	})
+}

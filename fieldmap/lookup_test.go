@@ -1,0 +1,53 @@
+package fieldmap
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestLookup(t *testing.T) {
+	m := loadQuickstart(t)
+	tests := []struct {
+		name, method, path string
+		header             http.Header
+		route              string // "" means not protected
+	}{
+		{"a plain request matches its route", "POST", "/customers", nil, "customers-write"},
+		{"a lower-case method is read in upper case", "post", "/customers", nil, "customers-write"},
+		{"an empty path is the root", "POST", "", nil, ""},
+		{"a doubled slash still matches", "POST", "//customers", nil, "customers-write"},
+		{"a dot segment is resolved", "POST", "/x/../customers", nil, "customers-write"},
+		{"a dot segment cannot climb above the root", "POST", "/../customers", nil, "customers-write"},
+		{"a relative path is read from the root", "PUT", "customers/./7", nil, "customers-write"},
+		{"a trailing slash still matches", "GET", "/customers/7/", nil, "customers-get"},
+		{"a method override header replaces the method", "GET", "/customers", http.Header{"X-Http-Method-Override": {"POST"}}, "customers-write"},
+		{"every override header is read", "GET", "/customers", http.Header{"X-Method-Override": {" patch "}}, "customers-write"},
+		{"the first override header set wins", "GET", "/customers", http.Header{"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"POST"}}, ""},
+		{"an unlisted method is not protected", "DELETE", "/customers/7", nil, ""},
+		{"an unlisted path is not protected", "GET", "/orders", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := m.Lookup(tt.method, tt.path, tt.header.Get)
+			got := ""
+			if r != nil {
+				got = r.Name
+			}
+			if got != tt.route {
+				t.Errorf("Lookup(%s %q) = %q, want %q", tt.method, tt.path, got, tt.route)
+			}
+		})
+	}
+}
+
+func TestLookupDoesNotAllocateForCleanPaths(t *testing.T) {
+	m := loadQuickstart(t)
+	h := http.Header{"Content-Type": {"application/json"}}
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = m.Lookup("GET", "/customers/42", h.Get)
+		_ = m.Lookup("DELETE", "/orders/1/", h.Get)
+	})
+	if allocs != 0 {
+		t.Errorf("Lookup allocates %v times per run", allocs)
+	}
+}

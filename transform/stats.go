@@ -1,0 +1,71 @@
+package transform
+
+// Field ops and results: what a Transform did with each value, as counted in
+// FieldStat (and in the proxy's fieldseal_proxy_fields_total labels).
+const (
+	OpSeal = "seal"
+	OpOpen = "open"
+	OpMask = "mask"
+	OpKeep = "keep" // left as it was
+
+	ResultOK            = "ok"
+	ResultAlreadySealed = "already_sealed"
+	ResultLegacy        = "legacy"
+	ResultDenied        = "denied"
+	ResultMasked        = "masked_value"
+	ResultError         = "error"
+)
+
+// FieldStat counts the values of one class that met one fate.
+type FieldStat struct {
+	Class  string
+	Action Action // the caller's action for the class
+	Op     string // OpSeal, OpOpen, OpMask or OpKeep
+	Result string // ResultOK, ResultAlreadySealed, ...
+	Count  int
+}
+
+// Stats aggregates what one or more Transforms did: a handful of entries, so
+// a slice with linear search beats a map. Callers that must not allocate
+// back both slices with arrays of their own (Fields: buf[:0]). It carries no
+// value and no key material.
+type Stats struct {
+	Fields []FieldStat
+	// KeyIDs are the key versions used to seal or open, ascending, no
+	// duplicates.
+	KeyIDs []uint32
+}
+
+// add counts one value; a nil s counts nothing.
+func (s *Stats) add(class string, a Action, op, result string) {
+	if s == nil {
+		return
+	}
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if f.Class == class && f.Op == op && f.Result == result && f.Action == a {
+			f.Count++
+			return
+		}
+	}
+	s.Fields = append(s.Fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Count: 1})
+}
+
+// key records a key id used; a nil s records nothing.
+func (s *Stats) key(id uint32) {
+	if s == nil {
+		return
+	}
+	for i, k := range s.KeyIDs {
+		if k == id {
+			return
+		}
+		if k > id {
+			s.KeyIDs = append(s.KeyIDs, 0)
+			copy(s.KeyIDs[i+1:], s.KeyIDs[i:])
+			s.KeyIDs[i] = id
+			return
+		}
+	}
+	s.KeyIDs = append(s.KeyIDs, id)
+}
