@@ -34,6 +34,7 @@ type Config struct {
 	// Classes and Routes are the field map (see FieldMap), in file order.
 	Classes []Class              `yaml:"classes"`
 	Routes  []fieldmap.RouteSpec `yaml:"routes"`
+	Guard   fieldmap.GuardSpec   `yaml:"guard"`
 
 	// Auth verifies callers' bearer JWTs; nil: no authentication, every
 	// caller may write and decrypt (the quick start).
@@ -64,6 +65,8 @@ func (t TLS) Enabled() bool { return t.CertFile != "" }
 // Limits are size limits and timeouts.
 type Limits struct {
 	MaxBodyBytes        ByteSize      `yaml:"max_body_bytes"`
+	MaxBufferedBytes    ByteSize      `yaml:"max_buffered_bytes"`
+	MaxConnections      int           `yaml:"max_connections"`
 	UpstreamTimeout     time.Duration `yaml:"upstream_timeout"`
 	ReadHeaderTimeout   time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout         time.Duration `yaml:"idle_timeout"`
@@ -168,6 +171,8 @@ func Defaults() Config {
 		AdminListen: "127.0.0.1:9090",
 		Limits: Limits{
 			MaxBodyBytes:        1 << 20,
+			MaxBufferedBytes:    256 << 20,
+			MaxConnections:      10000,
 			UpstreamTimeout:     30 * time.Second,
 			ReadHeaderTimeout:   10 * time.Second,
 			IdleTimeout:         90 * time.Second,
@@ -232,7 +237,7 @@ func Parse(data []byte, name string) (*Config, error) {
 
 // FieldMap returns the field map of the configuration, for fieldmap.Compile.
 func (c *Config) FieldMap() fieldmap.Spec {
-	spec := fieldmap.Spec{File: c.File, Routes: c.Routes}
+	spec := fieldmap.Spec{File: c.File, Routes: c.Routes, Guard: c.Guard}
 	for _, cl := range c.Classes {
 		spec.Classes = append(spec.Classes, cl.ClassSpec)
 	}

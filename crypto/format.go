@@ -142,6 +142,35 @@ var enc = base64.RawURLEncoding.Strict()
 // it must open or be reported as errors, never passed through as plaintext.
 func IsSealed(v []byte) bool { return bytes.HasPrefix(v, []byte(Prefix)) }
 
+// WellFormed reports whether v, the content of a JSON string, is a
+// well-formed sealed value: the prefix, canonical base64url with no line
+// break, a known algorithm and JSON type, and at least the length its
+// algorithm needs. It says nothing about whether v opens (key, class,
+// context); it tells a sealed value from text that happens to start with
+// the prefix.
+func WellFormed(v []byte) bool {
+	if !IsSealed(v) {
+		return false
+	}
+	text := v[len(Prefix):]
+	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
+		return false
+	}
+	raw, err := enc.AppendDecode(nil, text)
+	if err != nil || len(raw) < headerLen || !JSONType(raw[1]).valid() {
+		return false
+	}
+	switch Alg(raw[0]) {
+	case AlgAESGCM:
+		return len(raw) >= headerLen+nonceLen+tagLen
+	case AlgXAESGCM:
+		return len(raw) >= headerLen+xaesNonceLen+tagLen
+	case AlgAESSIV:
+		return len(raw) >= headerLen+tagLen
+	}
+	return false
+}
+
 // aadLabel starts every caller AAD so that fieldseal AAD can never collide
 // with AAD another system builds under the same key.
 const aadLabel = "fieldseal/v1"

@@ -14,24 +14,59 @@ import (
 type Class struct {
 	Name          string
 	Deterministic bool
+	// Index is the class's position in Map.Classes (and Side.Classes), for
+	// per-class tables.
+	Index int
+	// Keys are the member names that hold the class anywhere.
+	Keys []string
 }
 
-// Route is a protected route.
+// UnmatchedRoute is the name of the route that guards requests no
+// configured route lists (Map.Unmatched).
+const UnmatchedRoute = "unmatched"
+
+// Route is a protected route. Every route, and Map.Unmatched, has both
+// sides: a route that lists no fields for a direction still seals class
+// members in requests and finds sealed values in responses.
 type Route struct {
 	Name          string
-	Request       *Side  // fields sealed in the request body; nil for none
-	Response      *Side  // fields opened in the response body; nil for none
+	Request       *Side  // values sealed in the request body
+	Response      *Side  // values opened in the response body
 	ContextHeader string // request header bound into the AAD; empty for none
 }
 
-// Side is the set of fields of one body direction. Fields[i] is what path i
-// of Plan matches.
+// Side is what one body direction protects. Plan's match index i names
+// Fields[i] for i < len(Fields), Members[i-len(Fields)] for the class
+// members, and a sealed value of unknown class (found by the sealed prefix)
+// for rewrite.PrefixMatch.
 type Side struct {
 	Plan   *rewrite.Plan
 	Fields []Field
+	// Members are the class members matched at any depth, one per key: Path
+	// is the key.
+	Members []Field
+	// Classes are every class of the map, by Index.
+	Classes []*Class
 }
 
-// Field is one protected field: its gjson path and class.
+// Field returns what match index i of Plan names; ok is false for
+// rewrite.PrefixMatch (a sealed value whose class the document does not
+// say).
+func (s *Side) Field(i int) (f Field, ok bool) {
+	switch {
+	case i < 0:
+		return Field{}, false
+	case i < len(s.Fields):
+		return s.Fields[i], true
+	default:
+		return s.Members[i-len(s.Fields)], true
+	}
+}
+
+// HasPaths reports whether the side lists explicit paths (beyond members).
+func (s *Side) HasPaths() bool { return len(s.Fields) > 0 }
+
+// Field is one protected field: its gjson path (or member name) and class.
 type Field struct {
 	Path  string
 	Class *Class
@@ -39,10 +74,20 @@ type Field struct {
 
 // Map is a compiled field map. It is immutable and safe for concurrent use.
 type Map struct {
-	classes  []*Class
-	routes   []*Route
-	byMethod map[string][]entry
+	classes   []*Class
+	routes    []*Route
+	byMethod  map[string][]entry
+	unmatched *Route
+	guard     GuardSpec
 }
+
+// Guard returns the guard settings, defaults applied.
+func (m *Map) Guard() GuardSpec { return m.guard }
+
+// Unmatched returns the route that guards requests no configured route
+// lists: its request side seals class members, its response side opens
+// sealed values and class members wherever they appear.
+func (m *Map) Unmatched() *Route { return m.unmatched }
 
 type entry struct {
 	pat   pattern
@@ -73,14 +118,18 @@ func (m *Map) Match(method, path string) *Route {
 // *lineerr.Error with spec.File and the line of the entry at fault, joined
 // with errors.Join.
 func Compile(spec Spec) (*Map, error) {
-	c := compiler{file: spec.File}
-	m := &Map{byMethod: map[string][]entry{}}
+	c := compiler{file: spec.File, prefix: spec.SealedPrefix}
+	m := &Map{byMethod: map[string][]entry{}, guard: c.guard(spec.Guard)}
+	c.caseSensitive = m.guard.MemberCase == CaseSensitive
 	classes := map[string]*Class{}
 	for _, cc := range spec.Classes {
-		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic}
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, Index: len(m.classes), Keys: cc.Keys}
 		classes[cc.Name] = cl
 		m.classes = append(m.classes, cl)
 	}
+	c.members(spec.Classes, m.classes)
+	c.all = m.classes
+	m.unmatched = &Route{Name: UnmatchedRoute, Request: c.side(nil, classes, "request"), Response: c.side(nil, classes, "response")}
 	names := map[string]int{}
 	type placed struct {
 		entry
@@ -89,6 +138,9 @@ func Compile(spec Spec) (*Map, error) {
 	}
 	var all []placed
 	for _, rc := range spec.Routes {
+		if rc.Name == UnmatchedRoute {
+			c.errorf(rc.Line, "route name %q is reserved for requests no route lists", rc.Name)
+		}
 		if first, dup := names[rc.Name]; dup {
 			c.errorf(rc.Line, "route name %q is already used by the route at line %d", rc.Name, first)
 		} else {
@@ -131,20 +183,85 @@ func Compile(spec Spec) (*Map, error) {
 }
 
 type compiler struct {
-	file string
-	errs []error
+	file          string
+	prefix        string
+	caseSensitive bool
+	memberFields  []Field  // every class key, with its class
+	memberNames   []string // the same keys, for rewrite
+	all           []*Class
+	errs          []error
+}
+
+// guard checks the guard settings and applies their defaults.
+func (c *compiler) guard(g GuardSpec) GuardSpec {
+	switch g.Unmatched {
+	case "":
+		g.Unmatched = UnmatchedSeal
+	case UnmatchedSeal, UnmatchedRefuse, UnmatchedOff:
+	default:
+		c.errorf(g.Line, "guard.unmatched %q is not seal, refuse or off", g.Unmatched)
+	}
+	switch g.MemberCase {
+	case "":
+		g.MemberCase = CaseInsensitive
+	case CaseInsensitive, CaseSensitive:
+	default:
+		c.errorf(g.Line, "guard.member_case %q is not insensitive or sensitive", g.MemberCase)
+	}
+	switch g.SealedWrites {
+	case "":
+		g.SealedWrites = SealedWritesRefuse
+	case SealedWritesRefuse, SealedWritesAccept:
+	default:
+		c.errorf(g.Line, "guard.sealed_writes %q is not refuse or accept", g.SealedWrites)
+	}
+	return g
+}
+
+// members collects every class key, refusing a key that two classes claim
+// (or one class twice) under the map's comparison.
+func (c *compiler) members(specs []ClassSpec, classes []*Class) {
+	type owner struct {
+		key  string
+		spec *ClassSpec
+	}
+	var seen []owner
+	for i := range specs {
+		cs := &specs[i]
+		for _, k := range cs.Keys {
+			if k == "" {
+				c.errorf(cs.Line, "class %q: a key is empty", cs.Name)
+				continue
+			}
+			dup := false
+			for _, o := range seen {
+				if o.key == k || (!c.caseSensitive && strings.EqualFold(o.key, k)) {
+					c.errorf(cs.Line, "class %q: key %q is already a key of class %q (line %d); member names are compared %s",
+						cs.Name, k, o.spec.Name, o.spec.Line, map[bool]string{true: "exactly", false: "case-insensitively"}[c.caseSensitive])
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			seen = append(seen, owner{k, cs})
+			c.memberFields = append(c.memberFields, Field{Path: k, Class: classes[i]})
+			c.memberNames = append(c.memberNames, k)
+		}
+	}
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
 	c.errs = append(c.errs, &lineerr.Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// side compiles one body direction of a route.
+// side compiles one body direction of a route: its fields (none for the
+// unmatched route or a direction a route does not list), every class
+// member, and the sealed prefix. A request side refuses paths that meet
+// another shape than they imply (rewrite.Spec.StrictShape).
 func (c *compiler) side(fields []FieldSpec, classes map[string]*Class, which string) *Side {
-	if len(fields) == 0 {
-		return nil
-	}
-	s := &Side{}
+	s := &Side{Members: c.memberFields, Classes: c.all}
 	paths := make([]string, len(fields))
 	ok := true
 	for i, f := range fields {
@@ -156,14 +273,23 @@ func (c *compiler) side(fields []FieldSpec, classes map[string]*Class, which str
 		}
 		s.Fields = append(s.Fields, Field{Path: f.Path, Class: cl})
 	}
-	plan, err := rewrite.Compile(paths)
+	plan, err := rewrite.CompileSpec(rewrite.Spec{
+		Paths:         paths,
+		Members:       c.memberNames,
+		CaseSensitive: c.caseSensitive,
+		Prefix:        c.prefix,
+		StrictShape:   which == "request",
+	})
 	if err != nil {
 		for _, e := range unjoin(err) {
 			var pe *rewrite.PathError
-			if errors.As(e, &pe) {
+			switch {
+			case errors.As(e, &pe):
 				c.errorf(fields[pe.Index].Line, "%s field path %q: %s", which, pe.Path, pe.Reason)
-			} else {
+			case len(fields) > 0:
 				c.errorf(fields[0].Line, "%s fields: %v", which, e)
+			default:
+				c.errorf(0, "%s class members: %v", which, e)
 			}
 		}
 		return nil

@@ -6,9 +6,9 @@ import (
 )
 
 // MethodOverrideHeaders are the request headers many frameworks honour in
-// place of the request method, so Lookup reads the method from them when
-// present (the first one set wins): a POST tunnelled through GET cannot
-// slip past the field map.
+// place of the request method, so Lookup reads the method from each of them
+// too: a POST tunnelled through GET, or a POST disguised as an unknown
+// method, cannot slip past the field map.
 var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // reading is one way an application may understand a request.
@@ -17,60 +17,121 @@ type reading struct {
 }
 
 // maxReadings bounds the readings of one request, so that they fit on the
-// stack.
-const maxReadings = 4
+// stack: up to five methods (the request's, three override headers, GET
+// for HEAD) times up to six paths.
+const maxReadings = 32
 
-// Lookup returns the route protecting a request, or nil when the request is
-// not protected. It is the one place that decides which route protects a
-// request: the proxy calls it with the request's method, its decoded URL
-// path (http.Request.URL.Path) and header (a lookup of a header's first
-// value, like http.Header.Get).
+// Lookup returns the route protecting a request, or nil when no configured
+// route lists it (Unmatched then guards it). It is the one place that
+// decides which route protects a request: the proxy calls it with the
+// request's method, its decoded URL path (url.URL.Path), its path as sent
+// (url.URL.EscapedPath; "" or the same string when nothing was escaped) and
+// header (a lookup of a header's first value, like http.Header.Get).
 //
-// Upstreams normalise methods and paths in ways the field map may not; to
+// Applications read methods and paths in ways the field map may not; to
 // fail closed, the route is looked up under every reading of the request
 // (see readings) and the first that matches protects it. Lookup does not
-// allocate for a request whose path is already clean.
-func (m *Map) Lookup(method, urlPath string, header func(name string) string) *Route {
-	var buf [maxReadings]reading
-	for _, r := range readings(buf[:0], method, urlPath, header) {
-		if route := m.Match(r.method, r.path); route != nil {
-			return route
+// allocate for a request whose path is clean and has no ';'.
+func (m *Map) Lookup(method, urlPath, escapedPath string, header func(name string) string) *Route {
+	var mbuf [5]string
+	var pbuf [6]string
+	for _, meth := range methods(mbuf[:0], method, header) {
+		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+			if route := m.Match(meth, p); route != nil {
+				return route
+			}
 		}
 	}
 	return nil
 }
 
-// readings appends to dst the (method, path) pairs under which an
-// application may route a request, most literal first:
+// methods appends the methods an application may read a request under,
+// the ones it is most likely to use first: every method override header's
+// value (MethodOverrideHeaders; Express and others replace the method with
+// it), the method itself, and GET for HEAD (net/http, Express and servlet
+// containers answer HEAD with their GET handler). Methods are compared in
+// upper case.
+func methods(dst []string, method string, header func(string) string) []string {
+	add := func(m string) {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		for _, have := range dst {
+			if have == m {
+				return
+			}
+		}
+		dst = append(dst, m)
+	}
+	for _, h := range MethodOverrideHeaders {
+		if v := header(h); v != "" {
+			add(v)
+		}
+	}
+	add(method)
+	for _, m := range dst {
+		if m == "HEAD" {
+			add("GET")
+			break
+		}
+	}
+	return dst
+}
+
+// paths appends the paths an application may route a request by, most
+// literal first:
 //
-//   - the method is compared in upper case, and a method override header
-//     (MethodOverrideHeaders) replaces it;
-//   - the path as sent (an empty path is "/"), and, when it differs, the
-//     path with dot segments resolved and repeated slashes removed
+//   - the decoded path (an empty path is "/"), and the path as sent when it
+//     differs: a store that keeps "%2F" inside one segment routes
+//     "/customers/a%2Fb" to the id "a/b", a router that decodes first sees
+//     three segments;
+//   - each with ";name=value" parameters removed from every segment, as
+//     servlet containers do (";jsessionid=...");
+//   - each with dot segments resolved and repeated slashes removed
 //     (path.Clean of the rooted path), as routers such as Express do.
 //
 // Trailing and repeated slashes and letter case need no reading of their
 // own: Match already ignores them.
-func readings(dst []reading, method, urlPath string, header func(name string) string) []reading {
-	method = strings.ToUpper(method)
-	for _, h := range MethodOverrideHeaders {
-		if v := header(h); v != "" {
-			method = strings.ToUpper(strings.TrimSpace(v))
-			break
-		}
-	}
+func paths(dst []string, urlPath, escapedPath string) []string {
 	if urlPath == "" {
 		urlPath = "/"
 	}
-	dst = append(dst, reading{method, urlPath})
-	// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an already
-	// clean path without allocating: most requests pay one scan here.
-	rooted := urlPath
-	if rooted[0] != '/' {
-		rooted = "/" + rooted
+	add := func(p string) {
+		for _, have := range dst {
+			if have == p {
+				return
+			}
+		}
+		dst = append(dst, p)
 	}
-	if clean := path.Clean(rooted); clean != urlPath {
-		dst = append(dst, reading{method, clean})
+	add(urlPath)
+	if escapedPath != "" {
+		add(escapedPath)
+	}
+	for _, p := range dst {
+		if strings.IndexByte(p, ';') >= 0 {
+			add(stripParams(p))
+		}
+	}
+	for _, p := range dst {
+		// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an
+		// already clean path without allocating.
+		rooted := p
+		if rooted[0] != '/' {
+			rooted = "/" + rooted
+		}
+		add(path.Clean(rooted))
 	}
 	return dst
+}
+
+// stripParams removes the ";..." parameters of every segment of p.
+func stripParams(p string) string {
+	var b strings.Builder
+	for i, seg := range strings.Split(p, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		seg, _, _ = strings.Cut(seg, ";")
+		b.WriteString(seg)
+	}
+	return b.String()
 }

@@ -22,13 +22,18 @@ func TestLookup(t *testing.T) {
 		{"a trailing slash still matches", "GET", "/customers/7/", nil, "customers-get"},
 		{"a method override header replaces the method", "GET", "/customers", http.Header{"X-Http-Method-Override": {"POST"}}, "customers-write"},
 		{"every override header is read", "GET", "/customers", http.Header{"X-Method-Override": {" patch "}}, "customers-write"},
-		{"the first override header set wins", "GET", "/customers", http.Header{"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"POST"}}, ""},
+		{"every override header is a reading, not only the first", "GET", "/customers", http.Header{"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"POST"}}, "customers-write"},
+		{"an unknown override does not hide the request's method", "POST", "/customers", http.Header{"X-Http-Method-Override": {"FOO"}}, "customers-write"},
+		{"HEAD is read as GET", "HEAD", "/customers/7", nil, "customers-get"},
+		{"servlet path parameters are removed", "POST", "/customers;jsessionid=ABC", nil, "customers-write"},
+		{"a path parameter on a middle segment is removed", "GET", "/customers;v=1/7", nil, "customers-get"},
+		{"an escaped slash keeps the id one segment", "PUT", "/customers/a/b", nil, ""},
 		{"an unlisted method is not protected", "DELETE", "/customers/7", nil, ""},
 		{"an unlisted path is not protected", "GET", "/orders", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := m.Lookup(tt.method, tt.path, tt.header.Get)
+			r := m.Lookup(tt.method, tt.path, "", tt.header.Get)
 			got := ""
 			if r != nil {
 				got = r.Name
@@ -44,10 +49,18 @@ func TestLookupDoesNotAllocateForCleanPaths(t *testing.T) {
 	m := loadQuickstart(t)
 	h := http.Header{"Content-Type": {"application/json"}}
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = m.Lookup("GET", "/customers/42", h.Get)
-		_ = m.Lookup("DELETE", "/orders/1/", h.Get)
+		_ = m.Lookup("GET", "/customers/42", "", h.Get)
+		_ = m.Lookup("DELETE", "/orders/1/", "/orders/1/", h.Get)
 	})
 	if allocs != 0 {
 		t.Errorf("Lookup allocates %v times per run", allocs)
+	}
+}
+
+func TestLookupReadsTheEscapedPath(t *testing.T) {
+	m := loadQuickstart(t)
+	// Decoded, /customers/a%2Fb is /customers/a/b: three segments, no route.
+	if r := m.Lookup("PUT", "/customers/a/b", "/customers/a%2Fb", http.Header{}.Get); r == nil || r.Name != "customers-write" {
+		t.Fatalf("escaped slash: %v", r)
 	}
 }

@@ -9,7 +9,65 @@ type Spec struct {
 	File    string      `yaml:"-"`
 	Classes []ClassSpec `yaml:"classes"` // in file order
 	Routes  []RouteSpec `yaml:"routes"`  // in file order
+	Guard   GuardSpec   `yaml:"guard"`
+	// SealedPrefix is the prefix every sealed value starts with
+	// (crypto.Prefix; this package knows nothing of keys). Sides find sealed
+	// values anywhere in a document by it; empty finds none.
+	SealedPrefix string `yaml:"-"`
 }
+
+// GuardSpec says how class members are protected on every request, beyond
+// the paths routes list.
+type GuardSpec struct {
+	// Unmatched is what a request that no route lists gets when its body
+	// carries a class member (UnmatchedSeal when empty).
+	Unmatched Unmatched `yaml:"unmatched"`
+	// MemberCase is how member names are compared with class keys
+	// (CaseInsensitive when empty).
+	MemberCase Case `yaml:"member_case"`
+	// SealedWrites says whether a client that is not authenticated (no
+	// auth section) may send values already sealed (SealedWritesRefuse when
+	// empty). Authenticated callers are decided by their policy.
+	SealedWrites SealedWrites `yaml:"sealed_writes"`
+	Line         int
+}
+
+// Unmatched is what happens to class members on a request no route lists.
+type Unmatched string
+
+const (
+	// UnmatchedSeal seals them, as a route would (the default).
+	UnmatchedSeal Unmatched = "seal"
+	// UnmatchedRefuse answers 422 and forwards nothing.
+	UnmatchedRefuse Unmatched = "refuse"
+	// UnmatchedOff forwards them as they are: an explicit opt-out, logged at
+	// start-up, for an application whose unlisted routes never store.
+	UnmatchedOff Unmatched = "off"
+)
+
+// Case is how names are compared.
+type Case string
+
+const (
+	// CaseInsensitive compares under Unicode simple case folding, as Go's
+	// encoding/json and several JVM mappers bind member names (the default).
+	CaseInsensitive Case = "insensitive"
+	// CaseSensitive compares exactly.
+	CaseSensitive Case = "sensitive"
+)
+
+// SealedWrites is whether unauthenticated clients may send sealed values.
+type SealedWrites string
+
+const (
+	// SealedWritesRefuse answers 422 to a write carrying a sealed value (the
+	// default): a value copied from another record would otherwise be
+	// opened for whoever reads this one.
+	SealedWritesRefuse SealedWrites = "refuse"
+	// SealedWritesAccept keeps a sealed value that opens for its field (a
+	// replication or backfill job in a deployment without authentication).
+	SealedWritesAccept SealedWrites = "accept"
+)
 
 // Mode is a class's encryption mode.
 type Mode string
@@ -28,6 +86,10 @@ const (
 type ClassSpec struct {
 	Name string `yaml:",key"`
 	Mode Mode   `yaml:"mode"`
+	// Keys are the JSON member names (and form field names) that hold the
+	// class: every request body, on every route, has them sealed wherever
+	// they occur.
+	Keys []string `yaml:"keys"`
 	Line int
 }
 

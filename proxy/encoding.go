@@ -120,16 +120,22 @@ var errTooLarge = errors.New("body exceeds limit")
 // readLimited appends all of r to dst, failing with errTooLarge once more
 // than limit bytes arrive. It never reads more than limit+1 bytes, which
 // also bounds decompression bombs. size is the expected length (a
-// Content-Length; 0 or less when unknown): dst is grown to hold it and the
-// end-of-body read at once, so a known body is read without regrowing.
-func readLimited(dst []byte, r io.Reader, limit, size int64) ([]byte, error) {
+// Content-Length; 0 or less when unknown): a small body is read without
+// regrowing, but memory grows with the bytes that arrive, never with what
+// the client declared (at most preGrow ahead of them). Every growth of dst
+// is taken from h's budget first (nil: none), failing with ErrBusy when it
+// is spent.
+func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, error) {
 	if size > 0 && size <= limit {
-		dst = slices.Grow(dst, int(size)+1)
+		dst = slices.Grow(dst, int(min(size, preGrow))+1)
 	}
 	lr := io.LimitedReader{R: r, N: limit + 1}
 	for {
 		if len(dst) == cap(dst) {
 			dst = append(dst, 0)[:len(dst)]
+		}
+		if err := h.grow(int64(cap(dst))); err != nil {
+			return dst, err
 		}
 		n, err := lr.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
@@ -144,6 +150,10 @@ func readLimited(dst []byte, r io.Reader, limit, size int64) ([]byte, error) {
 		}
 	}
 }
+
+// preGrow is how far ahead of the bytes received readLimited grows a buffer
+// for a declared length.
+const preGrow = 16 << 10
 
 // maxPooledBuffer keeps unusually large buffers out of the pool so one big
 // body does not pin memory for the life of the process.

@@ -58,6 +58,13 @@ var (
 	ErrUpstreamUnavailable = errors.New("upstream unavailable")
 	// ErrUpstreamTimeout: the upstream did not answer in time.
 	ErrUpstreamTimeout = errors.New("upstream timeout")
+	// ErrUnmatchedMember: a request no route lists carries a class member
+	// and guard.unmatched is refuse.
+	ErrUnmatchedMember = errors.New("class member on an unlisted route")
+	// ErrBusy: the bytes buffered by all requests at once reached
+	// limits.max_buffered_bytes, or the listener is at
+	// limits.max_connections; retry later.
+	ErrBusy = errors.New("busy")
 )
 
 // errorClass is one row of the status mapping.
@@ -80,6 +87,12 @@ var errorClasses = []struct {
 	{ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "request_timeout", ""}},
 	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
 	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
+	{rewrite.ErrTooDeep, errorClass{http.StatusBadRequest, "too_deep", ""}},
+	{rewrite.ErrShapeMismatch, errorClass{http.StatusUnprocessableEntity, "shape_mismatch", ""}},
+	{transform.ErrSealedWrite, errorClass{http.StatusUnprocessableEntity, "sealed_value_refused", ""}},
+	{ErrUnmatchedMember, errorClass{http.StatusUnprocessableEntity, "unmatched_class_member", ""}},
+	{rewrite.ErrFormFile, errorClass{http.StatusUnprocessableEntity, "protected_file_part", ""}},
+	{rewrite.ErrInvalidForm, errorClass{http.StatusBadRequest, "invalid_form", ""}},
 	{transform.ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
 	{transform.ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
@@ -88,6 +101,7 @@ var errorClasses = []struct {
 	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
 	{transform.ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},
 	{ErrKeysUnavailable, errorClass{http.StatusServiceUnavailable, "keys_unavailable", "no encryption keys are loaded yet; retry later"}},
+	{ErrBusy, errorClass{http.StatusServiceUnavailable, "busy", "the proxy is holding as many request bodies as it may; retry later"}},
 	{transform.ErrSeal, errorClass{http.StatusInternalServerError, "seal_failed", "a field could not be sealed"}},
 	{transform.ErrOpen, errorClass{http.StatusBadGateway, "open_failed", "a sealed field in the upstream response could not be opened"}},
 	{ErrResponseTooLarge, errorClass{http.StatusBadGateway, "response_too_large", "the upstream response is larger than the configured limit"}},

@@ -19,8 +19,8 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
-	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // testFieldMap is the field map every proxy test runs against, decoded the
@@ -117,6 +117,7 @@ func compileFieldMap(t testing.TB, text, file string) *fieldmap.Map {
 	if _, err := strictyaml.Decode([]byte(text), file, &spec); err != nil {
 		t.Fatalf("decode field map %s: %v", file, err)
 	}
+	spec.SealedPrefix = crypto.Prefix
 	m, err := fieldmap.Compile(spec)
 	if err != nil {
 		t.Fatalf("compile field map %s: %v", file, err)
@@ -242,6 +243,15 @@ func newHarness(t testing.TB, respond func(w http.ResponseWriter, r *http.Reques
 		p.CloseIdleConnections()
 	})
 	return h
+}
+
+// acceptSealed makes the harness's field map accept sealed values from
+// every client (guard.sealed_writes: accept), for tests of what happens to
+// a sealed value once it is let in.
+func acceptSealed(t testing.TB) func(*Options) {
+	return func(o *Options) {
+		o.Routes = compileFieldMap(t, testFieldMap+"\nguard: {sealed_writes: accept}\n", "accept.yaml")
+	}
 }
 
 // do sends a request through the proxy and returns status, headers and body.

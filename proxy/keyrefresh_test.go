@@ -280,7 +280,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 	t.Run("a write of a value sealed under the new key is kept after one refresh, and new values use the new key", func(t *testing.T) {
 		f := newFleet(t)
 		f.rotate(t)
-		h := newHarness(t, nil, func(o *Options) { o.Keys = f.b })
+		h := newHarness(t, nil, func(o *Options) { acceptSealed(t)(o); o.Keys = f.b })
 		sealed := sealFor(t, f.a.Keyring(), "email", "", `"new@example.com"`)
 		// The upstream echoes the stored record: the response side opens
 		// it with the ring the request side refreshed, without a second

@@ -25,6 +25,11 @@ type metrics struct {
 	duration  *prometheus.HistogramVec // route
 	fields    *prometheus.CounterVec   // caller, class, op, result
 	bodyBytes *prometheus.HistogramVec // direction
+	// The guard's decisions: class members sealed by their name (not a
+	// route's path), and requests refused for what the application could
+	// read differently (by error code).
+	guardSealed  *prometheus.CounterVec // class
+	guardRefused *prometheus.CounterVec // reason
 	// reqBytes and respBytes are bodyBytes' two series, resolved once.
 	reqBytes, respBytes prometheus.Observer
 
@@ -67,8 +72,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Size of decoded JSON bodies transformed on protected routes, by direction (request, response).",
 			Buckets: prometheus.ExponentialBuckets(256, 4, 9), // 256 B .. 16 MiB
 		}, []string{"direction"}),
+		guardSealed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldseal_guard_members_sealed_total",
+			Help: "Values sealed because their member (or form field) name is a class key rather than a route's path, by class.",
+		}, []string{"class"}),
+		guardRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldseal_guard_requests_refused_total",
+			Help: "Requests refused by the guard, by reason (the error code: unmatched_class_member, sealed_value_refused, shape_mismatch, too_deep, unsupported_media_type, upgrade_refused, protected_file_part, invalid_form, busy).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
+		m.guardSealed = promreg.Register(reg, m.guardSealed)
+		m.guardRefused = promreg.Register(reg, m.guardRefused)
 		m.requests = promreg.Register(reg, m.requests)
 		m.duration = promreg.Register(reg, m.duration)
 		m.fields = promreg.Register(reg, m.fields)
@@ -101,6 +116,24 @@ func (m *metrics) observe(route, caller, outcome string, seconds float64, st *tr
 			c = m.fieldSeries.store(fl, m.fields.WithLabelValues(caller, f.Class, f.Op, f.Result))
 		}
 		c.Add(float64(f.Count))
+	}
+}
+
+// guardReasons are the error codes counted as the guard's refusals.
+var guardReasons = map[string]bool{
+	"unmatched_class_member": true, "sealed_value_refused": true, "shape_mismatch": true, "too_deep": true,
+	"unsupported_media_type": true, "upgrade_refused": true, "protected_file_part": true, "invalid_form": true, "busy": true,
+}
+
+// guard counts the guard's decisions for one request.
+func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
+	if failed != nil && guardReasons[failed.code] {
+		m.guardRefused.WithLabelValues(failed.code).Inc()
+	}
+	for _, f := range st.Fields {
+		if f.Via == transform.ViaMember && f.Op == transform.OpSeal && f.Result == transform.ResultOK {
+			m.guardSealed.WithLabelValues(f.Class).Add(float64(f.Count))
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
@@ -87,6 +88,9 @@ type Options struct {
 	MaxIdleConns        int           // default 1024
 	MaxIdleConnsPerHost int           // default 256
 	IdleConnTimeout     time.Duration // default 90s
+	// MaxBufferedBytes bounds the bytes all requests hold in body buffers at
+	// once; past it a request gets 503 (busy). Zero or less: no bound.
+	MaxBufferedBytes int64
 	// TLSClientConfig is used for https upstreams (nil: system roots).
 	TLSClientConfig *tls.Config
 
@@ -120,6 +124,7 @@ type Proxy struct {
 	bufs        bufferPool
 	copyBufs    copyBufferPool
 	ids         *requestIDs
+	budget      *budget
 }
 
 // New builds a Proxy. It fails on missing required options or a metrics
@@ -148,6 +153,7 @@ func New(opts Options) (*Proxy, error) {
 		preserve:    opts.PreserveHost,
 		keepOnError: opts.LeaveSealedOnOpenError,
 		ids:         newRequestIDs(),
+		budget:      newBudget(opts.MaxBufferedBytes),
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -222,7 +228,18 @@ type reqState struct {
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
 	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
-	st         transform.Stats
+	// matched is false for a request no route lists (route is then the
+	// map's Unmatched route).
+	matched bool
+	// streamBody and streamDone belong to a body sealed as it streams (a
+	// multipart form): ServeHTTP closes the one and waits for the other.
+	streamBody io.Closer
+	streamDone chan struct{}
+	streamErr  error // set before streamDone is closed
+	// budget is what the request holds of the proxy's buffered-bytes
+	// budget, given back when the request ends.
+	budget held
+	st     transform.Stats
 	// statBuf backs st.Fields: a route rarely has more classes, ops and
 	// results than this, so recording them allocates nothing.
 	statBuf [8]transform.FieldStat
@@ -239,6 +256,7 @@ func getState() *reqState {
 
 // putState recycles rs; the caller must not use it afterwards.
 func putState(rs *reqState) {
+	rs.budget.release()
 	*rs = reqState{}
 	statePool.Put(rs)
 }
@@ -269,20 +287,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !saneRequestID(rs.id) {
 		rs.id = p.ids.newID()
 	}
+	rs.budget.b = p.budget
+	m := p.routes.Load()
 	rs.route = p.match(r)
+	rs.matched = rs.route != nil
+	if !rs.matched {
+		rs.route = m.Unmatched()
+	}
+	callerID := ""
 	// Deferred, so that a request the ReverseProxy aborts (panicking with
 	// http.ErrAbortHandler when the client goes away) is still counted and
 	// audited.
-	if rs.route == nil {
-		defer func() {
-			p.metrics.observe(unmatchedRoute, "", rs.outcome(outcomeForwarded), p.now().Sub(start).Seconds(), nil)
-		}()
-		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
-		return
-	}
-	callerID := ""
 	defer func() { p.finish(r, rs, callerID, start) }()
-	if err := p.prepare(w, r, rs, &callerID); err != nil {
+	if err := p.prepare(w, r, rs, m.Guard(), &callerID); err != nil {
 		c := classify(err)
 		rs.fail(c)
 		rs.reason = auditReason(err)
@@ -292,28 +309,61 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+	if rs.streamDone != nil {
+		// A streamed sealed body: make sure its goroutine is done with the
+		// request state before it goes back to the pool.
+		_ = rs.streamBody.Close()
+		<-rs.streamDone
+	}
 }
 
-// prepare runs everything that must succeed before a protected request may be
-// forwarded: keys, caller, context, and the request body transform.
-func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, callerID *string) error {
+// prepare runs everything that must succeed before a request may be
+// forwarded: refusing what the application could read differently, keys,
+// caller, context, and the request body transform. Every request is
+// guarded: one no route lists gets the map's Unmatched route, whose sides
+// seal class members and open sealed values wherever they are.
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, guard fieldmap.GuardSpec, callerID *string) error {
 	route := rs.route
+	if err := refuseUpgrade(r, route, rs.matched); err != nil {
+		return err
+	}
+	kind, err := requestBody(r)
+	if err != nil {
+		return err
+	}
+	if !rs.matched && guard.Unmatched == fieldmap.UnmatchedOff {
+		kind = bodyNone // the operator opted out: forwarded as it is
+	}
 	ring := p.keys.Keyring()
 	if ring == nil {
-		return fmt.Errorf("route %q: %w", route.Name, ErrKeysUnavailable)
+		if rs.matched || kind != bodyNone {
+			return fmt.Errorf("route %q: %w", route.Name, ErrKeysUnavailable)
+		}
+		return nil // nothing to seal, nothing to open with: forwarded as it is
 	}
 	var caller Caller = anonymous{}
+	var authErr error
 	if p.auth != nil {
 		c, err := p.auth.Authenticate(r)
 		switch {
 		case err != nil && errors.Is(err, transform.ErrForbidden):
-			return fmt.Errorf("authenticate caller: %w", err)
+			authErr = fmt.Errorf("authenticate caller: %w", err)
 		case err != nil:
-			return fmt.Errorf("authenticate caller: %w: %w", ErrUnauthenticated, err)
+			authErr = fmt.Errorf("authenticate caller: %w: %w", ErrUnauthenticated, err)
 		case c == nil:
-			return fmt.Errorf("authenticate caller: %w: no caller", ErrUnauthenticated)
+			authErr = fmt.Errorf("authenticate caller: %w: no caller", ErrUnauthenticated)
 		}
-		caller = c
+		switch {
+		case authErr == nil:
+			caller = c
+		case rs.matched:
+			return authErr
+		default:
+			// A request no route lists needs no caller until it carries a
+			// class member (refused below with authErr) or reads a sealed
+			// value (left sealed).
+			caller = unauthenticated{}
+		}
 	}
 	*callerID = caller.ID()
 	var aadContext string
@@ -323,32 +373,61 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, ca
 			return fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
 		}
 	}
-	if route.Request != nil {
-		if r.Header.Get("Upgrade") != "" {
-			return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, r.Header.Get("Upgrade"), ErrUpgradeRefused)
-		}
+	if kind != bodyNone {
 		t := &rs.reqT
 		t.Reset(transform.Params{
 			Ring: ring, Side: route.Request, Caller: caller, Context: aadContext,
 			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			AcceptSealed: guard.SealedWrites == fieldmap.SealedWritesAccept && p.auth == nil,
 		})
-		if err := p.sealRequest(w, r, rs, t); err != nil {
+		err := p.sealBody(w, r, rs, t, kind)
+		if err != nil && authErr != nil && errors.Is(err, transform.ErrForbidden) {
+			return authErr // a class member from a caller who is nobody
+		}
+		if err != nil {
 			return err
+		}
+		if !rs.matched && guard.Unmatched == fieldmap.UnmatchedRefuse && rs.st.Sealed(transform.ViaMember) > 0 {
+			return fmt.Errorf("%s %s is on no route and its body carries class members: %w", r.Method, r.URL.Path, ErrUnmatchedMember)
 		}
 		ring = t.Ring() // refreshed if a value sent sealed needed it
 	}
-	if route.Response != nil {
-		// A byte range of a JSON document is not JSON: ask for the whole
-		// representation so it can be transformed.
+	// A byte range of a JSON document is not JSON: ask for the whole
+	// representation so it can be transformed.
+	if rs.matched {
 		r.Header.Del("Range")
 		r.Header.Del("If-Range")
-		rs.resp = &rs.respT
-		rs.resp.Reset(transform.Params{
-			Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
-			Masker: p.masker, LeaveSealedOnOpenError: p.keepOnError, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
-		})
 	}
+	rs.resp = &rs.respT
+	rs.resp.Reset(transform.Params{
+		Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
+		Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+		// A request no route lists must not fail on a value that does not
+		// open; it stays sealed, which is never plaintext.
+		LeaveSealedOnOpenError: p.keepOnError || !rs.matched,
+	})
 	return nil
+}
+
+// sealBody replaces r.Body with its sealed form, by kind.
+func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, kind bodyKind) error {
+	paths := rs.route.Request.HasPaths()
+	switch kind {
+	case bodyJSON:
+		return p.sealRequest(w, r, rs, t, false)
+	case bodyForm, bodyMultipart:
+		if paths {
+			// The route's paths name JSON values; a form cannot carry them
+			// where fieldseal would find them.
+			return contentTypeError(r.Header.Get("Content-Type"))
+		}
+		if kind == bodyForm {
+			return p.sealForm(w, r, rs, t)
+		}
+		return p.sealMultipart(r, rs, t)
+	default: // bodyOther
+		return p.sealRequest(w, r, rs, t, true)
+	}
 }
 
 // headers that describe the exact bytes of a body and become wrong once the
@@ -358,15 +437,18 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // sealRequest replaces r.Body with its sealed form. The body is read whole
 // (bounded by MaxBodyBytes), decoded, validated and sealed in one pass into a
 // pooled buffer, and forwarded identity-encoded with an exact Content-Length.
-func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform) error {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil // DELETE, PATCH without body, ...: nothing to seal
+//
+// With sniff the body was not declared JSON (another or no Content-Type):
+// applications that parse JSON whatever the Content-Type says (Go's
+// encoding/json handlers, body parsers set to accept any type) would still
+// read it, so a body that starts like JSON is sealed as JSON, one in UTF-16
+// or UTF-32 is refused, and anything else is forwarded as it came (a
+// compressed body of another type is not looked into).
+func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool) error {
+	if sniff && len(r.Header.Values("Content-Encoding")) > 0 {
+		return nil
 	}
-	ct := r.Header.Get("Content-Type")
-	if r.ContentLength > 0 && !isJSON(ct) {
-		return contentTypeError(ct)
-	}
-	if r.ContentLength > p.maxBody {
+	if r.ContentLength > p.maxBody && !sniff {
 		return fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
 	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
@@ -381,15 +463,32 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	}
 	in := p.bufs.get()
 	defer p.bufs.put(in)
-	var body io.Reader = http.MaxBytesReader(w, r.Body, p.maxBody)
+	var body io.Reader = r.Body
+	if sniff {
+		looks, err := sniffJSON(r)
+		switch {
+		case err != nil:
+			return err
+		case !looks && rs.route.Request.HasPaths():
+			// The route's paths name JSON values: a body that is not JSON
+			// cannot be checked for them.
+			return contentTypeError(r.Header.Get("Content-Type"))
+		case !looks:
+			return nil
+		}
+		body = r.Body
+	}
+	body = http.MaxBytesReader(w, io.NopCloser(body), p.maxBody)
 	if body, err = decoder(body, codings); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength)
+	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength, &rs.budget)
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge):
 		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case errors.Is(err, ErrBusy):
+		return fmt.Errorf("read request body: %w", err)
 	case isMaxBytes(err):
 		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -404,8 +503,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		r.Header.Del("Content-Encoding")
 		return nil
 	}
-	if !isJSON(ct) {
-		return contentTypeError(ct)
+	doc = bytes.TrimPrefix(doc, utf8BOM) // read by Jackson and others, refused by JSON validators
+	if sniff && !rs.route.Request.HasPaths() && !gjson.ValidBytes(doc) {
+		// Not JSON after all (a JSON parser in the application refuses it
+		// too): forwarded as it came, from the bytes read.
+		return p.forwardBuffered(r, rs, doc)
 	}
 	p.metrics.reqBytes.Observe(float64(len(doc)))
 	// Apply validates the document in the same pass; a failure other than
@@ -421,6 +523,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 			return err
 		case errors.Is(err, rewrite.ErrInvalidJSON):
 			return fmt.Errorf("parse request body: %w", ErrInvalidJSON)
+		case errors.Is(err, rewrite.ErrShapeMismatch), errors.Is(err, rewrite.ErrTooDeep):
+			return fmt.Errorf("request body: %w", err)
 		default: // overlapping wildcard matches, pathological patterns
 			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
 		}
@@ -432,6 +536,20 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// in one write instead of two (see rewriteRequest).
 	fwd := bytes.Clone(sealed)
 	p.bufs.put(out)
+	setBody(r, rs, fwd)
+	return nil
+}
+
+// forwardBuffered forwards the bytes already read of a body that needs no
+// sealing, as they came.
+func (p *Proxy) forwardBuffered(r *http.Request, rs *reqState, body []byte) error {
+	setBody(r, rs, bytes.Clone(body))
+	return nil
+}
+
+// setBody makes fwd, in a buffer of its own, the request body forwarded
+// identity-encoded with an exact length.
+func setBody(r *http.Request, rs *reqState, fwd []byte) {
 	r.Body = io.NopCloser(bytes.NewReader(fwd))
 	rs.sealedBody = r.Body
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
@@ -444,7 +562,6 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	for _, h := range bodyDigestHeaders {
 		r.Header.Del(h)
 	}
-	return nil
 }
 
 func isMaxBytes(err error) bool {
@@ -473,7 +590,7 @@ func isJSON(ct string) bool {
 // match finds the route protecting r; fieldmap.Lookup decides, under every
 // reading of the request the upstream may apply.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.Header.Get)
+	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.Header.Get)
 }
 
 // rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already
@@ -511,6 +628,41 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		!isJSON(resp.Header.Get("Content-Type")) {
 		return nil
 	}
+	if !rs.matched {
+		return p.openUnmatched(resp, rs)
+	}
+	return p.openResponse(resp, rs.resp)
+}
+
+// openUnmatched opens, per the caller's actions, the sealed values (and
+// class members) of a JSON response to a request no route lists. Unlike a
+// route's response it never fails for its size: a body larger than the
+// limit, or compressed, is forwarded as it came, its values still sealed,
+// which is never plaintext.
+func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
+	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxBody {
+		return nil
+	}
+	in := p.bufs.get()
+	doc, err := readLimited((*in)[:0], resp.Body, p.maxBody, resp.ContentLength, &rs.budget)
+	*in = doc[:0]
+	if err != nil {
+		// Too large, busy or broken: the client gets the bytes read and
+		// the rest as they come (or the upstream's own error).
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(bytes.Clone(doc)), resp.Body), resp.Body}
+		p.bufs.put(in)
+		return nil
+	}
+	_ = resp.Body.Close()
+	if rs.resp.OpensOnly() && !bytes.Contains(doc, []byte(crypto.Prefix)) {
+		// Nothing to open and no member to hide from this caller.
+		*in = doc
+		resp.Body = newPooledBody(&p.bufs, in)
+		return nil
+	}
+	p.bufs.put(in)
+	resp.Body = io.NopCloser(bytes.NewReader(bytes.Clone(doc)))
+	resp.ContentLength = int64(len(doc))
 	return p.openResponse(resp, rs.resp)
 }
 
@@ -542,7 +694,11 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength)
+	var h *held
+	if rs := stateFrom(resp.Request.Context()); rs != nil {
+		h = &rs.budget
+	}
+	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength, h)
 	*in = doc[:0]
 	_ = resp.Body.Close()
 	switch {
@@ -601,8 +757,17 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 // errorHandler is ReverseProxy's ErrorHandler: transport errors and errors
 // from modifyResponse end here, before anything was written to w.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	c := classifyProxyError(err)
 	rs := stateFrom(r.Context())
+	if rs != nil && rs.streamDone != nil {
+		// A body sealed as it streams failed: its own error says why the
+		// transport gave up.
+		_ = rs.streamBody.Close()
+		<-rs.streamDone
+		if rs.streamErr != nil {
+			err = rs.streamErr
+		}
+	}
+	c := classifyProxyError(err)
 	id := ""
 	if rs != nil {
 		rs.fail(c)
@@ -640,9 +805,14 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 // finish records metrics and the observer event of a protected request.
 func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start time.Time) {
 	latency := p.now().Sub(start)
+	touched := rs.matched || len(rs.st.Fields) > 0 || rs.err != nil
 	outcome := rs.outcome("ok")
+	if !touched {
+		outcome = rs.outcome(outcomeForwarded)
+	}
 	p.metrics.observe(rs.route.Name, callerID, outcome, latency.Seconds(), &rs.st)
-	if p.observer == nil {
+	p.metrics.guard(&rs.st, rs.err)
+	if p.observer == nil || !touched {
 		return
 	}
 	p.observer(RequestEvent{

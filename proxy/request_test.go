@@ -97,8 +97,27 @@ func TestEveryJSONTypeIsSealedAndRestored(t *testing.T) {
 	}
 }
 
-func TestAlreadySealedValuesAreForwardedUnchanged(t *testing.T) {
+func TestSealedValuesFromClientsAreRefusedByDefault(t *testing.T) {
 	h := newHarness(t, nil, nil)
+	sealedEmail := sealFor(t, h.ring, "email", "", `"ada@example.com"`)
+	for name, doc := range map[string]string{
+		"in a protected field":    `{"email":"` + sealedEmail + `"}`,
+		"in an unprotected field": `{"notes":"` + sealedEmail + `"}`,
+	} {
+		for _, path := range []string{"/customers/7", "/unlisted"} {
+			resp, body := h.do(t, http.MethodPut, path, jsonHeader(), strings.NewReader(doc))
+			if resp.StatusCode != http.StatusUnprocessableEntity || errorCode(t, body) != "sealed_value_refused" {
+				t.Errorf("%s on %s: %d %s", name, path, resp.StatusCode, body)
+			}
+		}
+	}
+	if n := len(h.up.requests()); n != 0 {
+		t.Fatalf("the upstream received %d refused writes", n)
+	}
+}
+
+func TestAlreadySealedValuesAreForwardedUnchanged(t *testing.T) {
+	h := newHarness(t, nil, acceptSealed(t))
 	sealedEmail := sealFor(t, h.ring, "email", "", `"ada@example.com"`)
 	doc := `{"email":"` + sealedEmail + `","phone":"+44 20 7946 0000"}`
 	resp, body := h.do(t, http.MethodPut, "/customers/7", jsonHeader(), strings.NewReader(doc))
@@ -180,9 +199,11 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 	}{
 		{name: "invalid JSON is refused", header: jsonHeader(), body: str(`{"email":"a@b.c",`),
 			wantStatus: 400, wantCode: "invalid_json"},
-		{name: "wrong content type is refused", header: http.Header{"Content-Type": {"text/plain"}}, body: str(customer),
+		{name: "a body that is not JSON on a route with request paths is refused", header: http.Header{"Content-Type": {"text/plain"}}, body: str("email ada@example.com"),
 			wantStatus: 415, wantCode: "unsupported_media_type"},
-		{name: "missing content type with a body is refused", body: str(customer),
+		{name: "missing content type with a body that is not JSON is refused", body: str("<email>ada@example.com</email>"),
+			wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "a form body on a route with request paths is refused", header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, body: str("email=ada%40example.com"),
 			wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "body larger than the limit is refused", header: jsonHeader(), body: str(big),
 			wantStatus: 413, wantCode: "body_too_large"},
@@ -209,7 +230,13 @@ func TestFailedRequestsForwardNothing(t *testing.T) {
 			body: func(h *harness) io.Reader {
 				return strings.NewReader(`{"email":"` + sealFor(t, h.ring, "phone", "", `"ada@example.com"`) + `"}`)
 			},
+			mutate:     acceptSealed(t),
 			wantStatus: 400, wantCode: "invalid_sealed_value"},
+		{name: "sealed value from a client that may not send one is refused", header: jsonHeader(),
+			body: func(h *harness) io.Reader {
+				return strings.NewReader(`{"email":"` + sealFor(t, h.ring, "email", "", `"ada@example.com"`) + `"}`)
+			},
+			wantStatus: 422, wantCode: "sealed_value_refused"},
 		{name: "masked value sent back is refused", header: jsonHeader(), body: str(`{"email":"fsm:a***@example.com"}`),
 			wantStatus: 422, wantCode: "masked_value"},
 		{name: "escaped masked value sent back is refused", header: jsonHeader(), body: str(`{"email":"\u0066sm:***"}`),

@@ -11,6 +11,14 @@ type Caller interface {
 	MayWrite(class string) bool
 }
 
+// SealedWriter is optionally implemented by a Caller that may send values
+// already sealed for some classes (a replication or backfill job):
+// MayWriteSealed reports whether it may for class. Without it only callers
+// whose action for the class is ActionSealed may (or Params.AcceptSealed).
+type SealedWriter interface {
+	MayWriteSealed(class string) bool
+}
+
 // FullAccess is the caller that writes and decrypts every class: the
 // transform's default (Params.Caller nil), the CLI's, and the proxy's when
 // no authentication is configured.

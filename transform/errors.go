@@ -22,6 +22,11 @@ var (
 	// prefix that does not open for that field (another class or context, a
 	// forged or truncated value).
 	ErrInvalidSealedValue = errors.New("invalid sealed value")
+	// ErrSealedWrite: a document to seal carries a value already sealed and
+	// the caller may not send sealed values of its class (see
+	// Params.AcceptSealed and SealedWriter). A value copied from another
+	// record would otherwise be opened for whoever reads this one.
+	ErrSealedWrite = errors.New("sealed value refused")
 	// ErrSeal: sealing a value failed (a bug or a broken key ring).
 	ErrSeal = errors.New("seal failed")
 	// ErrOpen: a value carrying the sealed prefix did not open (tampered,
@@ -33,6 +38,8 @@ var (
 // not open for the field it was sent in. Storing it would plant a value that
 // fails on every read, so the write is refused.
 var errSealedMismatch = fmt.Errorf("%w: value carries the sealed prefix but does not open for this field", ErrInvalidSealedValue)
+
+var errSealedWrite = fmt.Errorf("%w: this caller may not send values that are already sealed", ErrSealedWrite)
 
 // FieldError names the field that failed, by its configured path and class
 // (never its value), and wraps a category.

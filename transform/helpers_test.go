@@ -63,6 +63,7 @@ func testSide(t testing.TB, method, path string) *fieldmap.Side {
 	if _, err := strictyaml.Decode([]byte(testFieldMap), "test.yaml", &spec); err != nil {
 		t.Fatalf("decode test field map: %v", err)
 	}
+	spec.SealedPrefix = crypto.Prefix
 	m, err := fieldmap.Compile(spec)
 	if err != nil {
 		t.Fatalf("compile test field map: %v", err)
@@ -128,3 +129,8 @@ func sealOne(t testing.TB, r *crypto.Keyring, class, raw string) string {
 	}
 	return string(s)
 }
+
+// sealedWriter is a caller that may send sealed values of every class.
+type sealedWriter struct{ caller }
+
+func (sealedWriter) MayWriteSealed(string) bool { return true }

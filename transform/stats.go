@@ -14,6 +14,15 @@ const (
 	ResultDenied        = "denied"
 	ResultMasked        = "masked_value"
 	ResultError         = "error"
+	ResultSealedRefused = "sealed_refused"
+)
+
+// How a value was found: by a route's path, by a class member name, or as
+// a sealed value at a place neither names (FieldStat.Via).
+const (
+	ViaPath   = "path"
+	ViaMember = "member"
+	ViaPrefix = "prefix"
 )
 
 // FieldStat counts the values of one class that met one fate.
@@ -22,6 +31,7 @@ type FieldStat struct {
 	Action Action // the caller's action for the class
 	Op     string // OpSeal, OpOpen, OpMask or OpKeep
 	Result string // ResultOK, ResultAlreadySealed, ...
+	Via    string // ViaPath, ViaMember or ViaPrefix
 	Count  int
 }
 
@@ -37,18 +47,18 @@ type Stats struct {
 }
 
 // add counts one value; a nil s counts nothing.
-func (s *Stats) add(class string, a Action, op, result string) {
+func (s *Stats) add(class string, a Action, op, result, via string) {
 	if s == nil {
 		return
 	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
-		if f.Class == class && f.Op == op && f.Result == result && f.Action == a {
+		if f.Class == class && f.Op == op && f.Result == result && f.Action == a && f.Via == via {
 			f.Count++
 			return
 		}
 	}
-	s.Fields = append(s.Fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Count: 1})
+	s.Fields = append(s.Fields, FieldStat{Class: class, Action: a, Op: op, Result: result, Via: via, Count: 1})
 }
 
 // key records a key id used; a nil s records nothing.
@@ -68,4 +78,16 @@ func (s *Stats) key(id uint32) {
 		}
 	}
 	s.KeyIDs = append(s.KeyIDs, id)
+}
+
+// Sealed returns how many values found via (ViaPath, ViaMember or
+// ViaPrefix) were sealed.
+func (s *Stats) Sealed(via string) int {
+	n := 0
+	for _, f := range s.Fields {
+		if f.Via == via && f.Op == OpSeal && f.Result == ResultOK {
+			n += f.Count
+		}
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/tidwall/gjson"
@@ -63,6 +64,12 @@ type Params struct {
 	// Stats receives a count of every value handled and the key ids used;
 	// nil counts nothing.
 	Stats *Stats
+	// AcceptSealed lets Seal keep a value that is already sealed (and opens
+	// for its field) whatever the caller; without it only a caller that
+	// reads the class sealed (ActionSealed) or that implements SealedWriter
+	// and allows it may send sealed values (guard.sealed_writes: accept, for
+	// deployments without authentication).
+	AcceptSealed bool
 }
 
 // Transform seals or opens the values one side of a route names, in whole
@@ -77,13 +84,14 @@ type Transform struct {
 	side    *fieldmap.Side
 	caller  Caller
 	context string
-	// actions[i] is the caller's action for side.Fields[i]'s class.
+	// actions[c] is the caller's action for the class of Index c.
 	actions   []Action
 	actionBuf [8]Action
-	// writeErr[i] is non-nil when the caller may not send side.Fields[i];
-	// nil when every field may be sent. Filled by the first Seal.
+	// writeErr[c] is non-nil when the caller may not send the class of
+	// Index c; nil when every class may be sent. Filled by the first Seal.
 	writeErr     []error
 	writeChecked bool
+	acceptSealed bool
 	masker       Masker
 	keepOnError  bool   // Params.LeaveSealedOnOpenError
 	st           *Stats // nil: not counted
@@ -121,41 +129,77 @@ func (t *Transform) Reset(p Params) {
 	*t = Transform{
 		ring: p.Ring, side: p.Side, caller: caller, context: p.Context, masker: masker,
 		keepOnError: p.LeaveSealedOnOpenError, refresh: p.Refresh, st: p.Stats,
+		acceptSealed: p.AcceptSealed,
 	}
 	t.aad = t.aadBuf[:0]
-	if len(p.Side.Fields) <= len(t.actionBuf) {
-		t.actions = t.actionBuf[:len(p.Side.Fields)]
+	classes := p.Side.Classes
+	if len(classes) <= len(t.actionBuf) {
+		t.actions = t.actionBuf[:len(classes)]
 	} else {
-		t.actions = make([]Action, len(p.Side.Fields))
+		t.actions = make([]Action, len(classes))
 	}
-	for i, f := range p.Side.Fields {
-		t.actions[i] = caller.Action(f.Class.Name).normalize()
+	for i, c := range classes {
+		t.actions[i] = caller.Action(c.Name).normalize()
 	}
 }
 
 // checkWrites records, once, which fields the caller may not send.
 func (t *Transform) checkWrites() {
 	t.writeChecked = true
-	for i, f := range t.side.Fields {
+	for i, c := range t.side.Classes {
 		var err error
 		switch {
 		case t.actions[i] == ActionDeny:
 			err = fmt.Errorf("%w: class is denied to this caller", ErrForbidden)
-		case !t.caller.MayWrite(f.Class.Name):
+		case !t.caller.MayWrite(c.Name):
 			err = fmt.Errorf("%w: caller may not write this class", ErrForbidden)
 		default:
 			continue
 		}
 		if t.writeErr == nil {
-			t.writeErr = make([]error, len(t.side.Fields))
+			t.writeErr = make([]error, len(t.side.Classes))
 		}
-		t.writeErr[i] = &FieldError{Op: "write", Path: f.Path, Class: f.Class.Name, Err: err}
+		t.writeErr[i] = err
 	}
+}
+
+// maySendSealed reports whether the caller may send a value of class c that
+// is already sealed.
+func (t *Transform) maySendSealed(c *fieldmap.Class) bool {
+	if t.acceptSealed || t.actions[c.Index] == ActionSealed {
+		return true
+	}
+	w, ok := t.caller.(SealedWriter)
+	return ok && w.MayWriteSealed(c.Name)
+}
+
+// field resolves match index i of the side's plan.
+func (t *Transform) field(i int) (f fieldmap.Field, via string) {
+	f, ok := t.side.Field(i)
+	switch {
+	case !ok:
+		return f, ViaPrefix
+	case i >= len(t.side.Fields):
+		return f, ViaMember
+	}
+	return f, ViaPath
 }
 
 // Ring returns the key ring t uses: Params.Ring, or the ring an on-demand
 // refresh brought.
 func (t *Transform) Ring() *crypto.Keyring { return t.ring }
+
+// OpensOnly reports whether the caller decrypts every class: Open of a
+// document without a sealed value then leaves it unchanged, so a caller
+// may skip it.
+func (t *Transform) OpensOnly() bool {
+	for _, a := range t.actions {
+		if a != ActionDecrypt {
+			return false
+		}
+	}
+	return true
+}
 
 // Changed reports whether some value t wrote differs from its input (a
 // document whose values were all kept is byte for byte the input).
@@ -177,6 +221,27 @@ func (t *Transform) Seal(dst, doc []byte) ([]byte, error) {
 	return t.side.Plan.Apply(dst, doc, t.sealValue)
 }
 
+// SealForm is Seal for an application/x-www-form-urlencoded body: every
+// field whose name stands for a class member (rewrite.Plan.FormMember) is
+// sealed as a string. Paths do not apply to forms.
+func (t *Transform) SealForm(dst, body []byte) ([]byte, error) {
+	if !t.writeChecked {
+		t.checkWrites()
+	}
+	return t.side.Plan.ApplyForm(dst, body, t.sealValue)
+}
+
+// SealMultipart is Seal for a multipart/form-data body with boundary,
+// streamed from r to w: every non-file part whose field name stands for a
+// class member is sealed as a string (at most maxValue bytes each); a file
+// part named like a member is rewrite.ErrFormFile.
+func (t *Transform) SealMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64) error {
+	if !t.writeChecked {
+		t.checkWrites()
+	}
+	return t.side.Plan.ApplyMultipart(w, r, boundary, maxValue, t.sealValue)
+}
+
 // Open appends doc to dst with every value of the side handled according to
 // the caller's action for its class: decrypted, masked, left sealed (also for
 // ActionDeny, counted as denied). Legacy plaintext (no sealed prefix) is kept
@@ -196,12 +261,15 @@ func (t *Transform) setAAD(class string) {
 }
 
 func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f := t.side.Fields[i]
+	f, via := t.field(i)
+	if via == ViaPrefix {
+		return t.sealedAnywhere(out, raw)
+	}
 	class := f.Class.Name
-	if t.writeErr != nil && t.writeErr[i] != nil {
-		err := t.writeErr[i]
-		t.st.add(class, t.actions[i], OpSeal, ResultDenied)
-		return out, err
+	a := t.actions[f.Class.Index]
+	if t.writeErr != nil && t.writeErr[f.Class.Index] != nil {
+		t.st.add(class, a, OpSeal, ResultDenied, via)
+		return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: t.writeErr[f.Class.Index]}
 	}
 	t.setAAD(class)
 	typ := jsonType(raw)
@@ -209,31 +277,92 @@ func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 	if typ == crypto.TypeString {
 		plaintext = rewrite.StringContent(raw)
 		if mask.IsMasked(plaintext) {
-			t.st.add(class, t.actions[i], OpSeal, ResultMasked)
+			t.st.add(class, a, OpSeal, ResultMasked, via)
 			return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: fmt.Errorf("%w: send the real value or omit the field", ErrMaskedValue)}
 		}
 		if crypto.IsSealed(plaintext) {
+			if !t.maySendSealed(f.Class) {
+				t.st.add(class, a, OpKeep, ResultSealedRefused, via)
+				return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: errSealedWrite}
+			}
 			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
 			if err != nil {
 				pt, _, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
 			}
 			t.scratch = pt[:0]
 			if err != nil {
-				t.st.add(class, t.actions[i], OpKeep, ResultError)
+				t.st.add(class, a, OpKeep, ResultError, via)
 				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: errSealedMismatch}
 			}
-			t.st.add(class, t.actions[i], OpKeep, ResultAlreadySealed)
+			t.st.add(class, a, OpKeep, ResultAlreadySealed, via)
 			t.st.key(keyID)
 			return append(out, raw...), nil
 		}
 	}
 	out, err := t.seal(out, plaintext, typ, f.Class)
 	if err != nil {
-		t.st.add(class, t.actions[i], OpSeal, ResultError)
+		t.st.add(class, a, OpSeal, ResultError, via)
 		return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
 	}
-	t.st.add(class, t.actions[i], OpSeal, ResultOK)
+	t.st.add(class, a, OpSeal, ResultOK, via)
 	return out, nil
+}
+
+// sealedAnywhere handles, in a document to seal, a string carrying the
+// sealed prefix at a place no path or member names. A value that is not
+// well formed is text that happens to start like one and is kept; a well
+// formed one is kept only where the caller may send sealed values of the
+// class it opens for, since whoever reads this record through fieldseal
+// would otherwise get another record's plaintext.
+func (t *Transform) sealedAnywhere(out, raw []byte) ([]byte, error) {
+	content := rewrite.StringContent(raw)
+	if !crypto.WellFormed(content) {
+		return append(out, raw...), nil
+	}
+	c, keyID, pt, _, err := t.openAny(content)
+	t.scratch = pt[:0]
+	if err != nil || !t.maySendSealed(c) {
+		name := ""
+		if c != nil {
+			name = c.Name
+		}
+		t.st.add(name, 0, OpKeep, ResultSealedRefused, ViaPrefix)
+		return out, &FieldError{Op: "write", Path: "(a sealed value)", Class: name, Err: errSealedWrite}
+	}
+	t.st.add(c.Name, t.actions[c.Index], OpKeep, ResultAlreadySealed, ViaPrefix)
+	t.st.key(keyID)
+	return append(out, raw...), nil
+}
+
+// openAny finds the class a sealed value opens for, trying each class's AAD
+// (the AEAD tells the right one from the others), with one on-demand key
+// refresh for a key the ring lacks. It returns the plaintext (in t.scratch's
+// array: the caller sets t.scratch = pt[:0] once done with it) and its type.
+func (t *Transform) openAny(sealed []byte) (c *fieldmap.Class, keyID uint32, pt []byte, typ crypto.JSONType, err error) {
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		for _, c := range t.side.Classes {
+			t.setAAD(c.Name)
+			pt, typ, keyID, err := t.ring.Open(t.scratch[:0], sealed, t.aad)
+			if err == nil {
+				return c, keyID, pt, typ, nil
+			}
+			lastErr = err
+			if errors.Is(err, crypto.ErrUnknownKey) {
+				if attempt == 0 && t.refreshFor(keyID) {
+					break // retry every class with the refreshed ring
+				}
+				return nil, keyID, nil, 0, err
+			}
+		}
+		if !errors.Is(lastErr, crypto.ErrUnknownKey) {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = crypto.ErrMalformed
+	}
+	return nil, 0, nil, 0, lastErr
 }
 
 // seal appends plaintext sealed for class as a JSON string; t.aad must be set.
@@ -253,9 +382,12 @@ func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, class *fiel
 }
 
 func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f := t.side.Fields[i]
+	f, via := t.field(i)
+	if via == ViaPrefix {
+		return t.openAnywhere(out, raw)
+	}
 	class := f.Class.Name
-	a := t.actions[i]
+	a := t.actions[f.Class.Index]
 	typ := jsonType(raw)
 	plaintext := raw
 	if typ == crypto.TypeString {
@@ -266,30 +398,30 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		// is; any other caller must not see it.
 		switch a {
 		case ActionDecrypt:
-			t.st.add(class, a, OpKeep, ResultLegacy)
+			t.st.add(class, a, OpKeep, ResultLegacy, via)
 			return append(out, raw...), nil
 		case ActionMask:
-			t.st.add(class, a, OpMask, ResultLegacy)
+			t.st.add(class, a, OpMask, ResultLegacy, via)
 			t.changed = true
 			return rewrite.AppendString(out, t.mask(class, plaintext, typ)), nil
 		default:
 			t.setAAD(class)
 			out, err := t.seal(out, plaintext, typ, f.Class)
 			if err != nil {
-				t.st.add(class, a, OpSeal, ResultError)
+				t.st.add(class, a, OpSeal, ResultError, via)
 				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
 			}
-			t.st.add(class, a, OpSeal, ResultLegacy)
+			t.st.add(class, a, OpSeal, ResultLegacy, via)
 			return out, nil
 		}
 	}
 	switch a {
 	case ActionSealed:
-		t.st.add(class, a, OpKeep, ResultOK)
+		t.st.add(class, a, OpKeep, ResultOK, via)
 		return append(out, raw...), nil
 	case ActionDecrypt, ActionMask:
 	default:
-		t.st.add(class, a, OpKeep, ResultDenied)
+		t.st.add(class, a, OpKeep, ResultDenied, via)
 		return append(out, raw...), nil
 	}
 	t.setAAD(class)
@@ -302,7 +434,7 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		err = fmt.Errorf("opened %d-typed value is not JSON: %w", ptType, crypto.ErrMalformed)
 	}
 	if err != nil {
-		t.st.add(class, a, OpOpen, ResultError)
+		t.st.add(class, a, OpOpen, ResultError, via)
 		if t.keepOnError {
 			return append(out, raw...), nil
 		}
@@ -311,14 +443,74 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	t.st.key(keyID)
 	t.changed = true
 	if a == ActionMask {
-		t.st.add(class, a, OpMask, ResultOK)
+		t.st.add(class, a, OpMask, ResultOK, via)
 		return rewrite.AppendString(out, t.mask(class, pt, ptType)), nil
 	}
-	t.st.add(class, a, OpOpen, ResultOK)
+	t.st.add(class, a, OpOpen, ResultOK, via)
 	if ptType == crypto.TypeString {
 		return rewrite.AppendString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+// openAnywhere handles, in a document to open, a string carrying the sealed
+// prefix at a place no path or member names: it is opened for the class it
+// opens for, with the caller's action for that class. A value that opens for
+// no class (text that starts like a sealed value, or one sealed under
+// another context) is left as it is: that is never plaintext, and a free
+// text field must not fail the response.
+func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
+	content := rewrite.StringContent(raw)
+	if !crypto.WellFormed(content) {
+		return append(out, raw...), nil
+	}
+	c, keyID, pt, ptType, err := t.openAny(content)
+	t.scratch = pt[:0]
+	if err != nil {
+		t.st.add("", 0, OpKeep, ResultError, ViaPrefix)
+		return append(out, raw...), nil
+	}
+	a := t.actions[c.Index]
+	switch a {
+	case ActionDecrypt, ActionMask:
+	case ActionSealed:
+		t.st.add(c.Name, a, OpKeep, ResultOK, ViaPrefix)
+		return append(out, raw...), nil
+	default:
+		t.st.add(c.Name, a, OpKeep, ResultDenied, ViaPrefix)
+		return append(out, raw...), nil
+	}
+	if ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
+		t.st.add(c.Name, a, OpOpen, ResultError, ViaPrefix)
+		return append(out, raw...), nil
+	}
+	t.st.key(keyID)
+	t.changed = true
+	if a == ActionMask {
+		t.st.add(c.Name, a, OpMask, ResultOK, ViaPrefix)
+		return rewrite.AppendString(out, t.mask(c.Name, pt, ptType)), nil
+	}
+	t.st.add(c.Name, a, OpOpen, ResultOK, ViaPrefix)
+	if ptType == crypto.TypeString {
+		return rewrite.AppendString(out, pt), nil
+	}
+	return append(out, pt...), nil
+}
+
+// refreshFor asks for a ring holding keyID once per Refresh and switches to
+// it; it reports whether the ring now has the key.
+func (t *Transform) refreshFor(keyID uint32) bool {
+	kr := t.refresh
+	if kr == nil || kr.tried {
+		return false
+	}
+	kr.tried = true
+	ring, err := kr.Keys.RefreshForKey(kr.Ctx, keyID)
+	if err != nil || ring == nil {
+		return false
+	}
+	t.ring = ring
+	return true
 }
 
 // openWithRefreshedRing handles an Open that failed with openErr. If the

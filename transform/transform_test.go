@@ -132,16 +132,19 @@ func TestSealRefusesWhatMustNotBeStored(t *testing.T) {
 		caller Caller
 		want   error
 		path   string
+		accept bool // Params.AcceptSealed
 	}{
-		{"a masked value sent back is refused", `{"email":"fsm:a***@example.com"}`, nil, ErrMaskedValue, "email"},
-		{"a masked value hidden by an escape is refused", `{"email":"fsm\u003aa***@example.com"}`, nil, ErrMaskedValue, "email"},
-		{"a sealed value cut from another field is refused", `{"phone":"` + phoneSealedAsEmail + `"}`, nil, ErrInvalidSealedValue, "phone"},
-		{"a class denied to the caller is refused", `{"email":"ada@example.com"}`, caller{actions: everyClass(ActionDeny)}, ErrForbidden, "email"},
-		{"a class the caller may not write is refused", `{"ssn":"123-45-6789"}`, caller{actions: everyClass(ActionDecrypt), noWrite: map[string]bool{"ssn": true}}, ErrForbidden, "ssn"},
+		{"a masked value sent back is refused", `{"email":"fsm:a***@example.com"}`, nil, ErrMaskedValue, "email", false},
+		{"a masked value hidden by an escape is refused", `{"email":"fsm\u003aa***@example.com"}`, nil, ErrMaskedValue, "email", false},
+		{"a sealed value cut from another field is refused", `{"phone":"` + phoneSealedAsEmail + `"}`, nil, ErrInvalidSealedValue, "phone", true},
+		{"a sealed value is refused from a caller who reads plaintext", `{"email":"` + phoneSealedAsEmail + `"}`, nil, ErrSealedWrite, "email", false},
+		{"a sealed value at an unmapped place is refused", `{"notes":["` + phoneSealedAsEmail + `"]}`, nil, ErrSealedWrite, "(a sealed value)", false},
+		{"a class denied to the caller is refused", `{"email":"ada@example.com"}`, caller{actions: everyClass(ActionDeny)}, ErrForbidden, "email", false},
+		{"a class the caller may not write is refused", `{"ssn":"123-45-6789"}`, caller{actions: everyClass(ActionDecrypt), noWrite: map[string]bool{"ssn": true}}, ErrForbidden, "ssn", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var st Stats
-			_, err := New(Params{Ring: r, Side: s, Caller: tt.caller, Stats: &st}).Seal(nil, []byte(tt.doc))
+			_, err := New(Params{Ring: r, Side: s, Caller: tt.caller, Stats: &st, AcceptSealed: tt.accept}).Seal(nil, []byte(tt.doc))
 			var fe *FieldError
 			if !errors.Is(err, tt.want) || !errors.As(err, &fe) || fe.Path != tt.path {
 				t.Fatalf("Seal = %v, want a field error on %s wrapping %v", err, tt.path, tt.want)
@@ -151,16 +154,31 @@ func TestSealRefusesWhatMustNotBeStored(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a value already sealed for its field is kept", func(t *testing.T) {
-		email := sealOne(t, r, "email", `"ada@example.com"`)
-		var st Stats
-		tr := New(Params{Ring: r, Side: s, Stats: &st})
-		out, err := tr.Seal(nil, []byte(`{"email":"`+email+`"}`))
-		if err != nil || gjson.GetBytes(out, "email").Str != email || tr.Changed() {
-			t.Fatalf("Seal = %s, %v (changed %v); want the value kept", out, err, tr.Changed())
-		}
-		if len(st.Fields) != 1 || st.Fields[0].Op != OpKeep || st.Fields[0].Result != ResultAlreadySealed {
-			t.Errorf("stats %+v", st.Fields)
+	email := sealOne(t, r, "email", `"ada@example.com"`)
+	for name, p := range map[string]Params{
+		"with sealed writes accepted":              {AcceptSealed: true},
+		"from a caller who reads the class sealed": {Caller: caller{actions: everyClass(ActionSealed)}},
+		"from a caller allowed to write sealed":    {Caller: sealedWriter{caller{actions: everyClass(ActionDecrypt)}}},
+	} {
+		t.Run("a value already sealed for its field is kept "+name, func(t *testing.T) {
+			var st Stats
+			p.Ring, p.Side, p.Stats = r, s, &st
+			tr := New(p)
+			out, err := tr.Seal(nil, []byte(`{"email":"`+email+`","notes":"`+email+`"}`))
+			// notes is no field: the value opens for email, which the
+			// caller may send sealed, so it is kept too.
+			if err != nil || gjson.GetBytes(out, "email").Str != email || tr.Changed() {
+				t.Fatalf("Seal = %s, %v (changed %v); want the value kept", out, err, tr.Changed())
+			}
+			if len(st.Fields) != 2 || st.Fields[0].Op != OpKeep || st.Fields[0].Result != ResultAlreadySealed {
+				t.Errorf("stats %+v", st.Fields)
+			}
+		})
+	}
+	t.Run("text that merely starts like a sealed value is kept", func(t *testing.T) {
+		out, err := New(Params{Ring: r, Side: s}).Seal(nil, []byte(`{"notes":"fs1:hello world"}`))
+		if err != nil || gjson.GetBytes(out, "notes").Str != "fs1:hello world" {
+			t.Fatalf("Seal = %s, %v", out, err)
 		}
 	})
 	t.Run("a document that is not JSON is the document's error", func(t *testing.T) {
@@ -234,9 +252,9 @@ func TestUnknownKeysAreRefreshedOncePerRefresh(t *testing.T) {
 
 func TestStatsCountEachFate(t *testing.T) {
 	var st Stats
-	st.add("email", ActionDecrypt, OpSeal, ResultOK)
-	st.add("email", ActionDecrypt, OpSeal, ResultOK)
-	st.add("email", ActionDecrypt, OpKeep, ResultAlreadySealed)
+	st.add("email", ActionDecrypt, OpSeal, ResultOK, ViaPath)
+	st.add("email", ActionDecrypt, OpSeal, ResultOK, ViaPath)
+	st.add("email", ActionDecrypt, OpKeep, ResultAlreadySealed, ViaPath)
 	for _, id := range []uint32{3, 1, 3, 2} {
 		st.key(id)
 	}

@@ -33,6 +33,7 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 		Routes:                 routes,
 		LeaveSealedOnOpenError: cfg.OnOpenError == config.OnOpenErrorSealed,
 		MaxBodyBytes:           int64(cfg.Limits.MaxBodyBytes),
+		MaxBufferedBytes:       int64(cfg.Limits.MaxBufferedBytes),
 		UpstreamTimeout:        cfg.Limits.UpstreamTimeout,
 		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
 		IdleConnTimeout:        cfg.Limits.IdleTimeout,

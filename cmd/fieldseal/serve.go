@@ -23,6 +23,7 @@ import (
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/internal/promreg"
@@ -113,7 +114,9 @@ func compile(path string) (*config.Config, *fieldmap.Map, error) {
 	if cfg == nil {
 		return nil, nil, cfgErr
 	}
-	fm, fmErr := fieldmap.Compile(cfg.FieldMap())
+	spec := cfg.FieldMap()
+	spec.SealedPrefix = crypto.Prefix
+	fm, fmErr := fieldmap.Compile(spec)
 	if err := errors.Join(cfgErr, fmErr); err != nil {
 		return nil, nil, err
 	}
@@ -203,6 +206,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	ln = proxy.LimitListener(ln, cfg.Limits.MaxConnections, reg)
 	srv := &http.Server{
 		Handler: px,
 		// net/http's own complaints (TLS handshakes, bad requests) go to the

@@ -183,7 +183,7 @@ func (s *Sidecar) Metric(t testing.TB, name string, match map[string]string) flo
 	if err != nil || resp.Status != http.StatusOK {
 		t.Fatalf("scrape metrics: %d %v", resp.Status, err)
 	}
-	var parser expfmt.TextParser
+	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(bytes.NewReader(resp.Body))
 	if err != nil {
 		t.Fatalf("parse metrics: %v", err)

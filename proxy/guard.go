@@ -1,0 +1,226 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/transform"
+)
+
+// This file holds the guard's request rules (DESIGN.md section 8): every
+// request body is read the way the application behind may read it, and
+// what fieldseal cannot read that way is refused rather than forwarded.
+
+// bodyKind is how a request body is inspected.
+type bodyKind uint8
+
+const (
+	bodyNone      bodyKind = iota // no body
+	bodyJSON                      // declared JSON (application/json, +json)
+	bodyForm                      // application/x-www-form-urlencoded
+	bodyMultipart                 // multipart/form-data
+	bodyOther                     // anything else: sniffed for JSON
+)
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// requestBody tells how r's body is inspected. A JSON body that declares a
+// charset other than UTF-8 is refused: RFC 8259 section 8.1 requires UTF-8
+// between systems, yet Express and others decode whatever utf-* charset is
+// declared, and would then find members fieldseal never saw.
+func requestBody(r *http.Request) (bodyKind, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return bodyNone, nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return bodyOther, nil
+	}
+	switch {
+	case isJSON(mt):
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return 0, fmt.Errorf("request body is JSON in charset %q; send UTF-8 (RFC 8259): %w", cs, ErrUnsupportedMediaType)
+		}
+		return bodyJSON, nil
+	case mt == "application/x-www-form-urlencoded":
+		return bodyForm, nil
+	case mt == "multipart/form-data":
+		if params["boundary"] == "" {
+			return 0, fmt.Errorf("multipart request body has no boundary: %w", rewrite.ErrInvalidForm)
+		}
+		return bodyMultipart, nil
+	}
+	return bodyOther, nil
+}
+
+// sniffJSON peeks at the start of a body that was not declared JSON and
+// reports whether it starts like a JSON object or array (after white space
+// and a UTF-8 byte order mark). A body in UTF-16 or UTF-32 (a byte order
+// mark, or NUL bytes around the first brace as RFC 4627 detection and
+// Jackson read it) is refused. r.Body keeps every byte.
+func sniffJSON(r *http.Request) (bool, error) {
+	br := bufio.NewReaderSize(r.Body, 512)
+	r.Body = readCloser{br, r.Body}
+	head, _ := br.Peek(512)
+	if bytes.HasPrefix(head, []byte{0xFE, 0xFF}) || bytes.HasPrefix(head, []byte{0xFF, 0xFE}) ||
+		(len(head) >= 2 && (head[0] == 0 || head[1] == 0)) {
+		return false, errors.Join(fmt.Errorf("request body looks like UTF-16 or UTF-32 text: %w", ErrUnsupportedMediaType))
+	}
+	head = bytes.TrimPrefix(head, utf8BOM)
+	head = bytes.TrimLeft(head, " \t\r\n")
+	return len(head) > 0 && (head[0] == '{' || head[0] == '['), nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// refuseUpgrade refuses protocol upgrades fieldseal cannot follow: h2c on
+// any request (after it the connection is HTTP/2 the proxy does not read,
+// and a lenient application takes plaintext writes on it), any upgrade of a
+// request that carries a body, and any upgrade on a route that seals
+// request paths. A websocket upgrade elsewhere passes: its frames are opaque
+// (README, threat model).
+func refuseUpgrade(r *http.Request, route *fieldmap.Route, matched bool) error {
+	up := r.Header.Values("Upgrade")
+	if len(up) == 0 && r.Header.Get("Http2-Settings") == "" {
+		return nil
+	}
+	switch {
+	case httpguts.HeaderValuesContainsToken(up, "h2c") || r.Header.Get("Http2-Settings") != "":
+		return fmt.Errorf("an h2c upgrade would carry HTTP/2 the proxy does not read: %w", ErrUpgradeRefused)
+	case r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody:
+		return fmt.Errorf("an upgrade request with a body: %w", ErrUpgradeRefused)
+	case matched && route.Request.HasPaths():
+		return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, strings.Join(up, ", "), ErrUpgradeRefused)
+	}
+	return nil
+}
+
+// sealForm seals class members in an urlencoded body, read whole (bounded
+// like a JSON body).
+func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform) error {
+	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
+	if err != nil {
+		return err
+	}
+	in := p.bufs.get()
+	defer p.bufs.put(in)
+	body, err := decoder(http.MaxBytesReader(w, r.Body, p.maxBody), codings)
+	if err != nil {
+		return fmt.Errorf("%w: %w", rewrite.ErrInvalidForm, err)
+	}
+	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength, &rs.budget)
+	*in = doc[:0]
+	switch {
+	case errors.Is(err, errTooLarge), isMaxBytes(err):
+		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+	case errors.Is(err, ErrBusy):
+		return fmt.Errorf("read request body: %w", err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReadBody, err)
+	}
+	out := p.bufs.get()
+	defer p.bufs.put(out)
+	sealed, err := t.SealForm((*out)[:0], doc)
+	*out = sealed
+	if err != nil {
+		return err
+	}
+	setBody(r, rs, bytes.Clone(sealed))
+	return nil
+}
+
+// sealMultipart seals class members in a multipart body as it streams:
+// file uploads are not bounded by the body limit, so the body is not read
+// whole; each member part is (at most MaxBodyBytes). An error found
+// mid-stream (a file part named like a member, a class the caller may not
+// write) breaks the forwarded body, so the upstream never sees a complete
+// request; errorHandler reports it with its own category.
+func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transform) error {
+	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
+	if err != nil {
+		return err
+	}
+	body, err := decoder(r.Body, codings)
+	if err != nil {
+		return fmt.Errorf("%w: %w", rewrite.ErrInvalidForm, err)
+	}
+	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	pr, pw := io.Pipe()
+	rs.streamBody, rs.streamDone = pr, make(chan struct{})
+	go func() {
+		defer close(rs.streamDone)
+		err := t.SealMultipart(pw, body, params["boundary"], p.maxBody)
+		rs.streamErr = err
+		_ = pw.CloseWithError(err)
+	}()
+	r.Body = pr
+	r.ContentLength = -1
+	r.Header.Del("Content-Length")
+	r.Header.Del("Content-Encoding")
+	for _, h := range bodyDigestHeaders {
+		r.Header.Del(h)
+	}
+	return nil
+}
+
+// unauthenticated is the caller of a request no route lists whose
+// credentials did not verify: it may write no class and reads every class
+// sealed, so such a request passes only while it carries nothing protected.
+type unauthenticated struct{}
+
+func (unauthenticated) ID() string                     { return "unauthenticated" }
+func (unauthenticated) Action(string) transform.Action { return transform.ActionSealed }
+func (unauthenticated) MayWrite(string) bool           { return false }
+
+// budget bounds the bytes every request holds in body buffers at once
+// (limits.max_buffered_bytes), so that many slow or large bodies together
+// get 503 instead of the process's memory.
+type budget struct{ sem *semaphore.Weighted }
+
+func newBudget(max int64) *budget {
+	if max <= 0 {
+		return nil
+	}
+	return &budget{sem: semaphore.NewWeighted(max)}
+}
+
+// held is what one request holds of a budget.
+type held struct {
+	b *budget
+	n int64
+}
+
+// grow makes h hold to bytes, taking the difference from the budget.
+func (h *held) grow(to int64) error {
+	if h == nil || h.b == nil || to <= h.n {
+		return nil
+	}
+	if !h.b.sem.TryAcquire(to - h.n) {
+		return fmt.Errorf("buffer %d bytes: %w", to, ErrBusy)
+	}
+	h.n = to
+	return nil
+}
+
+// release gives back what h holds.
+func (h *held) release() {
+	if h.b != nil && h.n > 0 {
+		h.b.sem.Release(h.n)
+	}
+	h.n = 0
+}
