@@ -1,11 +1,13 @@
 package fieldmap
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 func TestPatternMatch(t *testing.T) {
@@ -272,4 +274,57 @@ func BenchmarkMatch(b *testing.B) {
 			b.Fatal("wrong match")
 		}
 	}
+}
+
+func TestCompileGuard(t *testing.T) {
+	classes := []ClassSpec{
+		{Name: "email", Keys: []string{"email", "emailAddress"}, Line: 2},
+		{Name: "phone", Keys: []string{"phone"}, Line: 3},
+	}
+	t.Run("defaults are seal, insensitive and refuse", func(t *testing.T) {
+		m, err := Compile(Spec{Classes: classes, SealedPrefix: "fs1:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := m.Guard()
+		if g.Unmatched != UnmatchedSeal || g.MemberCase != CaseInsensitive || g.SealedWrites != SealedWritesRefuse {
+			t.Errorf("guard = %+v", g)
+		}
+		u := m.Unmatched()
+		if u == nil || u.Name != UnmatchedRoute || u.Request == nil || u.Response == nil || len(u.Request.Members) != 3 {
+			t.Fatalf("unmatched route = %+v", u)
+		}
+		out, err := u.Request.Plan.Apply(nil, []byte(`{"EmailAddress":"a","x":{"PHONE":"b"},"n":"fs1:x"}`), func(out []byte, i int, _ []byte) ([]byte, error) {
+			f, ok := u.Request.Field(i)
+			if !ok {
+				return append(out, `"prefix"`...), nil
+			}
+			return append(out, `"`+f.Class.Name+`"`...), nil
+		})
+		if err != nil || string(out) != `{"EmailAddress":"email","x":{"PHONE":"phone"},"n":"prefix"}` {
+			t.Errorf("unmatched request plan = %s, %v", out, err)
+		}
+	})
+	for name, spec := range map[string]Spec{
+		"a key two classes claim":        {Classes: []ClassSpec{{Name: "a", Keys: []string{"email"}, Line: 2}, {Name: "b", Keys: []string{"EMAIL"}, Line: 3}}},
+		"an empty key":                   {Classes: []ClassSpec{{Name: "a", Keys: []string{""}, Line: 2}}},
+		"an unknown unmatched setting":   {Guard: GuardSpec{Unmatched: "ignore", Line: 5}},
+		"an unknown member case":         {Guard: GuardSpec{MemberCase: "upper", Line: 5}},
+		"an unknown sealed writes value": {Guard: GuardSpec{SealedWrites: "maybe", Line: 5}},
+		"a route named unmatched":        {Routes: []RouteSpec{{Name: UnmatchedRoute, Methods: []string{"GET"}, Paths: []PathSpec{{Pattern: "/a"}}, Line: 7}}},
+	} {
+		t.Run(name+" is refused with its line", func(t *testing.T) {
+			_, err := Compile(spec)
+			var le *lineerr.Error
+			if !errors.As(err, &le) || le.Line == 0 {
+				t.Fatalf("Compile = %v, want a line error", err)
+			}
+		})
+	}
+	t.Run("keys that differ only in case are two members when sensitive", func(t *testing.T) {
+		_, err := Compile(Spec{Classes: []ClassSpec{{Name: "a", Keys: []string{"email"}}, {Name: "b", Keys: []string{"EMAIL"}}}, Guard: GuardSpec{MemberCase: CaseSensitive}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }

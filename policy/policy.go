@@ -41,6 +41,9 @@ type Caller struct {
 	other    transform.Action // for classes not in actions
 	writeAll bool
 	write    map[string]bool
+	// sealedAll and sealed are the classes it may send already sealed.
+	sealedAll bool
+	sealed    map[string]bool
 }
 
 // ID is the configured caller id (or IDAnonymous / IDDefault): a bounded
@@ -58,6 +61,11 @@ func (c *Caller) Action(class string) transform.Action {
 // MayWrite reports whether this caller may send values of class (to be
 // sealed). A request carrying a class it may not write is refused with 403.
 func (c *Caller) MayWrite(class string) bool { return c.writeAll || c.write[class] }
+
+// MayWriteSealed reports whether this caller may send values of class that
+// are already sealed (write_sealed); it implements transform.SealedWriter.
+// Callers that read the class sealed may too, whatever this says.
+func (c *Caller) MayWriteSealed(class string) bool { return c.sealedAll || c.sealed[class] }
 
 type matcher struct {
 	clientIDs, scopes, groups map[string]bool
@@ -253,6 +261,16 @@ func (c *compiler) rule(id string, r Rule) *Caller {
 				c.errorf(r.Write.Line, "caller %q: unknown class %q in write", id, cl)
 			}
 			caller.write[cl] = true
+		}
+	}
+	if w := r.WriteSealed; w != nil {
+		caller.sealedAll = w.All
+		caller.sealed = map[string]bool{}
+		for _, cl := range w.Classes {
+			if !slices.Contains(c.classes, cl) {
+				c.errorf(w.Line, "caller %q: unknown class %q in write_sealed", id, cl)
+			}
+			caller.sealed[cl] = true
 		}
 	}
 	return caller

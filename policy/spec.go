@@ -31,22 +31,27 @@ type Rule struct {
 	Actions Actions `yaml:"actions"`
 	Write   *Write  `yaml:"write"` // nil = all
 	Read    *bool   `yaml:"read"`  // nil = true
-	Line    int
+	// WriteSealed lists the classes whose values the caller may send
+	// already sealed (a replication or backfill job); nil = none, beyond
+	// the classes it reads sealed.
+	WriteSealed *Write `yaml:"write_sealed"`
+	Line        int
 }
 
 // CallerSpec is one configured caller: an id, a match and its rule.
 type CallerSpec struct {
-	ID      string  `yaml:"id"`
-	Match   Match   `yaml:"match"`
-	Actions Actions `yaml:"actions"`
-	Write   *Write  `yaml:"write"` // nil = all
-	Read    *bool   `yaml:"read"`  // nil = true
-	Line    int
+	ID          string  `yaml:"id"`
+	Match       Match   `yaml:"match"`
+	Actions     Actions `yaml:"actions"`
+	Write       *Write  `yaml:"write"`        // nil = all
+	Read        *bool   `yaml:"read"`         // nil = true
+	WriteSealed *Write  `yaml:"write_sealed"` // nil = none
+	Line        int
 }
 
 // Rule returns the caller's rule.
 func (c CallerSpec) Rule() Rule {
-	return Rule{Actions: c.Actions, Write: c.Write, Read: c.Read, Line: c.Line}
+	return Rule{Actions: c.Actions, Write: c.Write, Read: c.Read, WriteSealed: c.WriteSealed, Line: c.Line}
 }
 
 // Match selects callers by token claims. Lists are alternatives; every kind

@@ -414,3 +414,39 @@ func TestSetMapSwapsRoutesForNewRequests(t *testing.T) {
 		t.Errorf("new route not transformed: %s", reqs[1].Body)
 	}
 }
+
+// backfillCaller may send sealed values of every class (write_sealed: all).
+type backfillCaller struct{ policyCaller }
+
+func (backfillCaller) MayWriteSealed(string) bool { return true }
+
+func TestSealedWritesFollowTheCallersPolicy(t *testing.T) {
+	decrypt := map[string]transform.Action{"email": transform.ActionDecrypt, "phone": transform.ActionDecrypt, "street": transform.ActionDecrypt, "ssn": transform.ActionDecrypt}
+	sealed := map[string]transform.Action{"email": transform.ActionSealed, "phone": transform.ActionSealed, "street": transform.ActionSealed, "ssn": transform.ActionSealed}
+	tests := []struct {
+		name   string
+		caller Caller
+		want   int
+	}{
+		{"a caller who reads plaintext may not", policyCaller{id: "app", actions: decrypt, write: true}, http.StatusUnprocessableEntity},
+		{"a caller who reads the class sealed may", policyCaller{id: "replica", actions: sealed, write: true}, http.StatusOK},
+		{"a caller with write_sealed may", backfillCaller{policyCaller{id: "backfill", actions: decrypt, write: true}}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil, func(o *Options) { o.Authenticator = staticAuth{caller: tt.caller} })
+			email := sealFor(t, h.ring, "email", "", `"ada@example.com"`)
+			resp, body := h.do(t, http.MethodPut, "/customers/7", jsonHeader(), strings.NewReader(`{"email":"`+email+`"}`))
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
+			}
+			reqs := h.up.requests()
+			switch {
+			case tt.want == http.StatusOK && (len(reqs) != 1 || gjson.GetBytes(reqs[0].Body, "email").Str != email):
+				t.Errorf("the upstream received %d requests, want the sealed value kept", len(reqs))
+			case tt.want != http.StatusOK && len(reqs) != 0:
+				t.Errorf("a refused write reached the upstream")
+			}
+		})
+	}
+}

@@ -244,6 +244,9 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(aln) }()
 	}
+	if fm.Guard().Unmatched == fieldmap.UnmatchedOff {
+		log.Warn().Str("event", "guard_off").Msg("guard.unmatched is off: class members on requests no route lists reach the application in plaintext")
+	}
 	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
 		Str("upstream", redacted(cfg.Upstream)).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
 
