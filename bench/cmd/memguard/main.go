@@ -96,8 +96,13 @@ routes:
 	if _, err := fieldseal(dir, bin, "keys", "init", "--config", "fieldseal.yaml"); err != nil {
 		return err
 	}
+	logf, err := os.Create(filepath.Join(dir, "fieldseal.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
 	srv := exec.Command(bin, "serve", "--config", "fieldseal.yaml")
-	srv.Dir, srv.Stderr = dir, os.Stderr
+	srv.Dir, srv.Stdout, srv.Stderr = dir, logf, logf
 	if err := srv.Start(); err != nil {
 		return err
 	}
