@@ -33,6 +33,25 @@ type Route struct {
 	Request       *Side  // values sealed in the request body
 	Response      *Side  // values opened in the response body
 	ContextHeader string // request header bound into the AAD; empty for none
+	// ContextParam is the path parameter bound into the AAD; empty for none
+	// (see PathParam).
+	ContextParam string
+	patterns     []pattern
+}
+
+// PathParam returns the value of the route's path parameter name in the
+// request, read from the first of its path readings (see Lookup) that one
+// of the route's patterns matches; ok is false when none does.
+func (r *Route) PathParam(name, urlPath, escapedPath string) (value string, ok bool) {
+	var pbuf [6]string
+	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+		for i := range r.patterns {
+			if r.patterns[i].match(p) {
+				return r.patterns[i].param(p, name)
+			}
+		}
+	}
+	return "", false
 }
 
 // Side is what one body direction protects. Plan's match index i names
@@ -146,7 +165,10 @@ func Compile(spec Spec) (*Map, error) {
 		} else {
 			names[rc.Name] = rc.Line
 		}
-		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header}
+		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header, ContextParam: rc.Context.PathParam}
+		if r.ContextHeader != "" && r.ContextParam != "" {
+			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
+		}
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")
 		m.routes = append(m.routes, r)
@@ -156,6 +178,10 @@ func Compile(spec Spec) (*Map, error) {
 				c.errorf(p.Line, "path pattern %q: %s", p.Pattern, reason)
 				continue
 			}
+			if r.ContextParam != "" && !pat.hasParam(r.ContextParam) {
+				c.errorf(p.Line, "route %q: path %q has no parameter {%s} for context.path_param", rc.Name, p.Pattern, r.ContextParam)
+			}
+			r.patterns = append(r.patterns, pat)
 			for _, method := range rc.Methods {
 				all = append(all, placed{entry{pat, r}, method, p.Line})
 			}

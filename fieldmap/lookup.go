@@ -1,6 +1,7 @@
 package fieldmap
 
 import (
+	"net/url"
 	"path"
 	"strings"
 )
@@ -32,10 +33,10 @@ const maxReadings = 32
 // fail closed, the route is looked up under every reading of the request
 // (see readings) and the first that matches protects it. Lookup does not
 // allocate for a request whose path is clean and has no ';'.
-func (m *Map) Lookup(method, urlPath, escapedPath string, header func(name string) string) *Route {
-	var mbuf [5]string
+func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) string) *Route {
+	var mbuf [8]string
 	var pbuf [6]string
-	for _, meth := range methods(mbuf[:0], method, header) {
+	for _, meth := range methods(mbuf[:0], method, rawQuery, header) {
 		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
 			if route := m.Match(meth, p); route != nil {
 				return route
@@ -47,11 +48,12 @@ func (m *Map) Lookup(method, urlPath, escapedPath string, header func(name strin
 
 // methods appends the methods an application may read a request under,
 // the ones it is most likely to use first: every method override header's
-// value (MethodOverrideHeaders; Express and others replace the method with
-// it), the method itself, and GET for HEAD (net/http, Express and servlet
-// containers answer HEAD with their GET handler). Methods are compared in
-// upper case.
-func methods(dst []string, method string, header func(string) string) []string {
+// value (MethodOverrideHeaders; Express's method-override takes the first of
+// a comma-separated list, so each is a reading), the _method query
+// parameter (method-override's query getter, Rails, Laravel), the method
+// itself, and GET for HEAD (net/http, Express and servlet containers answer
+// HEAD with their GET handler). Methods are compared in upper case.
+func methods(dst []string, method, rawQuery string, header func(string) string) []string {
 	add := func(m string) {
 		m = strings.ToUpper(strings.TrimSpace(m))
 		for _, have := range dst {
@@ -63,7 +65,20 @@ func methods(dst []string, method string, header func(string) string) []string {
 	}
 	for _, h := range MethodOverrideHeaders {
 		if v := header(h); v != "" {
-			add(v)
+			for _, m := range strings.Split(v, ",") {
+				if len(dst) < cap(dst)-2 {
+					add(m)
+				}
+			}
+		}
+	}
+	if strings.Contains(rawQuery, "_method=") {
+		if q, err := url.ParseQuery(rawQuery); err == nil {
+			for _, m := range q["_method"] {
+				if len(dst) < cap(dst)-2 {
+					add(m)
+				}
+			}
 		}
 	}
 	add(method)

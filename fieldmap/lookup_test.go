@@ -10,30 +10,33 @@ func TestLookup(t *testing.T) {
 	tests := []struct {
 		name, method, path string
 		header             http.Header
+		query              string
 		route              string // "" means not protected
 	}{
-		{"a plain request matches its route", "POST", "/customers", nil, "customers-write"},
-		{"a lower-case method is read in upper case", "post", "/customers", nil, "customers-write"},
-		{"an empty path is the root", "POST", "", nil, ""},
-		{"a doubled slash still matches", "POST", "//customers", nil, "customers-write"},
-		{"a dot segment is resolved", "POST", "/x/../customers", nil, "customers-write"},
-		{"a dot segment cannot climb above the root", "POST", "/../customers", nil, "customers-write"},
-		{"a relative path is read from the root", "PUT", "customers/./7", nil, "customers-write"},
-		{"a trailing slash still matches", "GET", "/customers/7/", nil, "customers-get"},
-		{"a method override header replaces the method", "GET", "/customers", http.Header{"X-Http-Method-Override": {"POST"}}, "customers-write"},
-		{"every override header is read", "GET", "/customers", http.Header{"X-Method-Override": {" patch "}}, "customers-write"},
-		{"every override header is a reading, not only the first", "GET", "/customers", http.Header{"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"POST"}}, "customers-write"},
-		{"an unknown override does not hide the request's method", "POST", "/customers", http.Header{"X-Http-Method-Override": {"FOO"}}, "customers-write"},
-		{"HEAD is read as GET", "HEAD", "/customers/7", nil, "customers-get"},
-		{"servlet path parameters are removed", "POST", "/customers;jsessionid=ABC", nil, "customers-write"},
-		{"a path parameter on a middle segment is removed", "GET", "/customers;v=1/7", nil, "customers-get"},
-		{"an escaped slash keeps the id one segment", "PUT", "/customers/a/b", nil, ""},
-		{"an unlisted method is not protected", "DELETE", "/customers/7", nil, ""},
-		{"an unlisted path is not protected", "GET", "/orders", nil, ""},
+		{"a plain request matches its route", "POST", "/customers", nil, "", "customers-write"},
+		{"a lower-case method is read in upper case", "post", "/customers", nil, "", "customers-write"},
+		{"an empty path is the root", "POST", "", nil, "", ""},
+		{"a doubled slash still matches", "POST", "//customers", nil, "", "customers-write"},
+		{"a dot segment is resolved", "POST", "/x/../customers", nil, "", "customers-write"},
+		{"a dot segment cannot climb above the root", "POST", "/../customers", nil, "", "customers-write"},
+		{"a relative path is read from the root", "PUT", "customers/./7", nil, "", "customers-write"},
+		{"a trailing slash still matches", "GET", "/customers/7/", nil, "", "customers-get"},
+		{"a method override header replaces the method", "GET", "/customers", http.Header{"X-Http-Method-Override": {"POST"}}, "", "customers-write"},
+		{"every override header is read", "GET", "/customers", http.Header{"X-Method-Override": {" patch "}}, "", "customers-write"},
+		{"every override header is a reading, not only the first", "GET", "/customers", http.Header{"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"POST"}}, "", "customers-write"},
+		{"an unknown override does not hide the request's method", "POST", "/customers", http.Header{"X-Http-Method-Override": {"FOO"}}, "", "customers-write"},
+		{"each method of a comma-separated override is a reading", "DELETE", "/customers/7", http.Header{"X-Http-Method-Override": {"OPTIONS, PUT"}}, "", "customers-write"},
+		{"a _method query parameter is a reading", "DELETE", "/customers/7", nil, "_method=PUT", "customers-write"},
+		{"HEAD is read as GET", "HEAD", "/customers/7", nil, "", "customers-get"},
+		{"servlet path parameters are removed", "POST", "/customers;jsessionid=ABC", nil, "", "customers-write"},
+		{"a path parameter on a middle segment is removed", "GET", "/customers;v=1/7", nil, "", "customers-get"},
+		{"an escaped slash keeps the id one segment", "PUT", "/customers/a/b", nil, "", ""},
+		{"an unlisted method is not protected", "DELETE", "/customers/7", nil, "", ""},
+		{"an unlisted path is not protected", "GET", "/orders", nil, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := m.Lookup(tt.method, tt.path, "", tt.header.Get)
+			r := m.Lookup(tt.method, tt.path, "", tt.query, tt.header.Get)
 			got := ""
 			if r != nil {
 				got = r.Name
@@ -49,8 +52,8 @@ func TestLookupDoesNotAllocateForCleanPaths(t *testing.T) {
 	m := loadQuickstart(t)
 	h := http.Header{"Content-Type": {"application/json"}}
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = m.Lookup("GET", "/customers/42", "", h.Get)
-		_ = m.Lookup("DELETE", "/orders/1/", "/orders/1/", h.Get)
+		_ = m.Lookup("GET", "/customers/42", "", "", h.Get)
+		_ = m.Lookup("DELETE", "/orders/1/", "/orders/1/", "a=1", h.Get)
 	})
 	if allocs != 0 {
 		t.Errorf("Lookup allocates %v times per run", allocs)
@@ -60,7 +63,7 @@ func TestLookupDoesNotAllocateForCleanPaths(t *testing.T) {
 func TestLookupReadsTheEscapedPath(t *testing.T) {
 	m := loadQuickstart(t)
 	// Decoded, /customers/a%2Fb is /customers/a/b: three segments, no route.
-	if r := m.Lookup("PUT", "/customers/a/b", "/customers/a%2Fb", http.Header{}.Get); r == nil || r.Name != "customers-write" {
+	if r := m.Lookup("PUT", "/customers/a/b", "/customers/a%2Fb", "", http.Header{}.Get); r == nil || r.Name != "customers-write" {
 		t.Fatalf("escaped slash: %v", r)
 	}
 }

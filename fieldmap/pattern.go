@@ -12,6 +12,7 @@ type pattern struct {
 type segment struct {
 	lit   string // literal text; empty for a parameter
 	param bool   // {name}: exactly one non-empty segment
+	name  string // the parameter's name
 }
 
 // parsePattern compiles "/a/{id}/b" or "/a/*"; it returns a reason on error.
@@ -46,7 +47,7 @@ func parsePattern(text string) (pattern, string) {
 				return p, "uses parameter {" + name + "} twice"
 			}
 			params[name] = true
-			p.segs = append(p.segs, segment{param: true})
+			p.segs = append(p.segs, segment{param: true, name: name})
 		case strings.ContainsAny(s, "{}*?#%"):
 			return p, "segment " + s + " mixes literal text with {, }, *, ?, # or %; a segment is literal text, {name} or a final *"
 		default:
@@ -85,6 +86,37 @@ func (p *pattern) match(path string) bool {
 		i++
 	}
 	return i == len(path)
+}
+
+// param returns the value of parameter name in path, which p matches.
+func (p *pattern) param(path, name string) (string, bool) {
+	i := 0
+	for _, s := range p.segs {
+		for i < len(path) && path[i] == '/' {
+			i++
+		}
+		j := strings.IndexByte(path[i:], '/')
+		if j < 0 {
+			j = len(path)
+		} else {
+			j += i
+		}
+		if s.param && s.name == name {
+			return path[i:j], true
+		}
+		i = j
+	}
+	return "", false
+}
+
+// hasParam reports whether p has a parameter called name.
+func (p *pattern) hasParam(name string) bool {
+	for _, s := range p.segs {
+		if s.param && s.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // overlaps reports whether some path matches both p and q.

@@ -1,5 +1,7 @@
 package fieldmap
 
+import "fmt"
+
 // Spec is a field map as configured: the classes and the protected routes,
 // each entry with the line it was written at. Its yaml tags are the
 // configuration keys (the config package decodes them); Compile checks a
@@ -108,6 +110,10 @@ type RouteSpec struct {
 type ContextSpec struct {
 	// Header is the request header bound into the AAD; empty for none.
 	Header string `yaml:"header"`
+	// PathParam is the path parameter ({name} in every path of the route)
+	// bound into the AAD, so a value sealed for one record does not open
+	// in another; empty for none. At most one of Header and PathParam.
+	PathParam string `yaml:"path_param"`
 }
 
 // PathSpec is one URL path pattern of a route; in YAML it is a string.
@@ -127,4 +133,35 @@ type FieldSpec struct {
 	Path  string `yaml:"path"`
 	Class string `yaml:"class"`
 	Line  int
+}
+
+// UnmarshalText accepts seal, refuse and off, so that a decoder reports
+// another value at its own line.
+func (u *Unmatched) UnmarshalText(text []byte) error {
+	switch v := Unmatched(text); v {
+	case UnmatchedSeal, UnmatchedRefuse, UnmatchedOff:
+		*u = v
+		return nil
+	}
+	return fmt.Errorf("%q is not seal, refuse or off", text)
+}
+
+// UnmarshalText accepts insensitive and sensitive.
+func (c *Case) UnmarshalText(text []byte) error {
+	switch v := Case(text); v {
+	case CaseInsensitive, CaseSensitive:
+		*c = v
+		return nil
+	}
+	return fmt.Errorf("%q is not insensitive or sensitive", text)
+}
+
+// UnmarshalText accepts refuse and accept.
+func (s *SealedWrites) UnmarshalText(text []byte) error {
+	switch v := SealedWrites(text); v {
+	case SealedWritesRefuse, SealedWritesAccept:
+		*s = v
+		return nil
+	}
+	return fmt.Errorf("%q is not refuse or accept", text)
 }

@@ -64,7 +64,6 @@ func (c *Caller) MayWrite(class string) bool { return c.writeAll || c.write[clas
 
 // MayWriteSealed reports whether this caller may send values of class that
 // are already sealed (write_sealed); it implements transform.SealedWriter.
-// Callers that read the class sealed may too, whatever this says.
 func (c *Caller) MayWriteSealed(class string) bool { return c.sealedAll || c.sealed[class] }
 
 type matcher struct {

@@ -35,6 +35,16 @@ const (
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// asciiCompatible reports whether a charset encodes ASCII as ASCII, so that
+// ASCII member names read the same in it as in UTF-8.
+func asciiCompatible(cs string) bool {
+	switch strings.ToLower(strings.TrimSpace(cs)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15", "windows-1252", "cp1252":
+		return true
+	}
+	return false
+}
+
 // requestBody tells how r's body is inspected. A JSON body that declares a
 // charset other than UTF-8 is refused: RFC 8259 section 8.1 requires UTF-8
 // between systems, yet Express and others decode whatever utf-* charset is
@@ -44,9 +54,17 @@ func requestBody(r *http.Request) (bodyKind, error) {
 		return bodyNone, nil
 	}
 	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return bodyOther, nil
+	}
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(r.Header.Values("Content-Type")), ErrUnsupportedMediaType)
+	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return bodyOther, nil
+		// Another parser may read it (Node's content-type takes the last of
+		// two charset parameters): refuse what cannot be read one way.
+		return 0, fmt.Errorf("request content type %.60q does not parse: %w", ct, ErrUnsupportedMediaType)
 	}
 	switch {
 	case isJSON(mt):
@@ -54,9 +72,15 @@ func requestBody(r *http.Request) (bodyKind, error) {
 			return 0, fmt.Errorf("request body is JSON in charset %q; send UTF-8 (RFC 8259): %w", cs, ErrUnsupportedMediaType)
 		}
 		return bodyJSON, nil
-	case mt == "application/x-www-form-urlencoded":
-		return bodyForm, nil
-	case mt == "multipart/form-data":
+	case mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data":
+		// Servlet containers decode a form in its declared charset: a
+		// member name in UTF-16 is one fieldseal would not see.
+		if cs, ok := params["charset"]; ok && !asciiCompatible(cs) {
+			return 0, fmt.Errorf("form body in charset %q; send UTF-8: %w", cs, ErrUnsupportedMediaType)
+		}
+		if mt == "application/x-www-form-urlencoded" {
+			return bodyForm, nil
+		}
 		if params["boundary"] == "" {
 			return 0, fmt.Errorf("multipart request body has no boundary: %w", rewrite.ErrInvalidForm)
 		}
@@ -80,7 +104,8 @@ func sniffJSON(r *http.Request) (bool, error) {
 	}
 	head = bytes.TrimPrefix(head, utf8BOM)
 	head = bytes.TrimLeft(head, " \t\r\n")
-	return len(head) > 0 && (head[0] == '{' || head[0] == '['), nil
+	// A comment starts JSON5 and the lenient parsers that read it.
+	return len(head) > 0 && (head[0] == '{' || head[0] == '[' || bytes.HasPrefix(head, []byte("/*")) || bytes.HasPrefix(head, []byte("//"))), nil
 }
 
 type readCloser struct {
@@ -88,20 +113,27 @@ type readCloser struct {
 	io.Closer
 }
 
-// refuseUpgrade refuses protocol upgrades fieldseal cannot follow: h2c on
-// any request (after it the connection is HTTP/2 the proxy does not read,
-// and a lenient application takes plaintext writes on it), any upgrade of a
-// request that carries a body, and any upgrade on a route that seals
-// request paths. A websocket upgrade elsewhere passes: its frames are opaque
-// (README, threat model).
+// refuseUpgrade refuses protocol upgrades fieldseal cannot follow. An h2c
+// upgrade is never passed on, on any request: after it the connection would
+// carry HTTP/2 the proxy does not read, and a lenient application takes
+// plaintext writes on it. As RFC 9110 section 7.8 lets a server, fieldseal
+// ignores it instead: the Upgrade and HTTP2-Settings fields are dropped and
+// the request is served (and guarded) over HTTP/1.1, so a client such as
+// curl --http2 still works. Any other upgrade of a request that carries a
+// body, or on a route that seals request paths, is refused. A websocket
+// upgrade elsewhere passes: its frames are opaque (README, threat model).
 func refuseUpgrade(r *http.Request, route *fieldmap.Route, matched bool) error {
 	up := r.Header.Values("Upgrade")
-	if len(up) == 0 && r.Header.Get("Http2-Settings") == "" {
+	if httpguts.HeaderValuesContainsToken(up, "h2c") || r.Header.Get("Http2-Settings") != "" {
+		r.Header.Del("Upgrade")
+		r.Header.Del("Http2-Settings")
+		r.Header.Del("Connection") // hop-by-hop; naming the upgrade
+		return nil
+	}
+	if len(up) == 0 {
 		return nil
 	}
 	switch {
-	case httpguts.HeaderValuesContainsToken(up, "h2c") || r.Header.Get("Http2-Settings") != "":
-		return fmt.Errorf("an h2c upgrade would carry HTTP/2 the proxy does not read: %w", ErrUpgradeRefused)
 	case r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody:
 		return fmt.Errorf("an upgrade request with a body: %w", ErrUpgradeRefused)
 	case matched && route.Request.HasPaths():
@@ -119,7 +151,10 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	}
 	in := p.bufs.get()
 	defer p.bufs.put(in)
-	body, err := decoder(http.MaxBytesReader(w, r.Body, p.maxBody), codings)
+	body, err := requestDecoder(http.MaxBytesReader(w, r.Body, p.maxBody), codings, &rs.budget)
+	if errors.Is(err, ErrBusy) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", rewrite.ErrInvalidForm, err)
 	}
@@ -155,7 +190,10 @@ func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transf
 	if err != nil {
 		return err
 	}
-	body, err := decoder(r.Body, codings)
+	body, err := requestDecoder(r.Body, codings, &rs.budget)
+	if errors.Is(err, ErrBusy) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", rewrite.ErrInvalidForm, err)
 	}
@@ -223,4 +261,35 @@ func (h *held) release() {
 		h.b.sem.Release(h.n)
 	}
 	h.n = 0
+}
+
+// brotliWindow is the most memory a brotli decoder may reserve for its
+// window (RFC 7932: 2^24 bytes). It is what the client's first bytes
+// declare, not what it sends, so each brotli request body is charged this
+// much of the buffered-bytes budget up front.
+const brotliWindow = 16 << 20
+
+// requestDecoder is decoder for a request body: a brotli coding first takes
+// brotliWindow from h's budget (ErrBusy when it is spent).
+func requestDecoder(r io.Reader, codings []string, h *held) (io.Reader, error) {
+	for _, c := range codings {
+		if c == codingBrotli {
+			if err := h.grow(h.n + brotliWindow); err != nil {
+				return nil, fmt.Errorf("decode brotli body: %w", err)
+			}
+		}
+	}
+	return decoder(r, codings)
+}
+
+// decodingBody is requestDecoder keeping body's Close.
+func decodingBody(body io.ReadCloser, codings []string, h *held) (io.ReadCloser, error) {
+	r, err := requestDecoder(body, codings, h)
+	if errors.Is(err, ErrBusy) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	}
+	return readCloser{r, body}, nil
 }

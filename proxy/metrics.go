@@ -127,8 +127,11 @@ var guardReasons = map[string]bool{
 
 // guard counts the guard's decisions for one request.
 func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
-	if failed != nil && guardReasons[failed.code] {
-		m.guardRefused.WithLabelValues(failed.code).Inc()
+	if failed != nil {
+		if guardReasons[failed.code] {
+			m.guardRefused.WithLabelValues(failed.code).Inc()
+		}
+		return // nothing sealed reached the upstream
 	}
 	for _, f := range st.Fields {
 		if f.Via == transform.ViaMember && f.Op == transform.OpSeal && f.Result == transform.ResultOK {

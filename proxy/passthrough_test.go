@@ -200,13 +200,28 @@ func TestUpgradeIsPassedThrough(t *testing.T) {
 
 func TestUnmatchedNonJSONBodyPassesUntouched(t *testing.T) {
 	h := newHarness(t, serve(200, "text/plain", "fine"), nil)
-	body := `{"email":"plain@example.com"} but not JSON`
+	body := "email plain@example.com, but not JSON"
 	resp, got := h.do(t, http.MethodPost, "/not-protected", http.Header{"Content-Type": {"text/plain"}}, strings.NewReader(body))
 	if resp.StatusCode != 200 || string(got) != "fine" {
 		t.Fatalf("status %d: %s", resp.StatusCode, got)
 	}
 	if reqs := h.up.requests(); len(reqs) != 1 || string(reqs[0].Body) != body {
 		t.Errorf("upstream got %v", reqs)
+	}
+}
+
+func TestABodyThatStartsLikeJSONButIsNotIsRefused(t *testing.T) {
+	h := newHarness(t, serve(200, "text/plain", "fine"), nil)
+	// json.Decoder reads the first value and ignores the rest; lenient
+	// parsers take comments: either would bind the member.
+	for _, body := range []string{`{"email":"plain@example.com"} but not JSON`, `/**/{"email":"plain@example.com"}`} {
+		resp, got := h.do(t, http.MethodPost, "/not-protected", http.Header{"Content-Type": {"text/plain"}}, strings.NewReader(body))
+		if resp.StatusCode != 400 || errorCode(t, got) != "invalid_json" {
+			t.Errorf("%q: status %d: %s", body, resp.StatusCode, got)
+		}
+	}
+	if reqs := h.up.requests(); len(reqs) != 0 {
+		t.Errorf("upstream got %d requests", len(reqs))
 	}
 }
 

@@ -305,6 +305,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rs.reason = auditReason(err)
 		p.logError(rs, c, err)
 		w.Header().Set(HeaderRequestID, rs.id)
+		if errors.Is(err, ErrRequestTimeout) || errors.Is(err, ErrReadBody) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrBusy) {
+			// The rest of the body is still on the connection: net/http
+			// would wait to drain it with no deadline (a client that
+			// stalls holds the connection forever), so close instead.
+			w.Header().Set("Connection", "close")
+		}
 		writeError(w, c, err, rs.id)
 		return
 	}
@@ -367,11 +373,18 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	}
 	*callerID = caller.ID()
 	var aadContext string
-	if route.ContextHeader != "" {
+	switch {
+	case route.ContextHeader != "":
 		aadContext = r.Header.Get(route.ContextHeader)
 		if aadContext == "" {
 			return fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
 		}
+	case route.ContextParam != "":
+		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
+		if !ok || v == "" {
+			return fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
+		}
+		aadContext = v
 	}
 	if kind != bodyNone {
 		t := &rs.reqT
@@ -445,9 +458,6 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // or UTF-32 is refused, and anything else is forwarded as it came (a
 // compressed body of another type is not looked into).
 func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool) error {
-	if sniff && len(r.Header.Values("Content-Encoding")) > 0 {
-		return nil
-	}
 	if r.ContentLength > p.maxBody && !sniff {
 		return fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
@@ -464,6 +474,15 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	in := p.bufs.get()
 	defer p.bufs.put(in)
 	var body io.Reader = r.Body
+	if sniff && len(codings) > 0 {
+		// Body parsers inflate a compressed body of any type: look at what
+		// the application would read, and forward it decoded.
+		if r.Body, err = decodingBody(r.Body, codings, &rs.budget); err != nil {
+			return err
+		}
+		r.Header.Del("Content-Encoding")
+		codings = nil
+	}
 	if sniff {
 		looks, err := sniffJSON(r)
 		switch {
@@ -479,7 +498,10 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		body = r.Body
 	}
 	body = http.MaxBytesReader(w, io.NopCloser(body), p.maxBody)
-	if body, err = decoder(body, codings); err != nil {
+	if body, err = requestDecoder(body, codings, &rs.budget); err != nil {
+		if errors.Is(err, ErrBusy) {
+			return err
+		}
 		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
 	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength, &rs.budget)
@@ -504,10 +526,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		return nil
 	}
 	doc = bytes.TrimPrefix(doc, utf8BOM) // read by Jackson and others, refused by JSON validators
-	if sniff && !rs.route.Request.HasPaths() && !gjson.ValidBytes(doc) {
-		// Not JSON after all (a JSON parser in the application refuses it
-		// too): forwarded as it came, from the bytes read.
-		return p.forwardBuffered(r, rs, doc)
+	if sniff && !gjson.ValidBytes(doc) {
+		// It starts like JSON but is not: lenient parsers (trailing data
+		// after the first value, as json.Decoder ignores it; comments)
+		// would still read members fieldseal cannot find. Refused.
+		return fmt.Errorf("request body starts like JSON but is not valid JSON: %w", ErrInvalidJSON)
 	}
 	p.metrics.reqBytes.Observe(float64(len(doc)))
 	// Apply validates the document in the same pass; a failure other than
@@ -590,7 +613,7 @@ func isJSON(ct string) bool {
 // match finds the route protecting r; fieldmap.Lookup decides, under every
 // reading of the request the upstream may apply.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.Header.Get)
+	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get)
 }
 
 // rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already
@@ -640,6 +663,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // limit, or compressed, is forwarded as it came, its values still sealed,
 // which is never plaintext.
 func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
+	if !rs.resp.OpensOnly() {
+		// A caller who may not read some class must not get its legacy
+		// plaintext either: the response is transformed whole, or refused,
+		// exactly as on a route.
+		return p.openResponse(resp, rs.resp)
+	}
 	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxBody {
 		return nil
 	}
@@ -654,7 +683,7 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 		return nil
 	}
 	_ = resp.Body.Close()
-	if rs.resp.OpensOnly() && !bytes.Contains(doc, []byte(crypto.Prefix)) {
+	if !bytes.Contains(doc, []byte(crypto.Prefix)) && !bytes.Contains(doc, []byte(`\u`)) {
 		// Nothing to open and no member to hide from this caller.
 		*in = doc
 		resp.Body = newPooledBody(&p.bufs, in)

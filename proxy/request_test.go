@@ -429,7 +429,7 @@ func TestSealedWritesFollowTheCallersPolicy(t *testing.T) {
 		want   int
 	}{
 		{"a caller who reads plaintext may not", policyCaller{id: "app", actions: decrypt, write: true}, http.StatusUnprocessableEntity},
-		{"a caller who reads the class sealed may", policyCaller{id: "replica", actions: sealed, write: true}, http.StatusOK},
+		{"a caller who reads the class sealed may not (the least-privilege default would let anyone)", policyCaller{id: "replica", actions: sealed, write: true}, http.StatusUnprocessableEntity},
 		{"a caller with write_sealed may", backfillCaller{policyCaller{id: "backfill", actions: decrypt, write: true}}, http.StatusOK},
 	}
 	for _, tt := range tests {

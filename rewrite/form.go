@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -22,20 +23,39 @@ var ErrFormFile = errors.New("a file part is named like a protected member")
 // application would read it (bad escapes, a broken multipart stream).
 var ErrInvalidForm = errors.New("form body is not valid")
 
-// formNames returns the member names a form field name stands for in the
-// frameworks that nest fields: "contact[email][]" is read by Express (qs),
-// Rails, PHP and others as contact.email, so both "contact" and "email"
-// are names the application will see.
+// formNames yields the member names a form field name stands for in the
+// frameworks that read forms, so that a name any of them binds to a member
+// is found:
+//   - the name itself;
+//   - its parts, nested as "contact[email][]" (Express's qs, Rails, PHP)
+//     or "contact.email" (Spring's data binder, qs with allowDots);
+//   - PHP's top-level reading, which turns '.', ' ' and a '[' that opens
+//     no bracket into '_' ("e.mail" is $_POST["e_mail"]);
+//   - the name without Spring's field markers, '!' (a default value) and
+//     '_' (a field that was present).
 func formNames(name string, yield func(string) bool) {
-	base, rest, nested := strings.Cut(name, "[")
-	if !yield(base) || !nested {
+	if !yield(name) {
 		return
 	}
-	for _, part := range strings.Split(rest, "[") {
-		part = strings.TrimSuffix(part, "]")
-		if part != "" && !yield(part) {
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '[' || r == ']' || r == '.' }) {
+		if part != name && !yield(part) {
 			return
 		}
+	}
+	php := strings.Map(func(r rune) rune {
+		if r == '.' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+	if i := strings.IndexByte(php, '['); i >= 0 && strings.IndexByte(php[i:], ']') < 0 {
+		php = php[:i] + "_" + php[i+1:]
+	}
+	if php != name && !yield(php) {
+		return
+	}
+	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
+		formNames(trimmed, yield)
 	}
 }
 
@@ -73,7 +93,24 @@ func (p *Plan) ApplyForm(dst, body []byte, fn func(out []byte, i int, raw []byte
 			return dst[:mark], fmt.Errorf("%w: field name: %w", ErrInvalidForm, err)
 		}
 		i := p.FormMember(key)
-		if i < 0 || !hasValue {
+		prefixed := false
+		if i < 0 && hasValue && p.prefix != "" && bytes.Contains(value, []byte(p.prefix[:1])) {
+			v, err := url.QueryUnescape(string(value))
+			if err != nil {
+				return dst[:mark], fmt.Errorf("%w: value of field %q: %w", ErrInvalidForm, key, err)
+			}
+			prefixed = strings.HasPrefix(v, p.prefix)
+		}
+		if prefixed {
+			// A sealed value in a field no class names: the callback
+			// decides (refused unless the caller may send sealed values).
+			v, _ := url.QueryUnescape(string(value))
+			scratch = AppendString(scratch[:0], []byte(v))
+			if _, err := fn(sealed[:0], PrefixMatch, scratch); err != nil {
+				return dst[:mark], fmt.Errorf("rewrite value of form field %q: %w", key, err)
+			}
+			dst = append(dst, field...)
+		} else if i < 0 || !hasValue {
 			dst = append(dst, field...)
 		} else {
 			v, err := url.QueryUnescape(string(value))
@@ -125,17 +162,39 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidForm, err)
 		}
-		name, i := partName(part), -1
+		name, err := partName(part)
+		if err != nil {
+			return err
+		}
+		i := -1
 		if name != "" {
 			i = p.FormMember(name)
 		}
 		header := textproto.MIMEHeader(part.Header)
 		if i < 0 {
 			out, err := mw.CreatePart(header)
-			if err == nil {
-				_, err = io.Copy(out, part)
-			}
 			if err != nil {
+				return fmt.Errorf("copy part %q: %w", name, err)
+			}
+			var src io.Reader = part
+			if part.FileName() == "" && p.prefix != "" {
+				// A field no class names that holds a sealed value: the
+				// callback decides, on the whole value.
+				br := bufio.NewReaderSize(part, max(16, len(p.prefix)))
+				if head, _ := br.Peek(len(p.prefix)); string(head) == p.prefix {
+					v, err := io.ReadAll(io.LimitReader(br, maxValue+1))
+					if err != nil || int64(len(v)) > maxValue {
+						return fmt.Errorf("%w: part %q: too long or unreadable", ErrInvalidForm, name)
+					}
+					if _, err := fn(nil, PrefixMatch, AppendString(nil, v)); err != nil {
+						return fmt.Errorf("rewrite value of form part %q: %w", name, err)
+					}
+					src = bytes.NewReader(v)
+				} else {
+					src = br
+				}
+			}
+			if _, err := io.Copy(&delimGuard{w: out, delim: []byte("\n--" + boundary)}, src); err != nil {
 				return fmt.Errorf("copy part %q: %w", name, err)
 			}
 			continue
@@ -181,21 +240,39 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 	}
 }
 
-// partName returns the form field name of a part ("" when it has none).
-func partName(p *multipart.Part) string {
-	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-	if err != nil {
-		return ""
+// partName returns the form field name of a part ("" when it has no
+// Content-Disposition). A disposition that does not parse is
+// ErrInvalidForm: another parser may still read a name from it.
+func partName(p *multipart.Part) (string, error) {
+	cd := p.Header.Get("Content-Disposition")
+	if cd == "" {
+		return "", nil
 	}
-	return params["name"]
+	_, params, err := mime.ParseMediaType(cd)
+	if err != nil {
+		return "", fmt.Errorf("%w: part with Content-Disposition %.40q: %w", ErrInvalidForm, cd, err)
+	}
+	return params["name"], nil
 }
 
-func cloneHeader(h textproto.MIMEHeader) textproto.MIMEHeader {
-	c := make(textproto.MIMEHeader, len(h))
-	for k, v := range h {
-		c[k] = append([]string(nil), v...)
+// delimGuard copies a part's content, refusing a line that starts with the
+// part's delimiter without being one to Go ("--BOUNDARYx"): parsers that
+// match the delimiter as a prefix take it for the start of a new part,
+// whose name fieldseal never saw.
+type delimGuard struct {
+	w     io.Writer
+	delim []byte // "\n--" + boundary
+	tail  []byte // the end of what was written, for a delimiter split across writes
+}
+
+func (g *delimGuard) Write(b []byte) (int, error) {
+	scan := append(g.tail, b...)
+	if bytes.Contains(scan, g.delim) {
+		return 0, fmt.Errorf("%w: a part holds a line that starts with its delimiter", ErrInvalidForm)
 	}
-	return c
+	keep := min(len(scan), len(g.delim)-1)
+	g.tail = append(g.tail[:0], scan[len(scan)-keep:]...)
+	return g.w.Write(b)
 }
 
 // jsonStringContent returns the content of the JSON string raw; the
@@ -206,4 +283,11 @@ func jsonStringContent(raw []byte) (string, error) {
 		return "", fmt.Errorf("rewrite form value: replacement %.20q is not a JSON string", raw)
 	}
 	return string(StringContent(raw)), nil
+}
+func cloneHeader(h textproto.MIMEHeader) textproto.MIMEHeader {
+	c := make(textproto.MIMEHeader, len(h))
+	for k, v := range h {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
 }

@@ -25,6 +25,7 @@ func TestApplyForm(t *testing.T) {
 		{"a member field is replaced", "name=A&email=a%40x.com", "name=A&email=S0%3Aa%40x.com"},
 		{"names fold case and decode escapes", "EMAIL=a&%65mail=b&Phone=1", "EMAIL=S0%3Aa&%65mail=S0%3Ab&Phone=S1%3A1"},
 		{"nested names as qs reads them", "contact[email]=a&list[0][phone]=1&email[]=c", "contact[email]=S0%3Aa&list[0][phone]=S1%3A1&email[]=S0%3Ac"},
+		{"dotted names as Spring binds them", "contact.email=a&x.y.phone=1", "contact.email=S0%3Aa&x.y.phone=S1%3A1"},
 		{"plus is a space", "email=a+b", "email=S0%3Aa+b"},
 		{"semicolons separate fields too", "x=1;email=a", "x=1;email=S0%3Aa"},
 		{"other fields keep their bytes", "a=%7e&b&&c=", "a=%7e&b&&c="},

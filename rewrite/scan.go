@@ -53,7 +53,13 @@ func (w *walker) walk(n *node, start int) int {
 		end = w.array(n, start)
 	case c == '"' && w.plan.prefix != "":
 		end = skipString(w.b, start)
-		if strings.HasPrefix(w.doc[start+1:end-1], w.plan.prefix) {
+		content := w.doc[start+1 : end-1]
+		if strings.IndexByte(content, '\\') >= 0 {
+			// An application decodes escapes before it stores the value:
+			// "\u0066s1:..." is a sealed value too.
+			content = gjson.Parse(w.doc[start:end]).Str
+		}
+		if strings.HasPrefix(content, w.plan.prefix) {
 			w.spans = append(w.spans, span{off: start, end: end, path: PrefixMatch})
 		}
 	default:
@@ -131,9 +137,15 @@ func (w *walker) object(n *node, i int) int {
 func (w *walker) keyMatches(edge *edge, key string) bool {
 	switch edge.kind {
 	case edgeKey:
-		return key == edge.arg
+		// Path components compare like members: an application that binds
+		// "CONTACT" to contact (Go's encoding/json) must not get it unsealed.
+		return key == edge.arg || (w.plan.members.fold && strings.EqualFold(key, edge.arg))
 	case edgeWild:
-		ok, stopped := match.MatchLimit(key, edge.arg, maxMatchComplexity)
+		pattern := edge.arg
+		if w.plan.members.fold && hasUpper(key) {
+			key, pattern = strings.ToLower(key), strings.ToLower(pattern)
+		}
+		ok, stopped := match.MatchLimit(key, pattern, maxMatchComplexity)
 		if stopped {
 			w.err = fmt.Errorf("rewrite: match a key against pattern %q: %w", edge.arg, ErrPatternTooComplex)
 			return false
@@ -295,4 +307,14 @@ func skipValue(s []byte, i int) int {
 		}
 		return i
 	}
+}
+
+// hasUpper reports whether s has a byte that lower-casing would change.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }

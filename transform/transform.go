@@ -66,9 +66,8 @@ type Params struct {
 	Stats *Stats
 	// AcceptSealed lets Seal keep a value that is already sealed (and opens
 	// for its field) whatever the caller; without it only a caller that
-	// reads the class sealed (ActionSealed) or that implements SealedWriter
-	// and allows it may send sealed values (guard.sealed_writes: accept, for
-	// deployments without authentication).
+	// implements SealedWriter and allows it may send sealed values
+	// (guard.sealed_writes: accept, for deployments without authentication).
 	AcceptSealed bool
 }
 
@@ -164,9 +163,12 @@ func (t *Transform) checkWrites() {
 }
 
 // maySendSealed reports whether the caller may send a value of class c that
-// is already sealed.
+// is already sealed: only by an explicit grant (SealedWriter, or
+// Params.AcceptSealed), never because it reads the class sealed, since a
+// least-privilege default (every class sealed, for anonymous callers too)
+// would otherwise let anyone plant a value copied from another record.
 func (t *Transform) maySendSealed(c *fieldmap.Class) bool {
-	if t.acceptSealed || t.actions[c.Index] == ActionSealed {
+	if t.acceptSealed {
 		return true
 	}
 	w, ok := t.caller.(SealedWriter)

@@ -244,9 +244,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(aln) }()
 	}
-	if fm.Guard().Unmatched == fieldmap.UnmatchedOff {
-		log.Warn().Str("event", "guard_off").Msg("guard.unmatched is off: class members on requests no route lists reach the application in plaintext")
-	}
+	warnGuardOff(fm, log)
 	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
 		Str("upstream", redacted(cfg.Upstream)).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
 
@@ -289,6 +287,7 @@ func reload(configFile string, px *proxy.Proxy, log zerolog.Logger) {
 		return
 	}
 	px.SetMap(fm)
+	warnGuardOff(fm, log)
 	log.Info().Str("event", "reloaded").Msg("field map reloaded")
 }
 
@@ -310,4 +309,12 @@ func redacted(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// warnGuardOff says, at start and at every reload, that the operator opted
+// out of the guard on unlisted routes.
+func warnGuardOff(fm *fieldmap.Map, log zerolog.Logger) {
+	if fm.Guard().Unmatched == fieldmap.UnmatchedOff {
+		log.Warn().Str("event", "guard_off").Msg("guard.unmatched is off: class members on requests no route lists reach the application in plaintext")
+	}
 }

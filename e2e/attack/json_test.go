@@ -1,0 +1,176 @@
+package attack_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+)
+
+// F1: route paths are matched case-sensitively, while encoding/json binds
+// {"CONTACT":{"VALUE":..}} to Contact.Value.
+func TestAttackRoutePathCase(t *testing.T) {
+	store, sc := startStore(t, sidecartest.GoJSON, "")
+	resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"CONTACT":{"VALUE":"` + hidden + `"},"Address":{"Street":"1 Main st"}}`})
+	t.Logf("status %d %s", resp.Status, resp.Body)
+	store.MustNotHold(t, hidden)
+}
+
+// F2: the sealed-prefix scan compares the raw (escaped) string, so a sealed
+// value written as "\u0066s1:..." in a free-text member is not refused; the
+// app stores "fs1:...", and any read opens it (decryption oracle).
+func TestAttackEscapedSealedPrefixOracle(t *testing.T) {
+	store, sc := startStore(t, sidecartest.GoJSON, "")
+	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); r.Status != 201 {
+		t.Fatalf("create %d %s", r.Status, r.Body)
+	}
+	sealed, _ := store.Record("1")["email"].(string)
+	if !strings.HasPrefix(sealed, "fs1:") {
+		t.Fatalf("stored %q", sealed)
+	}
+	esc := `\u0066` + sealed[1:]
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"name":"mallory","note":"` + esc + `"}`})
+	t.Logf("write with escaped prefix: %d %s", r.Status, r.Body)
+	r = sc.Do(t, sidecartest.Req{Method: "GET", Path: "/customers/2"})
+	t.Logf("read back: %d %s", r.Status, r.Body)
+	if bytes.Contains(r.Body, []byte(alice)) {
+		t.Fatalf("a copied sealed value was accepted on write and opened on read: %s", r.Body)
+	}
+}
+
+// F2b: the same oracle through an urlencoded form (no sealed-prefix check on
+// non-member form fields at all).
+func TestAttackFormSealedOracle(t *testing.T) {
+	store, sc := startStore(t, sidecartest.Express, "")
+	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); r.Status != 201 {
+		t.Fatalf("create %d %s", r.Status, r.Body)
+	}
+	sealed, _ := store.Record("1")["email"].(string)
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/v1/customers", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		Body: []byte("name=mallory&note=" + sealed)})
+	t.Logf("form write: %d %s", r.Status, r.Body)
+	r = sc.Do(t, sidecartest.Req{Method: "GET", Path: "/customers/2"})
+	t.Logf("read back: %d %s", r.Status, r.Body)
+	if bytes.Contains(r.Body, []byte(alice)) {
+		t.Fatalf("a sealed value copied through a form was opened on read: %s", r.Body)
+	}
+}
+
+// goDecoderApp reads JSON the common Go way: json.NewDecoder(r.Body).Decode,
+// whatever the Content-Type, which ignores what follows the first value.
+func goDecoderApp(r *http.Request, body []byte) []string {
+	var v map[string]any
+	if i := bytes.Index(body, []byte("*/")); bytes.HasPrefix(body, []byte("/*")) && i > 0 {
+		body = body[i+2:] // JSON5 / lenient parsers: a leading comment
+	}
+	if json.NewDecoder(bytes.NewReader(body)).Decode(&v) != nil {
+		return nil
+	}
+	var out []string
+	for k, x := range v {
+		s, _ := x.(string)
+		out = append(out, k, s)
+	}
+	return out
+}
+
+// F3: a body that starts like JSON but is not valid JSON to gjson (trailing
+// bytes) is forwarded as it came on the sniff path.
+func TestAttackSniffTrailingBytes(t *testing.T) {
+	a := newApp(t, goDecoderApp)
+	sc := startApp(t, a, "")
+	for _, body := range []string{`{"email":"` + alice + `"} x`, `{"email":"` + alice + `"}{}`, `{"email":"` + alice + `"}]`, `/**/{"email":"` + alice + `"}`} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Body: []byte(body)})
+		t.Logf("%q -> %d %s", body, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice)
+}
+
+// lenientCT parses a Content-Type like Node's content-type / media-typer:
+// duplicate parameters allowed, the last one wins.
+func lenientCT(ct string) (string, map[string]string) {
+	parts := strings.Split(ct, ";")
+	params := map[string]string{}
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		params[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return strings.ToLower(strings.TrimSpace(parts[0])), params
+}
+
+// expressJSON is body-parser's json(): type application/json, inflate
+// gzip, any charset starting "utf-" (iconv-lite; utf-7 decoded here).
+func expressJSON(r *http.Request, body []byte) []string {
+	mt, params := lenientCT(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return nil
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		body, _ = io.ReadAll(zr)
+	}
+	if cs := strings.ToLower(params["charset"]); cs == "utf-7" {
+		body = []byte(decodeUTF7(string(body)))
+	}
+	return goDecoderApp(r, body)
+}
+
+// decodeUTF7 decodes RFC 2152 "+...-" runs (enough for the test).
+func decodeUTF7(s string) string {
+	re := regexp.MustCompile(`\+([A-Za-z0-9+/]*)-?`)
+	return re.ReplaceAllStringFunc(s, func(m string) string {
+		b64 := strings.TrimSuffix(strings.TrimPrefix(m, "+"), "-")
+		if b64 == "" {
+			return "+"
+		}
+		const al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		var bits, n uint
+		var u []uint16
+		var cur uint32
+		for _, c := range b64 {
+			cur = cur<<6 | uint32(strings.IndexRune(al, c))
+			bits += 6
+			n++
+			if bits >= 16 {
+				u = append(u, uint16(cur>>(bits-16)))
+				bits -= 16
+				cur &= (1 << bits) - 1
+			}
+		}
+		return string(utf16.Decode(u))
+	})
+}
+
+// F4: a JSON Content-Type Go's mime parser refuses (a duplicate parameter)
+// but Node's accepts sends the body down the sniff path: the charset is not
+// checked and a compressed body is not looked into.
+func TestAttackMalformedJSONContentType(t *testing.T) {
+	a := newApp(t, expressJSON)
+	sc := startApp(t, a, "")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"email":"` + alice + `"}`))
+	_ = zw.Close()
+	_, _, err := mime.ParseMediaType("application/json; charset=utf-8; charset=utf8")
+	t.Logf("Go mime on the duplicate parameter: %v", err)
+	reqs := []sidecartest.Req{
+		{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/json; charset=utf-8; charset=utf8", "Content-Encoding": "gzip"}, Body: gz.Bytes()},
+		{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/json; charset=utf-8; charset=utf-7"}, Body: []byte(`{"+AGU-mail":"alice+AEA-example.com"}`)},
+	}
+	for _, q := range reqs {
+		r := sc.Do(t, q)
+		t.Logf("%s -> %d %s", q.Header["Content-Type"], r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice)
+}
