@@ -157,8 +157,8 @@ func TestSealRefusesWhatMustNotBeStored(t *testing.T) {
 	}
 	email := sealOne(t, r, "email", `"ada@example.com"`)
 	for name, p := range map[string]Params{
-		"with sealed writes accepted":              {AcceptSealed: true},
-		"from a caller allowed to write sealed":    {Caller: sealedWriter{caller{actions: everyClass(ActionDecrypt)}}},
+		"with sealed writes accepted":           {AcceptSealed: true},
+		"from a caller allowed to write sealed": {Caller: sealedWriter{caller{actions: everyClass(ActionDecrypt)}}},
 	} {
 		t.Run("a value already sealed for its field is kept "+name, func(t *testing.T) {
 			var st Stats
