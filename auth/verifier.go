@@ -215,13 +215,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 // claims are the registered claims plus the Cognito and OAuth ones we read.
 type claims struct {
 	jwt.RegisteredClaims
-	ClientID        string           `json:"client_id"`
-	TokenUse        string           `json:"token_use"`
-	Scope           scopeClaim       `json:"scope"`
-	Scp             scopeClaim       `json:"scp"`
-	Username        string           `json:"username"`
-	CognitoUsername string           `json:"cognito:username"`
-	Groups          []string         `json:"cognito:groups"`
+	ClientID        string     `json:"client_id"`
+	TokenUse        string     `json:"token_use"`
+	Scope           scopeClaim `json:"scope"`
+	Scp             scopeClaim `json:"scp"`
+	Username        string     `json:"username"`
+	CognitoUsername string     `json:"cognito:username"`
+	Groups          []string   `json:"cognito:groups"`
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Identity, *Error) {
