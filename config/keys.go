@@ -71,7 +71,7 @@ func keyDocs() []keyDoc {
 		{"routes", "list", nil, "the list of protected routes; requests matching none pass through untouched."},
 		{"routes[].name", "string", nil, "the route's unique name, used in logs, metrics and audit events."},
 		{"routes[].methods", "list of methods", nil, "the list of HTTP methods the route applies to."},
-		{"routes[].paths", "list of patterns", nil, "the list of URL path patterns: literal segments, {name} for one segment, a trailing /* for everything below."},
+		{"routes[].paths", "list of patterns", nil, "the list of URL path patterns: literal segments, {name} for one segment, a trailing /* for everything below. When patterns of two routes match the same request, the most specific wins (a literal segment before {name}, either before /*: /db/_all_docs before /db/{id} before /db/*); two routes whose patterns match exactly the same paths, or overlap with neither within the other (/a/{x}/c and /a/b/{y}), are a config error."},
 		{"routes[].request", "list of fields", nil, "the list of fields sealed in request bodies."},
 		{"routes[].response", "list of fields", nil, "the list of fields opened in response bodies."},
 		{"routes[].context", "section", nil, "the section that binds sealed values to a request context."},
