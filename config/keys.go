@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/proxy"
 )
 
 // keyDoc is one row of the reference table: a configuration key and the
@@ -81,6 +82,10 @@ func keyDocs() []keyDoc {
 		{"auth", "section", nil, "the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md."},
 		{"policies", "section", nil, "the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md."},
 		{"audit", "section", nil, "the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md."},
+		{"errors", "section", nil, "the section that shapes the bodies of errors fieldseal answers itself (4xx/5xx it decides, not the upstream's), for clients that parse their application's error shape; status, code and request id are always kept, and X-Request-ID is always set."},
+		{"errors.format", "fieldseal | problem | template", str(func(*Config) string { return proxy.ErrorFormatFieldseal }), `the body shape: "fieldseal" is {"error":{"code":..,"message":..,"request_id":..}}; "problem" is RFC 9457 application/problem+json (type about:blank, title, status, detail, and the members code and request_id); "template" renders errors.template.`},
+		{"errors.template", "text/template", nil, "the body with format template: a Go text/template over .Status, .Title, .Code, .Message and .RequestID; write values with the json function ({{json .Message}}) so they are escaped. Checked at start by rendering a sample; with a JSON content type the sample must be valid JSON."},
+		{"errors.content_type", "media type", str(func(*Config) string { return "application/json; charset=utf-8" }), "the Content-Type of template bodies."},
 	}
 }
 

@@ -96,6 +96,9 @@ type Options struct {
 	// Observer is called once per request to a protected route, after the
 	// response was written (issue 4 turns it into the audit log).
 	Observer func(RequestEvent)
+	// ErrorBody shapes the bodies of errors the proxy answers itself
+	// (ErrorsSpec.Compile); nil: fieldseal's {"error":{..}}.
+	ErrorBody ErrorBody
 }
 
 // Proxy is an http.Handler that forwards to Options.Upstream and transforms
@@ -120,6 +123,7 @@ type Proxy struct {
 	bufs        bufferPool
 	copyBufs    copyBufferPool
 	ids         *requestIDs
+	errorBody   ErrorBody
 }
 
 // New builds a Proxy. It fails on missing required options or a metrics
@@ -148,6 +152,7 @@ func New(opts Options) (*Proxy, error) {
 		preserve:    opts.PreserveHost,
 		keepOnError: opts.LeaveSealedOnOpenError,
 		ids:         newRequestIDs(),
+		errorBody:   opts.ErrorBody,
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -288,7 +293,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rs.reason = auditReason(err)
 		p.logError(rs, c, err)
 		w.Header().Set(HeaderRequestID, rs.id)
-		writeError(w, c, err, rs.id)
+		writeError(w, p.errorBody, c, err, rs.id)
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
@@ -610,7 +615,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		p.logError(rs, c, err)
 	}
 	w.Header().Set(HeaderRequestID, id)
-	writeError(w, c, err, id)
+	writeError(w, p.errorBody, c, err, id)
 }
 
 func (rs *reqState) fail(c errorClass) {
