@@ -68,6 +68,7 @@ func keyDocs() []keyDoc {
 		{"log.format", "json | console", str(func(c *Config) string { return c.Log.Format }), `the log encoding: "json" for machines or "console" for people.`},
 		{"classes", "map", nil, "the map of field classes by name; a class name is bound into every sealed value of the class."},
 		{"classes.<name>.mode", "random | deterministic", str(func(*Config) string { return string(fieldmap.ModeRandom) }), `the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).`},
+		{"classes.<name>.seal_empty", "boolean", str(func(*Config) string { return "false" }), `whether JSON null and "" are sealed like other values. Off, they pass unsealed both ways: the app's "required" checks still see an empty value (a sealed "" is a non-empty ciphertext that passes them), and the store reveals which records hold no value (never a value). On, every present value is sealed, empty or not.`},
 		{"classes.<name>.mask", "format or mapping", nil, "how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md."},
 		{"routes", "list", nil, "the list of protected routes; requests matching none pass through untouched."},
 		{"routes[].name", "string", nil, "the route's unique name, used in logs, metrics and audit events."},

@@ -15,6 +15,9 @@ import (
 type Class struct {
 	Name          string
 	Deterministic bool
+	// SealEmpty seals JSON null and the empty string; when false they pass
+	// unsealed both ways (their presence, not a value, is what they reveal).
+	SealEmpty bool
 }
 
 // Route is a protected route.
@@ -80,7 +83,7 @@ func Compile(spec Spec) (*Map, error) {
 	m := &Map{byMethod: map[string][]entry{}}
 	classes := map[string]*Class{}
 	for _, cc := range spec.Classes {
-		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic}
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, SealEmpty: cc.SealEmpty}
 		classes[cc.Name] = cl
 		m.classes = append(m.classes, cl)
 	}

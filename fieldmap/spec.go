@@ -28,7 +28,12 @@ const (
 type ClassSpec struct {
 	Name string `yaml:",key"`
 	Mode Mode   `yaml:"mode"`
-	Line int
+	// SealEmpty seals null and "" like any other value. Off (the default),
+	// they are left as they are in both directions: an app's "required"
+	// check still sees the empty value, and the store reveals which records
+	// have none (Class.SealEmpty).
+	SealEmpty bool `yaml:"seal_empty"`
+	Line      int
 }
 
 // RouteSpec is a protected route as configured.

@@ -23,7 +23,8 @@ import (
 //	                         -> {"docs":[..]}, matching by JSON equality
 //
 // Ids starting with "_" are reserved, as in CouchDB: PUT /db/_all_docs is
-// refused. It records every request body, so tests assert on what reached
+// refused. A document's "email", when present, is required: null or ""
+// answers 400, as an application's validation does. It records every request body, so tests assert on what reached
 // the store.
 type docStore struct {
 	srv *httptest.Server
@@ -116,6 +117,12 @@ func (s *docStore) serve(w http.ResponseWriter, r *http.Request) {
 		var doc map[string]any
 		if json.Unmarshal(body, &doc) != nil {
 			reply(400, map[string]any{"error": "bad_request"})
+			return
+		}
+		if v, has := doc["email"]; has && (v == nil || v == "") {
+			// A "required" validation, as application frameworks do it:
+			// null and "" are missing.
+			reply(400, map[string]any{"error": "bad_request", "reason": "email is required"})
 			return
 		}
 		doc["_id"] = id
