@@ -17,7 +17,10 @@ type Class struct {
 	Deterministic bool
 	// SealEmpty seals JSON null and the empty string; when false they pass
 	// unsealed both ways (their presence, not a value, is what they reveal).
-	SealEmpty bool
+	SealEmpty bool // Operators: a request value that is an operator object (all member
+	// names start with "$") has its operands sealed, not the object (see
+	// package transform). Only set on deterministic classes.
+	Operators bool
 }
 
 // Route is a protected route.
@@ -83,7 +86,10 @@ func Compile(spec Spec) (*Map, error) {
 	m := &Map{byMethod: map[string][]entry{}}
 	classes := map[string]*Class{}
 	for _, cc := range spec.Classes {
-		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, SealEmpty: cc.SealEmpty}
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, SealEmpty: cc.SealEmpty, Operators: cc.Operators}
+		if cc.Operators && !cl.Deterministic {
+			c.errorf(cc.Line, "class %q: operators needs mode %s (a query can only find a sealed value that seals the same every time)", cc.Name, ModeDeterministic)
+		}
 		classes[cc.Name] = cl
 		m.classes = append(m.classes, cl)
 	}

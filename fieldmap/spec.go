@@ -33,6 +33,11 @@ type ClassSpec struct {
 	// check still sees the empty value, and the store reveals which records
 	// have none (Class.SealEmpty).
 	SealEmpty bool `yaml:"seal_empty"`
+	// Operators makes a value that is an operator object ({"$eq": v},
+	// {"$in": [..]}: every member name starts with "$") have its operands
+	// sealed instead of the object, so query documents and records map at
+	// once (Class.Operators). It needs ModeDeterministic.
+	Operators bool `yaml:"operators"`
 	Line      int
 }
 

@@ -1,6 +1,9 @@
 package fieldmap
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPatternSpecificity(t *testing.T) {
 	tests := []struct {
@@ -73,5 +76,13 @@ routes:
 		if r == nil || r.Name != tt.route {
 			t.Errorf("Lookup(%s %s) = %v, want route %q", tt.method, tt.path, r, tt.route)
 		}
+	}
+}
+
+func TestOperatorsNeedADeterministicClass(t *testing.T) {
+	const spec = "classes:\n  rrn: {mode: random, operators: true}\n  ssn: {mode: deterministic, operators: true}\nroutes: []\n"
+	_, err := Compile(parseSpec(t, spec, "m.yaml"))
+	if err == nil || !strings.Contains(err.Error(), `m.yaml:2: class "rrn": operators needs mode deterministic`) || strings.Contains(err.Error(), "ssn") {
+		t.Fatalf("Compile = %v", err)
 	}
 }

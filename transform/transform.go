@@ -203,6 +203,16 @@ func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 		t.st.add(class, t.actions[i], OpSeal, ResultDenied)
 		return out, err
 	}
+	if f.Class.Operators && raw[0] == '{' && isOperatorObject(raw) {
+		return t.sealOperators(out, i, raw)
+	}
+	return t.sealPlain(out, i, raw)
+}
+
+// sealPlain seals one value of field i (the caller may write it).
+func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
+	f := t.side.Fields[i]
+	class := f.Class.Name
 	if keepsEmpty(f.Class, raw) {
 		t.st.add(class, t.actions[i], OpKeep, ResultEmpty)
 		return append(out, raw...), nil
