@@ -13,6 +13,15 @@
 // last line, checks that line's own hash, and continues the chain from it
 // (writing a "start" event that links to it), so restarts do not break the chain.
 //
+// The chain runs across files: Reopen (on SIGHUP, after a rename by log
+// rotation), a writer that finds its file truncated under it (copytruncate)
+// and Open on an empty file (continuing from the chain state file beside it)
+// each begin the new file with a start event whose reason says so and whose
+// prev is the last hash written before. VerifyFiles checks such a set of
+// files as one chain, in the order of their first seq, so a removed file is
+// a break; Verify accepts a single file that begins with such a line and
+// reports where it continues from (Report.Continues).
+//
 // Each line is written with one Write call (one write(2) on a file opened
 // O_APPEND); the file is synced on Close, not per line, so a host crash can
 // lose the last lines, which then look like tail truncation.

@@ -3,81 +3,209 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 )
 
 // ErrBroken is the category of every chain violation Verify finds.
 var ErrBroken = errors.New("audit chain broken")
 
-// Report summarises a verified (or partly verified) audit stream.
+// Report summarises a verified (or partly verified) audit chain.
 type Report struct {
 	Lines    int    // lines checked before the first problem (all of them when intact)
-	Starts   int    // start events: one per writer start (restarts and appends)
+	Files    int    // non-empty files checked (VerifyFiles); 1 for Verify
+	Starts   int    // start events: one per writer start, reopen or detected truncation
 	LastSeq  uint64 // seq of the last good line; compare with an external anchor to detect truncation
 	LastHash string // hash of the last good line
-	// BrokenLine is the 1-based line number of the first problem, 0 when intact.
+	// FirstSeq and FirstPrev are the seq and prev of the chain's first
+	// line: 0 and Genesis for a chain checked from its beginning; otherwise
+	// the chain continues one that ended at seq FirstSeq-1 with hash
+	// FirstPrev in a file not given (rotated away, or not passed).
+	FirstSeq  uint64
+	FirstPrev string
+	// BrokenFile (VerifyFiles) and BrokenLine (1-based, within that file)
+	// name the first problem; BrokenLine is 0 when intact.
+	BrokenFile string
 	BrokenLine int
 	// Problem says what is wrong at BrokenLine.
 	Problem string
 }
 
+// Continues reports whether the chain's first line links to lines that
+// were not checked (an earlier, rotated file).
+func (r Report) Continues() bool { return r.FirstPrev != "" && r.FirstPrev != Genesis }
+
 // record is what Verify reads from a line besides the hash check.
 type record struct {
-	Seq  uint64 `json:"seq"`
-	Prev string `json:"prev"`
-	Type string `json:"type"`
-	Hash string `json:"hash"`
+	Seq    uint64 `json:"seq"`
+	Prev   string `json:"prev"`
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+	Hash   string `json:"hash"`
 }
 
-// Verify reads an audit stream and checks every line's hash, that each prev
-// is the hash of the line before (the first line's is Genesis) and that seq
-// counts up by one. It stops at the first problem and returns a Report whose
-// BrokenLine names it, with an error wrapping ErrBroken. Lines are read up to
-// 1 MiB each.
-func Verify(r io.Reader) (Report, error) {
-	var rep Report
+// startsFile reports whether rec may be the first line of a file that
+// continues a chain from another file: a start event the writer wrote into a
+// new or emptied file. A restart's start event (no reason) follows the
+// file's own last line, so it never begins a file; removing the lines before
+// one is detected.
+func (rec record) startsFile() bool {
+	return rec.Type == TypeStart && (rec.Reason == StartReopened || rec.Reason == StartTruncated || rec.Reason == StartContinued)
+}
+
+// chain checks lines in order, across one or more streams.
+type chain struct {
+	rep      Report
+	prev     string
+	next     uint64
+	lastFile string // name of the previous non-empty stream, for messages
+}
+
+func (c *chain) broken(file string, line int, format string, args ...any) error {
+	c.rep.BrokenFile, c.rep.BrokenLine = file, line
+	c.rep.Problem = fmt.Sprintf(format, args...)
+	where := fmt.Sprintf("line %d", line)
+	if file != "" {
+		where = fmt.Sprintf("%s line %d", file, line)
+	}
+	return fmt.Errorf("%w at %s: %s", ErrBroken, where, c.rep.Problem)
+}
+
+// stream checks every line of r, named file in messages ("" for one
+// anonymous stream). Lines are read up to 1 MiB each.
+func (c *chain) stream(file string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	broken := func(line int, format string, args ...any) (Report, error) {
-		rep.BrokenLine = line
-		rep.Problem = fmt.Sprintf(format, args...)
-		return rep, fmt.Errorf("%w at line %d: %s", ErrBroken, line, rep.Problem)
-	}
-	prev, next := Genesis, uint64(0)
 	n := 0
 	for sc.Scan() {
 		n++
 		rec, err := parseLine(sc.Bytes())
 		if err != nil {
-			return broken(n, "%v (line edited or damaged)", err)
+			return c.broken(file, n, "%v (line edited or damaged)", err)
 		}
-		if rec.Prev != prev {
-			if n == 1 {
-				return broken(n, "first line does not start a chain (earlier lines removed)")
+		switch {
+		case c.rep.Lines == 0:
+			// The chain's first line: a genesis line, or a start line
+			// written into a new file that continues an earlier one.
+			if rec.Prev == Genesis && rec.Seq != 0 || rec.Prev != Genesis && (rec.Seq == 0 || !rec.startsFile()) {
+				return c.broken(file, n, "first line does not start a chain (earlier lines removed)")
 			}
-			return broken(n, "prev does not match the hash of line %d (a line was removed, inserted or reordered)", n-1)
-		}
-		if rec.Seq != next {
-			return broken(n, "seq %d, want %d (a line was removed, inserted or reordered)", rec.Seq, next)
+			c.rep.FirstSeq, c.rep.FirstPrev = rec.Seq, rec.Prev
+		case rec.Prev != c.prev && n == 1:
+			return c.broken(file, n, "prev does not match the last line of %s (a file, or lines at the end of one, removed)", c.lastFile)
+		case rec.Prev != c.prev:
+			return c.broken(file, n, "prev does not match the hash of line %d (a line was removed, inserted or reordered)", n-1)
+		case rec.Seq != c.next:
+			return c.broken(file, n, "seq %d, want %d (a line was removed, inserted or reordered)", rec.Seq, c.next)
 		}
 		if rec.Type == TypeStart {
-			rep.Starts++
+			c.rep.Starts++
 		}
-		rep.Lines, rep.LastSeq, rep.LastHash = n, rec.Seq, rec.Hash
-		prev, next = rec.Hash, rec.Seq+1
+		c.rep.Lines++
+		c.rep.LastSeq, c.rep.LastHash = rec.Seq, rec.Hash
+		c.prev, c.next = rec.Hash, rec.Seq+1
 	}
 	if err := sc.Err(); err != nil {
-		return broken(n+1, "read: %v", err)
+		return c.broken(file, n+1, "read: %v", err)
 	}
-	if n == 0 {
-		return broken(1, "empty audit stream")
+	if n > 0 {
+		c.rep.Files++
+		c.lastFile = file
 	}
-	return rep, nil
+	return nil
+}
+
+// Verify reads one audit stream and checks every line's hash, that each prev
+// is the hash of the line before and that seq counts up by one. The first
+// line is either the chain's genesis (seq 0, prev Genesis) or a start event
+// the writer put at the top of a new file after a reopen, a detected
+// truncation or a restart on an emptied file (Report.Continues; check the
+// link with VerifyFiles and the earlier file). It stops at the first problem
+// and returns a Report whose BrokenLine names it, with an error wrapping
+// ErrBroken. Lines are read up to 1 MiB each.
+func Verify(r io.Reader) (Report, error) {
+	var c chain
+	if err := c.stream("", r); err != nil {
+		return c.rep, err
+	}
+	if c.rep.Lines == 0 {
+		return c.rep, c.broken("", 1, "empty audit stream")
+	}
+	return c.rep, nil
+}
+
+// VerifyFiles checks one chain across files (an audit file and its rotated
+// copies, in any order: they are put in chain order by the seq of their
+// first lines). Empty files are skipped. Between files, the first line of
+// each must link to the last line of the one before, so a removed file, or
+// lines cut from the end of a file that has a successor, is reported at the
+// first line of the file after the gap. Compressed files must be
+// decompressed first.
+func VerifyFiles(paths []string) (Report, error) {
+	type file struct {
+		path  string
+		first uint64
+	}
+	var c chain
+	var files []file
+	for _, p := range paths {
+		first, empty, err := firstSeq(p)
+		if err != nil {
+			return c.rep, c.broken(p, 1, "%v", err)
+		}
+		if !empty {
+			files = append(files, file{p, first})
+		}
+	}
+	slices.SortStableFunc(files, func(a, b file) int { return cmp.Compare(a.first, b.first) })
+	for _, f := range files {
+		if err := verifyFile(&c, f.path); err != nil {
+			return c.rep, err
+		}
+	}
+	if c.rep.Lines == 0 {
+		return c.rep, c.broken("", 1, "empty audit stream")
+	}
+	return c.rep, nil
+}
+
+func verifyFile(c *chain, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return c.broken(path, 1, "open: %v", err)
+	}
+	defer f.Close()
+	return c.stream(path, f)
+}
+
+// firstSeq returns the seq of the first line of the file at path, or
+// empty for an empty file.
+func firstSeq(path string) (seq uint64, empty bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("open: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return 0, false, fmt.Errorf("read: %v", err)
+		}
+		return 0, true, nil
+	}
+	rec, err := parseLine(sc.Bytes())
+	if err != nil {
+		return 0, false, fmt.Errorf("%v (line edited or damaged)", err)
+	}
+	return rec.Seq, false, nil
 }
 
 // parseLine checks a line's own hash and returns its chain members.
@@ -125,7 +253,14 @@ func (r Report) CheckAnchor(seq uint64, hash string) error {
 // String summarises the report in one line, as `fieldseal audit verify` prints it.
 func (r Report) String() string {
 	if r.BrokenLine != 0 {
+		if r.BrokenFile != "" {
+			return fmt.Sprintf("%s line %d: %s", r.BrokenFile, r.BrokenLine, r.Problem)
+		}
 		return fmt.Sprintf("line %d: %s", r.BrokenLine, r.Problem)
 	}
-	return fmt.Sprintf("%d events, %d writer starts, last seq %d hash %s: ok", r.Lines, r.Starts, r.LastSeq, r.LastHash)
+	from := "from genesis"
+	if r.Continues() {
+		from = fmt.Sprintf("continuing seq %d hash %s (earlier file not checked)", r.FirstSeq-1, r.FirstPrev)
+	}
+	return fmt.Sprintf("%d events in %d file(s), %d writer starts, %s, last seq %d hash %s: ok", r.Lines, r.Files, r.Starts, from, r.LastSeq, r.LastHash)
 }

@@ -40,6 +40,10 @@ type Writer struct {
 	mu     sync.Mutex
 	out    io.Writer
 	closer io.Closer
+	file   *os.File // the audit file (Open), nil for a stream (New)
+	path   string   // the audit file's path, reopened by Reopen
+	size   int64    // bytes the file holds as far as this writer knows; less on disk means it was truncated
+	state  *os.File // chain state beside the file (see stateFile)
 	now    func() time.Time
 	m      *metrics
 	seq    uint64 // seq of the next line
@@ -62,31 +66,88 @@ func New(w io.Writer, opts Options) (*Writer, error) {
 // Open appends to the audit file at path (created 0600 if absent). An
 // existing chain is continued from its last line, whose own hash is checked
 // first: a file whose last line is damaged is refused, since continuing would
-// hide the damage. Verify the whole file with Verify.
+// hide the damage. An empty or absent file (rotated away while fieldseal was
+// stopped) continues the chain from the chain state file beside it, so a
+// restart never starts an unlinked chain; only a first start (no state)
+// begins at Genesis. Verify the whole chain with Verify or VerifyFiles.
 func Open(path string, opts Options) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openAppend(path)
 	if err != nil {
-		return nil, fmt.Errorf("open audit file %q: %w", path, err)
+		return nil, err
 	}
 	last, err := lastLine(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read last line of audit file %q: %w", path, err)
 	}
+	st, err := openState(path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	aw := newWriter(f, f, opts)
+	aw.file, aw.path, aw.state = f, path, st
+	aw.size, _ = f.Seek(0, io.SeekEnd)
+	start := Event{Type: TypeStart}
 	if last != nil {
 		rec, err := parseLine(last)
 		if err != nil {
-			f.Close()
+			aw.closeFiles()
 			return nil, fmt.Errorf("continue audit chain in %q: last line: %w", path, err)
 		}
 		aw.seq, aw.prev = rec.Seq+1, rec.Hash
+	} else if seq, hash, ok, err := readState(st); err != nil {
+		aw.closeFiles()
+		return nil, fmt.Errorf("continue audit chain of %q: %w", path, err)
+	} else if ok {
+		aw.seq, aw.prev = seq+1, hash
+		start.Reason = StartContinued
 	}
-	if err := aw.write(Event{Type: TypeStart}); err != nil {
-		f.Close()
+	if err := aw.write(start); err != nil {
+		aw.closeFiles()
 		return nil, fmt.Errorf("write start event to audit file %q: %w", path, err)
 	}
 	return aw, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit file %q: %w", path, err)
+	}
+	return f, nil
+}
+
+// Reopen closes the audit file and opens its path again, for log rotation:
+// after the file was renamed (logrotate's default, then SIGHUP) the chain
+// goes on in a new file at path, whose first line is a start event (reason
+// StartReopened) linking to the last line of the renamed one. If path still
+// names the same file, the start event simply marks the reopen. On error
+// the writer keeps writing to the file it had. For a stream writer (New)
+// Reopen does nothing.
+func (w *Writer) Reopen() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.file == nil {
+		return nil
+	}
+	if w.err != nil {
+		return fmt.Errorf("reopen audit file %q: %w", w.path, w.err)
+	}
+	f, err := openAppend(w.path)
+	if err != nil {
+		return err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reopen audit file %q: %w", w.path, err)
+	}
+	old := w.file
+	w.file, w.out, w.closer, w.size = f, f, f, size
+	_ = old.Sync() // the renamed file is complete; its lines are already written
+	_ = old.Close()
+	return w.write(Event{Type: TypeStart, Reason: StartReopened})
 }
 
 func newWriter(w io.Writer, c io.Closer, opts Options) *Writer {
@@ -126,16 +187,22 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.err = errClosed
-	if w.closer == nil {
+	if w.file == nil {
 		return nil
 	}
-	if f, ok := w.closer.(*os.File); ok {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("sync audit file: %w", err)
-		}
+	if err := w.file.Sync(); err != nil {
+		w.closeFiles()
+		return fmt.Errorf("sync audit file: %w", err)
 	}
-	return w.closer.Close()
+	return w.closeFiles()
+}
+
+func (w *Writer) closeFiles() error {
+	err := w.file.Close()
+	if w.state != nil {
+		_ = w.state.Close()
+	}
+	return err
 }
 
 var errClosed = errors.New("audit writer closed")
@@ -144,6 +211,13 @@ var errClosed = errors.New("audit writer closed")
 func (w *Writer) write(e Event) error {
 	if w.err != nil {
 		return fmt.Errorf("write audit event: %w", w.err)
+	}
+	if e.Type != TypeStart && w.truncated() {
+		// copytruncate emptied the file under us: the first line of what
+		// is now a new file says so and links to the copy's last line.
+		if err := w.write(Event{Type: TypeStart, Reason: StartTruncated}); err != nil {
+			return err
+		}
 	}
 	w.buf.Reset()
 	ev := w.enc.Log().
@@ -214,8 +288,32 @@ func (w *Writer) write(e Event) error {
 	w.m.events.WithLabelValues(e.Type).Inc()
 	w.m.lastSeq.Set(float64(w.seq))
 	w.prev = hash
+	w.size += int64(len(w.line))
+	if w.state != nil {
+		if err := writeState(w.state, w.seq, hash); err != nil {
+			w.m.writeErrors.Inc() // the line is written; only a restart on an emptied file would miss the link
+		}
+	}
 	w.seq++
 	return nil
+}
+
+// truncated reports whether the audit file now holds fewer bytes than this
+// writer wrote to it (copytruncate). w.mu is held.
+func (w *Writer) truncated() bool {
+	if w.file == nil {
+		return false
+	}
+	fi, err := w.file.Stat()
+	if err != nil {
+		return false // the write that follows reports the problem
+	}
+	if fi.Size() < w.size {
+		w.size = fi.Size()
+		return true
+	}
+	w.size = fi.Size()
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -99,7 +99,7 @@ type Identity struct {
 	ClientID string   // "client_id", or for an ID token the "aud" that matched a configured client id
 	Username string   // "username" (Cognito access) or "cognito:username" (Cognito ID)
 	TokenUse string   // "access", "id" or ""
-	Scopes   []string // "scope" split on spaces, plus "scp" when given as a list
+	Scopes   []string // "scope" then "scp", each a space-separated string or an array of strings
 	Groups   []string // "cognito:groups"
 	Expires  time.Time
 }
@@ -215,13 +215,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 // claims are the registered claims plus the Cognito and OAuth ones we read.
 type claims struct {
 	jwt.RegisteredClaims
-	ClientID        string           `json:"client_id"`
-	TokenUse        string           `json:"token_use"`
-	Scope           string           `json:"scope"`
-	Scp             jwt.ClaimStrings `json:"scp"`
-	Username        string           `json:"username"`
-	CognitoUsername string           `json:"cognito:username"`
-	Groups          []string         `json:"cognito:groups"`
+	ClientID        string     `json:"client_id"`
+	TokenUse        string     `json:"token_use"`
+	Scope           scopeClaim `json:"scope"`
+	Scp             scopeClaim `json:"scp"`
+	Username        string     `json:"username"`
+	CognitoUsername string     `json:"cognito:username"`
+	Groups          []string   `json:"cognito:groups"`
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Identity, *Error) {
@@ -246,7 +246,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Identity, *Error)
 		ClientID: clientID,
 		Username: c.Username,
 		TokenUse: c.TokenUse,
-		Scopes:   append(strings.Fields(c.Scope), c.Scp...),
+		Scopes:   append(slices.Clip(c.Scope), c.Scp...),
 		Groups:   c.Groups,
 	}
 	if id.Username == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/policy"
+	"github.com/fieldseal/fieldseal/proxy"
 )
 
 // Config is a loaded, defaulted and validated configuration. Its yaml tags,
@@ -44,6 +45,9 @@ type Config struct {
 	Policies *policy.Spec `yaml:"policies"`
 	// Audit is the audit trail's sink; nil: no audit trail.
 	Audit *audit.Config `yaml:"audit"`
+	// Errors shapes the bodies of errors fieldseal answers itself; nil:
+	// fieldseal's own {"error":{..}}.
+	Errors *proxy.ErrorsSpec `yaml:"errors"`
 }
 
 // Class is a field class as configured: fieldmap's settings and how the

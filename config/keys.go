@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/proxy"
 )
 
 // keyDoc is one row of the reference table: a configuration key and the
@@ -74,11 +75,13 @@ func keyDocs() []keyDoc {
 		{"classes", "map", nil, "the map of field classes by name; a class name is bound into every sealed value of the class."},
 		{"classes.<name>.mode", "random | deterministic", str(func(*Config) string { return string(fieldmap.ModeRandom) }), `the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).`},
 		{"classes.<name>.keys", "list of names", nil, "the JSON member names (and form field names) that hold the class; every request body, on every route, method and path, has them sealed wherever they occur, at any depth (see guard)."},
+		{"classes.<name>.seal_empty", "boolean", str(func(*Config) string { return "false" }), `whether JSON null and "" are sealed like other values. Off, they pass unsealed both ways: the app's "required" checks still see an empty value (a sealed "" is a non-empty ciphertext that passes them), and the store reveals which records hold no value (never a value). On, every present value is sealed, empty or not.`},
+		{"classes.<name>.operators", "boolean", str(func(*Config) string { return "false" }), `whether a request value that is a query operator object (every member name starts with "$": {"$eq": v}, {"$in": [..]}) has its operands sealed (scalars, array elements, nested operator objects) instead of the whole object, so one field maps both records and query documents ({"selector":{"rrn":{"$eq":..}}}). Needs mode deterministic: only equality ($eq, $ne, $in, $nin, $all) can match sealed values; other operators get sealed operands and match nothing; $exists, $size and $type operands are kept.`},
 		{"classes.<name>.mask", "format or mapping", nil, "how the class is shown to callers whose action is mask: a format (email, phone, name, card, kr_rrn, full) or {format: custom, keep_first, keep_last, char}; see docs/auth.md."},
 		{"routes", "list", nil, "the list of routes: what member names cannot say (explicit paths, a context, per-route settings); a request matching none is still guarded (see guard)."},
 		{"routes[].name", "string", nil, "the route's unique name, used in logs, metrics and audit events."},
 		{"routes[].methods", "list of methods", nil, "the list of HTTP methods the route applies to."},
-		{"routes[].paths", "list of patterns", nil, "the list of URL path patterns: literal segments, {name} for one segment, a trailing /* for everything below."},
+		{"routes[].paths", "list of patterns", nil, "the list of URL path patterns: literal segments, {name} for one segment, a trailing /* for everything below. When patterns of two routes match the same request, the most specific wins (a literal segment before {name}, either before /*: /db/_all_docs before /db/{id} before /db/*); two routes whose patterns match exactly the same paths, or overlap with neither within the other (/a/{x}/c and /a/b/{y}), are a config error."},
 		{"routes[].request", "list of fields", nil, "the list of fields sealed in request bodies."},
 		{"routes[].response", "list of fields", nil, "the list of fields opened in response bodies."},
 		{"routes[].context", "section", nil, "the section that binds sealed values to a request context."},
@@ -89,6 +92,10 @@ func keyDocs() []keyDoc {
 		{"auth", "section", nil, "the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md."},
 		{"policies", "section", nil, "the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md."},
 		{"audit", "section", nil, "the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md."},
+		{"errors", "section", nil, "the section that shapes the bodies of errors fieldseal answers itself (4xx/5xx it decides, not the upstream's), for clients that parse their application's error shape; status, code and request id are always kept, and X-Request-ID is always set."},
+		{"errors.format", "fieldseal | problem | template", str(func(*Config) string { return proxy.ErrorFormatFieldseal }), `the body shape: "fieldseal" is {"error":{"code":..,"message":..,"request_id":..}}; "problem" is RFC 9457 application/problem+json (type about:blank, title, status, detail, and the members code and request_id); "template" renders errors.template.`},
+		{"errors.template", "text/template", nil, "the body with format template: a Go text/template over .Status, .Title, .Code, .Message and .RequestID; write values with the json function ({{json .Message}}) so they are escaped. Checked at start by rendering a sample; with a JSON content type the sample must be valid JSON."},
+		{"errors.content_type", "media type", str(func(*Config) string { return "application/json; charset=utf-8" }), "the Content-Type of template bodies."},
 	}
 }
 

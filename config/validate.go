@@ -306,4 +306,7 @@ func (v *validator) validateSections(cfg *Config) {
 	if cfg.Audit != nil {
 		v.errs = append(v.errs, lineerr.Locate(cfg.Audit.Check(), v.file, v.at("audit"), "")...)
 	}
+	if cfg.Errors != nil {
+		v.errs = append(v.errs, lineerr.Locate(cfg.Errors.Check(), v.file, v.at("errors"), "")...)
+	}
 }

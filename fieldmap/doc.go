@@ -8,15 +8,19 @@
 // knows nothing of YAML, keys or HTTP, and depends on rewrite only).
 // Compile runs once at start-up or reload and reports every problem as a
 // *lineerr.Error with its file and line: unknown classes, paths
-// rewrite.Compile refuses, bad path patterns, duplicate route names and
-// routes that overlap for the same method and path. A compiled Map is
+// rewrite.Compile refuses, bad path patterns, duplicate route names, and
+// routes for the same method whose patterns match the same paths or overlap
+// with neither more specific than the other. A compiled Map is
 // immutable; the proxy swaps maps with an atomic.Pointer, so lookups need no
 // lock, use no regular expression and do not allocate for clean paths.
 //
 // Lookup is the one place that decides which route protects a request: it
 // tries every reading of the request an application may apply (method
 // override headers, an upper-cased method, dot segments resolved) and the
-// first that matches wins. Match tries one exact reading.
+// first that matches wins. Match tries one exact reading; of the routes
+// whose patterns match it, the most specific wins, as in routers: a pattern
+// whose paths are a strict subset of another's (a literal segment where the
+// other has {name}, {name} or a literal where the other has a final /*).
 //
 // Path patterns are literal segments, {name} for exactly one segment, and a
 // trailing /* for the pattern's prefix and everything below it. Matching is

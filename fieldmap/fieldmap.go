@@ -3,6 +3,7 @@ package fieldmap
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,6 +20,13 @@ type Class struct {
 	Index int
 	// Keys are the member names that hold the class anywhere.
 	Keys []string
+	// SealEmpty seals JSON null and the empty string; when false they pass
+	// unsealed both ways (their presence, not a value, is what they reveal).
+	SealEmpty bool
+	// Operators: a request value that is an operator object (all member
+	// names start with "$") has its operands sealed, not the object (see
+	// package transform). Only set on deterministic classes.
+	Operators bool
 }
 
 // UnmatchedRoute is the name of the route that guards requests no
@@ -121,7 +129,9 @@ func (m *Map) Classes() []*Class { return append([]*Class(nil), m.classes...) }
 func (m *Map) Routes() []*Route { return append([]*Route(nil), m.routes...) }
 
 // Match returns the route for method and the URL path under exactly this
-// reading, or nil: the method is compared exactly. Deciding which route
+// reading, or nil: the method is compared exactly. When several routes'
+// patterns match, the most specific wins (a literal segment before a
+// {parameter}, either before a final /*). Deciding which route
 // protects a request is Lookup's job; Match is the single reading it tries.
 func (m *Map) Match(method, path string) *Route {
 	es := m.byMethod[method]
@@ -142,7 +152,10 @@ func Compile(spec Spec) (*Map, error) {
 	c.caseSensitive = m.guard.MemberCase == CaseSensitive
 	classes := map[string]*Class{}
 	for _, cc := range spec.Classes {
-		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, Index: len(m.classes), Keys: cc.Keys}
+		cl := &Class{Name: cc.Name, Deterministic: cc.Mode == ModeDeterministic, Index: len(m.classes), Keys: cc.Keys, SealEmpty: cc.SealEmpty, Operators: cc.Operators}
+		if cc.Operators && !cl.Deterministic {
+			c.errorf(cc.Line, "class %q: operators needs mode %s (a query can only find a sealed value that seals the same every time)", cc.Name, ModeDeterministic)
+		}
 		classes[cc.Name] = cl
 		m.classes = append(m.classes, cl)
 	}
@@ -187,15 +200,23 @@ func Compile(spec Spec) (*Map, error) {
 			}
 		}
 	}
-	// Two routes that can match the same request would make the field set
+	// Of two routes that can match the same request, the more specific
+	// pattern wins (see orderBySpecificity). Two that match the same paths,
+	// or overlap with neither more specific, would make the field set
 	// depend on declaration order; refuse them.
 	for i := range all {
 		for j := 0; j < i; j++ {
 			a, b := &all[j], &all[i]
-			if a.method != b.method || a.route == b.route || !a.pat.overlaps(&b.pat) {
+			if a.method != b.method || a.route == b.route || !a.pat.overlaps(&b.pat) ||
+				a.pat.moreSpecific(&b.pat) || b.pat.moreSpecific(&a.pat) {
 				continue
 			}
-			c.errorf(b.line, "route %q: %s %s overlaps %s %s of route %q (line %d); make the patterns disjoint",
+			if a.pat.within(&b.pat) {
+				c.errorf(b.line, "route %q: %s %s matches the same paths as %s %s of route %q (line %d); one route must own them",
+					b.route.Name, b.method, b.pat.text, a.method, a.pat.text, a.route.Name, a.line)
+				continue
+			}
+			c.errorf(b.line, "route %q: %s %s overlaps %s %s of route %q (line %d) and neither is more specific; make the patterns disjoint or one within the other",
 				b.route.Name, b.method, b.pat.text, a.method, a.pat.text, a.route.Name, a.line)
 		}
 	}
@@ -203,9 +224,23 @@ func Compile(spec Spec) (*Map, error) {
 		return nil, errors.Join(c.errs...)
 	}
 	for _, p := range all {
-		m.byMethod[p.method] = append(m.byMethod[p.method], p.entry)
+		m.byMethod[p.method] = insertBySpecificity(m.byMethod[p.method], p.entry)
 	}
 	return m, nil
+}
+
+// insertBySpecificity inserts e into es, which lists every pattern before
+// the patterns it is more specific than, keeping that order: e goes just
+// before the first entry it is more specific than (every entry more
+// specific than e is already before that one), or last. Match then returns
+// the first entry that matches.
+func insertBySpecificity(es []entry, e entry) []entry {
+	for i := range es {
+		if e.pat.moreSpecific(&es[i].pat) {
+			return slices.Insert(es, i, e)
+		}
+	}
+	return append(es, e)
 }
 
 type compiler struct {

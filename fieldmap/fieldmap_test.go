@@ -222,10 +222,14 @@ func TestCompileReportsProblemsWithLines(t *testing.T) {
 			"- name: r\n  methods: [GET]\n  paths: [/a]\n  response: [{path: email, class: email}]\n" +
 				"- name: r\n  methods: [GET]\n  paths: [/b]\n  response: [{path: email, class: email}]\n",
 			[]string{`m.yaml:8: route name "r" is already used by the route at line 4`}},
-		{"overlapping routes for the same method are reported",
-			"- name: one\n  methods: [GET, PUT]\n  paths: [\"/customers/{id}\"]\n  response: [{path: email, class: email}]\n" +
-				"- name: two\n  methods: [PUT]\n  paths:\n    - /customers/*\n  response: [{path: email, class: email}]\n",
-			[]string{`m.yaml:11: route "two": PUT /customers/* overlaps PUT /customers/{id} of route "one" (line 6)`}},
+		{"overlapping routes with neither more specific are reported",
+			"- name: one\n  methods: [GET, PUT]\n  paths: [\"/a/{x}/c\"]\n  response: [{path: email, class: email}]\n" +
+				"- name: two\n  methods: [PUT]\n  paths:\n    - \"/a/b/{y}\"\n  response: [{path: email, class: email}]\n",
+			[]string{`m.yaml:11: route "two": PUT /a/b/{y} overlaps PUT /a/{x}/c of route "one" (line 6) and neither is more specific`}},
+		{"routes whose patterns match the same paths are reported",
+			"- name: one\n  methods: [GET]\n  paths: [\"/db/{id}\"]\n  response: [{path: email, class: email}]\n" +
+				"- name: two\n  methods: [GET]\n  paths: [\"/DB/{doc}/\"]\n  response: [{path: email, class: email}]\n",
+			[]string{`m.yaml:10: route "two": GET /DB/{doc}/ matches the same paths as GET /db/{id} of route "one" (line 6)`}},
 		{"problems from several routes are all reported",
 			"- name: one\n  methods: [GET]\n  paths: [/a]\n  response: [{path: email, class: nope}]\n" +
 				"- name: two\n  methods: [GET]\n  paths: [/b/**]\n  response: [{path: \"a|b\", class: email}]\n",

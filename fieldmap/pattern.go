@@ -135,3 +135,31 @@ func (p *pattern) overlaps(q *pattern) bool {
 		}
 	}
 }
+
+// within reports whether every path p matches, q matches too (p's paths are
+// a subset of q's). A literal segment is within a parameter, a parameter or
+// a literal within a final /*; the converse never holds.
+func (p *pattern) within(q *pattern) bool {
+	for i := 0; ; i++ {
+		pEnd, qEnd := i == len(p.segs), i == len(q.segs)
+		switch {
+		case qEnd && q.prefix:
+			return true
+		case pEnd && qEnd:
+			return !p.prefix
+		case pEnd || qEnd:
+			return false
+		}
+		a, b := p.segs[i], q.segs[i]
+		switch {
+		case b.param:
+		case a.param || !strings.EqualFold(a.lit, b.lit):
+			return false
+		}
+	}
+}
+
+// moreSpecific reports whether p matches a strict subset of q's paths: p
+// wins a request both match, as in routers (a literal segment before a
+// parameter, a parameter or a longer pattern before a final /*).
+func (p *pattern) moreSpecific(q *pattern) bool { return p.within(q) && !q.within(p) }

@@ -92,7 +92,17 @@ type ClassSpec struct {
 	// class: every request body, on every route, has them sealed wherever
 	// they occur.
 	Keys []string `yaml:"keys"`
-	Line int
+	// SealEmpty seals null and "" like any other value. Off (the default),
+	// they are left as they are in both directions: an app's "required"
+	// check still sees the empty value, and the store reveals which records
+	// have none (Class.SealEmpty).
+	SealEmpty bool `yaml:"seal_empty"`
+	// Operators makes a value that is an operator object ({"$eq": v},
+	// {"$in": [..]}: every member name starts with "$") have its operands
+	// sealed instead of the object, so query documents and records map at
+	// once (Class.Operators). It needs ModeDeterministic.
+	Operators bool `yaml:"operators"`
+	Line      int
 }
 
 // RouteSpec is a protected route as configured.

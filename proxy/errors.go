@@ -170,25 +170,25 @@ func appendErrorBody(dst []byte, code, message, requestID string) []byte {
 	return append(dst, "}}\n"...)
 }
 
-// writeError answers a request with the JSON error for err. It must only be
-// called before anything else was written to w.
-func writeError(w http.ResponseWriter, c errorClass, err error, requestID string) {
-	msg := c.public
-	if msg == "" {
-		msg = err.Error()
+// writeError answers a request with the error body for err, shaped by
+// format (nil: fieldseal's own). It must only be called before anything
+// else was written to w.
+func writeError(w http.ResponseWriter, format ErrorBody, c errorClass, err error, requestID string) {
+	status := c.status
+	if status == 499 { // nobody is listening; keep a valid status on the wire
+		status = http.StatusBadGateway
 	}
-	body := appendErrorBody(nil, c.code, msg, requestID)
+	if format == nil {
+		format = fieldsealBody{}
+	}
+	body, contentType := format.Render(nil, errorInfo(c, status, err, requestID))
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	if c.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", "Bearer")
-	}
-	status := c.status
-	if status == 499 { // nobody is listening; keep a valid status on the wire
-		status = http.StatusBadGateway
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

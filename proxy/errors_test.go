@@ -70,7 +70,7 @@ func TestErrorBodiesGolden(t *testing.T) {
 	var b strings.Builder
 	for _, c := range errorClasses {
 		rec := httptest.NewRecorder()
-		writeError(rec, c.errorClass, fmt.Errorf("example detail: %w", c.err), "0123456789abcdef")
+		writeError(rec, nil, c.errorClass, fmt.Errorf("example detail: %w", c.err), "0123456789abcdef")
 		fmt.Fprintf(&b, "%d %s", rec.Code, rec.Body.String())
 	}
 	golden := filepath.Join("testdata", "errors.golden")

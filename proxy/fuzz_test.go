@@ -98,6 +98,12 @@ func FuzzTransformRequest(f *testing.F) {
 				if !outOK {
 					t.Fatalf("%s %s: sent %s, upstream got nothing there: %s", how, fld.path, in, got)
 				}
+				if in == "null" || in == `""` { // the class leaves empty values as they are
+					if out != in {
+						t.Fatalf("%s %s: sent %s, upstream got %s", how, fld.path, in, out)
+					}
+					return
+				}
 				sealed := gjson.Parse(out)
 				if sealed.Type != gjson.String || !crypto.IsSealed([]byte(sealed.Str)) {
 					t.Fatalf("%s %s: upstream got unsealed %s", how, fld.path, out)

@@ -32,7 +32,7 @@ classes:
   phone:   { mode: random }
   street:  { mode: random }
   ssn:     { mode: deterministic }
-  profile: { mode: random }
+  profile: { mode: random, seal_empty: true }
   note:    { mode: random }
 routes:
   - name: customers-write

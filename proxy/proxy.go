@@ -100,6 +100,9 @@ type Options struct {
 	// Observer is called once per request to a protected route, after the
 	// response was written (issue 4 turns it into the audit log).
 	Observer func(RequestEvent)
+	// ErrorBody shapes the bodies of errors the proxy answers itself
+	// (ErrorsSpec.Compile); nil: fieldseal's {"error":{..}}.
+	ErrorBody ErrorBody
 }
 
 // Proxy is an http.Handler that forwards to Options.Upstream and transforms
@@ -125,6 +128,7 @@ type Proxy struct {
 	copyBufs    copyBufferPool
 	ids         *requestIDs
 	budget      *budget
+	errorBody   ErrorBody
 }
 
 // New builds a Proxy. It fails on missing required options or a metrics
@@ -154,6 +158,7 @@ func New(opts Options) (*Proxy, error) {
 		keepOnError: opts.LeaveSealedOnOpenError,
 		ids:         newRequestIDs(),
 		budget:      newBudget(opts.MaxBufferedBytes),
+		errorBody:   opts.ErrorBody,
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -311,7 +316,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// stalls holds the connection forever), so close instead.
 			w.Header().Set("Connection", "close")
 		}
-		writeError(w, c, err, rs.id)
+		writeError(w, p.errorBody, c, err, rs.id)
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
@@ -804,7 +809,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		p.logError(rs, c, err)
 	}
 	w.Header().Set(HeaderRequestID, id)
-	writeError(w, c, err, id)
+	writeError(w, p.errorBody, c, err, id)
 }
 
 func (rs *reqState) fail(c errorClass) {

@@ -21,7 +21,7 @@ classes:
   phone:   { mode: random }
   street:  { mode: random }
   ssn:     { mode: deterministic }
-  profile: { mode: random }
+  profile: { mode: random, seal_empty: true }
 routes:
   - name: customers
     methods: [POST, GET]

@@ -11,6 +11,7 @@ const (
 	ResultOK            = "ok"
 	ResultAlreadySealed = "already_sealed"
 	ResultLegacy        = "legacy"
+	ResultEmpty         = "empty" // null or "" left as it is (the class does not seal empty values)
 	ResultDenied        = "denied"
 	ResultMasked        = "masked_value"
 	ResultError         = "error"

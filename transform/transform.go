@@ -273,6 +273,21 @@ func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 		t.st.add(class, a, OpSeal, ResultDenied, via)
 		return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: t.writeErr[f.Class.Index]}
 	}
+	if f.Class.Operators && raw[0] == '{' && isOperatorObject(raw) {
+		return t.sealOperators(out, i, raw)
+	}
+	return t.sealPlain(out, i, raw)
+}
+
+// sealPlain seals one value of field i (the caller may write it).
+func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
+	f, via := t.field(i)
+	class := f.Class.Name
+	a := t.actions[f.Class.Index]
+	if keepsEmpty(f.Class, raw) {
+		t.st.add(class, a, OpKeep, ResultEmpty, via)
+		return append(out, raw...), nil
+	}
 	t.setAAD(class)
 	typ := jsonType(raw)
 	plaintext := raw
@@ -390,6 +405,10 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	}
 	class := f.Class.Name
 	a := t.actions[f.Class.Index]
+	if keepsEmpty(f.Class, raw) {
+		t.st.add(class, a, OpKeep, ResultEmpty, via)
+		return append(out, raw...), nil
+	}
 	typ := jsonType(raw)
 	plaintext := raw
 	if typ == crypto.TypeString {
@@ -544,6 +563,16 @@ func (t *Transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, open
 // mask renders plaintext for ActionMask as the Masker's text.
 func (t *Transform) mask(class string, plaintext []byte, typ crypto.JSONType) []byte {
 	return []byte(t.masker.Mask(class, plaintext, typ == crypto.TypeString))
+}
+
+// keepsEmpty reports whether raw is null or "" and class leaves such values
+// as they are (Class.SealEmpty off). An empty value holds no personal data;
+// sealing it would turn an empty required field into a non-empty ciphertext
+// that passes the application's validation. Escaped forms of "" do not
+// exist (an empty string has no characters to escape), so the raw bytes
+// decide.
+func keepsEmpty(class *fieldmap.Class, raw []byte) bool {
+	return !class.SealEmpty && (string(raw) == "null" || string(raw) == `""`)
 }
 
 // jsonType tells the JSON type of a raw value by its first byte; the

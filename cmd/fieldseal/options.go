@@ -19,7 +19,7 @@ import (
 // caller adds what the process owns (registry, logger, key cache).
 
 // proxyOptions returns the proxy.Options the configuration decides:
-// Upstream, Routes (the compiled field map), LeaveSealedOnOpenError, MaxBodyBytes,
+// Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes,
 // UpstreamTimeout, MaxIdleConnsPerHost and IdleConnTimeout
 // (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer.
@@ -28,7 +28,14 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 	if err != nil {
 		return proxy.Options{}, fmt.Errorf("proxy options from %s: upstream: %w", cfg.File, err)
 	}
+	var errorBody proxy.ErrorBody
+	if cfg.Errors != nil {
+		if errorBody, err = cfg.Errors.Compile(); err != nil {
+			return proxy.Options{}, fmt.Errorf("proxy options from %s: %w", cfg.File, err)
+		}
+	}
 	return proxy.Options{
+		ErrorBody:              errorBody,
 		Upstream:               u,
 		Routes:                 routes,
 		LeaveSealedOnOpenError: cfg.OnOpenError == config.OnOpenErrorSealed,

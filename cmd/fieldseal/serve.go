@@ -33,7 +33,7 @@ import (
 )
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics) and the key cache. SIGHUP reloads the config's field map (a bad one\nis refused and the old one kept); SIGINT/SIGTERM drain in-flight requests\nand stop.", stderr)
+	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics) and the key cache. SIGHUP reloads the config's field map (a bad one\nis refused and the old one kept) and reopens the audit file (log\nrotation); SIGINT/SIGTERM drain in-flight requests and stop.", stderr)
 	var o overrides
 	fs.StringVar(&o.configFile, "config", "", "config `FILE` (required)")
 	fs.StringVar(&o.listen, "listen", "", "proxy listen `ADDRESS`, overriding the config's listen")
@@ -263,6 +263,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		select {
 		case <-hup:
 			reload(o.configFile, px, log)
+			reopenAudit(trail, log)
 		case err := <-errc:
 			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
 			if errors.Is(err, http.ErrServerClosed) {
@@ -289,6 +290,19 @@ func reload(configFile string, px *proxy.Proxy, log zerolog.Logger) {
 	px.SetMap(fm)
 	warnGuardOff(fm, log)
 	log.Info().Str("event", "reloaded").Msg("field map reloaded")
+}
+
+// reopenAudit opens the audit file again after log rotation (logrotate's
+// rename, then SIGHUP); the chain goes on in the new file.
+func reopenAudit(trail *audit.Writer, log zerolog.Logger) {
+	if trail == nil {
+		return
+	}
+	if err := trail.Reopen(); err != nil {
+		log.Error().Str("event", "audit_reopen_failed").Err(err).Msg("audit file not reopened; still writing the old one")
+		return
+	}
+	log.Info().Str("event", "audit_reopened").Msg("audit file reopened")
 }
 
 func shutdown(servers []*http.Server, timeout time.Duration, log zerolog.Logger) {

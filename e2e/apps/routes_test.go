@@ -1,0 +1,93 @@
+package appse2e_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+)
+
+// Issue 16 item 10: /db/_all_docs and /db/{id} are both routes; the most
+// specific pattern protects each request, whatever the declaration order.
+func TestMostSpecificRouteWinsThroughTheBinary(t *testing.T) {
+	store := newDocStore(t)
+	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
+classes:
+  email: {mode: random}
+routes:
+  - name: doc
+    methods: [GET, PUT]
+    paths: ["/db/{id}"]
+    request: [{path: email, class: email}]
+    response: [{path: email, class: email}]
+  - name: all-docs
+    methods: [GET]
+    paths: [/db/_all_docs]
+    response: [{path: "rows.#.doc.email", class: email}]
+`})
+	for _, id := range []string{"ada", "bob"} {
+		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"email":"` + id + `@example.com"}`})
+		if resp.Status != 201 {
+			t.Fatalf("put %s: %d %s", id, resp.Status, resp.Body)
+		}
+	}
+	store.mustNotHold(t, "ada@example.com", "bob@example.com")
+	if e, _ := store.doc("ada")["email"].(string); !strings.HasPrefix(e, "fs1:") {
+		t.Fatalf("stored email = %q, want sealed", e)
+	}
+
+	resp := sc.Do(t, sidecartest.Req{Path: "/db/_all_docs"})
+	var all struct {
+		Rows []struct{ Doc struct{ Email string } }
+	}
+	if err := json.Unmarshal(resp.Body, &all); resp.Status != 200 || err != nil || len(all.Rows) != 2 {
+		t.Fatalf("_all_docs: %d %s", resp.Status, resp.Body)
+	}
+	if all.Rows[0].Doc.Email != "ada@example.com" || all.Rows[1].Doc.Email != "bob@example.com" {
+		t.Fatalf("_all_docs through the most specific route: %s", resp.Body)
+	}
+
+	resp = sc.Do(t, sidecartest.Req{Path: "/db/ada"})
+	var doc struct{ Email string }
+	if err := json.Unmarshal(resp.Body, &doc); err != nil || doc.Email != "ada@example.com" {
+		t.Fatalf("get ada: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// Two routes that match exactly the same paths are still refused.
+func TestDuplicateRoutePatternsAreRefused(t *testing.T) {
+	store := newDocStore(t)
+	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
+classes:
+  email: {mode: random}
+routes:
+  - name: doc
+    methods: [GET]
+    paths: ["/db/{id}"]
+    response: [{path: email, class: email}]
+  - name: all-docs
+    methods: [GET]
+    paths: [/db/_all_docs]
+    response: [{path: "rows.#.doc.email", class: email}]
+`})
+	sc.Run(t, "config", "check", sc.ConfigFile)
+	cfg, err := os.ReadFile(sc.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := filepath.Join(sc.Dir, "dup.yaml")
+	if err := os.WriteFile(dup, append(cfg, `  - name: same
+    methods: [GET]
+    paths: ["/DB/{doc}/"]
+    response: [{path: email, class: email}]
+`...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errb, err := sc.RunErr("config", "check", dup)
+	if err == nil || !strings.Contains(string(out)+string(errb), `GET /DB/{doc}/ matches the same paths as GET /db/{id} of route "doc"`) {
+		t.Fatalf("config check: %v\n%s%s", err, out, errb)
+	}
+}
