@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // cognitoPool is the user pool .ci/cognito.sh provisions in moto.
@@ -74,7 +75,7 @@ func subject(t *testing.T, token string) string {
 
 func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
 	pool := requireCognito(t)
-	up := newUpstream(t)
+	up := sidecartest.NewStore(t, sidecartest.GoJSON)
 	authYAML := fmt.Sprintf(`auth:
   issuer: %s
   jwks_url: %s
@@ -103,7 +104,7 @@ policies:
 			t.Fatalf("POST with a Cognito access token: status %d: %s", status, raw)
 		}
 		id = fmt.Sprint(got["id"])
-		stored := up.record(t, id)
+		stored := storedJSON(t, up, id)
 		for _, p := range []string{janeEmail, janePhone, janeRRN} {
 			if bytes.Contains(stored, []byte(p)) {
 				t.Errorf("the upstream stored plaintext %q: %s", p, stored)
@@ -154,24 +155,21 @@ policies:
 
 	var metrics []byte
 	t.Run("metrics label the fields with the caller id, not the token subject", func(t *testing.T) {
-		status, body := get(t, s.admin+"/metrics")
-		if status != http.StatusOK {
-			t.Fatalf("/metrics: status %d", status)
-		}
+		fams, body := s.metrics(t)
 		metrics = body
-		for _, series := range []string{
-			`fieldseal_proxy_fields_total{caller="billing",class="email",op="open",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="phone",op="mask",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="rrn",op="seal",result="ok"}`,
+		for _, series := range []map[string]string{
+			{"caller": "billing", "class": "email", "op": "open", "result": "ok"},
+			{"caller": "billing", "class": "phone", "op": "mask", "result": "ok"},
+			{"caller": "billing", "class": "rrn", "op": "seal", "result": "ok"},
 		} {
-			if v := metricValue(body, series); v < 1 {
-				t.Errorf("%s = %v, want at least 1", series, v)
+			if v := fams.Sum("fieldseal_proxy_fields_total", series); v < 1 {
+				t.Errorf("fieldseal_proxy_fields_total%v = %v, want at least 1", series, v)
 			}
 		}
-		if v := metricValue(body, "fieldseal_auth_verified_total"); v < 2 {
+		if v := fams.Sum("fieldseal_auth_verified_total", nil); v < 2 {
 			t.Errorf("fieldseal_auth_verified_total = %v, want at least 2", v)
 		}
-		if v := metricValue(body, `fieldseal_auth_failures_total{reason="bad_signature"}`); v != 1 {
+		if v := fams.Sum("fieldseal_auth_failures_total", map[string]string{"reason": "bad_signature"}); v != 1 {
 			t.Errorf(`fieldseal_auth_failures_total{reason="bad_signature"} = %v, want 1`, v)
 		}
 		for _, secret := range []string{sub, pool.Username} {
@@ -184,10 +182,10 @@ policies:
 		t.Logf("metrics:\n%s", fieldsealMetrics(metrics))
 	}
 
-	s.stop(t)
-	raw, events := readAudit(t, s.audit)
+	s.Stop(t)
+	raw, events := readAudit(t, s.AuditFile)
 	t.Run("the audit trail verifies and records the system account as billing without values", func(t *testing.T) {
-		if out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit); code != 0 {
+		if out, stderr, code := s.verifyAudit(t, s.AuditFile); code != 0 {
 			t.Errorf("audit verify: exit %d: %s%s", code, out, stderr)
 		}
 		var billing, reqs int
