@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,17 +72,11 @@ func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Option
 }
 
 func kmsClient(endpoint string) *kms.Client {
-	return kms.New(kms.Options{
-		Region: testRegion, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	return motoserver.KMS(endpoint, testRegion, nil)
 }
 
 func smClient(endpoint string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region: testRegion, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	return motoserver.SecretsManager(endpoint, testRegion, nil)
 }
 
 // createCMK makes a symmetric encryption key and returns its ARN.

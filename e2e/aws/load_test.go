@@ -60,7 +60,7 @@ func (l *load) fail(format string, args ...any) {
 
 func (l *load) pair(c map[string]any) {
 	when := time.Now()
-	status, raw, err := do(http.MethodPost, l.s.proxy+"/customers", c)
+	status, raw, err := do(http.MethodPost, l.s.URL+"/customers", c)
 	if err != nil || status != http.StatusCreated {
 		l.fail("POST: status %d, %v: %s", status, err, raw)
 		return
@@ -77,7 +77,7 @@ func (l *load) pair(c map[string]any) {
 	l.mu.Lock()
 	l.created = append(l.created, createdCustomer{id: id, doc: c, when: when})
 	l.mu.Unlock()
-	status, raw, err = do(http.MethodGet, l.s.proxy+"/customers/"+id, nil)
+	status, raw, err = do(http.MethodGet, l.s.URL+"/customers/"+id, nil)
 	if err != nil || status != http.StatusOK {
 		l.fail("GET %s: status %d, %v: %s", id, status, err, raw)
 		return

@@ -87,17 +87,7 @@ func startEnv(t *testing.T) *env {
 // object (nil if not one) and the raw body.
 func do(t *testing.T, method, url string, body any) (int, map[string]any, []byte) {
 	t.Helper()
-	req := sidecartest.Req{Method: method}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.JSON = string(b)
-	}
-	base, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
-	req.Path = "/" + path
-	resp, err := sidecartest.Send("http://"+base, req)
+	resp, err := sidecartest.SendJSON(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}

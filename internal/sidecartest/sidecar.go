@@ -128,6 +128,7 @@ func (s *Sidecar) Launch(t testing.TB) *testproc.Process {
 	t.Helper()
 	s.Proc = testproc.Start(t, testproc.Options{Dir: s.Dir, Env: s.cfg.Env, Log: s.LogFile, Grace: 15 * time.Second},
 		s.Bin, "serve", "--config", s.ConfigFile)
+	t.Cleanup(client.CloseIdleConnections) // runs before the process is stopped
 	return s.Proc
 }
 
@@ -179,6 +180,10 @@ func (s *Sidecar) Exec(t testing.TB, args ...string) testproc.Result {
 	t.Helper()
 	return testproc.Exec(t, testproc.Cmd{Dir: s.Dir}, s.Bin, args...)
 }
+
+// client sends every request of Send; it keeps enough idle connections for
+// the load tests' workers. Launch closes them before the sidecar stops.
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // Req is one request to send through the sidecar.
 type Req struct {
@@ -242,7 +247,7 @@ func Send(base string, r Req) (Resp, error) {
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return Resp{}, err
 	}
@@ -252,12 +257,24 @@ func Send(base string, r Req) (Resp, error) {
 }
 
 // Get sends a GET of url (a full URL, bounded by 10 s) without a test.
-func Get(url string) (Resp, error) {
+func Get(url string) (Resp, error) { return SendJSON(http.MethodGet, url, nil) }
+
+// SendJSON sends body (nil: none) encoded as JSON to url (a full URL) and
+// returns the response without a test, so it may run on any goroutine.
+func SendJSON(method, url string, body any) (Resp, error) {
 	u, err := neturl.Parse(url)
 	if err != nil {
 		return Resp{}, err
 	}
-	return Send(u.Scheme+"://"+u.Host, Req{Path: u.RequestURI()})
+	r := Req{Method: method, Path: u.RequestURI()}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Resp{}, err
+		}
+		r.JSON = string(b)
+	}
+	return Send(u.Scheme+"://"+u.Host, r)
 }
 
 // Metric returns the sum of every sample of the metric family name whose
