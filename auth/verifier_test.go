@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -240,10 +242,10 @@ func TestUnknownKIDRefetch(t *testing.T) {
 		if got := iss.fetches.Load(); got != 2 { // start + the one permitted refetch
 			t.Fatalf("JWKS fetches = %d, want 2", got)
 		}
-		if got := counter(t, reg, "fieldseal_auth_failures_total", "reason", "unknown_kid"); got != n {
+		if got := sidecartest.Value(t, reg, "fieldseal_auth_failures_total", map[string]string{"reason": "unknown_kid"}); got != n {
 			t.Fatalf("unknown_kid failures metric = %v, want %d", got, n)
 		}
-		if got := counter(t, reg, "fieldseal_auth_jwks_fetches_total", "result", "ok"); got != 2 {
+		if got := sidecartest.Value(t, reg, "fieldseal_auth_jwks_fetches_total", map[string]string{"result": "ok"}); got != 2 {
 			t.Fatalf("jwks fetch metric = %v, want 2", got)
 		}
 	})
@@ -333,29 +335,6 @@ func TestErrorTextHidesTokenDetails(t *testing.T) {
 	if err == nil || err.Error() != "verify bearer token: unknown_kid" {
 		t.Fatalf("error text = %v", err)
 	}
-}
-
-// counter reads one labelled counter from reg.
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{%s=%q} not found", name, label, value)
-	return 0
 }
 
 func FuzzVerify(f *testing.F) {

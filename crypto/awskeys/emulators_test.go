@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -94,42 +96,13 @@ func createCMK(t testing.TB, endpoint string) string {
 // calls sums fieldseal_keys_provider_calls_total for one operation (all results).
 func calls(t testing.TB, reg *prometheus.Registry, operation string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "fieldseal_keys_provider_calls_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "operation" && l.GetValue() == operation {
-					n += int(m.GetCounter().GetValue())
-				}
-			}
-		}
-	}
-	return n
+	return int(sidecartest.Gather(t, reg).Sum("fieldseal_keys_provider_calls_total", map[string]string{"operation": operation}))
 }
 
 // totalCalls sums every AWS attempt counted.
 func totalCalls(t testing.TB, reg *prometheus.Registry) int {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		if mf.GetName() == "fieldseal_keys_provider_calls_total" {
-			for _, m := range mf.GetMetric() {
-				n += int(m.GetCounter().GetValue())
-			}
-		}
-	}
-	return n
+	return int(sidecartest.Gather(t, reg).Sum("fieldseal_keys_provider_calls_total", nil))
 }
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }

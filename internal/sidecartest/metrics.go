@@ -113,3 +113,15 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	}
 	return true
 }
+
+// Value is Gather(t, g).Sum(name, match) for a series that must exist: it
+// fails the test when no sample of name has labels that include match, so
+// an expected zero is never an absent metric.
+func Value(t testing.TB, g prometheus.Gatherer, name string, match map[string]string) float64 {
+	t.Helper()
+	f := Gather(t, g)
+	if !f.Has(name, match) {
+		t.Fatalf("metric %s%v not found", name, match)
+	}
+	return f.Sum(name, match)
+}
