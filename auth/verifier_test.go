@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -392,10 +393,10 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 		t.Fatal("no refresh goroutine started")
 	}
 	v.Close()
-	for i := 0; runtime.NumGoroutine() > before; i++ {
-		if i == 200 {
-			t.Fatalf("goroutines: %d before New, %d after Close", before, runtime.NumGoroutine())
+	testproc.Poll(t, 2*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("goroutines: %d before New, %d after Close", before, n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

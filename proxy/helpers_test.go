@@ -19,8 +19,8 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
-	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // testFieldMap is the field map every proxy test runs against, decoded the
