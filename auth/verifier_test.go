@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
-
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 func TestVerify(t *testing.T) {

@@ -7,10 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fieldseal/fieldseal/internal/sidecartest"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/transform"
 )
 

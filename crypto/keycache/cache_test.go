@@ -18,13 +18,12 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/fieldseal/fieldseal/internal/sidecartest"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 func TestConcurrentRefreshesShareOneLoad(t *testing.T) {
