@@ -19,6 +19,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/rewrite"
 )
@@ -26,83 +27,7 @@ import (
 // testFieldMap is the field map every proxy test runs against, decoded the
 // way the config package decodes it and compiled by the real fieldmap
 // package.
-const testFieldMap = `
-classes:
-  email:   { mode: random }
-  phone:   { mode: random }
-  street:  { mode: random }
-  ssn:     { mode: deterministic }
-  profile: { mode: random }
-  note:    { mode: random }
-routes:
-  - name: customers-write
-    methods: [POST, PUT, PATCH, DELETE]
-    paths: ["/customers", "/customers/{id}"]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-  - name: customers-list
-    methods: [GET]
-    paths: [/customers]
-    response:
-      - { path: "#.email", class: email }
-      - { path: "#.phone", class: phone }
-  - name: customer-read
-    methods: [GET]
-    paths: ["/customers/{id}"]
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-  - name: types
-    methods: [POST, GET]
-    paths: [/types]
-    request:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-    response:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-  - name: bench
-    methods: [POST, GET]
-    paths: [/bench]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-  - name: notes
-    methods: [POST, GET]
-    paths: ["/tenants/{tenant}/notes"]
-    context: { header: X-Tenant-ID }
-    request:
-      - { path: note, class: note }
-    response:
-      - { path: note, class: note }
-`
+const testFieldMap = sidecartest.UnitFieldMap
 
 func testMap(t testing.TB) *fieldmap.Map {
 	t.Helper()

@@ -9,51 +9,14 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-// testFieldMap is the field map the transform tests run against, decoded the
-// way the config package decodes it and compiled by the real fieldmap
-// package.
-const testFieldMap = `
-classes:
-  email:   { mode: random }
-  phone:   { mode: random }
-  street:  { mode: random }
-  ssn:     { mode: deterministic }
-  profile: { mode: random }
-routes:
-  - name: customers
-    methods: [POST, GET]
-    paths: [/customers]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: "#.email", class: email }
-      - { path: "#.phone", class: phone }
-  - name: types
-    methods: [POST]
-    paths: [/types]
-    request:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-  - name: bench
-    methods: [POST]
-    paths: [/bench]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-`
+// testFieldMap is the field map the transform tests run against (the
+// proxy's), decoded the way the config package decodes it and compiled by
+// the real fieldmap package.
+const testFieldMap = sidecartest.UnitFieldMap
 
 // testSide returns a side of the route serving method and path: the
 // request side for POST, the response side for GET.

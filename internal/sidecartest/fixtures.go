@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// The field maps the end-to-end tests run, each a FieldMap for Config.
-// They are declared once here so that a change of the field-map syntax is
-// made in one place.
+// The field maps the tests run: the end-to-end tests' as Config.FieldMap,
+// the unit tests' decoded with strictyaml. They are declared once here so
+// that a change of the field-map syntax is made in one place. A side that
+// repeats another names it with a YAML alias.
 const (
 	// MaskedCustomers protects a customer's e-mail, phone and resident
 	// registration number (classes email, phone, rrn, each with a mask
@@ -25,21 +26,15 @@ routes:
   - name: customers-write
     methods: [POST, PUT, PATCH]
     paths: [/customers, "/customers/{id}"]
-    request:
+    request: &customer
       - {path: email, class: email}
       - {path: phone, class: phone}
       - {path: rrn, class: rrn}
-    response:
-      - {path: email, class: email}
-      - {path: phone, class: phone}
-      - {path: rrn, class: rrn}
+    response: *customer
   - name: customers-get
     methods: [GET]
     paths: ["/customers/{id}"]
-    response:
-      - {path: email, class: email}
-      - {path: phone, class: phone}
-      - {path: rrn, class: rrn}
+    response: *customer
 `
 
 	// AddressCustomers is the quick start's map: a customer's e-mail,
@@ -55,14 +50,11 @@ routes:
   - name: customers-write
     methods: [POST]
     paths: [/customers]
-    request:
+    request: &customer
       - { path: email, class: email }
       - { path: phone, class: phone }
       - { path: address.street, class: street }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
+    response: *customer
   - name: customers-list
     methods: [GET]
     paths: [/customers]
@@ -73,10 +65,72 @@ routes:
   - name: customers-get
     methods: [GET]
     paths: ["/customers/{id}"]
-    response:
+    response: *customer
+`
+
+	// UnitFieldMap is the field map of the proxy and transform unit tests:
+	// customers (email, phone, address.street, and ssn in the
+	// deterministic mode) written through customers-write and read through
+	// customers-list and customer-read; /types seals every JSON type under
+	// one class; /bench is the benchmarks' document; notes are bound to
+	// the X-Tenant-ID header as their context.
+	UnitFieldMap = `
+classes:
+  email:   { mode: random }
+  phone:   { mode: random }
+  street:  { mode: random }
+  ssn:     { mode: deterministic }
+  profile: { mode: random }
+  note:    { mode: random }
+routes:
+  - name: customers-write
+    methods: [POST, PUT, PATCH, DELETE]
+    paths: ["/customers", "/customers/{id}"]
+    request: &customer
       - { path: email, class: email }
       - { path: phone, class: phone }
       - { path: address.street, class: street }
+      - { path: ssn, class: ssn }
+    response: *customer
+  - name: customers-list
+    methods: [GET]
+    paths: [/customers]
+    response:
+      - { path: "#.email", class: email }
+      - { path: "#.phone", class: phone }
+  - name: customer-read
+    methods: [GET]
+    paths: ["/customers/{id}"]
+    response: *customer
+  - name: types
+    methods: [POST, GET]
+    paths: [/types]
+    request: &types
+      - { path: s, class: profile }
+      - { path: n, class: profile }
+      - { path: b, class: profile }
+      - { path: z, class: profile }
+      - { path: o, class: profile }
+      - { path: a, class: profile }
+    response: *types
+  - name: bench
+    methods: [POST, GET]
+    paths: [/bench]
+    request: &bench
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
+    response: *bench
+  - name: notes
+    methods: [POST, GET]
+    paths: ["/tenants/{tenant}/notes"]
+    context: { header: X-Tenant-ID }
+    request:
+      - { path: note, class: note }
+    response:
+      - { path: note, class: note }
 `
 )
 
