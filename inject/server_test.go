@@ -22,6 +22,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
@@ -35,25 +36,12 @@ func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, ServerOptions{
+	testproc.Go(t, func(ctx context.Context) error {
+		return Run(ctx, ServerOptions{
 			Listener: ln, CertFile: certFile, KeyFile: keyFile, Config: testConfig(t),
 			ReloadInterval: time.Hour, Logger: zerolog.Nop(), Registerer: reg, Gatherer: reg,
 		})
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	}()
+	})
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()

@@ -64,20 +64,7 @@ routes:
 		t.Fatal(stderr)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, overrides{configFile: cfgFile}, io.Discard) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not stop")
-		}
-	}()
+	testproc.Go(t, func(ctx context.Context) error { return serve(ctx, overrides{configFile: cfgFile}, io.Discard) })
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},

@@ -305,15 +305,8 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("the audit file holds one event per protected request and the key events", func(t *testing.T) {
-		var reqs, keyEvents int
-		for _, e := range events {
-			switch e.Type {
-			case "request":
-				reqs++
-			case "key":
-				keyEvents++
-			}
-		}
+		n := countTypes(events)
+		reqs, keyEvents := n["request"], n["key"]
 		if want := int(s.requests.Load()); reqs != want {
 			t.Errorf("%d request events, want %d (one per request sent)", reqs, want)
 		}
@@ -441,15 +434,8 @@ func TestCallersThroughTheBinary(t *testing.T) {
 		if !bytes.HasPrefix(after, raw) {
 			t.Fatalf("the restarted writer rewrote earlier lines")
 		}
-		var starts, reqs int
-		for _, e := range events {
-			switch e.Type {
-			case "start":
-				starts++
-			case "request":
-				reqs++
-			}
-		}
+		n := countTypes(events)
+		starts, reqs := n["start"], n["request"]
 		if starts != 2 || reqs != int(s.requests.Load()) {
 			t.Errorf("%d start and %d request events, want 2 and %d", starts, reqs, s.requests.Load())
 		}

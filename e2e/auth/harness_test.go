@@ -198,9 +198,15 @@ func (iss *testIssuer) claims(clientID, subject, scope string, groups ...string)
 
 func (iss *testIssuer) sign(t *testing.T, c jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = issuerKID
-	s, err := tok.SignedString(iss.key)
+	return signed(t, jwt.SigningMethodRS256, issuerKID, iss.key, c)
+}
+
+// signed is c signed by method with key, naming kid in its header.
+func signed(t *testing.T, method jwt.SigningMethod, kid string, key any, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,13 +217,7 @@ func (iss *testIssuer) sign(t *testing.T, c jwt.MapClaims) string {
 // issuer's real kid.
 func unsigned(t *testing.T, c jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodNone, c)
-	tok.Header["kid"] = issuerKID
-	s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signed(t, jwt.SigningMethodNone, issuerKID, jwt.UnsafeAllowNoneSignatureType, c)
 }
 
 // hmacWithPublicKey is the algorithm-confusion attack: an HS256 token whose
@@ -229,13 +229,7 @@ func (iss *testIssuer) hmacWithPublicKey(t *testing.T, c jwt.MapClaims) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
-	tok.Header["kid"] = issuerKID
-	s, err := tok.SignedString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signed(t, jwt.SigningMethodHS256, issuerKID, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), c)
 }
 
 // signRogue signs c with a key the issuer does not publish, under a kid
@@ -246,18 +240,11 @@ func signRogue(t *testing.T, c jwt.MapClaims) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = "e2e-rogue"
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signed(t, jwt.SigningMethodRS256, "e2e-rogue", key, c)
 }
 
-// tamperPayload sets claim to value in a signed token's payload and keeps
-// the original header and signature.
-func tamperPayload(t *testing.T, token, claim string, value any) string {
+// payload decodes a token's claims without verifying it.
+func payload(t *testing.T, token string) map[string]any {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -271,9 +258,28 @@ func tamperPayload(t *testing.T, token, claim string, value any) string {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// countTypes counts audit events by type.
+func countTypes(events []auditEvent) map[string]int {
+	n := map[string]int{}
+	for _, e := range events {
+		n[e.Type]++
+	}
+	return n
+}
+
+// tamperPayload sets claim to value in a signed token's payload and keeps
+// the original header and signature.
+func tamperPayload(t *testing.T, token, claim string, value any) string {
+	t.Helper()
+	c := payload(t, token)
 	c[claim] = value
-	if raw, err = json.Marshal(c); err != nil {
+	raw, err := json.Marshal(c)
+	if err != nil {
 		t.Fatal(err)
 	}
+	parts := strings.Split(token, ".")
 	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + parts[2]
 }
