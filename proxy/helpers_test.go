@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
@@ -49,27 +47,8 @@ func compileFieldMap(t testing.TB, text, file string) *fieldmap.Map {
 	return m
 }
 
-// testRing builds a real key ring of two random data keys, version 2 primary.
-func testRing(t testing.TB) *crypto.Keyring {
-	t.Helper()
-	var keys []*crypto.DataKey
-	for id := uint32(1); id <= 2; id++ {
-		material := make([]byte, 32)
-		if _, err := rand.Read(material); err != nil {
-			t.Fatal(err)
-		}
-		k, err := crypto.NewDataKey(id, material, time.Unix(1700000000, 0))
-		if err != nil {
-			t.Fatalf("new data key: %v", err)
-		}
-		keys = append(keys, k)
-	}
-	ring, err := crypto.NewKeyring(keys, 2, "test-revision")
-	if err != nil {
-		t.Fatalf("new keyring: %v", err)
-	}
-	return ring
-}
+// testRing is a ring of two random data keys, version 2 primary.
+func testRing(t testing.TB) *crypto.Keyring { return sidecartest.Ring(t, 2) }
 
 // keyHolder is the smallest KeySource: a ring that tests can set or clear.
 type keyHolder struct {

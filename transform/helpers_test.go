@@ -1,9 +1,7 @@
 package transform
 
 import (
-	"bytes"
 	"testing"
-	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -38,24 +36,6 @@ func testSide(t testing.TB, method, path string) *fieldmap.Side {
 		return r.Request
 	}
 	return r.Response
-}
-
-// testRing builds a real key ring holding data keys 1..n, n primary.
-func testRing(t testing.TB, n uint32) *crypto.Keyring {
-	t.Helper()
-	var keys []*crypto.DataKey
-	for id := uint32(1); id <= n; id++ {
-		k, err := crypto.NewDataKey(id, bytes.Repeat([]byte{byte(id)}, 32), time.Unix(1700000000, 0))
-		if err != nil {
-			t.Fatalf("new data key: %v", err)
-		}
-		keys = append(keys, k)
-	}
-	r, err := crypto.NewKeyring(keys, n, "test-revision")
-	if err != nil {
-		t.Fatalf("new keyring: %v", err)
-	}
-	return r
 }
 
 // caller is a Caller with a fixed action per class; classes it does not

@@ -1,10 +1,14 @@
 package sidecartest
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // The field maps the tests run: the end-to-end tests' as Config.FieldMap,
@@ -145,4 +149,28 @@ func KeyID(t testing.TB, sealed string) uint32 {
 		t.Fatalf("not a sealed value: %q (%v)", sealed, err)
 	}
 	return binary.BigEndian.Uint32(raw[2:6])
+}
+
+// Ring is a real key ring for unit tests: data keys 1..n of fresh random
+// material, created at one fixed time, n primary, revision "test-revision".
+// Two rings are foreign to each other: same key ids, different material.
+func Ring(t testing.TB, n uint32) *crypto.Keyring {
+	t.Helper()
+	var keys []*crypto.DataKey
+	for id := uint32(1); id <= n; id++ {
+		material := make([]byte, 32)
+		if _, err := rand.Read(material); err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.NewDataKey(id, material, time.Unix(1700000000, 0))
+		if err != nil {
+			t.Fatalf("new data key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	r, err := crypto.NewKeyring(keys, n, "test-revision")
+	if err != nil {
+		t.Fatalf("new keyring: %v", err)
+	}
+	return r
 }
