@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
@@ -113,4 +114,19 @@ func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
 		t.Cleanup(p.Close)
 	}
 	return p, err
+}
+
+// mustLoad builds a provider (closed when the test ends) and loads its
+// ring; either failing fails the test.
+func mustLoad(t testing.TB, ctx context.Context, opts Options) (*Provider, *crypto.Keyring) {
+	t.Helper()
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := p.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, kr
 }
