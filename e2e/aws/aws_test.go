@@ -22,9 +22,7 @@ import (
 // load and a CMK rotation followed by `keys rotate --if-cmk-rotated`, on one
 // running sidecar: nothing restarts between the steps.
 func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, cmkID := m.createCMK(t)
+	m, up, alias, cmkID := startStack(t)
 	secret := secretName()
 	// A short refresh interval so rotations reach the sidecar within the test,
 	// and a short CMK check interval so the CMK check runs during it too.
@@ -218,9 +216,7 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 // a burst of first requests unwraps each key version once, and steady state
 // makes no AWS call at all.
 func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	// Refreshes effectively off for the test's duration, CMK check off: every
 	// AWS call the counters show is then the first load's.
 	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secretName(), cmk: alias,
@@ -328,9 +324,7 @@ func concurrentPosts(t *testing.T, s *sidecar, prefix string, n int) map[int]int
 // TestSidecarKeepsServingThroughAMotoOutage stops moto under a running
 // sidecar and starts it again.
 func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	secret := secretName()
 	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: alias,
 		refreshInterval: time.Second, callTimeout: time.Second})
@@ -342,8 +336,7 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Serve(t)
-	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == 200 })
+	s.serveReady(t)
 	alice := customer("alice")
 	aliceID := createThrough(t, s, alice)
 	decryptsBefore := calls(s.metrics(t), "Decrypt")
@@ -483,9 +476,7 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 // another secret: KMS refuses its wrapped keys (the encryption context names
 // the original secret), and the sidecar says which call failed on what.
 func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	original, copied := secretName(), secretName()
 	orig := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: original, cmk: alias, refreshInterval: time.Minute})
 	fieldseal(t, "keys", "init", "--config", orig.ConfigFile)
@@ -527,9 +518,7 @@ func mustJSON(v any) []byte {
 // version it lacks, the other sidecar refreshes on demand instead of failing
 // until its next periodic refresh (rotation without downtime).
 func TestTwoSidecarsOnOneRingAfterRotation(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	secret := secretName()
 	fast := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: alias, refreshInterval: time.Second})
 	// The second sidecar finds moto through the SDK's per-service endpoint

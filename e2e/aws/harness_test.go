@@ -107,6 +107,16 @@ func (m *moto) createCMK(t *testing.T) (alias, keyID string) {
 	return alias, *out.KeyMetadata.KeyId
 }
 
+// startStack starts what most tests need: moto, the upstream and a CMK
+// (its alias and key id).
+func startStack(t *testing.T) (m *moto, up *sidecartest.Store, alias, cmkID string) {
+	t.Helper()
+	m = startMoto(t)
+	up = startUpstream(t)
+	alias, cmkID = m.createCMK(t)
+	return m, up, alias, cmkID
+}
+
 // ---- upstream -------------------------------------------------------------
 
 // startUpstream starts the customers API behind the sidecar: a recording
@@ -197,6 +207,13 @@ func fieldsealFails(t *testing.T, args ...string) string {
 		t.Fatalf("fieldseal %s succeeded, want an error:\n%s", strings.Join(args, " "), r.Stdout)
 	}
 	return string(r.Stderr)
+}
+
+// serveReady starts `fieldseal serve` and waits until /readyz answers 200.
+func (s *sidecar) serveReady(t *testing.T) {
+	t.Helper()
+	s.Serve(t)
+	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
 }
 
 // serveAndCatchStart starts `fieldseal serve` and returns as soon as its proxy

@@ -18,8 +18,7 @@ func TestSidecarInFrontOfJSONServerOnMoto(t *testing.T) {
 	alias, _ := m.createCMK(t)
 	s := writeConfig(t, settings{upstream: app.URL, endpoint: m.url, secret: secretName(), cmk: alias, refreshInterval: time.Second})
 	fieldseal(t, "keys", "init", "--config", s.ConfigFile)
-	s.Serve(t)
-	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
+	s.serveReady(t)
 
 	dana := customer("dana")
 	dana["plan"] = "before-rotation"
