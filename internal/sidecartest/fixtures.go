@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,23 @@ func Ring(t testing.TB, n uint32) *crypto.Keyring {
 		t.Fatalf("new keyring: %v", err)
 	}
 	return r
+}
+
+// WantProblems checks an error that lists problems one a line (config,
+// field-map and YAML errors, the way a compiler reports): every want is
+// part of some line, and there are as many lines as wants.
+func WantProblems(t testing.TB, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %d problems", len(want))
+	}
+	problems := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+			t.Errorf("no problem contains %q; got:\n%s", w, err)
+		}
+	}
+	if len(problems) != len(want) {
+		t.Errorf("%d problems reported, want %d:\n%s", len(problems), len(want), err)
+	}
 }
