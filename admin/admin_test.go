@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // keyHolder is the smallest KeySource: a ring that tests can set.
@@ -24,24 +24,6 @@ type keyHolder struct {
 }
 
 func (k *keyHolder) Keyring() *crypto.Keyring { return k.p.Load() }
-
-// testRing builds a real key ring of two random data keys, version 2 primary.
-func testRing(t *testing.T) *crypto.Keyring {
-	t.Helper()
-	var keys []*crypto.DataKey
-	for id := uint32(1); id <= 2; id++ {
-		k, err := crypto.NewDataKey(id, bytes.Repeat([]byte{byte(id)}, 32), time.Unix(1700000000, 0))
-		if err != nil {
-			t.Fatalf("new data key: %v", err)
-		}
-		keys = append(keys, k)
-	}
-	ring, err := crypto.NewKeyring(keys, 2, "test-revision")
-	if err != nil {
-		t.Fatalf("new keyring: %v", err)
-	}
-	return ring
-}
 
 type fixedStatus keycache.Status
 
@@ -78,7 +60,7 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("readyz is 200 with key detail once keys are loaded", func(t *testing.T) {
-		keys.p.Store(testRing(t))
+		keys.p.Store(sidecartest.Ring(t, 2))
 		code, body := get("/readyz")
 		if code != 200 || !gjson.Get(body, "ready").Bool() {
 			t.Fatalf("readyz %d %s", code, body)

@@ -15,26 +15,14 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_audit_events_total",
-			Help: "Audit events written, by type.",
-		}, []string{"type"}),
-		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "fieldseal_audit_write_errors_total",
-			Help: "Audit events that could not be written; the writer stops after the first.",
-		}),
-		lastSeq: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fieldseal_audit_last_seq",
-			Help: "Seq of the last audit line written: an external anchor against truncation of the audit file.",
-		}),
+		events: promreg.CounterVec(reg, "fieldseal_audit_events_total", "Audit events written, by type.", "type"),
+		writeErrors: promreg.Counter(reg, "fieldseal_audit_write_errors_total",
+			"Audit events that could not be written; the writer stops after the first."),
+		lastSeq: promreg.Gauge(reg, "fieldseal_audit_last_seq",
+			"Seq of the last audit line written: an external anchor against truncation of the audit file."),
 	}
 	for _, t := range []string{TypeStart, TypeRequest, TypeKey} {
 		m.events.WithLabelValues(t)
-	}
-	if reg != nil {
-		m.events = promreg.Register(reg, m.events)
-		m.writeErrors = promreg.Register(reg, m.writeErrors)
-		m.lastSeq = promreg.Register(reg, m.lastSeq)
 	}
 	return m
 }

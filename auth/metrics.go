@@ -15,31 +15,18 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
+	// A reloaded configuration builds a new Verifier against the same
+	// registry: promreg keeps counting in the collectors already registered.
 	m := &metrics{
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_auth_failures_total",
-			Help: "Bearer tokens refused, by reason.",
-		}, []string{"reason"}),
-		verified: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "fieldseal_auth_verified_total",
-			Help: "Bearer tokens accepted.",
-		}),
-		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_auth_jwks_fetches_total",
-			Help: "HTTP requests for the issuer's JWKS (start, periodic and unknown-kid refreshes), by result.",
-		}, []string{"result"}),
+		failures: promreg.CounterVec(reg, "fieldseal_auth_failures_total", "Bearer tokens refused, by reason.", "reason"),
+		verified: promreg.Counter(reg, "fieldseal_auth_verified_total", "Bearer tokens accepted."),
+		jwksFetches: promreg.CounterVec(reg, "fieldseal_auth_jwks_fetches_total",
+			"HTTP requests for the issuer's JWKS (start, periodic and unknown-kid refreshes), by result.", "result"),
 	}
 	for _, r := range Reasons() {
 		m.failures.WithLabelValues(string(r))
 	}
 	m.jwksFetches.WithLabelValues("ok")
 	m.jwksFetches.WithLabelValues("error")
-	if reg != nil {
-		// A reloaded configuration builds a new Verifier against the same
-		// registry: keep counting in the collectors already registered.
-		m.failures = promreg.Register(reg, m.failures)
-		m.verified = promreg.Register(reg, m.verified)
-		m.jwksFetches = promreg.Register(reg, m.jwksFetches)
-	}
 	return m
 }

@@ -15,6 +15,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 func TestVerify(t *testing.T) {
@@ -240,10 +243,10 @@ func TestUnknownKIDRefetch(t *testing.T) {
 		if got := iss.fetches.Load(); got != 2 { // start + the one permitted refetch
 			t.Fatalf("JWKS fetches = %d, want 2", got)
 		}
-		if got := counter(t, reg, "fieldseal_auth_failures_total", "reason", "unknown_kid"); got != n {
+		if got := sidecartest.Value(t, reg, "fieldseal_auth_failures_total", map[string]string{"reason": "unknown_kid"}); got != n {
 			t.Fatalf("unknown_kid failures metric = %v, want %d", got, n)
 		}
-		if got := counter(t, reg, "fieldseal_auth_jwks_fetches_total", "result", "ok"); got != 2 {
+		if got := sidecartest.Value(t, reg, "fieldseal_auth_jwks_fetches_total", map[string]string{"result": "ok"}); got != 2 {
 			t.Fatalf("jwks fetch metric = %v, want 2", got)
 		}
 	})
@@ -335,29 +338,6 @@ func TestErrorTextHidesTokenDetails(t *testing.T) {
 	}
 }
 
-// counter reads one labelled counter from reg.
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{%s=%q} not found", name, label, value)
-	return 0
-}
-
 func FuzzVerify(f *testing.F) {
 	iss := newTestIssuer(f, rsaTestKey())
 	v, err := New(context.Background(), Options{Issuer: iss.url, ClientIDs: []string{"client-a"}, UnknownKIDInterval: time.Hour})
@@ -413,10 +393,10 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 		t.Fatal("no refresh goroutine started")
 	}
 	v.Close()
-	for i := 0; runtime.NumGoroutine() > before; i++ {
-		if i == 200 {
-			t.Fatalf("goroutines: %d before New, %d after Close", before, runtime.NumGoroutine())
+	testproc.Poll(t, 2*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("goroutines: %d before New, %d after Close", before, n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

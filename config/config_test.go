@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/lineerr"
 )
 
@@ -183,19 +184,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse succeeded: %+v", cfg)
 			}
-			problems := strings.Split(err.Error(), "\n")
-			for _, w := range tt.want {
-				found := false
-				for _, p := range problems {
-					found = found || strings.Contains(p, w)
-				}
-				if !found {
-					t.Errorf("no problem contains %q; got:\n%s", w, err)
-				}
-			}
-			if len(problems) != len(tt.want) {
-				t.Errorf("%d problems reported, want %d:\n%s", len(problems), len(tt.want), err)
-			}
+			sidecartest.WantProblems(t, err, tt.want)
 			var ce *lineerr.Error
 			if !errors.As(err, &ce) || ce.File != "c.yaml" {
 				t.Errorf("error is not a *lineerr.Error for c.yaml: %#v", err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/lineerr"
 )
@@ -241,19 +242,7 @@ func TestCompileReportsProblemsWithLines(t *testing.T) {
 			if err == nil {
 				t.Fatal("Compile succeeded")
 			}
-			problems := strings.Split(err.Error(), "\n")
-			for _, w := range tt.want {
-				found := false
-				for _, p := range problems {
-					found = found || strings.Contains(p, w)
-				}
-				if !found {
-					t.Errorf("no problem contains %q; got:\n%s", w, err)
-				}
-			}
-			if len(problems) != len(tt.want) {
-				t.Errorf("%d problems, want %d:\n%s", len(problems), len(tt.want), err)
-			}
+			sidecartest.WantProblems(t, err, tt.want)
 		})
 	}
 }

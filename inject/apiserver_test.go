@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldseal/fieldseal/inject"
-	"github.com/fieldseal/fieldseal/inject/apiservertest"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fieldseal/fieldseal/inject"
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // The injector behind a real kube-apiserver (with a real etcd): the API server
@@ -93,17 +96,13 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 
 	// The API server picks up a new webhook configuration asynchronously:
 	// wait (bounded) until a dry-run creation comes back injected.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testproc.Poll(t, 60*time.Second, func() error {
 		code, body := create("shop", pod("probe", map[string]string{inject.AnnotationInject: "true"}), true)
-		if code == http.StatusCreated && bytes.Contains(body, []byte(`"name":"fieldseal"`)) {
-			break
+		if code != http.StatusCreated || !bytes.Contains(body, []byte(`"name":"fieldseal"`)) {
+			return fmt.Errorf("webhook not effective: %d %s", code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook not effective within 60s: %d %s", code, body)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 
 	t.Run("an annotated pod is stored with the sidecar and read back injected", func(t *testing.T) {
 		if code, body := create("shop", pod("shop-api", map[string]string{inject.AnnotationInject: "true"}), false); code != http.StatusCreated {

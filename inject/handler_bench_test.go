@@ -9,10 +9,7 @@ import (
 // BenchmarkReviewInject measures one injection review of a typical
 // ReplicaSet pod: decode, decide, diff into a JSON patch, verify the patch.
 func BenchmarkReviewInject(b *testing.B) {
-	h, err := NewHandler(testConfig(b), HandlerOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := benchHandler(b)
 	_, review := readReview(b, "inject-defaults")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -24,10 +21,7 @@ func BenchmarkReviewInject(b *testing.B) {
 
 // BenchmarkReviewSkip measures the common case: a pod without the annotation.
 func BenchmarkReviewSkip(b *testing.B) {
-	h, err := NewHandler(testConfig(b), HandlerOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := benchHandler(b)
 	_, review := readReview(b, "skip-no-annotation")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -35,4 +29,14 @@ func BenchmarkReviewSkip(b *testing.B) {
 			b.Fatal("patched")
 		}
 	}
+}
+
+// benchHandler is a Handler on the test config that does not log.
+func benchHandler(b *testing.B) *Handler {
+	b.Helper()
+	h, err := NewHandler(testConfig(b), HandlerOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
 }

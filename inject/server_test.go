@@ -3,128 +3,47 @@ package inject
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
-
-// testCA issues serving certificates for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fieldseal-injector-test-ca"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a leaf certificate with the given serial to certFile/keyFile.
-func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "fieldseal-injector.fieldseal-system.svc"},
-		DNSNames:     []string{"fieldseal-injector.fieldseal-system.svc"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Duration(serial) * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write to temp names and rename, as the kubelet swaps Secret volumes.
-	for path, blk := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 2, certFile, keyFile)
+	ca := apiservertest.NewCA(t)
+	ca.IssueServing(t, certFile, keyFile)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, ServerOptions{
+	testproc.Go(t, func(ctx context.Context) error {
+		return Run(ctx, ServerOptions{
 			Listener: ln, CertFile: certFile, KeyFile: keyFile, Config: testConfig(t),
-			ReloadInterval: 20 * time.Millisecond, Logger: zerolog.Nop(), Registerer: reg, Gatherer: reg,
+			ReloadInterval: time.Hour, Logger: zerolog.Nop(), Registerer: reg, Gatherer: reg,
 		})
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	}()
+	})
 
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, DisableKeepAlives: true}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	base := "https://" + ln.Addr().String()
@@ -163,39 +82,78 @@ func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
 			t.Errorf("response = %+v", out.Response)
 		}
 	})
-	t.Run("a renewed certificate is served without a restart", func(t *testing.T) {
-		ca.issue(t, 3, certFile, keyFile)
-		deadline := time.Now().Add(10 * time.Second)
-		for servedSerial(t) != 3 {
-			if time.Now().After(deadline) {
-				t.Fatal("renewed certificate not served within 10s")
-			}
-			time.Sleep(20 * time.Millisecond)
+	// Reloads are TestCertReloaderSwapsChangedFiles's, on a synthetic clock.
+}
+
+// TestCertReloaderSwapsChangedFiles runs the reload loop Run starts, in a
+// testing/synctest bubble: its ticker fires when the test advances the
+// bubble's clock, so nothing sleeps on the wall clock or depends on timing.
+func TestCertReloaderSwapsChangedFiles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const every = time.Minute
+		dir := t.TempDir()
+		certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+		ca := apiservertest.NewCA(t)
+		issue := func(serial int64) {
+			ca.Issue(t, serial, pkix.Name{CommonName: "fieldseal-injector"}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
 		}
-	})
-	t.Run("a broken certificate file keeps the last good one", func(t *testing.T) {
+		issue(2)
+		m := newMetrics(prometheus.NewRegistry())
+		c := &certReloader{certFile: certFile, keyFile: keyFile, log: zerolog.Nop(), metrics: m}
+		if _, err := c.reload(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.run(ctx, every)
+		}()
+		served := func() *x509.Certificate {
+			crt, err := c.get(nil)
+			if err != nil || crt == nil || crt.Leaf == nil {
+				t.Fatalf("get = %v, %v", crt, err)
+			}
+			return crt.Leaf
+		}
+		reloads := func(result string) float64 { return testutil.ToFloat64(m.certReloads.WithLabelValues(result)) }
+
+		// Unchanged files: a tick reloads nothing.
+		time.Sleep(every)
+		synctest.Wait()
+		if got := served().SerialNumber.Int64(); got != 2 || reloads("ok") != 0 {
+			t.Fatalf("after a tick with unchanged files: serial %d, %v reloads, want 2 and 0", got, reloads("ok"))
+		}
+
+		// A renewed pair is picked up at the next tick, not before.
+		issue(3)
+		time.Sleep(every - time.Nanosecond)
+		synctest.Wait()
+		if got := served().SerialNumber.Int64(); got != 2 {
+			t.Fatalf("renewed certificate served before the tick: serial %d", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		leaf := served()
+		if leaf.SerialNumber.Int64() != 3 || reloads("ok") != 1 {
+			t.Fatalf("after the tick: serial %d, %v reloads, want 3 and 1", leaf.SerialNumber.Int64(), reloads("ok"))
+		}
+		if got := testutil.ToFloat64(m.certNotAfter); got != float64(leaf.NotAfter.Unix()) {
+			t.Errorf("expiry gauge %v, want the renewed NotAfter %d", got, leaf.NotAfter.Unix())
+		}
+
+		// A broken file keeps the last good pair and counts an error.
 		if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := client.Get(base + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if bytes.Contains(body, []byte(`fieldseal_inject_certificate_reloads_total{result="error"}`)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no reload error counted within 10s:\n%s", body)
-			}
-			time.Sleep(20 * time.Millisecond)
+		time.Sleep(every)
+		synctest.Wait()
+		if got := served().SerialNumber.Int64(); got != 3 || reloads("error") != 1 {
+			t.Errorf("after a broken file: serial %d, %v errors, want the last good 3 and 1", got, reloads("error"))
 		}
-		if got := servedSerial(t); got != 3 {
-			t.Errorf("serial %d after a bad file, want the last good 3", got)
-		}
+
+		cancel()
+		<-done
 	})
 }
 

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,13 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 	"github.com/fieldseal/fieldseal/rewrite"
 )
@@ -26,83 +25,7 @@ import (
 // testFieldMap is the field map every proxy test runs against, decoded the
 // way the config package decodes it and compiled by the real fieldmap
 // package.
-const testFieldMap = `
-classes:
-  email:   { mode: random }
-  phone:   { mode: random }
-  street:  { mode: random }
-  ssn:     { mode: deterministic }
-  profile: { mode: random, seal_empty: true }
-  note:    { mode: random }
-routes:
-  - name: customers-write
-    methods: [POST, PUT, PATCH, DELETE]
-    paths: ["/customers", "/customers/{id}"]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-  - name: customers-list
-    methods: [GET]
-    paths: [/customers]
-    response:
-      - { path: "#.email", class: email }
-      - { path: "#.phone", class: phone }
-  - name: customer-read
-    methods: [GET]
-    paths: ["/customers/{id}"]
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-  - name: types
-    methods: [POST, GET]
-    paths: [/types]
-    request:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-    response:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-  - name: bench
-    methods: [POST, GET]
-    paths: [/bench]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-  - name: notes
-    methods: [POST, GET]
-    paths: ["/tenants/{tenant}/notes"]
-    context: { header: X-Tenant-ID }
-    request:
-      - { path: note, class: note }
-    response:
-      - { path: note, class: note }
-`
+const testFieldMap = sidecartest.UnitFieldMap
 
 func testMap(t testing.TB) *fieldmap.Map {
 	t.Helper()
@@ -125,27 +48,8 @@ func compileFieldMap(t testing.TB, text, file string) *fieldmap.Map {
 	return m
 }
 
-// testRing builds a real key ring of two random data keys, version 2 primary.
-func testRing(t testing.TB) *crypto.Keyring {
-	t.Helper()
-	var keys []*crypto.DataKey
-	for id := uint32(1); id <= 2; id++ {
-		material := make([]byte, 32)
-		if _, err := rand.Read(material); err != nil {
-			t.Fatal(err)
-		}
-		k, err := crypto.NewDataKey(id, material, time.Unix(1700000000, 0))
-		if err != nil {
-			t.Fatalf("new data key: %v", err)
-		}
-		keys = append(keys, k)
-	}
-	ring, err := crypto.NewKeyring(keys, 2, "test-revision")
-	if err != nil {
-		t.Fatalf("new keyring: %v", err)
-	}
-	return ring
-}
+// testRing is a ring of two random data keys, version 2 primary.
+func testRing(t testing.TB) *crypto.Keyring { return sidecartest.Ring(t, 2) }
 
 // keyHolder is the smallest KeySource: a ring that tests can set or clear.
 type keyHolder struct {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/transform"
 )
 
@@ -20,10 +20,10 @@ func TestRepeatedSeriesAreCountedOnce(t *testing.T) {
 	for range 3 {
 		m.observe("r", "c", "ok", 0.001, st)
 	}
-	if got := counter(t, reg, "fieldseal_proxy_requests_total", map[string]string{"route": "r", "outcome": "ok"}); got != 3 {
+	if got := sidecartest.Value(t, reg, "fieldseal_proxy_requests_total", map[string]string{"route": "r", "outcome": "ok"}); got != 3 {
 		t.Errorf("requests = %v, want 3", got)
 	}
-	if got := counter(t, reg, "fieldseal_proxy_fields_total", map[string]string{"caller": "c", "class": "email", "op": transform.OpSeal, "result": transform.ResultOK}); got != 3 {
+	if got := sidecartest.Value(t, reg, "fieldseal_proxy_fields_total", map[string]string{"caller": "c", "class": "email", "op": transform.OpSeal, "result": transform.ResultOK}); got != 3 {
 		t.Errorf("fields = %v, want 3", got)
 	}
 }
@@ -33,7 +33,7 @@ func TestMetricsBuiltTwiceOnARegistryCountTogether(t *testing.T) {
 	first, second := newMetrics(reg), newMetrics(reg) // a proxy rebuilt on the process's registry
 	first.observe("r", "c", "ok", 0.001, nil)
 	second.observe("r", "c", "ok", 0.001, nil)
-	if got := counter(t, reg, "fieldseal_proxy_requests_total", map[string]string{"route": "r", "outcome": "ok"}); got != 2 {
+	if got := sidecartest.Value(t, reg, "fieldseal_proxy_requests_total", map[string]string{"route": "r", "outcome": "ok"}); got != 2 {
 		t.Errorf("requests = %v, want 2", got)
 	}
 }
@@ -102,38 +102,6 @@ func BenchmarkObserveProtected(b *testing.B) {
 	}
 }
 
-// counter returns the value of a counter (or a histogram's sample count)
-// with the given labels, or -1.
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			return metricValue(m)
-		}
-	}
-	return -1
-}
-
-func metricValue(m *dto.Metric) float64 {
-	if m.GetCounter() != nil {
-		return m.GetCounter().GetValue()
-	}
-	return float64(m.GetHistogram().GetSampleCount())
-}
-
 func TestMetricsAndEventsDescribeEachRequest(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var events []RequestEvent
@@ -157,7 +125,7 @@ func TestMetricsAndEventsDescribeEachRequest(t *testing.T) {
 		{"fieldseal_proxy_fields_total", map[string]string{"class": "email", "op": "open", "result": "ok"}, 1},
 		{"fieldseal_proxy_request_duration_seconds", map[string]string{"route": "customers-write"}, 2},
 	} {
-		if got := counter(t, reg, c.name, c.labels); got != c.want {
+		if got := sidecartest.Value(t, reg, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // benchDoc is a 1 KB customer document with the 5 fields of the bench route.
@@ -31,7 +32,7 @@ func benchSide(b *testing.B) *fieldmap.Side {
 // rewrite.Apply's one pass (validation included) with a seal or open per
 // field, into a reused buffer (the proxy's is pooled).
 func BenchmarkTransform1KB5Fields(b *testing.B) {
-	ring := testRing(b, 2)
+	ring := sidecartest.Ring(b, 2)
 	side := benchSide(b)
 	var st Stats
 	sealed, err := New(Params{Ring: ring, Side: side}).Seal(nil, benchDoc)
@@ -92,7 +93,7 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 // the same five values with the same modes (four random, ssn deterministic)
 // sealed and opened with nothing around them.
 func BenchmarkAES5Fields(b *testing.B) {
-	ring := testRing(b, 2)
+	ring := sidecartest.Ring(b, 2)
 	values := [][]byte{[]byte("ada.lovelace@example.com"), []byte("+44 20 7946 0958"), []byte("12 Analytical Engine Way"), []byte("NW1 6XE"), []byte("123-45-6789")}
 	modes := []crypto.Mode{crypto.ModeRandom, crypto.ModeRandom, crypto.ModeRandom, crypto.ModeRandom, crypto.ModeDeterministic}
 	aad := crypto.AAD(nil, "email", "")

@@ -1,13 +1,14 @@
 package transform
 
 import (
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"testing"
 
 	"github.com/tidwall/gjson"
 )
 
 func TestEmptyValuesFollowTheClass(t *testing.T) {
-	r := testRing(t, 1)
+	r := sidecartest.Ring(t, 1)
 	const doc = `{"email":"","phone":null,"address":{"street":"\"\""},"ssn":"123-45-6789"}`
 	t.Run("null and empty strings are left as they are by default", func(t *testing.T) {
 		var st Stats

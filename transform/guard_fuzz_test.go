@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/json"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -29,7 +30,7 @@ func FuzzGuardSpellings(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ring := testRing(f, 1)
+	ring := sidecartest.Ring(f, 1)
 	side := m.Unmatched().Request
 	f.Fuzz(func(t *testing.T, name, value string, depth uint8, arrays bool) {
 		if !utf8.ValidString(value) || len(value) < 4 || strings.ContainsAny(value, `"\`) || strings.Contains(value, crypto.Prefix) {

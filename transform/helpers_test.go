@@ -1,59 +1,20 @@
 package transform
 
 import (
-	"bytes"
 	"testing"
-	"time"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/strictyaml"
 )
 
-// testFieldMap is the field map the transform tests run against, decoded the
-// way the config package decodes it and compiled by the real fieldmap
-// package.
-const testFieldMap = `
-classes:
-  email:   { mode: random }
-  phone:   { mode: random }
-  street:  { mode: random }
-  ssn:     { mode: deterministic }
-  profile: { mode: random, seal_empty: true }
-routes:
-  - name: customers
-    methods: [POST, GET]
-    paths: [/customers]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: ssn, class: ssn }
-    response:
-      - { path: "#.email", class: email }
-      - { path: "#.phone", class: phone }
-  - name: types
-    methods: [POST]
-    paths: [/types]
-    request:
-      - { path: s, class: profile }
-      - { path: n, class: profile }
-      - { path: b, class: profile }
-      - { path: z, class: profile }
-      - { path: o, class: profile }
-      - { path: a, class: profile }
-  - name: bench
-    methods: [POST]
-    paths: [/bench]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-      - { path: address.zip, class: street }
-      - { path: ssn, class: ssn }
-`
+// testFieldMap is the field map the transform tests run against (the
+// proxy's), decoded the way the config package decodes it and compiled by
+// the real fieldmap package.
+const testFieldMap = sidecartest.UnitFieldMap
 
 // testSide returns a side of the route serving method and path: the
 // request side for POST, the response side for GET.
@@ -76,24 +37,6 @@ func testSide(t testing.TB, method, path string) *fieldmap.Side {
 		return r.Request
 	}
 	return r.Response
-}
-
-// testRing builds a real key ring holding data keys 1..n, n primary.
-func testRing(t testing.TB, n uint32) *crypto.Keyring {
-	t.Helper()
-	var keys []*crypto.DataKey
-	for id := uint32(1); id <= n; id++ {
-		k, err := crypto.NewDataKey(id, bytes.Repeat([]byte{byte(id)}, 32), time.Unix(1700000000, 0))
-		if err != nil {
-			t.Fatalf("new data key: %v", err)
-		}
-		keys = append(keys, k)
-	}
-	r, err := crypto.NewKeyring(keys, n, "test-revision")
-	if err != nil {
-		t.Fatalf("new keyring: %v", err)
-	}
-	return r
 }
 
 // caller is a Caller with a fixed action per class; classes it does not

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -24,7 +25,7 @@ func operatorSide(t *testing.T, operators bool, paths ...string) *fieldmap.Side 
 }
 
 func TestOperatorOperandsAreSealed(t *testing.T) {
-	r := testRing(t, 1)
+	r := sidecartest.Ring(t, 1)
 	seal := func(t *testing.T, side *fieldmap.Side, doc string) []byte {
 		t.Helper()
 		out, err := New(Params{Ring: r, Side: side}).Seal(nil, []byte(doc))

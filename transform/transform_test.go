@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/mask"
 	"github.com/fieldseal/fieldseal/rewrite"
 )
@@ -17,7 +18,7 @@ import (
 const customer = `{"id":7,"email":"ada@example.com","phone":"+44 20 7946 0958","address":{"street":"12 Engine Way","city":"London"},"ssn":"123-45-6789"}`
 
 func TestSealedDocumentsOpenToTheOriginal(t *testing.T) {
-	r := testRing(t, 2)
+	r := sidecartest.Ring(t, 2)
 	for _, tt := range []struct {
 		name, path, doc string
 		fields          []string
@@ -60,7 +61,7 @@ func TestSealedDocumentsOpenToTheOriginal(t *testing.T) {
 }
 
 func TestOpenGivesEachCallerItsAction(t *testing.T) {
-	r := testRing(t, 2)
+	r := sidecartest.Ring(t, 2)
 	s := testSide(t, "GET", "/customers")
 	doc := `[{"email":"` + sealOne(t, r, "email", `"ada@example.com"`) + `","phone":"+44 20 7946 0958"}]`
 	masks, err := mask.NewSet(map[string]mask.Spec{"email": {Format: "email"}})
@@ -123,7 +124,7 @@ func TestOpenGivesEachCallerItsAction(t *testing.T) {
 }
 
 func TestSealRefusesWhatMustNotBeStored(t *testing.T) {
-	r := testRing(t, 2)
+	r := sidecartest.Ring(t, 2)
 	s := testSide(t, "POST", "/customers")
 	phoneSealedAsEmail := sealOne(t, r, "email", `"+44 20 7946 0958"`)
 	for _, tt := range []struct {
@@ -191,7 +192,7 @@ func TestSealRefusesWhatMustNotBeStored(t *testing.T) {
 }
 
 func TestValuesThatDoNotOpen(t *testing.T) {
-	r := testRing(t, 2)
+	r := sidecartest.Ring(t, 2)
 	s := testSide(t, "GET", "/customers")
 	sealed := sealOne(t, r, "email", `"ada@example.com"`)
 	tampered := sealed[:len(sealed)-2] + "AA"
@@ -229,7 +230,7 @@ func (f *refresher) RefreshForKey(_ context.Context, id uint32) (*crypto.Keyring
 }
 
 func TestUnknownKeysAreRefreshedOncePerRefresh(t *testing.T) {
-	old, newer := testRing(t, 1), testRing(t, 3)
+	old, newer := sidecartest.Ring(t, 1), sidecartest.Ring(t, 3)
 	s := testSide(t, "GET", "/customers")
 	doc := []byte(`[{"email":"` + sealOne(t, newer, "email", `"a@example.com"`) + `"},{"email":"` + sealOne(t, newer, "email", `"b@example.com"`) + `"}]`)
 	keys := &refresher{ring: newer}
@@ -267,7 +268,7 @@ func TestStatsCountEachFate(t *testing.T) {
 }
 
 func TestResetAllocatesNothing(t *testing.T) {
-	p := Params{Ring: testRing(t, 2), Side: testSide(t, "POST", "/bench"), Caller: caller{actions: everyClass(ActionMask)}}
+	p := Params{Ring: sidecartest.Ring(t, 2), Side: testSide(t, "POST", "/bench"), Caller: caller{actions: everyClass(ActionMask)}}
 	var tr Transform
 	if n := testing.AllocsPerRun(100, func() { tr.Reset(p) }); n != 0 {
 		t.Errorf("Reset allocates %v times, want 0 (the proxy embeds Transforms in pooled request state)", n)

@@ -10,37 +10,33 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// namespaced are the rendered namespaced kinds: the API group version ("" is
+// the core group) and the resource of each.
+var namespaced = map[string][2]string{
+	"Deployment":          {"apps/v1", "deployments"},
+	"Service":             {"", "services"},
+	"Secret":              {"", "secrets"},
+	"ConfigMap":           {"", "configmaps"},
+	"ServiceAccount":      {"", "serviceaccounts"},
+	"PodDisruptionBudget": {"policy/v1", "poddisruptionbudgets"},
+	"Role":                {"rbac.authorization.k8s.io/v1", "roles"},
+	"RoleBinding":         {"rbac.authorization.k8s.io/v1", "rolebindings"},
+	"CronJob":             {"batch/v1", "cronjobs"},
+}
+
 // restPath maps a rendered kind to its collection path on the API server.
 func restPath(kind, ns string) (string, bool) {
-	nsPath := func(group, res string) string {
-		if group == "" {
-			return "/api/v1/namespaces/" + ns + "/" + res
-		}
-		return "/apis/" + group + "/namespaces/" + ns + "/" + res
-	}
-	switch kind {
-	case "Deployment":
-		return nsPath("apps/v1", "deployments"), true
-	case "Service":
-		return nsPath("", "services"), true
-	case "Secret":
-		return nsPath("", "secrets"), true
-	case "ConfigMap":
-		return nsPath("", "configmaps"), true
-	case "ServiceAccount":
-		return nsPath("", "serviceaccounts"), true
-	case "PodDisruptionBudget":
-		return nsPath("policy/v1", "poddisruptionbudgets"), true
-	case "Role":
-		return nsPath("rbac.authorization.k8s.io/v1", "roles"), true
-	case "RoleBinding":
-		return nsPath("rbac.authorization.k8s.io/v1", "rolebindings"), true
-	case "CronJob":
-		return nsPath("batch/v1", "cronjobs"), true
-	case "MutatingWebhookConfiguration":
+	if kind == "MutatingWebhookConfiguration" {
 		return "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", true
 	}
-	return "", false // cert-manager kinds: no CRDs on a bare API server
+	r, ok := namespaced[kind]
+	switch {
+	case !ok:
+		return "", false // cert-manager kinds: no CRDs on a bare API server
+	case r[0] == "":
+		return "/api/v1/namespaces/" + ns + "/" + r[1], true
+	}
+	return "/apis/" + r[0] + "/namespaces/" + ns + "/" + r[1], true
 }
 
 // TestChartIsAcceptedByRealAPIServer sends every rendered object to a real

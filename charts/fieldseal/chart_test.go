@@ -165,41 +165,29 @@ func decodeAll(t *testing.T, rendered []byte) *manifests {
 		var obj any
 		switch tm.APIVersion + " " + tm.Kind {
 		case "apps/v1 Deployment":
-			o := &appsv1.Deployment{}
-			m.deployments, obj = append(m.deployments, o), o
+			obj = appendNew(&m.deployments)
 		case "v1 Service":
-			o := &corev1.Service{}
-			m.services, obj = append(m.services, o), o
+			obj = appendNew(&m.services)
 		case "v1 Secret":
-			o := &corev1.Secret{}
-			m.secrets, obj = append(m.secrets, o), o
+			obj = appendNew(&m.secrets)
 		case "v1 ConfigMap":
-			o := &corev1.ConfigMap{}
-			m.configMaps, obj = append(m.configMaps, o), o
+			obj = appendNew(&m.configMaps)
 		case "v1 ServiceAccount":
-			o := &corev1.ServiceAccount{}
-			m.sas, obj = append(m.sas, o), o
+			obj = appendNew(&m.sas)
 		case "policy/v1 PodDisruptionBudget":
-			o := &policyv1.PodDisruptionBudget{}
-			m.pdbs, obj = append(m.pdbs, o), o
+			obj = appendNew(&m.pdbs)
 		case "rbac.authorization.k8s.io/v1 Role":
-			o := &rbacv1.Role{}
-			m.roles, obj = append(m.roles, o), o
+			obj = appendNew(&m.roles)
 		case "rbac.authorization.k8s.io/v1 RoleBinding":
-			o := &rbacv1.RoleBinding{}
-			m.bindings, obj = append(m.bindings, o), o
+			obj = appendNew(&m.bindings)
 		case "admissionregistration.k8s.io/v1 MutatingWebhookConfiguration":
-			o := &admissionregistrationv1.MutatingWebhookConfiguration{}
-			m.webhooks, obj = append(m.webhooks, o), o
+			obj = appendNew(&m.webhooks)
 		case "batch/v1 CronJob":
-			o := &batchv1.CronJob{}
-			m.cronJobs, obj = append(m.cronJobs, o), o
+			obj = appendNew(&m.cronJobs)
 		case "cert-manager.io/v1 Issuer":
-			o := &cmIssuer{}
-			m.issuers, obj = append(m.issuers, o), o
+			obj = appendNew(&m.issuers)
 		case "cert-manager.io/v1 Certificate":
-			o := &cmCertificate{}
-			m.certs, obj = append(m.certs, o), o
+			obj = appendNew(&m.certs)
 		default:
 			t.Fatalf("unexpected object %s %s (add it to decodeAll with its k8s.io/api type)", tm.APIVersion, tm.Kind)
 		}
@@ -208,6 +196,13 @@ func decodeAll(t *testing.T, rendered []byte) *manifests {
 		}
 	}
 	return m
+}
+
+// appendNew appends a new zero T to *list and returns it, for decoding into.
+func appendNew[T any](list *[]*T) *T {
+	o := new(T)
+	*list = append(*list, o)
+	return o
 }
 
 func one[T any](t *testing.T, kind string, xs []T) T {

@@ -3,17 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,49 +17,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
-
-// selfSigned writes a certificate and key for 127.0.0.1 and returns their
-// paths and a pool that trusts the certificate.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "fieldseal test"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 func TestServeOverTLSOffersHTTP2(t *testing.T) {
 	dir := t.TempDir()
@@ -76,7 +28,9 @@ func TestServeOverTLSOffersHTTP2(t *testing.T) {
 		fmt.Fprintf(w, `{"path":%q,"email":"kept@example.com"}`, r.URL.Path)
 	}))
 	defer upstream.Close()
-	_, _, pool := selfSigned(t, dir)
+	ca := apiservertest.NewCA(t)
+	ca.IssueServing(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	pool := ca.Pool
 
 	code, mk, stderr := runCmd(t, "", "keys", "master-key")
 	if code != 0 {
@@ -110,20 +64,7 @@ routes:
 		t.Fatal(stderr)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, overrides{configFile: cfgFile}, io.Discard) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not stop")
-		}
-	}()
+	testproc.Go(t, func(ctx context.Context) error { return serve(ctx, overrides{configFile: cfgFile}, io.Discard) })
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},
@@ -131,18 +72,10 @@ routes:
 	}}
 	defer client.CloseIdleConnections()
 	var resp *http.Response
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var err error
+	testproc.Poll(t, 20*time.Second, func() (err error) {
 		resp, err = client.Get("https://" + listen + "/status")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the TLS listener never answered: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	t.Run("a pass-through request over TLS is served with HTTP/2", func(t *testing.T) {

@@ -158,12 +158,8 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 			if !bytes.Equal(plaintextOf(t, ctx, kmsURL, secret, k1), v1) {
 				t.Fatal("re-wrapping under the new CMK changed data key v1")
 			}
-			p, err := newTestProvider(t, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 2 {
-				t.Fatalf("load after re-wrap: %v", err)
+			if _, kr := mustLoad(t, ctx, opts); kr.Primary() != 2 {
+				t.Fatalf("load after re-wrap: primary %d, want 2", kr.Primary())
 			}
 		})
 	}
@@ -204,14 +200,7 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 		now := time.Now()
 		o.Now = func() time.Time { return now }
 		o.CMKCheckInterval = time.Nanosecond
-		sp, err := newTestProvider(t, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kr, err := sp.Load(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp, kr := mustLoad(t, ctx, o)
 		for range 2 {
 			now = now.Add(time.Second)
 			if changed, err := sp.Changed(ctx, kr); err != nil || changed {
@@ -245,14 +234,7 @@ func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	opts.Now = clock
 	opts.CMKCheckInterval = time.Hour
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, kr := mustLoad(t, ctx, opts)
 	if _, err := kmsClient(url).RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(cmk)}); err != nil {
 		if isUnsupported(err) {
 			t.Skipf("emulator lacks RotateKeyOnDemand: %v", err)

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -73,17 +74,11 @@ func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Option
 }
 
 func kmsClient(endpoint string) *kms.Client {
-	return kms.New(kms.Options{
-		Region: testRegion, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	return motoserver.KMS(endpoint, testRegion, nil)
 }
 
 func smClient(endpoint string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region: testRegion, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	return motoserver.SecretsManager(endpoint, testRegion, nil)
 }
 
 // createCMK makes a symmetric encryption key and returns its ARN.
@@ -101,42 +96,13 @@ func createCMK(t testing.TB, endpoint string) string {
 // calls sums fieldseal_keys_provider_calls_total for one operation (all results).
 func calls(t testing.TB, reg *prometheus.Registry, operation string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "fieldseal_keys_provider_calls_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "operation" && l.GetValue() == operation {
-					n += int(m.GetCounter().GetValue())
-				}
-			}
-		}
-	}
-	return n
+	return int(sidecartest.Gather(t, reg).Sum("fieldseal_keys_provider_calls_total", map[string]string{"operation": operation}))
 }
 
 // totalCalls sums every AWS attempt counted.
 func totalCalls(t testing.TB, reg *prometheus.Registry) int {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		if mf.GetName() == "fieldseal_keys_provider_calls_total" {
-			for _, m := range mf.GetMetric() {
-				n += int(m.GetCounter().GetValue())
-			}
-		}
-	}
-	return n
+	return int(sidecartest.Gather(t, reg).Sum("fieldseal_keys_provider_calls_total", nil))
 }
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
@@ -148,4 +114,19 @@ func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
 		t.Cleanup(p.Close)
 	}
 	return p, err
+}
+
+// mustLoad builds a provider (closed when the test ends) and loads its
+// ring; either failing fails the test.
+func mustLoad(t testing.TB, ctx context.Context, opts Options) (*Provider, *crypto.Keyring) {
+	t.Helper()
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := p.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, kr
 }

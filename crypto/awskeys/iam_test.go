@@ -184,14 +184,7 @@ func TestIAMPoliciesCoverTheCallsMadeOnMoto(t *testing.T) {
 	now := time.Now()
 	sopts.Now = func() time.Time { return now }
 	sopts.CMKCheckInterval = time.Nanosecond
-	p, err := newTestProvider(t, sopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, kr := mustLoad(t, ctx, sopts)
 	now = now.Add(time.Second)
 	if _, err := p.Changed(ctx, kr); err != nil {
 		t.Fatal(err)

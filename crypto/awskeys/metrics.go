@@ -18,16 +18,8 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_keys_provider_calls_total",
-			Help: "AWS API attempts made by the aws key provider, by service, operation and result.",
-		}, []string{"service", "operation", "result"}),
-	}
-	if reg != nil {
-		m.calls = promreg.Register(reg, m.calls)
-	}
-	return m
+	return &metrics{calls: promreg.CounterVec(reg, "fieldseal_keys_provider_calls_total",
+		"AWS API attempts made by the aws key provider, by service, operation and result.", "service", "operation", "result")}
 }
 
 // apiOption installs the counting middleware on a service client's stack. It sits

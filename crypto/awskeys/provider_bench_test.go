@@ -15,7 +15,9 @@ import (
 //	eval "$(bash .ci/aws-emulators.sh)"
 //	go test -run '^$' -bench . -benchtime 200ms ./crypto/awskeys/
 
-func benchProvider(b *testing.B, versions int) (*Provider, Options) {
+// benchProvider is a provider on a ring of versions versions, and that ring
+// as it loaded it.
+func benchProvider(b *testing.B, versions int) (*Provider, *crypto.Keyring) {
 	url := motoURL(b)
 	ctx := context.Background()
 	opts := testOptions(url, uniqueName(b), createCMK(b, url), nil)
@@ -27,21 +29,13 @@ func benchProvider(b *testing.B, versions int) (*Provider, Options) {
 			b.Fatal(err)
 		}
 	}
-	p, err := newTestProvider(b, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p, opts
+	return mustLoad(b, ctx, opts)
 }
 
 // BenchmarkChangedUnchanged is the steady-state refresh: one DescribeSecret.
 func BenchmarkChangedUnchanged(b *testing.B) {
-	p, _ := benchProvider(b, 1)
+	p, kr := benchProvider(b, 1)
 	ctx := context.Background()
-	kr, err := p.Load(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		if changed, err := p.Changed(ctx, kr); err != nil || changed {
 			b.Fatal(changed, err)
@@ -52,12 +46,8 @@ func BenchmarkChangedUnchanged(b *testing.B) {
 // BenchmarkLoadOneNewVersion is the refresh after a rotation: one GetSecretValue
 // and one Decrypt, the four older versions carried over.
 func BenchmarkLoadOneNewVersion(b *testing.B) {
-	p, _ := benchProvider(b, 5)
+	p, full := benchProvider(b, 5)
 	ctx := context.Background()
-	full, err := p.Load(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var keys []*crypto.DataKey
 	for _, v := range full.Versions() {
 		if v.ID != full.Primary() {

@@ -205,12 +205,8 @@ func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
 		t.Fatalf("each rotator must add its own version; got primaries %v", primaries)
 	}
 	// Every version still unwraps.
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 6 {
-		t.Fatalf("load after concurrent rotations: %v", err)
+	if _, kr := mustLoad(t, ctx, opts); kr.Primary() != 6 {
+		t.Fatalf("load after concurrent rotations: primary %d, want 6", kr.Primary())
 	}
 }
 

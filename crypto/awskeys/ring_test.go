@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
+
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"net/http"
 )
 
 const validRing = `{"format":"fieldseal.aws-ring/v1","cmk":"alias/pii","primary":2,` +

@@ -23,6 +23,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 func TestConcurrentRefreshesShareOneLoad(t *testing.T) {
@@ -131,11 +132,11 @@ func TestRefreshFailureKeepsTheOldRing(t *testing.T) {
 	t.Run("metrics count the failures and the ring age", func(t *testing.T) {
 		checks := []struct {
 			name   string
-			labels []string
+			labels map[string]string
 			want   float64
 		}{
-			{"fieldseal_keys_refresh_total", []string{"result", "error"}, 2},
-			{"fieldseal_keys_refresh_total", []string{"result", "loaded"}, 1},
+			{"fieldseal_keys_refresh_total", map[string]string{"result": "error"}, 2},
+			{"fieldseal_keys_refresh_total", map[string]string{"result": "loaded"}, 1},
 			{"fieldseal_keys_consecutive_failures", nil, 2},
 			{"fieldseal_keys_ring_age_seconds", nil, 90},
 			{"fieldseal_keys_primary_version", nil, 1},
@@ -143,7 +144,7 @@ func TestRefreshFailureKeepsTheOldRing(t *testing.T) {
 			{"fieldseal_keys_refresh_duration_seconds", nil, 3},
 		}
 		for _, ch := range checks {
-			if got := metricValue(t, reg, ch.name, ch.labels...); got != ch.want {
+			if got := sidecartest.Value(t, reg, ch.name, ch.labels); got != ch.want {
 				t.Errorf("%s%v = %v, want %v", ch.name, ch.labels, got, ch.want)
 			}
 		}
@@ -166,7 +167,7 @@ func TestRefreshFailureKeepsTheOldRing(t *testing.T) {
 		if st := c.Status(); st.ConsecutiveFailures != 0 || st.LastError != "" || !st.LastSuccess.Equal(t1) {
 			t.Fatalf("Status = %+v", st)
 		}
-		if got := metricValue(t, reg, "fieldseal_keys_consecutive_failures"); got != 0 {
+		if got := sidecartest.Value(t, reg, "fieldseal_keys_consecutive_failures", nil); got != 0 {
 			t.Fatalf("consecutive failures metric = %v", got)
 		}
 		if got := events.kinds(); len(got) != 3 {
@@ -274,7 +275,7 @@ func TestRunChecksChangerBeforeLoading(t *testing.T) {
 		if n := src.loads.Load(); n != 1 {
 			t.Fatalf("unchanged file was loaded %d times, want only the first load", n)
 		}
-		if got := metricValue(t, reg, "fieldseal_keys_refresh_total", "result", "unchanged"); got != 3 {
+		if got := sidecartest.Value(t, reg, "fieldseal_keys_refresh_total", map[string]string{"result": "unchanged"}); got != 3 {
 			t.Fatalf("unchanged refreshes = %v, want 3", got)
 		}
 		if _, err := localkeys.Rotate(path, mk); err != nil {

@@ -98,45 +98,6 @@ func monitor(reg prometheus.Registerer, now func() time.Time) *keycache.Monitor 
 	return keycache.NewMonitor(keycache.MonitorOptions{Registerer: reg, Now: now})
 }
 
-// metricValue reads one sample from reg: a counter, gauge or the sample
-// count of a histogram. labels are name, value pairs.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	t.Fatalf("metric %s%v not found", name, labels)
-	return 0
-}
-
 // runCache runs c.Run until the test ends; inside a synctest bubble it
 // ends with the bubble's test.
 func runCache(t *testing.T, c *keycache.Cache) {

@@ -59,53 +59,33 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	reg := opts.Registerer
 	m := &Monitor{
 		log: opts.Logger,
 		now: opts.Now,
-		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_keys_refresh_total",
-			Help: "Key ring refreshes by result (loaded, unchanged, error).",
-		}, []string{"result"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		refreshes: promreg.CounterVec(reg, "fieldseal_keys_refresh_total",
+			"Key ring refreshes by result (loaded, unchanged, error).", "result"),
+		duration: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "fieldseal_keys_refresh_duration_seconds",
 			Help:    "Time taken by one key ring load from the key source.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}),
-		primary: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fieldseal_keys_primary_version",
-			Help: "Key id new values are sealed under.",
-		}),
-		versions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fieldseal_keys_versions",
-			Help: "Number of key versions in the key ring.",
-		}),
-		failures: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fieldseal_keys_consecutive_failures",
-			Help: "Key ring refreshes failed in a row (0 when healthy).",
-		}),
-		unknownKey: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_keys_unknown_key_refreshes_total",
-			Help: "Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), " +
-				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), " +
+		})),
+		primary:  promreg.Gauge(reg, "fieldseal_keys_primary_version", "Key id new values are sealed under."),
+		versions: promreg.Gauge(reg, "fieldseal_keys_versions", "Number of key versions in the key ring."),
+		failures: promreg.Gauge(reg, "fieldseal_keys_consecutive_failures", "Key ring refreshes failed in a row (0 when healthy)."),
+		unknownKey: promreg.CounterVec(reg, "fieldseal_keys_unknown_key_refreshes_total",
+			"Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), "+
+				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), "+
 				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
-		}, []string{"result"}),
+			"result"),
 	}
-	m.age = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.age = promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fieldseal_keys_ring_age_seconds",
 		Help: "Seconds since the key ring was last loaded or confirmed current (0 before the first load).",
-	}, m.ringAge)
+	}, m.ringAge))
 	// Every result exists from the start, so rate() and alerts see zeros.
 	for _, r := range []UnknownKeyResult{UnknownKeyRefreshed, UnknownKeyRateLimited, UnknownKeyStillUnknown, UnknownKeyError} {
 		m.unknownKey.WithLabelValues(string(r))
-	}
-	if reg := opts.Registerer; reg != nil {
-		m.refreshes = promreg.Register(reg, m.refreshes)
-		m.duration = promreg.Register(reg, m.duration)
-		m.age = promreg.Register(reg, m.age)
-		m.primary = promreg.Register(reg, m.primary)
-		m.versions = promreg.Register(reg, m.versions)
-		m.failures = promreg.Register(reg, m.failures)
-		m.unknownKey = promreg.Register(reg, m.unknownKey)
 	}
 	return m
 }

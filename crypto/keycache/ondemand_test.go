@@ -14,6 +14,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // testClock is an injected CacheOptions.Now that tests move by hand.
@@ -111,7 +112,7 @@ func TestRefreshForKey(t *testing.T) {
 		if n := b.src.loads.Load(); n != 1 {
 			t.Fatalf("%d loads, want 1", n)
 		}
-		if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "refreshed"); got != 1 {
+		if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "refreshed"}); got != 1 {
 			t.Fatalf("refreshed = %v, want 1", got)
 		}
 	})
@@ -146,7 +147,7 @@ func TestRefreshForKey(t *testing.T) {
 		if l, c := b.src.loads.Load(), b.src.checks.Load(); l != 1 || c != 1 {
 			t.Fatalf("%d callers caused %d loads and %d change checks, want 1 and 1", callers, l, c)
 		}
-		if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "refreshed"); got != callers {
+		if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "refreshed"}); got != callers {
 			t.Fatalf("refreshed = %v, want %d", got, callers)
 		}
 	})
@@ -198,8 +199,8 @@ func TestRefreshForKey(t *testing.T) {
 		if n := b.src.loads.Load(); n != 0 {
 			t.Fatalf("%d loads of an unchanged ring file, want 0 (the change check suffices)", n)
 		}
-		limitedMetric := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "rate_limited")
-		unknownMetric := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "still_unknown")
+		limitedMetric := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "rate_limited"})
+		unknownMetric := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "still_unknown"})
 		if limitedMetric+unknownMetric != 600 || unknownMetric == 0 {
 			t.Fatalf("metrics: rate_limited %v, still_unknown %v; want 600 in all", limitedMetric, unknownMetric)
 		}
@@ -258,7 +259,7 @@ func TestRefreshForKey(t *testing.T) {
 			if p := b.cache.Keyring().Primary(); p != 2 {
 				t.Fatalf("primary = %d after the gated load ended, want 2", p)
 			}
-			if got := metricValue(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", "result", "error"); got != 1 {
+			if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "error"}); got != 1 {
 				t.Fatalf("error = %v, want 1", got)
 			}
 		})

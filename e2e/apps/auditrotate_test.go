@@ -2,6 +2,7 @@ package appse2e_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +42,12 @@ routes:
 	audit := sc.AuditFile
 	verify := func(t *testing.T, args ...string) (string, error) {
 		t.Helper()
-		out, errb, err := sc.RunErr(append([]string{"audit", "verify"}, args...)...)
-		return string(out) + string(errb), err
+		res := sc.Exec(t, append([]string{"audit", "verify"}, args...)...)
+		var err error
+		if res.Code != 0 {
+			err = fmt.Errorf("audit verify exited %d", res.Code)
+		}
+		return string(res.Stdout) + string(res.Stderr), err
 	}
 	mustVerify := func(t *testing.T, args ...string) string {
 		t.Helper()

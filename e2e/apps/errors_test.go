@@ -72,7 +72,8 @@ routes:
 		if err := os.WriteFile(bad, cfg, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, errb, err := sc.RunErr("config", "check", bad)
+		res := sc.Exec(t, "config", "check", bad)
+		out, errb, err := res.Stdout, res.Stderr, exitErr(res.Code)
 		if err == nil || !strings.Contains(string(out)+string(errb), "does not render valid JSON") {
 			t.Fatalf("config check: %v\n%s%s", err, out, errb)
 		}

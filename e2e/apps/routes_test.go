@@ -2,6 +2,7 @@ package appse2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,8 +87,17 @@ routes:
 `...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errb, err := sc.RunErr("config", "check", dup)
+	res := sc.Exec(t, "config", "check", dup)
+	out, errb, err := res.Stdout, res.Stderr, exitErr(res.Code)
 	if err == nil || !strings.Contains(string(out)+string(errb), `GET /DB/{doc}/ matches the same paths as GET /db/{id} of route "doc"`) {
 		t.Fatalf("config check: %v\n%s%s", err, out, errb)
 	}
+}
+
+// exitErr is nil for exit status 0, an error naming the status otherwise.
+func exitErr(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return fmt.Errorf("exit status %d", code)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // callersPolicies is the policy of the test-issuer sidecar: one caller per
@@ -58,7 +60,7 @@ const (
 
 func TestCallersThroughTheBinary(t *testing.T) {
 	iss := newTestIssuer(t)
-	up := newUpstream(t)
+	up := sidecartest.NewStore(t, sidecartest.GoJSON)
 	authYAML := fmt.Sprintf(`auth:
   issuer: %s
   jwks_url: %s/.well-known/jwks.json
@@ -114,7 +116,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 			t.Fatalf("POST as ingest: status %d: %s", status, raw)
 		}
 		id = fmt.Sprint(got["id"])
-		stored := up.record(t, id)
+		stored := storedJSON(t, up, id)
 		for _, f := range []string{"email", "phone", "rrn"} {
 			var rec map[string]any
 			_ = json.Unmarshal(stored, &rec)
@@ -172,29 +174,29 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	}
 
 	t.Run("a caller denied a class gets 403 when sending it and nothing reaches the upstream", func(t *testing.T) {
-		before := up.requests()
+		before := len(up.Received())
 		status, got, raw := s.do(t, http.MethodPost, "/customers", auditor, `{"email":"kim.auditor@example.com","rrn":"850202-2345678"}`)
 		if status != http.StatusForbidden || errorCode(got) != "forbidden" {
 			t.Errorf("status %d: %s", status, raw)
 		}
-		if n := up.requests(); n != before {
+		if n := len(up.Received()); n != before {
 			t.Errorf("the upstream received %d requests for a refused write", n-before)
 		}
 	})
 
 	t.Run("a caller without write permission gets 403 and nothing reaches the upstream", func(t *testing.T) {
-		before := up.requests()
+		before := len(up.Received())
 		status, got, raw := s.do(t, http.MethodPatch, "/customers/"+id, support, `{"email":"jane.new@example.com"}`)
 		if status != http.StatusForbidden || errorCode(got) != "forbidden" {
 			t.Errorf("status %d: %s", status, raw)
 		}
-		if n := up.requests(); n != before {
+		if n := len(up.Received()); n != before {
 			t.Errorf("the upstream received %d requests for a refused write", n-before)
 		}
 	})
 
 	t.Run("writing a masked value back gets 422 and the stored value is unchanged", func(t *testing.T) {
-		before, n := up.record(t, id), up.requests()
+		before, n := storedJSON(t, up, id), len(up.Received())
 		for _, body := range []string{
 			fmt.Sprintf(`{"email":"jane.new@example.com","phone":%q}`, janePhoneMasked),
 			`{"phone":"\u0066sm:***-****-5678"}`,
@@ -205,10 +207,10 @@ func TestCallersThroughTheBinary(t *testing.T) {
 				t.Errorf("PUT %s: status %d: %s", body, status, raw)
 			}
 		}
-		if after := up.record(t, id); !bytes.Equal(before, after) {
+		if after := storedJSON(t, up, id); !bytes.Equal(before, after) {
 			t.Errorf("the stored record changed:\nbefore %s\nafter  %s", before, after)
 		}
-		if got := up.requests(); got != n {
+		if got := len(up.Received()); got != n {
 			t.Errorf("the upstream received %d requests for refused writes", got-n)
 		}
 	})
@@ -226,7 +228,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 				{http.MethodGet, "/customers/" + id, ""},
 				{http.MethodPost, "/customers", fmt.Sprintf(`{"email":%q}`, refusedEmail(i))},
 			} {
-				before := up.requests()
+				before := len(up.Received())
 				status, got, raw := s.do(t, m.method, m.path, tc.token, m.body)
 				if status != http.StatusUnauthorized || errorCode(got) != "unauthenticated" {
 					t.Errorf("%s: status %d: %s", m.method, status, raw)
@@ -234,7 +236,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 				if msg := errorMessage(got); !strings.HasSuffix(msg, ": "+tc.reason) {
 					t.Errorf("%s: error message %q does not name the reason %q", m.method, msg, tc.reason)
 				}
-				if up.requests() != before {
+				if len(up.Received()) != before {
 					t.Errorf("%s: an unauthenticated request reached the upstream", m.method)
 				}
 			}
@@ -243,10 +245,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 
 	var metrics []byte
 	t.Run("metrics count auth failures by reason and fields by caller, never by subject", func(t *testing.T) {
-		status, body := get(t, s.admin+"/metrics")
-		if status != http.StatusOK {
-			t.Fatalf("/metrics: status %d", status)
-		}
+		fams, body := s.metrics(t)
 		metrics = body
 		want := map[string]float64{}
 		for _, r := range refused {
@@ -255,25 +254,25 @@ func TestCallersThroughTheBinary(t *testing.T) {
 			}
 		}
 		for reason, n := range want {
-			if v := metricValue(body, fmt.Sprintf(`fieldseal_auth_failures_total{reason=%q}`, reason)); v != n {
+			if v := fams.Sum("fieldseal_auth_failures_total", map[string]string{"reason": reason}); v != n {
 				t.Errorf("fieldseal_auth_failures_total{reason=%q} = %v, want %v", reason, v, n)
 			}
 		}
-		if v := metricValue(body, `fieldseal_auth_failures_total{reason="missing"}`); v != 2 {
+		if v := fams.Sum("fieldseal_auth_failures_total", map[string]string{"reason": "missing"}); v != 2 {
 			t.Errorf(`fieldseal_auth_failures_total{reason="missing"} = %v, want 2`, v)
 		}
-		for _, series := range []string{
-			`fieldseal_proxy_fields_total{caller="ingest",class="email",op="seal",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="email",op="open",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="phone",op="mask",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="support",class="rrn",op="mask",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="default",class="email",op="keep",result="ok"}`,
+		for _, series := range []map[string]string{
+			{"caller": "ingest", "class": "email", "op": "seal", "result": "ok"},
+			{"caller": "billing", "class": "email", "op": "open", "result": "ok"},
+			{"caller": "billing", "class": "phone", "op": "mask", "result": "ok"},
+			{"caller": "support", "class": "rrn", "op": "mask", "result": "ok"},
+			{"caller": "default", "class": "email", "op": "keep", "result": "ok"},
 		} {
-			if v := metricValue(body, series); v < 1 {
-				t.Errorf("%s = %v, want at least 1", series, v)
+			if v := fams.Sum("fieldseal_proxy_fields_total", series); v < 1 {
+				t.Errorf("fieldseal_proxy_fields_total%v = %v, want at least 1", series, v)
 			}
 		}
-		if !strings.Contains(string(body), `fieldseal_proxy_fields_total{caller="auditor"`) {
+		if !fams.Has("fieldseal_proxy_fields_total", map[string]string{"caller": "auditor"}) {
 			t.Errorf("no fieldseal_proxy_fields_total series for caller auditor")
 		}
 		for _, secret := range append([]string{subBilling, subSupport, subIngest, subAuditor, subOther, "user-sub-"}, append(tokens, plaintexts...)...) {
@@ -287,7 +286,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	}
 
 	t.Run("the upstream never received a plaintext value", func(t *testing.T) {
-		all := up.allReceived()
+		all := allReceived(up)
 		for _, p := range plaintexts {
 			if bytes.Contains(all, []byte(p)) {
 				t.Errorf("the upstream received plaintext %q", p)
@@ -295,26 +294,19 @@ func TestCallersThroughTheBinary(t *testing.T) {
 		}
 	})
 
-	s.stop(t)
+	s.Stop(t)
 
-	raw, events := readAudit(t, s.audit)
+	raw, events := readAudit(t, s.AuditFile)
 	t.Run("audit verify accepts the file of the run", func(t *testing.T) {
-		out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit)
+		out, stderr, code := s.verifyAudit(t, s.AuditFile)
 		if code != 0 || !strings.Contains(out+stderr, ": ok") {
 			t.Errorf("audit verify: exit %d: %s%s", code, out, stderr)
 		}
 	})
 
 	t.Run("the audit file holds one event per protected request and the key events", func(t *testing.T) {
-		var reqs, keyEvents int
-		for _, e := range events {
-			switch e.Type {
-			case "request":
-				reqs++
-			case "key":
-				keyEvents++
-			}
-		}
+		n := countTypes(events)
+		reqs, keyEvents := n["request"], n["key"]
 		if want := int(s.requests.Load()); reqs != want {
 			t.Errorf("%d request events, want %d (one per request sent)", reqs, want)
 		}
@@ -414,7 +406,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 				if err := os.WriteFile(path, []byte(strings.Join(tc.lines, "")), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				out, stderr, code := fieldseal(t, s.dir, "audit", "verify", path)
+				out, stderr, code := s.verifyAudit(t, path)
 				if code != 1 || !strings.Contains(out+stderr, fmt.Sprintf("line %d:", tc.line)) {
 					t.Errorf("audit verify: exit %d, want 1 naming line %d: %s%s", code, tc.line, out, stderr)
 				}
@@ -423,7 +415,7 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("the audit file is private to the sidecar's user", func(t *testing.T) {
-		fi, err := os.Stat(s.audit)
+		fi, err := os.Stat(s.AuditFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,28 +425,21 @@ func TestCallersThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("a restarted sidecar continues the chain and verify still passes", func(t *testing.T) {
-		s.start(t)
+		s.Serve(t)
 		if status, got, raw := s.do(t, http.MethodGet, "/customers/"+id, billing, ""); status != http.StatusOK || got["email"] != janeEmail {
 			t.Errorf("read after restart: status %d: %s", status, raw)
 		}
-		s.stop(t)
-		after, events := readAudit(t, s.audit)
+		s.Stop(t)
+		after, events := readAudit(t, s.AuditFile)
 		if !bytes.HasPrefix(after, raw) {
 			t.Fatalf("the restarted writer rewrote earlier lines")
 		}
-		var starts, reqs int
-		for _, e := range events {
-			switch e.Type {
-			case "start":
-				starts++
-			case "request":
-				reqs++
-			}
-		}
+		n := countTypes(events)
+		starts, reqs := n["start"], n["request"]
 		if starts != 2 || reqs != int(s.requests.Load()) {
 			t.Errorf("%d start and %d request events, want 2 and %d", starts, reqs, s.requests.Load())
 		}
-		out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit)
+		out, stderr, code := s.verifyAudit(t, s.AuditFile)
 		if code != 0 || !strings.Contains(out, "2 writer starts") {
 			t.Errorf("audit verify after restart: exit %d: %s%s", code, out, stderr)
 		}

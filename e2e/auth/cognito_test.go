@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // cognitoPool is the user pool .ci/cognito.sh provisions in moto.
@@ -55,26 +55,16 @@ func (p cognitoPool) signIn(t *testing.T) (access, id string) {
 // the test only needs to look for it where it must not be).
 func subject(t *testing.T, token string) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT")
+	sub, _ := payload(t, token)["sub"].(string)
+	if sub == "" {
+		t.Fatal("no sub claim")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		Sub string `json:"sub"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil || c.Sub == "" {
-		t.Fatalf("no sub claim: %v", err)
-	}
-	return c.Sub
+	return sub
 }
 
 func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
 	pool := requireCognito(t)
-	up := newUpstream(t)
+	up := sidecartest.NewStore(t, sidecartest.GoJSON)
 	authYAML := fmt.Sprintf(`auth:
   issuer: %s
   jwks_url: %s
@@ -103,7 +93,7 @@ policies:
 			t.Fatalf("POST with a Cognito access token: status %d: %s", status, raw)
 		}
 		id = fmt.Sprint(got["id"])
-		stored := up.record(t, id)
+		stored := storedJSON(t, up, id)
 		for _, p := range []string{janeEmail, janePhone, janeRRN} {
 			if bytes.Contains(stored, []byte(p)) {
 				t.Errorf("the upstream stored plaintext %q: %s", p, stored)
@@ -154,24 +144,21 @@ policies:
 
 	var metrics []byte
 	t.Run("metrics label the fields with the caller id, not the token subject", func(t *testing.T) {
-		status, body := get(t, s.admin+"/metrics")
-		if status != http.StatusOK {
-			t.Fatalf("/metrics: status %d", status)
-		}
+		fams, body := s.metrics(t)
 		metrics = body
-		for _, series := range []string{
-			`fieldseal_proxy_fields_total{caller="billing",class="email",op="open",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="phone",op="mask",result="ok"}`,
-			`fieldseal_proxy_fields_total{caller="billing",class="rrn",op="seal",result="ok"}`,
+		for _, series := range []map[string]string{
+			{"caller": "billing", "class": "email", "op": "open", "result": "ok"},
+			{"caller": "billing", "class": "phone", "op": "mask", "result": "ok"},
+			{"caller": "billing", "class": "rrn", "op": "seal", "result": "ok"},
 		} {
-			if v := metricValue(body, series); v < 1 {
-				t.Errorf("%s = %v, want at least 1", series, v)
+			if v := fams.Sum("fieldseal_proxy_fields_total", series); v < 1 {
+				t.Errorf("fieldseal_proxy_fields_total%v = %v, want at least 1", series, v)
 			}
 		}
-		if v := metricValue(body, "fieldseal_auth_verified_total"); v < 2 {
+		if v := fams.Sum("fieldseal_auth_verified_total", nil); v < 2 {
 			t.Errorf("fieldseal_auth_verified_total = %v, want at least 2", v)
 		}
-		if v := metricValue(body, `fieldseal_auth_failures_total{reason="bad_signature"}`); v != 1 {
+		if v := fams.Sum("fieldseal_auth_failures_total", map[string]string{"reason": "bad_signature"}); v != 1 {
 			t.Errorf(`fieldseal_auth_failures_total{reason="bad_signature"} = %v, want 1`, v)
 		}
 		for _, secret := range []string{sub, pool.Username} {
@@ -184,10 +171,10 @@ policies:
 		t.Logf("metrics:\n%s", fieldsealMetrics(metrics))
 	}
 
-	s.stop(t)
-	raw, events := readAudit(t, s.audit)
+	s.Stop(t)
+	raw, events := readAudit(t, s.AuditFile)
 	t.Run("the audit trail verifies and records the system account as billing without values", func(t *testing.T) {
-		if out, stderr, code := fieldseal(t, s.dir, "audit", "verify", s.audit); code != 0 {
+		if out, stderr, code := s.verifyAudit(t, s.AuditFile); code != 0 {
 			t.Errorf("audit verify: exit %d: %s%s", code, out, stderr)
 		}
 		var billing, reqs int

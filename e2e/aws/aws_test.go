@@ -22,16 +22,14 @@ import (
 // load and a CMK rotation followed by `keys rotate --if-cmk-rotated`, on one
 // running sidecar: nothing restarts between the steps.
 func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, cmkID := m.createCMK(t)
+	m, up, alias, cmkID := startStack(t)
 	secret := secretName()
 	// A short refresh interval so rotations reach the sidecar within the test,
 	// and a short CMK check interval so the CMK check runs during it too.
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: "",
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: "",
 		refreshInterval: time.Second, cmkCheckInterval: time.Second})
 
-	initArgs := []string{"keys", "init", "--config", s.config, "--provider", "aws", "--kms-key-id", alias, "--secret-id", secret}
+	initArgs := []string{"keys", "init", "--config", s.ConfigFile, "--provider", "aws", "--kms-key-id", alias, "--secret-id", secret}
 	st := keysJSON(t, initArgs...)
 	t.Run("keys init creates version 1 wrapped under the CMK", func(t *testing.T) {
 		if st.Primary != 1 || len(st.Versions) != 1 || !strings.Contains(st.Versions[0].CMKKeyID, cmkID) {
@@ -46,12 +44,12 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 	})
 
 	t.Run("keys status finds the ring through the SDK's endpoint variables when the config names none", func(t *testing.T) {
-		noEndpoint := writeConfig(t, settings{upstream: up.srv.URL, secret: secret, refreshInterval: time.Second})
+		noEndpoint := writeConfig(t, settings{upstream: up.URL(), secret: secret, refreshInterval: time.Second})
 		for _, env := range [][]string{
 			{"AWS_ENDPOINT_URL=" + m.url},
 			{"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.url, "AWS_ENDPOINT_URL_KMS=" + m.url},
 		} {
-			out := fieldsealEnv(t, env, "keys", "status", "--json", "--config", noEndpoint.config)
+			out := fieldsealEnv(t, env, "keys", "status", "--json", "--config", noEndpoint.ConfigFile)
 			var st keysStatus
 			if err := json.Unmarshal(out, &st); err != nil || st.Primary != 1 {
 				t.Errorf("keys status with %v: %v: %s", env, err, out)
@@ -59,13 +57,13 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		}
 	})
 
-	s.serve(t)
+	s.Serve(t)
 	s.waitReady(t, "ready with primary 1", func(status int, rep readyReport) bool { return status == 200 && rep.Keys.Primary == 1 })
 
 	alice := customer("alice")
 	aliceID := createThrough(t, s, alice)
 	t.Run("POST through the proxy stores only sealed values at the upstream", func(t *testing.T) {
-		_, bodies := up.seen()
+		_, bodies := seen(up)
 		for _, b := range bodies {
 			for _, p := range plaintextsOf(alice) {
 				if bytes.Contains(b, []byte(p)) {
@@ -76,25 +74,25 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if ids := storedKeyIDs(t, up, aliceID); ids[0] != 1 || ids[1] != 1 || ids[2] != 1 {
 			t.Errorf("stored values carry key ids %v, want all 1", ids)
 		}
-		if obj := up.stored(t, aliceID); obj["plan"] != "gold" || obj["name"] != "Customer alice" {
+		if obj := stored(t, up, aliceID); obj["plan"] != "gold" || obj["name"] != "Customer alice" {
 			t.Errorf("unprotected fields changed at the upstream: %v", obj)
 		}
 	})
 	t.Run("GET through the proxy opens them", func(t *testing.T) {
-		status, raw := get(t, s.proxy+"/customers/"+aliceID)
+		status, raw := get(t, s.URL+"/customers/"+aliceID)
 		if status != http.StatusOK {
 			t.Fatalf("status %d: %s", status, raw)
 		}
 		if err := checkOpened(raw, alice); err != nil {
 			t.Error(err)
 		}
-		status, raw = get(t, s.proxy+"/customers")
+		status, raw = get(t, s.URL+"/customers")
 		if status != http.StatusOK || !bytes.Contains(raw, []byte(`"c`+"alice"+`@example.com"`)) || bytes.Contains(raw, []byte(`"fs1:`)) {
 			t.Errorf("list through the proxy: status %d: %s", status, raw)
 		}
 	})
 	t.Run("GET straight from the upstream shows only sealed values", func(t *testing.T) {
-		_, raw := get(t, up.srv.URL+"/customers/"+aliceID)
+		_, raw := get(t, up.URL()+"/customers/"+aliceID)
 		for _, p := range plaintextsOf(alice) {
 			if bytes.Contains(raw, []byte(p)) {
 				t.Errorf("the upstream returns plaintext %q: %s", p, raw)
@@ -106,7 +104,7 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		l := startLoad(s, "rot", 8, 100_000)
 		defer l.finish()
 		l.waitOK(t, 100)
-		rot := keysJSON(t, "keys", "rotate", "--config", s.config)
+		rot := keysJSON(t, "keys", "rotate", "--config", s.ConfigFile)
 		if rot.Primary != 2 || !rot.Rotated {
 			t.Fatalf("keys rotate = %+v, want primary 2", rot)
 		}
@@ -141,13 +139,13 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		step := max(1, len(v1)/500)
 		checked := 0
 		for i := 0; i < len(v1); i += step {
-			status, raw := get(t, s.proxy+"/customers/"+v1[i].id)
+			status, raw := get(t, s.URL+"/customers/"+v1[i].id)
 			if err := checkOpened(raw, v1[i].doc); status != http.StatusOK || err != nil {
 				t.Errorf("value sealed before rotation, customer %s: status %d, %v", v1[i].id, status, err)
 			}
 			checked++
 		}
-		status, raw := get(t, s.proxy+"/customers/"+aliceID)
+		status, raw := get(t, s.URL+"/customers/"+aliceID)
 		if err := checkOpened(raw, alice); status != http.StatusOK || err != nil {
 			t.Errorf("alice, sealed before rotation: status %d, %v", status, err)
 		}
@@ -156,7 +154,7 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 	})
 
 	t.Run("CMK rotation on demand then keys rotate --if-cmk-rotated adds a version the running proxy picks up", func(t *testing.T) {
-		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.config); st.Rotated || st.Primary != 2 {
+		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.ConfigFile); st.Rotated || st.Primary != 2 {
 			t.Fatalf("before the CMK rotated: keys rotate --if-cmk-rotated = %+v, want no rotation", st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -164,7 +162,7 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if _, err := m.kms().RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(cmkID)}); err != nil {
 			t.Fatalf("kms RotateKeyOnDemand: %v", err)
 		}
-		st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.config)
+		st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.ConfigFile)
 		if !st.Rotated || st.Primary != 3 {
 			t.Fatalf("after the CMK rotated: keys rotate --if-cmk-rotated = %+v, want primary 3", st)
 		}
@@ -179,11 +177,11 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if ids := storedKeyIDs(t, up, aliceID); ids[0] != 1 {
 			t.Fatalf("alice is stored under %v, want 1", ids)
 		}
-		status, raw := get(t, s.proxy+"/customers/"+aliceID)
+		status, raw := get(t, s.URL+"/customers/"+aliceID)
 		if err := checkOpened(raw, alice); status != http.StatusOK || err != nil {
 			t.Errorf("value sealed under v1 after the CMK rotation: status %d, %v", status, err)
 		}
-		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.config); st.Rotated || st.Primary != 3 {
+		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.ConfigFile); st.Rotated || st.Primary != 3 {
 			t.Errorf("a second keys rotate --if-cmk-rotated = %+v, want no rotation", st)
 		}
 		secret, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
@@ -194,7 +192,7 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if err := json.Unmarshal([]byte(*secret.SecretString), &ring); err != nil || len(ring.Keys) != 3 {
 			t.Fatalf("the ring secret holds %d keys (%v), want 3", len(ring.Keys), err)
 		}
-		text := string(fieldseal(t, "keys", "status", "--config", s.config))
+		text := string(fieldseal(t, "keys", "status", "--config", s.ConfigFile))
 		followed := ""
 		for _, line := range strings.Split(text, "\n") {
 			if rest, ok := strings.CutPrefix(line, "cmk rotation followed:"); ok {
@@ -218,16 +216,14 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 // a burst of first requests unwraps each key version once, and steady state
 // makes no AWS call at all.
 func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	// Refreshes effectively off for the test's duration, CMK check off: every
 	// AWS call the counters show is then the first load's.
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secretName(), cmk: alias,
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secretName(), cmk: alias,
 		refreshInterval: time.Hour, cmkCheckInterval: 0})
-	fieldseal(t, "keys", "init", "--config", s.config)
-	fieldseal(t, "keys", "rotate", "--config", s.config)
-	if st := keysJSON(t, "keys", "rotate", "--config", s.config); st.Primary != 3 || len(st.Versions) != 3 {
+	fieldseal(t, "keys", "init", "--config", s.ConfigFile)
+	fieldseal(t, "keys", "rotate", "--config", s.ConfigFile)
+	if st := keysJSON(t, "keys", "rotate", "--config", s.ConfigFile); st.Primary != 3 || len(st.Versions) != 3 {
 		t.Fatalf("ring = %+v, want 3 versions", st)
 	}
 	const versions = 3
@@ -251,13 +247,13 @@ func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
 			t.Errorf("once ready: %v, want %d x 201", after, burst)
 		}
 		sc := s.metrics(t)
-		if got := sc.calls("Decrypt"); got != versions {
+		if got := calls(sc, "Decrypt"); got != versions {
 			t.Errorf("kms Decrypt calls = %v, want %d (one per key version)", got, versions)
 		}
-		if got := sc.calls("GetSecretValue"); got != 1 {
+		if got := calls(sc, "GetSecretValue"); got != 1 {
 			t.Errorf("secretsmanager GetSecretValue calls = %v, want 1", got)
 		}
-		if got := sc.calls(""); got != versions+1 {
+		if got := calls(sc, ""); got != versions+1 {
 			t.Errorf("AWS calls in all = %v, want %d", got, versions+1)
 		}
 		logRefreshLatency(t, sc)
@@ -273,14 +269,14 @@ func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
 			t.Fatalf("%d requests succeeded, want 1000", l.ok.Load())
 		}
 		after := s.metrics(t)
-		proxied := after.sum("fieldseal_proxy_requests_total", map[string]string{"outcome": "ok"}) -
-			before.sum("fieldseal_proxy_requests_total", map[string]string{"outcome": "ok"})
+		proxied := after.Sum("fieldseal_proxy_requests_total", map[string]string{"outcome": "ok"}) -
+			before.Sum("fieldseal_proxy_requests_total", map[string]string{"outcome": "ok"})
 		if proxied < 1000 {
 			t.Fatalf("the proxy counted %v protected requests, want 1000", proxied)
 		}
 		for _, svc := range []string{"kms", "secretsmanager"} {
-			d := after.sum("fieldseal_keys_provider_calls_total", map[string]string{"service": svc}) -
-				before.sum("fieldseal_keys_provider_calls_total", map[string]string{"service": svc})
+			d := after.Sum("fieldseal_keys_provider_calls_total", map[string]string{"service": svc}) -
+				before.Sum("fieldseal_keys_provider_calls_total", map[string]string{"service": svc})
 			t.Logf("%s calls per 10,000 proxied requests in steady state: %v", svc, d*10000/proxied)
 			if d != 0 {
 				t.Errorf("%s calls moved by %v during %v proxied requests", svc, d, proxied)
@@ -302,7 +298,7 @@ func concurrentPosts(t *testing.T, s *sidecar, prefix string, n int) map[int]int
 			defer wg.Done()
 			<-start
 			c := customer(fmt.Sprintf("%s-%d", prefix, i))
-			status, raw, err := do(http.MethodPost, s.proxy+"/customers", c)
+			status, raw, err := do(http.MethodPost, s.URL+"/customers", c)
 			switch {
 			case err != nil:
 				status = -1
@@ -328,13 +324,11 @@ func concurrentPosts(t *testing.T, s *sidecar, prefix string, n int) map[int]int
 // TestSidecarKeepsServingThroughAMotoOutage stops moto under a running
 // sidecar and starts it again.
 func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	secret := secretName()
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias,
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: alias,
 		refreshInterval: time.Second, callTimeout: time.Second})
-	fieldseal(t, "keys", "init", "--config", s.config)
+	fieldseal(t, "keys", "init", "--config", s.ConfigFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A copy of the ring, to restore it after the restart as a backup would be.
@@ -342,11 +336,10 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.serve(t)
-	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == 200 })
+	s.serveReady(t)
 	alice := customer("alice")
 	aliceID := createThrough(t, s, alice)
-	decryptsBefore := s.metrics(t).calls("Decrypt")
+	decryptsBefore := calls(s.metrics(t), "Decrypt")
 
 	m.stop()
 	t.Run("with moto down requests keep succeeding from the cache and readyz shows the refresh failures", func(t *testing.T) {
@@ -366,16 +359,16 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 		if !strings.Contains(rep.Keys.LastError, "secretsmanager DescribeSecret") {
 			t.Errorf("last_error does not name the failed call: %q", rep.Keys.LastError)
 		}
-		if got := s.metrics(t).sum("fieldseal_keys_consecutive_failures", nil); got < 1 {
+		if got := s.metrics(t).Sum("fieldseal_keys_consecutive_failures", nil); got < 1 {
 			t.Errorf("fieldseal_keys_consecutive_failures = %v during the outage, want > 0", got)
 		}
-		if age := s.metrics(t).sum("fieldseal_keys_ring_age_seconds", nil); age <= 0 {
+		if age := s.metrics(t).Sum("fieldseal_keys_ring_age_seconds", nil); age <= 0 {
 			t.Errorf("fieldseal_keys_ring_age_seconds = %v during the outage, want > 0", age)
 		}
-		if ev := s.logEvents(t); ev["keys_error"] < 1 {
+		if ev := s.LogEvents(t); ev["keys_error"] < 1 {
 			t.Errorf("no keys_error event in the log during the outage; events: %v", ev)
 		}
-		status, raw = get(t, s.proxy+"/customers/"+aliceID)
+		status, raw = get(t, s.URL+"/customers/"+aliceID)
 		if err := checkOpened(raw, alice); status != http.StatusOK || err != nil {
 			t.Errorf("value sealed before the outage: status %d, %v", status, err)
 		}
@@ -395,13 +388,13 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 			return status == 200 && rep.Keys.ConsecutiveFailures == 0 && rep.Keys.LastError == ""
 		})
 		sc := s.metrics(t)
-		if got := sc.sum("fieldseal_keys_consecutive_failures", nil); got != 0 {
+		if got := sc.Sum("fieldseal_keys_consecutive_failures", nil); got != 0 {
 			t.Errorf("fieldseal_keys_consecutive_failures = %v after recovery", got)
 		}
-		if got := sc.calls("Decrypt"); got != decryptsBefore {
+		if got := calls(sc, "Decrypt"); got != decryptsBefore {
 			t.Errorf("kms Decrypt calls went from %v to %v: the recovery unwrapped keys it held", decryptsBefore, got)
 		}
-		status, raw := get(t, s.proxy+"/customers/"+aliceID)
+		status, raw := get(t, s.URL+"/customers/"+aliceID)
 		if err := checkOpened(raw, alice); status != http.StatusOK || err != nil {
 			t.Errorf("value sealed before the outage: status %d, %v", status, err)
 		}
@@ -417,9 +410,9 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 	up := startUpstream(t)
 	downPort := testproc.FreePort(t)
 	down := fmt.Sprintf("http://127.0.0.1:%d", downPort)
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: down, secret: secretName(),
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: down, secret: secretName(),
 		refreshInterval: time.Second, callTimeout: time.Second})
-	s.serve(t)
+	s.Serve(t)
 
 	t.Run("readyz answers 503 with the load error", func(t *testing.T) {
 		rep := s.waitReady(t, "a failed first load", func(status int, rep readyReport) bool { return rep.Keys.LastError != "" })
@@ -440,7 +433,7 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 			{http.MethodGet, "/customers/1", nil},
 			{http.MethodGet, "/customers", nil},
 		} {
-			status, raw, err := do(r.method, s.proxy+r.path, r.body)
+			status, raw, err := do(r.method, s.URL+r.path, r.body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,23 +444,24 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 				t.Errorf("%s %s: status %d: %s", r.method, r.path, status, raw)
 			}
 		}
-		if reqs, _ := up.seen(); len(reqs) != 0 {
+		if reqs, _ := seen(up); len(reqs) != 0 {
 			t.Errorf("the upstream received %v", reqs)
 		}
 	})
 	t.Run("unprotected routes still pass through", func(t *testing.T) {
-		status, raw := get(t, s.proxy+"/public/ping")
-		if status != http.StatusOK || string(raw) != `{"pong":true}` {
+		// The store answers an unknown path 404 with its own body.
+		status, raw := get(t, s.URL+"/public/ping")
+		if status != http.StatusNotFound || string(raw) != `{"message":"not found"}` {
 			t.Errorf("GET /public/ping: status %d: %s", status, raw)
 		}
-		if reqs, _ := up.seen(); len(reqs) != 1 || reqs[0] != "GET /public/ping" {
+		if reqs, _ := seen(up); len(reqs) != 1 || reqs[0] != "GET /public/ping" {
 			t.Errorf("the upstream received %v, want only GET /public/ping", reqs)
 		}
 	})
 	t.Run("once AWS answers with the ring the sidecar becomes ready without a restart", func(t *testing.T) {
 		m := startMotoOn(t, downPort)
 		alias, _ := m.createCMK(t)
-		fieldseal(t, "keys", "init", "--config", s.config, "--kms-key-id", alias)
+		fieldseal(t, "keys", "init", "--config", s.ConfigFile, "--kms-key-id", alias)
 		s.waitReady(t, "ready", func(status int, rep readyReport) bool {
 			return status == http.StatusOK && rep.Keys.ConsecutiveFailures == 0
 		})
@@ -482,12 +476,10 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 // another secret: KMS refuses its wrapped keys (the encryption context names
 // the original secret), and the sidecar says which call failed on what.
 func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	original, copied := secretName(), secretName()
-	orig := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: original, cmk: alias, refreshInterval: time.Minute})
-	fieldseal(t, "keys", "init", "--config", orig.config)
+	orig := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: original, cmk: alias, refreshInterval: time.Minute})
+	fieldseal(t, "keys", "init", "--config", orig.ConfigFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(original)})
@@ -497,8 +489,8 @@ func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
 	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: sv.SecretString}); err != nil {
 		t.Fatal(err)
 	}
-	s := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: copied, refreshInterval: time.Minute})
-	s.serve(t)
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: copied, refreshInterval: time.Minute})
+	s.Serve(t)
 	rep := s.waitReady(t, "a failed first load", func(status int, rep readyReport) bool { return rep.Keys.LastError != "" })
 	status, _, raw := s.ready(t)
 	if status != http.StatusServiceUnavailable || rep.Ready {
@@ -508,7 +500,7 @@ func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
 	if !strings.Contains(rep.Keys.LastError, want) {
 		t.Errorf("last_error = %q, want it to name %s", rep.Keys.LastError, want)
 	}
-	if status, raw := post(t, s.proxy+"/customers", customer("x")); status != http.StatusServiceUnavailable {
+	if status, raw := post(t, s.URL+"/customers", customer("x")); status != http.StatusServiceUnavailable {
 		t.Errorf("POST on a copied ring: status %d: %s", status, raw)
 	}
 	t.Logf("last_error: %s", rep.Keys.LastError)
@@ -526,25 +518,23 @@ func mustJSON(v any) []byte {
 // version it lacks, the other sidecar refreshes on demand instead of failing
 // until its next periodic refresh (rotation without downtime).
 func TestTwoSidecarsOnOneRingAfterRotation(t *testing.T) {
-	m := startMoto(t)
-	up := startUpstream(t)
-	alias, _ := m.createCMK(t)
+	m, up, alias, _ := startStack(t)
 	secret := secretName()
-	fast := writeConfig(t, settings{upstream: up.srv.URL, endpoint: m.url, secret: secret, cmk: alias, refreshInterval: time.Second})
+	fast := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: alias, refreshInterval: time.Second})
 	// The second sidecar finds moto through the SDK's per-service endpoint
 	// variables rather than its config.
 	// Its periodic refresh is an hour away: only the on-demand refresh can
 	// bring it the new version during this test.
-	slow := writeConfig(t, settings{upstream: up.srv.URL, secret: secret, refreshInterval: time.Hour})
-	slow.env = []string{"AWS_ENDPOINT_URL_KMS=" + m.url, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.url}
-	fieldseal(t, "keys", "init", "--config", fast.config)
-	fast.serve(t)
-	slow.serve(t)
+	slow := writeConfig(t, settings{upstream: up.URL(), secret: secret, refreshInterval: time.Hour,
+		env: []string{"AWS_ENDPOINT_URL_KMS=" + m.url, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.url}})
+	fieldseal(t, "keys", "init", "--config", fast.ConfigFile)
+	fast.Serve(t)
+	slow.Serve(t)
 	for _, s := range []*sidecar{fast, slow} {
 		s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
 	}
 
-	fieldseal(t, "keys", "rotate", "--config", fast.config)
+	fieldseal(t, "keys", "rotate", "--config", fast.ConfigFile)
 	fast.waitReady(t, "primary 2", func(status int, rep readyReport) bool { return rep.Keys.Primary == 2 })
 	carol := customer("carol")
 	id := createThrough(t, fast, carol)
@@ -558,7 +548,7 @@ func TestTwoSidecarsOnOneRingAfterRotation(t *testing.T) {
 	}
 
 	t.Run("the other sidecar opens the new value on the first read, before its periodic refresh", func(t *testing.T) {
-		status, raw := get(t, slow.proxy+"/customers/"+id)
+		status, raw := get(t, slow.URL+"/customers/"+id)
 		if status != http.StatusOK {
 			t.Fatalf("status %d: %s, want 200 (the sidecar was on primary v%d)", status, raw, slowPrimary)
 		}

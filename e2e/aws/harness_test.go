@@ -12,35 +12,23 @@
 package awse2e_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -94,14 +82,10 @@ func (m *moto) stop() {
 // connections are closed when moto stops.
 var sdkHTTP = &http.Client{Transport: &http.Transport{}}
 
-func (m *moto) kms() *kms.Client {
-	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(m.url), HTTPClient: sdkHTTP,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
-}
+func (m *moto) kms() *kms.Client { return motoserver.KMS(m.url, region, sdkHTTP) }
 
 func (m *moto) secrets() *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(m.url), HTTPClient: sdkHTTP,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	return motoserver.SecretsManager(m.url, region, sdkHTTP)
 }
 
 var names atomic.Int64
@@ -123,109 +107,42 @@ func (m *moto) createCMK(t *testing.T) (alias, keyID string) {
 	return alias, *out.KeyMetadata.KeyId
 }
 
+// startStack starts what most tests need: moto, the upstream and a CMK
+// (its alias and key id).
+func startStack(t *testing.T) (m *moto, up *sidecartest.Store, alias, cmkID string) {
+	t.Helper()
+	m = startMoto(t)
+	up = startUpstream(t)
+	alias, cmkID = m.createCMK(t)
+	return m, up, alias, cmkID
+}
+
 // ---- upstream -------------------------------------------------------------
 
-// upstream is a customers API that stores what it receives, as an app behind
-// fieldseal would, and records every request it sees.
-type upstream struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	nextID   int
-	store    map[string][]byte // id -> stored object as JSON
-	bodies   [][]byte          // every request body, in arrival order
-	requests []string          // "METHOD path" of every request
-}
-
-func startUpstream(t *testing.T) *upstream {
+// startUpstream starts the customers API behind the sidecar: a recording
+// store (sidecartest.Store) that keeps what it receives, as an app would.
+func startUpstream(t *testing.T) *sidecartest.Store {
 	t.Helper()
-	u := &upstream{store: map[string][]byte{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /customers", func(w http.ResponseWriter, r *http.Request) {
-		body := u.record(r)
-		var obj map[string]any
-		if err := json.Unmarshal(body, &obj); err != nil {
-			http.Error(w, `{"error":"bad json"}`, http.StatusBadRequest)
-			return
-		}
-		u.mu.Lock()
-		u.nextID++
-		id := strconv.Itoa(u.nextID)
-		obj["id"] = id
-		stored, _ := json.Marshal(obj)
-		u.store[id] = stored
-		u.mu.Unlock()
-		writeJSONBody(w, http.StatusCreated, stored)
-	})
-	mux.HandleFunc("GET /customers/{id}", func(w http.ResponseWriter, r *http.Request) {
-		u.record(r)
-		u.mu.Lock()
-		stored, ok := u.store[r.PathValue("id")]
-		u.mu.Unlock()
-		if !ok {
-			writeJSONBody(w, http.StatusNotFound, []byte(`{}`))
-			return
-		}
-		writeJSONBody(w, http.StatusOK, stored)
-	})
-	mux.HandleFunc("GET /customers", func(w http.ResponseWriter, r *http.Request) {
-		u.record(r)
-		u.mu.Lock()
-		list := make([]json.RawMessage, 0, len(u.store))
-		for i := 1; i <= u.nextID; i++ {
-			if s, ok := u.store[strconv.Itoa(i)]; ok {
-				list = append(list, s)
-			}
-		}
-		u.mu.Unlock()
-		b, _ := json.Marshal(list)
-		writeJSONBody(w, http.StatusOK, b)
-	})
-	mux.HandleFunc("GET /public/ping", func(w http.ResponseWriter, r *http.Request) {
-		u.record(r)
-		writeJSONBody(w, http.StatusOK, []byte(`{"pong":true}`))
-	})
-	u.srv = httptest.NewServer(mux)
-	t.Cleanup(u.srv.Close)
-	return u
-}
-
-func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func (u *upstream) record(r *http.Request) []byte {
-	body, _ := io.ReadAll(r.Body)
-	u.mu.Lock()
-	u.bodies = append(u.bodies, body)
-	u.requests = append(u.requests, r.Method+" "+r.URL.Path)
-	u.mu.Unlock()
-	return body
+	return sidecartest.NewStore(t, sidecartest.GoJSON)
 }
 
 // stored returns the object the app holds under id.
-func (u *upstream) stored(t *testing.T, id string) map[string]any {
+func stored(t *testing.T, u *sidecartest.Store, id string) map[string]any {
 	t.Helper()
-	u.mu.Lock()
-	b, ok := u.store[id]
-	u.mu.Unlock()
-	if !ok {
+	obj := u.Record(id)
+	if obj == nil {
 		t.Fatalf("the app holds no customer %s", id)
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		t.Fatal(err)
 	}
 	return obj
 }
 
-// seen returns copies of the request lines and bodies the app received.
-func (u *upstream) seen() (requests []string, bodies [][]byte) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]string(nil), u.requests...), append([][]byte(nil), u.bodies...)
+// seen returns the request lines ("METHOD path") and bodies the app received.
+func seen(u *sidecartest.Store) (requests []string, bodies [][]byte) {
+	for _, r := range u.Received() {
+		requests = append(requests, r.Method+" "+r.RawPath)
+		bodies = append(bodies, r.Body)
+	}
+	return requests, bodies
 }
 
 // ---- fieldseal --------------------------------------------------------------
@@ -239,29 +156,21 @@ type settings struct {
 	refreshInterval  time.Duration // keys.refresh_interval
 	cmkCheckInterval time.Duration // keys.aws.cmk_check_interval (0 = off)
 	callTimeout      time.Duration // keys.aws.call_timeout
+	env              []string      // extra environment for serve ("K=V")
 }
 
-// sidecar is one `fieldseal serve` process on free ports.
-type sidecar struct {
-	config string
-	proxy  string
-	admin  string
-	log    string   // its stdout and stderr, once started
-	env    []string // extra environment for serve ("K=V")
-}
+// sidecar is one `fieldseal serve` on the aws provider.
+type sidecar struct{ *sidecartest.Sidecar }
 
-// writeConfig writes a config for the aws provider: the customers routes of
-// the quick start plus nothing else, so /public/* passes through.
+// writeConfig writes a config for the aws provider with the quick start's
+// customers routes (sidecartest.AddressCustomers), so /public/* passes
+// through. The sidecar is not started: tests create its keys first.
 func writeConfig(t *testing.T, s settings) *sidecar {
 	t.Helper()
-	proxyPort, adminPort := testproc.FreePort(t), testproc.FreePort(t)
 	if s.callTimeout == 0 {
 		s.callTimeout = 2 * time.Second
 	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-upstream: %s
-admin_listen: 127.0.0.1:%d
-keys:
+	keys := fmt.Sprintf(`keys:
   provider: aws
   refresh_interval: %s
   aws:
@@ -271,78 +180,40 @@ keys:
     endpoint: %q
     call_timeout: %s
     max_attempts: 1
-    cmk_check_interval: %s
-log: { level: info, format: json }
-classes:
-  email:  { mode: random }
-  phone:  { mode: random }
-  street: { mode: random }
-routes:
-  - name: customers-write
-    methods: [POST]
-    paths: [/customers]
-    request:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-  - name: customers-list
-    methods: [GET]
-    paths: [/customers]
-    response:
-      - { path: "#.email", class: email }
-      - { path: "#.phone", class: phone }
-      - { path: "#.address.street", class: street }
-  - name: customers-get
-    methods: [GET]
-    paths: ["/customers/{id}"]
-    response:
-      - { path: email, class: email }
-      - { path: phone, class: phone }
-      - { path: address.street, class: street }
-`, proxyPort, s.upstream, adminPort, s.refreshInterval, region, s.cmk, s.secret, s.endpoint, s.callTimeout, s.cmkCheckInterval)
-	path := filepath.Join(t.TempDir(), "fieldseal.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &sidecar{
-		config: path,
-		proxy:  fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
-		admin:  fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-	}
+    cmk_check_interval: %s`, s.refreshInterval, region, s.cmk, s.secret, s.endpoint, s.callTimeout, s.cmkCheckInterval)
+	// /healthz, not /readyz: a test may start it without reachable keys.
+	return &sidecar{sidecartest.New(t, fieldsealBin, sidecartest.Config{
+		Upstream: s.upstream, FieldMap: sidecartest.AddressCustomers, Keys: keys, Env: s.env, Ready: "/healthz",
+	})}
 }
 
 // fieldseal runs one fieldseal command to completion and returns its stdout.
 func fieldseal(t *testing.T, args ...string) []byte {
 	t.Helper()
-	return fieldsealEnv(t, nil, args...)
+	return testproc.MustExec(t, testproc.Cmd{}, fieldsealBin, args...)
 }
 
 // fieldsealEnv is fieldseal with extra environment variables ("K=V").
 func fieldsealEnv(t *testing.T, env []string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fieldsealBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("fieldseal %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out
+	return testproc.MustExec(t, testproc.Cmd{Env: env}, fieldsealBin, args...)
 }
 
-// serve starts `fieldseal serve` and returns once its admin listener answers
-// /healthz (not /readyz: a test may start it without reachable keys). The
-// process is interrupted, and killed if it does not stop, when the test ends.
-func (s *sidecar) serve(t *testing.T) {
+// fieldsealFails runs a fieldseal command that must fail and returns stderr.
+func fieldsealFails(t *testing.T, args ...string) string {
 	t.Helper()
-	s.start(t).WaitHTTP(t, s.admin+"/healthz", 30*time.Second, nil)
+	r := testproc.Exec(t, testproc.Cmd{}, fieldsealBin, args...)
+	if r.Code == 0 {
+		t.Fatalf("fieldseal %s succeeded, want an error:\n%s", strings.Join(args, " "), r.Stdout)
+	}
+	return string(r.Stderr)
+}
+
+// serveReady starts `fieldseal serve` and waits until /readyz answers 200.
+func (s *sidecar) serveReady(t *testing.T) {
+	t.Helper()
+	s.Serve(t)
+	s.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
 }
 
 // serveAndCatchStart starts `fieldseal serve` and returns as soon as its proxy
@@ -350,34 +221,14 @@ func (s *sidecar) serve(t *testing.T) {
 // requests sent now race that load.
 func (s *sidecar) serveAndCatchStart(t *testing.T) {
 	t.Helper()
-	p := s.start(t)
-	addr := strings.TrimPrefix(s.proxy, "http://")
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Done():
-			t.Fatalf("fieldseal serve exited during start-up:\n%s", p.Output())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	addr := strings.TrimPrefix(s.URL, "http://")
+	s.Launch(t).WaitUntil(t, 30*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
 			c.Close()
-			return
 		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("fieldseal serve: %s did not accept connections within 30s", addr)
-}
-
-// start starts the process; it is interrupted, and killed if it does not
-// stop, when the test ends.
-func (s *sidecar) start(t *testing.T) *testproc.Process {
-	t.Helper()
-	s.log = filepath.Join(t.TempDir(), "fieldseal.log")
-	p := testproc.Start(t, testproc.Options{Log: s.log, Env: s.env, Grace: 15 * time.Second},
-		fieldsealBin, "serve", "--config", s.config)
-	// Runs before the process is stopped at the end of the test.
-	t.Cleanup(client.CloseIdleConnections)
-	return p
+		return err
+	})
 }
 
 // readyReport is the part of /readyz the tests read.
@@ -394,7 +245,7 @@ type readyReport struct {
 
 func (s *sidecar) ready(t *testing.T) (int, readyReport, []byte) {
 	t.Helper()
-	status, raw := get(t, s.admin+"/readyz")
+	status, raw := get(t, s.AdminURL+"/readyz")
 	var rep readyReport
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatalf("/readyz is not JSON (%v): %s", err, raw)
@@ -405,96 +256,41 @@ func (s *sidecar) ready(t *testing.T) (int, readyReport, []byte) {
 // waitReady polls /readyz until cond holds for its report, or fails after 30s.
 func (s *sidecar) waitReady(t *testing.T, what string, cond func(status int, rep readyReport) bool) readyReport {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, rep, raw := s.ready(t)
-		if cond(status, rep) {
-			return rep
+	var rep readyReport
+	testproc.Poll(t, 30*time.Second, func() error {
+		status, r, raw := s.ready(t)
+		if rep = r; !cond(status, r) {
+			return fmt.Errorf("/readyz does not report %s: %d %s", what, status, raw)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never reported %s within 30s; last: %d %s", what, status, raw)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return rep
 }
 
 // metrics scrapes the admin /metrics endpoint.
-func (s *sidecar) metrics(t *testing.T) scrape {
+func (s *sidecar) metrics(t *testing.T) sidecartest.Families {
 	t.Helper()
-	status, raw := get(t, s.admin+"/metrics")
-	if status != http.StatusOK {
-		t.Fatalf("/metrics: status %d", status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return mfs
-}
-
-// scrape is one parsed /metrics answer.
-type scrape map[string]*dto.MetricFamily
-
-// sum adds the values of every series of a counter or gauge whose labels
-// include all of match.
-func (s scrape) sum(name string, match map[string]string) float64 {
-	mf, ok := s[name]
-	if !ok {
-		return 0
-	}
-	total := 0.0
-series:
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range match {
-			if labels[k] != v {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		}
-	}
-	return total
+	return sidecartest.Scrape(t, s.AdminURL+"/metrics")
 }
 
 // calls is fieldseal_keys_provider_calls_total for one operation ("" = all).
-func (s scrape) calls(operation string) float64 {
+func calls(f sidecartest.Families, operation string) float64 {
 	match := map[string]string{}
 	if operation != "" {
 		match["operation"] = operation
 	}
-	return s.sum("fieldseal_keys_provider_calls_total", match)
+	return f.Sum("fieldseal_keys_provider_calls_total", match)
 }
 
-// refreshLatency returns the sum and count of the key ring loads observed.
-func (s scrape) refreshLatency() (sum float64, count uint64) {
-	mf, ok := s["fieldseal_keys_refresh_duration_seconds"]
-	if !ok || len(mf.GetMetric()) == 0 {
-		return 0, 0
-	}
-	h := mf.GetMetric()[0].GetHistogram()
-	return h.GetSampleSum(), h.GetSampleCount()
-}
-
-func logRefreshLatency(t *testing.T, s scrape) {
+func logRefreshLatency(t *testing.T, f sidecartest.Families) {
 	t.Helper()
-	sum, n := s.refreshLatency()
-	if n > 0 {
-		t.Logf("key ring loads: %d, mean load latency %.1f ms (fieldseal_keys_refresh_duration_seconds sum %.4fs)", n, 1000*sum/float64(n), sum)
+	const name = "fieldseal_keys_refresh_duration_seconds"
+	if n, sum := f.Sum(name, nil), f.HistogramSum(name, nil); n > 0 {
+		t.Logf("key ring loads: %v, mean load latency %.1f ms (%s sum %.4fs)", n, 1000*sum/n, name, sum)
 	}
 }
 
 // ---- HTTP ------------------------------------------------------------------
-
-var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func get(t *testing.T, url string) (int, []byte) {
 	t.Helper()
@@ -516,28 +312,8 @@ func post(t *testing.T, url string, body any) (int, []byte) {
 
 // do is safe to call from any goroutine: it reports errors instead of failing.
 func do(method, url string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, err
+	resp, err := sidecartest.SendJSON(method, url, body)
+	return resp.Status, resp.Body, err
 }
 
 // customer is a document with the three protected fields; n makes its values
@@ -574,7 +350,7 @@ func checkOpened(raw []byte, want map[string]any) error {
 // createThrough POSTs c through the proxy and returns the id the app gave it.
 func createThrough(t *testing.T, s *sidecar, c map[string]any) string {
 	t.Helper()
-	status, raw := post(t, s.proxy+"/customers", c)
+	status, raw := post(t, s.URL+"/customers", c)
 	if status != http.StatusCreated {
 		t.Fatalf("POST /customers through fieldseal: status %d: %s", status, raw)
 	}
@@ -586,22 +362,17 @@ func createThrough(t *testing.T, s *sidecar, c map[string]any) string {
 	return obj.ID
 }
 
-// keyID reads the key version from a sealed value's header (crypto/FORMAT.md):
-// "fs1:" + base64url_nopad(alg, json_type, key_id uint32 big-endian, body).
+// keyID reads the key version from a sealed value (sidecartest.KeyID).
 func keyID(t *testing.T, v any) uint32 {
 	t.Helper()
 	s, _ := v.(string)
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, "fs1:"))
-	if !strings.HasPrefix(s, "fs1:") || err != nil || len(raw) < 6 {
-		t.Fatalf("not a sealed value: %q (%v)", s, err)
-	}
-	return binary.BigEndian.Uint32(raw[2:6])
+	return sidecartest.KeyID(t, s)
 }
 
 // storedKeyIDs returns the key ids of a stored customer's three sealed fields.
-func storedKeyIDs(t *testing.T, u *upstream, id string) []uint32 {
+func storedKeyIDs(t *testing.T, u *sidecartest.Store, id string) []uint32 {
 	t.Helper()
-	obj := u.stored(t, id)
+	obj := stored(t, u, id)
 	addr, _ := obj["address"].(map[string]any)
 	return []uint32{keyID(t, obj["email"]), keyID(t, obj["phone"]), keyID(t, addr["street"])}
 }
@@ -616,20 +387,6 @@ func decodeID(raw []byte) (string, error) {
 		return "", fmt.Errorf("no id in %s", raw)
 	}
 	return obj.ID, nil
-}
-
-// fieldsealFails runs a fieldseal command that must fail and returns stderr.
-func fieldsealFails(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, fieldsealBin, args...)
-	cmd.Stderr = &stderr
-	if out, err := cmd.Output(); err == nil {
-		t.Fatalf("fieldseal %s succeeded, want an error:\n%s", strings.Join(args, " "), out)
-	}
-	return stderr.String()
 }
 
 // keysStatus is the part of `keys ... --json` output the tests read.
@@ -655,21 +412,4 @@ func keysJSON(t *testing.T, args ...string) keysStatus {
 
 func secretName() string {
 	return fmt.Sprintf("fieldseal-e2e/ring-%d-%d", time.Now().UnixNano(), names.Add(1))
-}
-
-// logEvents counts the sidecar's log lines per "event" field so far.
-func (s *sidecar) logEvents(t *testing.T) map[string]int {
-	t.Helper()
-	b, err := os.ReadFile(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := map[string]int{}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		var ev struct{ Event string }
-		if json.Unmarshal(line, &ev) == nil && ev.Event != "" {
-			events[ev.Event]++
-		}
-	}
-	return events
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // load sends POST-then-GET pairs of fresh customers through the proxy from
@@ -60,7 +62,7 @@ func (l *load) fail(format string, args ...any) {
 
 func (l *load) pair(c map[string]any) {
 	when := time.Now()
-	status, raw, err := do(http.MethodPost, l.s.proxy+"/customers", c)
+	status, raw, err := do(http.MethodPost, l.s.URL+"/customers", c)
 	if err != nil || status != http.StatusCreated {
 		l.fail("POST: status %d, %v: %s", status, err, raw)
 		return
@@ -77,7 +79,7 @@ func (l *load) pair(c map[string]any) {
 	l.mu.Lock()
 	l.created = append(l.created, createdCustomer{id: id, doc: c, when: when})
 	l.mu.Unlock()
-	status, raw, err = do(http.MethodGet, l.s.proxy+"/customers/"+id, nil)
+	status, raw, err = do(http.MethodGet, l.s.URL+"/customers/"+id, nil)
 	if err != nil || status != http.StatusOK {
 		l.fail("GET %s: status %d, %v: %s", id, status, err, raw)
 		return
@@ -92,13 +94,12 @@ func (l *load) pair(c map[string]any) {
 // waitOK waits until at least n requests succeeded since the load started.
 func (l *load) waitOK(t *testing.T, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for l.ok.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d requests succeeded within 60s; failures: %v", l.ok.Load(), n, l.failuresSoFar())
+	testproc.Poll(t, 60*time.Second, func() error {
+		if ok := l.ok.Load(); ok < n {
+			return fmt.Errorf("only %d of %d requests succeeded; failures: %v", ok, n, l.failuresSoFar())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // wait waits until the load has sent all its pairs.

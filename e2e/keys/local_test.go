@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,29 +25,13 @@ func TestMain(m *testing.M) {
 // fieldseal runs the binary and returns its exit code, stdout and stderr.
 func fieldseal(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(fieldsealBin, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String(), errOut.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String(), errOut.String()
-	}
-	t.Fatalf("run fieldseal %v: %v", args, err)
-	return 0, "", ""
+	r := testproc.Exec(t, testproc.Cmd{Stdin: []byte(stdin)}, fieldsealBin, args...)
+	return r.Code, string(r.Stdout), string(r.Stderr)
 }
 
 func mustRun(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	code, out, errOut := fieldseal(t, stdin, args...)
-	if code != 0 {
-		t.Fatalf("fieldseal %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
-	}
-	return out
+	return string(testproc.MustExec(t, testproc.Cmd{Stdin: []byte(stdin)}, fieldsealBin, args...))
 }
 
 // localSetup writes a master key (0600), a config naming ring and key, and

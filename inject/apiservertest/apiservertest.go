@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -92,11 +91,11 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(p.caPEM)
+	pool.AppendCertsFromPEM(p.ca.PEM)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}
 	t.Cleanup(tr.CloseIdleConnections)
 	s := &Server{
-		URL: fmt.Sprintf("https://127.0.0.1:%d", apiPort), CAPEM: p.caPEM, pki: p,
+		URL: fmt.Sprintf("https://127.0.0.1:%d", apiPort), CAPEM: p.ca.PEM, pki: p,
 		api: apiClient{base: fmt.Sprintf("https://127.0.0.1:%d", apiPort), c: &http.Client{Transport: tr, Timeout: 20 * time.Second}},
 	}
 	api.WaitUntil(t, 90*time.Second, func() error {
@@ -133,28 +132,16 @@ func lookBinary(t testing.TB, env, name string) string {
 	return ""
 }
 
+// pki is the API server's CA and the directory its files go to.
 type pki struct {
-	dir    string
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	caPEM  []byte
+	dir string
+	ca  *CA
 }
 
 func newPKI(t testing.TB, dir string) *pki {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	p := &pki{dir: dir, caCert: cert, caKey: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-	p.write(t, "ca.crt", p.caPEM)
+	p := &pki{dir: dir, ca: NewCA(t)}
+	p.write(t, "ca.crt", p.ca.PEM)
 	return p
 }
 
@@ -170,21 +157,10 @@ func (p *pki) write(t testing.TB, name string, data []byte) string {
 // issue writes NAME.crt/NAME.key signed by the CA and returns their paths.
 func (p *pki) issue(t testing.TB, name string, subject pkix.Name, usage x509.ExtKeyUsage) (string, string) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: subject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	return p.write(t, name+".crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		p.write(t, name+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
+	crt, key := filepath.Join(p.dir, name+".crt"), filepath.Join(p.dir, name+".key")
+	p.ca.Issue(t, serial.Int64(), subject, usage, crt, key)
+	return crt, key
 }
 
 // start runs a process until the test ends; its output goes to a log file

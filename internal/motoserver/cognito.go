@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/fieldseal/fieldseal/internal/testproc"
@@ -51,6 +50,6 @@ func (p CognitoPool) Client() *cip.Client {
 	return cip.New(cip.Options{
 		Region:       p.Region,
 		BaseEndpoint: aws.String(p.Endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		Credentials:  testCredentials,
 	})
 }

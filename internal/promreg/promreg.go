@@ -7,9 +7,13 @@ import (
 )
 
 // Register registers c with reg and returns it, or returns the collector of
-// the same description already registered there. A clash with a different
-// collector under the same name is a programming error and panics.
+// the same description already registered there; with a nil reg it returns
+// c unregistered. A clash with a different collector under the same name is
+// a programming error and panics.
 func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
@@ -20,4 +24,20 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		panic(err)
 	}
 	return c
+}
+
+// CounterVec is Register of a new counter vector with the given name, help
+// text and label names.
+func CounterVec(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
+	return Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
+}
+
+// Counter is Register of a new counter with the given name and help text.
+func Counter(reg prometheus.Registerer, name, help string) prometheus.Counter {
+	return Register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
+}
+
+// Gauge is Register of a new gauge with the given name and help text.
+func Gauge(reg prometheus.Registerer, name, help string) prometheus.Gauge {
+	return Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help}))
 }

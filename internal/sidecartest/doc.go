@@ -19,6 +19,15 @@
 //	status, body := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"EMAIL":"a@x"}`})
 //	store.MustNotHold(t, "a@x")
 //
+// What else lives here, so that each exists once:
+//   - New, Serve, Launch and Stop for a test that sets keys up itself, races
+//     start-up or restarts the sidecar; Config.Keys for another provider.
+//   - Families (Scrape, Gather, Value): the one way tests read metrics,
+//     from a /metrics endpoint or a registry.
+//   - StartJSONServer: the real json-server from npm as the application.
+//   - The field-map fixtures (MaskedCustomers, AddressCustomers,
+//     UnitFieldMap) and KeyID, which reads a sealed value's key version.
+//
 // It is a test-support package: its functions take a testing.TB and fail
 // the test rather than return errors.
 package sidecartest

@@ -7,59 +7,87 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-// Config is what a test decides about a sidecar; Start fills in the rest
-// (ports, the local key provider with a fresh master key and ring, a JSON
-// log and a file audit trail in the test's directory).
+// Config is what a test decides about a sidecar; New fills in the rest
+// (ports, a JSON log and a file audit trail in the test's directory, and
+// unless Keys says otherwise the local key provider with a fresh master key
+// and ring).
 type Config struct {
 	// Upstream is the URL of the application behind the sidecar.
 	Upstream string
 	// FieldMap is YAML appended to the generated config: classes, routes,
 	// guard settings, auth, policies, limits.
 	FieldMap string
-	// Env is added to the binary's environment.
+	// Keys is the config's whole keys section ("keys:\n  provider: aws
+	// ..."). Empty: the local provider, whose master key and ring New
+	// creates with the binary's own commands.
+	Keys string
+	// Env is added to the environment of `fieldseal serve`.
 	Env []string
+	// Ready is the admin path Serve waits on until it answers 200: empty
+	// is /readyz (keys loaded); /healthz is for a sidecar whose keys may be
+	// unreachable.
+	Ready string
 }
 
-// Sidecar is a running `fieldseal serve`.
+// Sidecar is a `fieldseal serve` and its files.
 type Sidecar struct {
 	URL        string // proxy listener, http://127.0.0.1:PORT
 	AdminURL   string // admin listener
 	Dir        string // working directory: config, keys, log, audit file
 	ConfigFile string
 	AuditFile  string
+	LogFile    string // stdout and stderr of every serve run, appended
 	Bin        string
-	Proc       *testproc.Process
+	Proc       *testproc.Process // the latest serve run; nil before Serve
+
+	cfg Config
 }
 
-// Start writes a config, creates keys with the binary's own commands, starts
-// `fieldseal serve` and waits (at most 30 s) until /readyz answers 200.
-func Start(t testing.TB, bin string, c Config) *Sidecar {
-	t.Helper()
-	dir := t.TempDir()
-	s := &Sidecar{Dir: dir, Bin: bin, ConfigFile: filepath.Join(dir, "fieldseal.yaml"), AuditFile: filepath.Join(dir, "audit.log")}
-	proxy, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
-	s.URL, s.AdminURL = "http://"+proxy, "http://"+admin
-	cfg := fmt.Sprintf(`listen: %s
-upstream: %s
-admin_listen: %s
-keys:
+// localKeys is the keys section of a sidecar on the local provider.
+const localKeys = `keys:
   provider: local
   local:
     ring_file: ring.json
-    master_key_file: master.key
+    master_key_file: master.key`
+
+// Start is New and Serve: it returns a sidecar that answers Config.Ready.
+func Start(t testing.TB, bin string, c Config) *Sidecar {
+	t.Helper()
+	s := New(t, bin, c)
+	s.Serve(t)
+	return s
+}
+
+// New writes a config in a fresh directory and, for the local provider,
+// creates the master key and ring with the binary's own commands; it does
+// not start the sidecar, so a test can run key commands on the config
+// first.
+func New(t testing.TB, bin string, c Config) *Sidecar {
+	t.Helper()
+	dir := t.TempDir()
+	s := &Sidecar{Dir: dir, Bin: bin, cfg: c, ConfigFile: filepath.Join(dir, "fieldseal.yaml"),
+		AuditFile: filepath.Join(dir, "audit.log"), LogFile: filepath.Join(dir, "fieldseal.log")}
+	proxy, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
+	s.URL, s.AdminURL = "http://"+proxy, "http://"+admin
+	keys := c.Keys
+	if keys == "" {
+		keys = localKeys
+	}
+	cfg := fmt.Sprintf(`listen: %s
+upstream: %s
+admin_listen: %s
+%s
 log:
   level: info
   format: json
@@ -67,42 +95,95 @@ audit:
   sink: file
   file: %s
 %s
-`, proxy, c.Upstream, admin, s.AuditFile, c.FieldMap)
+`, proxy, c.Upstream, admin, keys, s.AuditFile, c.FieldMap)
 	if err := os.WriteFile(s.ConfigFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	key := s.Run(t, "keys", "master-key")
-	if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
+	if c.Keys == "" {
+		key := s.Run(t, "keys", "master-key")
+		if err := os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.Run(t, "keys", "init", "--config", s.ConfigFile)
+	}
+	return s
+}
+
+// Serve starts `fieldseal serve` (again, after Stop) and waits (at most
+// 30 s) until Config.Ready answers 200. The process is stopped when the
+// test ends: SIGTERM, then SIGKILL after 15 s.
+func (s *Sidecar) Serve(t testing.TB) {
+	t.Helper()
+	p := s.Launch(t)
+	ready := s.cfg.Ready
+	if ready == "" {
+		ready = "/readyz"
+	}
+	p.WaitHTTP(t, s.AdminURL+ready, 30*time.Second, nil)
+}
+
+// Launch starts `fieldseal serve` and returns at once, for a test that
+// races the sidecar's start-up.
+func (s *Sidecar) Launch(t testing.TB) *testproc.Process {
+	t.Helper()
+	s.Proc = testproc.Start(t, testproc.Options{Dir: s.Dir, Env: s.cfg.Env, Log: s.LogFile, Grace: 15 * time.Second},
+		s.Bin, "serve", "--config", s.ConfigFile)
+	t.Cleanup(client.CloseIdleConnections) // runs before the process is stopped
+	return s.Proc
+}
+
+// Stop sends SIGTERM and fails the test unless serve exits cleanly within
+// 20 s: shutdown drains and closes the audit trail.
+func (s *Sidecar) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.Proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-s.Proc.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("fieldseal serve did not stop within 20s of SIGTERM")
+	}
+	if err := s.Proc.Err(); err != nil {
+		t.Fatalf("fieldseal serve exited with %v after SIGTERM", err)
+	}
+}
+
+// LogEvents counts the lines of the sidecar's log so far by their "event"
+// field.
+func (s *Sidecar) LogEvents(t testing.TB) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(s.LogFile)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.Run(t, "keys", "init", "--config", s.ConfigFile)
-	s.Proc = testproc.Start(t, testproc.Options{Dir: dir, Env: c.Env, Grace: 10 * time.Second}, bin, "serve", "--config", s.ConfigFile)
-	s.Proc.WaitHTTP(t, s.AdminURL+"/readyz", 30*time.Second, nil)
-	return s
+	events := map[string]int{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var ev struct{ Event string }
+		if json.Unmarshal(line, &ev) == nil && ev.Event != "" {
+			events[ev.Event]++
+		}
+	}
+	return events
 }
 
 // Run runs a one-shot fieldseal command in the sidecar's directory and
 // returns its stdout; a non-zero exit fails the test with its stderr.
 func (s *Sidecar) Run(t testing.TB, args ...string) []byte {
 	t.Helper()
-	out, errb, err := s.RunErr(args...)
-	if err != nil {
-		t.Fatalf("fieldseal %s: %v\n%s", strings.Join(args, " "), err, errb)
-	}
-	return out
+	return testproc.MustExec(t, testproc.Cmd{Dir: s.Dir}, s.Bin, args...)
 }
 
-// RunErr is Run that returns the exit error instead of failing.
-func (s *Sidecar) RunErr(args ...string) (stdout, stderr []byte, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Bin, args...)
-	cmd.Dir = s.Dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	return out.Bytes(), errb.Bytes(), err
+// Exec is Run that returns the exit status and both outputs instead of
+// failing on a non-zero exit.
+func (s *Sidecar) Exec(t testing.TB, args ...string) testproc.Result {
+	t.Helper()
+	return testproc.Exec(t, testproc.Cmd{Dir: s.Dir}, s.Bin, args...)
 }
+
+// client sends every request of Send; it keeps enough idle connections for
+// the load tests' workers. Launch closes them before the sidecar stops.
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // Req is one request to send through the sidecar.
 type Req struct {
@@ -166,7 +247,7 @@ func Send(base string, r Req) (Resp, error) {
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return Resp{}, err
 	}
@@ -175,51 +256,32 @@ func Send(base string, r Req) (Resp, error) {
 	return Resp{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
 }
 
-// Metric returns the sum of every sample of the metric family name whose
-// labels include match (nil: all), scraped from /metrics; 0 when absent.
-func (s *Sidecar) Metric(t testing.TB, name string, match map[string]string) float64 {
-	t.Helper()
-	resp, err := Send(s.AdminURL, Req{Path: "/metrics"})
-	if err != nil || resp.Status != http.StatusOK {
-		t.Fatalf("scrape metrics: %d %v", resp.Status, err)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(resp.Body))
+// Get sends a GET of url (a full URL, bounded by 10 s) without a test.
+func Get(url string) (Resp, error) { return SendJSON(http.MethodGet, url, nil) }
+
+// SendJSON sends body (nil: none) encoded as JSON to url (a full URL) and
+// returns the response without a test, so it may run on any goroutine.
+func SendJSON(method, url string, body any) (Resp, error) {
+	u, err := neturl.Parse(url)
 	if err != nil {
-		t.Fatalf("parse metrics: %v", err)
+		return Resp{}, err
 	}
-	fam, ok := fams[name]
-	if !ok {
-		return 0
+	r := Req{Method: method, Path: u.RequestURI()}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Resp{}, err
+		}
+		r.JSON = string(b)
 	}
-	var sum float64
-	for _, m := range fam.GetMetric() {
-		labels := model.LabelSet{}
-		for _, l := range m.GetLabel() {
-			labels[model.LabelName(l.GetName())] = model.LabelValue(l.GetValue())
-		}
-		if !hasLabels(labels, match) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return sum
+	return Send(u.Scheme+"://"+u.Host, r)
 }
 
-func hasLabels(have model.LabelSet, want map[string]string) bool {
-	for k, v := range want {
-		if string(have[model.LabelName(k)]) != v {
-			return false
-		}
-	}
-	return true
+// Metric returns the sum of every sample of the metric family name whose
+// labels include match (nil: all), scraped from /metrics; see Families.Sum.
+func (s *Sidecar) Metric(t testing.TB, name string, match map[string]string) float64 {
+	t.Helper()
+	return Scrape(t, s.AdminURL+"/metrics").Sum(name, match)
 }
 
 // AuditLines returns the audit trail's lines, waiting (at most 10 s) until

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/lineerr"
 )
 
@@ -163,19 +164,7 @@ func TestDecodeReportsEveryProblemWithItsLine(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Decode succeeded: %+v", d)
 			}
-			problems := strings.Split(err.Error(), "\n")
-			for _, w := range tt.want {
-				found := false
-				for _, p := range problems {
-					found = found || strings.Contains(p, w)
-				}
-				if !found {
-					t.Errorf("no problem contains %q; got:\n%s", w, err)
-				}
-			}
-			if len(problems) != len(tt.want) {
-				t.Errorf("%d problems, want %d:\n%s", len(problems), len(tt.want), err)
-			}
+			sidecartest.WantProblems(t, err, tt.want)
 			var le *lineerr.Error
 			if !errors.As(err, &le) || le.File != "d.yaml" {
 				t.Errorf("error is not a *lineerr.Error in d.yaml: %#v", err)

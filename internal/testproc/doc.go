@@ -12,6 +12,11 @@
 //   - Waiting is bounded: Poll, WaitFileContains and Process.WaitUntil fail the test when their
 //     deadline passes, and WaitUntil fails at once if the process exits first,
 //     printing its output.
+//   - One-shot commands run through Exec (or MustExec, which fails the test on
+//     a non-zero exit), bounded by a timeout; an in-process server runs through
+//     Go, which cancels it when the test ends and fails the test unless it
+//     returns nil.
+//   - Poll is the one polling helper: every wait for a condition uses it.
 //   - A missing tool skips the test with a hint (Missing), except when CI is
 //     "true": there every test must run, so it fails instead.
 //

@@ -1,0 +1,196 @@
+package sidecartest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// The field maps the tests run: the end-to-end tests' as Config.FieldMap,
+// the unit tests' decoded with strictyaml. They are declared once here so
+// that a change of the field-map syntax is made in one place. A side that
+// repeats another names it with a YAML alias.
+const (
+	// MaskedCustomers protects a customer's e-mail, phone and resident
+	// registration number (classes email, phone, rrn, each with a mask
+	// format), sealed on writes (POST, PUT, PATCH of /customers and
+	// /customers/{id}) and opened per the caller's policy on those answers
+	// and on GET /customers/{id}.
+	MaskedCustomers = `
+classes:
+  email: {mode: random, mask: email}
+  phone: {mode: random, mask: phone}
+  rrn:   {mode: random, mask: kr_rrn}
+routes:
+  - name: customers-write
+    methods: [POST, PUT, PATCH]
+    paths: [/customers, "/customers/{id}"]
+    request: &customer
+      - {path: email, class: email}
+      - {path: phone, class: phone}
+      - {path: rrn, class: rrn}
+    response: *customer
+  - name: customers-get
+    methods: [GET]
+    paths: ["/customers/{id}"]
+    response: *customer
+`
+
+	// AddressCustomers is the quick start's map: a customer's e-mail,
+	// phone and address.street (classes email, phone, street) sealed on
+	// POST /customers and opened on that answer, on GET /customers (the
+	// list) and on GET /customers/{id}. Other paths pass through.
+	AddressCustomers = `
+classes:
+  email:  { mode: random }
+  phone:  { mode: random }
+  street: { mode: random }
+routes:
+  - name: customers-write
+    methods: [POST]
+    paths: [/customers]
+    request: &customer
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+    response: *customer
+  - name: customers-list
+    methods: [GET]
+    paths: [/customers]
+    response:
+      - { path: "#.email", class: email }
+      - { path: "#.phone", class: phone }
+      - { path: "#.address.street", class: street }
+  - name: customers-get
+    methods: [GET]
+    paths: ["/customers/{id}"]
+    response: *customer
+`
+
+	// UnitFieldMap is the field map of the proxy and transform unit tests:
+	// customers (email, phone, address.street, and ssn in the
+	// deterministic mode) written through customers-write and read through
+	// customers-list and customer-read; /types seals every JSON type under
+	// one class; /bench is the benchmarks' document; notes are bound to
+	// the X-Tenant-ID header as their context.
+	UnitFieldMap = `
+classes:
+  email:   { mode: random }
+  phone:   { mode: random }
+  street:  { mode: random }
+  ssn:     { mode: deterministic }
+  profile: { mode: random, seal_empty: true }
+  note:    { mode: random }
+routes:
+  - name: customers-write
+    methods: [POST, PUT, PATCH, DELETE]
+    paths: ["/customers", "/customers/{id}"]
+    request: &customer
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: ssn, class: ssn }
+    response: *customer
+  - name: customers-list
+    methods: [GET]
+    paths: [/customers]
+    response:
+      - { path: "#.email", class: email }
+      - { path: "#.phone", class: phone }
+  - name: customer-read
+    methods: [GET]
+    paths: ["/customers/{id}"]
+    response: *customer
+  - name: types
+    methods: [POST, GET]
+    paths: [/types]
+    request: &types
+      - { path: s, class: profile }
+      - { path: n, class: profile }
+      - { path: b, class: profile }
+      - { path: z, class: profile }
+      - { path: o, class: profile }
+      - { path: a, class: profile }
+    response: *types
+  - name: bench
+    methods: [POST, GET]
+    paths: [/bench]
+    request: &bench
+      - { path: email, class: email }
+      - { path: phone, class: phone }
+      - { path: address.street, class: street }
+      - { path: address.zip, class: street }
+      - { path: ssn, class: ssn }
+    response: *bench
+  - name: notes
+    methods: [POST, GET]
+    paths: ["/tenants/{tenant}/notes"]
+    context: { header: X-Tenant-ID }
+    request:
+      - { path: note, class: note }
+    response:
+      - { path: note, class: note }
+`
+)
+
+// KeyID reads the key version from a sealed value's header, as the README's
+// wire format describes it: "fs1:" + base64url_nopad(alg byte, JSON type
+// byte, key id uint32 big-endian, nonce, ciphertext). A value that is not
+// sealed fails the test.
+func KeyID(t testing.TB, sealed string) uint32 {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "fs1:"))
+	if !strings.HasPrefix(sealed, "fs1:") || err != nil || len(raw) < 6 {
+		t.Fatalf("not a sealed value: %q (%v)", sealed, err)
+	}
+	return binary.BigEndian.Uint32(raw[2:6])
+}
+
+// Ring is a real key ring for unit tests: data keys 1..n of fresh random
+// material, created at one fixed time, n primary, revision "test-revision".
+// Two rings are foreign to each other: same key ids, different material.
+func Ring(t testing.TB, n uint32) *crypto.Keyring {
+	t.Helper()
+	var keys []*crypto.DataKey
+	for id := uint32(1); id <= n; id++ {
+		material := make([]byte, 32)
+		if _, err := rand.Read(material); err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.NewDataKey(id, material, time.Unix(1700000000, 0))
+		if err != nil {
+			t.Fatalf("new data key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	r, err := crypto.NewKeyring(keys, n, "test-revision")
+	if err != nil {
+		t.Fatalf("new keyring: %v", err)
+	}
+	return r
+}
+
+// WantProblems checks an error that lists problems one a line (config,
+// field-map and YAML errors, the way a compiler reports): every want is
+// part of some line, and there are as many lines as wants.
+func WantProblems(t testing.TB, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %d problems", len(want))
+	}
+	problems := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+			t.Errorf("no problem contains %q; got:\n%s", w, err)
+		}
+	}
+	if len(problems) != len(want) {
+		t.Errorf("%d problems reported, want %d:\n%s", len(problems), len(want), err)
+	}
+}
