@@ -239,3 +239,47 @@ func TestQuickStart(t *testing.T) {
 		}
 	})
 }
+
+// TestQuickStartGuardsEveryRequestShape runs issue 11's examples against the
+// real json-server behind the quick start's own config: each request shape
+// that once carried plaintext past the field map, and what json-server
+// stored (its db file) holds no plaintext.
+func TestQuickStartGuardsEveryRequestShape(t *testing.T) {
+	e := startEnv(t)
+	status, created, raw := do(t, http.MethodPost, e.proxy+"/customers", map[string]any{"name": "Base"})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, raw)
+	}
+	id := fmt.Sprint(created["id"])
+	secrets := []string{"upper@example.com", "nested@example.com", "+82-10-5555-1111", "override@example.com", "escaped@example.com", "form@example.com"}
+	shapes := []struct {
+		name string
+		req  sidecartest.Req
+	}{
+		{"member names in another case", sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"name":"m1","EMAIL":"upper@example.com"}`}},
+		{"a member one level deeper", sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"name":"m2","contact":{"email":"nested@example.com","Mobile":"+82-10-5555-1111"}}`}},
+		{"a method override on a route the map lists for GET only", sidecartest.Req{Method: "GET", Path: "/customers/" + id, Header: map[string]string{"X-HTTP-Method-Override": "PATCH"}, JSON: `{"name":"m3","email":"override@example.com"}`}},
+		{"a nested json-server route", sidecartest.Req{Method: "POST", Path: "/customers/" + id + "/customers", JSON: `{"name":"m4","e\u006dail":"escaped@example.com"}`}},
+		{"a urlencoded form", sidecartest.Req{Method: "POST", Path: "/customers/" + id + "/customers", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte("name=m5&email=form%40example.com")}},
+	}
+	for _, s := range shapes {
+		resp, err := sidecartest.Send(e.proxy, s.req)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if resp.Status >= 500 {
+			t.Errorf("%s: %d %s", s.name, resp.Status, resp.Body)
+		}
+	}
+	db := e.app.ReadDB(t, `"m5"`)
+	for _, p := range secrets {
+		if bytes.Contains(db, []byte(p)) {
+			t.Errorf("json-server stored plaintext %q:\n%s", p, db)
+		}
+	}
+	// Read back through fieldseal, on the nested route no map lists: opened.
+	resp, err := sidecartest.Send(e.proxy, sidecartest.Req{Path: "/customers/" + id + "/customers"})
+	if err != nil || !bytes.Contains(resp.Body, []byte("escaped@example.com")) || !bytes.Contains(resp.Body, []byte("form@example.com")) {
+		t.Errorf("the nested list through fieldseal was not opened: %v %s", err, resp.Body)
+	}
+}
