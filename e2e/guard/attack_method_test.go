@@ -1,4 +1,4 @@
-package attack_test
+package guard_test
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package attack_test
+package guard_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // F1: route paths are matched case-sensitively, while encoding/json binds
 // {"CONTACT":{"VALUE":..}} to Contact.Value.
 func TestAttackRoutePathCase(t *testing.T) {
-	store, sc := startStore(t, sidecartest.GoJSON, "")
+	store, sc := start(t, sidecartest.GoJSON, "")
 	resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"CONTACT":{"VALUE":"` + hidden + `"},"Address":{"Street":"1 Main st"}}`})
 	t.Logf("status %d %s", resp.Status, resp.Body)
 	store.MustNotHold(t, hidden)
@@ -28,7 +28,7 @@ func TestAttackRoutePathCase(t *testing.T) {
 // value written as "\u0066s1:..." in a free-text member is not refused; the
 // app stores "fs1:...", and any read opens it (decryption oracle).
 func TestAttackEscapedSealedPrefixOracle(t *testing.T) {
-	store, sc := startStore(t, sidecartest.GoJSON, "")
+	store, sc := start(t, sidecartest.GoJSON, "")
 	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); r.Status != 201 {
 		t.Fatalf("create %d %s", r.Status, r.Body)
 	}
@@ -49,7 +49,7 @@ func TestAttackEscapedSealedPrefixOracle(t *testing.T) {
 // F2b: the same oracle through an urlencoded form (no sealed-prefix check on
 // non-member form fields at all).
 func TestAttackFormSealedOracle(t *testing.T) {
-	store, sc := startStore(t, sidecartest.Express, "")
+	store, sc := start(t, sidecartest.Express, "")
 	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); r.Status != 201 {
 		t.Fatalf("create %d %s", r.Status, r.Body)
 	}

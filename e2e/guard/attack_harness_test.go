@@ -1,55 +1,21 @@
-// Package attack_test holds the adversarial reproductions found while
-// attacking the guard (issue 11) against the fieldseal binary, kept as
-// regression tests: each sends what an attacker sent and asserts the
-// promised behaviour, checking what the application received.
-package attack_test
+package guard_test
+
+// The attacker's harness: an application that records what it received
+// and decodes it with a reader function modelling one framework, for the
+// reproductions kept from attacking the guard (attack_*_test.go).
 
 import (
 	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-var bin string
-
-func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin))
-}
-
-const fieldMap = `
-classes:
-  email:  { mode: random, keys: [email, emailAddress, e_mail] }
-  phone:  { mode: random, keys: [phone, mobile] }
-  street: { mode: random, keys: [street] }
-  secret: { mode: random }
-routes:
-  - name: customers-write
-    methods: [POST, PUT, PATCH]
-    paths: [/customers, "/customers/{id}"]
-    request:  [ {path: contact.value, class: secret}, {path: address.street, class: street} ]
-    response: [ {path: contact.value, class: secret} ]
-  - name: customers-read
-    methods: [GET]
-    paths: ["/customers/{id}"]
-    response: [ {path: contact.value, class: secret} ]
-`
-
-const (
-	alice  = "alice@example.com"
-	phone  = "+82-10-1234-5678"
-	hidden = "s3cr3t-contact"
-)
-
-// app is a recording upstream whose reader models one framework quirk: read
-// returns every string the application decoded from the request.
 type app struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
@@ -111,8 +77,3 @@ func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }
 
-func startStore(t *testing.T, fw sidecartest.Framework, extra string) (*sidecartest.Store, *sidecartest.Sidecar) {
-	store := sidecartest.NewStore(t, fw)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: fieldMap + extra})
-	return store, sc
-}
