@@ -76,4 +76,3 @@ func (a *app) mustNotHold(t *testing.T, plaintexts ...string) {
 func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }
-
