@@ -81,6 +81,13 @@ func keyDocs() []keyDoc {
 		{"auth", "section", nil, "the section that verifies callers' bearer JWTs (Amazon Cognito or any OIDC issuer); without it every caller may write and decrypt. See docs/auth.md."},
 		{"policies", "section", nil, "the section that maps callers to an action per class (decrypt, mask, sealed, deny) and write rights; it needs auth. See docs/auth.md."},
 		{"audit", "section", nil, "the section of the hash-chained audit trail (sink stdout or file); without it no audit trail is written. See docs/auth.md."},
+		{"api", "section", nil, "the section of the encryption API listener (POST /v1/seal, /v1/open, /v1/lookup) for services that call fieldseal directly; without it there is no API listener. See the README and api/openapi.yaml."},
+		{"api.listen", "host:port", nil, "the host:port the API listener accepts calls on; required in the api section and distinct from listen and admin_listen."},
+		{"api.tls", "section", nil, "the section that serves the API listener over TLS (and HTTP/2); without it the API speaks plain HTTP/1.1."},
+		{"api.tls.cert_file", "path", nil, "the PEM certificate (chain) file of the API listener; the files are read at start."},
+		{"api.tls.key_file", "path", nil, "the PEM private key file of the API listener."},
+		{"api.allow_anonymous", "boolean", str(func(*Config) string { return "false" }), "whether API calls without a bearer token are served: as the policies' anonymous caller with auth, with full access without auth; otherwise they get 401. Without auth the api section needs it."},
+		{"api.max_items", "integer", str(func(*Config) string { return fmt.Sprint(DefaultAPIMaxItems) }), "the largest number of items one API call may carry; bodies are bounded by limits.max_body_bytes and limits.read_header_timeout as on the proxy."},
 	}
 }
 
