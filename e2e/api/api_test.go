@@ -8,10 +8,13 @@
 package apie2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -366,6 +369,35 @@ func TestAPIWithoutAuthServesAnonymousCallersOnlyWhenAllowed(t *testing.T) {
 		t.Errorf("proxy: %d %s", resp.Status, resp.Body)
 	}
 	store.MustNotHold(t, "a@b.example")
+
+	t.Run("the README's Python snippet calls it", func(t *testing.T) {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			testproc.Missing(t, "python3 not found")
+		}
+		readme, err := os.ReadFile("../../README.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, section, _ := strings.Cut(string(readme), "## The encryption API")
+		_, code, ok := strings.Cut(section, "```python\n")
+		code, _, ok2 := strings.Cut(code, "```")
+		if !ok || !ok2 {
+			t.Fatal("no python block in the README's API section")
+		}
+		script := filepath.Join(t.TempDir(), "snippet.py")
+		if err := os.WriteFile(script, []byte(code), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, python, script)
+		cmd.Env = append(os.Environ(), "FIELDSEAL_API="+s.APIURL)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "jane@example.com\n") || !strings.Contains(string(out), "unknown_class") {
+			t.Errorf("python snippet: %v\n%s", err, out)
+		}
+	})
 
 	// Without allow_anonymous and without auth, serve refuses the config.
 	bad := s.Dir + "/no-auth.yaml"
