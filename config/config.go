@@ -44,6 +44,8 @@ type Config struct {
 	Policies *policy.Spec `yaml:"policies"`
 	// Audit is the audit trail's sink; nil: no audit trail.
 	Audit *audit.Config `yaml:"audit"`
+	// API is the encryption API's listener; nil: no API listener.
+	API *API `yaml:"api"`
 }
 
 // Class is a field class as configured: fieldmap's settings and how the

@@ -64,6 +64,7 @@ func (v *validator) validate(cfg *Config) {
 		v.validateRoute(i, &cfg.Routes[i])
 	}
 	v.validateSections(cfg)
+	v.validateAPI(cfg)
 }
 
 // oneOf checks a value the file gives against the allowed ones.

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/transform"
 )
@@ -159,37 +159,17 @@ func classifyProxyError(err error) errorClass {
 	return c
 }
 
-// appendErrorBody appends {"error":{"code":..,"message":..,"request_id":..}}.
-func appendErrorBody(dst []byte, code, message, requestID string) []byte {
-	dst = append(dst, `{"error":{"code":`...)
-	dst = rewrite.AppendString(dst, []byte(code))
-	dst = append(dst, `,"message":`...)
-	dst = rewrite.AppendString(dst, []byte(message))
-	dst = append(dst, `,"request_id":`...)
-	dst = rewrite.AppendString(dst, []byte(requestID))
-	return append(dst, "}}\n"...)
-}
-
-// writeError answers a request with the JSON error for err. It must only be
-// called before anything else was written to w.
+// writeError answers a request with the JSON error for err (the shape is
+// package jsonerror's). It must only be called before anything else was
+// written to w.
 func writeError(w http.ResponseWriter, c errorClass, err error, requestID string) {
 	msg := c.public
 	if msg == "" {
 		msg = err.Error()
 	}
-	body := appendErrorBody(nil, c.code, msg, requestID)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	if c.status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", "Bearer")
-	}
 	status := c.status
 	if status == 499 { // nobody is listening; keep a valid status on the wire
 		status = http.StatusBadGateway
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	jsonerror.Write(w, status, c.code, msg, requestID)
 }

@@ -7,10 +7,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/api"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
@@ -38,6 +40,33 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
 		IdleConnTimeout:        cfg.Limits.IdleTimeout,
 	}, nil
+}
+
+// apiOptions returns the api.Options the configuration decides: Routes,
+// MaxBodyBytes (limits.max_body_bytes, as on the proxy) and MaxItems
+// (api.max_items). cfg.API must be set. The caller adds Keys,
+// Authenticator (apiAuthenticator), Masker, Logger, Registerer and Observer.
+func apiOptions(cfg *config.Config, routes *fieldmap.Map) api.Options {
+	return api.Options{
+		Routes:       routes,
+		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
+		MaxItems:     cfg.API.MaxItems,
+	}
+}
+
+// apiAuthenticator returns the API's authenticator: the policy's callers on
+// verified tokens when auth is configured (pol and v set), with anonymous
+// calls only if api.allow_anonymous; without auth, full access for every
+// caller if allow_anonymous, else nil, which refuses every call (config
+// validation refuses that configuration first).
+func apiAuthenticator(cfg *config.Config, pol *policy.Policy, v *auth.Verifier) api.Authenticator {
+	switch {
+	case pol != nil && v != nil:
+		return api.PolicyAuthenticator{Policy: pol, Verifier: v, AllowAnonymous: cfg.API.AllowAnonymous}
+	case cfg.API.AllowAnonymous:
+		return api.Anonymous{}
+	}
+	return nil
 }
 
 // authOptions returns the verifier options of the auth section (decoded

@@ -31,12 +31,21 @@ type Config struct {
 	FieldMap string
 	// Env is added to the binary's environment.
 	Env []string
+	// API, if set, turns the encryption API listener on (on a free port).
+	API *API
+}
+
+// API is what a test decides about the API listener.
+type API struct {
+	// AllowAnonymous is api.allow_anonymous.
+	AllowAnonymous bool
 }
 
 // Sidecar is a running `fieldseal serve`.
 type Sidecar struct {
 	URL        string // proxy listener, http://127.0.0.1:PORT
 	AdminURL   string // admin listener
+	APIURL     string // API listener; "" without Config.API
 	Dir        string // working directory: config, keys, log, audit file
 	ConfigFile string
 	AuditFile  string
@@ -52,6 +61,12 @@ func Start(t testing.TB, bin string, c Config) *Sidecar {
 	s := &Sidecar{Dir: dir, Bin: bin, ConfigFile: filepath.Join(dir, "fieldseal.yaml"), AuditFile: filepath.Join(dir, "audit.log")}
 	proxy, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	s.URL, s.AdminURL = "http://"+proxy, "http://"+admin
+	apiSection := ""
+	if c.API != nil {
+		addr := testproc.FreeAddr(t)
+		s.APIURL = "http://" + addr
+		apiSection = fmt.Sprintf("api:\n  listen: %s\n  allow_anonymous: %v\n", addr, c.API.AllowAnonymous)
+	}
 	cfg := fmt.Sprintf(`listen: %s
 upstream: %s
 admin_listen: %s
@@ -67,7 +82,8 @@ audit:
   sink: file
   file: %s
 %s
-`, proxy, c.Upstream, admin, s.AuditFile, c.FieldMap)
+%s
+`, proxy, c.Upstream, admin, s.AuditFile, apiSection, c.FieldMap)
 	if err := os.WriteFile(s.ConfigFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +146,24 @@ func (s *Sidecar) Do(t testing.TB, r Req) Resp {
 	resp, err := Send(s.URL, r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	return resp
+}
+
+// CallAPI posts body to the API operation op ("seal", "open", "lookup")
+// with "Authorization: Bearer token" unless token is "".
+func (s *Sidecar) CallAPI(t testing.TB, op, token, body string) Resp {
+	t.Helper()
+	if s.APIURL == "" {
+		t.Fatal("the sidecar has no API listener (Config.API is nil)")
+	}
+	r := Req{Method: http.MethodPost, Path: "/v1/" + op, JSON: body, Header: map[string]string{}}
+	if token != "" {
+		r.Header["Authorization"] = "Bearer " + token
+	}
+	resp, err := Send(s.APIURL, r)
+	if err != nil {
+		t.Fatalf("POST /v1/%s: %v", op, err)
 	}
 	return resp
 }
