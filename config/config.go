@@ -134,8 +134,11 @@ const (
 type Keys struct {
 	Provider        Provider      `yaml:"provider"`
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
-	Local           LocalKeys     `yaml:"local"`
-	AWS             AWSKeys       `yaml:"aws"`
+	// MaxStale bounds how long the ring is served without a successful
+	// refresh (0: no bound).
+	MaxStale time.Duration `yaml:"max_stale"`
+	Local    LocalKeys     `yaml:"local"`
+	AWS      AWSKeys       `yaml:"aws"`
 }
 
 // AWSKeys configures the aws provider (crypto/awskeys.Options). Its defaults

@@ -50,6 +50,7 @@ func keyDocs() []keyDoc {
 		{"keys", "section", nil, "the section that says where data keys come from."},
 		{"keys.provider", "local | aws", str(func(c *Config) string { return string(c.Keys.Provider) }), `the key provider: "local" (key-ring file and master key) or "aws" (KMS and Secrets Manager).`},
 		{"keys.refresh_interval", "duration", dur(func(c *Config) time.Duration { return c.Keys.RefreshInterval }), "how often the key ring is reloaded (with jitter) to pick up rotations."},
+		{"keys.max_stale", "duration", dur(func(c *Config) time.Duration { return c.Keys.MaxStale }), "the longest time the key ring is served without a successful refresh; past it protected routes are refused and /readyz fails (0s: no bound); when set, at least three times refresh_interval."},
 		{"keys.local", "section", nil, "the section of the local provider."},
 		{"keys.local.ring_file", "path", str(func(c *Config) string { return c.Keys.Local.RingFile }), "the path of the key-ring file of the local provider."},
 		{"keys.local.master_key_file", "path", str(func(c *Config) string { return c.Keys.Local.MasterKeyFile }), "the path of a file holding the base64 master key; it wins over master_key_env when set."},

@@ -11,6 +11,7 @@ import (
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
@@ -74,6 +75,17 @@ func apiAuthenticator(cfg *config.Config, pol *policy.Policy, v *auth.Verifier) 
 func authOptions(section auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
 	section.Registerer, section.Logger = reg, log
 	return section
+}
+
+// keyCacheOptions maps the config's keys section to the key cache's options
+// (refresh interval, keys.max_stale), monitored with the process's registry
+// and logger. The caller adds OnEvent when there is an audit trail.
+func keyCacheOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) keycache.Options {
+	return keycache.Options{
+		Interval: keys.RefreshInterval,
+		MaxStale: keys.MaxStale,
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
+	}
 }
 
 // awsOptions maps the config's keys.aws section to the provider's options.

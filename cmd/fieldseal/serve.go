@@ -158,10 +158,9 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	defer closeSrc()
-	cacheOpts := keycache.Options{
-		Interval: cfg.Keys.RefreshInterval,
-		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
-	}
+	// keys.max_stale: past it the cache serves no ring (protected routes
+	// 503, /readyz not ready) until a refresh succeeds.
+	cacheOpts := keyCacheOptions(cfg.Keys, reg, log)
 	if trail != nil {
 		cacheOpts.OnEvent = func(k keycache.KeyEvent) { record(audit.KeyEvent(k)) }
 	}
