@@ -53,6 +53,9 @@ type KeyReport struct {
 	LastAttempt         *time.Time `json:"last_attempt,omitempty"`
 	LastError           string     `json:"last_error,omitempty"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// Stale is true while the ring is older than the cache's max stale
+	// bound and withheld (not ready); LastError then says why.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // New returns the admin handler: /healthz (the process is up), /readyz
@@ -119,6 +122,7 @@ func readyReport(o Options, now time.Time) ReadyReport {
 		}
 		rep.Keys.LastError = s.LastError
 		rep.Keys.ConsecutiveFailures = s.ConsecutiveFailures
+		rep.Keys.Stale = s.Stale
 	}
 	return rep
 }

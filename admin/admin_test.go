@@ -71,6 +71,20 @@ func TestAdminEndpoints(t *testing.T) {
 			}
 		}
 	})
+	t.Run("readyz is 503 and says so while the ring is stale", func(t *testing.T) {
+		stale := fixedStatus{Stale: true, Revision: "rev-9", LastSuccess: now.Add(-time.Hour), LastError: "key ring not refreshed since ..., over its max_stale bound of 30m0s"}
+		srv := httptest.NewServer(New(Options{Keys: &keyHolder{}, Status: stale, Now: func() time.Time { return now }}))
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body := string(b); resp.StatusCode != 503 || !gjson.Get(body, "keys.stale").Bool() || !strings.Contains(gjson.Get(body, "keys.last_error").Str, "max_stale") {
+			t.Errorf("readyz %d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("metrics are served in the Prometheus format", func(t *testing.T) {
 		code, body := get("/metrics")
 		if code != 200 || !strings.Contains(body, `fieldseal_proxy_requests_total{outcome="forwarded",route="unmatched"} 1`) {

@@ -272,12 +272,19 @@ func TestEventSchema(t *testing.T) {
 		Outcome: OutcomeUnauthenticated, Status: 401, Reason: "expired", RequestID: strings.Repeat("x", 500)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.Write(Event{Type: TypeAPI, RequestID: "req-5", Caller: "batch-job", Method: "POST", Operation: "seal",
+		Items: 3, Actions: map[string]string{"email": "seal"}, Fields: map[string]int{"email": 2},
+		Errors: map[string]int{"forbidden": 1}, KeyIDs: []uint32{2}, Outcome: OutcomeDenied, Status: 200,
+		Latency: 1500 * time.Microsecond, Reason: "forbidden"}); err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	strip := func(l string) string { return l[:strings.LastIndex(l, hashMember)] } // hashes checked by Verify
 	want := []string{
 		`{"seq":0,"time":"2026-11-25T17:00:00.001Z","prev":"` + Genesis + `","type":"start"`,
 		`{"seq":1,"time":"2026-11-25T17:00:00.002Z","prev":"` + hashOf(t, lines[0]) + `","type":"request","request_id":"req-4","caller":"billing","route":"customers-read","method":"GET","actions":{"email":"decrypt","phone":"mask"},"fields":{"email":1,"phone":1},"key_ids":[1,2],"outcome":"ok","status":200,"latency_ms":0.6`,
 		`{"seq":2,"time":"2026-11-25T17:00:00.003Z","prev":"` + hashOf(t, lines[1]) + `","type":"request","request_id":"` + strings.Repeat("x", maxRequestID) + `","caller":"anonymous","route":"customers-write","method":"POST","outcome":"unauthenticated","status":401,"latency_ms":0,"reason":"expired"`,
+		`{"seq":3,"time":"2026-11-25T17:00:00.004Z","prev":"` + hashOf(t, lines[2]) + `","type":"api","request_id":"req-5","caller":"batch-job","method":"POST","operation":"seal","items":3,"actions":{"email":"seal"},"fields":{"email":2},"errors":{"forbidden":1},"key_ids":[2],"outcome":"denied","status":200,"latency_ms":1.5,"reason":"forbidden"`,
 	}
 	for i := range want {
 		if got := strip(lines[i]); got != want[i] {

@@ -1,6 +1,8 @@
 // Package audit writes fieldseal's audit trail: one JSON line per request
-// that touched a protected field and per key event, hash-chained so that an
-// edited, removed, inserted or reordered line is detectable by Verify.
+// that touched a protected field, per call to the API listener (type "api":
+// operation, item count, item errors by code) and per key event,
+// hash-chained so that an edited, removed, inserted or reordered line is
+// detectable by Verify.
 //
 // Every line is a JSON object whose first members are
 //

@@ -7,9 +7,10 @@ const (
 	TypeStart   = "start"   // a writer started (first line of a chain, or a restart)
 	TypeRequest = "request" // a request that touched a protected field
 	TypeKey     = "key"     // key loaded, refreshed, rotation seen, provider error
+	TypeAPI     = "api"     // one call to the API listener (seal, open, lookup)
 )
 
-// Request outcomes. Key events use the key event kind as outcome
+// Request and API call outcomes. Key events use the key event kind as outcome
 // (loaded, refreshed, rotation_seen, error).
 const (
 	OutcomeOK              = "ok"
@@ -30,6 +31,9 @@ type Event struct {
 	Caller    string            // policy caller id ("anonymous" / "default" when unmatched)
 	Route     string            // route name from the field map
 	Method    string            // HTTP method
+	Operation string            // API calls: seal, open or lookup
+	Items     int               // API calls: items in the batch
+	Errors    map[string]int    // API calls: item error code -> number of items that failed with it
 	Actions   map[string]string // class -> action applied (seal, decrypt, mask, sealed, deny)
 	Fields    map[string]int    // class -> number of values touched
 	KeyIDs    []uint32          // key versions used to seal or open

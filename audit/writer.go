@@ -162,8 +162,8 @@ func newWriter(w io.Writer, c io.Closer, opts Options) *Writer {
 // Write appends e to the chain. After a failed write every later Write fails
 // too (the sink may hold a partial line); the operator must look at the file.
 func (w *Writer) Write(e Event) error {
-	if e.Type != TypeRequest && e.Type != TypeKey {
-		return fmt.Errorf("write audit event: type %q is not %q or %q", e.Type, TypeRequest, TypeKey)
+	if e.Type != TypeRequest && e.Type != TypeKey && e.Type != TypeAPI {
+		return fmt.Errorf("write audit event: type %q is not %q, %q or %q", e.Type, TypeRequest, TypeKey, TypeAPI)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -237,6 +237,10 @@ func (w *Writer) write(e Event) error {
 	str("caller", e.Caller)
 	str("route", e.Route)
 	str("method", e.Method)
+	str("operation", e.Operation)
+	if e.Type == TypeAPI {
+		ev.Int("items", e.Items)
+	}
 	if len(e.Actions) > 0 {
 		d := zerolog.Dict()
 		for _, k := range sortedKeys(e.Actions) {
@@ -251,6 +255,13 @@ func (w *Writer) write(e Event) error {
 		}
 		ev.Dict("fields", d)
 	}
+	if len(e.Errors) > 0 {
+		d := zerolog.Dict()
+		for _, k := range sortedKeys(e.Errors) {
+			d.Int(k, e.Errors[k])
+		}
+		ev.Dict("errors", d)
+	}
 	if len(e.KeyIDs) > 0 {
 		ev.Uints32("key_ids", e.KeyIDs)
 	}
@@ -262,7 +273,7 @@ func (w *Writer) write(e Event) error {
 	if e.Status != 0 {
 		ev.Int("status", e.Status)
 	}
-	if e.Latency != 0 || e.Type == TypeRequest {
+	if e.Latency != 0 || e.Type == TypeRequest || e.Type == TypeAPI {
 		ev.Float64("latency_ms", float64(e.Latency.Microseconds())/1000)
 	}
 	str("reason", e.Reason)

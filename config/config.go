@@ -48,6 +48,8 @@ type Config struct {
 	// Errors shapes the bodies of errors fieldseal answers itself; nil:
 	// fieldseal's own {"error":{..}}.
 	Errors *proxy.ErrorsSpec `yaml:"errors"`
+	// API is the encryption API's listener; nil: no API listener.
+	API *API `yaml:"api"`
 }
 
 // Class is a field class as configured: fieldmap's settings and how the
@@ -136,8 +138,11 @@ const (
 type Keys struct {
 	Provider        Provider      `yaml:"provider"`
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
-	Local           LocalKeys     `yaml:"local"`
-	AWS             AWSKeys       `yaml:"aws"`
+	// MaxStale bounds how long the ring is served without a successful
+	// refresh (0: no bound).
+	MaxStale time.Duration `yaml:"max_stale"`
+	Local    LocalKeys     `yaml:"local"`
+	AWS      AWSKeys       `yaml:"aws"`
 }
 
 // AWSKeys configures the aws provider (crypto/awskeys.Options). Its defaults

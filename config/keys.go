@@ -51,6 +51,7 @@ func keyDocs() []keyDoc {
 		{"keys", "section", nil, "the section that says where data keys come from."},
 		{"keys.provider", "local | aws", str(func(c *Config) string { return string(c.Keys.Provider) }), `the key provider: "local" (key-ring file and master key) or "aws" (KMS and Secrets Manager).`},
 		{"keys.refresh_interval", "duration", dur(func(c *Config) time.Duration { return c.Keys.RefreshInterval }), "how often the key ring is reloaded (with jitter) to pick up rotations."},
+		{"keys.max_stale", "duration", dur(func(c *Config) time.Duration { return c.Keys.MaxStale }), "the longest time the key ring is served without a successful refresh; past it protected routes are refused and /readyz fails (0s: no bound); when set, at least three times refresh_interval."},
 		{"keys.local", "section", nil, "the section of the local provider."},
 		{"keys.local.ring_file", "path", str(func(c *Config) string { return c.Keys.Local.RingFile }), "the path of the key-ring file of the local provider."},
 		{"keys.local.master_key_file", "path", str(func(c *Config) string { return c.Keys.Local.MasterKeyFile }), "the path of a file holding the base64 master key; it wins over master_key_env when set."},
@@ -71,7 +72,7 @@ func keyDocs() []keyDoc {
 		{"guard", "section", nil, "the section that says how class members are protected on requests no route lists, and who may send sealed values."},
 		{"guard.unmatched", "seal | refuse | off", str(func(*Config) string { return string(fieldmap.UnmatchedSeal) }), `what a request that no route lists gets when its body carries a class member: "seal" seals it as a route would, "refuse" answers 422 and forwards nothing, "off" forwards it as it is (logged at start: plaintext then reaches the application).`},
 		{"guard.member_case", "insensitive | sensitive", str(func(*Config) string { return string(fieldmap.CaseInsensitive) }), `how member names are compared with class keys: "insensitive" (Unicode case folding, as Go's encoding/json and several JVM mappers bind members) or "sensitive".`},
-		{"guard.sealed_writes", "refuse | accept", str(func(*Config) string { return string(fieldmap.SealedWritesRefuse) }), `whether a client without authentication may send values already sealed: "refuse" answers 422 (a value copied from another record would be opened for whoever reads this one), "accept" keeps a sealed value that opens for its field. Authenticated callers are decided by their policy (write_sealed).`},
+		{"guard.sealed_writes", "refuse | accept", str(func(*Config) string { return string(fieldmap.SealedWritesRefuse) }), `whether a client without authentication may send values already sealed, to the proxy or the API: "refuse" answers 422 (an item error sealed_value_refused on the API) (a value copied from another record would be opened for whoever reads this one), "accept" keeps a sealed value that opens for its field. Authenticated callers are decided by their policy (write_sealed).`},
 		{"classes", "map", nil, "the map of field classes by name; a class name is bound into every sealed value of the class."},
 		{"classes.<name>.mode", "random | deterministic", str(func(*Config) string { return string(fieldmap.ModeRandom) }), `the class's encryption mode: "random" or "deterministic" (equal plaintexts give equal ciphertexts, which leaks equality, for lookups).`},
 		{"classes.<name>.keys", "list of names", nil, "the JSON member names (and form field names) that hold the class; every request body, on every route, method and path, has them sealed wherever they occur, at any depth (see guard)."},
@@ -96,6 +97,13 @@ func keyDocs() []keyDoc {
 		{"errors.format", "fieldseal | problem | template", str(func(*Config) string { return proxy.ErrorFormatFieldseal }), `the body shape: "fieldseal" is {"error":{"code":..,"message":..,"request_id":..}}; "problem" is RFC 9457 application/problem+json (type about:blank, title, status, detail, and the members code and request_id); "template" renders errors.template.`},
 		{"errors.template", "text/template", nil, "the body with format template: a Go text/template over .Status, .Title, .Code, .Message and .RequestID; write values with the json function ({{json .Message}}) so they are escaped. Checked at start by rendering a sample; with a JSON content type the sample must be valid JSON."},
 		{"errors.content_type", "media type", str(func(*Config) string { return "application/json; charset=utf-8" }), "the Content-Type of template bodies."},
+		{"api", "section", nil, "the section of the encryption API listener (POST /v1/seal, /v1/open, /v1/lookup) for services that call fieldseal directly; without it there is no API listener. See the README and api/openapi.yaml."},
+		{"api.listen", "host:port", nil, "the host:port the API listener accepts calls on; required in the api section and distinct from listen and admin_listen."},
+		{"api.tls", "section", nil, "the section that serves the API listener over TLS (and HTTP/2); without it the API speaks plain HTTP/1.1."},
+		{"api.tls.cert_file", "path", nil, "the PEM certificate (chain) file of the API listener; the files are read at start."},
+		{"api.tls.key_file", "path", nil, "the PEM private key file of the API listener."},
+		{"api.allow_anonymous", "boolean", str(func(*Config) string { return "false" }), "whether API calls without a bearer token are served: as the policies' anonymous caller with auth, with full access without auth; otherwise they get 401. Without auth the api section needs it."},
+		{"api.max_items", "integer", str(func(*Config) string { return fmt.Sprint(DefaultAPIMaxItems) }), "the largest number of items one API call may carry; bodies are bounded by limits.max_body_bytes and limits.read_header_timeout as on the proxy."},
 	}
 }
 

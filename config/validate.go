@@ -64,6 +64,7 @@ func (v *validator) validate(cfg *Config) {
 		v.validateRoute(i, &cfg.Routes[i])
 	}
 	v.validateSections(cfg)
+	v.validateAPI(cfg)
 }
 
 // oneOf checks a value the file gives against the allowed ones.
@@ -132,6 +133,16 @@ func (v *validator) validateLimits(l *Limits) {
 func (v *validator) validateKeys(k *Keys) {
 	v.oneOf("keys.provider", string(k.Provider), string(ProviderLocal), string(ProviderAWS))
 	v.positive("keys.refresh_interval", k.RefreshInterval)
+	// A healthy ring is up to 1.1 refresh intervals old (jitter) and the
+	// warning comes at half the bound: below three intervals a sidecar
+	// would warn, or refuse, without any refresh having failed.
+	switch {
+	case k.MaxStale < 0:
+		v.errorf(v.at("keys.max_stale"), "keys.max_stale must be positive, or 0s for no bound")
+	case k.MaxStale > 0 && k.RefreshInterval > 0 && k.MaxStale < 3*k.RefreshInterval:
+		v.errorf(v.at("keys.max_stale"), "keys.max_stale is %s; with keys.refresh_interval %s it must be at least %s (three refresh intervals)",
+			k.MaxStale, k.RefreshInterval, 3*k.RefreshInterval)
+	}
 	v.positive("keys.aws.call_timeout", k.AWS.CallTimeout)
 	v.positiveInt("keys.aws.max_attempts", k.AWS.MaxAttempts)
 	if k.AWS.CMKCheckInterval < 0 {

@@ -32,6 +32,10 @@ type RingMetadata struct {
 	Retired    []uint32
 	Destroyed  []uint32
 	Keys       []KeyMeta
+	// CMK is the KMS key an aws ring wraps new data keys under (empty for
+	// local rings). It is encoded only when non-empty, so local rings keep
+	// the encoding they had before the field existed.
+	CMK string
 }
 
 // KeyMeta is one stored key version as the MAC sees it.
@@ -73,7 +77,18 @@ func (m RingMetadata) encode() []byte {
 		b = binary.BigEndian.AppendUint32(b, k.ID)
 		str([]byte(k.Created))
 	}
+	if m.CMK != "" {
+		str([]byte(m.CMK))
+	}
 	return b
+}
+
+// Digest returns SHA-256 of the canonical encoding of m. Providers whose
+// signer cannot hold a MAC key (an aws rotator may make keys but never
+// decrypt) bind the digest into a KMS encryption context instead.
+func (m RingMetadata) Digest() []byte {
+	sum := sha256.Sum256(m.encode())
+	return sum[:]
 }
 
 // MAC returns HMAC-SHA256 under macKey (32 bytes, never a data key) of the

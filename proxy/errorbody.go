@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"net/http"
 	"strings"
 	"text/template"
@@ -79,7 +80,7 @@ func (s ErrorsSpec) Compile() (ErrorBody, error) {
 type fieldsealBody struct{}
 
 func (fieldsealBody) Render(dst []byte, e ErrorInfo) ([]byte, string) {
-	return appendErrorBody(dst, e.Code, e.Message, e.RequestID), "application/json; charset=utf-8"
+	return jsonerror.Append(dst, e.Code, e.Message, e.RequestID), "application/json; charset=utf-8"
 }
 
 // problemBody is RFC 9457 "Problem Details for HTTP APIs": type about:blank

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"strconv"
+
 	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/transform"
 )
@@ -157,17 +158,6 @@ func classifyProxyError(err error) errorClass {
 		return classify(ErrUpstreamUnavailable)
 	}
 	return c
-}
-
-// appendErrorBody appends {"error":{"code":..,"message":..,"request_id":..}}.
-func appendErrorBody(dst []byte, code, message, requestID string) []byte {
-	dst = append(dst, `{"error":{"code":`...)
-	dst = rewrite.AppendString(dst, []byte(code))
-	dst = append(dst, `,"message":`...)
-	dst = rewrite.AppendString(dst, []byte(message))
-	dst = append(dst, `,"request_id":`...)
-	dst = rewrite.AppendString(dst, []byte(requestID))
-	return append(dst, "}}\n"...)
 }
 
 // writeError answers a request with the error body for err, shaped by

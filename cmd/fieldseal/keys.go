@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
@@ -35,6 +36,8 @@ type keyFlags struct {
 	region        string
 	endpoint      string
 	timeout       time.Duration
+	// auditCfg is the config's audit section (nil: no audit trail).
+	auditCfg *audit.Config
 }
 
 func (k *keyFlags) register(fs *flag.FlagSet) {
@@ -59,6 +62,7 @@ func (k *keyFlags) settings(fs *flag.FlagSet) (config.Keys, error) {
 			return keys, err
 		}
 		keys = cfg.Keys
+		k.auditCfg = cfg.Audit
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -175,17 +179,29 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 	defer cancel()
-
-	if keys.Provider == config.ProviderAWS {
-		return keysAWS(ctx, sub, ifCMKRotated, asJSON, keys, stdout)
-	}
-	if ifCMKRotated {
+	if keys.Provider != config.ProviderAWS && ifCMKRotated {
 		return errors.New("--if-cmk-rotated applies to the aws provider only")
 	}
-	return keysLocal(sub, asJSON, keys.Local, stdout)
+	// status reads the ring without using a key: not a key event.
+	var trail *cliTrail
+	if sub != "status" {
+		if trail, err = openCLITrail(k.auditCfg, stderr); err != nil {
+			return err
+		}
+	}
+	var info keyAudit
+	if keys.Provider == config.ProviderAWS {
+		err = keysAWS(ctx, sub, ifCMKRotated, asJSON, keys, stdout, &info)
+	} else {
+		err = keysLocal(sub, asJSON, keys.Local, stdout, &info)
+	}
+	if sub == "status" {
+		return err
+	}
+	return trail.record(keyAdminEvent(sub, info, err), err)
 }
 
-func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer) error {
+func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
 	}
@@ -210,6 +226,7 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer) er
 			st, err = localkeys.Rotate(l.RingFile, mk)
 		}
 	}
+	*info = localAudit(st, 0)
 	if err != nil {
 		return err
 	}
@@ -220,7 +237,7 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer) er
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
-func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys config.Keys, stdout io.Writer) error {
+func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
 	var st *awskeys.Status
 	var err error
@@ -234,6 +251,7 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
 	}
+	*info = awsAudit(st, 0)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -22,16 +26,17 @@ const lifecycleUsage = `
               exits 1 naming each bad version
   backup      --out FILE: write a self-describing, checksummed backup of the
               ring (wrapped keys and signed metadata, never a plaintext key)
-  restore     --from FILE: check a backup and write its ring (to --ring, the
-              original or a new path); refuses to overwrite
+  restore     --from FILE: check a backup and write its ring (to --ring or
+              --secret-id, the original or a new one); refuses to overwrite
   retire      VERSION: the version still opens values but never seals again
   min-version VERSION: versions below it stop opening (reversible)
   destroy     VERSION --yes: delete the version's wrapped key for good;
               values under it report "destroyed" (crypto-shredding)
   rewrap      --new-master-key-file FILE | --new-master-key-env VAR: move a
-              local ring to a new master key (old values keep opening)`
+              local ring to a new master key (old values keep opening; aws
+              rings follow their KMS key with rotate --if-cmk-rotated)`
 
-// runKeysLifecycle runs one lifecycle subcommand for the local provider.
+// runKeysLifecycle runs one lifecycle subcommand for either provider.
 func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error {
 	var k keyFlags
 	var asJSON, yes bool
@@ -69,13 +74,6 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if keys.Provider != config.ProviderLocal {
-		return fmt.Errorf("keys %s: not yet available for the %s provider", sub, keys.Provider)
-	}
-	l := keys.Local
-	if l.RingFile == "" {
-		return errors.New("no ring file: pass --ring FILE or --config FILE")
-	}
 	var id uint32
 	if version != "" {
 		n, err := strconv.ParseUint(strings.TrimPrefix(version, "v"), 10, 32)
@@ -87,6 +85,30 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
+	if sub == "destroy" && !yes {
+		return fmt.Errorf("keys destroy v%d: values sealed under it become unreadable for good; pass --yes to confirm", id)
+	}
+	trail, err := openCLITrail(k.auditCfg, stderr)
+	if err != nil {
+		return err
+	}
+	var info keyAudit
+	if keys.Provider == config.ProviderAWS {
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		defer cancel()
+		err = lifecycleAWS(ctx, sub, id, out, from, asJSON, keys, stdout, &info)
+	} else {
+		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info)
+	}
+	return trail.record(keyAdminEvent(sub, info, err), err)
+}
+
+// lifecycleLocal runs one lifecycle subcommand against the local ring.
+func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
+	*info = keyAudit{keyIDs: nonZero(id)}
+	if l.RingFile == "" {
+		return errors.New("no ring file: pass --ring FILE or --config FILE")
+	}
 	mk, err := localkeys.LoadMasterKey(l.MasterKeyFile, l.MasterKeyEnv)
 	if err != nil {
 		return err
@@ -97,6 +119,9 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	case "verify":
 		rep, err := localkeys.Verify(l.RingFile, mk)
 		if rep != nil {
+			for _, v := range rep.Versions {
+				info.keyIDs = append(info.keyIDs, v.ID)
+			}
 			if asJSON {
 				_ = writeJSON(stdout, rep)
 			} else {
@@ -119,6 +144,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		*info = keyAudit{primary: b.Primary, keyIDs: b.Versions, revision: b.SHA256}
 		fmt.Fprintf(stdout, "backup %s: ring %s, versions %v, primary v%d, sha256 %s\n", out, b.RingID, b.Versions, b.Primary, b.SHA256)
 		return nil
 	case "restore":
@@ -131,9 +157,6 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	case "min-version":
 		st, err = localkeys.SetMinVersion(l.RingFile, mk, id)
 	case "destroy":
-		if !yes {
-			return fmt.Errorf("keys destroy v%d: values sealed under it become unreadable for good; pass --yes to confirm", id)
-		}
 		st, err = localkeys.Destroy(l.RingFile, mk, id)
 	case "rewrap":
 		if newMKFile == "" && newMKEnv == "" {
@@ -145,6 +168,9 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 		}
 		st, err = localkeys.Rewrap(l.RingFile, mk, newMK)
 	}
+	if st != nil {
+		*info = localAudit(st, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -153,4 +179,70 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s: done\nring %s (%s)\nprimary: v%d\nrevision: %s\n", sub, st.Path, st.RingID, st.Primary, st.Revision)
 	return writeVersions(stdout, st.Keys, time.Now())
+}
+
+// lifecycleAWS runs one lifecycle subcommand against the aws ring.
+func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
+	opts := awsOptions(keys, nil, zerolog.Nop())
+	*info = keyAudit{keyIDs: nonZero(id)}
+	var st *awskeys.Status
+	var err error
+	switch sub {
+	case "verify":
+		rep, err := awskeys.Verify(ctx, opts)
+		if rep != nil {
+			for _, v := range rep.Versions {
+				info.keyIDs = append(info.keyIDs, v.ID)
+			}
+			if asJSON {
+				_ = writeJSON(stdout, rep)
+			} else {
+				fmt.Fprintf(stdout, "secret %s (ring %s, %s)\nmetadata: %s\n", rep.Secret, rep.RingID, rep.Format, rep.Metadata)
+				for _, v := range rep.Versions {
+					line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
+					if v.Error != "" {
+						line += "\t" + v.Error
+					}
+					fmt.Fprintln(stdout, line)
+				}
+			}
+		}
+		return err
+	case "backup":
+		if out == "" {
+			return errors.New("keys backup: --out FILE is required")
+		}
+		b, err := awskeys.WriteBackup(ctx, opts, out, time.Now())
+		if err != nil {
+			return err
+		}
+		*info = keyAudit{primary: b.Primary, keyIDs: b.Versions, revision: b.SourceVersion}
+		fmt.Fprintf(stdout, "backup %s: secret %s version %s, ring %s, versions %v, primary v%d, sha256 %s\n",
+			out, b.Source, b.SourceVersion, b.RingID, b.Versions, b.Primary, b.SHA256)
+		return nil
+	case "restore":
+		if from == "" {
+			return errors.New("keys restore: --from FILE is required")
+		}
+		st, err = awskeys.RestoreBackup(ctx, opts, from)
+	case "retire":
+		st, err = awskeys.Retire(ctx, opts, id)
+	case "min-version":
+		st, err = awskeys.SetMinVersion(ctx, opts, id)
+	case "destroy":
+		st, err = awskeys.Destroy(ctx, opts, id)
+	case "rewrap":
+		return errors.New("keys rewrap moves a local ring to a new master key; an aws ring follows its KMS key with `keys rotate --if-cmk-rotated`")
+	}
+	if st != nil {
+		*info = awsAudit(st, id)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, st)
+	}
+	fmt.Fprintf(stdout, "%s: done\n", sub)
+	return st.WriteText(stdout, time.Now())
 }

@@ -7,10 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/api"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
@@ -47,11 +50,49 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 	}, nil
 }
 
+// apiOptions returns the api.Options the configuration decides: Routes,
+// MaxBodyBytes (limits.max_body_bytes, as on the proxy) and MaxItems
+// (api.max_items). cfg.API must be set. The caller adds Keys,
+// Authenticator (apiAuthenticator), Masker, Logger, Registerer and Observer.
+func apiOptions(cfg *config.Config, routes *fieldmap.Map) api.Options {
+	return api.Options{
+		Routes:       routes,
+		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
+		MaxItems:     cfg.API.MaxItems,
+	}
+}
+
+// apiAuthenticator returns the API's authenticator: the policy's callers on
+// verified tokens when auth is configured (pol and v set), with anonymous
+// calls only if api.allow_anonymous; without auth, full access for every
+// caller if allow_anonymous, else nil, which refuses every call (config
+// validation refuses that configuration first).
+func apiAuthenticator(cfg *config.Config, pol *policy.Policy, v *auth.Verifier) api.Authenticator {
+	switch {
+	case pol != nil && v != nil:
+		return api.PolicyAuthenticator{Policy: pol, Verifier: v, AllowAnonymous: cfg.API.AllowAnonymous}
+	case cfg.API.AllowAnonymous:
+		return api.Anonymous{}
+	}
+	return nil
+}
+
 // authOptions returns the verifier options of the auth section (decoded
 // into auth.Options as they are) with the process's registry and logger.
 func authOptions(section auth.Options, reg prometheus.Registerer, log zerolog.Logger) auth.Options {
 	section.Registerer, section.Logger = reg, log
 	return section
+}
+
+// keyCacheOptions maps the config's keys section to the key cache's options
+// (refresh interval, keys.max_stale), monitored with the process's registry
+// and logger. The caller adds OnEvent when there is an audit trail.
+func keyCacheOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) keycache.Options {
+	return keycache.Options{
+		Interval: keys.RefreshInterval,
+		MaxStale: keys.MaxStale,
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
+	}
 }
 
 // awsOptions maps the config's keys.aws section to the provider's options.

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/admin"
+	"github.com/fieldseal/fieldseal/api"
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/config"
@@ -33,7 +34,7 @@ import (
 )
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics) and the key cache. SIGHUP reloads the config's field map (a bad one\nis refused and the old one kept) and reopens the audit file (log\nrotation); SIGINT/SIGTERM drain in-flight requests and stop.", stderr)
+	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics), the encryption API listener if configured, and the key cache.\nSIGHUP reloads the config's field map (a bad one is refused and the old one\nkept) and reopens the audit file (log rotation); SIGINT/SIGTERM drain\nin-flight requests and stop.", stderr)
 	var o overrides
 	fs.StringVar(&o.configFile, "config", "", "config `FILE` (required)")
 	fs.StringVar(&o.listen, "listen", "", "proxy listen `ADDRESS`, overriding the config's listen")
@@ -157,10 +158,9 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	defer closeSrc()
-	cacheOpts := keycache.Options{
-		Interval: cfg.Keys.RefreshInterval,
-		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
-	}
+	// keys.max_stale: past it the cache serves no ring (protected routes
+	// 503, /readyz not ready) until a refresh succeeds.
+	cacheOpts := keyCacheOptions(cfg.Keys, reg, log)
 	if trail != nil {
 		cacheOpts.OnEvent = func(k keycache.KeyEvent) { record(audit.KeyEvent(k)) }
 	}
@@ -176,6 +176,8 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		return err
 	}
 	opts.Masker = masks
+	var pol *policy.Policy
+	var verifier *auth.Verifier
 	if cfg.Auth != nil {
 		v, err := auth.New(ctx, authOptions(*cfg.Auth, reg, log))
 		if err != nil {
@@ -186,10 +188,10 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		if cfg.Policies != nil {
 			spec = *cfg.Policies
 		}
-		pol, err := policy.Compile(spec, cfg.ClassNames())
-		if err != nil {
+		if pol, err = policy.Compile(spec, cfg.ClassNames()); err != nil {
 			return err
 		}
+		verifier = v
 		opts.Authenticator = proxy.PolicyAuthenticator{Policy: pol, Verifier: v}
 	}
 	if trail != nil {
@@ -198,6 +200,20 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	px, err := proxy.New(opts)
 	if err != nil {
 		return err
+	}
+	maps := []func(*fieldmap.Map){px.SetMap}
+	var apiHandler *api.API
+	if cfg.API != nil {
+		aopts := apiOptions(cfg, fm)
+		aopts.Keys, aopts.Masker, aopts.Logger, aopts.Registerer = cache, masks, log, reg
+		aopts.Authenticator = apiAuthenticator(cfg, pol, verifier)
+		if trail != nil {
+			aopts.Observer = record
+		}
+		if apiHandler, err = api.New(aopts); err != nil {
+			return err
+		}
+		maps = append(maps, apiHandler.SetMap)
 	}
 
 	// Listen before loading keys, so probes answer (not ready) while the
@@ -216,7 +232,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
 	servers := []*http.Server{srv}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	if cfg.TLS.Enabled() {
 		// With a certificate the listener speaks TLS, and net/http then
 		// offers HTTP/2 to clients by ALPN.
@@ -244,6 +260,14 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(aln) }()
 	}
+	if apiHandler != nil {
+		apiSrv, err := serveAPI(cfg, apiHandler, log, errc)
+		if err != nil {
+			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
+			return err
+		}
+		servers = append(servers, apiSrv)
+	}
 	warnGuardOff(fm, log)
 	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
 		Str("upstream", redacted(cfg.Upstream)).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
@@ -262,7 +286,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	for {
 		select {
 		case <-hup:
-			reload(o.configFile, px, log)
+			reload(o.configFile, maps, log)
 			reopenAudit(trail, log)
 		case err := <-errc:
 			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
@@ -281,13 +305,15 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 
 // reload recompiles the field map; a config that fails keeps the old map.
 // Listeners, keys and limits need a restart to change.
-func reload(configFile string, px *proxy.Proxy, log zerolog.Logger) {
+func reload(configFile string, maps []func(*fieldmap.Map), log zerolog.Logger) {
 	_, fm, err := compile(configFile)
 	if err != nil {
 		log.Error().Str("event", "reload_refused").Err(err).Msg("config reload refused; keeping the running field map")
 		return
 	}
-	px.SetMap(fm)
+	for _, set := range maps {
+		set(fm)
+	}
 	warnGuardOff(fm, log)
 	log.Info().Str("event", "reloaded").Msg("field map reloaded")
 }

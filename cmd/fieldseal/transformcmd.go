@@ -11,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/audit"
+	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/transform"
@@ -64,31 +66,65 @@ func runDocument(verb string, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	doc = bytes.TrimSpace(doc)
 
+	// Every seal or open on the command line is a key-use event: with an
+	// audit section it is recorded, and a broken trail stops the command.
+	trail, err := openCLITrail(cfg.Audit, stderr)
+	if err != nil {
+		return err
+	}
+	out, keyIDs, err := transformStdin(verb, cfg, side, *ctxValue, doc)
+	e := audit.Event{Type: audit.TypeRequest, Route: *routeName, Method: "CLI " + strings.ToUpper(verb), KeyIDs: keyIDs, Outcome: audit.OutcomeOK}
+	if err != nil {
+		e.Outcome, e.Reason = audit.OutcomeError, cryptoReason(err)
+	}
+	if err := trail.record(e, err); err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(out, '\n'))
+	return err
+}
+
+// transformStdin loads the keys and seals or opens doc; it returns the key
+// versions used (for the audit event), as the transform counted them.
+func transformStdin(verb string, cfg *config.Config, side *fieldmap.Side, ctxValue string, doc []byte) ([]byte, []uint32, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	src, closeSrc, err := newKeySource(ctx, cfg.Keys, nil, zerolog.Nop())
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer closeSrc()
 	ring, err := src.Load(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("load keys: %w", err)
+		return nil, nil, fmt.Errorf("load keys: %w", err)
 	}
-	out, err := transformDocument(verb, ring, side, *ctxValue, doc)
-	if err != nil {
-		return err
-	}
-	out = append(out, '\n')
-	_, err = stdout.Write(out)
-	return err
+	var st transform.Stats
+	out, err := transformDocument(verb, ring, side, ctxValue, doc, &st)
+	return out, st.KeyIDs, err
 }
 
-func transformDocument(verb string, ring *crypto.Keyring, side *fieldmap.Side, ctxValue string, doc []byte) ([]byte, error) {
+// cryptoReason is the bounded audit reason for a failed seal or open.
+func cryptoReason(err error) string {
+	switch {
+	case errors.Is(err, crypto.ErrKeyDestroyed):
+		return "key_destroyed"
+	case errors.Is(err, crypto.ErrTampered):
+		return "tampered"
+	case errors.Is(err, crypto.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, crypto.ErrNoKey):
+		return "no_key"
+	case errors.Is(err, crypto.ErrMetadataMAC):
+		return "ring_metadata"
+	}
+	return "error"
+}
+
+func transformDocument(verb string, ring *crypto.Keyring, side *fieldmap.Side, ctxValue string, doc []byte, st *transform.Stats) ([]byte, error) {
 	// The CLI acts for a caller that may write and decrypt every class:
 	// legacy plaintext passes through decrypt, and a value that does not open
 	// is an error.
-	t := transform.New(transform.Params{Ring: ring, Side: side, Context: ctxValue})
+	t := transform.New(transform.Params{Ring: ring, Side: side, Context: ctxValue, Stats: st})
 	if verb == "encrypt" {
 		return t.Seal(nil, doc)
 	}

@@ -23,6 +23,9 @@ const maxWriteAttempts = 12
 type Status struct {
 	Secret          string          `json:"secret"`
 	SecretARN       string          `json:"secret_arn"`
+	Format          string          `json:"format"`
+	RingID          string          `json:"ring_id,omitempty"` // empty for a v1 ring
+	MinVersion      uint32          `json:"min_version,omitempty"`
 	VersionID       string          `json:"version_id"` // the secret version holding this ring
 	CMK             string          `json:"cmk"`
 	CMKRotationSeen time.Time       `json:"cmk_rotation_seen,omitzero"`
@@ -32,23 +35,36 @@ type Status struct {
 	Rotated bool `json:"rotated"`
 	// Rewrapped lists the key versions re-wrapped under the current CMK.
 	Rewrapped []uint32 `json:"rewrapped,omitempty"`
+	// Size is the ring secret's size in bytes.
+	Size int `json:"size"`
+	// Notices are warnings for the operator (a ring close to the secret size limit).
+	Notices []string `json:"notices,omitempty"`
 }
 
 // VersionStatus is one data key version.
 type VersionStatus struct {
 	ID       uint32    `json:"id"`
 	Created  time.Time `json:"created"`
-	CMKKeyID string    `json:"cmk_key_id"`
+	CMKKeyID string    `json:"cmk_key_id,omitempty"`
 	Primary  bool      `json:"primary"`
+	// Retired versions open but never seal.
+	Retired bool `json:"retired,omitempty"`
+	// Destroyed versions (destroyed, or below the minimum version) do not open.
+	Destroyed bool `json:"destroyed,omitempty"`
 }
 
 func newStatus(sv *secretVersion) *Status {
+	r := sv.ring
 	s := &Status{
-		Secret: sv.name, SecretARN: sv.arn, VersionID: sv.versionID,
-		CMK: sv.ring.CMK, CMKRotationSeen: sv.ring.CMKRotationSeen, Primary: sv.ring.Primary,
+		Secret: sv.name, SecretARN: sv.arn, VersionID: sv.versionID, Format: r.Format, RingID: r.RingID,
+		MinVersion: r.MinVersion, CMK: r.CMK, CMKRotationSeen: r.CMKRotationSeen, Primary: r.Primary, Size: sv.size,
 	}
-	for _, k := range sv.ring.Keys {
-		s.Versions = append(s.Versions, VersionStatus{ID: k.ID, Created: k.Created, CMKKeyID: k.CMKKeyID, Primary: k.ID == sv.ring.Primary})
+	for _, k := range r.Keys {
+		s.Versions = append(s.Versions, VersionStatus{ID: k.ID, Created: k.Created, CMKKeyID: k.CMKKeyID, Primary: k.ID == r.Primary,
+			Retired: slices.Contains(r.Retired, k.ID), Destroyed: !r.live(k.ID)})
+	}
+	for _, id := range r.Destroyed {
+		s.Versions = append(s.Versions, VersionStatus{ID: id, Retired: slices.Contains(r.Retired, id), Destroyed: true})
 	}
 	slices.SortFunc(s.Versions, func(a, b VersionStatus) int { return int(a.ID) - int(b.ID) })
 	return s
@@ -57,7 +73,8 @@ func newStatus(sv *secretVersion) *Status {
 // WriteText prints the status for people: one line per version with its age.
 func (s *Status) WriteText(w io.Writer, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "secret:\t%s (version %s)\n", s.Secret, s.VersionID)
+	fmt.Fprintf(tw, "secret:\t%s (version %s, %d bytes)\n", s.Secret, s.VersionID, s.Size)
+	fmt.Fprintf(tw, "ring:\t%s (%s)\n", first(s.RingID, "none: v1 ring, upgraded by the next change"), s.Format)
 	fmt.Fprintf(tw, "cmk:\t%s\n", s.CMK)
 	seen := "none"
 	if !s.CMKRotationSeen.IsZero() {
@@ -65,14 +82,30 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 	}
 	fmt.Fprintf(tw, "cmk rotation followed:\t%s\n", seen)
 	fmt.Fprintf(tw, "primary:\tv%d\n\n", s.Primary)
-	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tWRAPPED UNDER\tPRIMARY")
+	if s.MinVersion > 1 {
+		fmt.Fprintf(tw, "minimum version:\tv%d\n", s.MinVersion)
+	}
+	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tWRAPPED UNDER\tPRIMARY\tSTATE")
 	for _, v := range s.Versions {
-		mark := ""
+		mark, state := "", ""
 		if v.Primary {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\n", v.ID, v.Created.Format(time.RFC3339),
-			now.Sub(v.Created).Truncate(time.Second), v.CMKKeyID, mark)
+		switch {
+		case v.Destroyed:
+			state = "destroyed"
+		case v.Retired:
+			state = "retired"
+		}
+		if v.Created.IsZero() {
+			fmt.Fprintf(tw, "v%d\t-\t-\t-\t\t%s\n", v.ID, state)
+			continue
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Created.Format(time.RFC3339),
+			now.Sub(v.Created).Truncate(time.Second), v.CMKKeyID, mark, state)
+	}
+	for _, n := range s.Notices {
+		fmt.Fprintf(tw, "warning:\t%s\n", n)
 	}
 	return tw.Flush()
 }
@@ -108,19 +141,34 @@ func Init(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil && !errors.Is(err, ErrUnsupported) {
 		return nil, err
 	}
-	k, err := c.newWrappedKey(ctx, cmk.arn, name, 1)
+	r := &ring{Format: ringFormat, RingID: newRingID(), CMK: opts.KMSKeyID, Primary: 1,
+		CMKRotationSeen: seen, CMKKeyMaterial: cmk.keyMaterial}
+	k, err := c.newWrappedKey(ctx, cmk.arn, r, 1)
 	if err != nil {
 		return nil, err
 	}
-	r := &ring{Format: ringFormat, CMK: opts.KMSKeyID, Primary: 1, Keys: []wrappedKey{k},
-		CMKRotationSeen: seen, CMKKeyMaterial: cmk.keyMaterial}
+	r.Keys = []wrappedKey{k}
+	if err := c.seal(ctx, r, cmk.arn); err != nil {
+		return nil, err
+	}
+	// The version id comes from the random ring id: a ring made again in a
+	// secret of the same name (after a forced deletion) gets another version
+	// id, so running sidecars see the change instead of keeping the old keys.
 	body, err := r.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("init aws key ring in secret %q: encode: %w", name, err)
 	}
-	// A token derived from the name makes concurrent inits collide instead of
-	// both succeeding with different rings.
-	token := requestToken("init:"+name, 1)
+	return c.create(ctx, "init", name, r, body, requestToken("init:"+r.RingID, 1))
+}
+
+// create writes r as the first version of a new secret name, after the size
+// check. It refuses (ErrRingExists) when the secret exists.
+// body is r's JSON (a restore writes the backed-up bytes unchanged).
+func (c *clients) create(ctx context.Context, what, name string, r *ring, body, token string) (*Status, error) {
+	notices, err := c.checkSize(what, name, body)
+	if err != nil {
+		return nil, err
+	}
 	out, err := call(ctx, c, func(ctx context.Context) (*secretsmanager.CreateSecretOutput, error) {
 		return c.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:               aws.String(name),
@@ -132,12 +180,14 @@ func Init(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "ResourceExistsException" {
-			return nil, fmt.Errorf("init aws key ring in secret %q: %w", name, ErrRingExists)
+			return nil, fmt.Errorf("%s aws key ring in secret %q: %w", what, name, ErrRingExists)
 		}
 		return nil, callError("secretsmanager", "CreateSecret", "secret "+strconv.Quote(name), err)
 	}
-	return newStatus(&secretVersion{name: aws.ToString(out.Name), arn: aws.ToString(out.ARN),
-		versionID: aws.ToString(out.VersionId), ring: r}), nil
+	st := newStatus(&secretVersion{name: aws.ToString(out.Name), arn: aws.ToString(out.ARN),
+		versionID: aws.ToString(out.VersionId), ring: r, size: len(body)})
+	st.Notices = notices
+	return st, nil
 }
 
 // Rotate adds data key version max+1, wrapped under opts.KMSKeyID when set (else
@@ -151,24 +201,23 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 	}
 	defer c.close()
 	var cmk cmkInfo
-	return c.update(ctx, "rotate", func(ctx context.Context, sv *secretVersion) (*ring, []uint32, error) {
+	return c.update(ctx, "rotate", func(ctx context.Context, sv *secretVersion, r *ring) (bool, []uint32, error) {
 		if cmk.arn == "" {
 			if cmk, err = c.describeKey(ctx, first(opts.KMSKeyID, sv.ring.CMK)); err != nil {
-				return nil, nil, err
+				return false, nil, err
 			}
 		}
-		r := sv.ring.clone()
 		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, sv.name, id)
+		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
 		if err != nil {
-			return nil, nil, err
+			return false, nil, err
 		}
 		r.Keys = append(r.Keys, k)
 		r.Primary = id
 		if opts.KMSKeyID != "" {
 			r.CMK = opts.KMSKeyID
 		}
-		return r, nil, nil
+		return true, nil, nil
 	})
 }
 
@@ -190,10 +239,10 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 		return nil, err
 	}
 	defer c.close()
-	return c.update(ctx, "rotate if cmk rotated", func(ctx context.Context, sv *secretVersion) (*ring, []uint32, error) {
+	return c.update(ctx, "rotate if cmk rotated", func(ctx context.Context, sv *secretVersion, r *ring) (bool, []uint32, error) {
 		cmk, err := c.describeKey(ctx, first(opts.KMSKeyID, sv.ring.CMK))
 		if err != nil {
-			return nil, nil, err
+			return false, nil, err
 		}
 		old := sv.ring
 		changed := slices.ContainsFunc(old.Keys, func(k wrappedKey) bool { return k.CMKKeyID != cmk.arn }) ||
@@ -201,28 +250,27 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 		latest, err := c.latestRotation(ctx, cmk.arn)
 		switch {
 		case errors.Is(err, ErrUnsupported) && !changed:
-			return nil, nil, fmt.Errorf("cannot tell whether the cmk rotated: %w", err)
+			return false, nil, fmt.Errorf("cannot tell whether the cmk rotated: %w", err)
 		case err != nil && !errors.Is(err, ErrUnsupported):
-			return nil, nil, err
+			return false, nil, err
 		}
 		if latest.After(old.CMKRotationSeen) {
 			changed = true
 		}
 		if !changed {
-			return nil, nil, nil
+			return false, nil, nil
 		}
-		r := old.clone()
 		var rewrapped []uint32
 		for i, k := range r.Keys {
-			if r.Keys[i], err = c.rewrap(ctx, sv.name, cmk.arn, k); err != nil {
-				return nil, nil, err
+			if r.Keys[i], err = c.rewrap(ctx, r, sv.name, cmk.arn, k); err != nil {
+				return false, nil, err
 			}
 			rewrapped = append(rewrapped, k.ID)
 		}
 		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, sv.name, id)
+		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
 		if err != nil {
-			return nil, nil, err
+			return false, nil, err
 		}
 		r.Keys = append(r.Keys, k)
 		r.Primary = id
@@ -233,7 +281,7 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 		if opts.KMSKeyID != "" {
 			r.CMK = opts.KMSKeyID
 		}
-		return r, rewrapped, nil
+		return true, rewrapped, nil
 	})
 }
 
@@ -251,14 +299,17 @@ func ReadStatus(ctx context.Context, opts Options) (*Status, error) {
 	return newStatus(sv), nil
 }
 
-// mutation builds the child ring from the current one; a nil ring means "nothing
-// to do". It must add exactly one key (the new primary) to the ring it is given.
-type mutation func(ctx context.Context, sv *secretVersion) (*ring, []uint32, error)
+// mutation changes next, a copy of the current ring already upgraded to ring
+// format v2, into the child to write; changed false means "nothing to do".
+// The token scheme admits one child per parent, so mutations from the same
+// parent collide and the loser starts again from the winner's ring.
+type mutation func(ctx context.Context, sv *secretVersion, next *ring) (changed bool, rewrapped []uint32, err error)
 
-// update is the optimistic read-modify-write loop shared by the rotations:
-// read AWSCURRENT, build the child, write it with the token derived from (parent,
-// new id), re-read, and retry when another writer got there first or the written
-// version is not part of the current ring.
+// update is the optimistic read-modify-write loop shared by every change:
+// read AWSCURRENT, check its metadata seal (a ring edited outside fieldseal is
+// never built on), build the child, seal it, check its size, write it with the
+// token derived from (parent, next id), re-read, and retry when another writer
+// got there first or the written change is not part of the current ring.
 func (c *clients) update(ctx context.Context, what string, mutate mutation) (*Status, error) {
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
 		if attempt > 0 {
@@ -274,18 +325,31 @@ func (c *clients) update(ctx context.Context, what string, mutate mutation) (*St
 		if err != nil {
 			return nil, err
 		}
-		next, rewrapped, err := mutate(ctx, sv)
+		if err := c.verifySeal(ctx, sv.ring, true); err != nil {
+			return nil, fmt.Errorf("%s key ring in secret %s: %w", what, c.secretRef(), err)
+		}
+		next := sv.ring.clone()
+		next.upgrade(sv.name)
+		changed, rewrapped, err := mutate(ctx, sv, next)
 		if err != nil {
 			return nil, err
 		}
-		if next == nil {
+		if !changed {
 			return newStatus(sv), nil
+		}
+		primary, _ := next.key(next.Primary)
+		if err := c.seal(ctx, next, primary.CMKKeyID); err != nil {
+			return nil, err
 		}
 		body, err := next.marshal()
 		if err != nil {
 			return nil, fmt.Errorf("%s key ring in secret %s: encode: %w", what, c.secretRef(), err)
 		}
-		token := requestToken(sv.versionID, next.Primary)
+		notices, err := c.checkSize(what, sv.name, body)
+		if err != nil {
+			return nil, err
+		}
+		token := requestToken(sv.versionID, sv.ring.maxID()+1)
 		_, err = call(ctx, c, func(ctx context.Context) (*secretsmanager.PutSecretValueOutput, error) {
 			return c.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 				SecretId: aws.String(sv.arn), SecretString: aws.String(body), ClientRequestToken: aws.String(token),
@@ -298,21 +362,44 @@ func (c *clients) update(ctx context.Context, what string, mutate mutation) (*St
 			}
 			return nil, callError("secretsmanager", "PutSecretValue", "secret "+c.secretRef(), err)
 		}
-		// Verify: the current ring must contain every key we wrote. If it does not,
-		// a writer that bypassed the token scheme replaced our version; try again.
+		// Verify: the current ring must hold our change. If it does not, a
+		// writer that bypassed the token scheme replaced our version; try again.
 		cur, err := c.readRing(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if !containsAll(cur.ring, next) {
+		if cur.versionID != token && !includes(cur.ring, next) {
 			continue
 		}
-		st := newStatus(&secretVersion{name: sv.name, arn: sv.arn, versionID: token, ring: next})
-		st.Rotated = true
+		st := newStatus(&secretVersion{name: sv.name, arn: sv.arn, versionID: token, ring: next, size: len(body)})
+		st.Rotated = next.Primary != sv.ring.Primary
 		st.Rewrapped = rewrapped
+		st.Notices = notices
 		return st, nil
 	}
 	return nil, fmt.Errorf("%s key ring in secret %s: %w (%d attempts)", what, c.secretRef(), ErrConflict, maxWriteAttempts)
+}
+
+// includes reports whether have holds the change that produced want: every
+// key version of want (or its later destruction), and want's retired and
+// destroyed versions.
+func includes(have, want *ring) bool {
+	for _, w := range want.Keys {
+		if !containsAll(have, &ring{Keys: []wrappedKey{w}}) && !slices.Contains(have.Destroyed, w.ID) {
+			return false
+		}
+	}
+	for _, id := range want.Retired {
+		if !slices.Contains(have.Retired, id) && !slices.Contains(have.Destroyed, id) {
+			return false
+		}
+	}
+	for _, id := range want.Destroyed {
+		if !slices.Contains(have.Destroyed, id) {
+			return false
+		}
+	}
+	return true
 }
 
 // containsAll reports whether every key version of want is in have. A later

@@ -31,10 +31,10 @@ func readRingDirect(t *testing.T, ctx context.Context, smURL, secret string) *ri
 
 // plaintextOf unwraps a ring key with a plain KMS client, to compare data keys
 // across re-wraps (test only: production code never exposes the plaintext).
-func plaintextOf(t *testing.T, ctx context.Context, kmsURL, secret string, k wrappedKey) []byte {
+func plaintextOf(t *testing.T, ctx context.Context, kmsURL, secret string, r *ring, k wrappedKey) []byte {
 	t.Helper()
 	out, err := kmsClient(kmsURL).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: k.Wrapped, KeyId: aws.String(k.CMKKeyID),
-		EncryptionContext: encryptionContext(secret, k.ID)})
+		EncryptionContext: r.keyContext(secret, k)})
 	if err != nil {
 		t.Fatalf("decrypt key v%d: %v", k.ID, err)
 	}
@@ -57,7 +57,7 @@ func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
 		}
 	})
 	before := readRingDirect(t, ctx, url, secret)
-	v1 := plaintextOf(t, ctx, url, secret, before.Keys[0])
+	v1 := plaintextOf(t, ctx, url, secret, before, before.Keys[0])
 
 	_, err := kmsClient(url).RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(cmk)})
 	if isUnsupported(err) {
@@ -101,7 +101,7 @@ func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
 		if bytes.Equal(k1.Wrapped, before.Keys[0].Wrapped) {
 			t.Fatal("v1 was not re-wrapped")
 		}
-		if !bytes.Equal(plaintextOf(t, ctx, url, secret, k1), v1) {
+		if !bytes.Equal(plaintextOf(t, ctx, url, secret, after, k1), v1) {
 			t.Fatal("re-wrapping changed data key v1")
 		}
 	})
@@ -140,7 +140,7 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 			if before.Keys[0].CMKKeyID != keyA {
 				t.Fatalf("v1 wrapped under %q, want %q", before.Keys[0].CMKKeyID, keyA)
 			}
-			v1 := plaintextOf(t, ctx, kmsURL, secret, before.Keys[0])
+			v1 := plaintextOf(t, ctx, kmsURL, secret, before, before.Keys[0])
 			if _, err := k.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(keyB)}); err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +155,7 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 				}
 			}
 			k1, _ := after.key(1)
-			if !bytes.Equal(plaintextOf(t, ctx, kmsURL, secret, k1), v1) {
+			if !bytes.Equal(plaintextOf(t, ctx, kmsURL, secret, after, k1), v1) {
 				t.Fatal("re-wrapping under the new CMK changed data key v1")
 			}
 			if _, kr := mustLoad(t, ctx, opts); kr.Primary() != 2 {
@@ -190,9 +190,11 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 	})
 	t.Run("local-kms refuses a wrapped key under another context", func(t *testing.T) {
 		r := readRingDirect(t, ctx, smURL, secret)
-		_, err := (&clients{opts: p.c.opts, kms: p.c.kms}).unwrap(ctx, "another/secret", r.Keys[0])
+		other := r.clone()
+		other.RingID = newRingID()
+		_, err := (&clients{opts: p.c.opts, kms: p.c.kms}).unwrap(ctx, other, secret, r.Keys[0])
 		if !errors.Is(err, ErrWrongContext) {
-			t.Fatalf("unwrap under another secret's context: %v, want ErrWrongContext", err)
+			t.Fatalf("unwrap under another ring's context: %v, want ErrWrongContext", err)
 		}
 	})
 	t.Run("a sidecar on an endpoint without ListKeyRotations turns its CMK check off", func(t *testing.T) {

@@ -16,11 +16,35 @@
 //     re-wraps every data key under the current CMK (ReEncrypt).
 //   - Provider is a crypto.Source and crypto.Changer for keycache.Cache: Changed is one
 //     DescribeSecret (plus one ListKeyRotations per CMK check interval); Load is one
-//     GetSecretValue plus one KMS Decrypt per key version not already in memory.
+//     GetSecretValue, one KMS Decrypt for a new metadata seal, and one KMS Decrypt
+//     per key version not already in memory (at most Options.UnwrapConcurrency at
+//     once). A non-primary version KMS refuses is left out (Unreadable).
 //
-// Every wrapped key is bound by the KMS encryption context
-// {"fieldseal:secret": <secret name>, "fieldseal:version": "<key id>"}, which the
-// IAM policies in docs/iam use to restrict kms:Decrypt to this one ring.
+// Rings have an identity: a random ring id made at Init. Every wrapped key is
+// bound by the KMS encryption context
+// {"fieldseal:ring": <ring id>, "fieldseal:version": "<key id>"}, which the IAM
+// policies in docs/iam use to restrict kms:Decrypt to this one ring; the secret
+// name is not part of it, so a ring restored under another name opens. Keys
+// made by earlier releases (ring format v1) keep their binding
+// {"fieldseal:secret": <secret name>, "fieldseal:version": "<key id>"} until a CMK
+// re-wrap moves them to the ring id. The Init version id derives from the ring
+// id, so a ring made again in a force-deleted secret of the same name is a new
+// secret version, and the Provider reuses an unwrapped key only for the same
+// wrapped bytes of the same ring: an old and a re-created ring never mix.
+//
+// The ring's metadata (primary, minimum version, retired and destroyed
+// versions, key list, CMK) is authenticated by a metadata seal: a KMS
+// ciphertext from GenerateDataKeyWithoutPlaintext whose encryption context
+// holds the ring id and the SHA-256 of the metadata. Changing the metadata
+// changes the context, and KMS refuses the seal. Writers check it with
+// ReEncrypt (the rotator may not decrypt), the Provider with Decrypt. Its
+// strength rests on who may make ciphertexts under the CMK (the rotator) and
+// on kms:Decrypt being limited to the ring's CMK, as docs/iam does.
+//
+// Retire, SetMinVersion and Destroy change the lifecycle; Verify unwraps every
+// version; WriteBackup and RestoreBackup copy the ring out and back (same or
+// new secret name). Every write is checked against the secret size limit first
+// (ErrRingTooLarge, with a warning from RingSizeWarnPercent on).
 //
 // Plaintext keys exist only in memory (in crypto.DataKey); they never reach the
 // secret, logs, metrics or error messages. Every AWS call is counted in

@@ -31,6 +31,16 @@ var (
 	ErrConflict = errors.New("key ring changed concurrently too many times")
 	// ErrUnavailable: the service could not be reached or timed out.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrRingTooLarge: the ring would not fit the secret size limit; destroy
+	// old versions (keys destroy) to make room.
+	ErrRingTooLarge = errors.New("key ring too large for its secret")
+	// ErrLifecycle: a retire, minimum-version or destroy request that would
+	// leave the ring without a usable primary, or names no such version.
+	ErrLifecycle = errors.New("key lifecycle change refused")
+	// ErrVerify: Verify found a problem; its Report names it.
+	ErrVerify = errors.New("key ring verification failed")
+	// ErrBadBackup: a backup file is not a valid, intact fieldseal aws ring backup.
+	ErrBadBackup = errors.New("invalid or corrupted key ring backup")
 	// ErrKMSKeyState: the CMK is disabled, pending deletion or not a symmetric
 	// encryption key.
 	ErrKMSKeyState = errors.New("kms key is not usable for symmetric encryption")

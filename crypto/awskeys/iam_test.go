@@ -122,15 +122,23 @@ func TestIAMPoliciesGrantExactlyWhatTheCodeCalls(t *testing.T) {
 		})
 	}
 	t.Run("the sidecar may decrypt only under its ring's encryption context", func(t *testing.T) {
+		var ring, legacy bool
 		for _, s := range readPolicy(t, "sidecar-policy.json").Statement {
-			if slices.Contains(s.Action, "kms:Decrypt") {
-				if v := s.Condition["StringEquals"]["kms:EncryptionContext:"+ContextSecret]; len(v) != 1 || v[0] == "" {
-					t.Fatalf("kms:Decrypt is not conditioned on kms:EncryptionContext:%s: %+v", ContextSecret, s.Condition)
-				}
-				if keys := s.Condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]; !slices.Equal(keys, []string{ContextSecret, ContextVersion}) {
-					t.Fatalf("encryption context keys condition = %v", keys)
-				}
+			if !slices.Contains(s.Action, "kms:Decrypt") {
+				continue
 			}
+			keys := s.Condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]
+			switch {
+			case len(s.Condition["StringEquals"]["kms:EncryptionContext:"+ContextRing]) == 1:
+				ring = slices.Equal(keys, []string{ContextMetadata, ContextRing, ContextVersion})
+			case len(s.Condition["StringEquals"]["kms:EncryptionContext:"+ContextSecret]) == 1:
+				legacy = slices.Equal(keys, []string{ContextSecret, ContextVersion})
+			default:
+				t.Fatalf("kms:Decrypt is conditioned on neither the ring id nor the secret: %+v", s.Condition)
+			}
+		}
+		if !ring || !legacy {
+			t.Fatalf("want one kms:Decrypt statement pinned to the ring id (keys and seal) and one for v1 keys (secret name); ring %v legacy %v", ring, legacy)
 		}
 	})
 	t.Run("in the key policy the rotator can make keys but never decrypt", func(t *testing.T) {

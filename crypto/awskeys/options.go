@@ -22,6 +22,14 @@ const (
 	DefaultCallTimeout      = 5 * time.Second
 	DefaultMaxAttempts      = 3
 	DefaultCMKCheckInterval = time.Hour
+	// DefaultUnwrapConcurrency is Options.UnwrapConcurrency's default: well
+	// under KMS's shared Decrypt quota even for a fleet starting together.
+	DefaultUnwrapConcurrency = 8
+	// SecretSizeLimit is Secrets Manager's limit on a secret value, in bytes.
+	SecretSizeLimit = 65536
+	// RingSizeWarnPercent is how full (percent of MaxRingBytes) a ring may get
+	// before every write warns.
+	RingSizeWarnPercent = 80
 )
 
 // Options configures the AWS clients. Credentials always come from the standard
@@ -51,6 +59,15 @@ type Options struct {
 	// (one ListKeyRotations call); 0 disables the check. DefaultCMKCheckInterval is
 	// what configuration should default to.
 	CMKCheckInterval time.Duration
+	// MaxRingBytes is the largest ring secret this package writes (default and
+	// upper bound SecretSizeLimit, Secrets Manager's own limit). A write above
+	// it is refused with ErrRingTooLarge; above RingSizeWarnPercent of it the
+	// write goes ahead with a warning (log event ring_size_warning and
+	// Status.Notices). Tests and cautious operators set it lower.
+	MaxRingBytes int
+	// UnwrapConcurrency bounds the KMS Decrypt calls a cold start makes at
+	// once (default DefaultUnwrapConcurrency).
+	UnwrapConcurrency int
 	// Registerer receives fieldseal_keys_provider_calls_total (nil = not registered).
 	Registerer prometheus.Registerer
 	// Logger receives operator events (CMK rotation seen); zero value = silent.
@@ -104,6 +121,12 @@ func newClients(ctx context.Context, opts Options) (*clients, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxRingBytes <= 0 || opts.MaxRingBytes > SecretSizeLimit {
+		opts.MaxRingBytes = SecretSizeLimit
+	}
+	if opts.UnwrapConcurrency <= 0 {
+		opts.UnwrapConcurrency = DefaultUnwrapConcurrency
 	}
 	var load []func(*config.LoadOptions) error
 	if opts.Region != "" {

@@ -1,10 +1,13 @@
 package awskeys
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +31,28 @@ type Provider struct {
 	rotationSignal time.Time // newest rotation Changed has already reported
 	lastCMKCheck   time.Time
 	cmkCheckOff    bool // the endpoint cannot list rotations
+
+	// seen remembers which wrapped form in which ring gave each DataKey
+	// still current, so that Load reuses a key only for the same wrapped key
+	// (also when several caches share the provider).
+	seen map[*crypto.DataKey]keyOrigin
+	// bad holds the versions the last Load could not unwrap.
+	bad map[uint32]error
+	// ringID and sealSeen are the ring id and metadata seal last verified.
+	ringID     string
+	sealSeen   []byte
+	sealDigest string
+}
+
+type keyOrigin struct {
+	id             uint32
+	ringID, secret string
+	wrapped        []byte
+}
+
+// same reports whether wk of ring r read from secret is the key o describes.
+func (o keyOrigin) same(r *ring, secret string, wk wrappedKey) bool {
+	return o.id == wk.ID && o.ringID == r.RingID && o.secret == secret && bytes.Equal(o.wrapped, wk.Wrapped)
 }
 
 var (
@@ -118,38 +143,110 @@ func (p *Provider) cmkRotated(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Load reads the ring (one GetSecretValue) and unwraps, with one KMS Decrypt each,
-// only the key versions prev does not already hold. Plaintext keys live only in
-// the returned Keyring.
+// Load reads the ring (one GetSecretValue), checks its metadata seal (one KMS
+// Decrypt when the ring changed) and unwraps, with one KMS Decrypt each and at
+// most Options.UnwrapConcurrency at once, the live key versions it does not
+// already hold. A key is taken over from prev only when the secret still holds
+// the same wrapped form of it in the same ring: a ring made again under the
+// same secret name (same version numbers, other keys) is never mixed with the
+// old one. A non-primary version that KMS refuses to unwrap (altered wrapped
+// key, wrong context) is left out, its values report crypto.ErrUnknownKey and
+// Unreadable lists it; a bad primary, or KMS unavailable, fails the load.
+// Plaintext keys live only in the returned Keyring.
 func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyring, error) {
 	sv, err := p.c.readRing(ctx)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]*crypto.DataKey, 0, len(sv.ring.Keys))
-	for _, wk := range sv.ring.Keys {
-		if prev != nil {
-			if k, ok := prev.Key(wk.ID); ok {
-				keys = append(keys, k)
-				continue
+	r := sv.ring
+	// The seal is checked again whenever it or the metadata it covers changed.
+	var digest string
+	if r.Seal != nil {
+		digest = r.sealContext()[ContextMetadata]
+	}
+	p.mu.Lock()
+	sealOK := r.Seal != nil && bytes.Equal(p.sealSeen, r.Seal.Wrapped) && p.sealDigest == digest && p.ringID == r.RingID
+	p.mu.Unlock()
+	if !sealOK {
+		if err := p.c.verifySeal(ctx, r, false); err != nil {
+			return nil, fmt.Errorf("load key ring of secret %s: %w", strconv.Quote(sv.name), err)
+		}
+	}
+
+	p.mu.Lock()
+	reuse := make(map[uint32]*crypto.DataKey)
+	for _, wk := range r.Keys {
+		if k, ok := prev.Key(wk.ID); ok {
+			if o, ok := p.seen[k]; ok && o.same(r, sv.name, wk) {
+				reuse[wk.ID] = k
 			}
 		}
-		pt, err := p.c.unwrap(ctx, sv.name, wk)
-		if err != nil {
-			return nil, err
-		}
-		k, err := crypto.NewDataKey(wk.ID, pt, wk.Created)
-		clear(pt) // NewDataKey copies
-		if err != nil {
-			return nil, fmt.Errorf("load data key v%d of secret %s: %w", wk.ID, strconv.Quote(sv.name), err)
-		}
-		keys = append(keys, k)
 	}
-	kr, err := crypto.NewKeyring(keys, sv.ring.Primary, sv.versionID)
+	p.mu.Unlock()
+
+	type result struct {
+		key *crypto.DataKey
+		err error
+	}
+	var todo []wrappedKey
+	for _, wk := range r.Keys {
+		if r.live(wk.ID) && reuse[wk.ID] == nil {
+			todo = append(todo, wk)
+		}
+	}
+	results := make([]result, len(todo))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, p.c.opts.UnwrapConcurrency)
+	for i, wk := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pt, err := p.c.unwrap(ctx, r, sv.name, wk)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			k, err := crypto.NewDataKey(wk.ID, pt, wk.Created)
+			clear(pt) // NewDataKey copies
+			if err != nil {
+				results[i].err = fmt.Errorf("load data key v%d of secret %s: %w", wk.ID, strconv.Quote(sv.name), err)
+				return
+			}
+			results[i].key = k
+		}()
+	}
+	wg.Wait()
+
+	keys := make([]*crypto.DataKey, 0, len(r.Keys))
+	fresh := make(map[*crypto.DataKey]keyOrigin, len(todo))
+	bad := map[uint32]error{}
+	for _, wk := range r.Keys {
+		if k := reuse[wk.ID]; k != nil {
+			keys = append(keys, k)
+		}
+	}
+	for i, wk := range todo {
+		res := results[i]
+		if res.err != nil {
+			// Only a refusal of this one ciphertext leaves the version out; an
+			// outage or denied access fails the load, so the cache keeps the
+			// ring it has instead of serving one with holes.
+			if wk.ID != r.Primary && (errors.Is(res.err, ErrWrongContext) || errors.Is(res.err, ErrMalformedRing)) {
+				bad[wk.ID] = res.err
+				continue
+			}
+			return nil, res.err
+		}
+		keys = append(keys, res.key)
+		fresh[res.key] = keyOrigin{id: wk.ID, ringID: r.RingID, secret: sv.name, wrapped: wk.Wrapped}
+	}
+	kr, err := crypto.NewKeyringLifecycle(keys, r.Primary, sv.versionID, r.lifecycle())
 	if err != nil {
 		return nil, fmt.Errorf("load key ring of secret %s version %s: %w", strconv.Quote(sv.name), sv.versionID, err)
 	}
-	primary, _ := sv.ring.key(sv.ring.Primary)
+	primary, _ := r.key(r.Primary)
 	p.mu.Lock()
 	if p.cmkARN == "" && p.c.opts.CMKCheckInterval > 0 {
 		// The first check comes a random part of one interval after start, so a
@@ -159,7 +256,30 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		p.lastCMKCheck = p.c.opts.Now().Add(-phase)
 	}
 	p.cmkARN = primary.CMKKeyID
-	p.rotationSeen = sv.ring.CMKRotationSeen
+	p.rotationSeen = r.CMKRotationSeen
+	// Keep the origins that still describe a key of this ring (other
+	// caches may hold those keys) and add the new ones.
+	for k, o := range p.seen {
+		if wk, ok := r.key(o.id); ok && o.same(r, sv.name, wk) {
+			fresh[k] = o
+		}
+	}
+	p.seen = fresh
+	p.bad = bad
+	p.ringID = r.RingID
+	p.sealSeen, p.sealDigest = nil, digest
+	if r.Seal != nil {
+		p.sealSeen = slices.Clone(r.Seal.Wrapped)
+	}
 	p.mu.Unlock()
 	return kr, nil
+}
+
+// Unreadable returns the versions the last Load left out because KMS refused
+// to unwrap them, with why (no key material in the errors). `fieldseal keys
+// verify` shows the same from the command line.
+func (p *Provider) Unreadable() map[uint32]error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.bad)
 }

@@ -56,11 +56,12 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		if st.Primary != 1 || !slices.Equal(ids(st), []uint32{1}) || st.Versions[0].CMKKeyID != cmk {
 			t.Fatalf("status after init = %+v", st)
 		}
-		if calls(t, reg, "GenerateDataKeyWithoutPlaintext") != 1 || calls(t, reg, "GenerateDataKey") != 0 {
-			t.Fatal("init must use GenerateDataKeyWithoutPlaintext exactly once and never GenerateDataKey")
+		// One data key and one metadata seal.
+		if calls(t, reg, "GenerateDataKeyWithoutPlaintext") != 2 || calls(t, reg, "GenerateDataKey") != 0 {
+			t.Fatal("init must use GenerateDataKeyWithoutPlaintext exactly twice (key and seal) and never GenerateDataKey")
 		}
 	})
-	t.Run("the secret holds wrapped keys only, bound to the secret and version", func(t *testing.T) {
+	t.Run("the secret holds wrapped keys only, bound to the ring id and version", func(t *testing.T) {
 		out, err := smClient(url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +72,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 		// Decrypting with the documented context works; without it, KMS refuses.
 		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped,
-			EncryptionContext: map[string]string{"fieldseal:secret": secret, "fieldseal:version": "1"}}); err != nil {
+			EncryptionContext: map[string]string{"fieldseal:ring": r.RingID, "fieldseal:version": "1"}}); err != nil {
 			t.Fatalf("decrypt with the documented encryption context: %v", err)
 		}
 		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped}); err == nil {
@@ -124,8 +125,9 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := calls(t, reg, "Decrypt") - before; got != 1 {
-			t.Fatalf("Decrypt calls for one new version = %d, want 1", got)
+		// The new version, and the new ring's metadata seal.
+		if got := calls(t, reg, "Decrypt") - before; got != 2 {
+			t.Fatalf("Decrypt calls for one new version = %d, want 2 (key and seal)", got)
 		}
 		k1old, _ := kr1.Key(1)
 		k1new, _ := kr2.Key(1)
@@ -210,36 +212,75 @@ func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
 	}
 }
 
-func TestWrongEncryptionContextIsAClearError(t *testing.T) {
+func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 	url := motoURL(t)
 	ctx := testCtx(t)
 	cmk := createCMK(t, url)
-	src, dst := uniqueName(t), uniqueName(t)
-	if _, err := Init(ctx, testOptions(url, src, cmk, nil)); err != nil {
-		t.Fatal(err)
+	src, dst, other := uniqueName(t), uniqueName(t), uniqueName(t)
+	for _, name := range []string{src, other} {
+		if _, err := Init(ctx, testOptions(url, name, cmk, nil)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// Copy the ring into another secret: its wrapped keys are bound to the first
-	// secret's name, so they must not open here.
 	sm := smClient(url)
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(src)})
-	if err != nil {
-		t.Fatal(err)
+	get := func(name string) string {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *out.SecretString
 	}
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: out.SecretString}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := newTestProvider(t, testOptions(url, dst, "", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Load(ctx, nil)
-	if !errors.Is(err, ErrWrongContext) {
-		t.Fatalf("load of a copied ring: err = %v, want ErrWrongContext", err)
-	}
-	want := `kms Decrypt key v1 of secret "` + dst + `": InvalidCiphertextException`
-	if !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("error text %q does not start with %q", err, want)
-	}
+	t.Run("a ring copied under another secret name opens", func(t *testing.T) {
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: aws.String(get(src))}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := newTestProvider(t, testOptions(url, dst, "", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 1 {
+			t.Fatalf("load of a copied ring: %v", err)
+		}
+	})
+	t.Run("a wrapped key moved into another ring is refused with a clear error", func(t *testing.T) {
+		a, _ := parseRing([]byte(get(src)))
+		b, _ := parseRing([]byte(get(other)))
+		b.Keys[0].Wrapped = a.Keys[0].Wrapped // the seal does not cover wrapped bytes; KMS refuses them
+		body, _ := b.marshal()
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(other), SecretString: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := newTestProvider(t, testOptions(url, other, "", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Load(ctx, nil)
+		if !errors.Is(err, ErrWrongContext) {
+			t.Fatalf("load: err = %v, want ErrWrongContext", err)
+		}
+		want := `kms Decrypt key v1 of secret "` + other + `": InvalidCiphertextException`
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("error text %q does not start with %q", err, want)
+		}
+	})
+	t.Run("an edited cmk fails the metadata seal, for the sidecar and the rotator", func(t *testing.T) {
+		a, _ := parseRing([]byte(get(src)))
+		a.CMK = "alias/somebody-elses-key"
+		body, _ := a.marshal()
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(src), SecretString: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := newTestProvider(t, testOptions(url, src, "", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
+			t.Fatalf("load of an edited ring: %v, want ErrMetadataMAC", err)
+		}
+		if _, err := Rotate(ctx, testOptions(url, src, "", nil)); !errors.Is(err, crypto.ErrMetadataMAC) {
+			t.Fatalf("rotate of an edited ring: %v, want ErrMetadataMAC", err)
+		}
+	})
 }
 
 func TestMissingSecretIsNotFound(t *testing.T) {
@@ -253,4 +294,52 @@ func TestMissingSecretIsNotFound(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "secretsmanager GetSecretValue secret ") {
 		t.Fatalf("load of a missing secret: %v", err)
 	}
+}
+
+func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	secret := uniqueName(t)
+	opts := testOptions(url, secret, createCMK(t, url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newTestProvider(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := p.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aad := crypto.AAD(nil, "email", "")
+	sealed, err := old.Seal(nil, []byte("old@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := smClient(url).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(secret), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the running provider sees a change: the new ring has another version id", func(t *testing.T) {
+		if changed, err := p.Changed(ctx, old); err != nil || !changed {
+			t.Fatalf("Changed = %v, %v", changed, err)
+		}
+	})
+	t.Run("key v1 of the new ring is unwrapped, not taken from the old ring", func(t *testing.T) {
+		fresh, err := p.Load(ctx, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kOld, _ := old.Key(1)
+		kNew, _ := fresh.Key(1)
+		if kOld == kNew {
+			t.Fatal("the old ring's key v1 was reused for the new ring")
+		}
+		if _, _, _, err := fresh.Open(nil, sealed, aad); !errors.Is(err, crypto.ErrTampered) {
+			t.Fatalf("an old value under the new ring: %v, want ErrTampered", err)
+		}
+	})
 }

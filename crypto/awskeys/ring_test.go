@@ -24,6 +24,11 @@ func TestParseRing(t *testing.T) {
 		name, in, wantErr string
 	}{
 		{"a valid ring parses", validRing, ""},
+		{"a v2 ring parses", strings.Replace(strings.Replace(validRing, "v1", "v2", 1), `"primary":2,`, `"primary":2,"ring_id":"r","metadata_seal":{"wrapped":"AQID","cmk_key_id":"arn:k"},`, 1), ""},
+		{"a v2 ring without its seal is refused", strings.Replace(strings.Replace(validRing, "v1", "v2", 1), `"primary":2,`, `"primary":2,"ring_id":"r",`, 1), "metadata seal"},
+		{"a v1 ring with lifecycle fields is refused", strings.Replace(validRing, `"primary":2,`, `"primary":2,"destroyed":[3],`, 1), "fields"},
+		{"a destroyed version with a wrapped key is refused", strings.Replace(strings.Replace(validRing, "v1", "v2", 1), `"primary":2,`, `"primary":2,"ring_id":"r","destroyed":[1],"metadata_seal":{"wrapped":"AQID","cmk_key_id":"arn:k"},`, 1), "still has"},
+		{"a retired primary is refused", strings.Replace(strings.Replace(validRing, "v1", "v2", 1), `"primary":2,`, `"primary":2,"ring_id":"r","retired":[2],"metadata_seal":{"wrapped":"AQID","cmk_key_id":"arn:k"},`, 1), "retired"},
 		{"another format is refused", strings.Replace(validRing, "v1", "v9", 1), "format"},
 		{"a ring without keys is refused", `{"format":"fieldseal.aws-ring/v1","primary":1,"keys":[]}`, "no keys"},
 		{"a primary outside the ring is refused", strings.Replace(validRing, `"primary":2`, `"primary":3`, 1), "primary v3"},
@@ -89,11 +94,68 @@ func TestRequestToken(t *testing.T) {
 	})
 }
 
-func TestEncryptionContextNamesSecretAndVersion(t *testing.T) {
-	ec := encryptionContext("pii/ring", 3)
-	if len(ec) != 2 || ec["fieldseal:secret"] != "pii/ring" || ec["fieldseal:version"] != "3" {
-		t.Fatalf("encryption context = %v", ec)
-	}
+func TestEncryptionContextNamesRingAndVersion(t *testing.T) {
+	t.Run("a v2 ring binds keys to its ring id, not the secret name", func(t *testing.T) {
+		r := &ring{Format: ringFormat, RingID: "r1"}
+		ec := r.keyContext("pii/ring", wrappedKey{ID: 3})
+		if len(ec) != 2 || ec["fieldseal:ring"] != "r1" || ec["fieldseal:version"] != "3" {
+			t.Fatalf("encryption context = %v", ec)
+		}
+	})
+	t.Run("v1 rings and keys made by them keep the secret name", func(t *testing.T) {
+		v1 := &ring{Format: ringFormatV1}
+		if ec := v1.keyContext("pii/ring", wrappedKey{ID: 3}); len(ec) != 2 || ec["fieldseal:secret"] != "pii/ring" || ec["fieldseal:version"] != "3" {
+			t.Fatalf("v1 encryption context = %v", ec)
+		}
+		v1.upgrade("pii/ring")
+		v1.Keys = append(v1.Keys, wrappedKey{ID: 3, Secret: "pii/ring"})
+		if ec := v1.keyContext("new/name", v1.Keys[0]); ec["fieldseal:secret"] != "pii/ring" {
+			t.Fatalf("upgraded key context = %v", ec)
+		}
+	})
+	t.Run("the metadata seal context changes with any metadata", func(t *testing.T) {
+		r := &ring{Format: ringFormat, RingID: "r1", CMK: "alias/a", Primary: 2,
+			Keys: []wrappedKey{{ID: 1, Created: time.Unix(1, 0)}, {ID: 2, Created: time.Unix(2, 0)}}}
+		base := r.sealContext()[ContextMetadata]
+		for name, edit := range map[string]func(r *ring){
+			"primary":   func(r *ring) { r.Primary = 1 },
+			"minimum":   func(r *ring) { r.MinVersion = 2 },
+			"retired":   func(r *ring) { r.Retired = []uint32{1} },
+			"destroyed": func(r *ring) { r.Destroyed = []uint32{3} },
+			"cmk":       func(r *ring) { r.CMK = "alias/b" },
+			"ring id":   func(r *ring) { r.RingID = "r2" },
+			"a key":     func(r *ring) { r.Keys = r.Keys[1:] },
+		} {
+			c := r.clone()
+			edit(c)
+			if c.sealContext()[ContextMetadata] == base && name != "ring id" {
+				t.Errorf("editing the %s leaves the seal context unchanged", name)
+			}
+			if name == "ring id" && c.sealContext()[ContextRing] == r.sealContext()[ContextRing] {
+				t.Error("the ring id is not in the seal context")
+			}
+		}
+	})
+}
+
+func TestRingSizeCheck(t *testing.T) {
+	c := &clients{opts: Options{MaxRingBytes: 1000}}
+	t.Run("a ring over the limit is refused before it is written", func(t *testing.T) {
+		if _, err := c.checkSize("rotate", "pii/ring", strings.Repeat("x", 1001)); !errors.Is(err, ErrRingTooLarge) {
+			t.Fatalf("err = %v, want ErrRingTooLarge", err)
+		}
+	})
+	t.Run("a ring close to the limit is written with a notice", func(t *testing.T) {
+		n, err := c.checkSize("rotate", "pii/ring", strings.Repeat("x", 900))
+		if err != nil || len(n) != 1 || !strings.Contains(n[0], "900 of 1000 bytes") {
+			t.Fatalf("notices %v, err %v", n, err)
+		}
+	})
+	t.Run("a small ring has no notice", func(t *testing.T) {
+		if n, err := c.checkSize("rotate", "pii/ring", strings.Repeat("x", 800)); err != nil || n != nil {
+			t.Fatalf("notices %v, err %v", n, err)
+		}
+	})
 }
 
 func responseError(status int, err error) error {

@@ -46,17 +46,35 @@ type Options struct {
 	// provider round trip, or at most MinRefreshInterval later while such a
 	// flood spends the budget.
 	MinRefreshInterval time.Duration
+	// MaxStale bounds how long the ring is served after the last successful
+	// refresh (a load, or a change check that found it current); 0 (the
+	// default) sets no bound. Serving the old ring through an outage is
+	// right for a blip, but a secret deleted or a CMK disabled on purpose
+	// would then go unnoticed for ever. Past the bound Keyring and
+	// RefreshForKey serve no ring and Status is not ready, until a refresh
+	// succeeds; the Observer hears of it (Stale). Run checks the bound
+	// every min(Interval, MaxStale/20), so a ring is withheld at most that
+	// long after the bound; a successful refresh serves it again at once.
+	MaxStale time.Duration
 }
 
 // ErrRefreshLimited: RefreshForKey did not refresh because an on-demand
 // refresh ran less than Options.MinRefreshInterval ago.
 var ErrRefreshLimited = errors.New("on-demand key refresh rate limited")
 
+// ErrStale: the ring was not refreshed within Options.MaxStale, so the cache
+// serves none until a refresh succeeds. It wraps crypto.ErrNoKey, the
+// category a caller refuses protected work for.
+var ErrStale = fmt.Errorf("key ring not refreshed within its max stale bound: %w", crypto.ErrNoKey)
+
 // Status is the cache's state for /readyz and the admin endpoints.
 // LastSuccess is when the ring was last loaded or confirmed current by the
-// source's Changer.
+// source's Changer. Once the ring is older than Options.MaxStale, Ready is
+// false, Stale true and LastError says why (the last refresh error
+// included).
 type Status struct {
 	Ready               bool      `json:"ready"`
+	Stale               bool      `json:"stale,omitempty"`
 	Revision            string    `json:"revision,omitempty"`
 	Primary             uint32    `json:"primary,omitempty"`
 	LastSuccess         time.Time `json:"last_success,omitzero"`
@@ -80,6 +98,15 @@ type Cache struct {
 
 	mu     sync.Mutex // guards status
 	status Status
+
+	// stale is set while the ring is older than Options.MaxStale; the hot
+	// path reads only this flag. staleMu orders the checks that set it
+	// (Run's ticks, successful refreshes) so that a check that read an
+	// older LastSuccess never overwrites a newer one's result; warned
+	// (guarded by staleMu) is whether this spell's warning was reported.
+	stale   atomic.Bool
+	staleMu sync.Mutex
+	warned  bool
 
 	// joined, if set (tests only), is called once a Refresh caller is
 	// registered with the in-flight load.
@@ -111,8 +138,13 @@ func New(src crypto.Source, opts Options) *Cache {
 }
 
 // Keyring returns the current ring without locking; nil before the first
-// successful load.
-func (c *Cache) Keyring() *crypto.Keyring { return c.ring.Load() }
+// successful load and while the ring is older than Options.MaxStale.
+func (c *Cache) Keyring() *crypto.Keyring {
+	if c.stale.Load() {
+		return nil
+	}
+	return c.ring.Load()
+}
 
 // Status reports readiness and refresh health.
 func (c *Cache) Status() Status {
@@ -123,6 +155,11 @@ func (c *Cache) Status() Status {
 	st.Ready = r != nil
 	st.Revision = r.Revision()
 	st.Primary = r.Primary()
+	if c.stale.Load() {
+		st.Ready, st.Stale = false, true
+		st.LastError = fmt.Sprintf("key ring not refreshed since %s, over its max_stale bound of %s; refusing to serve it until a refresh succeeds (last error: %s)",
+			st.LastSuccess.UTC().Format(time.RFC3339), c.opts.MaxStale, st.LastError)
+	}
 	return st
 }
 
@@ -156,17 +193,18 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // on-demand refresh starts per Options.MinRefreshInterval (see there for
 // why). Callers that arrive while one runs wait for it, up to their own
 // ctx. It then returns the current ring and nil if the ring holds id, or
-// the current ring (nil only if none was ever loaded) and an error: one
-// wrapping ErrRefreshLimited, crypto.ErrUnknownKey when the refreshed ring
-// still lacks id, the load error, or ctx's error.
+// the current ring (nil if none was ever loaded or it is stale) and an
+// error: one wrapping ErrRefreshLimited, crypto.ErrUnknownKey when the
+// refreshed ring still lacks id, the load error, or ctx's error; while the
+// ring is older than Options.MaxStale the error also wraps ErrStale.
 func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error) {
-	if r := c.ring.Load(); hasKey(r, id) {
+	if r := c.Keyring(); hasKey(r, id) {
 		return r, nil
 	}
 	ch := c.flight.DoChan("on-demand", func() (any, error) {
 		// The id of the caller that started this flight may have arrived
 		// with a load that ended just before: no need to spend the budget.
-		if hasKey(c.ring.Load(), id) {
+		if hasKey(c.Keyring(), id) {
 			return nil, nil
 		}
 		if !c.onDemand.AllowN(c.opts.Now(), 1) {
@@ -184,7 +222,8 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	r := c.ring.Load()
+	r := c.Keyring()
+	stale := r == nil && c.stale.Load()
 	result := UnknownKeyRefreshed
 	switch {
 	case hasKey(r, id):
@@ -195,9 +234,17 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 	case err != nil:
 		result = UnknownKeyError
 		err = fmt.Errorf("refresh key ring for key v%d: %w", id, err)
+	case stale:
+		// The flight ended without error yet no ring may be served: a
+		// stale check ran after it.
+		result = UnknownKeyError
+		err = fmt.Errorf("refresh key ring for key v%d: %w", id, ErrStale)
 	default:
 		result = UnknownKeyStillUnknown
 		err = fmt.Errorf("refresh key ring for key v%d: not in revision %q: %w", id, r.Revision(), crypto.ErrUnknownKey)
+	}
+	if stale && !errors.Is(err, ErrStale) {
+		err = fmt.Errorf("%w (%w)", err, ErrStale)
 	}
 	c.opts.Observer.UnknownKey(result)
 	return r, err
@@ -243,14 +290,54 @@ func (c *Cache) checkAndLoad(ctx context.Context, prev *crypto.Keyring) error {
 }
 
 // succeed records a load or a change check that found the ring current,
-// and returns its time.
+// and returns its time. A stale ring is served again from here on.
 func (c *Cache) succeed() time.Time {
 	now := c.opts.Now()
 	c.mu.Lock()
 	c.status.LastAttempt, c.status.LastSuccess = now, now
 	c.status.LastError, c.status.ConsecutiveFailures = "", 0
 	c.mu.Unlock()
+	c.checkStale()
 	return now
+}
+
+// checkStale compares the ring's age with Options.MaxStale, sets the stale
+// flag and reports the check to the Observer; with no bound, or before the
+// first load (the cache is not ready anyway), it does nothing.
+func (c *Cache) checkStale() {
+	if c.opts.MaxStale <= 0 {
+		return
+	}
+	c.staleMu.Lock()
+	defer c.staleMu.Unlock()
+	c.mu.Lock()
+	last, lastErr := c.status.LastSuccess, c.status.LastError
+	c.mu.Unlock()
+	if last.IsZero() {
+		return
+	}
+	now := c.opts.Now()
+	age := now.Sub(last)
+	stale := age > c.opts.MaxStale
+	was := c.stale.Swap(stale)
+	s := Staleness{Stale: stale, Age: age, MaxStale: c.opts.MaxStale, LastError: lastErr, Time: now}
+	switch {
+	case stale && !was:
+		s.Event = StaleRefused
+	case !stale && was:
+		s.Event = StaleRecovered
+	case !stale && age > c.opts.MaxStale/2 && !c.warned:
+		s.Event = StaleWarning
+	}
+	// One warning per spell: a spell ends when the ring is young again.
+	c.warned = age > c.opts.MaxStale/2
+	c.opts.Observer.Stale(s)
+}
+
+// staleCheckInterval is how often Run checks Options.MaxStale: a twentieth
+// of the bound, at most Interval (at least 1ms).
+func (c *Cache) staleCheckInterval() time.Duration {
+	return max(min(c.opts.Interval, c.opts.MaxStale/20), time.Millisecond)
 }
 
 // load runs one Source.Load and installs its ring.
@@ -321,7 +408,8 @@ func (c *Cache) emit(ev KeyEvent) {
 // every Interval ±10%. When the source is a Changer, a periodic refresh
 // first asks Changed and loads only on true. After a failure it retries
 // with exponential backoff from Interval/32 up to Interval (each wait
-// ±10%), keeping the old ring in service.
+// ±10%), keeping the old ring in service. With Options.MaxStale it also
+// checks the ring's age every min(Interval, MaxStale/20).
 func (c *Cache) Run(ctx context.Context) {
 	wait := time.Duration(0)
 	if c.ring.Load() != nil {
@@ -329,10 +417,19 @@ func (c *Cache) Run(ctx context.Context) {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	var staleTick <-chan time.Time // nil: no bound, never ready
+	if c.opts.MaxStale > 0 {
+		tk := time.NewTicker(c.staleCheckInterval())
+		defer tk.Stop()
+		staleTick = tk.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-staleTick:
+			c.checkStale()
+			continue
 		case <-t.C:
 		}
 		if err := c.check(ctx); err != nil && ctx.Err() == nil {

@@ -5,7 +5,11 @@
 // periodically with ±10% jitter (asking a crypto.Changer first when the
 // source is one), backs off exponentially on failure while it keeps serving
 // the ring it has, and fetches a key the ring lacks on demand, rate
-// limited because key ids come from stored, possibly forged, values.
+// limited because key ids come from stored, possibly forged, values. With
+// Options.MaxStale it stops serving a ring that has not refreshed for that
+// long (a deleted secret, a disabled CMK): Keyring returns nil and Status
+// is not ready until a refresh succeeds; the hot path reads one more
+// atomic flag.
 //
 // The cache itself neither logs nor measures: it reports every refresh and
 // on-demand lookup to an Observer, and every key event (first load, new

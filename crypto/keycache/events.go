@@ -76,6 +76,36 @@ const (
 	UnknownKeyError        UnknownKeyResult = "error"         // the refresh failed or the caller gave up
 )
 
+// Staleness events (Staleness.Event, and the "event" log field as
+// "keys_"+event).
+const (
+	// StaleWarning: the ring passed half of Options.MaxStale without a
+	// successful refresh; it is still served. Once per spell.
+	StaleWarning = "stale_warning"
+	// StaleRefused: the ring passed Options.MaxStale; it is no longer served.
+	StaleRefused = "stale_refused"
+	// StaleRecovered: a refresh succeeded after StaleRefused; the ring is
+	// served again.
+	StaleRecovered = "stale_recovered"
+)
+
+// Staleness reports one check of the ring's age against Options.MaxStale.
+// Checks run only with a bound set and a ring loaded: on every Run tick
+// and after every successful refresh.
+type Staleness struct {
+	// Event is what this check changed: StaleWarning, StaleRefused,
+	// StaleRecovered, or "" when nothing did.
+	Event string
+	// Stale is whether the ring is withheld after this check.
+	Stale bool
+	// Age is the time since the last successful refresh; MaxStale the bound.
+	Age, MaxStale time.Duration
+	// LastError is the last refresh error ("" after a success).
+	LastError string
+	// Time is when the check ran, by Options.Now.
+	Time time.Time
+}
+
 // Observer is the hook through which the process that owns a Cache logs and
 // measures it, so the cache itself depends on no logging or metrics
 // library. Monitor is the Prometheus and zerolog implementation. Methods
@@ -88,9 +118,13 @@ type Observer interface {
 	// UnknownKey is called once per RefreshForKey call for a key id the
 	// ring lacked, with its outcome.
 	UnknownKey(UnknownKeyResult)
+	// Stale is called once per check of Options.MaxStale (never without
+	// a bound).
+	Stale(Staleness)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Refreshed(Refresh)           {}
 func (nopObserver) UnknownKey(UnknownKeyResult) {}
+func (nopObserver) Stale(Staleness)             {}

@@ -32,7 +32,10 @@ type MonitorOptions struct {
 // keys_rotation_seen, keys_error), "revision", "primary", "versions",
 // "duration"; on errors "error", "consecutive_failures", "serving" and
 // "serving_revision". A load that finds the revision in service and a
-// change check that finds the ring current are counted, not logged.
+// change check that finds the ring current are counted, not logged. With
+// Options.MaxStale, keys_stale_warning (warn), keys_stale_refused (error)
+// and keys_stale_recovered (info) carry "age", "max_stale" and, while
+// refreshes fail, "last_error".
 type Monitor struct {
 	log zerolog.Logger
 	now func() time.Time
@@ -48,6 +51,10 @@ type Monitor struct {
 	failures  prometheus.Gauge
 	// unknownKey counts RefreshForKey calls for a key the ring lacked.
 	unknownKey *prometheus.CounterVec
+	// maxStale is Options.MaxStale (0: no bound, or no check yet); stale
+	// is 1 while the ring is withheld for being older.
+	maxStale prometheus.Gauge
+	stale    prometheus.Gauge
 }
 
 var _ Observer = (*Monitor)(nil)
@@ -78,6 +85,10 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), "+
 				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
 			"result"),
+		maxStale: promreg.Gauge(reg, "fieldseal_keys_max_stale_seconds",
+			"The bound on the key ring's age (keys.max_stale) past which it is no longer served; 0 when there is none."),
+		stale: promreg.Gauge(reg, "fieldseal_keys_stale",
+			"1 while the key ring is older than its max stale bound and not served (protected routes refused), else 0."),
 	}
 	m.age = promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fieldseal_keys_ring_age_seconds",
@@ -129,4 +140,31 @@ func (m *Monitor) Refreshed(r Refresh) {
 // UnknownKey counts one on-demand lookup of a key id the ring lacked.
 func (m *Monitor) UnknownKey(r UnknownKeyResult) {
 	m.unknownKey.WithLabelValues(string(r)).Inc()
+}
+
+// Stale sets the staleness gauges and logs the check's event, if any.
+func (m *Monitor) Stale(s Staleness) {
+	m.maxStale.Set(s.MaxStale.Seconds())
+	stale := 0.0
+	if s.Stale {
+		stale = 1
+	}
+	m.stale.Set(stale)
+	var ev *zerolog.Event
+	var msg string
+	switch s.Event {
+	case StaleWarning:
+		ev, msg = m.log.Warn(), "key ring not refreshed for half of its max stale bound; still serving it"
+	case StaleRefused:
+		ev, msg = m.log.Error(), "key ring not refreshed within its max stale bound; protected routes are refused until a refresh succeeds"
+	case StaleRecovered:
+		ev, msg = m.log.Info(), "key ring refreshed; serving it again"
+	default:
+		return
+	}
+	ev = ev.Str("event", "keys_"+s.Event).Dur("age", s.Age).Dur("max_stale", s.MaxStale)
+	if s.LastError != "" {
+		ev = ev.Str("last_error", s.LastError)
+	}
+	ev.Msg(msg)
 }

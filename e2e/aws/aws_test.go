@@ -247,14 +247,14 @@ func TestSidecarOnMotoCallsAWSPerKeyVersionNotPerRequest(t *testing.T) {
 			t.Errorf("once ready: %v, want %d x 201", after, burst)
 		}
 		sc := s.metrics(t)
-		if got := calls(sc, "Decrypt"); got != versions {
-			t.Errorf("kms Decrypt calls = %v, want %d (one per key version)", got, versions)
+		if got := calls(sc, "Decrypt"); got != versions+1 {
+			t.Errorf("kms Decrypt calls = %v, want %d (one per key version, one for the metadata seal)", got, versions+1)
 		}
 		if got := calls(sc, "GetSecretValue"); got != 1 {
 			t.Errorf("secretsmanager GetSecretValue calls = %v, want 1", got)
 		}
-		if got := calls(sc, ""); got != versions+1 {
-			t.Errorf("AWS calls in all = %v, want %d", got, versions+1)
+		if got := calls(sc, ""); got != versions+2 {
+			t.Errorf("AWS calls in all = %v, want %d", got, versions+2)
 		}
 		logRefreshLatency(t, sc)
 	})
@@ -472,36 +472,58 @@ func TestSidecarStartingWithoutAWSServesNoProtectedRoute(t *testing.T) {
 	})
 }
 
-// TestSidecarOnACopiedRingNamesTheRefusedCall serves a ring copied into
-// another secret: KMS refuses its wrapped keys (the encryption context names
-// the original secret), and the sidecar says which call failed on what.
-func TestSidecarOnACopiedRingNamesTheRefusedCall(t *testing.T) {
+// TestSidecarOnARingWithAForeignKeyNamesTheRefusedCall serves a ring whose
+// primary's wrapped key was taken from another ring: KMS refuses it (the
+// encryption context names the ring id and version), and the sidecar says
+// which call failed on what. A whole ring copied under another name, by
+// contrast, serves: keys are bound to the ring id, not the secret name.
+func TestSidecarOnARingWithAForeignKeyNamesTheRefusedCall(t *testing.T) {
 	m, up, alias, _ := startStack(t)
-	original, copied := secretName(), secretName()
+	original, copied, foreign := secretName(), secretName(), secretName()
 	orig := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: original, cmk: alias, refreshInterval: time.Minute})
 	fieldseal(t, "keys", "init", "--config", orig.ConfigFile)
+	other := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: foreign, cmk: alias, refreshInterval: time.Minute})
+	fieldseal(t, "keys", "init", "--config", other.ConfigFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(original)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(foreign)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The foreign ring's v1 slot gets the original ring's wrapped v1 (the
+	// metadata seal does not cover wrapped bytes; KMS refuses them).
+	var orr, frr map[string]any
+	json.Unmarshal([]byte(*sv.SecretString), &orr)
+	json.Unmarshal([]byte(*fv.SecretString), &frr)
+	frr["keys"].([]any)[0].(map[string]any)["wrapped"] = orr["keys"].([]any)[0].(map[string]any)["wrapped"]
+	if _, err := m.secrets().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(foreign), SecretString: aws.String(string(mustJSON(frr)))}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: sv.SecretString}); err != nil {
 		t.Fatal(err)
 	}
-	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: copied, refreshInterval: time.Minute})
+	t.Run("a ring copied under another secret name serves", func(t *testing.T) {
+		c := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: copied, refreshInterval: time.Minute})
+		c.Serve(t)
+		c.waitReady(t, "ready", func(status int, rep readyReport) bool { return status == http.StatusOK })
+	})
+	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: foreign, refreshInterval: time.Minute})
 	s.Serve(t)
 	rep := s.waitReady(t, "a failed first load", func(status int, rep readyReport) bool { return rep.Keys.LastError != "" })
 	status, _, raw := s.ready(t)
 	if status != http.StatusServiceUnavailable || rep.Ready {
-		t.Errorf("/readyz on a copied ring: %d %s", status, raw)
+		t.Errorf("/readyz on a ring with a foreign key: %d %s", status, raw)
 	}
-	want := fmt.Sprintf("kms Decrypt key v1 of secret %q", copied)
+	want := fmt.Sprintf("kms Decrypt key v1 of secret %q", foreign)
 	if !strings.Contains(rep.Keys.LastError, want) {
 		t.Errorf("last_error = %q, want it to name %s", rep.Keys.LastError, want)
 	}
 	if status, raw := post(t, s.URL+"/customers", customer("x")); status != http.StatusServiceUnavailable {
-		t.Errorf("POST on a copied ring: status %d: %s", status, raw)
+		t.Errorf("POST on a ring with a foreign key: status %d: %s", status, raw)
 	}
 	t.Logf("last_error: %s", rep.Keys.LastError)
 }

@@ -13,12 +13,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
+	// Static test credentials for the aws tests' own clients and for every
+	// fieldseal process they start; nothing from the developer's machine.
+	motoserver.IsolateAWSEnv(awsRegion)
 	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
 }
 

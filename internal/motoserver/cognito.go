@@ -1,11 +1,14 @@
 package motoserver
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
@@ -52,4 +55,25 @@ func (p CognitoPool) Client() *cip.Client {
 		BaseEndpoint: aws.String(p.Endpoint),
 		Credentials:  testCredentials,
 	})
+}
+
+// SignIn signs the pool's system user in with the public USER_PASSWORD_AUTH
+// flow, as a service would, and returns its access and ID tokens.
+func (p CognitoPool) SignIn(t testing.TB) (access, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := p.Client().InitiateAuth(ctx, &cip.InitiateAuthInput{
+		ClientId:       aws.String(p.ClientID),
+		AuthFlow:       types.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": p.Username, "PASSWORD": p.Password},
+	})
+	if err != nil {
+		t.Fatalf("InitiateAuth: %v", err)
+	}
+	res := out.AuthenticationResult
+	if res == nil || aws.ToString(res.AccessToken) == "" || aws.ToString(res.IdToken) == "" {
+		t.Fatalf("InitiateAuth returned no tokens (a challenge instead?)")
+	}
+	return aws.ToString(res.AccessToken), aws.ToString(res.IdToken)
 }

@@ -38,12 +38,21 @@ type Config struct {
 	// is /readyz (keys loaded); /healthz is for a sidecar whose keys may be
 	// unreachable.
 	Ready string
+	// API, if set, turns the encryption API listener on (on a free port).
+	API *API
+}
+
+// API is what a test decides about the API listener.
+type API struct {
+	// AllowAnonymous is api.allow_anonymous.
+	AllowAnonymous bool
 }
 
 // Sidecar is a `fieldseal serve` and its files.
 type Sidecar struct {
 	URL        string // proxy listener, http://127.0.0.1:PORT
 	AdminURL   string // admin listener
+	APIURL     string // API listener; "" without Config.API
 	Dir        string // working directory: config, keys, log, audit file
 	ConfigFile string
 	AuditFile  string
@@ -84,6 +93,12 @@ func New(t testing.TB, bin string, c Config) *Sidecar {
 	if keys == "" {
 		keys = localKeys
 	}
+	apiSection := ""
+	if c.API != nil {
+		addr := testproc.FreeAddr(t)
+		s.APIURL = "http://" + addr
+		apiSection = fmt.Sprintf("api:\n  listen: %s\n  allow_anonymous: %v\n", addr, c.API.AllowAnonymous)
+	}
 	cfg := fmt.Sprintf(`listen: %s
 upstream: %s
 admin_listen: %s
@@ -95,7 +110,8 @@ audit:
   sink: file
   file: %s
 %s
-`, proxy, c.Upstream, admin, keys, s.AuditFile, c.FieldMap)
+%s
+`, proxy, c.Upstream, admin, keys, s.AuditFile, apiSection, c.FieldMap)
 	if err := os.WriteFile(s.ConfigFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +227,24 @@ func (s *Sidecar) Do(t testing.TB, r Req) Resp {
 	resp, err := Send(s.URL, r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	return resp
+}
+
+// CallAPI posts body to the API operation op ("seal", "open", "lookup")
+// with "Authorization: Bearer token" unless token is "".
+func (s *Sidecar) CallAPI(t testing.TB, op, token, body string) Resp {
+	t.Helper()
+	if s.APIURL == "" {
+		t.Fatal("the sidecar has no API listener (Config.API is nil)")
+	}
+	r := Req{Method: http.MethodPost, Path: "/v1/" + op, JSON: body, Header: map[string]string{}}
+	if token != "" {
+		r.Header["Authorization"] = "Bearer " + token
+	}
+	resp, err := Send(s.APIURL, r)
+	if err != nil {
+		t.Fatalf("POST /v1/%s: %v", op, err)
 	}
 	return resp
 }

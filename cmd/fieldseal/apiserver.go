@@ -1,0 +1,45 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	stdlog "log"
+	"net"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/api"
+	"github.com/fieldseal/fieldseal/config"
+)
+
+// serveAPI starts the API listener of cfg.API on h: TLS when configured
+// (with HTTP/2 by ALPN), the proxy's header and idle timeouts. Serve's
+// result goes to errc; the caller shuts the returned server down with the
+// others, which drains calls in flight.
+func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen api %s: %w", cfg.API.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ErrorLog:          stdlog.New(log.With().Str("event", "http_server").Str("listener", "api").Logger(), "", 0),
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+	}
+	if t := cfg.API.TLS; t.Enabled() {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("load api tls certificate %s: %w", t.CertFile, err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	log.Info().Str("event", "api_listening").Str("listen", ln.Addr().String()).Bool("tls", cfg.API.TLS.Enabled()).
+		Bool("allow_anonymous", cfg.API.AllowAnonymous).Msg("encryption API serving")
+	return srv, nil
+}

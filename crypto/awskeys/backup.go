@@ -1,0 +1,253 @@
+package awskeys
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// BackupFormat is the "format" of a key ring backup file (shared with the
+// local provider; Provider tells them apart).
+const BackupFormat = "fieldseal-key-backup/v1"
+
+// Report is the result of Verify: the metadata seal and one line per key
+// version. It never holds key material.
+type Report struct {
+	Secret   string `json:"secret"`
+	RingID   string `json:"ring_id,omitempty"`
+	Format   string `json:"format"`
+	Metadata string `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
+	// Versions has one entry per version, destroyed ones included.
+	Versions []VersionReport `json:"versions"`
+}
+
+// VersionReport is one key version's check.
+type VersionReport struct {
+	ID uint32 `json:"id"`
+	// State is "ok", "destroyed", "below minimum" or "bad".
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+// Bad lists the versions that failed.
+func (r *Report) Bad() []uint32 {
+	var bad []uint32
+	for _, v := range r.Versions {
+		if v.State == "bad" {
+			bad = append(bad, v.ID)
+		}
+	}
+	return bad
+}
+
+// Verify reads the ring and checks its metadata seal and that every wrapped key
+// (also those below the minimum version) unwraps with KMS to a usable data key.
+// It returns the report and, when anything failed, an error wrapping ErrVerify
+// that names the bad versions. It needs kms:Decrypt (the sidecar's role).
+func Verify(ctx context.Context, opts Options) (*Report, error) {
+	c, err := newClients(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	sv, err := c.readRing(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify key ring: %w", err)
+	}
+	return c.verify(ctx, sv.name, sv.ring)
+}
+
+func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Report, error) {
+	rep := &Report{Secret: secretName, RingID: r.RingID, Format: r.Format, Metadata: "ok"}
+	var errs []error
+	if r.Format == ringFormatV1 {
+		rep.Metadata = "unsigned (v1 ring; any change seals it)"
+	} else if err := c.verifySeal(ctx, r, false); err != nil {
+		rep.Metadata = err.Error()
+		errs = append(errs, fmt.Errorf("metadata: %w", err))
+	}
+	for _, k := range r.Keys {
+		vr := VersionReport{ID: k.ID, State: "ok"}
+		pt, err := c.unwrap(ctx, r, secretName, k)
+		if err == nil {
+			_, err = crypto.NewDataKey(k.ID, pt, k.Created)
+			clear(pt)
+		}
+		switch {
+		case err != nil:
+			vr.State, vr.Error = "bad", err.Error()
+			errs = append(errs, err)
+		case !r.live(k.ID):
+			vr.State = "below minimum"
+		}
+		rep.Versions = append(rep.Versions, vr)
+	}
+	for _, id := range r.Destroyed {
+		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
+	}
+	if len(errs) > 0 {
+		return rep, fmt.Errorf("verify key ring in secret %q: %w: bad versions %v: %w", secretName, ErrVerify, rep.Bad(), errors.Join(errs...))
+	}
+	return rep, nil
+}
+
+// Backup is a self-describing copy of the ring secret. It holds the secret's
+// string exactly (wrapped keys and sealed metadata; never a plaintext key) and
+// its SHA-256, so a damaged copy is refused before it is used. The KMS
+// encryption context of every wrapped key and of the metadata seal protect it
+// against deliberate edits; checking them needs kms:Decrypt (Verify,
+// RestoreBackup).
+type Backup struct {
+	Format        string    `json:"format"`
+	Provider      string    `json:"provider"` // "aws"
+	RingID        string    `json:"ring_id,omitempty"`
+	Created       time.Time `json:"created"`
+	Source        string    `json:"source"` // secret name at backup time (v1 rings bind keys to it)
+	SourceARN     string    `json:"source_arn"`
+	SourceVersion string    `json:"source_version"` // secret version id
+	Versions      []uint32  `json:"versions"`       // for people reading the file
+	Primary       uint32    `json:"primary"`
+	SHA256        string    `json:"sha256"` // hex SHA-256 of Ring
+	Ring          []byte    `json:"ring"`   // the secret string (base64 in JSON)
+}
+
+// WriteBackup reads the ring, verifies it (Verify: seal and every wrapped key)
+// and writes a Backup to out (mode 0600, never overwriting), so a backup never
+// captures a ring that does not open.
+func WriteBackup(ctx context.Context, opts Options, out string, now time.Time) (*Backup, error) {
+	c, err := newClients(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	sv, err := c.readRing(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("back up key ring: %w", err)
+	}
+	if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
+		return nil, fmt.Errorf("back up key ring: %w", err)
+	}
+	sum := sha256.Sum256([]byte(sv.body))
+	b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
+		Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
+		SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
+	for _, k := range sv.ring.Keys {
+		b.Versions = append(b.Versions, k.ID)
+	}
+	enc, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("back up key ring: encode: %w", err)
+	}
+	if err := createFile(out, append(enc, '\n')); err != nil {
+		return nil, fmt.Errorf("back up key ring in secret %q to %q: %w", sv.name, out, err)
+	}
+	return b, nil
+}
+
+// ReadBackup reads a backup file and checks its format, provider and digest.
+func ReadBackup(file string) (*Backup, *ring, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read key ring backup: %w", err)
+	}
+	var b Backup
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w: %v", file, ErrBadBackup, err)
+	}
+	if b.Format != BackupFormat || b.Provider != "aws" {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w: format %q provider %q, want %q aws", file, ErrBadBackup, b.Format, b.Provider, BackupFormat)
+	}
+	sum := sha256.Sum256(b.Ring)
+	if hex.EncodeToString(sum[:]) != b.SHA256 {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w: sha256 does not match the ring", file, ErrBadBackup)
+	}
+	r, err := parseRing(b.Ring)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w", file, err)
+	}
+	if r.RingID != b.RingID {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w: ring id does not match the ring", file, ErrBadBackup)
+	}
+	return &b, r, nil
+}
+
+// RestoreBackup checks the backup file (digest, then Verify with KMS) and
+// creates the secret opts.SecretID (the original name or a new one) holding its
+// ring; it refuses when that secret exists (ErrRingExists). A v2 ring is
+// written byte for byte: its keys are bound to the ring id, not the name, so
+// every value sealed under it opens again. A v1 ring restored under another
+// name is upgraded to v2 first (its keys keep their binding to the old name).
+// The new secret version id is random, so running sidecars reload.
+func RestoreBackup(ctx context.Context, opts Options, file string) (*Status, error) {
+	b, r, err := ReadBackup(file)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClients(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if _, err := c.verify(ctx, b.Source, r); err != nil {
+		return nil, fmt.Errorf("restore key ring from %q: %w", file, err)
+	}
+	name := opts.SecretID
+	body := string(b.Ring)
+	if r.Format == ringFormatV1 && name != b.Source {
+		r.upgrade(b.Source)
+		primary, _ := r.key(r.Primary)
+		if err := c.seal(ctx, r, primary.CMKKeyID); err != nil {
+			return nil, fmt.Errorf("restore key ring from %q: %w", file, err)
+		}
+		if body, err = r.marshal(); err != nil {
+			return nil, fmt.Errorf("restore key ring from %q: encode: %w", file, err)
+		}
+	}
+	return c.create(ctx, "restore", name, r, body, requestToken("restore:"+newRingID(), r.Primary))
+}
+
+// createFile writes data to path with mode 0600 and refuses to overwrite: a
+// temporary file in the same directory is written, synced and hard-linked to
+// path (which fails if path exists).
+func createFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".backup-*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("set file mode: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write temporary file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync temporary file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temporary file: %w", err)
+	}
+	if err := os.Link(name, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%q exists; backups are never overwritten", path)
+		}
+		return fmt.Errorf("install backup file: %w", err)
+	}
+	return nil
+}

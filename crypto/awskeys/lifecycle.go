@@ -1,0 +1,106 @@
+package awskeys
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// checkSize refuses a ring body above Options.MaxRingBytes (ErrRingTooLarge)
+// and returns a notice, also logged as ring_size_warning, when it is above
+// RingSizeWarnPercent of it. The emulators do not enforce Secrets Manager's
+// limit, so this check is the one that counts in tests and in production alike.
+func (c *clients) checkSize(what, name string, body string) ([]string, error) {
+	limit := c.opts.MaxRingBytes
+	if len(body) > limit {
+		return nil, fmt.Errorf("%s key ring in secret %q: %w: %d bytes, limit %d; destroy old versions (fieldseal keys destroy VERSION --yes) to make room",
+			what, name, ErrRingTooLarge, len(body), limit)
+	}
+	if len(body)*100 <= limit*RingSizeWarnPercent {
+		return nil, nil
+	}
+	n := fmt.Sprintf("key ring secret %q holds %d of %d bytes (%d%%); destroy old versions (fieldseal keys destroy VERSION --yes) before it is full",
+		name, len(body), limit, len(body)*100/limit)
+	c.opts.Logger.Warn().Str("event", "ring_size_warning").Str("secret", name).Int("bytes", len(body)).Int("limit", limit).Msg(n)
+	return []string{n}, nil
+}
+
+// Retire marks version id as retired: it still opens values but never seals
+// again and may not become primary. The primary cannot be retired: rotate first.
+func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
+	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
+		switch {
+		case !has(r, id):
+			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == r.Primary:
+			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case slices.Contains(r.Retired, id):
+			return false, nil
+		}
+		r.Retired = append(r.Retired, id)
+		slices.Sort(r.Retired)
+		return true, nil
+	})
+}
+
+// SetMinVersion sets the minimum decryptable version: versions below it stay in
+// the ring but are not unwrapped, and values under them report
+// crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy is the
+// irreversible step. min may not exceed the primary.
+func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
+	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
+		if min > r.Primary {
+			return false, fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, r.Primary)
+		}
+		if r.MinVersion == min {
+			return false, nil
+		}
+		r.MinVersion = min
+		return true, nil
+	})
+}
+
+// Destroy removes the wrapped key of version id from the ring (crypto-shredding,
+// and the way a ring is kept within the secret size limit): values under it
+// report crypto.ErrKeyDestroyed. The id stays listed so it is never reused. The
+// primary cannot be destroyed. Earlier secret versions (AWSPREVIOUS and
+// unlabelled ones Secrets Manager keeps for a while) and backups still hold the
+// wrapped key; docs/keys.md says how to make the version unreadable there too
+// (a KMS key policy Deny on its encryption context).
+func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
+	return lifecycleUpdate(ctx, opts, "destroy v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
+		switch {
+		case slices.Contains(r.Destroyed, id):
+			return false, nil
+		case !has(r, id):
+			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == r.Primary:
+			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		}
+		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
+		r.Destroyed = append(r.Destroyed, id)
+		slices.Sort(r.Destroyed)
+		return true, nil
+	})
+}
+
+func has(r *ring, id uint32) bool {
+	_, ok := r.key(id)
+	return ok
+}
+
+func lifecycleUpdate(ctx context.Context, opts Options, what string, change func(r *ring) (bool, error)) (*Status, error) {
+	c, err := newClients(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	return c.update(ctx, what, func(_ context.Context, _ *secretVersion, r *ring) (bool, []uint32, error) {
+		changed, err := change(r)
+		if err != nil {
+			return false, nil, fmt.Errorf("%s key ring in secret %s: %w", what, c.secretRef(), err)
+		}
+		return changed, nil, nil
+	})
+}

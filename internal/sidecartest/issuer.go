@@ -1,0 +1,93 @@
+package sidecartest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issuer is a real OIDC-style token issuer for tests: an HTTP JWKS endpoint
+// publishing the public half of an RSA key generated for the test, and
+// Cognito-shaped access tokens signed with it. It stands in for what the
+// Cognito emulator cannot produce (several app clients, scopes, groups at
+// will); tests of Cognito itself use internal/motoserver's pool.
+type Issuer struct {
+	URL string // issuer ("iss"); the JWKS is at URL + "/.well-known/jwks.json"
+	key *rsa.PrivateKey
+}
+
+const issuerKID = "sidecartest-rsa-1"
+
+// NewIssuer starts an issuer for the length of the test.
+func NewIssuer(t testing.TB) *Issuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store := jwkset.NewMemoryStorage()
+	jwk, err := jwkset.NewJWKFromKey(&key.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
+		KID: issuerKID, ALG: jwkset.AlgRS256, USE: jwkset.UseSig,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.KeyWrite(ctx, jwk); err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := store.JSONPublic(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+	return &Issuer{URL: srv.URL, key: key}
+}
+
+// AuthYAML is an `auth:` section that trusts this issuer's access tokens
+// for the given app client ids.
+func (iss *Issuer) AuthYAML(clientIDs ...string) string {
+	return fmt.Sprintf("auth:\n  issuer: %s\n  jwks_url: %s/.well-known/jwks.json\n  client_ids: [%s]\n  token_use: access\n",
+		iss.URL, iss.URL, strings.Join(clientIDs, ", "))
+}
+
+// Token is a valid access token for app client clientID (an hour long),
+// with the space-separated scope and Cognito groups given.
+func (iss *Issuer) Token(t testing.TB, clientID, scope string, groups ...string) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{
+		"iss": iss.URL, "sub": "sub-" + clientID, "client_id": clientID, "token_use": "access",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+	if scope != "" {
+		c["scope"] = scope
+	}
+	if len(groups) > 0 {
+		c["cognito:groups"] = groups
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = issuerKID
+	s, err := tok.SignedString(iss.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
