@@ -47,6 +47,9 @@ type catalog struct {
 	// acceptSealed is guard.sealed_writes: accept, which lets callers of an
 	// API without authentication send values already sealed.
 	acceptSealed bool
+	// inner is the map's plan for members and sealed values inside a value
+	// matched whole (fieldmap.Side.Inner).
+	inner *rewrite.Plan
 }
 
 func newCatalog(m *fieldmap.Map) *catalog {
@@ -56,13 +59,17 @@ func newCatalog(m *fieldmap.Map) *catalog {
 		all: all, members: m.Unmatched().Request.Members,
 		caseSensitive: m.Guard().MemberCase == fieldmap.CaseSensitive,
 		acceptSealed:  m.Guard().SealedWrites == fieldmap.SealedWritesAccept,
+		inner:         m.Unmatched().Request.Inner,
 	}
 	for _, f := range c.members {
 		c.memberNames = append(c.memberNames, f.Path)
 	}
 	for _, cl := range all {
 		c.classes[cl.Name] = cl
-		c.values[cl.Name] = &fieldmap.Side{Plan: valuePlan, Fields: []fieldmap.Field{{Path: valueMember, Class: cl}}, Classes: all}
+		// The value itself may be an object or array: members and sealed
+		// values inside it are handled as inside any value sealed whole.
+		c.values[cl.Name] = &fieldmap.Side{Plan: valuePlan, Fields: []fieldmap.Field{{Path: valueMember, Class: cl}}, Classes: all,
+			Members: c.members, Inner: m.Unmatched().Request.Inner}
 	}
 	for _, r := range m.Routes() {
 		c.routes[r.Name] = r
@@ -304,7 +311,7 @@ func (p *processor) fieldSide(fields []field, op string) (*fieldmap.Side, error)
 	if len(fields) == 0 || len(fields) > MaxFieldsPerItem {
 		return nil, fmt.Errorf("%w: give 1 to %d fields, not %d", errInvalidFields, MaxFieldsPerItem, len(fields))
 	}
-	side := &fieldmap.Side{Fields: make([]fieldmap.Field, len(fields)), Members: p.cat.members, Classes: p.cat.all}
+	side := &fieldmap.Side{Fields: make([]fieldmap.Field, len(fields)), Members: p.cat.members, Classes: p.cat.all, Inner: p.cat.inner}
 	paths := make([]string, len(fields))
 	for i, f := range fields {
 		cl, ok := p.cat.classes[f.Class]

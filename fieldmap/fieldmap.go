@@ -74,6 +74,11 @@ type Side struct {
 	Members []Field
 	// Classes are every class of the map, by Index.
 	Classes []*Class
+	// Inner matches the class members and sealed values inside a value
+	// that a path or member matched whole (an object or array): its match
+	// index j names Members[j], or rewrite.PrefixMatch. Nil when the map has
+	// neither members nor a sealed prefix.
+	Inner *rewrite.Plan
 }
 
 // Field returns what match index i of Plan names; ok is false for
@@ -359,6 +364,14 @@ func (c *compiler) side(fields []FieldSpec, classes map[string]*Class, which str
 		return nil
 	}
 	s.Plan = plan
+	if len(c.memberNames) > 0 || c.prefix != "" {
+		inner, err := rewrite.CompileSpec(rewrite.Spec{Members: c.memberNames, CaseSensitive: c.caseSensitive, Prefix: c.prefix})
+		if err != nil {
+			c.errorf(0, "%s class members: %v", which, err)
+			return nil
+		}
+		s.Inner = inner
+	}
 	return s
 }
 

@@ -293,3 +293,19 @@ func decodingBody(body io.ReadCloser, codings []string, h *held) (io.ReadCloser,
 	}
 	return readCloser{r, body}, nil
 }
+
+// sniffResponseJSON reports whether a response body declared as something
+// other than JSON starts like JSON (after white space and a UTF-8 byte
+// order mark), as a client that parses it anyway would read it;
+// resp.Body keeps every byte. A compressed body of another type is not
+// looked into (README, threat model).
+func sniffResponseJSON(resp *http.Response) bool {
+	if len(resp.Header.Values("Content-Encoding")) > 0 {
+		return false
+	}
+	br := bufio.NewReaderSize(resp.Body, 512)
+	resp.Body = readCloser{br, resp.Body}
+	head, _ := br.Peek(512)
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+	return len(head) > 0 && (head[0] == '{' || head[0] == '[')
+}

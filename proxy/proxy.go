@@ -410,12 +410,6 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 		ring = t.Ring() // refreshed if a value sent sealed needed it
 	}
-	// A byte range of a JSON document is not JSON: ask for the whole
-	// representation so it can be transformed.
-	if rs.matched {
-		r.Header.Del("Range")
-		r.Header.Del("If-Range")
-	}
 	rs.resp = &rs.respT
 	rs.resp.Reset(transform.Params{
 		Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
@@ -424,6 +418,13 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		// open; it stays sealed, which is never plaintext.
 		LeaveSealedOnOpenError: p.keepOnError || !rs.matched,
 	})
+	// A byte range of a JSON document is not JSON: ask for the whole
+	// representation so it can be transformed (on every route for a caller
+	// who may not read some class).
+	if rs.matched || !rs.resp.OpensOnly() {
+		r.Header.Del("Range")
+		r.Header.Del("If-Range")
+	}
 	return nil
 }
 
@@ -651,10 +652,27 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	resp.Header.Set(HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
-	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
-		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead ||
-		!isJSON(resp.Header.Get("Content-Type")) {
+	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead {
 		return nil
+	}
+	if resp.StatusCode > 299 || resp.StatusCode == http.StatusPartialContent || !isJSON(resp.Header.Get("Content-Type")) {
+		// Only 2xx JSON is transformed for a caller who decrypts every
+		// class: anything else keeps its sealed values sealed, never
+		// plaintext. A caller who may not read some class must not get
+		// legacy plaintext of it from an error body or a JSON body served
+		// under another type either: whatever may be JSON is transformed
+		// whole, or refused.
+		if rs.resp.OpensOnly() {
+			return nil
+		}
+		if resp.StatusCode == http.StatusPartialContent {
+			return fmt.Errorf("a partial response for a caller who may not read every class: %w", ErrBadUpstreamResponse)
+		}
+		if !isJSON(resp.Header.Get("Content-Type")) && !sniffResponseJSON(resp) {
+			return nil
+		}
+		return p.openResponse(resp, rs.resp)
 	}
 	if !rs.matched {
 		return p.openUnmatched(resp, rs)

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -316,6 +317,16 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 			return append(out, raw...), nil
 		}
 	}
+	if typ == crypto.TypeObject || typ == crypto.TypeArray {
+		// Class members inside a value sealed whole are sealed first, with
+		// their own class and the caller's rights for it, so that opening
+		// the outer value never hands over a member the caller may not read.
+		inner, err := t.inner(nil, raw, t.sealValue)
+		if err != nil {
+			return out, err
+		}
+		plaintext = inner
+	}
 	out, err := t.seal(out, plaintext, typ, f.Class)
 	if err != nil {
 		t.st.add(class, a, OpSeal, ResultError, via)
@@ -323,6 +334,23 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 	}
 	t.st.add(class, a, OpSeal, ResultOK, via)
 	return out, nil
+}
+
+// inner applies the side's Inner plan (class members and sealed values
+// inside an object or array matched whole) to raw with fn, appending to
+// dst; without an Inner plan raw is appended as it is.
+func (t *Transform) inner(dst, raw []byte, fn func(out []byte, i int, raw []byte) ([]byte, error)) ([]byte, error) {
+	p := t.side.Inner
+	if p == nil {
+		return append(dst, raw...), nil
+	}
+	off := len(t.side.Fields)
+	return p.Apply(dst, raw, func(out []byte, i int, v []byte) ([]byte, error) {
+		if i >= 0 {
+			i += off
+		}
+		return fn(out, i, v)
+	})
 }
 
 // sealedAnywhere handles, in a document to seal, a string carrying the
@@ -420,6 +448,9 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 		switch a {
 		case ActionDecrypt:
 			t.st.add(class, a, OpKeep, ResultLegacy, via)
+			if typ == crypto.TypeObject || typ == crypto.TypeArray {
+				return t.inner(out, raw, t.openValue) // members inside have their own action
+			}
 			return append(out, raw...), nil
 		case ActionMask:
 			t.st.add(class, a, OpMask, ResultLegacy, via)
@@ -470,6 +501,11 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 	t.st.add(class, a, OpOpen, ResultOK, via)
 	if ptType == crypto.TypeString {
 		return rewrite.AppendString(out, pt), nil
+	}
+	if ptType == crypto.TypeObject || ptType == crypto.TypeArray {
+		// Members sealed inside get their own class's action; pt lives in
+		// t.scratch, which opening them reuses.
+		return t.inner(out, bytes.Clone(pt), t.openValue)
 	}
 	return append(out, pt...), nil
 }
