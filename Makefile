@@ -4,8 +4,9 @@
 quickstart:
 	bash examples/quickstart/run.sh
 
-# Installs the test tools it lacks (moto, local-kms, json-server, helm) under .cache/,
-# starts the AWS emulators on 127.0.0.1 and runs every test.
+# Installs the test tools it lacks (json-server, moto, local-kms, helm; with
+# FIELDSEAL_E2E=1 also etcd and kube-apiserver) into .cache/ (.ci/tools.sh), starts
+# the AWS emulators on 127.0.0.1 and runs every test.
 test:
 	bash scripts/test.sh
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs (idempotently) and starts the AWS API emulators the crypto/awskeys tests use:
+# Installs (once, into the repository's .cache/ via .ci/tools.sh) and starts the AWS
+# API emulators the crypto/awskeys tests use:
 #   moto_server (KMS + Secrets Manager, also Cognito) on 127.0.0.1:5001
 #   local-kms   (a second, independent KMS)           on 127.0.0.1:5002
 # and prints shell `export` lines for the caller:
@@ -11,11 +12,6 @@
 # Ports can be changed with MOTO_PORT / LOCALKMS_PORT.
 set -euo pipefail
 
-MOTO_VERSION="5.2.1"
-LOCALKMS_MODULE="github.com/nsmithuk/local-kms"
-# local-kms has no semver tags; this pseudo-version is the 2026-02-28 head, which
-# builds with Go 1.26.
-LOCALKMS_VERSION="v0.0.0-20260228092603-2a5e92d09ab6"
 MOTO_PORT="${MOTO_PORT:-5001}"
 LOCALKMS_PORT="${LOCALKMS_PORT:-5002}"
 REGION="${FIELDSEAL_TEST_REGION:-us-east-1}"
@@ -26,61 +22,6 @@ log() { printf 'aws-emulators: %s\n' "$*" >&2; }
 # answers URL: true when something at URL speaks HTTP (any status).
 answers() {
 	curl -s -o /dev/null --max-time 2 "$1"
-}
-
-# moto_version PYTHON: the moto version installed for that interpreter, or "".
-moto_version() {
-	{ "$1" -m pip show moto 2>/dev/null || true; } | awk '/^Version:/{print $2}'
-}
-
-# install_moto installs moto[server] for python3 (a pyenv or virtualenv python), or,
-# where the system python refuses (PEP 668 "externally managed"), into a virtualenv
-# of our own whose bin directory is then put first on PATH and exported.
-MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/fieldseal/moto-venv"
-EXTRA_PATH=""
-install_moto() {
-	if [[ -x "$MOTO_VENV/bin/moto_server" && "$(moto_version "$MOTO_VENV/bin/python")" == "$MOTO_VERSION" ]]; then
-		EXTRA_PATH="$MOTO_VENV/bin"
-		export PATH="$EXTRA_PATH:$PATH"
-		log "moto $MOTO_VERSION already installed in $MOTO_VENV"
-		return
-	fi
-	local have
-	have="$(moto_version python3)"
-	if [[ "$have" == "$MOTO_VERSION" ]] && command -v moto_server >/dev/null 2>&1; then
-		log "moto $MOTO_VERSION already installed"
-		return
-	fi
-	log "installing moto[server]==$MOTO_VERSION (had: ${have:-none})"
-	if ! python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2; then
-		log "pip refused to install into python3; using a virtualenv in $MOTO_VENV"
-		python3 -m venv "$MOTO_VENV" >&2
-		"$MOTO_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
-		EXTRA_PATH="$MOTO_VENV/bin"
-		export PATH="$EXTRA_PATH:$PATH"
-	fi
-	hash -r
-	# pyenv installs console scripts behind shims that need a rehash.
-	if command -v pyenv >/dev/null 2>&1; then pyenv rehash >&2 || true; fi
-	command -v moto_server >/dev/null 2>&1 || { log "moto_server not on PATH after install"; exit 1; }
-}
-
-localkms_bin() {
-	printf '%s/local-kms' "$(go env GOPATH)/bin"
-}
-
-install_localkms() {
-	local bin stamp
-	bin="$(localkms_bin)"
-	stamp="$bin.version"
-	if [[ -x "$bin" && -f "$stamp" && "$(cat "$stamp")" == "$LOCALKMS_VERSION" ]]; then
-		log "local-kms $LOCALKMS_VERSION already installed"
-		return
-	fi
-	log "installing $LOCALKMS_MODULE@$LOCALKMS_VERSION"
-	# Install outside any module so the project's go.mod is not touched.
-	(cd / && GOFLAGS=-buildvcs=false go install "$LOCALKMS_MODULE@$LOCALKMS_VERSION") >&2
-	printf '%s\n' "$LOCALKMS_VERSION" >"$stamp"
 }
 
 # wait_for NAME URL PID: waits at most 60 s for URL to answer while PID is alive.
@@ -101,11 +42,11 @@ wait_for() {
 }
 
 command -v curl >/dev/null 2>&1 || { log "curl is required"; exit 1; }
-command -v python3 >/dev/null 2>&1 || { log "python3 is required"; exit 1; }
-command -v go >/dev/null 2>&1 || { log "go is required"; exit 1; }
 
-install_moto
-install_localkms
+# moto (PyPI, in .cache/venv) and local-kms (Go module proxy) in the repository's
+# tool cache, pinned in .ci/tools.sh; installed once, reused afterwards.
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+tools_install moto local-kms
 
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 LOCALKMS_URL="http://127.0.0.1:$LOCALKMS_PORT"
@@ -130,11 +71,11 @@ fi
 
 if [[ -z "$moto_pid" ]]; then
 	LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/fieldseal-emulators.XXXXXX")"
-	nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$LOGDIR/moto.log" 2>&1 </dev/null &
+	nohup "$TOOLS_BIN/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOGDIR/moto.log" 2>&1 </dev/null &
 	moto_pid=$!
 	echo "$moto_pid" >"$STATE/moto.pid"
 	wait_for moto "$MOTO_URL/moto-api/" "$moto_pid"
-	log "moto $MOTO_VERSION on $MOTO_URL (pid $moto_pid, log $LOGDIR/moto.log)"
+	log "moto on $MOTO_URL (pid $moto_pid, log $LOGDIR/moto.log)"
 fi
 if [[ -z "$localkms_pid" ]]; then
 	[[ "$LOGDIR" != "$STATE" ]] || LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/fieldseal-emulators.XXXXXX")"
@@ -143,17 +84,15 @@ if [[ -z "$localkms_pid" ]]; then
 	# KMS_SEED_PATH points at a file that does not exist: no seeded keys, tests make their own.
 	PORT="$LOCALKMS_PORT" KMS_REGION="$REGION" KMS_ACCOUNT_ID="$ACCOUNT_ID" \
 		KMS_DATA_PATH="$LOGDIR/local-kms-data" KMS_SEED_PATH="$LOGDIR/no-seed.yaml" \
-		nohup "$(localkms_bin)" >"$LOGDIR/local-kms.log" 2>&1 </dev/null &
+		nohup "$TOOLS_BIN/local-kms" >"$LOGDIR/local-kms.log" 2>&1 </dev/null &
 	localkms_pid=$!
 	echo "$localkms_pid" >"$STATE/local-kms.pid"
 	wait_for local-kms "$LOCALKMS_URL/" "$localkms_pid"
 	log "local-kms on $LOCALKMS_URL (pid $localkms_pid, log $LOGDIR/local-kms.log)"
 fi
 
-if [[ -n "$EXTRA_PATH" ]]; then
-	# The outage tests start their own moto_server from PATH.
-	printf 'export PATH=%q:"$PATH"\n' "$EXTRA_PATH"
-fi
+# The outage tests start their own moto_server from PATH.
+printf 'export PATH=%q:"$PATH"\n' "$TOOLS_BIN"
 cat <<OUT
 export FIELDSEAL_TEST_MOTO_URL=$MOTO_URL
 export FIELDSEAL_TEST_LOCALKMS_URL=$LOCALKMS_URL

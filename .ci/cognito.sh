@@ -22,7 +22,11 @@ region="${FIELDSEAL_TEST_COGNITO_REGION:-${FIELDSEAL_TEST_REGION:-us-east-1}}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_DEFAULT_REGION="$region"
 
-exec python3 - "$url" "$region" <<'PY'
+# boto3 comes with moto in the repository's tool cache (.ci/tools.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+tools_install moto
+
+exec "$TOOLS_VENV/bin/python" - "$url" "$region" <<'PY'
 import json, secrets, sys, urllib.request
 
 import boto3

@@ -38,28 +38,33 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml")
 const (
 	release   = "fs-test"
 	namespace = "fieldseal-system"
-	// kubeVersion is passed to helm template: a helm built with `go install`
-	// has no stamped Kubernetes version and would assume v1.20.
+	// kubeVersion is passed to helm template so that the rendering, and the golden
+	// files, do not depend on the Kubernetes version a helm release assumes.
 	kubeVersion = "1.31.0"
 )
 
-// helmBinary finds helm on PATH or in $(go env GOPATH)/bin, where
-// .ci/helm.sh installs it. Outside CI a missing helm skips the test.
+// helmBinary finds the helm that .ci/tools.sh pins in the repository's tool cache
+// ($FIELDSEAL_CACHE/bin, by default .cache/bin; the golden files are rendered with
+// it), else helm on PATH. Outside CI a missing helm skips the test.
 func helmBinary(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("helm"); err == nil {
-		return p
+	cache := os.Getenv("FIELDSEAL_CACHE")
+	if cache == "" {
+		cache = filepath.Join("..", "..", ".cache")
 	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "helm")
+	if p, err := filepath.Abs(filepath.Join(cache, "bin", "helm")); err == nil {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("helm not found on PATH or in $(go env GOPATH)/bin; .ci/helm.sh installs it")
+	if p, err := exec.LookPath("helm"); err == nil {
+		return p
 	}
-	t.Skip("helm not found on PATH or in $(go env GOPATH)/bin: install it with .ci/helm.sh to render the chart")
+	const msg = "helm not found in the tool cache (.cache/bin) or on PATH; `bash .ci/tools.sh helm` installs it"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 	return ""
 }
 

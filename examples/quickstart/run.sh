@@ -3,8 +3,10 @@
 # (127.0.0.1:8080, admin on 127.0.0.1:9090), keys from the embedded local provider.
 # Runs both in the foreground; Ctrl-C stops both. Needs Go and Node.js (npm).
 #
-# State lives in examples/quickstart/.data (git-ignored): the app's db.json, the key ring
-# and a random master key file created on first run.
+# State lives in examples/quickstart/.data (git-ignored): the fieldseal binary, the app's
+# db.json, the key ring and a random master key file created on first run. Each step is
+# printed with the seconds since the start; the run ends with the time until fieldseal
+# answered ready.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,28 +18,34 @@ cd "$here"
 command -v go >/dev/null || { echo "run.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "run.sh: Node.js with npm is required" >&2; exit 1; }
 
-echo "==> building fieldseal"
-(cd "$root" && go build -o "$data/bin/fieldseal" ./cmd/fieldseal)
-fs="$data/bin/fieldseal"
+step() { printf '==> [%3ds] %s\n' "$SECONDS" "$*"; }
 
-if [ ! -x node_modules/.bin/json-server ]; then
-  echo "==> installing the legacy app (json-server, pinned in package-lock.json)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+step "building fieldseal: go build -v lists each package as it compiles (the first build"
+echo "    compiles a few hundred, later builds reuse Go's build cache and list none)"
+# go build -v and "go: downloading" lines go to stderr; show them indented as progress.
+(cd "$root" && go build -v -o "$data/bin/fieldseal" ./cmd/fieldseal) 2>&1 | sed -u 's/^/    /'
+fs="$data/bin/fieldseal"
+step "built $("$fs" version 2>/dev/null || echo fieldseal)"
+
+# json-server, pinned by package-lock.json, through the same tool cache as `make test`.
+step "legacy app: json-server (npm ci, pinned by package-lock.json; reused once installed)"
+. "$root/.ci/tools.sh"
+tools_install json-server 2>&1 | sed -u 's/^/    /'
 
 # The master key wraps the data keys in the ring file. fieldseal.yaml reads it from
 # .data/master.key; it is never a built-in constant. On first run we create a random one.
 if [ ! -s "$data/master.key" ]; then
-  echo "==> creating a random master key in $data/master.key (keep it secret: losing it loses the data)"
+  step "creating a random master key in $data/master.key (keep it secret: losing it loses the data)"
   (umask 077 && "$fs" keys master-key >"$data/master.key")
 fi
 
 if [ ! -s "$data/ring.json" ]; then
-  echo "==> creating the key ring $data/ring.json"
+  step "creating the key ring $data/ring.json (data key v1, wrapped by the master key)"
   "$fs" keys init --config fieldseal.yaml
 fi
 [ -s "$data/db.json" ] || cp db.seed.json "$data/db.json"
 
+step "checking fieldseal.yaml"
 "$fs" config check fieldseal.yaml
 
 pids=()
@@ -48,7 +56,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-echo "==> legacy app: json-server on http://127.0.0.1:3000 (db: $data/db.json)"
+step "starting the legacy app: json-server on http://127.0.0.1:3000 (db: $data/db.json)"
 node_modules/.bin/json-server --host 127.0.0.1 --port 3000 --quiet "$data/db.json" &
 pids+=($!)
 # Start fieldseal once the app accepts connections, so the first request
@@ -58,9 +66,23 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-echo "==> fieldseal on http://127.0.0.1:8080 (admin http://127.0.0.1:9090)"
+step "starting fieldseal on http://127.0.0.1:8080 (admin http://127.0.0.1:9090)"
 "$fs" serve --config fieldseal.yaml &
 pids+=($!)
 
-echo "==> both running; Ctrl-C stops them. Try the curl session in the README."
+# Ready once /readyz answers 200 (keys loaded, field map compiled).
+ready=""
+for _ in $(seq 1 100); do
+  if curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:9090/readyz 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 "${pids[1]}" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -n "$ready" ]; then
+  step "ready: both running; Ctrl-C stops them. Try the curl session in the README."
+else
+  step "fieldseal is not ready yet; see its log above (http://127.0.0.1:9090/readyz says why)"
+fi
 wait -n "${pids[@]}"

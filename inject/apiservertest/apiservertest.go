@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,21 +114,45 @@ func lookBinary(t testing.TB, env, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	// .ci/helm.sh (FIELDSEAL_E2E=1) builds kube-apiserver into GOPATH/bin.
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	// .ci/tools.sh installs both into the repository's tool cache.
+	if p := cachedTool(name); p != "" {
+		return p
 	}
-	msg := fmt.Sprintf("%s not found (set %s or put it on PATH). etcd: apt-get install etcd-server; "+
-		"kube-apiserver: build k8s.io/kubernetes/cmd/kube-apiserver@v1.37.2 from the module proxy with replace directives "+
-		"for its staging modules at v0.37.2 (FIELDSEAL_E2E=1 .ci/helm.sh does both)", name, env)
+	msg := fmt.Sprintf("%s not found (set %s, put it on PATH, or run `bash .ci/tools.sh etcd kube-apiserver`, "+
+		"which puts Debian's etcd-server and a kube-apiserver built from .ci/kube-apiserver into .cache/bin)", name, env)
 	if os.Getenv("FIELDSEAL_E2E") == "1" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// cachedTool returns name in the tool cache's bin directory ($FIELDSEAL_CACHE/bin,
+// else .cache/bin at the root of the module this test runs in), or "" when absent.
+func cachedTool(name string) string {
+	cache := os.Getenv("FIELDSEAL_CACHE")
+	if cache == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			return ""
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return ""
+			}
+			dir = parent
+		}
+		cache = filepath.Join(dir, ".cache")
+	}
+	p := filepath.Join(cache, "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // pki is the API server's CA and the directory its files go to.
