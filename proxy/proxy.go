@@ -528,6 +528,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if len(doc) == 0 {
 		r.Body, r.ContentLength = http.NoBody, 0
 		r.Header.Del("Content-Encoding")
+		r.Header.Del("Expect") // nothing left to ask permission for
 		return nil
 	}
 	doc = bytes.TrimPrefix(doc, utf8BOM) // read by Jackson and others, refused by JSON validators
@@ -584,6 +585,12 @@ func setBody(r *http.Request, rs *reqState, fwd []byte) {
 	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
+	// The client's Expect: 100-continue was answered when the proxy read
+	// the body. Forwarded, it would make the transport hold the buffered
+	// body back until the upstream says 100 Continue, which upstreams that
+	// ignore the expectation never do (a full ExpectContinueTimeout per
+	// request), and some answer 417. The body is in memory: send it.
+	r.Header.Del("Expect")
 	// The transport frames the body by r.ContentLength and never sends a
 	// Content-Length header field of the request's own.
 	r.Header.Del("Content-Length")
