@@ -416,6 +416,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		r.Header.Del("Range")
 		r.Header.Del("If-Range")
 	}
+	// The response may be opened: the upstream must answer it in a coding
+	// the proxy decodes.
+	acceptDecodable(r.Header)
 	rs.resp = &rs.respT
 	rs.resp.Reset(transform.Params{
 		Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
@@ -713,7 +716,9 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error {
 	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
+		// The upstream's fault, not the client's (no 415): it was only
+		// offered codings the proxy decodes (acceptDecodable).
+		return fmt.Errorf("%w: %v", ErrBadUpstreamResponse, err)
 	}
 	if resp.ContentLength > p.maxBody {
 		return fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxBody, ErrResponseTooLarge)
@@ -728,7 +733,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	defer timer.Stop()
 	in := p.bufs.get()
 	defer p.bufs.put(in)
-	body, err := decoder(resp.Body, codings)
+	body, err := decodeBody(resp.Body, codings)
 	if err != nil && timedOut.Load() {
 		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
 	}
@@ -752,7 +757,13 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	}
 	p.metrics.respBytes.Observe(float64(len(doc)))
 	if len(doc) == 0 {
+		// Nothing to open; an empty body labelled with a coding is
+		// forwarded as what it is.
 		resp.Body = http.NoBody
+		resp.ContentLength = 0
+		resp.TransferEncoding = nil
+		resp.Header.Set("Content-Length", "0")
+		resp.Header.Del("Content-Encoding")
 		return nil
 	}
 	out := p.bufs.get()
