@@ -419,6 +419,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	// The response may be opened: the upstream must answer it in a coding
 	// the proxy decodes.
 	acceptDecodable(r.Header)
+	// Its ETag may be made weak: a client's If-Match with it must still
+	// match the upstream's strong one (conditional.go).
+	strongIfMatch(r.Header)
 	rs.resp = &rs.respT
 	rs.resp.Reset(transform.Params{
 		Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
@@ -661,6 +664,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	resp.Header.Set(HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
+	if rs.resp != nil && resp.StatusCode == http.StatusNotModified {
+		// The 304 updates what the client holds of a 200 whose ETag may
+		// have been made weak: it must not restore the strong one.
+		weakenETag(resp.Header)
+		return nil
+	}
 	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
 		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead ||
 		!isJSON(resp.Header.Get("Content-Type")) {
@@ -796,9 +805,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// The bytes differ from the upstream's representation (and between
 		// callers with different actions), but are semantically the same
 		// resource state: a weak validator still makes If-None-Match work.
-		if et := resp.Header.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
-			resp.Header.Set("Etag", "W/"+et)
-		}
+		weakenETag(resp.Header)
 		if p.auth != nil {
 			resp.Header.Add("Vary", "Authorization")
 		}
