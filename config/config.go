@@ -69,6 +69,7 @@ func (t TLS) Enabled() bool { return t.CertFile != "" }
 // Limits are size limits and timeouts.
 type Limits struct {
 	MaxBodyBytes        ByteSize      `yaml:"max_body_bytes"`
+	MaxResponseBytes    ByteSize      `yaml:"max_response_bytes"`
 	MaxBufferedBytes    ByteSize      `yaml:"max_buffered_bytes"`
 	MaxConnections      int           `yaml:"max_connections"`
 	UpstreamTimeout     time.Duration `yaml:"upstream_timeout"`
@@ -175,6 +176,7 @@ func Defaults() Config {
 		AdminListen: "127.0.0.1:9090",
 		Limits: Limits{
 			MaxBodyBytes:        1 << 20,
+			MaxResponseBytes:    16 << 20,
 			MaxBufferedBytes:    256 << 20,
 			MaxConnections:      10000,
 			UpstreamTimeout:     30 * time.Second,

@@ -162,7 +162,7 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge), isMaxBytes(err):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, ErrBusy):
 		return fmt.Errorf("read request body: %w", err)
 	case err != nil:

@@ -39,6 +39,7 @@ type KeySource interface {
 // Defaults for zero Options fields.
 const (
 	DefaultMaxBodyBytes        = 1 << 20
+	DefaultMaxResponseBytes    = 16 << 20
 	DefaultUpstreamTimeout     = 30 * time.Second
 	DefaultBodyTimeout         = 30 * time.Second
 	DefaultDialTimeout         = 5 * time.Second
@@ -71,10 +72,16 @@ type Options struct {
 	// PreserveHost forwards the client's Host header instead of the upstream's.
 	PreserveHost bool
 
-	// MaxBodyBytes bounds protected request and response bodies, before and
-	// after decompression (default 1 MiB). Unprotected bodies are streamed
-	// and not bounded.
+	// MaxBodyBytes bounds request bodies the proxy reads (JSON and form
+	// bodies, and each member part of a multipart form), before and after
+	// decompression (default 1 MiB); larger ones get 413. Bodies of other
+	// types are streamed and not bounded.
 	MaxBodyBytes int64
+	// MaxResponseBytes bounds the response bodies the proxy transforms,
+	// after decompression (default 16 MiB): a larger answer to a read is
+	// 502 response_too_large; a larger 2xx answer to a write is forwarded
+	// untransformed (largeResponse), as the write was accepted.
+	MaxResponseBytes int64
 	// UpstreamTimeout bounds the wait for the upstream's response headers
 	// (default 30s); past it the client gets 504.
 	UpstreamTimeout time.Duration
@@ -115,6 +122,7 @@ type Proxy struct {
 	masker      transform.Masker
 	keepOnError bool
 	maxBody     int64
+	maxResp     int64
 	bodyTimeout time.Duration
 	log         zerolog.Logger
 	now         func() time.Time
@@ -149,6 +157,7 @@ func New(opts Options) (*Proxy, error) {
 		auth:        opts.Authenticator,
 		masker:      opts.Masker,
 		maxBody:     orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxResp:     orDefault(opts.MaxResponseBytes, DefaultMaxResponseBytes),
 		bodyTimeout: orDefault(opts.BodyTimeout, DefaultBodyTimeout),
 		log:         opts.Logger,
 		now:         opts.Now,
@@ -228,8 +237,11 @@ type reqState struct {
 	// request and response transforms.
 	refresh transform.Refresh
 	status  int
-	err     *errorClass
-	reason  string // bounded detail of err for the audit trail (an auth reason)
+	// okOutcome replaces "ok" as the outcome of a request that succeeded
+	// with a note (largeResponse); "" for none.
+	okOutcome string
+	err       *errorClass
+	reason    string // bounded detail of err for the audit trail (an auth reason)
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
 	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
@@ -470,7 +482,7 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // compressed body of another type is not looked into).
 func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool) error {
 	if r.ContentLength > p.maxBody && !sniff {
-		return fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body of %d bytes (limits.max_body_bytes: %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
 	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
 	if err != nil {
@@ -519,11 +531,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, ErrBusy):
 		return fmt.Errorf("read request body: %w", err)
 	case isMaxBytes(err):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("read request body (timeout %s): %w", p.bodyTimeout, ErrRequestTimeout)
 	case err != nil && len(codings) > 0:
@@ -693,11 +705,11 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 		// exactly as on a route.
 		return p.openResponse(resp, rs.resp)
 	}
-	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxBody {
+	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxResp {
 		return nil
 	}
 	in := p.bufs.get()
-	doc, err := readLimited((*in)[:0], resp.Body, p.maxBody, resp.ContentLength, &rs.budget)
+	doc, err := readLimited((*in)[:0], resp.Body, p.maxResp, resp.ContentLength, &rs.budget)
 	*in = doc[:0]
 	if err != nil {
 		// Too large, busy or broken: the client gets the bytes read and
@@ -729,8 +741,9 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// offered codings the proxy decodes (acceptDecodable).
 		return fmt.Errorf("%w: %v", ErrBadUpstreamResponse, err)
 	}
-	if resp.ContentLength > p.maxBody {
-		return fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxBody, ErrResponseTooLarge)
+	if resp.ContentLength > p.maxResp {
+		return p.largeResponse(resp, t, nil, nil,
+			fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxResp, ErrResponseTooLarge))
 	}
 	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
 	// the body of a protected response is cut off here (504).
@@ -753,14 +766,19 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	if rs := stateFrom(resp.Request.Context()); rs != nil {
 		h = &rs.budget
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength, h)
+	doc, err := readLimited((*in)[:0], body, p.maxResp, resp.ContentLength, h)
 	*in = doc[:0]
+	if errors.Is(err, errTooLarge) && timer.Stop() {
+		// Stopped before it fired: the rest, if forwarded, streams.
+		return p.largeResponse(resp, t, doc, body,
+			fmt.Errorf("read response body (limit %d bytes): %w", p.maxResp, ErrResponseTooLarge))
+	}
 	_ = resp.Body.Close()
 	switch {
 	case err != nil && timedOut.Load():
 		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
 	case errors.Is(err, errTooLarge):
-		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxBody, ErrResponseTooLarge)
+		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxResp, ErrResponseTooLarge)
 	case err != nil:
 		return fmt.Errorf("read response body: %w: %w", ErrBadUpstreamResponse, err)
 	}
@@ -865,7 +883,11 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start time.Time) {
 	latency := p.now().Sub(start)
 	touched := rs.matched || len(rs.st.Fields) > 0 || rs.err != nil
-	outcome := rs.outcome("ok")
+	ok := "ok"
+	if rs.okOutcome != "" {
+		ok = rs.okOutcome
+	}
+	outcome := rs.outcome(ok)
 	if !touched {
 		outcome = rs.outcome(outcomeForwarded)
 	}

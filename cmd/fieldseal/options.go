@@ -19,7 +19,7 @@ import (
 // caller adds what the process owns (registry, logger, key cache).
 
 // proxyOptions returns the proxy.Options the configuration decides:
-// Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes,
+// Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes, MaxResponseBytes,
 // UpstreamTimeout, MaxIdleConnsPerHost and IdleConnTimeout
 // (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer.
@@ -40,6 +40,7 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 		Routes:                 routes,
 		LeaveSealedOnOpenError: cfg.OnOpenError == config.OnOpenErrorSealed,
 		MaxBodyBytes:           int64(cfg.Limits.MaxBodyBytes),
+		MaxResponseBytes:       int64(cfg.Limits.MaxResponseBytes),
 		MaxBufferedBytes:       int64(cfg.Limits.MaxBufferedBytes),
 		UpstreamTimeout:        cfg.Limits.UpstreamTimeout,
 		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
