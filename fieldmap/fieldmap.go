@@ -44,7 +44,13 @@ type Route struct {
 	// ContextParam is the path parameter bound into the AAD; empty for none
 	// (see PathParam).
 	ContextParam string
-	patterns     []pattern
+	// ResponseTypes are the media types (lower case type/subtype, no
+	// parameters) of responses opened as JSON besides application/json
+	// and +json types; ResponseSniff opens a response of any other type
+	// whose body is a JSON object or array.
+	ResponseTypes []string
+	ResponseSniff bool
+	patterns      []pattern
 }
 
 // PathParam returns the value of the route's path parameter name in the
@@ -182,6 +188,7 @@ func Compile(spec Spec) (*Map, error) {
 		if r.ContextHeader != "" && r.ContextParam != "" {
 			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
 		}
+		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")
 		m.routes = append(m.routes, r)

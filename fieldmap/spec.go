@@ -113,7 +113,14 @@ type RouteSpec struct {
 	Request  []FieldSpec `yaml:"request"`  // sealed in request bodies
 	Response []FieldSpec `yaml:"response"` // opened in response bodies
 	Context  ContextSpec `yaml:"context"`
-	Line     int
+	// ResponseTypes are media types (type/subtype) whose responses are
+	// opened as JSON besides application/json and +json types, for
+	// applications that serve JSON as text/plain.
+	ResponseTypes []string `yaml:"response_types"`
+	// ResponseSniff opens a response of any other (or no) media type when
+	// its body is a JSON object or array (opt-in).
+	ResponseSniff bool `yaml:"response_sniff"`
+	Line          int
 }
 
 // ContextSpec binds a route's sealed values to a request context.

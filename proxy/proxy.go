@@ -683,12 +683,17 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
-		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead ||
-		!isJSON(resp.Header.Get("Content-Type")) {
+		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead {
 		return nil
 	}
-	if !rs.matched {
+	open, sniff := responseKind(rs.route, resp.Header.Get("Content-Type"))
+	switch {
+	case !open:
+		return nil
+	case !rs.matched:
 		return p.openUnmatched(resp, rs)
+	case sniff:
+		return p.sniffResponse(resp, rs)
 	}
 	return p.openResponse(resp, rs.resp)
 }
