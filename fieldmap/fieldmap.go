@@ -50,7 +50,11 @@ type Route struct {
 	// whose body is a JSON object or array.
 	ResponseTypes []string
 	ResponseSniff bool
-	patterns      []pattern
+	// Query is the side of the route's protected query parameters, whose
+	// Members are the parameters (Path is the name); nil for none. Its
+	// plan is applied to the query string as to a form (Plan.ApplyForm).
+	Query    *Side
+	patterns []pattern
 }
 
 // PathParam returns the value of the route's path parameter name in the
@@ -189,6 +193,7 @@ func Compile(spec Spec) (*Map, error) {
 			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
 		}
 		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
+		r.Query = c.query(rc, classes)
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")
 		m.routes = append(m.routes, r)

@@ -120,7 +120,23 @@ type RouteSpec struct {
 	// ResponseSniff opens a response of any other (or no) media type when
 	// its body is a JSON object or array (opt-in).
 	ResponseSniff bool `yaml:"response_sniff"`
-	Line          int
+	// Query are query parameters sealed before the request is forwarded,
+	// each with a deterministic class, so that equality lookups
+	// (GET /customers?email=..) find the sealed values the application
+	// stored, and the plaintext never reaches it (nor its access logs).
+	Query []QuerySpec `yaml:"query"`
+	Line  int
+}
+
+// QuerySpec is one protected query parameter of a route.
+type QuerySpec struct {
+	// Param is the parameter name, compared as class keys are (see
+	// GuardSpec.MemberCase), and read as form field names are (email[],
+	// filter[email] stand for email).
+	Param string `yaml:"param"`
+	// Class must be deterministic.
+	Class string `yaml:"class"`
+	Line  int
 }
 
 // ContextSpec binds a route's sealed values to a request context.

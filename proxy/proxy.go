@@ -403,6 +403,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 		aadContext = v
 	}
+	if err := p.sealQuery(r, rs, ring, caller, aadContext); err != nil {
+		return err
+	}
 	if kind != bodyNone {
 		t := &rs.reqT
 		t.Reset(transform.Params{
