@@ -53,7 +53,9 @@ type Route struct {
 	// Query is the side of the route's protected query parameters, whose
 	// Members are the parameters (Path is the name); nil for none. Its
 	// plan is applied to the query string as to a form (Plan.ApplyForm).
-	Query    *Side
+	Query *Side
+	// Stream is RouteSpec.Stream: StreamNDJSON or empty.
+	Stream   string
 	patterns []pattern
 }
 
@@ -194,6 +196,10 @@ func Compile(spec Spec) (*Map, error) {
 		}
 		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
 		r.Query = c.query(rc, classes)
+		r.Stream = rc.Stream
+		if rc.Stream != "" && rc.Stream != StreamNDJSON {
+			c.errorf(rc.Line, "route %q: stream %q is not %s", rc.Name, rc.Stream, StreamNDJSON)
+		}
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")
 		m.routes = append(m.routes, r)

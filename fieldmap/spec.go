@@ -125,8 +125,15 @@ type RouteSpec struct {
 	// (GET /customers?email=..) find the sealed values the application
 	// stored, and the plaintext never reaches it (nor its access logs).
 	Query []QuerySpec `yaml:"query"`
-	Line  int
+	// Stream is StreamNDJSON for a route whose JSON responses are change
+	// feeds with one document per line; empty for none. Server-sent events
+	// and NDJSON media types stream on every route.
+	Stream string `yaml:"stream"`
+	Line   int
 }
+
+// StreamNDJSON is RouteSpec.Stream for one JSON document per line.
+const StreamNDJSON = "ndjson"
 
 // QuerySpec is one protected query parameter of a route.
 type QuerySpec struct {

@@ -253,6 +253,9 @@ type reqState struct {
 	streamBody io.Closer
 	streamDone chan struct{}
 	streamErr  error // set before streamDone is closed
+	// respDone is closed when the goroutine transforming a streamed
+	// response (streamResponse) is done with the request state.
+	respDone chan struct{}
 	// budget is what the request holds of the proxy's buffered-bytes
 	// budget, given back when the request ends.
 	budget held
@@ -331,6 +334,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, p.errorBody, c, err, rs.id)
 		return
 	}
+	defer func() {
+		// Also when ReverseProxy panics (a cut stream): it closed the
+		// streamed response body first, which ends the goroutine
+		// transforming it; rs must not go back to the pool before.
+		if rs.respDone != nil {
+			<-rs.respDone
+		}
+	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	if rs.streamDone != nil {
 		// A streamed sealed body: make sure its goroutine is done with the
@@ -688,6 +699,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 ||
 		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusPartialContent || resp.Request.Method == http.MethodHead {
 		return nil
+	}
+	if rs.matched {
+		if kind := responseStream(rs.route, resp.Header.Get("Content-Type")); kind != streamNone {
+			return p.streamResponse(resp, rs, kind)
+		}
 	}
 	open, sniff := responseKind(rs.route, resp.Header.Get("Content-Type"))
 	switch {
