@@ -73,6 +73,7 @@ type Limits struct {
 	MaxBufferedBytes    ByteSize      `yaml:"max_buffered_bytes"`
 	MaxConnections      int           `yaml:"max_connections"`
 	UpstreamTimeout     time.Duration `yaml:"upstream_timeout"`
+	BodyTimeout         time.Duration `yaml:"body_timeout"`
 	ReadHeaderTimeout   time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout         time.Duration `yaml:"idle_timeout"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
@@ -180,6 +181,7 @@ func Defaults() Config {
 			MaxBufferedBytes:    256 << 20,
 			MaxConnections:      10000,
 			UpstreamTimeout:     30 * time.Second,
+			BodyTimeout:         30 * time.Second,
 			ReadHeaderTimeout:   10 * time.Second,
 			IdleTimeout:         90 * time.Second,
 			MaxIdleConnsPerHost: 256,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fieldseal/fieldseal/lineerr"
 	"github.com/fieldseal/fieldseal/rewrite"
@@ -55,8 +56,12 @@ type Route struct {
 	// plan is applied to the query string as to a form (Plan.ApplyForm).
 	Query *Side
 	// Stream is RouteSpec.Stream: StreamNDJSON or empty.
-	Stream   string
-	patterns []pattern
+	Stream string
+	// UpstreamTimeout and BodyTimeout are the route's own timeouts; zero
+	// for the proxy's.
+	UpstreamTimeout time.Duration
+	BodyTimeout     time.Duration
+	patterns        []pattern
 }
 
 // PathParam returns the value of the route's path parameter name in the
@@ -197,6 +202,10 @@ func Compile(spec Spec) (*Map, error) {
 		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
 		r.Query = c.query(rc, classes)
 		r.Stream = rc.Stream
+		r.UpstreamTimeout, r.BodyTimeout = rc.UpstreamTimeout, rc.BodyTimeout
+		if rc.UpstreamTimeout < 0 || rc.BodyTimeout < 0 {
+			c.errorf(rc.Line, "route %q: timeouts must be positive", rc.Name)
+		}
 		if rc.Stream != "" && rc.Stream != StreamNDJSON {
 			c.errorf(rc.Line, "route %q: stream %q is not %s", rc.Name, rc.Stream, StreamNDJSON)
 		}

@@ -1,6 +1,9 @@
 package fieldmap
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Spec is a field map as configured: the classes and the protected routes,
 // each entry with the line it was written at. Its yaml tags are the
@@ -129,7 +132,12 @@ type RouteSpec struct {
 	// feeds with one document per line; empty for none. Server-sent events
 	// and NDJSON media types stream on every route.
 	Stream string `yaml:"stream"`
-	Line   int
+	// UpstreamTimeout and BodyTimeout replace the proxy's timeouts on the
+	// route (a long-poll feed holds its headers for a minute); zero keeps
+	// them.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	BodyTimeout     time.Duration `yaml:"body_timeout"`
+	Line            int
 }
 
 // StreamNDJSON is RouteSpec.Stream for one JSON document per line.

@@ -129,14 +129,17 @@ type Proxy struct {
 	observer    func(RequestEvent)
 	metrics     *metrics
 	transport   *http.Transport
-	rp          *httputil.ReverseProxy
-	upstream    *url.URL
-	preserve    bool
-	bufs        bufferPool
-	copyBufs    copyBufferPool
-	ids         *requestIDs
-	budget      *budget
-	errorBody   ErrorBody
+	// untimedTransport is transport without a response-header timeout,
+	// for routes with their own (routeTransport).
+	untimedTransport *http.Transport
+	rp               *httputil.ReverseProxy
+	upstream         *url.URL
+	preserve         bool
+	bufs             bufferPool
+	copyBufs         copyBufferPool
+	ids              *requestIDs
+	budget           *budget
+	errorBody        ErrorBody
 }
 
 // New builds a Proxy. It fails on missing required options or a metrics
@@ -191,9 +194,11 @@ func New(opts Options) (*Proxy, error) {
 		IdleConnTimeout:       orDefault(opts.IdleConnTimeout, DefaultIdleConnTimeout),
 		ForceAttemptHTTP2:     opts.Upstream.Scheme == "https",
 	}
+	p.untimedTransport = p.transport.Clone()
+	p.untimedTransport.ResponseHeaderTimeout = 0
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewriteRequest,
-		Transport:      p.transport,
+		Transport:      routeTransport{p},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(opts.Logger.With().Str("component", "reverseproxy").Logger(), "", 0),
@@ -221,7 +226,10 @@ func (p *Proxy) SetMap(m *fieldmap.Map) {
 }
 
 // CloseIdleConnections closes idle upstream connections (on shutdown).
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	p.untimedTransport.CloseIdleConnections()
+}
 
 // reqState is what the ReverseProxy hooks know about a request: they only
 // receive the outgoing request, so it travels in the context. States are
@@ -505,7 +513,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// A client dribbling a protected body must not hold the request (and
 	// its buffer) forever. Unsupported writers (tests) just skip it.
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(p.bodyTimeout)) == nil {
+	bodyTimeout := p.bodyTimeoutFor(rs)
+	if rc.SetReadDeadline(time.Now().Add(bodyTimeout)) == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	in := p.bufs.get()
@@ -551,7 +560,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	case isMaxBytes(err):
 		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("read request body (timeout %s): %w", p.bodyTimeout, ErrRequestTimeout)
+		return fmt.Errorf("read request body (timeout %s): %w", bodyTimeout, ErrRequestTimeout)
 	case err != nil && len(codings) > 0:
 		return fmt.Errorf("decode request body: %w: %w", ErrInvalidJSON, err)
 	case err != nil:
@@ -772,7 +781,8 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
 	// the body of a protected response is cut off here (504).
 	var timedOut atomic.Bool
-	timer := time.AfterFunc(p.bodyTimeout, func() {
+	bodyTimeout := p.bodyTimeoutFor(stateFrom(resp.Request.Context()))
+	timer := time.AfterFunc(bodyTimeout, func() {
 		timedOut.Store(true)
 		_ = resp.Body.Close()
 	})
@@ -781,7 +791,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	defer p.bufs.put(in)
 	body, err := decodeBody(resp.Body, codings)
 	if err != nil && timedOut.Load() {
-		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
@@ -800,7 +810,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	_ = resp.Body.Close()
 	switch {
 	case err != nil && timedOut.Load():
-		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
 	case errors.Is(err, errTooLarge):
 		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxResp, ErrResponseTooLarge)
 	case err != nil:

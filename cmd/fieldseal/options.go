@@ -20,7 +20,7 @@ import (
 
 // proxyOptions returns the proxy.Options the configuration decides:
 // Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes, MaxResponseBytes,
-// UpstreamTimeout, MaxIdleConnsPerHost and IdleConnTimeout
+// UpstreamTimeout, BodyTimeout, MaxIdleConnsPerHost and IdleConnTimeout
 // (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer.
 func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, error) {
@@ -43,6 +43,7 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 		MaxResponseBytes:       int64(cfg.Limits.MaxResponseBytes),
 		MaxBufferedBytes:       int64(cfg.Limits.MaxBufferedBytes),
 		UpstreamTimeout:        cfg.Limits.UpstreamTimeout,
+		BodyTimeout:            cfg.Limits.BodyTimeout,
 		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
 		IdleConnTimeout:        cfg.Limits.IdleTimeout,
 	}, nil
