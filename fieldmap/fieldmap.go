@@ -55,6 +55,11 @@ type Route struct {
 	// Members are the parameters (Path is the name); nil for none. Its
 	// plan is applied to the query string as to a form (Plan.ApplyForm).
 	Query *Side
+	// QueryFilters are the route's filter-expression parameters
+	// (QuerySpec.Member); FilterSide seals their literals as documents
+	// {member: literal}: its Members are the filter members.
+	QueryFilters []QueryFilter
+	FilterSide   *Side
 	// Stream is RouteSpec.Stream: StreamNDJSON or empty.
 	Stream string
 	// UpstreamTimeout and BodyTimeout are the route's own timeouts; zero
@@ -200,7 +205,7 @@ func Compile(spec Spec) (*Map, error) {
 			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
 		}
 		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
-		r.Query = c.query(rc, classes)
+		r.Query, r.QueryFilters, r.FilterSide = c.query(rc, classes)
 		r.Stream = rc.Stream
 		r.UpstreamTimeout, r.BodyTimeout = rc.UpstreamTimeout, rc.BodyTimeout
 		if rc.UpstreamTimeout < 0 || rc.BodyTimeout < 0 {

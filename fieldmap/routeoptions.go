@@ -22,16 +22,27 @@ func (c *compiler) responseTypes(rc RouteSpec) []string {
 	return out
 }
 
-// query compiles a route's protected query parameters; nil for none. Every
-// class must be deterministic: a random seal of the parameter would never
-// equal the value the application stored.
-func (c *compiler) query(rc RouteSpec, classes map[string]*Class) *Side {
-	if len(rc.Query) == 0 {
-		return nil
-	}
-	s := &Side{Classes: c.all}
-	var names []string
-	ok := true
+// QueryFilter is a filter-expression query parameter of a route: in the
+// value of Param, comparisons of Member with a quoted literal are sealed
+// under Class.
+type QueryFilter struct {
+	Param, Member string
+	Class         *Class
+}
+
+// query compiles a route's protected query parameters: the side of those
+// sealed whole (nil for none), and the filter parameters with the side that
+// seals their literals (nil for none). Every class must be deterministic: a
+// random seal of a parameter would never equal the value the application
+// stored.
+func (c *compiler) query(rc RouteSpec, classes map[string]*Class) (*Side, []QueryFilter, *Side) {
+	var (
+		plain, filterSide = &Side{Classes: c.all}, &Side{Classes: c.all}
+		names, members    []string
+		filters           []QueryFilter
+		ok                = true
+	)
+	same := func(a, b string) bool { return a == b || (!c.caseSensitive && strings.EqualFold(a, b)) }
 	for _, q := range rc.Query {
 		cl, found := classes[q.Class]
 		switch {
@@ -41,26 +52,48 @@ func (c *compiler) query(rc RouteSpec, classes map[string]*Class) *Side {
 			c.errorf(q.Line, "route %q: query parameter %q: unknown class %q (classes are: %s)", rc.Name, q.Param, q.Class, classList(classes))
 		case !cl.Deterministic:
 			c.errorf(q.Line, "route %q: query parameter %q: class %q is not mode %s; a lookup finds only a value that seals the same every time", rc.Name, q.Param, q.Class, ModeDeterministic)
+		case q.Member != "":
+			known := false
+			for _, m := range filterSide.Members {
+				if same(m.Path, q.Member) {
+					known = true
+					if m.Class != cl {
+						c.errorf(q.Line, "route %q: filter member %q has class %q and %q", rc.Name, q.Member, m.Class.Name, cl.Name)
+					}
+				}
+			}
+			if !known {
+				filterSide.Members = append(filterSide.Members, Field{Path: q.Member, Class: cl})
+				members = append(members, q.Member)
+			}
+			filters = append(filters, QueryFilter{Param: q.Param, Member: q.Member, Class: cl})
+			continue
 		default:
 			for _, n := range names {
-				if n == q.Param || (!c.caseSensitive && strings.EqualFold(n, q.Param)) {
+				if same(n, q.Param) {
 					c.errorf(q.Line, "route %q: query parameter %q is listed twice", rc.Name, q.Param)
 				}
 			}
-			s.Members = append(s.Members, Field{Path: q.Param, Class: cl})
+			plain.Members = append(plain.Members, Field{Path: q.Param, Class: cl})
 			names = append(names, q.Param)
 			continue
 		}
 		ok = false
 	}
 	if !ok {
-		return nil
+		return nil, nil, nil
 	}
-	plan, err := rewrite.CompileSpec(rewrite.Spec{Members: names, CaseSensitive: c.caseSensitive})
-	if err != nil {
-		c.errorf(rc.Line, "route %q: query parameters: %v", rc.Name, err)
-		return nil
+	compile := func(s *Side, names []string) *Side {
+		if len(names) == 0 {
+			return nil
+		}
+		plan, err := rewrite.CompileSpec(rewrite.Spec{Members: names, CaseSensitive: c.caseSensitive})
+		if err != nil {
+			c.errorf(rc.Line, "route %q: query parameters: %v", rc.Name, err)
+			return nil
+		}
+		s.Plan = plan
+		return s
 	}
-	s.Plan = plan
-	return s
+	return compile(plain, names), filters, compile(filterSide, members)
 }

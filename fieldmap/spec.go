@@ -149,6 +149,11 @@ type QuerySpec struct {
 	// GuardSpec.MemberCase), and read as form field names are (email[],
 	// filter[email] stand for email).
 	Param string `yaml:"param"`
+	// Member, when set, makes the parameter a filter expression
+	// (filter=email='..' && name='..'): every comparison of Member with a
+	// quoted literal in it has the literal sealed, and a mention of Member
+	// in any other form is refused. Empty: the whole value is sealed.
+	Member string `yaml:"member"`
 	// Class must be deterministic.
 	Class string `yaml:"class"`
 	Line  int

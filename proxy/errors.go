@@ -48,6 +48,10 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrKeysUnavailable: no key ring has been loaded yet.
 	ErrKeysUnavailable = errors.New("keys unavailable")
+	// ErrInvalidQuery: a protected query parameter cannot be read the way
+	// the application would (a filter comparison fieldseal cannot seal, a
+	// bad escape).
+	ErrInvalidQuery = errors.New("query parameter cannot be sealed")
 	// ErrResponseTooLarge: a response body to transform exceeds MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("response too large")
 	// ErrBadUpstreamResponse: a protected 2xx JSON response is not valid JSON
@@ -93,6 +97,7 @@ var errorClasses = []struct {
 	{ErrUnmatchedMember, errorClass{http.StatusUnprocessableEntity, "unmatched_class_member", ""}},
 	{rewrite.ErrFormFile, errorClass{http.StatusUnprocessableEntity, "protected_file_part", ""}},
 	{rewrite.ErrInvalidForm, errorClass{http.StatusBadRequest, "invalid_form", ""}},
+	{ErrInvalidQuery, errorClass{http.StatusBadRequest, "invalid_query", ""}},
 	{transform.ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
 	{transform.ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
