@@ -71,9 +71,11 @@ func (t TLS) Enabled() bool { return t.CertFile != "" }
 // Limits are size limits and timeouts.
 type Limits struct {
 	MaxBodyBytes        ByteSize      `yaml:"max_body_bytes"`
+	MaxResponseBytes    ByteSize      `yaml:"max_response_bytes"`
 	MaxBufferedBytes    ByteSize      `yaml:"max_buffered_bytes"`
 	MaxConnections      int           `yaml:"max_connections"`
 	UpstreamTimeout     time.Duration `yaml:"upstream_timeout"`
+	BodyTimeout         time.Duration `yaml:"body_timeout"`
 	ReadHeaderTimeout   time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout         time.Duration `yaml:"idle_timeout"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
@@ -180,9 +182,11 @@ func Defaults() Config {
 		AdminListen: "127.0.0.1:9090",
 		Limits: Limits{
 			MaxBodyBytes:        1 << 20,
+			MaxResponseBytes:    16 << 20,
 			MaxBufferedBytes:    256 << 20,
 			MaxConnections:      10000,
 			UpstreamTimeout:     30 * time.Second,
+			BodyTimeout:         30 * time.Second,
 			ReadHeaderTimeout:   10 * time.Second,
 			IdleTimeout:         90 * time.Second,
 			MaxIdleConnsPerHost: 256,

@@ -124,6 +124,7 @@ func (v *validator) validateUpstream(s string) {
 
 func (v *validator) validateLimits(l *Limits) {
 	v.positive("limits.upstream_timeout", l.UpstreamTimeout)
+	v.positive("limits.body_timeout", l.BodyTimeout)
 	v.positive("limits.read_header_timeout", l.ReadHeaderTimeout)
 	v.positive("limits.idle_timeout", l.IdleTimeout)
 	v.positive("limits.shutdown_timeout", l.ShutdownTimeout)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fieldseal/fieldseal/lineerr"
 	"github.com/fieldseal/fieldseal/rewrite"
@@ -44,7 +45,28 @@ type Route struct {
 	// ContextParam is the path parameter bound into the AAD; empty for none
 	// (see PathParam).
 	ContextParam string
-	patterns     []pattern
+	// ResponseTypes are the media types (lower case type/subtype, no
+	// parameters) of responses opened as JSON besides application/json
+	// and +json types; ResponseSniff opens a response of any other type
+	// whose body is a JSON object or array.
+	ResponseTypes []string
+	ResponseSniff bool
+	// Query is the side of the route's protected query parameters, whose
+	// Members are the parameters (Path is the name); nil for none. Its
+	// plan is applied to the query string as to a form (Plan.ApplyForm).
+	Query *Side
+	// QueryFilters are the route's filter-expression parameters
+	// (QuerySpec.Member); FilterSide seals their literals as documents
+	// {member: literal}: its Members are the filter members.
+	QueryFilters []QueryFilter
+	FilterSide   *Side
+	// Stream is RouteSpec.Stream: StreamNDJSON or empty.
+	Stream string
+	// UpstreamTimeout and BodyTimeout are the route's own timeouts; zero
+	// for the proxy's.
+	UpstreamTimeout time.Duration
+	BodyTimeout     time.Duration
+	patterns        []pattern
 }
 
 // PathParam returns the value of the route's path parameter name in the
@@ -186,6 +208,16 @@ func Compile(spec Spec) (*Map, error) {
 		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header, ContextParam: rc.Context.PathParam}
 		if r.ContextHeader != "" && r.ContextParam != "" {
 			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
+		}
+		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
+		r.Query, r.QueryFilters, r.FilterSide = c.query(rc, classes)
+		r.Stream = rc.Stream
+		r.UpstreamTimeout, r.BodyTimeout = rc.UpstreamTimeout, rc.BodyTimeout
+		if rc.UpstreamTimeout < 0 || rc.BodyTimeout < 0 {
+			c.errorf(rc.Line, "route %q: timeouts must be positive", rc.Name)
+		}
+		if rc.Stream != "" && rc.Stream != StreamNDJSON {
+			c.errorf(rc.Line, "route %q: stream %q is not %s", rc.Name, rc.Stream, StreamNDJSON)
 		}
 		r.Request = c.side(rc.Request, classes, "request")
 		r.Response = c.side(rc.Response, classes, "response")

@@ -1,6 +1,9 @@
 package fieldmap
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Spec is a field map as configured: the classes and the protected routes,
 // each entry with the line it was written at. Its yaml tags are the
@@ -113,7 +116,47 @@ type RouteSpec struct {
 	Request  []FieldSpec `yaml:"request"`  // sealed in request bodies
 	Response []FieldSpec `yaml:"response"` // opened in response bodies
 	Context  ContextSpec `yaml:"context"`
-	Line     int
+	// ResponseTypes are media types (type/subtype) whose responses are
+	// opened as JSON besides application/json and +json types, for
+	// applications that serve JSON as text/plain.
+	ResponseTypes []string `yaml:"response_types"`
+	// ResponseSniff opens a response of any other (or no) media type when
+	// its body is a JSON object or array (opt-in).
+	ResponseSniff bool `yaml:"response_sniff"`
+	// Query are query parameters sealed before the request is forwarded,
+	// each with a deterministic class, so that equality lookups
+	// (GET /customers?email=..) find the sealed values the application
+	// stored, and the plaintext never reaches it (nor its access logs).
+	Query []QuerySpec `yaml:"query"`
+	// Stream is StreamNDJSON for a route whose JSON responses are change
+	// feeds with one document per line; empty for none. Server-sent events
+	// and NDJSON media types stream on every route.
+	Stream string `yaml:"stream"`
+	// UpstreamTimeout and BodyTimeout replace the proxy's timeouts on the
+	// route (a long-poll feed holds its headers for a minute); zero keeps
+	// them.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	BodyTimeout     time.Duration `yaml:"body_timeout"`
+	Line            int
+}
+
+// StreamNDJSON is RouteSpec.Stream for one JSON document per line.
+const StreamNDJSON = "ndjson"
+
+// QuerySpec is one protected query parameter of a route.
+type QuerySpec struct {
+	// Param is the parameter name, compared as class keys are (see
+	// GuardSpec.MemberCase), and read as form field names are (email[],
+	// filter[email] stand for email).
+	Param string `yaml:"param"`
+	// Member, when set, makes the parameter a filter expression
+	// (filter=email='..' && name='..'): every comparison of Member with a
+	// quoted literal in it has the literal sealed, and a mention of Member
+	// in any other form is refused. Empty: the whole value is sealed.
+	Member string `yaml:"member"`
+	// Class must be deterministic.
+	Class string `yaml:"class"`
+	Line  int
 }
 
 // ContextSpec binds a route's sealed values to a request context.

@@ -26,14 +26,21 @@
 //     caller refused, body too slow) answers with a JSON error and the
 //     upstream sees nothing. Protected bodies are read whole, bounded by
 //     MaxBodyBytes (also after decompression) and BodyTimeout.
-//   - Request bodies are forwarded identity-encoded: a gzip, deflate or br body
-//     is decoded, sealed, and sent without Content-Encoding with a correct
-//     Content-Length.
-//   - Response bodies on protected routes are transformed only for 2xx JSON;
-//     a compressed response is decoded, transformed and re-encoded with the
-//     same Content-Encoding. A value carrying the sealed prefix that does not
-//     open is a 502 (or, with LeaveSealedOnOpenError, is left sealed); it is
-//     never guessed at or passed on as plaintext.
+//   - Request bodies are forwarded identity-encoded: a gzip, deflate, br or
+//     zstd body is decoded, sealed, and sent without Content-Encoding (nor the
+//     client's Expect: 100-continue, already answered) with a correct
+//     Content-Length. A route's query parameters (and filter literals) are
+//     sealed in the URL (query.go).
+//   - Response bodies on protected routes are transformed only for 2xx JSON
+//     (or a type the route lists, or sniffs: responsetypes.go), bounded by
+//     MaxResponseBytes (largeresponse.go says what a write gets past it); a
+//     compressed response is decoded, transformed and re-encoded with the
+//     same Content-Encoding, and the upstream is offered only codings the
+//     proxy decodes (acceptencoding.go). Feeds (SSE, NDJSON) are transformed
+//     record by record as they stream (stream.go). A value carrying the
+//     sealed prefix that does not open is a 502 (or, with
+//     LeaveSealedOnOpenError, is left sealed); it is never guessed at or
+//     passed on as plaintext.
 //   - Rotation without downtime across sidecars: a value naming a key id the
 //     ring lacks (another sidecar already seals under a key this one has not
 //     loaded) makes the proxy ask a [transform.KeyRefresher] (the key cache)
@@ -57,7 +64,8 @@
 //
 // HTTP details of transformed responses: Content-Length is recomputed; a
 // strong ETag is made weak (the bytes differ from the upstream's, the
-// resource state does not), Content-MD5/Digest headers are dropped, and with
+// resource state does not; also on a 304, and a weak tag in If-Match goes
+// upstream strong: conditional.go), Content-MD5/Digest headers are dropped, and with
 // an Authenticator "Vary: Authorization" is added since callers with different
 // actions get different bytes. Range and If-Range are removed from requests
 // to routes with response fields (a byte range of JSON cannot be

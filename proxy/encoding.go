@@ -37,7 +37,7 @@ func parseCodings(values []string) ([]string, error) {
 			case "", "identity":
 			case "x-gzip":
 				out = append(out, codingGzip)
-			case codingGzip, codingDeflate, codingBrotli:
+			case codingGzip, codingDeflate, codingBrotli, codingZstd:
 				out = append(out, c)
 			default:
 				return nil, fmt.Errorf("decode content encoding %q: %w", c, ErrUnsupportedEncoding)
@@ -71,6 +71,12 @@ func decoder(r io.Reader, codings []string) (io.Reader, error) {
 			}
 		case codingBrotli:
 			r = brotli.NewReader(r)
+		case codingZstd:
+			zr, err := newZstdReader(r)
+			if err != nil {
+				return nil, err
+			}
+			r = zr
 		}
 	}
 	return r, nil
@@ -99,6 +105,8 @@ func encode(dst *bytes.Buffer, data []byte, codings []string) error {
 			w, _ = zlib.NewWriterLevel(target, zlib.BestSpeed)
 		case codingBrotli:
 			w = brotli.NewWriterLevel(target, 4)
+		case codingZstd:
+			w = newZstdWriter(target)
 		default:
 			return fmt.Errorf("encode content encoding %q: %w", c, ErrUnsupportedEncoding)
 		}

@@ -49,7 +49,11 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrKeysUnavailable: no key ring has been loaded yet.
 	ErrKeysUnavailable = errors.New("keys unavailable")
-	// ErrResponseTooLarge: a protected response body exceeds MaxBodyBytes.
+	// ErrInvalidQuery: a protected query parameter cannot be read the way
+	// the application would (a filter comparison fieldseal cannot seal, a
+	// bad escape).
+	ErrInvalidQuery = errors.New("query parameter cannot be sealed")
+	// ErrResponseTooLarge: a response body to transform exceeds MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("response too large")
 	// ErrBadUpstreamResponse: a protected 2xx JSON response is not valid JSON
 	// or its Content-Encoding does not decode.
@@ -94,6 +98,7 @@ var errorClasses = []struct {
 	{ErrUnmatchedMember, errorClass{http.StatusUnprocessableEntity, "unmatched_class_member", ""}},
 	{rewrite.ErrFormFile, errorClass{http.StatusUnprocessableEntity, "protected_file_part", ""}},
 	{rewrite.ErrInvalidForm, errorClass{http.StatusBadRequest, "invalid_form", ""}},
+	{ErrInvalidQuery, errorClass{http.StatusBadRequest, "invalid_query", ""}},
 	{transform.ErrInvalidSealedValue, errorClass{http.StatusBadRequest, "invalid_sealed_value", ""}},
 	{ErrAmbiguousFields, errorClass{http.StatusBadRequest, "ambiguous_fields", ""}},
 	{transform.ErrMaskedValue, errorClass{http.StatusUnprocessableEntity, "masked_value", ""}},
@@ -105,7 +110,7 @@ var errorClasses = []struct {
 	{ErrBusy, errorClass{http.StatusServiceUnavailable, "busy", "the proxy is holding as many request bodies as it may; retry later"}},
 	{transform.ErrSeal, errorClass{http.StatusInternalServerError, "seal_failed", "a field could not be sealed"}},
 	{transform.ErrOpen, errorClass{http.StatusBadGateway, "open_failed", "a sealed field in the upstream response could not be opened"}},
-	{ErrResponseTooLarge, errorClass{http.StatusBadGateway, "response_too_large", "the upstream response is larger than the configured limit"}},
+	{ErrResponseTooLarge, errorClass{http.StatusBadGateway, "response_too_large", "the upstream response is larger than the proxy may transform (limits.max_response_bytes)"}},
 	{ErrBadUpstreamResponse, errorClass{http.StatusBadGateway, "bad_upstream_response", "the upstream response body could not be decoded"}},
 	{ErrUpstreamTimeout, errorClass{http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time"}},
 	{ErrUpstreamUnavailable, errorClass{http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}},

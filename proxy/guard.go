@@ -162,7 +162,7 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge), isMaxBytes(err):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, ErrBusy):
 		return fmt.Errorf("read request body: %w", err)
 	case err != nil:
@@ -269,17 +269,24 @@ func (h *held) release() {
 // much of the buffered-bytes budget up front.
 const brotliWindow = 16 << 20
 
-// requestDecoder is decoder for a request body: a brotli coding first takes
-// brotliWindow from h's budget (ErrBusy when it is spent).
+// requestDecoder is decodeBody for a request body: a brotli or zstd coding
+// first takes its largest window from h's budget (ErrBusy when it is spent).
 func requestDecoder(r io.Reader, codings []string, h *held) (io.Reader, error) {
 	for _, c := range codings {
-		if c == codingBrotli {
-			if err := h.grow(h.n + brotliWindow); err != nil {
-				return nil, fmt.Errorf("decode brotli body: %w", err)
+		window := int64(0)
+		switch c {
+		case codingBrotli:
+			window = brotliWindow
+		case codingZstd:
+			window = zstdMaxWindow
+		}
+		if window > 0 {
+			if err := h.grow(h.n + window); err != nil {
+				return nil, fmt.Errorf("decode %s body: %w", c, err)
 			}
 		}
 	}
-	return decoder(r, codings)
+	return decodeBody(r, codings)
 }
 
 // decodingBody is requestDecoder keeping body's Close.

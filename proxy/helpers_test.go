@@ -127,11 +127,12 @@ func newHarness(t testing.TB, respond func(w http.ResponseWriter, r *http.Reques
 	h.keys.p.Store(h.ring)
 	h.up = newRecorder(t, respond)
 	opts := Options{
-		Upstream:     h.up.url(t),
-		Routes:       testMap(t),
-		Keys:         h.keys,
-		Logger:       zerolog.Nop(),
-		MaxBodyBytes: 64 << 10,
+		Upstream:         h.up.url(t),
+		Routes:           testMap(t),
+		Keys:             h.keys,
+		Logger:           zerolog.Nop(),
+		MaxBodyBytes:     64 << 10,
+		MaxResponseBytes: 64 << 10,
 	}
 	if mutate != nil {
 		mutate(&opts)

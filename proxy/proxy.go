@@ -39,6 +39,7 @@ type KeySource interface {
 // Defaults for zero Options fields.
 const (
 	DefaultMaxBodyBytes        = 1 << 20
+	DefaultMaxResponseBytes    = 16 << 20
 	DefaultUpstreamTimeout     = 30 * time.Second
 	DefaultBodyTimeout         = 30 * time.Second
 	DefaultDialTimeout         = 5 * time.Second
@@ -71,10 +72,16 @@ type Options struct {
 	// PreserveHost forwards the client's Host header instead of the upstream's.
 	PreserveHost bool
 
-	// MaxBodyBytes bounds protected request and response bodies, before and
-	// after decompression (default 1 MiB). Unprotected bodies are streamed
-	// and not bounded.
+	// MaxBodyBytes bounds request bodies the proxy reads (JSON and form
+	// bodies, and each member part of a multipart form), before and after
+	// decompression (default 1 MiB); larger ones get 413. Bodies of other
+	// types are streamed and not bounded.
 	MaxBodyBytes int64
+	// MaxResponseBytes bounds the response bodies the proxy transforms,
+	// after decompression (default 16 MiB): a larger answer to a read is
+	// 502 response_too_large; a larger 2xx answer to a write is forwarded
+	// untransformed (largeResponse), as the write was accepted.
+	MaxResponseBytes int64
 	// UpstreamTimeout bounds the wait for the upstream's response headers
 	// (default 30s); past it the client gets 504.
 	UpstreamTimeout time.Duration
@@ -115,20 +122,24 @@ type Proxy struct {
 	masker      transform.Masker
 	keepOnError bool
 	maxBody     int64
+	maxResp     int64
 	bodyTimeout time.Duration
 	log         zerolog.Logger
 	now         func() time.Time
 	observer    func(RequestEvent)
 	metrics     *metrics
 	transport   *http.Transport
-	rp          *httputil.ReverseProxy
-	upstream    *url.URL
-	preserve    bool
-	bufs        bufferPool
-	copyBufs    copyBufferPool
-	ids         *requestIDs
-	budget      *budget
-	errorBody   ErrorBody
+	// untimedTransport is transport without a response-header timeout,
+	// for routes with their own (routeTransport).
+	untimedTransport *http.Transport
+	rp               *httputil.ReverseProxy
+	upstream         *url.URL
+	preserve         bool
+	bufs             bufferPool
+	copyBufs         copyBufferPool
+	ids              *requestIDs
+	budget           *budget
+	errorBody        ErrorBody
 }
 
 // New builds a Proxy. It fails on missing required options or a metrics
@@ -149,6 +160,7 @@ func New(opts Options) (*Proxy, error) {
 		auth:        opts.Authenticator,
 		masker:      opts.Masker,
 		maxBody:     orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxResp:     orDefault(opts.MaxResponseBytes, DefaultMaxResponseBytes),
 		bodyTimeout: orDefault(opts.BodyTimeout, DefaultBodyTimeout),
 		log:         opts.Logger,
 		now:         opts.Now,
@@ -182,9 +194,11 @@ func New(opts Options) (*Proxy, error) {
 		IdleConnTimeout:       orDefault(opts.IdleConnTimeout, DefaultIdleConnTimeout),
 		ForceAttemptHTTP2:     opts.Upstream.Scheme == "https",
 	}
+	p.untimedTransport = p.transport.Clone()
+	p.untimedTransport.ResponseHeaderTimeout = 0
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewriteRequest,
-		Transport:      p.transport,
+		Transport:      routeTransport{p},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(opts.Logger.With().Str("component", "reverseproxy").Logger(), "", 0),
@@ -212,7 +226,10 @@ func (p *Proxy) SetMap(m *fieldmap.Map) {
 }
 
 // CloseIdleConnections closes idle upstream connections (on shutdown).
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	p.untimedTransport.CloseIdleConnections()
+}
 
 // reqState is what the ReverseProxy hooks know about a request: they only
 // receive the outgoing request, so it travels in the context. States are
@@ -228,8 +245,11 @@ type reqState struct {
 	// request and response transforms.
 	refresh transform.Refresh
 	status  int
-	err     *errorClass
-	reason  string // bounded detail of err for the audit trail (an auth reason)
+	// okOutcome replaces "ok" as the outcome of a request that succeeded
+	// with a note (largeResponse); "" for none.
+	okOutcome string
+	err       *errorClass
+	reason    string // bounded detail of err for the audit trail (an auth reason)
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
 	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
@@ -241,6 +261,9 @@ type reqState struct {
 	streamBody io.Closer
 	streamDone chan struct{}
 	streamErr  error // set before streamDone is closed
+	// respDone is closed when the goroutine transforming a streamed
+	// response (streamResponse) is done with the request state.
+	respDone chan struct{}
 	// budget is what the request holds of the proxy's buffered-bytes
 	// budget, given back when the request ends.
 	budget held
@@ -319,6 +342,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, p.errorBody, c, err, rs.id)
 		return
 	}
+	defer func() {
+		// Also when ReverseProxy panics (a cut stream): it closed the
+		// streamed response body first, which ends the goroutine
+		// transforming it; rs must not go back to the pool before.
+		if rs.respDone != nil {
+			<-rs.respDone
+		}
+	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	if rs.streamDone != nil {
 		// A streamed sealed body: make sure its goroutine is done with the
@@ -391,6 +422,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 		aadContext = v
 	}
+	if err := p.sealQuery(r, rs, ring, caller, aadContext); err != nil {
+		return err
+	}
 	if kind != bodyNone {
 		t := &rs.reqT
 		t.Reset(transform.Params{
@@ -410,6 +444,12 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 		ring = t.Ring() // refreshed if a value sent sealed needed it
 	}
+	// The response may be opened: the upstream must answer it in a coding
+	// the proxy decodes.
+	acceptDecodable(r.Header)
+	// Its ETag may be made weak: a client's If-Match with it must still
+	// match the upstream's strong one (conditional.go).
+	strongIfMatch(r.Header)
 	rs.resp = &rs.respT
 	rs.resp.Reset(transform.Params{
 		Ring: ring, Side: route.Response, Caller: caller, Context: aadContext,
@@ -465,7 +505,7 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // compressed body of another type is not looked into).
 func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool) error {
 	if r.ContentLength > p.maxBody && !sniff {
-		return fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body of %d bytes (limits.max_body_bytes: %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
 	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
 	if err != nil {
@@ -474,7 +514,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// A client dribbling a protected body must not hold the request (and
 	// its buffer) forever. Unsupported writers (tests) just skip it.
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(p.bodyTimeout)) == nil {
+	bodyTimeout := p.bodyTimeoutFor(rs)
+	if rc.SetReadDeadline(time.Now().Add(bodyTimeout)) == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	in := p.bufs.get()
@@ -514,13 +555,13 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	*in = doc[:0]
 	switch {
 	case errors.Is(err, errTooLarge):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, ErrBusy):
 		return fmt.Errorf("read request body: %w", err)
 	case isMaxBytes(err):
-		return fmt.Errorf("read request body (limit %d bytes): %w", p.maxBody, ErrBodyTooLarge)
+		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("read request body (timeout %s): %w", p.bodyTimeout, ErrRequestTimeout)
+		return fmt.Errorf("read request body (timeout %s): %w", bodyTimeout, ErrRequestTimeout)
 	case err != nil && len(codings) > 0:
 		return fmt.Errorf("decode request body: %w: %w", ErrInvalidJSON, err)
 	case err != nil:
@@ -529,6 +570,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if len(doc) == 0 {
 		r.Body, r.ContentLength = http.NoBody, 0
 		r.Header.Del("Content-Encoding")
+		r.Header.Del("Expect") // nothing left to ask permission for
 		return nil
 	}
 	doc = bytes.TrimPrefix(doc, utf8BOM) // read by Jackson and others, refused by JSON validators
@@ -585,6 +627,12 @@ func setBody(r *http.Request, rs *reqState, fwd []byte) {
 	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
+	// The client's Expect: 100-continue was answered when the proxy read
+	// the body. Forwarded, it would make the transport hold the buffered
+	// body back until the upstream says 100 Continue, which upstreams that
+	// ignore the expectation never do (a full ExpectContinueTimeout per
+	// request), and some answer 417. The body is in memory: send it.
+	r.Header.Del("Expect")
 	// The transport frames the body by r.ContentLength and never sends a
 	// Content-Length header field of the request's own.
 	r.Header.Del("Content-Length")
@@ -652,17 +700,21 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	resp.Header.Set(HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
-	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode == http.StatusNoContent ||
-		resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead {
+	if rs.resp != nil && resp.StatusCode == http.StatusNotModified {
+		// The 304 updates what the client holds of a 200 whose ETag may
+		// have been made weak: it must not restore the strong one.
+		weakenETag(resp.Header)
 		return nil
 	}
-	if resp.StatusCode > 299 || resp.StatusCode == http.StatusPartialContent || !isJSON(resp.Header.Get("Content-Type")) {
-		// Only 2xx JSON is transformed for a caller who decrypts every
-		// class: anything else keeps its sealed values sealed, never
-		// plaintext. A caller who may not read some class must not get
-		// legacy plaintext of it from an error body or a JSON body served
-		// under another type either: whatever may be JSON is transformed
-		// whole, or refused.
+	if rs.resp == nil || resp.StatusCode < 200 || resp.StatusCode == http.StatusNoContent || resp.Request.Method == http.MethodHead {
+		return nil
+	}
+	if resp.StatusCode > 299 || resp.StatusCode == http.StatusPartialContent {
+		// Only 2xx is transformed for a caller who decrypts every class:
+		// anything else keeps its sealed values sealed, never plaintext. A
+		// caller who may not read some class must not get legacy plaintext
+		// of it from an error body either: whatever may be JSON is
+		// transformed whole, or refused.
 		if rs.resp.OpensOnly() {
 			return nil
 		}
@@ -674,8 +726,26 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 		return p.openResponse(resp, rs.resp)
 	}
-	if !rs.matched {
+	if rs.matched {
+		if kind := responseStream(rs.route, resp.Header.Get("Content-Type")); kind != streamNone {
+			return p.streamResponse(resp, rs, kind)
+		}
+	}
+	open, sniff := responseKind(rs.route, resp.Header.Get("Content-Type"))
+	switch {
+	case !open && !rs.resp.OpensOnly():
+		// JSON served under another type, for a caller who may not read
+		// some class: transformed whole when it may be JSON.
+		if !sniffResponseJSON(resp) {
+			return nil
+		}
+		return p.openResponse(resp, rs.resp)
+	case !open:
+		return nil
+	case !rs.matched:
 		return p.openUnmatched(resp, rs)
+	case sniff:
+		return p.sniffResponse(resp, rs)
 	}
 	return p.openResponse(resp, rs.resp)
 }
@@ -692,11 +762,11 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 		// exactly as on a route.
 		return p.openResponse(resp, rs.resp)
 	}
-	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxBody {
+	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxResp {
 		return nil
 	}
 	in := p.bufs.get()
-	doc, err := readLimited((*in)[:0], resp.Body, p.maxBody, resp.ContentLength, &rs.budget)
+	doc, err := readLimited((*in)[:0], resp.Body, p.maxResp, resp.ContentLength, &rs.budget)
 	*in = doc[:0]
 	if err != nil {
 		// Too large, busy or broken: the client gets the bytes read and
@@ -724,24 +794,28 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error {
 	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
+		// The upstream's fault, not the client's (no 415): it was only
+		// offered codings the proxy decodes (acceptDecodable).
+		return fmt.Errorf("%w: %v", ErrBadUpstreamResponse, err)
 	}
-	if resp.ContentLength > p.maxBody {
-		return fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxBody, ErrResponseTooLarge)
+	if resp.ContentLength > p.maxResp {
+		return p.largeResponse(resp, t, nil, nil,
+			fmt.Errorf("read response body of %d bytes (limit %d): %w", resp.ContentLength, p.maxResp, ErrResponseTooLarge))
 	}
 	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
 	// the body of a protected response is cut off here (504).
 	var timedOut atomic.Bool
-	timer := time.AfterFunc(p.bodyTimeout, func() {
+	bodyTimeout := p.bodyTimeoutFor(stateFrom(resp.Request.Context()))
+	timer := time.AfterFunc(bodyTimeout, func() {
 		timedOut.Store(true)
 		_ = resp.Body.Close()
 	})
 	defer timer.Stop()
 	in := p.bufs.get()
 	defer p.bufs.put(in)
-	body, err := decoder(resp.Body, codings)
+	body, err := decodeBody(resp.Body, codings)
 	if err != nil && timedOut.Load() {
-		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
@@ -750,20 +824,31 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	if rs := stateFrom(resp.Request.Context()); rs != nil {
 		h = &rs.budget
 	}
-	doc, err := readLimited((*in)[:0], body, p.maxBody, resp.ContentLength, h)
+	doc, err := readLimited((*in)[:0], body, p.maxResp, resp.ContentLength, h)
 	*in = doc[:0]
+	if errors.Is(err, errTooLarge) && timer.Stop() {
+		// Stopped before it fired: the rest, if forwarded, streams.
+		return p.largeResponse(resp, t, doc, body,
+			fmt.Errorf("read response body (limit %d bytes): %w", p.maxResp, ErrResponseTooLarge))
+	}
 	_ = resp.Body.Close()
 	switch {
 	case err != nil && timedOut.Load():
-		return fmt.Errorf("read response body (timeout %s): %w", p.bodyTimeout, ErrUpstreamTimeout)
+		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
 	case errors.Is(err, errTooLarge):
-		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxBody, ErrResponseTooLarge)
+		return fmt.Errorf("read response body (limit %d bytes): %w", p.maxResp, ErrResponseTooLarge)
 	case err != nil:
 		return fmt.Errorf("read response body: %w: %w", ErrBadUpstreamResponse, err)
 	}
 	p.metrics.respBytes.Observe(float64(len(doc)))
 	if len(doc) == 0 {
+		// Nothing to open; an empty body labelled with a coding is
+		// forwarded as what it is.
 		resp.Body = http.NoBody
+		resp.ContentLength = 0
+		resp.TransferEncoding = nil
+		resp.Header.Set("Content-Length", "0")
+		resp.Header.Del("Content-Encoding")
 		return nil
 	}
 	out := p.bufs.get()
@@ -796,9 +881,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// The bytes differ from the upstream's representation (and between
 		// callers with different actions), but are semantically the same
 		// resource state: a weak validator still makes If-None-Match work.
-		if et := resp.Header.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
-			resp.Header.Set("Etag", "W/"+et)
-		}
+		weakenETag(resp.Header)
 		if p.auth != nil {
 			resp.Header.Add("Vary", "Authorization")
 		}
@@ -858,7 +941,11 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 func (p *Proxy) finish(r *http.Request, rs *reqState, callerID string, start time.Time) {
 	latency := p.now().Sub(start)
 	touched := rs.matched || len(rs.st.Fields) > 0 || rs.err != nil
-	outcome := rs.outcome("ok")
+	ok := "ok"
+	if rs.okOutcome != "" {
+		ok = rs.okOutcome
+	}
+	outcome := rs.outcome(ok)
 	if !touched {
 		outcome = rs.outcome(outcomeForwarded)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/tidwall/gjson"
 
 	"github.com/fieldseal/fieldseal/crypto"
@@ -110,6 +111,8 @@ func TestResponseFailuresAnswer502(t *testing.T) {
 		{name: "invalid JSON from the upstream is a 502", body: `{"email":`, wantCode: "bad_upstream_response"},
 		{name: "response larger than the limit is a 502", body: `{"x":"` + strings.Repeat("a", 70<<10) + `"}`, wantCode: "response_too_large"},
 		{name: "undecodable gzip response is a 502", body: `not gzip`, contentEncoding: "gzip", wantCode: "bad_upstream_response"},
+		{name: "undecodable zstd response is a 502", body: `not zstd`, contentEncoding: "zstd", wantCode: "bad_upstream_response"},
+		{name: "a response in a coding the proxy does not decode is a 502", body: `{}`, contentEncoding: "compress", wantCode: "bad_upstream_response"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +149,7 @@ func TestCompressedResponsesAreReencoded(t *testing.T) {
 		{"gzip", func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }},
 		{"deflate", func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }, func(r io.Reader) (io.Reader, error) { return zlib.NewReader(r) }},
 		{"br", func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) }, func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil }},
+		{"zstd", func(w io.Writer) io.WriteCloser { zw, _ := zstd.NewWriter(w); return zw }, func(r io.Reader) (io.Reader, error) { return zstd.NewReader(r) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.encoding+" response is decoded, opened and re-encoded with "+tt.encoding, func(t *testing.T) {

@@ -22,8 +22,8 @@ import (
 // caller adds what the process owns (registry, logger, key cache).
 
 // proxyOptions returns the proxy.Options the configuration decides:
-// Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes,
-// UpstreamTimeout, MaxIdleConnsPerHost and IdleConnTimeout
+// Upstream, Routes (the compiled field map), ErrorBody, LeaveSealedOnOpenError, MaxBodyBytes, MaxResponseBytes,
+// UpstreamTimeout, BodyTimeout, MaxIdleConnsPerHost and IdleConnTimeout
 // (limits.idle_timeout). The caller adds Keys, and where configured
 // Authenticator, Masker, Logger, Registerer and Observer.
 func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, error) {
@@ -43,8 +43,10 @@ func proxyOptions(cfg *config.Config, routes *fieldmap.Map) (proxy.Options, erro
 		Routes:                 routes,
 		LeaveSealedOnOpenError: cfg.OnOpenError == config.OnOpenErrorSealed,
 		MaxBodyBytes:           int64(cfg.Limits.MaxBodyBytes),
+		MaxResponseBytes:       int64(cfg.Limits.MaxResponseBytes),
 		MaxBufferedBytes:       int64(cfg.Limits.MaxBufferedBytes),
 		UpstreamTimeout:        cfg.Limits.UpstreamTimeout,
+		BodyTimeout:            cfg.Limits.BodyTimeout,
 		MaxIdleConnsPerHost:    cfg.Limits.MaxIdleConnsPerHost,
 		IdleConnTimeout:        cfg.Limits.IdleTimeout,
 	}, nil

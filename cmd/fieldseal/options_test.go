@@ -18,7 +18,9 @@ upstream: http://127.0.0.1:3000/base
 on_open_error: sealed
 limits:
   max_body_bytes: 100
+  max_response_bytes: 200
   upstream_timeout: 7s
+  body_timeout: 9s
   max_idle_conns_per_host: 3
   idle_timeout: 11s
 keys:
@@ -67,7 +69,7 @@ func TestProxyOptionsCarryTheConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if opts.Upstream.String() != "http://127.0.0.1:3000/base" || opts.Routes != fm || !opts.LeaveSealedOnOpenError ||
-		opts.MaxBodyBytes != 100 || opts.UpstreamTimeout != 7*time.Second || opts.MaxIdleConnsPerHost != 3 || opts.IdleConnTimeout != 11*time.Second {
+		opts.MaxBodyBytes != 100 || opts.MaxResponseBytes != 200 || opts.UpstreamTimeout != 7*time.Second || opts.BodyTimeout != 9*time.Second || opts.MaxIdleConnsPerHost != 3 || opts.IdleConnTimeout != 11*time.Second {
 		t.Fatalf("options %+v", opts)
 	}
 	if opts.Routes.Lookup("POST", "/customers", "", "", func(string) string { return "" }) == nil {

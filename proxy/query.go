@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/transform"
+)
+
+// sealQuery seals the route's protected query parameters (Route.Query) in
+// r.URL.RawQuery before the request is forwarded, so that an equality
+// lookup (GET /customers?email=..) reaches the application as the sealed
+// value it stored, and the plaintext reaches neither it nor its access
+// logs. Parameters are read as form fields are (email[], filter[email]
+// stand for email; '&' and ';' separate them), every other byte of the
+// query is kept. A caller may look up a class unless its action for it is
+// deny.
+func (p *Proxy) sealQuery(r *http.Request, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string) error {
+	route := rs.route
+	if (route.Query == nil && len(route.QueryFilters) == 0) || r.URL.RawQuery == "" {
+		return nil
+	}
+	params := func(side *fieldmap.Side) transform.Params {
+		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st}
+	}
+	if route.Query != nil {
+		out, err := transform.New(params(route.Query)).SealForm(nil, []byte(r.URL.RawQuery))
+		if err != nil {
+			var fe *transform.FieldError
+			if errors.As(err, &fe) {
+				return err
+			}
+			return fmt.Errorf("seal query parameters: %w", err)
+		}
+		r.URL.RawQuery = string(out)
+	}
+	if len(route.QueryFilters) > 0 {
+		raw, err := sealFilters(r.URL.RawQuery, route.QueryFilters, transform.New(params(route.FilterSide)))
+		if err != nil {
+			return err
+		}
+		r.URL.RawQuery = raw
+	}
+	return nil
+}
+
+// sealFilters seals, in every filter parameter of raw (a query string), the
+// literals its member is compared with (sealComparisons). Parameter names
+// are compared case-insensitively, so that more is sealed rather than less.
+func sealFilters(raw string, filters []fieldmap.QueryFilter, t *transform.Transform) (string, error) {
+	pairs := strings.Split(raw, "&")
+	for i, pair := range pairs {
+		key, val, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(key)
+		if err != nil {
+			continue // no application reads it as a filter either
+		}
+		changed := false
+		var expr string
+		for _, f := range filters {
+			if !strings.EqualFold(name, f.Param) {
+				continue
+			}
+			if !changed {
+				if expr, err = url.QueryUnescape(val); err != nil {
+					return "", fmt.Errorf("query parameter %q: %w: %w", f.Param, ErrInvalidQuery, err)
+				}
+			}
+			if expr, err = sealComparisons(expr, f, t); err != nil {
+				return "", err
+			}
+			changed = true
+		}
+		if changed {
+			pairs[i] = key + "=" + url.QueryEscape(expr)
+		}
+	}
+	return strings.Join(pairs, "&"), nil
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '.' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// filterOperators are the comparisons whose literal is sealed: equality
+// and inequality as filter languages write them (PocketBase, OData, Lucene
+// field:value, SQL-like). Words are matched case-insensitively and must be
+// followed by a space.
+var filterOperators = []string{"==", "!=", "<>", "=", ":", "eq ", "ne "}
+
+// sealComparisons returns expr with every literal that f's member is
+// compared with sealed: member, an operator of filterOperators, and a
+// literal in single or double quotes (a quote inside doubled). Text inside literals is skipped. A mention of the
+// member in any other form (another operator, a list, an unquoted value,
+// the literal first) wraps ErrInvalidQuery: fieldseal cannot tell what
+// the application would compare, so it refuses rather than forward the
+// value in plaintext.
+func sealComparisons(expr string, f fieldmap.QueryFilter, t *transform.Transform) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '\'' || c == '"':
+			end, _, err := literal(expr, i)
+			if err != nil {
+				return "", fmt.Errorf("query parameter %q: %w", f.Param, err)
+			}
+			b.WriteString(expr[i:end])
+			i = end
+		case isIdentByte(c):
+			j := i
+			for j < len(expr) && isIdentByte(expr[j]) {
+				j++
+			}
+			ident := expr[i:j]
+			b.WriteString(ident)
+			i = j
+			if !strings.EqualFold(ident, f.Member) {
+				continue
+			}
+			k := skipSpace(expr, i)
+			op := ""
+			for _, o := range filterOperators {
+				if len(expr)-k >= len(o) && strings.EqualFold(expr[k:k+len(o)], o) {
+					op = o
+					break
+				}
+			}
+			lit := skipSpace(expr, k+len(op))
+			if op == "" || lit >= len(expr) || (expr[lit] != '\'' && expr[lit] != '"') {
+				return "", fmt.Errorf("query parameter %q: %s is compared in a form fieldseal cannot seal (write %s = 'value', != or eq): %w", f.Param, f.Member, f.Member, ErrInvalidQuery)
+			}
+			end, value, err := literal(expr, lit)
+			if err != nil {
+				return "", fmt.Errorf("query parameter %q: %w", f.Param, err)
+			}
+			sealed, err := sealLiteral(t, f.Member, value)
+			if err != nil {
+				return "", err
+			}
+			q := expr[lit]
+			b.WriteString(expr[i:lit])
+			b.WriteByte(q)
+			b.WriteString(sealed)
+			b.WriteByte(q)
+			i = end
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), nil
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// literal reads the quoted literal starting at expr[start] (its quote) and
+// returns the index after it and its content, a quote inside being written
+// doubled. A backslash is refused: filter languages disagree on whether it
+// escapes the quote, so the literal's end would be read two ways.
+func literal(expr string, start int) (end int, value string, err error) {
+	q := expr[start]
+	var v strings.Builder
+	for i := start + 1; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case c == '\\':
+			return 0, "", fmt.Errorf("a literal holds a backslash, which filter languages read differently: %w", ErrInvalidQuery)
+		case c == q && i+1 < len(expr) && expr[i+1] == q:
+			i++
+			v.WriteByte(q)
+		case c == q:
+			return i + 1, v.String(), nil
+		default:
+			v.WriteByte(c)
+		}
+	}
+	return 0, "", fmt.Errorf("a literal is not closed: %w", ErrInvalidQuery)
+}
+
+// sealLiteral seals value as the string of member, through the same
+// transform as a body's member (policy, empty values, sealed values).
+func sealLiteral(t *transform.Transform, member, value string) (string, error) {
+	doc := append([]byte{'{'}, rewrite.AppendString(nil, []byte(member))...)
+	doc = append(doc, ':')
+	doc = rewrite.AppendString(doc, []byte(value))
+	doc = append(doc, '}')
+	out, err := t.Seal(nil, doc)
+	if err != nil {
+		return "", err
+	}
+	sealed := ""
+	gjson.ParseBytes(out).ForEach(func(_, v gjson.Result) bool {
+		sealed = v.Str
+		return false
+	})
+	return sealed, nil
+}
+
+// lookupCaller is a caller looking values up: sealing a query parameter
+// writes nothing, so it needs only an action other than deny.
+type lookupCaller struct{ Caller }
+
+func (c lookupCaller) MayWrite(class string) bool { return c.Action(class) != transform.ActionDeny }

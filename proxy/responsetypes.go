@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/fieldmap"
+)
+
+// responseKind says whether a 2xx response of Content-Type ct is opened on
+// route: declared JSON (application/json, +json) always is; a media type
+// the route lists in ResponseTypes is read as JSON too (some stores serve
+// JSON as text/plain unless the client asks for application/json, and
+// curl and browsers send */*); any other type is opened only on a route
+// with ResponseSniff, and then only if its body is JSON (sniff).
+func responseKind(route *fieldmap.Route, ct string) (open, sniff bool) {
+	if isJSON(ct) {
+		return true, false
+	}
+	if len(route.ResponseTypes) > 0 && ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && slices.Contains(route.ResponseTypes, mt) {
+			return true, false
+		}
+	}
+	return route.ResponseSniff, route.ResponseSniff
+}
+
+// sniffResponse opens a response whose type does not say JSON when its
+// body is a JSON object or array; any other body is forwarded as it came,
+// as every response of a type that is not JSON is. A compressed body, or
+// one larger than MaxResponseBytes, is not looked into.
+func (p *Proxy) sniffResponse(resp *http.Response, rs *reqState) error {
+	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxResp {
+		return nil
+	}
+	in := p.bufs.get()
+	defer p.bufs.put(in)
+	doc, err := readLimited((*in)[:0], resp.Body, p.maxResp, resp.ContentLength, &rs.budget)
+	*in = doc[:0]
+	if err != nil {
+		// Too large, busy or broken: the client gets what came.
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(bytes.Clone(doc)), resp.Body), resp.Body}
+		return nil
+	}
+	_ = resp.Body.Close()
+	body := bytes.Clone(doc)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	head := bytes.TrimLeft(body, " \t\r\n")
+	if len(head) == 0 || (head[0] != '{' && head[0] != '[') || !gjson.ValidBytes(body) {
+		return nil
+	}
+	resp.ContentLength = int64(len(body))
+	return p.openResponse(resp, rs.resp)
+}

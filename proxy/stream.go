@@ -1,0 +1,233 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/transform"
+)
+
+// Feeds and streams: a response that is a sequence of JSON documents
+// (newline-delimited JSON, server-sent events) never ends for a continuous
+// feed, so it cannot be read whole. It is transformed record by record as
+// it arrives, each record forwarded (and flushed) once transformed, with no
+// body-time limit; each record is bounded by MaxResponseBytes.
+
+type streamKind uint8
+
+const (
+	streamNone   streamKind = iota
+	streamNDJSON            // one JSON document per line
+	streamSSE               // text/event-stream: each event's data is one document
+)
+
+// ndjsonTypes are the media types of newline-delimited JSON in use.
+var ndjsonTypes = []string{"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines"}
+
+// responseStream says whether a 2xx response of Content-Type ct on route is
+// a stream: server-sent events and NDJSON by their type, and a JSON
+// response on a route with stream: ndjson (change feeds such as CouchDB's
+// feed=continuous are served as application/json, one change per line).
+func responseStream(route *fieldmap.Route, ct string) streamKind {
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case mt == "text/event-stream":
+		return streamSSE
+	case slices.Contains(ndjsonTypes, mt):
+		return streamNDJSON
+	case route.Stream == fieldmap.StreamNDJSON:
+		if open, sniff := responseKind(route, ct); open && !sniff {
+			return streamNDJSON
+		}
+	}
+	return streamNone
+}
+
+// errStreamRecord ends a stream whose record cannot be transformed: the
+// status is already sent, so the client gets a cut stream (fail closed),
+// never the record as it came.
+var errStreamRecord = errors.New("stream record cannot be transformed")
+
+// streamResponse replaces resp.Body with the stream transformed record by
+// record by a goroutine that ServeHTTP waits for (rs.respDone) once the
+// ReverseProxy, having copied the body, closed it.
+func (p *Proxy) streamResponse(resp *http.Response, rs *reqState, kind streamKind) error {
+	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadUpstreamResponse, err)
+	}
+	body, err := decodeBody(resp.Body, codings)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
+	}
+	upstream := resp.Body
+	pr, pw := io.Pipe()
+	resp.Body = readCloser{pr, closeBoth{pr, upstream}}
+	resp.ContentLength = -1 // ReverseProxy flushes every write of such a body
+	resp.TransferEncoding = nil
+	for _, h := range append([]string{"Content-Length", "Content-Encoding"}, bodyDigestHeaders...) {
+		resp.Header.Del(h)
+	}
+	weakenETag(resp.Header)
+	if p.auth != nil {
+		resp.Header.Add("Vary", "Authorization")
+	}
+	t, id, route := rs.resp, rs.id, rs.route.Name
+	done := make(chan struct{})
+	rs.respDone = done
+	go func() {
+		defer close(done)
+		var err error
+		if kind == streamSSE {
+			err = p.copySSE(pw, body, t)
+		} else {
+			err = p.copyNDJSON(pw, body, t)
+		}
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			p.log.Warn().Str("request_id", id).Str("route", route).Err(err).Msg("response stream cut")
+		}
+		_ = pw.CloseWithError(err)
+	}()
+	return nil
+}
+
+type closeBoth struct{ a, b io.Closer }
+
+func (c closeBoth) Close() error {
+	_ = c.a.Close()
+	return c.b.Close()
+}
+
+// readLine returns the next line of br without its line ending, at most
+// limit bytes; io.EOF when the stream ended (a last line without an ending
+// is returned first).
+func readLine(br *bufio.Reader, buf []byte, limit int64) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("%w: a record is larger than %d bytes", errStreamRecord, limit)
+		}
+		switch {
+		case err == nil:
+			buf = bytes.TrimSuffix(buf[:len(buf)-1], []byte{'\r'})
+			return buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return buf, nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+// copyNDJSON transforms one document per line; blank lines (heartbeats)
+// pass as they are. A line that is not JSON ends the stream.
+func (p *Proxy) copyNDJSON(w io.Writer, r io.Reader, t *transform.Transform) error {
+	br := bufio.NewReaderSize(r, 32<<10)
+	var line, out []byte
+	for {
+		l, err := readLine(br, line, p.maxResp)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		line = l[:0]
+		out = out[:0]
+		if len(bytes.TrimSpace(l)) > 0 {
+			if out, err = t.Open(out, l); err != nil {
+				return fmt.Errorf("%w: %w", errStreamRecord, err)
+			}
+		}
+		out = append(out, '\n')
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+}
+
+// copySSE transforms server-sent events (HTML Living Standard, section
+// 9.2): an event's data lines, joined by newlines, are one document when
+// they are JSON, opened and written back as data lines; other fields
+// (event, id, retry, comments) pass in their place. Data that is not JSON
+// passes as it is, as a response that is not JSON does.
+func (p *Proxy) copySSE(w io.Writer, r io.Reader, t *transform.Transform) error {
+	br := bufio.NewReaderSize(r, 32<<10)
+	var (
+		line, data, out []byte
+		event           [][]byte // the event's lines; nil marks where its data goes
+		hasData         bool
+		size            int64 // bytes of the event so far
+	)
+	flush := func() error {
+		out = out[:0]
+		for _, l := range event {
+			if l != nil {
+				out = append(append(out, l...), '\n')
+				continue
+			}
+			doc := bytes.TrimSpace(data)
+			var opened []byte
+			if len(doc) > 0 && (doc[0] == '{' || doc[0] == '[') {
+				var err error
+				if opened, err = t.Open(nil, data); err != nil {
+					return fmt.Errorf("%w: %w", errStreamRecord, err)
+				}
+			} else {
+				opened = data
+			}
+			for dl := range bytes.SplitSeq(opened, []byte{'\n'}) {
+				out = append(append(append(out, "data: "...), dl...), '\n')
+			}
+		}
+		out = append(out, '\n')
+		event, data, hasData, size = event[:0], data[:0], false, 0
+		_, err := w.Write(out)
+		return err
+	}
+	for {
+		l, err := readLine(br, line, p.maxResp)
+		if errors.Is(err, io.EOF) {
+			if len(event) > 0 {
+				return flush()
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		line = l[:0]
+		if size += int64(len(l)) + 1; size > p.maxResp {
+			return fmt.Errorf("%w: an event is larger than %d bytes", errStreamRecord, p.maxResp)
+		}
+		if len(l) == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if v, ok := bytes.CutPrefix(l, []byte("data")); ok && (len(v) == 0 || v[0] == ':') {
+			v = bytes.TrimPrefix(bytes.TrimPrefix(v, []byte(":")), []byte(" "))
+			if hasData {
+				data = append(data, '\n')
+			} else {
+				event = append(event, nil)
+			}
+			data = append(data, v...)
+			hasData = true
+			continue
+		}
+		event = append(event, bytes.Clone(l))
+	}
+}

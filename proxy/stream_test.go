@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+func TestServerSentEventsAreOpenedEventByEvent(t *testing.T) {
+	ring := testRing(t)
+	sealed := sealFor(t, ring, "email", "", `"ada@example.com"`)
+	h := newHarness(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "retry: 1000\n\n")
+		fmt.Fprintf(w, "event: one\ndata: {\"email\":\"%s\"}\n\n", sealed)
+		// One document over two data lines, and data that is not JSON.
+		fmt.Fprintf(w, "id: 2\ndata: {\"email\":\ndata: \"%s\"}\n\n", sealed)
+		fmt.Fprintf(w, "data: plain text\n\n")
+	}, nil)
+	h.keys.p.Store(ring)
+	resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
+	want := "retry: 1000\n\n" +
+		"event: one\ndata: {\"email\":\"ada@example.com\"}\n\n" +
+		"id: 2\ndata: {\"email\":\ndata: \"ada@example.com\"}\n\n" +
+		"data: plain text\n\n"
+	if resp.StatusCode != 200 || string(body) != want {
+		t.Fatalf("status %d, body %q, want %q", resp.StatusCode, body, want)
+	}
+}
+
+func TestAClientLeavingAnEndlessFeedEndsIt(t *testing.T) {
+	ring := testRing(t)
+	sealed := sealFor(t, ring, "email", "", `"ada@example.com"`)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		rc := http.NewResponseController(w)
+		for r.Context().Err() == nil {
+			if _, err := fmt.Fprintf(w, "{\"email\":\"%s\"}\n", sealed); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+	}, nil)
+	h.keys.p.Store(ring)
+	for range 3 { // the request state is reused after each
+		req, _ := http.NewRequest(http.MethodGet, h.front.URL+"/customers/7", nil)
+		resp, err := h.front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || line != "{\"email\":\"ada@example.com\"}\n" {
+			t.Fatalf("first record %q: %v", line, err)
+		}
+		_ = resp.Body.Close()
+	}
+}
