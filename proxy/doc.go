@@ -18,8 +18,14 @@
 //
 // Invariants (DESIGN.md section 8, fail closed):
 //
-//   - Unmatched routes are pure pass-through and streamed: bodies are not read,
-//     upgrades (websockets) are spliced by ReverseProxy.
+//   - Every request is guarded (guard.go): a request no route lists goes
+//     through the map's Unmatched route, whose sides seal class members and
+//     open sealed values wherever they are. JSON, JSON-looking and form
+//     bodies are read (bounded) on every route; bodies of other types stream
+//     through untouched, as do websocket upgrades on routes that seal no
+//     request path. What the application could read differently from
+//     fieldseal (charsets, content types, h2c, shapes, depth) is refused or,
+//     for h2c, ignored.
 //   - On a protected route nothing is forwarded unless every configured field
 //     present in the request body was sealed (or was already sealed). Any
 //     failure (wrong content type, invalid JSON, body too large, no key ring,
