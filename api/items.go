@@ -265,10 +265,11 @@ func (p *processor) document(op string, it item) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("route %q: %w (%s uses the route's %s fields)", it.Route, errNoFields, op, sideName(op))
 		}
+		binds := r.ContextHeader != "" || r.ContextParam != "" || r.ContextMember != ""
 		switch {
-		case r.ContextHeader != "" && ctx == "":
-			return nil, fmt.Errorf("route %q binds its values to a context (header %s in the proxy): %w", it.Route, r.ContextHeader, errMissingContext)
-		case r.ContextHeader == "" && it.Context != nil:
+		case binds && ctx == "":
+			return nil, fmt.Errorf("route %q binds its values to a context (a header, path parameter or member in the proxy): %w", it.Route, errMissingContext)
+		case !binds && it.Context != nil:
 			return nil, fmt.Errorf("%w: route %q binds no context", errInvalidItem, it.Route)
 		}
 	case it.Fields != nil:

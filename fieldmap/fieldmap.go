@@ -45,6 +45,10 @@ type Route struct {
 	// ContextParam is the path parameter bound into the AAD; empty for none
 	// (see PathParam).
 	ContextParam string
+	// ContextMember is the top-level body member bound into the AAD; empty
+	// for none.
+	ContextMember string
+	fold          bool // the map's path comparison (guard.path_case)
 	// ResponseTypes are the media types (lower case type/subtype, no
 	// parameters) of responses opened as JSON besides application/json
 	// and +json types; ResponseSniff opens a response of any other type
@@ -76,7 +80,7 @@ func (r *Route) PathParam(name, urlPath, escapedPath string) (value string, ok b
 	var pbuf [6]string
 	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
 		for i := range r.patterns {
-			if r.patterns[i].match(p) {
+			if r.patterns[i].match(p, r.fold) {
 				return r.patterns[i].param(p, name)
 			}
 		}
@@ -162,8 +166,9 @@ func (m *Map) Routes() []*Route { return append([]*Route(nil), m.routes...) }
 // protects a request is Lookup's job; Match is the single reading it tries.
 func (m *Map) Match(method, path string) *Route {
 	es := m.byMethod[method]
+	fold := m.guard.PathCase != CaseSensitive
 	for i := range es {
-		if es[i].pat.match(path) {
+		if es[i].pat.match(path, fold) {
 			return es[i].route
 		}
 	}
@@ -205,9 +210,10 @@ func Compile(spec Spec) (*Map, error) {
 		} else {
 			names[rc.Name] = rc.Line
 		}
-		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header, ContextParam: rc.Context.PathParam}
-		if r.ContextHeader != "" && r.ContextParam != "" {
-			c.errorf(rc.Line, "route %q: context binds a header or a path parameter, not both", rc.Name)
+		r := &Route{Name: rc.Name, ContextHeader: rc.Context.Header, ContextParam: rc.Context.PathParam, ContextMember: rc.Context.Member,
+			fold: m.guard.PathCase != CaseSensitive}
+		if n := btoi(r.ContextHeader != "") + btoi(r.ContextParam != "") + btoi(r.ContextMember != ""); n > 1 {
+			c.errorf(rc.Line, "route %q: context binds one of a header, a path parameter or a member, not %d", rc.Name, n)
 		}
 		r.ResponseTypes, r.ResponseSniff = c.responseTypes(rc), rc.ResponseSniff
 		r.Query, r.QueryFilters, r.FilterSide = c.query(rc, classes)
@@ -305,6 +311,13 @@ func (c *compiler) guard(g GuardSpec) GuardSpec {
 	case CaseInsensitive, CaseSensitive:
 	default:
 		c.errorf(g.Line, "guard.member_case %q is not insensitive or sensitive", g.MemberCase)
+	}
+	switch g.PathCase {
+	case "":
+		g.PathCase = CaseInsensitive
+	case CaseInsensitive, CaseSensitive:
+	default:
+		c.errorf(g.Line, "guard.path_case %q is not insensitive or sensitive", g.PathCase)
 	}
 	switch g.SealedWrites {
 	case "":
@@ -424,4 +437,11 @@ func classList(classes map[string]*Class) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

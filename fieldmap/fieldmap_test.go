@@ -42,7 +42,7 @@ func TestPatternMatch(t *testing.T) {
 			if reason != "" {
 				t.Fatalf("parsePattern(%q): %s", tt.pattern, reason)
 			}
-			if got := p.match(tt.path); got != tt.want {
+			if got := p.match(tt.path, true); got != tt.want {
 				t.Errorf("%q matches %q = %v, want %v", tt.pattern, tt.path, got, tt.want)
 			}
 		})

@@ -58,8 +58,9 @@ func parsePattern(text string) (pattern, string) {
 }
 
 // match reports whether the URL path matches. Repeated and trailing slashes
-// are ignored; literals compare ASCII-case-insensitively. It does not allocate.
-func (p *pattern) match(path string) bool {
+// are ignored; with fold, literals compare case-insensitively. It does not
+// allocate.
+func (p *pattern) match(path string, fold bool) bool {
 	i := 0
 	for _, s := range p.segs {
 		for i < len(path) && path[i] == '/' {
@@ -74,7 +75,7 @@ func (p *pattern) match(path string) bool {
 		} else {
 			j += i
 		}
-		if !s.param && !strings.EqualFold(path[i:j], s.lit) {
+		if !s.param && path[i:j] != s.lit && (!fold || !strings.EqualFold(path[i:j], s.lit)) {
 			return false
 		}
 		i = j

@@ -30,6 +30,9 @@ type GuardSpec struct {
 	// MemberCase is how member names are compared with class keys
 	// (CaseInsensitive when empty).
 	MemberCase Case `yaml:"member_case"`
+	// PathCase is how URL paths are compared with route patterns
+	// (CaseInsensitive when empty), as Express and others route.
+	PathCase Case `yaml:"path_case"`
 	// SealedWrites says whether a client that is not authenticated (no
 	// auth section) may send values already sealed (SealedWritesRefuse when
 	// empty). Authenticated callers are decided by their policy.
@@ -167,6 +170,11 @@ type ContextSpec struct {
 	// bound into the AAD, so a value sealed for one record does not open
 	// in another; empty for none. At most one of Header and PathParam.
 	PathParam string `yaml:"path_param"`
+	// Member is a top-level member of the body (a record id or tenant
+	// field) whose value is bound into the AAD of every value sealed in the
+	// request, and read from the response document to open it; empty for
+	// none. At most one of Header, PathParam and Member.
+	Member string `yaml:"member"`
 }
 
 // PathSpec is one URL path pattern of a route; in YAML it is a string.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tidwall/gjson"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sync/semaphore"
 
@@ -315,4 +316,18 @@ func sniffResponseJSON(resp *http.Response) bool {
 	head, _ := br.Peek(512)
 	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
 	return len(head) > 0 && (head[0] == '{' || head[0] == '[')
+}
+
+// bindMember sets t's AAD context to the value of the top-level member of
+// doc (a route's context.member: a record id or tenant field), so a value
+// copied into another record does not open there. The member must be a
+// string or a number.
+func bindMember(t *transform.Transform, doc []byte, member string) error {
+	v := gjson.GetBytes(doc, gjson.Escape(member))
+	if v.Type != gjson.String && v.Type != gjson.Number {
+		t.SetContext("")
+		return fmt.Errorf("the body needs member %q (a string or number) for its context: %w", member, ErrMissingContext)
+	}
+	t.SetContext(v.String())
+	return nil
 }

@@ -580,6 +580,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		// would still read members fieldseal cannot find. Refused.
 		return fmt.Errorf("request body starts like JSON but is not valid JSON: %w", ErrInvalidJSON)
 	}
+	if m := rs.route.ContextMember; m != "" {
+		if err := bindMember(t, doc, m); err != nil {
+			return fmt.Errorf("route %q: %w", rs.route.Name, err)
+		}
+	}
 	p.metrics.reqBytes.Observe(float64(len(doc)))
 	// Apply validates the document in the same pass; a failure other than
 	// a field's own (which carries its category) is the document's.
@@ -850,6 +855,11 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		resp.Header.Set("Content-Length", "0")
 		resp.Header.Del("Content-Encoding")
 		return nil
+	}
+	if rs := stateFrom(resp.Request.Context()); rs != nil && rs.route.ContextMember != "" {
+		// A document that lacks the member opens under no context: its
+		// values then do not open (502, or left sealed), never a guess.
+		_ = bindMember(t, doc, rs.route.ContextMember)
 	}
 	out := p.bufs.get()
 	opened, err := t.Open((*out)[:0], doc)

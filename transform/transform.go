@@ -192,6 +192,10 @@ func (t *Transform) field(i int) (f fieldmap.Field, via string) {
 // refresh brought.
 func (t *Transform) Ring() *crypto.Keyring { return t.ring }
 
+// SetContext sets the AAD context for the values sealed or opened next, for
+// a context read from the document itself (a route's context.member).
+func (t *Transform) SetContext(context string) { t.context = context }
+
 // OpensOnly reports whether the caller decrypts every class: Open of a
 // document without a sealed value then leaves it unchanged, so a caller
 // may skip it.

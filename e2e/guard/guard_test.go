@@ -315,3 +315,66 @@ func TestH2CUpgradesAreIgnoredEverywhere(t *testing.T) {
 		t.Fatalf("the store received %d requests, want both served", len(store.Received()))
 	}
 }
+
+// A value bound to its record by a body member (context.member) or a path
+// parameter (context.path_param) does not open when copied into another
+// record, even for a caller allowed to send sealed values.
+func TestValuesBoundToTheirRecordDoNotOpenElsewhere(t *testing.T) {
+	store := sidecartest.NewStore(t, sidecartest.GoJSON)
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
+classes:
+  email: { mode: random, keys: [email] }
+guard: { sealed_writes: accept }
+routes:
+  - name: accounts
+    methods: [POST]
+    paths: [/customers]
+    context: { member: account_id }
+    request:  [ {path: email, class: email} ]
+    response: [ {path: email, class: email} ]
+  - name: customers
+    methods: [PUT, GET]
+    paths: ["/customers/{id}"]
+    context: { path_param: id }
+    request:  [ {path: email, class: email} ]
+    response: [ {path: email, class: email} ]
+`})
+	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"account_id":"a1","email":"` + alice + `"}`}); r.Status != http.StatusCreated || !bytes.Contains(r.Body, []byte(alice)) {
+		t.Fatalf("create bound to a1: %d %s", r.Status, r.Body)
+	}
+	sealed, _ := store.Record("1")["email"].(string)
+	// Copied into account a2: it is kept (sealed writes are accepted) but
+	// only if it opens for its field, which it does not under a2.
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"account_id":"a2","email":"` + sealed + `"}`})
+	if r.Status != http.StatusBadRequest || sidecartest.ErrorCode(r.Body) != "invalid_sealed_value" {
+		t.Fatalf("a1's value written as a2's: %d %s", r.Status, r.Body)
+	}
+	if r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); r.Status != http.StatusBadRequest || sidecartest.ErrorCode(r.Body) != "missing_context" {
+		t.Fatalf("a write without the member: %d %s", r.Status, r.Body)
+	}
+
+	if r := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/c1", JSON: `{"email":"` + alice + `"}`}); r.Status != http.StatusOK {
+		t.Fatalf("put c1: %d %s", r.Status, r.Body)
+	}
+	c1, _ := store.Record("c1")["email"].(string)
+	r = sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/c2", JSON: `{"email":"` + c1 + `"}`})
+	if r.Status != http.StatusBadRequest || sidecartest.ErrorCode(r.Body) != "invalid_sealed_value" {
+		t.Fatalf("c1's value written into c2: %d %s", r.Status, r.Body)
+	}
+	if r := sc.Do(t, sidecartest.Req{Path: "/customers/c1"}); !bytes.Contains(r.Body, []byte(alice)) {
+		t.Fatalf("c1 read back: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestPathCaseCanBeSensitive(t *testing.T) {
+	store := sidecartest.NewStore(t, sidecartest.GoJSON)
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: fieldMap + "guard: { path_case: sensitive }\n"})
+	// contact.value is a route path only: on /CUSTOMERS, which no route
+	// lists when paths compare exactly, it is not protected (members are).
+	sc.Do(t, sidecartest.Req{Method: "POST", Path: "/CUSTOMERS", JSON: `{"contact":{"value":"` + hidden + `"},"email":"` + alice + `"}`})
+	store.MustNotHold(t, alice)
+	got := store.Received()
+	if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(hidden)) {
+		t.Fatalf("with path_case sensitive /CUSTOMERS is no route: %q", got)
+	}
+}
