@@ -10,21 +10,23 @@
 // meant for us ("aud" or Cognito's "client_id"); and "token_use" matches when
 // configured.
 //
-// Keys come from a JWKS cache (github.com/MicahParks/keyfunc/v3 over
-// github.com/MicahParks/jwkset): fetched at start, refreshed periodically, and
+// Keys come from a JWKS cache (github.com/MicahParks/jwkset): fetched at start, refreshed periodically, and
 // refetched when a token names an unknown kid. That refetch is rate-limited
 // (one per UnknownKIDInterval, burst 1): a token that finds the limiter empty
 // fails at once with ReasonUnknownKID unless the limiter refills within
 // HTTPTimeout, so a flood of tokens with made-up kids costs the issuer at
 // most one request per interval and queues no requests.
 //
+// Tokens that pass are remembered in a bounded LRU keyed by the exact token
+// string, so a repeated token (the norm: a caller reuses its access token
+// until it expires) skips the signature check. The cache never outlives the
+// token: exp and nbf are re-checked on every use with the verifier's clock
+// and leeway, and a JWKS replacement that removes or re-keys a kid drops every
+// token that kid's key verified. Refused tokens are not remembered.
+//
 // Every failure is an *Error with a Reason from a fixed, small set, suitable
 // as a metric label and an audit field; its message never contains the token
 // or any claim value.
-//
-// Options' yaml tags are the keys of the `auth:` config section, which the
-// config package decodes into Options directly; Options.Check validates them
-// without fetching anything.
 //
 // JWT parsing and signature checks are github.com/golang-jwt/jwt/v5; this
 // package only chooses the options and maps the outcomes.

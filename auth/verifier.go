@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,11 +11,9 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 )
 
 // Defaults for Options fields left zero.
@@ -88,10 +85,14 @@ type Options struct {
 	Logger zerolog.Logger `yaml:"-"`
 	// Now is the clock for exp/nbf; default time.Now.
 	Now func() time.Time `yaml:"-"`
+	// CacheSize bounds how many verified tokens are remembered (see Verify);
+	// 0 means DefaultCacheSize, a negative value turns the cache off.
+	CacheSize int `yaml:"-"`
 }
 
 // Identity is what a verified token says about its caller. It holds no raw
-// token. Subject and Username come from the token and must never be used as
+// token. Its slices may be shared with the verifier's cache: read them, never
+// write to their elements. Subject and Username come from the token and must never be used as
 // metric labels (unbounded); policies map an Identity to a configured caller id.
 type Identity struct {
 	Issuer   string
@@ -113,7 +114,10 @@ type Verifier struct {
 	tokenUse  string
 	algs      []string
 	parser    *jwt.Parser
-	keys      keyfunc.Keyfunc
+	keys      keyReader
+	cache     *verifiedCache
+	now       func() time.Time
+	leeway    time.Duration
 	m         *metrics
 	cancel    context.CancelFunc
 }
@@ -135,28 +139,15 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	log := opts.Logger
-	noErrFirst := true
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{opts.JWKSURL}, keyfunc.Override{
-		Client:                    client,
-		HTTPTimeout:               opts.HTTPTimeout,
-		NoErrorReturnFirstHTTPReq: &noErrFirst,
-		RefreshInterval:           opts.RefreshInterval,
-		// Burst 1: the first unknown kid refetches at once, later ones at most
-		// once per interval. RateLimitWaitMax bounds both the limiter wait and
-		// the refetch; rate.Limiter.Wait refuses at once when the next token
-		// is further away than that, which with an interval longer than
-		// RateLimitWaitMax is nearly always, so a kid flood queues nothing.
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(opts.UnknownKIDInterval), 1),
-		RateLimitWaitMax:  min(opts.HTTPTimeout, opts.UnknownKIDInterval/2),
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(_ context.Context, err error) {
-				log.Warn().Str("event", "jwks_refresh_failed").Str("url", u).Err(err).Msg("JWKS refresh failed; keeping cached keys")
-			}
+	cache := newVerifiedCache(opts.CacheSize)
+	keys, err := newKeySource(ctx, opts, client,
+		func(err error) {
+			log.Warn().Str("event", "jwks_refresh_failed").Str("url", opts.JWKSURL).Err(err).Msg("JWKS refresh failed; keeping cached keys")
 		},
-	})
+		cache.dropKIDs)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("create JWKS cache for %q: %w", opts.JWKSURL, err)
+		return nil, err
 	}
 	v := &Verifier{
 		issuer:    opts.Issuer,
@@ -164,7 +155,10 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		clientIDs: set(opts.ClientIDs),
 		tokenUse:  opts.TokenUse,
 		algs:      opts.Algorithms,
-		keys:      kf,
+		keys:      keys,
+		cache:     cache,
+		now:       opts.Now,
+		leeway:    opts.Leeway,
 		m:         m,
 		cancel:    cancel,
 		parser: jwt.NewParser(
@@ -202,6 +196,17 @@ func (v *Verifier) RecordFailure(err error) {
 
 // Verify checks token and returns its Identity, or an *Error. ctx bounds any
 // JWKS refetch the token triggers.
+//
+// A token seen for the first time pays full verification (signature, then
+// claims). One that passed is remembered, keyed by its exact string, in a
+// bounded LRU (Options.CacheSize): presented again it is accepted without a
+// signature check as long as its exp and nbf still hold on the verifier's
+// clock with the leeway, and only while the key that verified it is in the
+// JWKS under the same kid (a refresh that removes or re-keys a kid drops its
+// tokens). Refused tokens are never remembered. The signature check is what
+// the cache saves: an RS256 verification (crypto/rsa rebuilds the modulus'
+// Montgomery form from the public key on every call) is most of an
+// authenticated request's cost.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
 	id, err := v.verify(ctx, token)
 	if err != nil {
@@ -228,8 +233,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Identity, *Error)
 	if token == "" {
 		return nil, fail(ReasonMissing, errEmptyBearer)
 	}
+	if e, ok := v.cache.get(token); ok {
+		return v.reuse(token, e)
+	}
+	gen := v.cache.generation()
 	var c claims
-	tok, err := v.parser.ParseWithClaims(token, &c, v.keyFor(ctx))
+	var kid string
+	tok, err := v.parser.ParseWithClaims(token, &c, v.keyFor(ctx, &kid))
 	if err != nil {
 		return nil, v.classify(tok, err)
 	}
@@ -240,22 +250,55 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Identity, *Error)
 	if v.tokenUse != "" && c.TokenUse != v.tokenUse {
 		return nil, fail(ReasonWrongTokenUse, fmt.Errorf("token_use is not %q", v.tokenUse))
 	}
-	id := &Identity{
-		Issuer:   c.Issuer,
-		Subject:  c.Subject,
-		ClientID: clientID,
-		Username: c.Username,
-		TokenUse: c.TokenUse,
-		Scopes:   append(slices.Clip(c.Scope), c.Scp...),
-		Groups:   c.Groups,
+	e := &verified{
+		id: Identity{
+			Issuer:   c.Issuer,
+			Subject:  c.Subject,
+			ClientID: clientID,
+			Username: c.Username,
+			TokenUse: c.TokenUse,
+			Scopes:   append(slices.Clip(c.Scope), c.Scp...),
+			Groups:   c.Groups,
+		},
+		kid: kid,
 	}
-	if id.Username == "" {
-		id.Username = c.CognitoUsername
+	if e.id.Username == "" {
+		e.id.Username = c.CognitoUsername
 	}
-	if c.ExpiresAt != nil {
-		id.Expires = c.ExpiresAt.Time
+	if c.ExpiresAt != nil { // always set: WithExpirationRequired
+		e.id.Expires = c.ExpiresAt.Time
+		e.exp = c.ExpiresAt.Time
 	}
-	return id, nil
+	if c.NotBefore != nil {
+		e.nbf = c.NotBefore.Time
+	}
+	if !e.exp.IsZero() {
+		v.cache.add(token, e, gen)
+	}
+	id := e.id
+	return &id, nil
+}
+
+var (
+	errCachedExpired = errors.New("token has expired")
+	errCachedNotYet  = errors.New("token is not valid yet")
+)
+
+// reuse answers for a token that passed full verification before: only the
+// time claims can have changed their verdict since, so they are checked again
+// the way the parser checks them (exp exclusive, nbf inclusive, both with the
+// leeway, on the verifier's clock). An expired token is forgotten.
+func (v *Verifier) reuse(token string, e *verified) (*Identity, *Error) {
+	now := v.now()
+	if !now.Before(e.exp.Add(v.leeway)) {
+		v.cache.remove(token)
+		return nil, fail(ReasonExpired, errCachedExpired)
+	}
+	if !e.nbf.IsZero() && now.Before(e.nbf.Add(-v.leeway)) {
+		return nil, fail(ReasonNotYetValid, errCachedNotYet)
+	}
+	id := e.id
+	return &id, nil
 }
 
 var (
@@ -265,18 +308,19 @@ var (
 	errKeyUse         = errors.New("JWK is not a signing key")
 )
 
-// keyFor selects the verification key by kid from the JWKS cache. It stands
-// in for keyfunc.KeyfuncCtx so that every failure to find a key (absent, or
-// the unknown-kid refetch refused by the rate limiter) is one typed error,
-// and so that a token without kid is refused rather than tried against every
-// key. The alg is already one of ours (jwt.WithValidMethods runs first).
-func (v *Verifier) keyFor(ctx context.Context) jwt.Keyfunc {
+// keyFor selects the verification key by kid from the JWKS cache and records
+// the kid in *kid. It stands in for keyfunc.KeyfuncCtx so that every failure
+// to find a key (absent, or the unknown-kid refetch refused by the rate
+// limiter) is one typed error, and so that a token without kid is refused
+// rather than tried against every key. The alg is already one of ours
+// (jwt.WithValidMethods runs first).
+func (v *Verifier) keyFor(ctx context.Context, kid *string) jwt.Keyfunc {
 	return func(tok *jwt.Token) (any, error) {
-		kid, _ := tok.Header["kid"].(string)
-		if kid == "" {
+		k, _ := tok.Header["kid"].(string)
+		if k == "" {
 			return nil, errNoKID
 		}
-		jwk, err := v.keys.Storage().KeyRead(ctx, kid)
+		jwk, err := v.keys.KeyRead(ctx, k)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errUnknownKID, err)
 		}
@@ -287,11 +331,9 @@ func (v *Verifier) keyFor(ctx context.Context) jwt.Keyfunc {
 		if meta.USE != "" && meta.USE != jwkset.UseSig {
 			return nil, errKeyUse
 		}
-		key := jwk.Key()
-		if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-			key = pk.Public() // a JWKS should not carry private keys; never verify with one anyway
-		}
-		return key, nil
+		*kid = k
+		// A JWKS should not carry private keys; never verify with one anyway.
+		return publicKey(jwk.Key()), nil
 	}
 }
 

@@ -137,3 +137,46 @@ func mustMarshal(v any) []byte {
 	}
 	return b
 }
+
+// LargeSize is the size in bytes of the Large document.
+const LargeSize = 1 << 20
+
+type historyEvent struct {
+	At     string `json:"at"`
+	Kind   string `json:"kind"`
+	Amount int    `json:"amount_cents"`
+	Ref    string `json:"ref"`
+	OK     bool   `json:"ok"`
+}
+
+// Large returns a fresh copy of the large document: the customer document's
+// fields (CustomerFields protected, as in Customer) with an unprotected
+// "history" array of small event objects and padding in "notes" that bring
+// it to exactly LargeSize bytes. It is what a bulk export or
+// a record with a long embedded history looks like: few protected values in
+// a lot of JSON the proxy must still scan.
+func Large() []byte {
+	var c struct {
+		customer
+		History []historyEvent `json:"history"`
+	}
+	if err := json.Unmarshal(Customer(), &c.customer); err != nil {
+		panic("workload: customer document: " + err.Error())
+	}
+	c.Notes = ""
+	ev := func(i int) historyEvent {
+		return historyEvent{At: fmt.Sprintf("2025-%02d-%02dT%02d:%02d:00Z", i%12+1, i%28+1, i%24, i%60),
+			Kind: "payment", Amount: 100 + i*7%9000, Ref: fmt.Sprintf("ref-%08d", i), OK: i%17 != 0}
+	}
+	one := len(mustMarshal(ev(0))) + 1
+	base := len(mustMarshal(c)) + 2
+	for i := 0; base+(i+1)*one <= LargeSize-one; i++ {
+		c.History = append(c.History, ev(i))
+	}
+	doc := mustMarshal(c)
+	if pad := LargeSize - len(doc); pad > 0 {
+		c.Notes = strings.Repeat("n", pad)
+		doc = mustMarshal(c)
+	}
+	return doc
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ const (
 	direct    target = iota // the upstream itself
 	plain                   // bench/cmd/plainproxy in front of the upstream
 	fieldseal               // cmd/fieldseal in front of the upstream
+	nginx                   // nginx as a plain reverse proxy, the reference users already run
 )
 
 // workload groups the cases that send the same request, and so compare.
@@ -51,14 +53,17 @@ func allCases() []caseSpec {
 	return []caseSpec{
 		{"a-post", "(a)", "upstream direct", wlPost, direct, "POST", workload.PathSealedPost},
 		{"b-post", "(b)", "plain ReverseProxy", wlPost, plain, "POST", workload.PathSealedPost},
+		{"n-post", "(n)", "nginx, plain reverse proxy", wlPost, nginx, "POST", workload.PathSealedPost},
 		{"c-post", "(c)", "fieldseal, no protected fields", wlPost, fieldseal, "POST", workload.PathPlainPost},
 		{"d-post", "(d)", "fieldseal, seal 5 fields in, open 5 in the echo", wlPost, fieldseal, "POST", workload.PathSealedPost},
 		{"a-get", "(a)", "upstream direct", wlGet, direct, "GET", workload.PathSealedGet},
 		{"b-get", "(b)", "plain ReverseProxy", wlGet, plain, "GET", workload.PathSealedGet},
+		{"n-get", "(n)", "nginx, plain reverse proxy", wlGet, nginx, "GET", workload.PathSealedGet},
 		{"c-get", "(c)", "fieldseal, no protected fields", wlGet, fieldseal, "GET", workload.PathPlainGet},
 		{"d-get", "(d)", "fieldseal, open 5 sealed fields", wlGet, fieldseal, "GET", workload.PathSealedGet},
 		{"a-list", "(a)", "upstream direct", wlList, direct, "GET", workload.PathSealedList},
 		{"b-list", "(b)", "plain ReverseProxy", wlList, plain, "GET", workload.PathSealedList},
+		{"n-list", "(n)", "nginx, plain reverse proxy", wlList, nginx, "GET", workload.PathSealedList},
 		{"e-list", "(e)", "fieldseal, open 2 fields x 100 elements", wlList, fieldseal, "GET", workload.PathSealedList},
 	}
 }
@@ -218,20 +223,17 @@ func (h *harness) startTarget(ctx context.Context, spec caseSpec) (addr string, 
 	case direct:
 		return h.upstreamAddr, 0, "", func() {}, nil
 	case plain:
-		listen, admin, err := twoPorts()
+		p, listen, admin, err := h.startPlain(ctx, "plainproxy-"+spec.id, nil)
 		if err != nil {
-			return "", 0, "", nil, err
-		}
-		p, err := startProc(h.dir, "plainproxy-"+spec.id, nil, h.bins["plainproxy"],
-			"-listen", listen, "-upstream", "http://"+h.upstreamAddr, "-admin", admin)
-		if err != nil {
-			return "", 0, "", nil, err
-		}
-		if err := waitReady(ctx, p, "http://"+admin+"/healthz", 15*time.Second); err != nil {
-			p.stop()
 			return "", 0, "", nil, err
 		}
 		return listen, p.pid(), "http://" + admin + "/metrics", p.stop, nil
+	case nginx:
+		p, listen, err := h.startNginx(ctx, "nginx-"+spec.id, nil)
+		if err != nil {
+			return "", 0, "", nil, err
+		}
+		return listen, p.pid(), "", p.stop, nil
 	default:
 		if h.bins["fieldseal"] == "" {
 			return "", 0, "", nil, errNoFieldseal
@@ -244,26 +246,61 @@ func (h *harness) startTarget(ctx context.Context, spec caseSpec) (addr string, 
 	}
 }
 
+// startPlain starts the plain proxy (case b) on fresh ports, its command
+// prefixed by wrap (a profiler, or nil), and waits for its /healthz.
+func (h *harness) startPlain(ctx context.Context, name string, wrap []string) (p *proc, listen, admin string, err error) {
+	if listen, admin, err = twoPorts(); err != nil {
+		return nil, "", "", err
+	}
+	p, err = startWrapped(h.dir, name, nil, wrap, h.bins["plainproxy"],
+		"-listen", listen, "-upstream", "http://"+h.upstreamAddr, "-admin", admin)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := waitReady(ctx, p, "http://"+admin+"/healthz", readyTimeout(wrap)); err != nil {
+		p.stop()
+		return nil, "", "", err
+	}
+	return p, listen, admin, nil
+}
+
 // startFieldseal starts `fieldseal serve` on fresh ports with the shared key
 // ring and waits for /readyz (keys loaded).
 func (h *harness) startFieldseal(ctx context.Context, name string) (p *proc, listen, admin string, err error) {
+	return h.startFieldsealWith(ctx, name, workload.ConfigOptions{}, nil)
+}
+
+// startFieldsealWith is startFieldseal with config options and the command
+// prefixed by wrap (a profiler, or nil).
+func (h *harness) startFieldsealWith(ctx context.Context, name string, o workload.ConfigOptions, wrap []string) (p *proc, listen, admin string, err error) {
 	listen, admin, err = twoPorts()
 	if err != nil {
 		return nil, "", "", err
 	}
 	cfg := h.dir + "/" + name + ".yaml"
-	if err := os.WriteFile(cfg, workload.FieldsealConfig(listen, admin, h.upstreamAddr, h.ringFile), 0o600); err != nil {
+	if err := os.WriteFile(cfg, workload.FieldsealConfigWith(listen, admin, h.upstreamAddr, h.ringFile, o), 0o600); err != nil {
 		return nil, "", "", fmt.Errorf("write %s: %w", cfg, err)
 	}
-	p, err = startProc(h.dir, name, h.fieldsealEnv, h.bins["fieldseal"], "serve", "--config", cfg)
+	p, err = startWrapped(h.dir, name, h.fieldsealEnv, wrap, h.bins["fieldseal"], "serve", "--config", cfg)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := waitReady(ctx, p, "http://"+admin+"/readyz", 30*time.Second); err != nil {
+	if err := waitReady(ctx, p, "http://"+admin+"/readyz", readyTimeout(wrap)); err != nil {
 		p.stop()
 		return nil, "", "", err
 	}
 	return p, listen, admin, nil
+}
+
+// startWrapped starts bin with args, prefixed by wrap when it is not empty.
+// A Go program under valgrind runs with asynchronous preemption off:
+// callgrind cannot follow the signals the Go scheduler preempts with.
+func startWrapped(dir, name string, env, wrap []string, bin string, args ...string) (*proc, error) {
+	if len(wrap) == 0 {
+		return startProc(dir, name, env, bin, args...)
+	}
+	env = append(slices.Clone(env), "GODEBUG=asyncpreemptoff=1")
+	return startProc(dir, name, env, wrap[0], append(append(slices.Clone(wrap[1:]), bin), args...)...)
 }
 
 func twoPorts() (string, string, error) {

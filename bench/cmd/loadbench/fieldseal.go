@@ -51,7 +51,7 @@ func seedAndVerify(ctx context.Context, fieldsealAddr, upstreamAddr string) erro
 	for _, s := range []struct {
 		fixture string
 		doc     []byte
-	}{{workload.FixtureCustomer, workload.Customer()}, {workload.FixtureList, workload.List()}} {
+	}{{workload.FixtureCustomer, workload.Customer()}, {workload.FixtureList, workload.List()}, {workload.FixtureLarge, workload.Large()}} {
 		if _, err := call(ctx, client, http.MethodPost, "http://"+fieldsealAddr+"/seed/"+s.fixture, s.doc, http.StatusCreated); err != nil {
 			return fmt.Errorf("seed %s through fieldseal: %w", s.fixture, err)
 		}
@@ -63,6 +63,7 @@ func seedAndVerify(ctx context.Context, fieldsealAddr, upstreamAddr string) erro
 	}{
 		{workload.PathSealedGet, workload.CustomerFields(), workload.Customer()},
 		{workload.PathSealedList, workload.ListFields(), workload.List()},
+		{workload.PathSealedLargeGet, workload.CustomerFields(), workload.Large()},
 	}
 	for _, c := range checks {
 		stored, err := call(ctx, client, http.MethodGet, "http://"+upstreamAddr+c.path, nil, http.StatusOK)

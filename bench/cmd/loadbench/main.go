@@ -6,12 +6,17 @@
 //
 //	go run ./bench/cmd/loadbench -duration 10s -out bench/RESULTS.md
 //	go run ./bench/cmd/loadbench -duration 5s -cases 'post' -soak 5m
+//	go run ./bench/cmd/loadbench -instructions -out bench/INSTRUCTIONS.md
 //
 // Cases (issue 6): (a) upstream direct, (b) plain ReverseProxy, (c) fieldseal
 // with no protected fields, (d) fieldseal sealing 5 fields on POST and opening
 // 5 on GET, (e) fieldseal opening 2 fields in each of 100 list elements; then
 // (b), (c), (d), (e) again at a fixed rate of half (b)'s maximum for the p99
-// latency fieldseal adds. See docs/performance.md.
+// latency fieldseal adds; (n) nginx as a plain reverse proxy is the reference
+// row where nginx is installed. With -instructions it instead counts the
+// user-space instructions per request of each proxy process under valgrind's
+// callgrind, which do not depend on the machine's load (instructions.go).
+// See docs/performance.md.
 package main
 
 import (
@@ -50,6 +55,11 @@ type options struct {
 	repeat        int
 	rounds        int
 	roundDuration time.Duration
+	instructions  bool
+	instrRequests int
+	burst         bool
+	burstRounds   int
+	burstIdle     time.Duration
 }
 
 // harness holds what every case shares: the work directory, the built
@@ -76,7 +86,7 @@ func main() {
 	flag.IntVar(&o.conns, "c", 32, "load generator connections")
 	flag.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "fixed-rate runs at this fraction of (b)'s maximum; 0 skips them")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "markdown report to write")
-	flag.StringVar(&cases, "cases", "", "regexp selecting case ids (a-post, b-get, d-post, e-list, ...); empty = all")
+	flag.StringVar(&cases, "cases", "", "regexp selecting case ids (a-post, b-get, d-post, e-list, ...; with -instructions: pass-post-b, seal-post-fs, big-get-n, ...; with -burst: burst-b, burst-n, burst-fs); empty = all")
 	flag.StringVar(&o.fieldseal, "fieldseal", "", "fieldseal binary to measure; empty = build ./cmd/fieldseal; 'none' = skip (c)-(e)")
 	flag.DurationVar(&o.soak, "soak", 0, "after the cases, run -soak-case at -soak-rate for this long and sample RSS (e.g. 5m)")
 	flag.StringVar(&o.soakCase, "soak-case", "d-post", "case id the soak runs")
@@ -86,7 +96,19 @@ func main() {
 	flag.IntVar(&o.repeat, "repeat", 1, "run every case this many times, interleaved, and report the median run")
 	flag.IntVar(&o.rounds, "rounds", 8, "paired rounds for the ratios against (b): alternate short runs of (b) and fieldseal this many times; 0 skips them")
 	flag.DurationVar(&o.roundDuration, "round-duration", 2*time.Second, "length of each run in a paired round")
+	flag.BoolVar(&o.instructions, "instructions", false, "count user-space instructions per request under valgrind's callgrind instead of measuring throughput (report: bench/INSTRUCTIONS.md unless -out is given)")
+	flag.IntVar(&o.instrRequests, "instr-requests", 2000, "with -instructions: requests counted per case (a fiftieth, at least 10, for the 1 MB cases)")
+	flag.BoolVar(&o.burst, "burst", false, "measure memory over rounds of 32 concurrent 1 MB POSTs (idle, peak and later RSS) instead of throughput; with -instructions, after it")
+	flag.IntVar(&o.burstRounds, "burst-rounds", 4, "with -burst: rounds of 32 concurrent 1 MB POSTs")
+	flag.DurationVar(&o.burstIdle, "burst-idle", 150*time.Second, "with -burst: how long RSS is sampled while idle after the rounds (the Go runtime forces a GC every 2 minutes)")
 	flag.Parse()
+	if o.instructions || o.burst {
+		outSet := false
+		flag.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+		if !outSet {
+			o.out = "bench/INSTRUCTIONS.md"
+		}
+	}
 	var err error
 	if o.cases, err = regexp.Compile(cases); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench: -cases:", err)
@@ -150,11 +172,42 @@ func run(o options) error {
 		rep.notes = append(rep.notes, "fieldseal was not measured: "+errNoFieldseal.Error()+". Cases (c)-(e) are missing and the GET cases served plaintext fixtures.")
 	}
 
+	if o.instructions || o.burst {
+		ir := &instrReport{command: rep.command, started: rep.started, machine: rep.machine, opts: o}
+		if nginxBinary() == "" {
+			ir.notes = append(ir.notes, errNoNginx+".")
+		}
+		if h.bins["fieldseal"] == "" {
+			ir.notes = append(ir.notes, "fieldseal was not measured: "+errNoFieldseal.Error()+".")
+		}
+		if o.instructions {
+			if err := h.runInstructions(ctx, ir); err != nil {
+				return err
+			}
+		}
+		if o.burst {
+			ir.burst = h.runBurst(ctx)
+		}
+		md := ir.markdown()
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Print(md)
+		step("report written to " + o.out)
+		if n := ir.failures(); n > 0 {
+			return fmt.Errorf("%d cases failed; see the report", n)
+		}
+		return nil
+	}
+
 	var closed []caseSpec
 	for _, spec := range allCases() {
-		if o.cases.MatchString(spec.id) && (spec.target != fieldseal || h.bins["fieldseal"] != "") {
+		if o.cases.MatchString(spec.id) && (spec.target != fieldseal || h.bins["fieldseal"] != "") && (spec.target != nginx || nginxBinary() != "") {
 			closed = append(closed, spec)
 		}
+	}
+	if nginxBinary() == "" {
+		rep.notes = append(rep.notes, errNoNginx+".")
 	}
 	rep.closed = h.runRepeated(ctx, closed, func(caseSpec) float64 { return 0 })
 	if ctx.Err() != nil {
