@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
@@ -119,20 +120,12 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	case "verify":
 		rep, err := localkeys.Verify(l.RingFile, mk)
 		if rep != nil {
-			for _, v := range rep.Versions {
-				info.keyIDs = append(info.keyIDs, v.ID)
-			}
+			info.keyIDs = append(info.keyIDs, versionIDs(rep.Versions)...)
 			if asJSON {
 				_ = writeJSON(stdout, rep)
 			} else {
 				fmt.Fprintf(stdout, "ring %s (%s, %s)\nmetadata: %s\n", rep.Path, rep.RingID, rep.Format, rep.Metadata)
-				for _, v := range rep.Versions {
-					line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
-					if v.Error != "" {
-						line += "\t" + v.Error
-					}
-					fmt.Fprintln(stdout, line)
-				}
+				writeVersionChecks(stdout, rep.Versions)
 			}
 		}
 		return err
@@ -191,20 +184,12 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	case "verify":
 		rep, err := awskeys.Verify(ctx, opts)
 		if rep != nil {
-			for _, v := range rep.Versions {
-				info.keyIDs = append(info.keyIDs, v.ID)
-			}
+			info.keyIDs = append(info.keyIDs, versionIDs(rep.Versions)...)
 			if asJSON {
 				_ = writeJSON(stdout, rep)
 			} else {
 				fmt.Fprintf(stdout, "secret %s (ring %s, %s)\nmetadata: %s\n", rep.Secret, rep.RingID, rep.Format, rep.Metadata)
-				for _, v := range rep.Versions {
-					line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
-					if v.Error != "" {
-						line += "\t" + v.Error
-					}
-					fmt.Fprintln(stdout, line)
-				}
+				writeVersionChecks(stdout, rep.Versions)
 			}
 		}
 		return err
@@ -245,4 +230,25 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	}
 	fmt.Fprintf(stdout, "%s: done\n", sub)
 	return st.WriteText(stdout, time.Now())
+}
+
+// writeVersionChecks prints a Verify report's versions, one a line: the
+// version, its state and, for a bad one, the error.
+func writeVersionChecks(w io.Writer, vs crypto.VersionReports) {
+	for _, v := range vs {
+		line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
+		if v.Error != "" {
+			line += "\t" + v.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// versionIDs are the versions a Verify report names, in its order.
+func versionIDs(vs crypto.VersionReports) []uint32 {
+	ids := make([]uint32, 0, len(vs))
+	for _, v := range vs {
+		ids = append(ids, v.ID)
+	}
+	return ids
 }

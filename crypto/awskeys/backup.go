@@ -28,27 +28,14 @@ type Report struct {
 	Format   string `json:"format"`
 	Metadata string `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
 	// Versions has one entry per version, destroyed ones included.
-	Versions []VersionReport `json:"versions"`
+	Versions crypto.VersionReports `json:"versions"`
 }
 
 // VersionReport is one key version's check.
-type VersionReport struct {
-	ID uint32 `json:"id"`
-	// State is "ok", "destroyed", "below minimum" or "bad".
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-}
+type VersionReport = crypto.VersionReport
 
 // Bad lists the versions that failed.
-func (r *Report) Bad() []uint32 {
-	var bad []uint32
-	for _, v := range r.Versions {
-		if v.State == "bad" {
-			bad = append(bad, v.ID)
-		}
-	}
-	return bad
-}
+func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 
 // Verify reads the ring and checks its metadata seal and that every wrapped key
 // (also those below the minimum version) unwraps with KMS to a usable data key.
@@ -77,23 +64,14 @@ func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Repo
 		errs = append(errs, fmt.Errorf("metadata: %w", err))
 	}
 	for _, k := range r.Keys {
-		vr := VersionReport{ID: k.ID, State: "ok"}
-		pt, err := c.unwrap(ctx, r, secretName, k)
-		if err == nil {
-			_, err = crypto.NewDataKey(k.ID, pt, k.Created)
-			clear(pt)
-		}
-		switch {
-		case err != nil:
-			vr.State, vr.Error = "bad", err.Error()
+		vr, err := crypto.CheckVersion(k.ID, k.Created, r.live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) })
+		if err != nil {
 			errs = append(errs, err)
-		case !r.live(k.ID):
-			vr.State = "below minimum"
 		}
 		rep.Versions = append(rep.Versions, vr)
 	}
 	for _, id := range r.Destroyed {
-		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
+		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: crypto.VersionDestroyed})
 	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("verify key ring in secret %q: %w: bad versions %v: %w", secretName, ErrVerify, rep.Bad(), errors.Join(errs...))
