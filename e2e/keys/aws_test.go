@@ -238,35 +238,11 @@ func awsLifecycle(t *testing.T, r *awsRing) {
 	})
 
 	t.Run("retire, minimum version and destroy", func(t *testing.T) {
-		if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
-			t.Fatal("the primary was retired")
-		}
-		mustRun(t, "", keys("retire", "2")...)
-		if pt, _, _ := open(t, cfg, v2); pt != "two@example.com" {
-			t.Fatal("a retired version stopped opening")
-		}
-		mustRun(t, "", keys("min-version", "2")...)
-		if _, code, errOut := open(t, cfg, v1); code == 0 || !strings.Contains(errOut, "destroyed") {
-			t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
-		}
-		mustRun(t, "", keys("min-version", "0")...)
-		if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
-			t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v1); pt != "one@example.com" {
-			t.Fatal("v1 stopped opening before it was destroyed")
-		}
-		mustRun(t, "", keys("destroy", "1", "--yes")...)
-		if strings.Contains(r.secretString(t), `"id":1,`) {
-			t.Fatal("the destroyed version's wrapped key is still in the secret")
-		}
-		pt, code, errOut := open(t, cfg, v1)
-		if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
-			t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v3); pt != "three@example.com" {
-			t.Fatal("v3 stopped opening")
-		}
+		retireMinimumAndDestroy(t, cfg, keys, [3]string{v1, v2, v3}, func(t *testing.T) {
+			if strings.Contains(r.secretString(t), `"id":1,`) {
+				t.Fatal("the destroyed version's wrapped key is still in the secret")
+			}
+		})
 		out := mustRun(t, "", keys("rotate")...)
 		if !strings.Contains(out, "v4") {
 			t.Fatalf("rotate after destroy reused an id:\n%s", out)

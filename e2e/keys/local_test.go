@@ -186,32 +186,7 @@ func TestLocalKeyLifecycleThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("retire, minimum version and destroy", func(t *testing.T) {
-		if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
-			t.Fatal("the primary was retired")
-		}
-		mustRun(t, "", keys("retire", "2")...)
-		if pt, _, _ := open(t, cfg, v2); pt != "two@example.com" {
-			t.Fatal("a retired version stopped opening")
-		}
-		mustRun(t, "", keys("min-version", "2")...)
-		if _, code, errOut := open(t, cfg, v1); code == 0 || !strings.Contains(errOut, "destroyed") {
-			t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
-		}
-		mustRun(t, "", keys("min-version", "0")...)
-		if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
-			t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v1); pt != "one@example.com" {
-			t.Fatal("v1 stopped opening before it was destroyed")
-		}
-		mustRun(t, "", keys("destroy", "1", "--yes")...)
-		pt, code, errOut := open(t, cfg, v1)
-		if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
-			t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v3); pt != "three@example.com" {
-			t.Fatal("v3 stopped opening")
-		}
+		retireMinimumAndDestroy(t, cfg, keys, [3]string{v1, v2, v3}, func(*testing.T) {})
 	})
 
 	t.Run("rewrap moves the ring to a new master key", func(t *testing.T) {
@@ -236,4 +211,42 @@ func TestLocalKeyLifecycleThroughTheBinary(t *testing.T) {
 			t.Fatalf("exit %d %s", code, errOut)
 		}
 	})
+}
+
+// retireMinimumAndDestroy runs keys retire, min-version and destroy on a
+// ring whose versions 1, 2 and 3 (the primary) sealed v: one@, two@ and
+// three@example.com. It checks that the primary cannot be retired, that a
+// retired version still opens, that a version below the minimum does not,
+// that destroy wants --yes, and that a destroyed version no longer opens
+// (and its plaintext is not in the error) while the others do. destroyed
+// checks the provider's own store right after the destroy.
+func retireMinimumAndDestroy(t *testing.T, cfg string, keys func(...string) []string, v [3]string, destroyed func(*testing.T)) {
+	t.Helper()
+	if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
+		t.Fatal("the primary was retired")
+	}
+	mustRun(t, "", keys("retire", "2")...)
+	if pt, _, _ := open(t, cfg, v[1]); pt != "two@example.com" {
+		t.Fatal("a retired version stopped opening")
+	}
+	mustRun(t, "", keys("min-version", "2")...)
+	if _, code, errOut := open(t, cfg, v[0]); code == 0 || !strings.Contains(errOut, "destroyed") {
+		t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
+	}
+	mustRun(t, "", keys("min-version", "0")...)
+	if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
+	}
+	if pt, _, _ := open(t, cfg, v[0]); pt != "one@example.com" {
+		t.Fatal("v1 stopped opening before it was destroyed")
+	}
+	mustRun(t, "", keys("destroy", "1", "--yes")...)
+	destroyed(t)
+	pt, code, errOut := open(t, cfg, v[0])
+	if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
+		t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
+	}
+	if pt, _, _ := open(t, cfg, v[2]); pt != "three@example.com" {
+		t.Fatal("v3 stopped opening")
+	}
 }
