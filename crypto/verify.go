@@ -2,19 +2,11 @@ package crypto
 
 import "time"
 
-// Version states a key provider's Verify reports in a VersionReport.
-const (
-	VersionOK           = "ok"
-	VersionBad          = "bad"
-	VersionBelowMinimum = "below minimum"
-	VersionDestroyed    = "destroyed"
-)
-
 // VersionReport is one key version's check by a key provider's Verify. It
 // never holds key material.
 type VersionReport struct {
 	ID uint32 `json:"id"`
-	// State is VersionOK, VersionDestroyed, VersionBelowMinimum or VersionBad.
+	// State is "ok", "destroyed", "below minimum" or "bad".
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 }
@@ -22,11 +14,11 @@ type VersionReport struct {
 // VersionReports are the checks of every version of one ring.
 type VersionReports []VersionReport
 
-// Bad lists the versions whose state is VersionBad, in report order.
+// Bad lists the versions whose state is "bad", in report order.
 func (vs VersionReports) Bad() []uint32 {
 	var bad []uint32
 	for _, v := range vs {
-		if v.State == VersionBad {
+		if v.State == "bad" {
 			bad = append(bad, v.ID)
 		}
 	}
@@ -35,12 +27,12 @@ func (vs VersionReports) Bad() []uint32 {
 
 // CheckVersion checks that wrapped key version id unwraps to a usable data
 // key: it calls unwrap, builds the data key (created is its creation time)
-// and clears the material. The report is VersionBad with the error text when
-// either step fails (the error is also returned), else VersionBelowMinimum
+// and clears the material. The report is "bad" with the error text when
+// either step fails (the error is also returned), else "below minimum"
 // when live is false (the version opens no value until the minimum version
-// comes down), else VersionOK.
+// comes down), else "ok".
 func CheckVersion(id uint32, created time.Time, live bool, unwrap func() ([]byte, error)) (VersionReport, error) {
-	vr := VersionReport{ID: id, State: VersionOK}
+	vr := VersionReport{ID: id, State: "ok"}
 	material, err := unwrap()
 	if err == nil {
 		_, err = NewDataKey(id, material, created)
@@ -48,9 +40,9 @@ func CheckVersion(id uint32, created time.Time, live bool, unwrap func() ([]byte
 	}
 	switch {
 	case err != nil:
-		vr.State, vr.Error = VersionBad, err.Error()
+		vr.State, vr.Error = "bad", err.Error()
 	case !live:
-		vr.State = VersionBelowMinimum
+		vr.State = "below minimum"
 	}
 	return vr, err
 }

@@ -120,13 +120,7 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	case "verify":
 		rep, err := localkeys.Verify(l.RingFile, mk)
 		if rep != nil {
-			info.keyIDs = append(info.keyIDs, versionIDs(rep.Versions)...)
-			if asJSON {
-				_ = writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "ring %s (%s, %s)\nmetadata: %s\n", rep.Path, rep.RingID, rep.Format, rep.Metadata)
-				writeVersionChecks(stdout, rep.Versions)
-			}
+			reportVerify(stdout, asJSON, rep, fmt.Sprintf("ring %s (%s, %s)", rep.Path, rep.RingID, rep.Format), rep.Metadata, rep.Versions, info)
 		}
 		return err
 	case "backup":
@@ -184,13 +178,7 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	case "verify":
 		rep, err := awskeys.Verify(ctx, opts)
 		if rep != nil {
-			info.keyIDs = append(info.keyIDs, versionIDs(rep.Versions)...)
-			if asJSON {
-				_ = writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "secret %s (ring %s, %s)\nmetadata: %s\n", rep.Secret, rep.RingID, rep.Format, rep.Metadata)
-				writeVersionChecks(stdout, rep.Versions)
-			}
+			reportVerify(stdout, asJSON, rep, fmt.Sprintf("secret %s (ring %s, %s)", rep.Secret, rep.RingID, rep.Format), rep.Metadata, rep.Versions, info)
 		}
 		return err
 	case "backup":
@@ -232,9 +220,18 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	return st.WriteText(stdout, time.Now())
 }
 
-// writeVersionChecks prints a Verify report's versions, one a line: the
-// version, its state and, for a bad one, the error.
-func writeVersionChecks(w io.Writer, vs crypto.VersionReports) {
+// reportVerify writes a provider's Verify report rep to w: as JSON, or as
+// the ring line, the metadata check and one line a version (its state and,
+// for a bad one, the error). It adds the versions to the audit event.
+func reportVerify(w io.Writer, asJSON bool, rep any, ring, metadata string, vs crypto.VersionReports, info *keyAudit) {
+	for _, v := range vs {
+		info.keyIDs = append(info.keyIDs, v.ID)
+	}
+	if asJSON {
+		_ = writeJSON(w, rep)
+		return
+	}
+	fmt.Fprintf(w, "%s\nmetadata: %s\n", ring, metadata)
 	for _, v := range vs {
 		line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
 		if v.Error != "" {
@@ -242,13 +239,4 @@ func writeVersionChecks(w io.Writer, vs crypto.VersionReports) {
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-// versionIDs are the versions a Verify report names, in its order.
-func versionIDs(vs crypto.VersionReports) []uint32 {
-	ids := make([]uint32, 0, len(vs))
-	for _, v := range vs {
-		ids = append(ids, v.ID)
-	}
-	return ids
 }

@@ -71,7 +71,7 @@ func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Repo
 		rep.Versions = append(rep.Versions, vr)
 	}
 	for _, id := range r.Destroyed {
-		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: crypto.VersionDestroyed})
+		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
 	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("verify key ring in secret %q: %w: bad versions %v: %w", secretName, ErrVerify, rep.Bad(), errors.Join(errs...))

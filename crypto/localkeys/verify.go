@@ -64,7 +64,7 @@ func verifyBytes(path string, data []byte, mk MasterKey) (*Report, error) {
 		rep.Versions = append(rep.Versions, vr)
 	}
 	for _, id := range rf.Destroyed {
-		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: crypto.VersionDestroyed})
+		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
 	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("verify key ring %q: %w: bad versions %v: %w", path, ErrVerify, rep.Bad(), errors.Join(errs...))
