@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/atomicfile"
 )
 
 // BackupFormat is the "format" of a key ring backup file (shared with the
@@ -196,36 +196,15 @@ func RestoreBackup(ctx context.Context, opts Options, file string) (*Status, err
 	return c.create(ctx, "restore", name, r, body, requestToken("restore:"+newRingID(), r.Primary))
 }
 
-// createFile writes data to path with mode 0600 and refuses to overwrite: a
-// temporary file in the same directory is written, synced and hard-linked to
-// path (which fails if path exists).
+// createFile writes data to path with mode 0600 and refuses to overwrite
+// (internal/atomicfile.Create).
 func createFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".backup-*.tmp")
+	err := atomicfile.Create(path, data)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%q exists; backups are never overwritten", path)
+	}
 	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("set file mode: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write temporary file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync temporary file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temporary file: %w", err)
-	}
-	if err := os.Link(name, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%q exists; backups are never overwritten", path)
-		}
-		return fmt.Errorf("install backup file: %w", err)
+		return fmt.Errorf("write backup file: %w", err)
 	}
 	return nil
 }
