@@ -207,18 +207,28 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 				return false, nil, err
 			}
 		}
-		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
-		if err != nil {
+		if err := c.addPrimary(ctx, r, cmk.arn, opts.KMSKeyID); err != nil {
 			return false, nil, err
-		}
-		r.Keys = append(r.Keys, k)
-		r.Primary = id
-		if opts.KMSKeyID != "" {
-			r.CMK = opts.KMSKeyID
 		}
 		return true, nil, nil
 	})
+}
+
+// addPrimary adds data key version max+1 to r, wrapped under the CMK cmkARN,
+// and makes it primary; a non-empty cmkName (Options.KMSKeyID) becomes the
+// name the ring records for its CMK.
+func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName string) error {
+	id := r.maxID() + 1
+	k, err := c.newWrappedKey(ctx, cmkARN, r, id)
+	if err != nil {
+		return err
+	}
+	r.Keys = append(r.Keys, k)
+	r.Primary = id
+	if cmkName != "" {
+		r.CMK = cmkName
+	}
+	return nil
 }
 
 // RotateIfCMKRotated rotates only when the CMK changed since the ring last
@@ -267,20 +277,13 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 			}
 			rewrapped = append(rewrapped, k.ID)
 		}
-		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
-		if err != nil {
+		if err := c.addPrimary(ctx, r, cmk.arn, opts.KMSKeyID); err != nil {
 			return false, nil, err
 		}
-		r.Keys = append(r.Keys, k)
-		r.Primary = id
 		if latest.After(r.CMKRotationSeen) { // zero when the endpoint cannot list rotations
 			r.CMKRotationSeen = latest
 		}
 		r.CMKKeyMaterial = cmk.keyMaterial
-		if opts.KMSKeyID != "" {
-			r.CMK = opts.KMSKeyID
-		}
 		return true, rewrapped, nil
 	})
 }
