@@ -290,16 +290,29 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 
 // ReadStatus reads the ring and describes it; it makes no KMS call.
 func ReadStatus(ctx context.Context, opts Options) (*Status, error) {
+	return withRing(ctx, opts, "", func(_ *clients, sv *secretVersion) (*Status, error) {
+		return newStatus(sv), nil
+	})
+}
+
+// withRing opens the clients for opts, reads the current ring and runs fn
+// with both; the clients are closed when fn returns. A failed read is
+// wrapped with op unless op is "".
+func withRing[T any](ctx context.Context, opts Options, op string, fn func(*clients, *secretVersion) (T, error)) (T, error) {
+	var zero T
 	c, err := newClients(ctx, opts)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer c.close()
 	sv, err := c.readRing(ctx)
 	if err != nil {
-		return nil, err
+		if op != "" {
+			err = fmt.Errorf("%s: %w", op, err)
+		}
+		return zero, err
 	}
-	return newStatus(sv), nil
+	return fn(c, sv)
 }
 
 // mutation changes next, a copy of the current ring already upgraded to ring

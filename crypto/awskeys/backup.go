@@ -42,16 +42,9 @@ func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 // It returns the report and, when anything failed, an error wrapping ErrVerify
 // that names the bad versions. It needs kms:Decrypt (the sidecar's role).
 func Verify(ctx context.Context, opts Options) (*Report, error) {
-	c, err := newClients(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	sv, err := c.readRing(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("verify key ring: %w", err)
-	}
-	return c.verify(ctx, sv.name, sv.ring)
+	return withRing(ctx, opts, "verify key ring", func(c *clients, sv *secretVersion) (*Report, error) {
+		return c.verify(ctx, sv.name, sv.ring)
+	})
 }
 
 func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Report, error) {
@@ -103,33 +96,26 @@ type Backup struct {
 // and writes a Backup to out (mode 0600, never overwriting), so a backup never
 // captures a ring that does not open.
 func WriteBackup(ctx context.Context, opts Options, out string, now time.Time) (*Backup, error) {
-	c, err := newClients(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	sv, err := c.readRing(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("back up key ring: %w", err)
-	}
-	if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
-		return nil, fmt.Errorf("back up key ring: %w", err)
-	}
-	sum := sha256.Sum256([]byte(sv.body))
-	b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
-		Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
-		SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
-	for _, k := range sv.ring.Keys {
-		b.Versions = append(b.Versions, k.ID)
-	}
-	enc, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("back up key ring: encode: %w", err)
-	}
-	if err := createFile(out, append(enc, '\n')); err != nil {
-		return nil, fmt.Errorf("back up key ring in secret %q to %q: %w", sv.name, out, err)
-	}
-	return b, nil
+	return withRing(ctx, opts, "back up key ring", func(c *clients, sv *secretVersion) (*Backup, error) {
+		if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
+			return nil, fmt.Errorf("back up key ring: %w", err)
+		}
+		sum := sha256.Sum256([]byte(sv.body))
+		b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
+			Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
+			SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
+		for _, k := range sv.ring.Keys {
+			b.Versions = append(b.Versions, k.ID)
+		}
+		enc, err := json.MarshalIndent(b, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("back up key ring: encode: %w", err)
+		}
+		if err := createFile(out, append(enc, '\n')); err != nil {
+			return nil, fmt.Errorf("back up key ring in secret %q to %q: %w", sv.name, out, err)
+		}
+		return b, nil
+	})
 }
 
 // ReadBackup reads a backup file and checks its format, provider and digest.
