@@ -189,16 +189,8 @@ func parseRing(data []byte) (*ringFile, error) {
 			return nil, fmt.Errorf("%w: key v%d: bad created time", ErrBadRing, w.ID)
 		}
 	}
-	for _, id := range rf.Destroyed {
-		if seen[id] {
-			return nil, fmt.Errorf("%w: destroyed key v%d still has a wrapped key", ErrBadRing, id)
-		}
-	}
-	if !seen[rf.Primary] {
-		return nil, fmt.Errorf("%w: primary v%d is not among the keys", ErrBadRing, rf.Primary)
-	}
-	if rf.Primary < rf.MinVersion || slices.Contains(rf.Retired, rf.Primary) {
-		return nil, fmt.Errorf("%w: primary v%d is retired or below the minimum version", ErrBadRing, rf.Primary)
+	if err := crypto.CheckLifecycle(rf.Primary, rf.MinVersion, rf.Retired, rf.Destroyed, seen); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
 	}
 	return &rf, nil
 }
