@@ -8,6 +8,33 @@ import (
 	"testing"
 )
 
+// openTrail opens a Writer on a new audit.log in a test directory.
+func openTrail(t *testing.T) (string, *Writer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, w
+}
+
+// rename moves an audit file aside, as a rotation tool does.
+func rename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reopen makes w reopen its path, as it does on SIGHUP after a rotation.
+func reopen(t *testing.T, w *Writer) {
+	t.Helper()
+	if err := w.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeN writes n request events.
 func writeN(t *testing.T, w *Writer, n int) {
 	t.Helper()
@@ -20,20 +47,11 @@ func writeN(t *testing.T, w *Writer, n int) {
 
 func TestChainAcrossRotatedFiles(t *testing.T) {
 	t.Run("rename then Reopen continues the chain in a new file", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "audit.log")
-		w, err := Open(path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, w := openTrail(t)
 		writeN(t, w, 3)
-		if err := os.Rename(path, path+".1"); err != nil {
-			t.Fatal(err)
-		}
+		rename(t, path, path+".1")
 		writeN(t, w, 1) // still into the renamed file, as before the signal
-		if err := w.Reopen(); err != nil {
-			t.Fatal(err)
-		}
+		reopen(t, w)
 		writeN(t, w, 2)
 		seq, hash := w.Last()
 		w.Close()
@@ -52,12 +70,7 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 		}
 	})
 	t.Run("copytruncate starts the emptied file with a linking start line", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "audit.log")
-		w, err := Open(path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, w := openTrail(t)
 		writeN(t, w, 3)
 		copyTruncate(t, path)
 		writeN(t, w, 2)
@@ -70,18 +83,11 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 		}
 	})
 	t.Run("a restart on an emptied file links to the old file through the state", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "audit.log")
-		w, err := Open(path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, w := openTrail(t)
 		writeN(t, w, 2)
 		w.Close()
-		if err := os.Rename(path, path+".1"); err != nil {
-			t.Fatal(err)
-		}
-		w, err = Open(path, Options{})
+		rename(t, path, path+".1")
+		w, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,20 +98,11 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 		}
 	})
 	t.Run("a removed middle file is reported at the first line after the gap", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "audit.log")
-		w, err := Open(path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, w := openTrail(t)
 		for i := 2; i >= 1; i-- {
 			writeN(t, w, 2)
-			if err := os.Rename(path, path+"."+string(rune('0'+i))); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Reopen(); err != nil {
-				t.Fatal(err)
-			}
+			rename(t, path, path+"."+string(rune('0'+i)))
+			reopen(t, w)
 		}
 		writeN(t, w, 1)
 		w.Close()
@@ -118,20 +115,20 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 		}
 	})
 	t.Run("a removed line in a rotated file is reported there", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "audit.log")
-		w, err := Open(path, Options{})
+		path, w := openTrail(t)
+		writeN(t, w, 3)
+		rename(t, path, path+".1")
+		reopen(t, w)
+		writeN(t, w, 1)
+		w.Close()
+		b, err := os.ReadFile(path + ".1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeN(t, w, 3)
-		os.Rename(path, path+".1")
-		w.Reopen()
-		writeN(t, w, 1)
-		w.Close()
-		b, _ := os.ReadFile(path + ".1")
 		lines := strings.SplitAfter(string(b), "\n")
-		os.WriteFile(path+".1", []byte(lines[0]+lines[2]+lines[3]), 0o600)
+		if err := os.WriteFile(path+".1", []byte(lines[0]+lines[2]+lines[3]), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		rep, err := VerifyFiles([]string{path + ".1", path})
 		if !errors.Is(err, ErrBroken) || rep.BrokenFile != path+".1" || rep.BrokenLine != 2 {
 			t.Fatalf("%+v, %v", rep, err)

@@ -248,20 +248,8 @@ func (w *Writer) write(e Event) error {
 		}
 		ev.Dict("actions", d)
 	}
-	if len(e.Fields) > 0 {
-		d := zerolog.Dict()
-		for _, k := range sortedKeys(e.Fields) {
-			d.Int(k, e.Fields[k])
-		}
-		ev.Dict("fields", d)
-	}
-	if len(e.Errors) > 0 {
-		d := zerolog.Dict()
-		for _, k := range sortedKeys(e.Errors) {
-			d.Int(k, e.Errors[k])
-		}
-		ev.Dict("errors", d)
-	}
+	counts(ev, "fields", e.Fields)
+	counts(ev, "errors", e.Errors)
 	if len(e.KeyIDs) > 0 {
 		ev.Uints32("key_ids", e.KeyIDs)
 	}
@@ -368,4 +356,18 @@ func lastLine(f *os.File) ([]byte, error) {
 		}
 	}
 	return nil, nil
+}
+
+// counts adds m to ev under key as an object of counts with sorted keys (the
+// chain hashes the line, so the order must not vary); an empty m adds
+// nothing.
+func counts(ev *zerolog.Event, key string, m map[string]int) {
+	if len(m) == 0 {
+		return
+	}
+	d := zerolog.Dict()
+	for _, k := range sortedKeys(m) {
+		d.Int(k, m[k])
+	}
+	ev.Dict(key, d)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/tidwall/gjson"
 )
 
@@ -85,21 +86,9 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 			b.ReportAllocs()
 			buf := make([]byte, 4096)
 			for b.Loop() {
-				req, _ := http.NewRequest(http.MethodPost, h.front.URL+path, strings.NewReader(string(benchDoc)))
+				req, _ := http.NewRequest(http.MethodPost, h.front.URL+path, strings.NewReader(string(sidecartest.BenchDoc)))
 				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for {
-					if _, err := resp.Body.Read(buf); err != nil {
-						break
-					}
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Fatal(resp.Status)
-				}
+				drainOK(b, client, req, buf)
 			}
 		})
 	}

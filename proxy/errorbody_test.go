@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,19 +34,7 @@ func TestErrorBodyFormatsGolden(t *testing.T) {
 					b.WriteString("\n")
 				}
 			}
-			golden := filepath.Join("testdata", "errors_"+name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -update once): %v", err)
-			}
-			if b.String() != string(want) {
-				t.Errorf("error bodies changed; run go test ./proxy -run TestErrorBodyFormatsGolden -update and review the diff\ngot:\n%s", b.String())
-			}
+			checkGolden(t, "errors_"+name+".golden", b.String(), "TestErrorBodyFormatsGolden")
 		})
 	}
 }

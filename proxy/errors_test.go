@@ -73,12 +73,19 @@ func TestErrorBodiesGolden(t *testing.T) {
 		writeError(rec, nil, c.errorClass, fmt.Errorf("example detail: %w", c.err), "0123456789abcdef")
 		fmt.Fprintf(&b, "%d %s", rec.Code, rec.Body.String())
 	}
-	golden := filepath.Join("testdata", "errors.golden")
+	checkGolden(t, "errors.golden", b.String(), "TestErrorBodiesGolden")
+}
+
+// checkGolden compares got with testdata/name, or with -update writes got
+// there first. A difference names the test to rerun with -update.
+func checkGolden(t *testing.T, name, got, test string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,7 +93,7 @@ func TestErrorBodiesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read golden file (run go test -update once): %v", err)
 	}
-	if b.String() != string(want) {
-		t.Errorf("error bodies changed; run go test ./proxy -run TestErrorBodiesGolden -update and review the diff\ngot:\n%s", b.String())
+	if got != string(want) {
+		t.Errorf("error bodies changed; run go test ./proxy -run %s -update and review the diff\ngot:\n%s", test, got)
 	}
 }

@@ -138,13 +138,3 @@ func FuzzTransformRequest(f *testing.F) {
 		}
 	})
 }
-
-// benchDoc is a 1 KB customer document with the 5 fields of the bench route.
-var benchDoc = func() []byte {
-	doc := `{"id":12345,"name":"Ada Lovelace","email":"ada.lovelace@example.com","phone":"+44 20 7946 0958",` +
-		`"address":{"street":"12 Analytical Engine Way","city":"London","zip":"NW1 6XE","country":"GB"},` +
-		`"ssn":"123-45-6789","created":"2026-01-02T03:04:05Z","tags":["vip","beta","newsletter"],` +
-		`"preferences":{"language":"en-GB","timezone":"Europe/London","marketing":false,"theme":"dark"},` +
-		`"notes":"` + strings.Repeat("lorem ipsum dolor sit amet ", 22) + `","orders":[1001,1002,1003,1004],"active":true}`
-	return []byte(doc)
-}()

@@ -181,6 +181,19 @@ func (h *harness) do(t testing.TB, method, path string, header http.Header, body
 	return resp, b
 }
 
+// oneDocument is an upstream that stores one JSON document: every request
+// but a GET replaces it with its body, and every request gets the stored
+// document back as JSON. Its respond method is a newHarness respond func.
+type oneDocument struct{ stored []byte }
+
+func (d *oneDocument) respond(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodGet {
+		d.stored = body
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(d.stored)
+}
+
 func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
 
 // rawType is the JSON type of a raw JSON value, by its first byte.

@@ -35,15 +35,9 @@ func TestKeyCacheLifecycle(t *testing.T) {
 	}
 	cache := keycache.New(localkeys.New(ringFile, mk), keycache.Options{})
 
-	var stored []byte
+	var store oneDocument
 	var events []RequestEvent
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if r.Method != http.MethodGet {
-			stored = body
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(stored)
-	}, func(o *Options) {
+	h := newHarness(t, store.respond, func(o *Options) {
 		o.Keys = cache
 		o.Observer = func(e RequestEvent) { events = append(events, e) }
 	})
@@ -79,7 +73,7 @@ func TestKeyCacheLifecycle(t *testing.T) {
 	if resp := write("v1@example.com"); resp.StatusCode != 200 {
 		t.Fatalf("write with keys: %d", resp.StatusCode)
 	}
-	v1Stored := gjson.GetBytes(stored, "email").Str
+	v1Stored := gjson.GetBytes(store.stored, "email").Str
 	if last := events[len(events)-1]; len(last.KeyIDs) != 1 || last.KeyIDs[0] != 1 {
 		t.Errorf("first write used keys %v, want [1]", last.KeyIDs)
 	}
@@ -97,7 +91,7 @@ func TestKeyCacheLifecycle(t *testing.T) {
 		t.Errorf("write after rotation used keys %v, want [2]", last.KeyIDs)
 	}
 	// A value sealed under version 1 still opens after the rotation.
-	stored = []byte(`{"email":"` + v1Stored + `"}`)
+	store.stored = []byte(`{"email":"` + v1Stored + `"}`)
 	resp, body := h.do(t, http.MethodGet, "/customers/7", nil, nil)
 	if resp.StatusCode != 200 || gjson.GetBytes(body, "email").Str != "v1@example.com" {
 		t.Errorf("read of a v1 value after rotation: %d %s", resp.StatusCode, body)

@@ -69,21 +69,15 @@ func TestRequestFieldsAreSealedBeforeForwarding(t *testing.T) {
 }
 
 func TestEveryJSONTypeIsSealedAndRestored(t *testing.T) {
-	var stored []byte
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if r.Method == http.MethodPost {
-			stored = body
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(stored)
-	}, nil)
+	var store oneDocument
+	h := newHarness(t, store.respond, nil)
 	doc := `{"s":"caf\u00e9 \"quoted\" \\ line\nnext","n":-12.5e3,"b":true,"z":null,"o":{"k":[1,{"x":"y"}]},"a":[1,"two",false,null],"keep":"as is"}`
 	resp, body := h.do(t, http.MethodPost, "/types", jsonHeader(), strings.NewReader(doc))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("write: status %d: %s", resp.StatusCode, body)
 	}
 	for _, p := range []string{"s", "n", "b", "z", "o", "a"} {
-		v := gjson.GetBytes(stored, p)
+		v := gjson.GetBytes(store.stored, p)
 		if plain := openRaw(t, h.ring, "profile", "", v); !jsonEqual(t, plain, gjson.Get(doc, p).Raw) {
 			t.Errorf("stored %s opens to %s, want %s", p, plain, gjson.Get(doc, p).Raw)
 		}

@@ -262,14 +262,8 @@ func TestResponseActionsPerCaller(t *testing.T) {
 }
 
 func TestContextHeaderBindsValuesToTheRecord(t *testing.T) {
-	var stored []byte
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if r.Method == http.MethodPost {
-			stored = body
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(stored)
-	}, nil)
+	var store oneDocument
+	h := newHarness(t, store.respond, nil)
 	tenant := func(id string) http.Header {
 		hd := jsonHeader()
 		hd.Set("X-Tenant-ID", id)
@@ -279,7 +273,7 @@ func TestContextHeaderBindsValuesToTheRecord(t *testing.T) {
 	if resp.StatusCode != 200 || gjson.GetBytes(body, "note").Str != "secret" {
 		t.Fatalf("write as t1: %d %s", resp.StatusCode, body)
 	}
-	if openRaw(t, h.ring, "note", "t1", gjson.GetBytes(stored, "note")) != `"secret"` {
+	if openRaw(t, h.ring, "note", "t1", gjson.GetBytes(store.stored, "note")) != `"secret"` {
 		t.Fatalf("stored note does not open under context t1")
 	}
 	resp, body = h.do(t, http.MethodGet, "/tenants/t2/notes", tenant("t2"), nil)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // sealMark replaces a matched value with "S<i>" so a test sees which match
@@ -203,25 +205,13 @@ func FuzzMembers(f *testing.F) {
 			}
 			return
 		}
-		var check func(v any)
-		check = func(v any) {
-			switch v := v.(type) {
-			case map[string]any:
-				for k, e := range v {
-					for _, m := range members {
-						if strings.EqualFold(k, m) && e != "SEALED" {
-							t.Fatalf("member %q survived in %q: %q", k, doc, out)
-						}
-					}
-					check(e)
-				}
-			case []any:
-				for _, e := range v {
-					check(e)
+		sidecartest.EachMember(v, func(k string, e any) {
+			for _, m := range members {
+				if strings.EqualFold(k, m) && e != "SEALED" {
+					t.Fatalf("member %q survived in %q: %q", k, doc, out)
 				}
 			}
-		}
-		check(v)
+		})
 		if !bytes.Contains(doc, []byte(`"`)) && !bytes.Equal(bytes.TrimSpace(out), bytes.TrimSpace(doc)) {
 			t.Fatalf("a document without strings changed: %q -> %q", doc, out)
 		}

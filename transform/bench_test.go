@@ -1,23 +1,12 @@
 package transform
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
-
-// benchDoc is a 1 KB customer document with the 5 fields of the bench route.
-var benchDoc = func() []byte {
-	doc := `{"id":12345,"name":"Ada Lovelace","email":"ada.lovelace@example.com","phone":"+44 20 7946 0958",` +
-		`"address":{"street":"12 Analytical Engine Way","city":"London","zip":"NW1 6XE","country":"GB"},` +
-		`"ssn":"123-45-6789","created":"2026-01-02T03:04:05Z","tags":["vip","beta","newsletter"],` +
-		`"preferences":{"language":"en-GB","timezone":"Europe/London","marketing":false,"theme":"dark"},` +
-		`"notes":"` + strings.Repeat("lorem ipsum dolor sit amet ", 22) + `","orders":[1001,1002,1003,1004],"active":true}`
-	return []byte(doc)
-}()
 
 func benchSide(b *testing.B) *fieldmap.Side {
 	s := testSide(b, "POST", "/bench")
@@ -35,19 +24,19 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 	ring := sidecartest.Ring(b, 2)
 	side := benchSide(b)
 	var st Stats
-	sealed, err := New(Params{Ring: ring, Side: side}).Seal(nil, benchDoc)
+	sealed, err := New(Params{Ring: ring, Side: side}).Seal(nil, sidecartest.BenchDoc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 0, 2*len(sealed))
 	b.Run("seal", func(b *testing.B) {
 		b.ReportAllocs()
-		b.SetBytes(int64(len(benchDoc)))
+		b.SetBytes(int64(len(sidecartest.BenchDoc)))
 		for b.Loop() {
 			st.Fields, st.KeyIDs = st.Fields[:0], st.KeyIDs[:0]
 			var t Transform // embedded in the request state in the proxy
 			t.Reset(Params{Ring: ring, Side: side, Stats: &st})
-			out, err := t.Seal(buf[:0], benchDoc)
+			out, err := t.Seal(buf[:0], sidecartest.BenchDoc)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -61,7 +50,7 @@ func BenchmarkTransform1KB5Fields(b *testing.B) {
 	for _, doc := range []struct {
 		name string
 		doc  []byte
-	}{{"rewrite-only-plain", benchDoc}, {"rewrite-only-sealed", sealed}} {
+	}{{"rewrite-only-plain", sidecartest.BenchDoc}, {"rewrite-only-sealed", sealed}} {
 		b.Run(doc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(doc.doc)))

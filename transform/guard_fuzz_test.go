@@ -62,26 +62,14 @@ func FuzzGuardSpellings(f *testing.F) {
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("output is not JSON: %v: %s", err, out)
 		}
-		var walk func(v any)
-		walk = func(v any) {
-			switch v := v.(type) {
-			case map[string]any:
-				for k, e := range v {
-					for _, key := range []string{"email", "e_mail", "key"} {
-						if strings.EqualFold(k, key) {
-							if s, ok := e.(string); !ok || !strings.HasPrefix(s, crypto.Prefix) {
-								t.Fatalf("member %q kept %v in %s", k, e, out)
-							}
-						}
+		sidecartest.EachMember(got, func(k string, e any) {
+			for _, key := range []string{"email", "e_mail", "key"} {
+				if strings.EqualFold(k, key) {
+					if s, ok := e.(string); !ok || !strings.HasPrefix(s, crypto.Prefix) {
+						t.Fatalf("member %q kept %v in %s", k, e, out)
 					}
-					walk(e)
-				}
-			case []any:
-				for _, e := range v {
-					walk(e)
 				}
 			}
-		}
-		walk(got)
+		})
 	})
 }

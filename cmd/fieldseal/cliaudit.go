@@ -79,26 +79,34 @@ type keyAudit struct {
 	revision string
 }
 
+// localAudit is the audit of a local key command that targeted version
+// target (0: the whole ring) and left the ring st (nil when it failed).
 func localAudit(st *localkeys.Status, target uint32) keyAudit {
 	if st == nil {
 		return keyAudit{keyIDs: nonZero(target)}
 	}
-	a := keyAudit{primary: st.Primary, revision: st.Revision, keyIDs: nonZero(target)}
-	if target == 0 {
-		a.keyIDs = infoIDs(st.Keys)
-	}
-	return a
+	return ringAudit(st.Primary, st.Revision, infoIDs(st.Keys), target)
 }
 
+// awsAudit is localAudit for the aws ring; its revision is the secret
+// version id.
 func awsAudit(st *awskeys.Status, target uint32) keyAudit {
 	if st == nil {
 		return keyAudit{keyIDs: nonZero(target)}
 	}
-	a := keyAudit{primary: st.Primary, revision: st.VersionID, keyIDs: nonZero(target)}
+	var ids []uint32
+	for _, v := range st.Versions {
+		ids = append(ids, v.ID)
+	}
+	return ringAudit(st.Primary, st.VersionID, ids, target)
+}
+
+// ringAudit names the target version, or every version of the ring when
+// target is 0.
+func ringAudit(primary uint32, revision string, versions []uint32, target uint32) keyAudit {
+	a := keyAudit{primary: primary, revision: revision, keyIDs: nonZero(target)}
 	if target == 0 {
-		for _, v := range st.Versions {
-			a.keyIDs = append(a.keyIDs, v.ID)
-		}
+		a.keyIDs = versions
 	}
 	return a
 }

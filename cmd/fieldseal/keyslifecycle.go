@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
@@ -119,21 +120,7 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	case "verify":
 		rep, err := localkeys.Verify(l.RingFile, mk)
 		if rep != nil {
-			for _, v := range rep.Versions {
-				info.keyIDs = append(info.keyIDs, v.ID)
-			}
-			if asJSON {
-				_ = writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "ring %s (%s, %s)\nmetadata: %s\n", rep.Path, rep.RingID, rep.Format, rep.Metadata)
-				for _, v := range rep.Versions {
-					line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
-					if v.Error != "" {
-						line += "\t" + v.Error
-					}
-					fmt.Fprintln(stdout, line)
-				}
-			}
+			reportVerify(stdout, asJSON, rep, fmt.Sprintf("ring %s (%s, %s)", rep.Path, rep.RingID, rep.Format), rep.Metadata, rep.Versions, info)
 		}
 		return err
 	case "backup":
@@ -191,21 +178,7 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	case "verify":
 		rep, err := awskeys.Verify(ctx, opts)
 		if rep != nil {
-			for _, v := range rep.Versions {
-				info.keyIDs = append(info.keyIDs, v.ID)
-			}
-			if asJSON {
-				_ = writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "secret %s (ring %s, %s)\nmetadata: %s\n", rep.Secret, rep.RingID, rep.Format, rep.Metadata)
-				for _, v := range rep.Versions {
-					line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
-					if v.Error != "" {
-						line += "\t" + v.Error
-					}
-					fmt.Fprintln(stdout, line)
-				}
-			}
+			reportVerify(stdout, asJSON, rep, fmt.Sprintf("secret %s (ring %s, %s)", rep.Secret, rep.RingID, rep.Format), rep.Metadata, rep.Versions, info)
 		}
 		return err
 	case "backup":
@@ -245,4 +218,25 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	}
 	fmt.Fprintf(stdout, "%s: done\n", sub)
 	return st.WriteText(stdout, time.Now())
+}
+
+// reportVerify writes a provider's Verify report rep to w: as JSON, or as
+// the ring line, the metadata check and one line a version (its state and,
+// for a bad one, the error). It adds the versions to the audit event.
+func reportVerify(w io.Writer, asJSON bool, rep any, ring, metadata string, vs crypto.VersionReports, info *keyAudit) {
+	for _, v := range vs {
+		info.keyIDs = append(info.keyIDs, v.ID)
+	}
+	if asJSON {
+		_ = writeJSON(w, rep)
+		return
+	}
+	fmt.Fprintf(w, "%s\nmetadata: %s\n", ring, metadata)
+	for _, v := range vs {
+		line := fmt.Sprintf("v%d\t%s", v.ID, v.State)
+		if v.Error != "" {
+			line += "\t" + v.Error
+		}
+		fmt.Fprintln(w, line)
+	}
 }

@@ -207,18 +207,28 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 				return false, nil, err
 			}
 		}
-		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
-		if err != nil {
+		if err := c.addPrimary(ctx, r, cmk.arn, opts.KMSKeyID); err != nil {
 			return false, nil, err
-		}
-		r.Keys = append(r.Keys, k)
-		r.Primary = id
-		if opts.KMSKeyID != "" {
-			r.CMK = opts.KMSKeyID
 		}
 		return true, nil, nil
 	})
+}
+
+// addPrimary adds data key version max+1 to r, wrapped under the CMK cmkARN,
+// and makes it primary; a non-empty cmkName (Options.KMSKeyID) becomes the
+// name the ring records for its CMK.
+func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName string) error {
+	id := r.maxID() + 1
+	k, err := c.newWrappedKey(ctx, cmkARN, r, id)
+	if err != nil {
+		return err
+	}
+	r.Keys = append(r.Keys, k)
+	r.Primary = id
+	if cmkName != "" {
+		r.CMK = cmkName
+	}
+	return nil
 }
 
 // RotateIfCMKRotated rotates only when the CMK changed since the ring last
@@ -267,36 +277,42 @@ func RotateIfCMKRotated(ctx context.Context, opts Options) (*Status, error) {
 			}
 			rewrapped = append(rewrapped, k.ID)
 		}
-		id := r.maxID() + 1
-		k, err := c.newWrappedKey(ctx, cmk.arn, r, id)
-		if err != nil {
+		if err := c.addPrimary(ctx, r, cmk.arn, opts.KMSKeyID); err != nil {
 			return false, nil, err
 		}
-		r.Keys = append(r.Keys, k)
-		r.Primary = id
 		if latest.After(r.CMKRotationSeen) { // zero when the endpoint cannot list rotations
 			r.CMKRotationSeen = latest
 		}
 		r.CMKKeyMaterial = cmk.keyMaterial
-		if opts.KMSKeyID != "" {
-			r.CMK = opts.KMSKeyID
-		}
 		return true, rewrapped, nil
 	})
 }
 
 // ReadStatus reads the ring and describes it; it makes no KMS call.
 func ReadStatus(ctx context.Context, opts Options) (*Status, error) {
+	return withRing(ctx, opts, "", func(_ *clients, sv *secretVersion) (*Status, error) {
+		return newStatus(sv), nil
+	})
+}
+
+// withRing opens the clients for opts, reads the current ring and runs fn
+// with both; the clients are closed when fn returns. A failed read is
+// wrapped with op unless op is "".
+func withRing[T any](ctx context.Context, opts Options, op string, fn func(*clients, *secretVersion) (T, error)) (T, error) {
+	var zero T
 	c, err := newClients(ctx, opts)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer c.close()
 	sv, err := c.readRing(ctx)
 	if err != nil {
-		return nil, err
+		if op != "" {
+			err = fmt.Errorf("%s: %w", op, err)
+		}
+		return zero, err
 	}
-	return newStatus(sv), nil
+	return fn(c, sv)
 }
 
 // mutation changes next, a copy of the current ring already upgraded to ring

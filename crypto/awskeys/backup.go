@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/atomicfile"
 )
 
 // BackupFormat is the "format" of a key ring backup file (shared with the
@@ -28,43 +28,23 @@ type Report struct {
 	Format   string `json:"format"`
 	Metadata string `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
 	// Versions has one entry per version, destroyed ones included.
-	Versions []VersionReport `json:"versions"`
+	Versions crypto.VersionReports `json:"versions"`
 }
 
 // VersionReport is one key version's check.
-type VersionReport struct {
-	ID uint32 `json:"id"`
-	// State is "ok", "destroyed", "below minimum" or "bad".
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-}
+type VersionReport = crypto.VersionReport
 
 // Bad lists the versions that failed.
-func (r *Report) Bad() []uint32 {
-	var bad []uint32
-	for _, v := range r.Versions {
-		if v.State == "bad" {
-			bad = append(bad, v.ID)
-		}
-	}
-	return bad
-}
+func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 
 // Verify reads the ring and checks its metadata seal and that every wrapped key
 // (also those below the minimum version) unwraps with KMS to a usable data key.
 // It returns the report and, when anything failed, an error wrapping ErrVerify
 // that names the bad versions. It needs kms:Decrypt (the sidecar's role).
 func Verify(ctx context.Context, opts Options) (*Report, error) {
-	c, err := newClients(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	sv, err := c.readRing(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("verify key ring: %w", err)
-	}
-	return c.verify(ctx, sv.name, sv.ring)
+	return withRing(ctx, opts, "verify key ring", func(c *clients, sv *secretVersion) (*Report, error) {
+		return c.verify(ctx, sv.name, sv.ring)
+	})
 }
 
 func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Report, error) {
@@ -77,18 +57,9 @@ func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Repo
 		errs = append(errs, fmt.Errorf("metadata: %w", err))
 	}
 	for _, k := range r.Keys {
-		vr := VersionReport{ID: k.ID, State: "ok"}
-		pt, err := c.unwrap(ctx, r, secretName, k)
-		if err == nil {
-			_, err = crypto.NewDataKey(k.ID, pt, k.Created)
-			clear(pt)
-		}
-		switch {
-		case err != nil:
-			vr.State, vr.Error = "bad", err.Error()
+		vr, err := crypto.CheckVersion(k.ID, k.Created, r.live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) })
+		if err != nil {
 			errs = append(errs, err)
-		case !r.live(k.ID):
-			vr.State = "below minimum"
 		}
 		rep.Versions = append(rep.Versions, vr)
 	}
@@ -125,33 +96,26 @@ type Backup struct {
 // and writes a Backup to out (mode 0600, never overwriting), so a backup never
 // captures a ring that does not open.
 func WriteBackup(ctx context.Context, opts Options, out string, now time.Time) (*Backup, error) {
-	c, err := newClients(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	sv, err := c.readRing(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("back up key ring: %w", err)
-	}
-	if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
-		return nil, fmt.Errorf("back up key ring: %w", err)
-	}
-	sum := sha256.Sum256([]byte(sv.body))
-	b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
-		Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
-		SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
-	for _, k := range sv.ring.Keys {
-		b.Versions = append(b.Versions, k.ID)
-	}
-	enc, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("back up key ring: encode: %w", err)
-	}
-	if err := createFile(out, append(enc, '\n')); err != nil {
-		return nil, fmt.Errorf("back up key ring in secret %q to %q: %w", sv.name, out, err)
-	}
-	return b, nil
+	return withRing(ctx, opts, "back up key ring", func(c *clients, sv *secretVersion) (*Backup, error) {
+		if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
+			return nil, fmt.Errorf("back up key ring: %w", err)
+		}
+		sum := sha256.Sum256([]byte(sv.body))
+		b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
+			Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
+			SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
+		for _, k := range sv.ring.Keys {
+			b.Versions = append(b.Versions, k.ID)
+		}
+		enc, err := json.MarshalIndent(b, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("back up key ring: encode: %w", err)
+		}
+		if err := createFile(out, append(enc, '\n')); err != nil {
+			return nil, fmt.Errorf("back up key ring in secret %q to %q: %w", sv.name, out, err)
+		}
+		return b, nil
+	})
 }
 
 // ReadBackup reads a backup file and checks its format, provider and digest.
@@ -218,36 +182,15 @@ func RestoreBackup(ctx context.Context, opts Options, file string) (*Status, err
 	return c.create(ctx, "restore", name, r, body, requestToken("restore:"+newRingID(), r.Primary))
 }
 
-// createFile writes data to path with mode 0600 and refuses to overwrite: a
-// temporary file in the same directory is written, synced and hard-linked to
-// path (which fails if path exists).
+// createFile writes data to path with mode 0600 and refuses to overwrite
+// (internal/atomicfile.Create).
 func createFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".backup-*.tmp")
+	err := atomicfile.Create(path, data)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%q exists; backups are never overwritten", path)
+	}
 	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("set file mode: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write temporary file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync temporary file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temporary file: %w", err)
-	}
-	if err := os.Link(name, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%q exists; backups are never overwritten", path)
-		}
-		return fmt.Errorf("install backup file: %w", err)
+		return fmt.Errorf("write backup file: %w", err)
 	}
 	return nil
 }

@@ -128,16 +128,8 @@ func parseRing(data []byte) (*ring, error) {
 		}
 		seen[k.ID] = true
 	}
-	for _, id := range r.Destroyed {
-		if seen[id] {
-			return nil, fmt.Errorf("%w: destroyed key v%d still has a wrapped key", ErrMalformedRing, id)
-		}
-	}
-	if !seen[r.Primary] {
-		return nil, fmt.Errorf("%w: primary v%d is not in the ring", ErrMalformedRing, r.Primary)
-	}
-	if r.Primary < r.MinVersion || slices.Contains(r.Retired, r.Primary) {
-		return nil, fmt.Errorf("%w: primary v%d is retired or below the minimum version", ErrMalformedRing, r.Primary)
+	if err := crypto.CheckLifecycle(r.Primary, r.MinVersion, r.Retired, r.Destroyed, seen); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedRing, err)
 	}
 	return &r, nil
 }

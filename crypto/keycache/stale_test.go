@@ -27,23 +27,11 @@ import (
 
 func TestMaxStaleWithholdsARingThatNoLongerRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		path, mk := localRing(t)
-		original, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var logs bytes.Buffer
 		reg := prometheus.NewRegistry()
-		c := keycache.New(localkeys.New(path, mk), keycache.Options{
-			Interval: time.Minute,
-			MaxStale: 20 * time.Minute, // checked every minute (MaxStale/20)
-			Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(&logs), Registerer: reg}),
-		})
-		if err := c.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		// MaxStale is checked every minute (MaxStale/20).
+		c, outage := runningCache(t, keycache.Options{Interval: time.Minute, MaxStale: 20 * time.Minute}, &logs, reg)
 		ring := c.Keyring()
-		runCache(t, c)
 		// step names a stage of the spell in its failures; t.Run cannot be
 		// called inside a bubble.
 		step := func(name string, f func()) {
@@ -63,9 +51,7 @@ func TestMaxStaleWithholdsARingThatNoLongerRefreshes(t *testing.T) {
 			}
 		})
 
-		if err := os.WriteFile(path, []byte(`{"format":"garbage"`), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		outage.start(t)
 		broken := time.Now()
 		time.Sleep(11*time.Minute + 30*time.Second) // past half the bound, short of it
 		synctest.Wait()
@@ -112,9 +98,7 @@ func TestMaxStaleWithholdsARingThatNoLongerRefreshes(t *testing.T) {
 			}
 		})
 
-		if err := os.WriteFile(path, original, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		outage.end(t)
 		time.Sleep(2 * time.Minute) // failures back off to at most one interval (+10%)
 		synctest.Wait()
 		step("once a refresh succeeds the ring is served again", func() {
@@ -136,20 +120,10 @@ func TestMaxStaleWithholdsARingThatNoLongerRefreshes(t *testing.T) {
 
 func TestWithoutMaxStaleTheRingIsServedThroughAnyOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		path, mk := localRing(t)
 		var logs bytes.Buffer
 		reg := prometheus.NewRegistry()
-		c := keycache.New(localkeys.New(path, mk), keycache.Options{
-			Interval: time.Hour,
-			Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(&logs), Registerer: reg}),
-		})
-		if err := c.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		runCache(t, c)
-		if err := os.WriteFile(path, []byte("not a ring"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		c, outage := runningCache(t, keycache.Options{Interval: time.Hour}, &logs, reg)
+		outage.start(t)
 		time.Sleep(1000 * time.Hour)
 		synctest.Wait()
 		if c.Keyring() == nil || !c.Status().Ready || c.Status().Stale {
@@ -166,31 +140,14 @@ func TestWithoutMaxStaleTheRingIsServedThroughAnyOutage(t *testing.T) {
 
 func TestStaleWarningOncePerSpell(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		path, mk := localRing(t)
-		original, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var logs bytes.Buffer
-		c := keycache.New(localkeys.New(path, mk), keycache.Options{
-			Interval: time.Minute,
-			MaxStale: 20 * time.Minute,
-			Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(&logs)}),
-		})
-		if err := c.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		runCache(t, c)
+		c, outage := runningCache(t, keycache.Options{Interval: time.Minute, MaxStale: 20 * time.Minute}, &logs, nil)
 		warnings := func() int { return strings.Count(logs.String(), `"event":"keys_stale_warning"`) }
 		for spell := 1; spell <= 2; spell++ {
-			if err := os.WriteFile(path, []byte("not a ring"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			outage.start(t)
 			time.Sleep(15 * time.Minute) // half the bound, and more checks, pass
 			synctest.Wait()
-			if err := os.WriteFile(path, original, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			outage.end(t)
 			time.Sleep(2 * time.Minute)
 			synctest.Wait()
 			if n := warnings(); n != spell {
@@ -201,4 +158,45 @@ func TestStaleWarningOncePerSpell(t *testing.T) {
 			}
 		}
 	})
+}
+
+// runningCache is a running cache (runCache) on a real local ring that has
+// loaded once, with opts and an Observer that logs to logs and registers its
+// metrics in reg (nil: none). The outage breaks and mends the ring file.
+func runningCache(t *testing.T, opts keycache.Options, logs *bytes.Buffer, reg prometheus.Registerer) (*keycache.Cache, ringOutage) {
+	t.Helper()
+	path, mk := localRing(t)
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Observer = keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(logs), Registerer: reg})
+	c := keycache.New(localkeys.New(path, mk), opts)
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runCache(t, c)
+	return c, ringOutage{path: path, original: original}
+}
+
+// ringOutage makes every refresh of a local ring fail, as a deleted secret
+// or a disabled CMK would, by writing garbage over the ring file (start),
+// and succeed again by writing the original back (end).
+type ringOutage struct {
+	path     string
+	original []byte
+}
+
+func (o ringOutage) start(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(o.path, []byte(`{"format":"garbage"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (o ringOutage) end(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(o.path, o.original, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

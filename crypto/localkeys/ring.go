@@ -12,12 +12,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/atomicfile"
 )
 
 // Format is the value of the ring file's "format" field for rings this
@@ -189,16 +189,8 @@ func parseRing(data []byte) (*ringFile, error) {
 			return nil, fmt.Errorf("%w: key v%d: bad created time", ErrBadRing, w.ID)
 		}
 	}
-	for _, id := range rf.Destroyed {
-		if seen[id] {
-			return nil, fmt.Errorf("%w: destroyed key v%d still has a wrapped key", ErrBadRing, id)
-		}
-	}
-	if !seen[rf.Primary] {
-		return nil, fmt.Errorf("%w: primary v%d is not among the keys", ErrBadRing, rf.Primary)
-	}
-	if rf.Primary < rf.MinVersion || slices.Contains(rf.Retired, rf.Primary) {
-		return nil, fmt.Errorf("%w: primary v%d is retired or below the minimum version", ErrBadRing, rf.Primary)
+	if err := crypto.CheckLifecycle(rf.Primary, rf.MinVersion, rf.Retired, rf.Destroyed, seen); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
 	}
 	return &rf, nil
 }
@@ -400,47 +392,20 @@ func revision(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// writeFile writes data to path atomically with mode 0600: a temporary file
-// in the same directory is written, synced and then renamed over path (or,
-// when replace is false, hard-linked to path, which fails if path exists).
+// writeFile writes data to path atomically with mode 0600
+// (internal/atomicfile): replacing the file there, or, when replace is
+// false, failing with ErrRingExists if path exists.
 func writeFile(path string, data []byte, replace bool) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".ring-*.tmp")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // after a rename or link this removes nothing or the extra name
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("set file mode: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write temporary file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync temporary file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temporary file: %w", err)
-	}
+	write := atomicfile.Create
 	if replace {
-		err = os.Rename(name, path)
-	} else {
-		// A link never clobbers: it is the atomic "create if absent".
-		err = os.Link(name, path)
-		if errors.Is(err, fs.ErrExist) {
-			return ErrRingExists
-		}
+		write = atomicfile.Replace
 	}
-	if err != nil {
-		return fmt.Errorf("install ring file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename durable; best effort on platforms without directory sync
-		d.Close()
+	err := write(path, data)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return ErrRingExists
+	case err != nil:
+		return fmt.Errorf("write ring file: %w", err)
 	}
 	return nil
 }

@@ -14,31 +14,18 @@ var ErrVerify = errors.New("key ring verification failed")
 // Report is the result of Verify: the metadata check and one line per key
 // version. It never holds key material.
 type Report struct {
-	Path     string          `json:"path"`
-	RingID   string          `json:"ring_id"`
-	Format   string          `json:"format"`
-	Metadata string          `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
-	Versions []VersionReport `json:"versions"`
+	Path     string                `json:"path"`
+	RingID   string                `json:"ring_id"`
+	Format   string                `json:"format"`
+	Metadata string                `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
+	Versions crypto.VersionReports `json:"versions"`
 }
 
 // VersionReport is one key version's check.
-type VersionReport struct {
-	ID uint32 `json:"id"`
-	// State is "ok", "destroyed", "below minimum" or "bad".
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-}
+type VersionReport = crypto.VersionReport
 
 // Bad lists the versions that failed.
-func (r *Report) Bad() []uint32 {
-	var bad []uint32
-	for _, v := range r.Versions {
-		if v.State == "bad" {
-			bad = append(bad, v.ID)
-		}
-	}
-	return bad
-}
+func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 
 // Verify checks the ring file at path: the metadata MAC, and that every
 // wrapped key unwraps with mk to a usable data key (also versions below the
@@ -70,18 +57,9 @@ func verifyBytes(path string, data []byte, mk MasterKey) (*Report, error) {
 		errs = append(errs, fmt.Errorf("metadata: %w", err))
 	}
 	for _, w := range rf.Keys {
-		vr := VersionReport{ID: w.ID, State: "ok"}
-		k, err := rf.unwrap(mk, w)
-		if err == nil {
-			_, err = crypto.NewDataKey(w.ID, k, timeOf(w))
-			clear(k)
-		}
-		switch {
-		case err != nil:
-			vr.State, vr.Error = "bad", err.Error()
+		vr, err := crypto.CheckVersion(w.ID, timeOf(w), w.ID >= rf.MinVersion, func() ([]byte, error) { return rf.unwrap(mk, w) })
+		if err != nil {
 			errs = append(errs, err)
-		case w.ID < rf.MinVersion:
-			vr.State = "below minimum"
 		}
 		rep.Versions = append(rep.Versions, vr)
 	}

@@ -38,21 +38,15 @@ routes:
   - name: customers-write
     methods: [POST, PUT, PATCH]
     paths: [/customers, "/customers/{id}"]
-    request:
+    request: &customer
       - {path: email, class: email}
       - {path: phone, class: phone}
       - {path: customer_no, class: customer_no}
-    response:
-      - {path: email, class: email}
-      - {path: phone, class: phone}
-      - {path: customer_no, class: customer_no}
+    response: *customer
   - name: customers-get
     methods: [GET]
     paths: ["/customers/{id}"]
-    response:
-      - {path: email, class: email}
-      - {path: phone, class: phone}
-      - {path: customer_no, class: customer_no}
+    response: *customer
 `
 
 // Callers: billing reads e-mails and customer numbers and sees phones

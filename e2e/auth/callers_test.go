@@ -59,40 +59,34 @@ const (
 )
 
 func TestCallersThroughTheBinary(t *testing.T) {
-	iss := newTestIssuer(t)
+	iss := sidecartest.NewIssuer(t)
 	up := sidecartest.NewStore(t, sidecartest.GoJSON)
-	authYAML := fmt.Sprintf(`auth:
-  issuer: %s
-  jwks_url: %s/.well-known/jwks.json
-  client_ids: [billing-app, support-app, ingest-app, auditor-app, other-app]
-  token_use: access
-  leeway: 5s
-`, iss.url, iss.url)
+	authYAML := iss.AuthYAML("billing-app", "support-app", "ingest-app", "auditor-app", "other-app") + "  leeway: 5s\n"
 	s := startSidecar(t, up, authYAML, callersPolicies)
 
-	billing := iss.sign(t, iss.claims("billing-app", subBilling, "customers/read customers/write"))
-	support := iss.sign(t, iss.claims("support-app", subSupport, "", "support"))
-	ingest := iss.sign(t, iss.claims("ingest-app", subIngest, "customers/write"))
-	auditor := iss.sign(t, iss.claims("auditor-app", subAuditor, "audit/read"))
-	other := iss.sign(t, iss.claims("other-app", subOther, ""))
+	billing := iss.Sign(t, iss.Claims("billing-app", subBilling, "customers/read customers/write"))
+	support := iss.Sign(t, iss.Claims("support-app", subSupport, "", "support"))
+	ingest := iss.Sign(t, iss.Claims("ingest-app", subIngest, "customers/write"))
+	auditor := iss.Sign(t, iss.Claims("auditor-app", subAuditor, "audit/read"))
+	other := iss.Sign(t, iss.Claims("other-app", subOther, ""))
 	// Tokens the sidecar must refuse, each with the reason the 401 names.
-	expiredClaims := iss.claims("billing-app", subBilling, "customers/read")
+	expiredClaims := iss.Claims("billing-app", subBilling, "customers/read")
 	expiredClaims["iat"] = time.Now().Add(-2 * time.Hour).Unix()
 	expiredClaims["exp"] = time.Now().Add(-time.Hour).Unix()
-	otherIssuer := iss.claims("billing-app", subBilling, "customers/read")
+	otherIssuer := iss.Claims("billing-app", subBilling, "customers/read")
 	otherIssuer["iss"] = "https://issuer.invalid"
 	refused := []struct {
 		name, token, reason string
 	}{
 		{"a request without a token gets a 401 JSON error", "", "missing"},
 		{"a bearer value that is not a JWT gets 401", "not-a-jwt", "malformed"},
-		{"an expired token gets 401", iss.sign(t, expiredClaims), "expired"},
-		{"an alg none token gets 401", unsigned(t, iss.claims("billing-app", subBilling, "customers/read customers/write")), "alg_not_allowed"},
-		{"an HS256 token keyed with the issuer's public key gets 401", iss.hmacWithPublicKey(t, iss.claims("billing-app", subBilling, "customers/read")), "alg_not_allowed"},
-		{"a token signed by an unknown key gets 401", signRogue(t, iss.claims("billing-app", subBilling, "customers/read")), "unknown_kid"},
+		{"an expired token gets 401", iss.Sign(t, expiredClaims), "expired"},
+		{"an alg none token gets 401", unsigned(t, iss, iss.Claims("billing-app", subBilling, "customers/read customers/write")), "alg_not_allowed"},
+		{"an HS256 token keyed with the issuer's public key gets 401", hmacWithPublicKey(t, iss, iss.Claims("billing-app", subBilling, "customers/read")), "alg_not_allowed"},
+		{"a token signed by an unknown key gets 401", signRogue(t, iss.Claims("billing-app", subBilling, "customers/read")), "unknown_kid"},
 		{"a token with a tampered payload gets 401", tamperPayload(t, other, "client_id", "billing-app"), "bad_signature"},
-		{"a token from another issuer gets 401", iss.sign(t, otherIssuer), "wrong_issuer"},
-		{"a token for another app client gets 401", iss.sign(t, iss.claims("stranger-app", subOther, "customers/read")), "wrong_audience"},
+		{"a token from another issuer gets 401", iss.Sign(t, otherIssuer), "wrong_issuer"},
+		{"a token for another app client gets 401", iss.Sign(t, iss.Claims("stranger-app", subOther, "customers/read")), "wrong_audience"},
 	}
 	// refusedEmail is the plaintext each refused request tries to write.
 	refusedEmail := func(i int) string { return fmt.Sprintf("lee.refused%d@example.com", i) }

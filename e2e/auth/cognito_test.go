@@ -2,54 +2,15 @@ package authe2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
-
-// cognitoPool is the user pool .ci/cognito.sh provisions in moto.
-type cognitoPool struct{ motoserver.CognitoPool }
-
-// requireCognito reads the pool from FIELDSEAL_TEST_COGNITO_*: it skips
-// when they are unset, except in CI (CI=true), where it fails.
-func requireCognito(t *testing.T) cognitoPool {
-	return cognitoPool{motoserver.RequireCognitoPool(t)}
-}
-
-// signIn signs the system account in with the public USER_PASSWORD_AUTH
-// flow, as a service would, and returns its access and ID tokens.
-func (p cognitoPool) signIn(t *testing.T) (access, id string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	client := p.Client()
-	out, err := client.InitiateAuth(ctx, &cip.InitiateAuthInput{
-		ClientId: aws.String(p.ClientID),
-		AuthFlow: types.AuthFlowTypeUserPasswordAuth,
-		AuthParameters: map[string]string{
-			"USERNAME": p.Username, "PASSWORD": p.Password,
-		},
-	})
-	if err != nil {
-		t.Fatalf("InitiateAuth: %v", err)
-	}
-	res := out.AuthenticationResult
-	if res == nil || aws.ToString(res.AccessToken) == "" || aws.ToString(res.IdToken) == "" {
-		t.Fatalf("InitiateAuth returned no tokens (a challenge instead?)")
-	}
-	return aws.ToString(res.AccessToken), aws.ToString(res.IdToken)
-}
 
 // subject reads the sub claim of a token the test obtained (not verified:
 // the test only needs to look for it where it must not be).
@@ -63,7 +24,7 @@ func subject(t *testing.T, token string) string {
 }
 
 func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
-	pool := requireCognito(t)
+	pool := motoserver.RequireCognitoPool(t)
 	up := sidecartest.NewStore(t, sidecartest.GoJSON)
 	authYAML := fmt.Sprintf(`auth:
   issuer: %s
@@ -82,7 +43,7 @@ policies:
       actions: {email: decrypt, phone: mask, rrn: sealed}
 `, pool.ClientID, pool.Group)
 	s := startSidecar(t, up, authYAML, policies)
-	token, idToken := pool.signIn(t)
+	token, idToken := pool.SignIn(t)
 	sub := subject(t, token)
 
 	var id string

@@ -8,7 +8,6 @@ package authe2e_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -16,14 +15,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
@@ -138,69 +134,6 @@ func readAudit(t *testing.T, path string) ([]byte, []auditEvent) {
 	return raw, events
 }
 
-// testIssuer is a real OIDC-style issuer for the tests: an HTTP JWKS
-// endpoint publishing the public half of an RSA key generated for the run.
-type testIssuer struct {
-	url string
-	key *rsa.PrivateKey
-}
-
-const issuerKID = "e2e-rsa-1"
-
-func newTestIssuer(t *testing.T) *testIssuer {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	store := jwkset.NewMemoryStorage()
-	jwk, err := jwkset.NewJWKFromKey(&key.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
-		KID: issuerKID, ALG: jwkset.AlgRS256, USE: jwkset.UseSig,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.KeyWrite(ctx, jwk); err != nil {
-		t.Fatal(err)
-	}
-	jwks, err := store.JSONPublic(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwks)
-	}))
-	t.Cleanup(srv.Close)
-	return &testIssuer{url: srv.URL, key: key}
-}
-
-// claims are a valid Cognito-shaped access token's claims for this issuer.
-func (iss *testIssuer) claims(clientID, subject, scope string, groups ...string) jwt.MapClaims {
-	now := time.Now()
-	c := jwt.MapClaims{
-		"iss": iss.url, "sub": subject, "client_id": clientID, "token_use": "access",
-		"username": "user-" + subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}
-	if scope != "" {
-		c["scope"] = scope
-	}
-	if len(groups) > 0 {
-		c["cognito:groups"] = groups
-	}
-	return c
-}
-
-func (iss *testIssuer) sign(t *testing.T, c jwt.MapClaims) string {
-	t.Helper()
-	return signed(t, jwt.SigningMethodRS256, issuerKID, iss.key, c)
-}
-
 // signed is c signed by method with key, naming kid in its header.
 func signed(t *testing.T, method jwt.SigningMethod, kid string, key any, c jwt.MapClaims) string {
 	t.Helper()
@@ -215,21 +148,21 @@ func signed(t *testing.T, method jwt.SigningMethod, kid string, key any, c jwt.M
 
 // unsigned is the token with alg "none" and an empty signature, naming the
 // issuer's real kid.
-func unsigned(t *testing.T, c jwt.MapClaims) string {
+func unsigned(t *testing.T, iss *sidecartest.Issuer, c jwt.MapClaims) string {
 	t.Helper()
-	return signed(t, jwt.SigningMethodNone, issuerKID, jwt.UnsafeAllowNoneSignatureType, c)
+	return signed(t, jwt.SigningMethodNone, iss.KID(), jwt.UnsafeAllowNoneSignatureType, c)
 }
 
 // hmacWithPublicKey is the algorithm-confusion attack: an HS256 token whose
 // HMAC key is the issuer's RSA public key as published (PEM), naming the
 // issuer's kid.
-func (iss *testIssuer) hmacWithPublicKey(t *testing.T, c jwt.MapClaims) string {
+func hmacWithPublicKey(t *testing.T, iss *sidecartest.Issuer, c jwt.MapClaims) string {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&iss.key.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(iss.PublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signed(t, jwt.SigningMethodHS256, issuerKID, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), c)
+	return signed(t, jwt.SigningMethodHS256, iss.KID(), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), c)
 }
 
 // signRogue signs c with a key the issuer does not publish, under a kid

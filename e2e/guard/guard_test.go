@@ -64,6 +64,18 @@ func start(t *testing.T, fw sidecartest.Framework, extra string) (*sidecartest.S
 	return store, sc
 }
 
+// sendWithout5xx starts a sidecar in front of a new fw store, sends req
+// through it and fails on a 5xx answer.
+func sendWithout5xx(t *testing.T, fw sidecartest.Framework, req sidecartest.Req) (*sidecartest.Store, sidecartest.Resp) {
+	t.Helper()
+	store, sc := start(t, fw, "")
+	resp := sc.Do(t, req)
+	if resp.Status >= 500 {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	return store, resp
+}
+
 func TestClassMembersAreSealedOnEveryRequestShape(t *testing.T) {
 	tests := []struct {
 		name string
@@ -93,11 +105,7 @@ func TestClassMembersAreSealedOnEveryRequestShape(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store, sc := start(t, tt.fw, "")
-			resp := sc.Do(t, tt.req)
-			if resp.Status >= 500 {
-				t.Fatalf("status %d: %s", resp.Status, resp.Body)
-			}
+			store, resp := sendWithout5xx(t, tt.fw, tt.req)
 			if len(store.Received()) == 0 {
 				t.Fatalf("nothing reached the store (status %d %s): the guard must seal, not refuse, by default", resp.Status, resp.Body)
 			}
@@ -249,11 +257,7 @@ func TestFormBodiesNeverCarryClassMembersInPlaintext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store, sc := start(t, sidecartest.Express, "")
-			resp := sc.Do(t, tt.req)
-			if resp.Status >= 500 {
-				t.Fatalf("status %d: %s", resp.Status, resp.Body)
-			}
+			store, _ := sendWithout5xx(t, sidecartest.Express, tt.req)
 			store.MustNotHold(t, alice, phone)
 		})
 	}

@@ -2,7 +2,6 @@ package keyse2e_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -203,70 +202,26 @@ func awsLifecycle(t *testing.T, r *awsRing) {
 		saved := r.secretString(t)
 		defer r.putSecret(t, saved)
 		r.putSecret(t, strings.Replace(saved, `"primary":3`, `"primary":1`, 1))
-		code, _, errOut := fieldseal(t, `{"email":"x@example.com"}`, "encrypt", "--config", cfg, "--route", "w")
-		if code == 0 || !strings.Contains(errOut, "metadata failed authentication") {
-			t.Fatalf("encrypt with an edited ring: exit %d %s", code, errOut)
-		}
-		if code, out, _ := fieldseal(t, "", keys("verify")...); code != 1 || !strings.Contains(out, "metadata: key ring metadata failed authentication") {
-			t.Fatalf("verify: exit %d %s", code, out)
-		}
+		wantEditedMetadataRefused(t, cfg, keys, "metadata: key ring metadata failed authentication")
 	})
 
 	t.Run("verify names a corrupted version; the others still open", func(t *testing.T) {
 		saved := r.secretString(t)
 		defer r.putSecret(t, saved)
-		var m map[string]any
-		json.Unmarshal([]byte(saved), &m)
-		k := m["keys"].([]any)[1].(map[string]any) // v2
-		w, _ := base64.StdEncoding.DecodeString(k["wrapped"].(string))
-		w[len(w)-3] ^= 1 // inside the GCM tag of either emulator's ciphertext
-		k["wrapped"] = base64.StdEncoding.EncodeToString(w)
-		edited, _ := json.Marshal(m)
-		r.putSecret(t, string(edited))
-		code, out, errOut := fieldseal(t, "", keys("verify")...)
-		if code != 1 || !strings.Contains(out, "v2\tbad") || !strings.Contains(errOut, "bad versions [2]") {
-			t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
-		}
-		for v, want := range map[string]string{v1: "one@example.com", v3: "three@example.com"} {
-			if pt, code, errOut := open(t, cfg, v); pt != want {
-				t.Fatalf("with v2 corrupted: exit %d %s", code, errOut)
-			}
-		}
+		// The flipped bit is inside the GCM tag of either emulator's ciphertext.
+		r.putSecret(t, string(withV2Corrupted(t, []byte(saved), func(w []byte) int { return len(w) - 3 })))
+		wantOnlyV2Bad(t, cfg, keys, [3]string{v1, v2, v3})
 		if code, _, _ := fieldseal(t, "", keys("backup", "--out", filepath.Join(t.TempDir(), "b.json"))...); code == 0 {
 			t.Fatal("a ring with a bad version was backed up")
 		}
 	})
 
 	t.Run("retire, minimum version and destroy", func(t *testing.T) {
-		if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
-			t.Fatal("the primary was retired")
-		}
-		mustRun(t, "", keys("retire", "2")...)
-		if pt, _, _ := open(t, cfg, v2); pt != "two@example.com" {
-			t.Fatal("a retired version stopped opening")
-		}
-		mustRun(t, "", keys("min-version", "2")...)
-		if _, code, errOut := open(t, cfg, v1); code == 0 || !strings.Contains(errOut, "destroyed") {
-			t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
-		}
-		mustRun(t, "", keys("min-version", "0")...)
-		if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
-			t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v1); pt != "one@example.com" {
-			t.Fatal("v1 stopped opening before it was destroyed")
-		}
-		mustRun(t, "", keys("destroy", "1", "--yes")...)
-		if strings.Contains(r.secretString(t), `"id":1,`) {
-			t.Fatal("the destroyed version's wrapped key is still in the secret")
-		}
-		pt, code, errOut := open(t, cfg, v1)
-		if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
-			t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v3); pt != "three@example.com" {
-			t.Fatal("v3 stopped opening")
-		}
+		retireMinimumAndDestroy(t, cfg, keys, [3]string{v1, v2, v3}, func(t *testing.T) {
+			if strings.Contains(r.secretString(t), `"id":1,`) {
+				t.Fatal("the destroyed version's wrapped key is still in the secret")
+			}
+		})
 		out := mustRun(t, "", keys("rotate")...)
 		if !strings.Contains(out, "v4") {
 			t.Fatalf("rotate after destroy reused an id:\n%s", out)

@@ -153,65 +153,20 @@ func TestLocalKeyLifecycleThroughTheBinary(t *testing.T) {
 		saved, _ := os.ReadFile(ring)
 		defer os.WriteFile(ring, saved, 0o600)
 		os.WriteFile(ring, bytes.Replace(saved, []byte(`"primary": 3`), []byte(`"primary": 1`), 1), 0o600)
-		code, _, errOut := fieldseal(t, `{"email":"x@example.com"}`, "encrypt", "--config", cfg, "--route", "w")
-		if code == 0 || !strings.Contains(errOut, "metadata failed authentication") {
-			t.Fatalf("encrypt with an edited ring: exit %d %s", code, errOut)
-		}
-		if code, out, _ := fieldseal(t, "", keys("verify")...); code != 1 || !strings.Contains(out, "metadata: ") {
-			t.Fatalf("verify: exit %d %s", code, out)
-		}
+		wantEditedMetadataRefused(t, cfg, keys, "metadata: ")
 	})
 
 	t.Run("verify names a corrupted version; the others still open", func(t *testing.T) {
 		saved, _ := os.ReadFile(ring)
 		defer os.WriteFile(ring, saved, 0o600)
-		var m map[string]any
-		json.Unmarshal(saved, &m)
-		k := m["keys"].([]any)[1].(map[string]any) // v2
-		w, _ := base64.StdEncoding.DecodeString(k["wrapped"].(string))
-		w[20] ^= 1
-		k["wrapped"] = base64.StdEncoding.EncodeToString(w)
-		edited, _ := json.MarshalIndent(m, "", "  ")
-		os.WriteFile(ring, edited, 0o600)
-		code, out, errOut := fieldseal(t, "", keys("verify")...)
-		if code != 1 || !strings.Contains(out, "v2\tbad") || !strings.Contains(errOut, "bad versions [2]") {
-			t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+		if err := os.WriteFile(ring, withV2Corrupted(t, saved, func([]byte) int { return 20 }), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		if pt, code, errOut := open(t, cfg, v3); pt != "three@example.com" {
-			t.Fatalf("v3 with v2 corrupted: exit %d %s", code, errOut)
-		}
-		if pt, code, _ := open(t, cfg, v1); pt != "one@example.com" {
-			t.Fatalf("v1 with v2 corrupted: exit %d", code)
-		}
+		wantOnlyV2Bad(t, cfg, keys, [3]string{v1, v2, v3})
 	})
 
 	t.Run("retire, minimum version and destroy", func(t *testing.T) {
-		if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
-			t.Fatal("the primary was retired")
-		}
-		mustRun(t, "", keys("retire", "2")...)
-		if pt, _, _ := open(t, cfg, v2); pt != "two@example.com" {
-			t.Fatal("a retired version stopped opening")
-		}
-		mustRun(t, "", keys("min-version", "2")...)
-		if _, code, errOut := open(t, cfg, v1); code == 0 || !strings.Contains(errOut, "destroyed") {
-			t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
-		}
-		mustRun(t, "", keys("min-version", "0")...)
-		if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
-			t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v1); pt != "one@example.com" {
-			t.Fatal("v1 stopped opening before it was destroyed")
-		}
-		mustRun(t, "", keys("destroy", "1", "--yes")...)
-		pt, code, errOut := open(t, cfg, v1)
-		if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
-			t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
-		}
-		if pt, _, _ := open(t, cfg, v3); pt != "three@example.com" {
-			t.Fatal("v3 stopped opening")
-		}
+		retireMinimumAndDestroy(t, cfg, keys, [3]string{v1, v2, v3}, func(*testing.T) {})
 	})
 
 	t.Run("rewrap moves the ring to a new master key", func(t *testing.T) {
@@ -236,4 +191,93 @@ func TestLocalKeyLifecycleThroughTheBinary(t *testing.T) {
 			t.Fatalf("exit %d %s", code, errOut)
 		}
 	})
+}
+
+// retireMinimumAndDestroy runs keys retire, min-version and destroy on a
+// ring whose versions 1, 2 and 3 (the primary) sealed v: one@, two@ and
+// three@example.com. It checks that the primary cannot be retired, that a
+// retired version still opens, that a version below the minimum does not,
+// that destroy wants --yes, and that a destroyed version no longer opens
+// (and its plaintext is not in the error) while the others do. destroyed
+// checks the provider's own store right after the destroy.
+func retireMinimumAndDestroy(t *testing.T, cfg string, keys func(...string) []string, v [3]string, destroyed func(*testing.T)) {
+	t.Helper()
+	if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
+		t.Fatal("the primary was retired")
+	}
+	mustRun(t, "", keys("retire", "2")...)
+	if pt, _, _ := open(t, cfg, v[1]); pt != "two@example.com" {
+		t.Fatal("a retired version stopped opening")
+	}
+	mustRun(t, "", keys("min-version", "2")...)
+	if _, code, errOut := open(t, cfg, v[0]); code == 0 || !strings.Contains(errOut, "destroyed") {
+		t.Fatalf("v1 below the minimum: exit %d %s", code, errOut)
+	}
+	mustRun(t, "", keys("min-version", "0")...)
+	if code, _, errOut := fieldseal(t, "", keys("destroy", "1")...); code != 1 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("destroy without --yes: exit %d %s", code, errOut)
+	}
+	if pt, _, _ := open(t, cfg, v[0]); pt != "one@example.com" {
+		t.Fatal("v1 stopped opening before it was destroyed")
+	}
+	mustRun(t, "", keys("destroy", "1", "--yes")...)
+	destroyed(t)
+	pt, code, errOut := open(t, cfg, v[0])
+	if code == 0 || pt != "" || !strings.Contains(errOut, "destroyed") || strings.Contains(errOut, "one@example.com") {
+		t.Fatalf("v1 after destroy: exit %d %q %s", code, pt, errOut)
+	}
+	if pt, _, _ := open(t, cfg, v[2]); pt != "three@example.com" {
+		t.Fatal("v3 stopped opening")
+	}
+}
+
+// wantEditedMetadataRefused checks, on a ring whose metadata was edited,
+// that encrypt refuses to seal and that keys verify exits 1 with verifyWant
+// in its report.
+func wantEditedMetadataRefused(t *testing.T, cfg string, keys func(...string) []string, verifyWant string) {
+	t.Helper()
+	code, _, errOut := fieldseal(t, `{"email":"x@example.com"}`, "encrypt", "--config", cfg, "--route", "w")
+	if code == 0 || !strings.Contains(errOut, "metadata failed authentication") {
+		t.Fatalf("encrypt with an edited ring: exit %d %s", code, errOut)
+	}
+	if code, out, _ := fieldseal(t, "", keys("verify")...); code != 1 || !strings.Contains(out, verifyWant) {
+		t.Fatalf("verify: exit %d %s", code, out)
+	}
+}
+
+// withV2Corrupted is the ring JSON with one bit flipped in version 2's
+// wrapped key, at the byte at picks.
+func withV2Corrupted(t *testing.T, ring []byte, at func(wrapped []byte) int) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(ring, &m); err != nil {
+		t.Fatal(err)
+	}
+	k := m["keys"].([]any)[1].(map[string]any) // v2
+	w, err := base64.StdEncoding.DecodeString(k["wrapped"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w[at(w)] ^= 1
+	k["wrapped"] = base64.StdEncoding.EncodeToString(w)
+	edited, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return edited
+}
+
+// wantOnlyV2Bad checks, with version 2's wrapped key corrupted, that keys
+// verify exits 1 naming v2 bad, and that v1 and v3 (sealed in v) still open.
+func wantOnlyV2Bad(t *testing.T, cfg string, keys func(...string) []string, v [3]string) {
+	t.Helper()
+	code, out, errOut := fieldseal(t, "", keys("verify")...)
+	if code != 1 || !strings.Contains(out, "v2\tbad") || !strings.Contains(errOut, "bad versions [2]") {
+		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for i, want := range map[int]string{0: "one@example.com", 2: "three@example.com"} {
+		if pt, code, errOut := open(t, cfg, v[i]); pt != want {
+			t.Fatalf("v%d with v2 corrupted: exit %d %s", i+1, code, errOut)
+		}
+	}
 }

@@ -26,7 +26,12 @@
 //     from a /metrics endpoint or a registry.
 //   - StartJSONServer: the real json-server from npm as the application.
 //   - The field-map fixtures (MaskedCustomers, AddressCustomers,
-//     UnitFieldMap) and KeyID, which reads a sealed value's key version.
+//     UnitFieldMap), the benchmarks' BenchDoc, and KeyID, which reads a
+//     sealed value's key version.
+//   - Issuer: a token issuer (JWKS endpoint, signed access tokens, and the
+//     claims and key to build tokens that must fail).
+//   - EachMember, which walks every member of a decoded document, for
+//     checks that a class is sealed at any depth.
 //
 // It is a test-support package: its functions take a testing.TB and fail
 // the test rather than return errors.

@@ -139,6 +139,18 @@ routes:
 `
 )
 
+// BenchDoc is the benchmarks' 1 KB customer document: the five fields of
+// UnitFieldMap's bench route (email, phone, address.street, address.zip,
+// ssn) among unprotected members of every JSON type.
+var BenchDoc = func() []byte {
+	doc := `{"id":12345,"name":"Ada Lovelace","email":"ada.lovelace@example.com","phone":"+44 20 7946 0958",` +
+		`"address":{"street":"12 Analytical Engine Way","city":"London","zip":"NW1 6XE","country":"GB"},` +
+		`"ssn":"123-45-6789","created":"2026-01-02T03:04:05Z","tags":["vip","beta","newsletter"],` +
+		`"preferences":{"language":"en-GB","timezone":"Europe/London","marketing":false,"theme":"dark"},` +
+		`"notes":"` + strings.Repeat("lorem ipsum dolor sit amet ", 22) + `","orders":[1001,1002,1003,1004],"active":true}`
+	return []byte(doc)
+}()
+
 // KeyID reads the key version from a sealed value's header, as the README's
 // wire format describes it: "fs1:" + base64url_nopad(alg byte, JSON type
 // byte, key id uint32 big-endian, nonce, ciphertext). A value that is not

@@ -69,13 +69,22 @@ func (iss *Issuer) AuthYAML(clientIDs ...string) string {
 }
 
 // Token is a valid access token for app client clientID (an hour long),
-// with the space-separated scope and Cognito groups given.
+// with the space-separated scope and Cognito groups given; its subject is
+// "sub-" + clientID.
 func (iss *Issuer) Token(t testing.TB, clientID, scope string, groups ...string) string {
 	t.Helper()
+	return iss.Sign(t, iss.Claims(clientID, "sub-"+clientID, scope, groups...))
+}
+
+// Claims are the claims of a valid Cognito-shaped access token from this
+// issuer for app client clientID: subject, username "user-" + subject,
+// issued now and expiring in an hour, with the space-separated scope and
+// Cognito groups given. Tests change them to build tokens that must fail.
+func (iss *Issuer) Claims(clientID, subject, scope string, groups ...string) jwt.MapClaims {
 	now := time.Now()
 	c := jwt.MapClaims{
-		"iss": iss.URL, "sub": "sub-" + clientID, "client_id": clientID, "token_use": "access",
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"iss": iss.URL, "sub": subject, "client_id": clientID, "token_use": "access",
+		"username": "user-" + subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 	if scope != "" {
 		c["scope"] = scope
@@ -83,6 +92,13 @@ func (iss *Issuer) Token(t testing.TB, clientID, scope string, groups ...string)
 	if len(groups) > 0 {
 		c["cognito:groups"] = groups
 	}
+	return c
+}
+
+// Sign is c signed with RS256 by the issuer's key, naming its published
+// key id (KID) in the header.
+func (iss *Issuer) Sign(t testing.TB, c jwt.MapClaims) string {
+	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = issuerKID
 	s, err := tok.SignedString(iss.key)
@@ -91,3 +107,10 @@ func (iss *Issuer) Token(t testing.TB, clientID, scope string, groups ...string)
 	}
 	return s
 }
+
+// KID is the key id the issuer's JWKS publishes its key under.
+func (iss *Issuer) KID() string { return issuerKID }
+
+// PublicKey is the public half of the issuer's signing key, as its JWKS
+// publishes it (for tests of algorithm-confusion attacks).
+func (iss *Issuer) PublicKey() *rsa.PublicKey { return &iss.key.PublicKey }
