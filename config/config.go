@@ -50,6 +50,20 @@ type Config struct {
 	Errors *proxy.ErrorsSpec `yaml:"errors"`
 	// API is the encryption API's listener; nil: no API listener.
 	API *API `yaml:"api"`
+
+	// lines are the lines of the parsed file's keys (nil for Defaults).
+	lines *strictyaml.Lines
+}
+
+// Line returns the line of the key at path in the parsed file
+// ("keys.local.ring_file"), or 0 when the file does not have it, so that a
+// check made after Parse (`fieldseal config check` warnings) can point at it.
+func (c *Config) Line(path string) int {
+	if c.lines == nil {
+		return 0
+	}
+	n, _ := c.lines.Line(path)
+	return n
 }
 
 // Class is a field class as configured: fieldmap's settings and how the
@@ -235,6 +249,7 @@ func Parse(data []byte, name string) (*Config, error) {
 		return nil, err
 	}
 	cfg.File = name
+	cfg.lines = lines
 	// Cross-key checks run even after a bad value, so that one run lists
 	// every problem; a bad value keeps its default meanwhile.
 	v := validator{file: name, lines: lines}

@@ -18,7 +18,11 @@
 //
 // Queries (#(...)), modifiers (@...), pipes, multipaths ([...], {...}),
 // literals (!...) and a trailing '#' (array length) are rejected by Compile,
-// because they do not name a value that can be replaced in place.
+// because they do not name a value that can be replaced in place. So are
+// unescaped brackets, braces and parentheses inside a key ("items[0]",
+// "#.email[["): gjson reads them as literal key characters, so such a path
+// is a typo that would silently match nothing; a key that really holds one
+// is written escaped ("a\[0\]").
 //
 // Semantics differ from gjson.Get in two deliberate, fail-closed ways: a
 // wildcard matches every matching key (gjson returns only the first), and an

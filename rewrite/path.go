@@ -77,6 +77,10 @@ func parsePath(path string) ([]component, string) {
 			return "modifiers (@...) are not supported; escape a key starting with '@' as \\@"
 		case strings.HasPrefix(r, "[") || strings.HasPrefix(r, "{"):
 			return "multipaths ([...] and {...}) are not supported; escape a key starting with '[' or '{'"
+		case strings.ContainsAny(unescapedOnly(r), "[]{}()"):
+			return "'[', ']', '{', '}', '(' and ')' inside a key are literal in gjson, not an index, multipath or query, so the path is almost surely a typo; name an array element as its own component (items.0.email) and escape a literal bracket as \\["
+		case strings.ContainsFunc(r, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+			return "a control character cannot be part of a key"
 		case strings.Contains(unescapedOnly(r), "#"):
 			return "'#' must be a whole component (every array element); escape a literal '#' as \\#"
 		case w:

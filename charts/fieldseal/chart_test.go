@@ -95,6 +95,7 @@ type manifests struct {
 	bindings    []*rbacv1.RoleBinding
 	webhooks    []*admissionregistrationv1.MutatingWebhookConfiguration
 	cronJobs    []*batchv1.CronJob
+	jobs        []*batchv1.Job
 	issuers     []*cmIssuer
 	certs       []*cmCertificate
 	kinds       []string
@@ -189,6 +190,8 @@ func decodeAll(t *testing.T, rendered []byte) *manifests {
 			obj = appendNew(&m.webhooks)
 		case "batch/v1 CronJob":
 			obj = appendNew(&m.cronJobs)
+		case "batch/v1 Job":
+			obj = appendNew(&m.jobs)
 		case "cert-manager.io/v1 Issuer":
 			obj = appendNew(&m.issuers)
 		case "cert-manager.io/v1 Certificate":

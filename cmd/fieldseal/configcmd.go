@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/lineerr"
 )
 
 func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintln(stderr, "Usage: fieldseal config check FILE\n\nValidate a config file and compile its field map. Every problem is listed\nas FILE:LINE: message; the exit status is 1 when there is any.")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, "Usage: fieldseal config check FILE\n\nValidate a config file and compile its field map. Every problem is listed\nas FILE:LINE: message; the exit status is 1 when there is any.")
 		return nil
 	}
 	sub, rest, err := subcommand(args, "check")
@@ -20,7 +23,7 @@ func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "fieldseal config: %v\n", err)
 		return errUsage
 	}
-	fs := newFlags("config "+sub, "config check FILE", "Validate a config file and compile its field map. Every problem is listed\nas FILE:LINE: message; the exit status is 1 when there is any.", stderr)
+	fs := newFlags("config "+sub, "config check FILE", "Validate a config file and compile its field map. Every problem is listed\nas FILE:LINE: message; the exit status is 1 when there is any.", stdout, stderr)
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -38,8 +41,43 @@ func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(problems), fs.Arg(0))
 		return exitError{code: 1}
 	}
-	_, err = fmt.Fprintf(stdout, "%s: ok (%d classes, %d routes, key provider %s)\n", fs.Arg(0), len(fm.Classes()), len(cfg.Routes), cfg.Keys.Provider)
+	warnings := keyFileWarnings(cfg, fs.Arg(0))
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	note := ""
+	if len(warnings) > 0 {
+		note = fmt.Sprintf(", %d warning(s)", len(warnings))
+	}
+	_, err = fmt.Fprintf(stdout, "%s: ok (%d classes, %d routes, key provider %s%s)\n", fs.Arg(0), len(fm.Classes()), len(cfg.Routes), cfg.Keys.Provider, note)
 	return err
+}
+
+// keyFileWarnings lists, as FILE:LINE: warning: ..., the local provider's
+// key files that do not exist yet, each with the command that creates it.
+// They are warnings, not problems: a config is usually checked before its
+// keys are made (in an image build, or before `keys init` runs). cfg's paths
+// are already resolved against the config's directory; file is the path
+// the user gave, for the commands to repeat.
+func keyFileWarnings(cfg *config.Config, file string) []string {
+	if cfg.Keys.Provider != config.ProviderLocal {
+		return nil
+	}
+	l := cfg.Keys.Local
+	var out []string
+	warn := func(key, format string, args ...any) {
+		out = append(out, fmt.Sprintf("%s:%d: warning: %s %s", file, cfg.Line(key), key, fmt.Sprintf(format, args...)))
+	}
+	if l.MasterKeyFile != "" && missing(l.MasterKeyFile) {
+		warn("keys.local.master_key_file", "%q does not exist yet; create it with `(umask 077; mkdir -p %s && fieldseal keys master-key > %s)`", l.MasterKeyFile, filepath.Dir(l.MasterKeyFile), l.MasterKeyFile)
+	}
+	if l.MasterKeyFile == "" && l.MasterKeyEnv != "" && os.Getenv(l.MasterKeyEnv) == "" {
+		warn("keys.local.master_key_env", "%s is not set here; serve and keys commands need it (create a key with `fieldseal keys master-key`)", l.MasterKeyEnv)
+	}
+	if l.RingFile != "" && missing(l.RingFile) {
+		warn("keys.local.ring_file", "%q does not exist yet; create it with `fieldseal keys init --config %s`", l.RingFile, file)
+	}
+	return out
 }
 
 // problem is one reported configuration problem and its line (0: none).

@@ -137,8 +137,8 @@ const keysUsage = `keys SUBCOMMAND [flags]
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
 func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprintf(stderr, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		fmt.Fprintf(stdout, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
 		return nil
 	}
 	sub, rest, err := subcommand(args, append([]string{"init", "rotate", "status", "master-key"}, lifecycleSubcommands...)...)
@@ -150,7 +150,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return runKeysLifecycle(sub, rest, stdout, stderr)
 	}
 	if sub == "master-key" {
-		fs := newFlags("keys master-key", "keys master-key", "Print a new random 256-bit master key (base64) for the local provider.\nStore it as a secret: `fieldseal keys master-key > master.key` with umask 077.", stderr)
+		fs := newFlags("keys master-key", "keys master-key", "Print a new random 256-bit master key (base64) for the local provider.\nStore it as a secret: `fieldseal keys master-key > master.key` with umask 077.", stdout, stderr)
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
@@ -163,11 +163,14 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 
 	var k keyFlags
-	var ifCMKRotated, asJSON bool
-	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stderr)
+	var ifCMKRotated, ifAbsent, asJSON bool
+	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stdout, stderr)
 	k.register(fs)
 	if sub == "rotate" {
 		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")
+	}
+	if sub == "init" {
+		fs.BoolVar(&ifAbsent, "if-absent", false, "succeed without a change when the ring already exists (for a Job or hook that runs on every install)")
 	}
 	fs.BoolVar(&asJSON, "json", false, "print the ring status as JSON")
 	if err := parse(fs, rest); err != nil {
@@ -195,6 +198,16 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	} else {
 		err = keysLocal(sub, asJSON, keys.Local, stdout, &info)
 	}
+	if sub == "init" && ifAbsent && (errors.Is(err, localkeys.ErrRingExists) || errors.Is(err, awskeys.ErrRingExists)) {
+		// Nothing was created or changed: not a key event. Say so, and
+		// show the ring that is there.
+		fmt.Fprintln(stdout, "key ring exists; left unchanged")
+		if keys.Provider == config.ProviderAWS {
+			return withNextStep(keysAWS(ctx, "status", false, asJSON, keys, stdout, &info), "status", &k, keys)
+		}
+		return withNextStep(keysLocal("status", asJSON, keys.Local, stdout, &info), "status", &k, keys)
+	}
+	err = withNextStep(err, sub, &k, keys)
 	if sub == "status" {
 		return err
 	}

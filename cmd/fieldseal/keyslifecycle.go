@@ -46,7 +46,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	if sub == "retire" || sub == "min-version" || sub == "destroy" {
 		usageLine = "keys " + sub + " [flags] VERSION"
 	}
-	fs := newFlags("keys "+sub, usageLine, "Key lifecycle: "+sub+".", stderr)
+	fs := newFlags("keys "+sub, usageLine, "Key lifecycle: "+sub+".", stdout, stderr)
 	k.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	switch sub {
@@ -101,6 +101,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	} else {
 		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info)
 	}
+	err = withNextStep(err, sub, &k, keys)
 	return trail.record(keyAdminEvent(sub, info, err), err)
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -52,11 +53,12 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		usage(stdout, cmds)
 		return 0
 	}
 	c, ok := cmds[args[0]]
@@ -97,31 +99,63 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "\nRun 'fieldseal COMMAND --help' for a command's flags.")
 }
 
-// newFlags returns a FlagSet whose -h/--help prints the usage line, summary
-// and flags to stderr.
-func newFlags(name, usageLine, summary string, stderr io.Writer) *flag.FlagSet {
+// newFlags returns a FlagSet for one subcommand. Asked for with -h or
+// --help, its usage line, summary and flags go to stdout (parse then returns
+// flag.ErrHelp, exit status 0); after a flag error they go to stderr with
+// the error (exit status 2).
+func newFlags(name, usageLine, summary string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	help := &helpFlag{stdout: stdout, stderr: stderr}
+	fs.Var(help, "help", "print this help on standard output")
+	fs.Var(help, "h", "print this help on standard output")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fieldseal %s\n\n%s\n", usageLine, summary)
-		var any bool
-		fs.VisitAll(func(*flag.Flag) { any = true })
-		if any {
-			fmt.Fprintln(stderr, "\nFlags:")
-			fs.PrintDefaults()
-		}
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: fieldseal %s\n\n%s\n", usageLine, summary)
+		// The flags, without -h/--help, which are listed once at the end.
+		others := flag.NewFlagSet(name, flag.ContinueOnError)
+		others.SetOutput(w)
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Value != help {
+				others.Var(f.Value, f.Name, f.Usage)
+				others.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		fmt.Fprintln(w, "\nFlags:")
+		others.PrintDefaults()
+		fmt.Fprintln(w, "  -h, --help\n    \tprint this help on standard output")
 	}
 	return fs
 }
 
-// parse parses args and maps flag errors to errUsage (the FlagSet has already
-// printed the problem and the usage).
+// helpFlag is the value of -h and --help: it records that help was asked
+// for, so parse can print it on stdout rather than the flag package's stderr.
+type helpFlag struct {
+	stdout, stderr io.Writer
+	asked          bool
+}
+
+func (h *helpFlag) String() string   { return "false" }
+func (h *helpFlag) IsBoolFlag() bool { return true }
+
+func (h *helpFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	h.asked = h.asked || b
+	return err
+}
+
+// parse parses args. Help asked for is printed on stdout and reported as
+// flag.ErrHelp; flag errors map to errUsage (the FlagSet has already printed
+// the problem and the usage on stderr).
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
 		return errUsage
+	}
+	if h, ok := fs.Lookup("help").Value.(*helpFlag); ok && h.asked {
+		fs.SetOutput(h.stdout)
+		fs.Usage()
+		fs.SetOutput(h.stderr)
+		return flag.ErrHelp
 	}
 	return nil
 }
@@ -140,7 +174,7 @@ func subcommand(args []string, valid ...string) (string, []string, error) {
 }
 
 func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "version", "Print the version this binary was built as.", stderr)
+	fs := newFlags("version", "version", "Print the version this binary was built as.", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -18,8 +18,8 @@ func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 func TestCommandLine(t *testing.T) {
 	t.Run("every command answers --help with exit 0", func(t *testing.T) {
 		for name := range commands() {
-			if code, _, stderr := runCmd(t, "", name, "--help"); code != 0 || !strings.Contains(stderr, "fieldseal "+name) && !strings.Contains(stderr, "Usage") {
-				t.Errorf("%s --help: exit %d, stderr %q", name, code, stderr)
+			if code, stdout, stderr := runCmd(t, "", name, "--help"); code != 0 || !strings.Contains(stdout, "Usage: fieldseal "+name) || stderr != "" {
+				t.Errorf("%s --help: exit %d, stdout %q, stderr %q", name, code, stdout, stderr)
 			}
 		}
 	})

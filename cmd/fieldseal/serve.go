@@ -33,8 +33,8 @@ import (
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
-func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics), the encryption API listener if configured, and the key cache.\nSIGHUP reloads the config's field map (a bad one is refused and the old one\nkept) and reopens the audit file (log rotation); SIGINT/SIGTERM drain\nin-flight requests and stop.", stderr)
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve --config FILE", "Run the sidecar: the proxy listener, the admin listener (/healthz, /readyz,\n/metrics), the encryption API listener if configured, and the key cache.\nSIGHUP reloads the config's field map (a bad one is refused and the old one\nkept) and reopens the audit file (log rotation); SIGINT/SIGTERM drain\nin-flight requests and stop.", stdout, stderr)
 	var o overrides
 	fs.StringVar(&o.configFile, "config", "", "config `FILE` (required)")
 	fs.StringVar(&o.listen, "listen", "", "proxy listen `ADDRESS`, overriding the config's listen")

@@ -37,7 +37,7 @@ func runDocument(verb string, args []string, stdin io.Reader, stdout, stderr io.
 	if verb == "decrypt" {
 		summary = "Open the sealed fields of the JSON document on stdin with the route's field\nmap and print it; legacy plaintext passes through, a value that does not open\nis an error."
 	}
-	fs := newFlags(verb, verb+" --config FILE --route NAME [--side request|response] [--context VALUE]", summary, stderr)
+	fs := newFlags(verb, verb+" --config FILE --route NAME [--side request|response] [--context VALUE]", summary, stdout, stderr)
 	configFile := fs.String("config", "", "config `FILE` (required)")
 	routeName := fs.String("route", "", "route `NAME` from the config whose field map applies (required)")
 	sideName := fs.String("side", "", "which side's fields: request or response (default: request if the route has request fields, else response)")

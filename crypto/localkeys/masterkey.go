@@ -73,7 +73,7 @@ func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	}
 	v, ok := os.LookupEnv(envVar)
 	if !ok || strings.TrimSpace(v) == "" {
-		return MasterKey{}, fmt.Errorf("load master key: environment variable %s is not set or empty (generate a key with `fieldseal keys init --new-master-key`): %w", envVar, ErrNoMasterKey)
+		return MasterKey{}, fmt.Errorf("load master key: environment variable %s is not set or empty (generate one with `fieldseal keys master-key`): %w", envVar, ErrNoMasterKey)
 	}
 	// The variable is read once: clearing it keeps the key out of the
 	// environment of anything this process starts and out of
@@ -109,7 +109,7 @@ func ParseMasterKey(text string) (MasterKey, error) {
 		return MasterKey{}, fmt.Errorf("decodes to %d bytes, want %d random bytes: %w", len(raw), MasterKeySize, ErrWeakMasterKey)
 	}
 	if why := weakness(raw); why != "" {
-		return MasterKey{}, fmt.Errorf("%s; generate one with `fieldseal keys init --new-master-key`: %w", why, ErrWeakMasterKey)
+		return MasterKey{}, fmt.Errorf("%s; generate one with `fieldseal keys master-key`: %w", why, ErrWeakMasterKey)
 	}
 	return newMasterKey(raw)
 }
@@ -169,7 +169,7 @@ func newMasterKey(raw []byte) (MasterKey, error) {
 }
 
 // GenerateMasterKey returns a new master key as standard base64 text of 32
-// bytes from crypto/rand, for `fieldseal keys init --new-master-key`.
+// bytes from crypto/rand, for `fieldseal keys master-key`.
 func GenerateMasterKey() (string, error) {
 	for {
 		k := make([]byte, MasterKeySize)

@@ -297,7 +297,7 @@ func (d *decoder) decodeKeyed(n *yaml.Node, v reflect.Value, path string) {
 	et := v.Type().Elem()
 	key, value := keyField(et), valueField(et)
 	out := reflect.MakeSlice(v.Type(), 0, len(n.Content)/2)
-	d.pairs(n, path, func(k, val *yaml.Node, p string) bool {
+	d.pairs(n, path, nil, func(k, val *yaml.Node, p string) bool {
 		e := reflect.New(et).Elem()
 		e.FieldByIndex(key).SetString(k.Value)
 		if value != nil {
@@ -316,8 +316,9 @@ func (d *decoder) decodeKeyed(n *yaml.Node, v reflect.Value, path string) {
 
 // pairs calls fn for each key of the mapping n, with the key's path; fn
 // reports false for a key it does not know. Keys that are not plain
-// names, repeated keys and unknown keys are errors.
-func (d *decoder) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node, p string) bool) {
+// names, repeated keys and unknown keys are errors; an unknown key's error
+// names the nearest of the known keys, if one is near enough.
+func (d *decoder) pairs(n *yaml.Node, path string, known []string, fn func(k, v *yaml.Node, p string) bool) {
 	if isNull(n) {
 		return // an empty section keeps its defaults
 	}
@@ -343,7 +344,11 @@ func (d *decoder) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node, p st
 		}
 		d.lines.m[p] = k.Line
 		if !fn(k, v, p) {
-			d.errorf(k.Line, "unknown key %q in %s", k.Value, where(path))
+			if s, ok := nearest(k.Value, known); ok {
+				d.errorf(k.Line, "unknown key %q in %s (did you mean %q?)", k.Value, where(path), s)
+			} else {
+				d.errorf(k.Line, "unknown key %q in %s", k.Value, where(path))
+			}
 		}
 	}
 }
@@ -360,7 +365,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		setLine(v, n.Line)
 	}
 	fields := fieldsOf(v)
-	d.pairs(n, path, func(k, val *yaml.Node, p string) bool {
+	known := make([]string, 0, len(fields))
+	for name := range fields {
+		if name != ",seq" {
+			known = append(known, name)
+		}
+	}
+	d.pairs(n, path, known, func(k, val *yaml.Node, p string) bool {
 		f, ok := fields[k.Value]
 		if !ok {
 			return false

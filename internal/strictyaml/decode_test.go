@@ -139,6 +139,9 @@ func TestDecodeReportsEveryProblemWithItsLine(t *testing.T) {
 		{"a list at the top is refused", "- a\n", []string{"d.yaml:1: the top level must be a mapping"}},
 		{"two documents are refused", "title: a\n---\ntitle: b\n", []string{"d.yaml:2: only one YAML document is allowed"}},
 		{"an unknown key is reported", "title: t\ntitel: u\n", []string{`d.yaml:2: unknown key "titel" in the top level`}},
+		{"a misspelled key gets the nearest known one", "titel: u\n", []string{`d.yaml:1: unknown key "titel" in the top level (did you mean "title"?)`}},
+		{"a misspelled inline key gets the nearest known one", "parts:\n  - nmae: p\n", []string{`unknown key "nmae" in parts[0] (did you mean "name"?)`}},
+		{"a case slip gets the nearest known one", "Count: 1\n", []string{`(did you mean "count"?)`}},
 		{"an ignored field is not a key", "Skip: x\n", []string{`d.yaml:1: unknown key "Skip"`}},
 		{"an unknown nested key names its place", "parts:\n  - name: p\n    colour: red\n", []string{`d.yaml:3: unknown key "colour" in parts[0]`}},
 		{"an unknown key in a keyed entry names it", "kinds:\n  k:\n    speed: 1\n", []string{`d.yaml:3: unknown key "speed" in kinds.k`}},
@@ -209,4 +212,29 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNearestSuggestsOnlyTypos(t *testing.T) {
+	known := []string{"listen", "log", "limits", "upstream", "keys"}
+	tests := []struct {
+		name, want string
+	}{
+		{"lissen", "listen"}, // one substitution
+		{"upstraem", "upstream"},
+		{"LOG", "log"},  // case is not an edit
+		{"key", "keys"}, // one insertion, name long enough
+		{"lgo", ""},     // a swap is two edits: too many for three letters
+		{"port", ""},    // three edits from "log"
+		{"colour", ""},  // far from everything
+		{"xy", ""},      // too short to guess
+	}
+	for _, tt := range tests {
+		got, ok := nearest(tt.name, known)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("nearest(%q) = %q, %v; want %q", tt.name, got, ok, tt.want)
+		}
+	}
+	if _, ok := nearest("x", nil); ok {
+		t.Errorf("nearest with no known keys suggested something")
+	}
 }

@@ -159,3 +159,16 @@ keys:
   {{- end }}
 skipNamespaces: {{ include "fieldseal.skipNamespaces" . }}
 {{- end -}}
+
+{{- define "fieldseal.keysInitName" -}}
+{{- printf "%s-keys-init" (include "fieldseal.fullname" .) | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fieldseal.keysInitServiceAccount" -}}
+{{- default (include "fieldseal.keysInitName" .) .Values.keysInit.serviceAccount.name -}}
+{{- end -}}
+
+{{/* Whether the keys init hook is rendered: aws provider with a KMS key to wrap under. */}}
+{{- define "fieldseal.keysInitEnabled" -}}
+{{- if and .Values.keysInit.enabled (eq .Values.keys.provider "aws") .Values.keys.aws.kmsKeyId -}}true{{- end -}}
+{{- end -}}
