@@ -115,6 +115,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 	}{
 		{"an empty file is refused", "", []string{"c.yaml: file is empty"}},
 		{"broken YAML names its line", "upstream: http://x\nlisten: [\n", []string{"c.yaml:2: invalid YAML near here: did not find expected node content"}},
+		{"an unclosed brace names the line it opens on", "upstream: http://x\nclasses:\n  email: { mode: random\nroutes: []\n", []string{"c.yaml:3: invalid YAML near here: did not find expected ',' or '}'"}},
 		{"a missing upstream is reported", "listen: 127.0.0.1:1\n", []string{"c.yaml:1: upstream is missing"}},
 		{"a non-mapping document is refused", "- a\n", []string{"c.yaml:1: the top level must be a mapping"}},
 		{"an unknown top-level key is reported", up + "lissen: x\n", []string{`c.yaml:2: unknown key "lissen" in the top level`}},
@@ -175,7 +176,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"an unknown field key is reported", route("    methods: [GET]\n    paths: [/x]\n    response:\n      - {path: a, class: e, mask: y}\n"), []string{`c.yaml:8: unknown key "mask" in routes[0].response[0]`}},
 		{"an unknown route key is reported", route("    methods: [GET]\n    paths: [/x]\n    response: [{path: a, class: e}]\n    fields: []\n"), []string{`c.yaml:8: unknown key "fields" in routes[0]`}},
 		{"an unquoted {id} in a flow list is explained", route("    methods: [GET]\n    paths: [/x, /x/{id}]\n    response: [{path: a, class: e}]\n"),
-			[]string{`c.yaml:5: invalid YAML near here: did not find expected ',' or ']'; quote list items that contain { or [, such as "/customers/{id}"`}},
+			[]string{`c.yaml:6: invalid YAML near here: did not find expected ',' or ']'; quote list items that contain { or [, such as "/customers/{id}"`}},
 		{"a {id} mapping in a block list is explained", route("    methods: [GET]\n    paths:\n      - {id}\n    response: [{path: a, class: e}]\n"),
 			[]string{"c.yaml:7: routes[0].paths must be a string, not a mapping; quote values that contain { or ["}},
 		{"a bad context header is reported", route("    methods: [GET]\n    paths: [/x]\n    context: {header: \"X Tenant\"}\n    response: [{path: a, class: e}]\n"), []string{`c.yaml:7: routes[0].context.header: "X Tenant" is not a valid header name`}},

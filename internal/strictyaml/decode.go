@@ -86,7 +86,14 @@ func syntaxError(err error) (int, string) {
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if j := strings.IndexByte(rest, ':'); j > 0 {
 			if n, err := strconv.Atoi(rest[:j]); err == nil {
-				return n, "invalid YAML near here: " + strings.TrimSpace(rest[j+1:])
+				text := strings.TrimSpace(rest[j+1:])
+				// An unclosed flow collection is reported at its context
+				// mark, which yaml.v3 counts from 0: the line of the
+				// opening bracket is one more.
+				if strings.HasPrefix(text, "did not find expected ',' or") {
+					n++
+				}
+				return n, "invalid YAML near here: " + text
 			}
 		}
 	}
