@@ -139,6 +139,7 @@ type Proxy struct {
 	copyBufs         copyBufferPool
 	ids              *requestIDs
 	budget           *budget
+	codecs           codecs
 	errorBody        ErrorBody
 }
 
@@ -872,13 +873,27 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		}
 		return fmt.Errorf("transform response body: %w: %w", ErrBadUpstreamResponse, err)
 	}
-	if len(codings) > 0 {
+	switch {
+	case len(codings) == 0:
+	case slices.Contains(codings, codingZstd):
 		var enc bytes.Buffer
 		if err := encode(&enc, opened, codings); err != nil {
 			p.bufs.put(out)
 			return err
 		}
 		*out = append((*out)[:0], enc.Bytes()...)
+	default:
+		// Pooled compressors (compress.go): a fresh flate writer is about
+		// 650 KB allocated and zeroed per response.
+		encoded := p.bufs.get()
+		b, err := p.codecs.encode((*encoded)[:0], opened, codings)
+		*encoded = b
+		p.bufs.put(out)
+		if err != nil {
+			p.bufs.put(encoded)
+			return err
+		}
+		out = encoded
 	}
 	resp.Body = newPooledBody(&p.bufs, out)
 	resp.ContentLength = int64(len(*out))
