@@ -296,37 +296,27 @@ type compiler struct {
 	errs          []error
 }
 
-// guard checks the guard settings and applies their defaults.
+// guard checks the guard settings and applies their defaults. A decoder
+// already refused unknown values (the types' UnmarshalText); a Spec built
+// in code is checked by the same methods.
 func (c *compiler) guard(g GuardSpec) GuardSpec {
-	switch g.Unmatched {
-	case "":
-		g.Unmatched = UnmatchedSeal
-	case UnmatchedSeal, UnmatchedRefuse, UnmatchedOff:
-	default:
-		c.errorf(g.Line, "guard.unmatched %q is not seal, refuse or off", g.Unmatched)
-	}
-	switch g.MemberCase {
-	case "":
-		g.MemberCase = CaseInsensitive
-	case CaseInsensitive, CaseSensitive:
-	default:
-		c.errorf(g.Line, "guard.member_case %q is not insensitive or sensitive", g.MemberCase)
-	}
-	switch g.PathCase {
-	case "":
-		g.PathCase = CaseInsensitive
-	case CaseInsensitive, CaseSensitive:
-	default:
-		c.errorf(g.Line, "guard.path_case %q is not insensitive or sensitive", g.PathCase)
-	}
-	switch g.SealedWrites {
-	case "":
-		g.SealedWrites = SealedWritesRefuse
-	case SealedWritesRefuse, SealedWritesAccept:
-	default:
-		c.errorf(g.Line, "guard.sealed_writes %q is not refuse or accept", g.SealedWrites)
-	}
+	guardSetting(c, g.Line, "unmatched", &g.Unmatched, UnmatchedSeal, (*Unmatched).UnmarshalText)
+	guardSetting(c, g.Line, "member_case", &g.MemberCase, CaseInsensitive, (*Case).UnmarshalText)
+	guardSetting(c, g.Line, "path_case", &g.PathCase, CaseInsensitive, (*Case).UnmarshalText)
+	guardSetting(c, g.Line, "sealed_writes", &g.SealedWrites, SealedWritesRefuse, (*SealedWrites).UnmarshalText)
 	return g
+}
+
+// guardSetting defaults an empty *v to def and checks any other value with
+// parse, the setting's own UnmarshalText.
+func guardSetting[T ~string](c *compiler, line int, key string, v *T, def T, parse func(*T, []byte) error) {
+	if *v == "" {
+		*v = def
+		return
+	}
+	if err := parse(v, []byte(*v)); err != nil {
+		c.errorf(line, "guard.%s %v", key, err)
+	}
 }
 
 // members collects every class key, refusing a key that two classes claim
