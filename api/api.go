@@ -17,6 +17,7 @@ import (
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"github.com/fieldseal/fieldseal/internal/requestid"
 	"github.com/fieldseal/fieldseal/transform"
 )
@@ -164,13 +165,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer a.finish(r, c, start)
 	if err := a.serve(w, r, c); err != nil {
 		cl := classify(err)
-		c.err, c.status, c.reason = &cl, cl.status, auditReason(err)
+		c.err, c.status, c.reason = &cl, cl.Status, auditReason(err)
 		ev := a.log.Warn()
-		if cl.status >= 500 {
+		if cl.Status >= 500 {
 			ev = a.log.Error()
 		}
-		ev.Str("event", "api_call_failed").Str("request_id", c.id).Str("operation", c.op).Str("code", cl.code).
-			Int("status", cl.status).Err(err).Msg("api call failed")
+		ev.Str("event", "api_call_failed").Str("request_id", c.id).Str("operation", c.op).Str("code", cl.Code).
+			Int("status", cl.Status).Err(err).Msg("api call failed")
 		writeError(w, cl, err, c.id)
 	}
 }
@@ -187,7 +188,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	ring := a.keys.Keyring()
 	if ring == nil {
-		return fmt.Errorf("%s: %w", op, ErrKeysUnavailable)
+		return fmt.Errorf("%s: %w", op, jsonerror.ErrKeysUnavailable)
 	}
 	caller, err := a.authenticate(r)
 	if err != nil {
@@ -237,16 +238,16 @@ func pathList() []string {
 // authenticate identifies the caller; errors carry their category.
 func (a *API) authenticate(r *http.Request) (Caller, error) {
 	if a.auth == nil {
-		return nil, fmt.Errorf("authenticate caller: %w: the API has no authenticator", ErrUnauthenticated)
+		return nil, fmt.Errorf("authenticate caller: %w: the API has no authenticator", jsonerror.ErrUnauthenticated)
 	}
 	caller, err := a.auth.Authenticate(r)
 	switch {
 	case err != nil && errors.Is(err, transform.ErrForbidden):
 		return nil, fmt.Errorf("authenticate caller: %w", err)
 	case err != nil:
-		return nil, fmt.Errorf("authenticate caller: %w: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("authenticate caller: %w: %w", jsonerror.ErrUnauthenticated, err)
 	case caller == nil:
-		return nil, fmt.Errorf("authenticate caller: %w: no caller", ErrUnauthenticated)
+		return nil, fmt.Errorf("authenticate caller: %w: no caller", jsonerror.ErrUnauthenticated)
 	}
 	return caller, nil
 }
@@ -257,15 +258,15 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	if !isJSON(ct) {
 		if ct == "" {
-			return nil, fmt.Errorf("request body has no content type, want application/json: %w", ErrUnsupportedMediaType)
+			return nil, fmt.Errorf("request body has no content type, want application/json: %w", jsonerror.ErrUnsupportedMediaType)
 		}
-		return nil, fmt.Errorf("request content type %q is not JSON: %w", ct, ErrUnsupportedMediaType)
+		return nil, fmt.Errorf("request content type %q is not JSON: %w", ct, jsonerror.ErrUnsupportedMediaType)
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil, fmt.Errorf("content encoding %q: the API takes identity bodies: %w", ce, ErrUnsupportedEncoding)
+		return nil, fmt.Errorf("content encoding %q: the API takes identity bodies: %w", ce, jsonerror.ErrUnsupportedEncoding)
 	}
 	if r.ContentLength > a.maxBody {
-		return nil, fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, a.maxBody, ErrBodyTooLarge)
+		return nil, fmt.Errorf("read request body of %d bytes (limit %d): %w", r.ContentLength, a.maxBody, jsonerror.ErrBodyTooLarge)
 	}
 	// A client dribbling its body must not hold the call (and its buffer)
 	// forever. Writers that cannot set deadlines (tests) skip it.
@@ -277,16 +278,16 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &mb):
-		return nil, fmt.Errorf("read request body (limit %d bytes): %w", a.maxBody, ErrBodyTooLarge)
+		return nil, fmt.Errorf("read request body (limit %d bytes): %w", a.maxBody, jsonerror.ErrBodyTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// net/http would otherwise try to read the rest of the body to
 		// keep the connection, and wait for a client that sends no more
 		// before the answer goes out.
 		w.Header().Set("Connection", "close")
-		return nil, fmt.Errorf("read request body (timeout %s): %w", a.bodyTimeout, ErrRequestTimeout)
+		return nil, fmt.Errorf("read request body (timeout %s): %w", a.bodyTimeout, jsonerror.ErrRequestTimeout)
 	case err != nil:
 		w.Header().Set("Connection", "close")
-		return nil, fmt.Errorf("%w: %w", ErrReadBody, err)
+		return nil, fmt.Errorf("%w: %w", jsonerror.ErrReadBody, err)
 	}
 	return body, nil
 }
@@ -308,7 +309,7 @@ func (a *API) finish(r *http.Request, c *call, start time.Time) {
 	outcome := outcomeOK
 	switch {
 	case c.err != nil:
-		outcome = c.err.code
+		outcome = c.err.Code
 	case c.results[outcomeOK] != c.items:
 		outcome = outcomeItemError
 	}
@@ -346,17 +347,17 @@ func (c *call) auditEvent(method string, latency time.Duration) audit.Event {
 		}
 	}
 	switch {
-	case c.err != nil && c.err.code == "unauthenticated":
-		ev.Outcome, ev.Reason = audit.OutcomeUnauthenticated, c.err.code
+	case c.err != nil && c.err.Code == "unauthenticated":
+		ev.Outcome, ev.Reason = audit.OutcomeUnauthenticated, c.err.Code
 		if c.reason != "" {
 			ev.Reason = c.reason // expired, missing, bad_signature, ...
 		}
-	case c.err != nil && c.err.code == "forbidden":
-		ev.Outcome, ev.Reason = audit.OutcomeDenied, c.err.code
-	case c.err != nil && c.err.status >= 400 && c.err.status < 500:
-		ev.Outcome, ev.Reason = audit.OutcomeRejected, c.err.code
+	case c.err != nil && c.err.Code == "forbidden":
+		ev.Outcome, ev.Reason = audit.OutcomeDenied, c.err.Code
+	case c.err != nil && c.err.Status >= 400 && c.err.Status < 500:
+		ev.Outcome, ev.Reason = audit.OutcomeRejected, c.err.Code
 	case c.err != nil:
-		ev.Outcome, ev.Reason = audit.OutcomeError, c.err.code
+		ev.Outcome, ev.Reason = audit.OutcomeError, c.err.Code
 	default:
 		ev.Outcome = audit.OutcomeOK
 		worst := 0

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -12,104 +11,45 @@ import (
 	"github.com/fieldseal/fieldseal/transform"
 )
 
-// Call error categories: what makes a whole call fail. Codes and statuses
-// are the proxy's for the same situation (its errors.go), so a client
-// handles both listeners alike; the codes are also the outcome label of
+// Call error categories: what makes a whole call fail. The table is the
+// proxy's shared one (package jsonerror: body, content type, encoding,
+// authentication, keys) with the API's own rows, so a client handles both
+// listeners alike; the codes are also the outcome label of
 // fieldseal_api_requests_total.
 var (
 	// ErrNotFound: no operation at this path.
 	ErrNotFound = errors.New("not found")
 	// ErrMethodNotAllowed: the operations take POST only.
 	ErrMethodNotAllowed = errors.New("method not allowed")
-	// ErrUnsupportedMediaType: the body is not application/json.
-	ErrUnsupportedMediaType = errors.New("unsupported media type")
-	// ErrUnsupportedEncoding: the body carries a Content-Encoding; the API
-	// takes identity bodies only.
-	ErrUnsupportedEncoding = errors.New("unsupported content encoding")
-	// ErrBodyTooLarge: the body exceeds MaxBodyBytes.
-	ErrBodyTooLarge = errors.New("body too large")
-	// ErrReadBody: the body could not be read (connection dropped).
-	ErrReadBody = errors.New("read request body")
-	// ErrRequestTimeout: the body did not arrive within BodyTimeout.
-	ErrRequestTimeout = errors.New("request body timeout")
-	// ErrInvalidJSON: the body is not valid JSON.
-	ErrInvalidJSON = errors.New("invalid json")
 	// ErrInvalidRequest: the body is JSON but not a batch ({"items":[...]}
 	// with 1 to MaxItems items and no other member).
 	ErrInvalidRequest = errors.New("invalid request")
-	// ErrUnauthenticated: the caller's credentials were refused or missing.
-	ErrUnauthenticated = errors.New("unauthenticated")
-	// ErrKeysUnavailable: no key ring has been loaded yet.
-	ErrKeysUnavailable = errors.New("keys unavailable")
 )
 
-// errorClass is one row of the call error table.
-type errorClass struct {
-	status int
-	code   string
-	// public replaces the message of 5xx errors, whose detail stays in the
-	// log; 4xx errors send their own text, which names no value.
-	public string
-}
+// errorClass is what a call error answers with: status, code, public message.
+type errorClass = jsonerror.Class
 
-var callErrors = []struct {
-	err error
-	errorClass
-}{
-	{ErrNotFound, errorClass{http.StatusNotFound, "not_found", ""}},
-	{ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "method_not_allowed", ""}},
-	{ErrUnsupportedMediaType, errorClass{http.StatusUnsupportedMediaType, "unsupported_media_type", ""}},
-	{ErrUnsupportedEncoding, errorClass{http.StatusUnsupportedMediaType, "unsupported_encoding", ""}},
-	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "body_too_large", ""}},
-	{ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "request_timeout", ""}},
-	{ErrReadBody, errorClass{http.StatusBadRequest, "bad_request_body", ""}},
-	{ErrInvalidJSON, errorClass{http.StatusBadRequest, "invalid_json", ""}},
-	{ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request", ""}},
-	{ErrUnauthenticated, errorClass{http.StatusUnauthorized, "unauthenticated", ""}},
-	{transform.ErrForbidden, errorClass{http.StatusForbidden, "forbidden", ""}},
-	{ErrKeysUnavailable, errorClass{http.StatusServiceUnavailable, "keys_unavailable", "no encryption keys are loaded yet; retry later"}},
-}
-
-var (
-	internalClass = errorClass{http.StatusInternalServerError, "internal", "internal error"}
-	canceledClass = errorClass{499, "client_canceled", "the client went away"}
+var callErrors = jsonerror.NewTable(
+	jsonerror.NewRow(ErrNotFound, http.StatusNotFound, "not_found", ""),
+	jsonerror.NewRow(ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", ""),
+	jsonerror.NewRow(ErrInvalidRequest, http.StatusBadRequest, "invalid_request", ""),
 )
 
 // classify is the one place where call errors become HTTP statuses.
 func classify(err error) errorClass {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return classify(ErrBodyTooLarge)
+	if c, ok := callErrors.Classify(err); ok {
+		return c
 	}
-	for _, c := range callErrors {
-		if errors.Is(err, c.err) {
-			return c.errorClass
-		}
-	}
-	if errors.Is(err, crypto.ErrNoKey) {
-		return classify(ErrKeysUnavailable)
-	}
-	if errors.Is(err, context.Canceled) {
-		return canceledClass
-	}
-	return internalClass
+	return jsonerror.Internal
 }
 
 // writeError answers a call with the JSON error for err. It must only be
 // called before anything else was written to w.
 func writeError(w http.ResponseWriter, c errorClass, err error, requestID string) {
-	msg := c.public
-	if msg == "" {
-		msg = err.Error()
-	}
-	status := c.status
-	if status == 499 { // nobody is listening; keep a valid status on the wire
-		status = http.StatusBadGateway
-	}
-	if status == http.StatusMethodNotAllowed {
+	if c.Status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
-	jsonerror.Write(w, status, c.code, msg, requestID)
+	jsonerror.Write(w, c.WireStatus(), c.Code, c.Message(err), requestID)
 }
 
 // Item error categories: what makes one item of a batch fail. The item's

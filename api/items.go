@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/transform"
 )
@@ -101,7 +102,7 @@ type field struct {
 // parseBatch checks a body is a batch and returns its raw items.
 func (a *API) parseBatch(body []byte) ([]json.RawMessage, error) {
 	if !json.Valid(body) {
-		return nil, fmt.Errorf("parse request body: %w", ErrInvalidJSON)
+		return nil, fmt.Errorf("parse request body: %w", jsonerror.ErrInvalidJSON)
 	}
 	var b batch
 	if err := strictDecode(body, &b); err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 )
 
 // loadSpec loads and validates openapi.yaml.
@@ -66,9 +68,9 @@ func TestOpenAPIDescribesTheHandler(t *testing.T) {
 	t.Run("the error codes are the handler's", func(t *testing.T) {
 		var call []string
 		for _, c := range callErrors {
-			call = append(call, c.code)
+			call = append(call, c.Code)
 		}
-		call = append(call, internalClass.code, canceledClass.code)
+		call = append(call, jsonerror.Internal.Code, jsonerror.Canceled.Code)
 		var item []string
 		for _, e := range itemErrors {
 			item = append(item, e.code)
@@ -102,17 +104,17 @@ func TestOpenAPIDescribesTheHandler(t *testing.T) {
 	// Statuses the handler answers outside the operations (unknown paths
 	// and methods) are not operation statuses; canceled calls have nobody
 	// to answer.
-	outside := []int{http.StatusNotFound, http.StatusMethodNotAllowed, canceledClass.status}
+	outside := []int{http.StatusNotFound, http.StatusMethodNotAllowed, jsonerror.StatusClientClosed}
 
 	t.Run("every status of the error table is described for every operation", func(t *testing.T) {
 		for path, item := range doc.Paths.Map() {
 			op := item.Post
 			for _, c := range callErrors {
-				if slices.Contains(outside, c.status) {
+				if slices.Contains(outside, c.Status) {
 					continue
 				}
-				if op.Responses.Status(c.status) == nil {
-					t.Errorf("POST %s: status %d (%s) is not described", path, c.status, c.code)
+				if op.Responses.Status(c.Status) == nil {
+					t.Errorf("POST %s: status %d (%s) is not described", path, c.Status, c.Code)
 				}
 			}
 		}

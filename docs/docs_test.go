@@ -299,11 +299,14 @@ func TestREADMEQuickStartMapIsTheExampleFile(t *testing.T) {
 }
 
 // proxyErrorCodes returns the error codes the proxy answers with, read from its
-// status table (errorClass literals in proxy/*.go).
+// status table (the rows shared with the API in internal/jsonerror/*.go and
+// the proxy's own in proxy/*.go: Class literals and NewRow calls).
 func proxyErrorCodes(t *testing.T) map[string]bool {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(root, "proxy/*.go"))
-	re := regexp.MustCompile(`errorClass\{[^,{}]+,\s*"([a-z_]+)"`)
+	shared, _ := filepath.Glob(filepath.Join(root, "internal/jsonerror/*.go"))
+	paths = append(paths, shared...)
+	re := regexp.MustCompile(`(?:Class\{|NewRow\([^,()]+,)[^,{}()]+,\s*"([a-z_]+)"`)
 	codes := map[string]bool{}
 	for _, p := range paths {
 		if strings.HasSuffix(p, "_test.go") {

@@ -152,9 +152,5 @@ func isJSONType(ct string) bool {
 
 // errorInfo is what writeError renders for class c.
 func errorInfo(c errorClass, status int, err error, requestID string) ErrorInfo {
-	msg := c.public
-	if msg == "" {
-		msg = err.Error()
-	}
-	return ErrorInfo{Status: status, Title: http.StatusText(status), Code: c.code, Message: msg, RequestID: requestID}
+	return ErrorInfo{Status: status, Title: http.StatusText(status), Code: c.Code, Message: c.Message(err), RequestID: requestID}
 }

@@ -25,9 +25,9 @@ func TestErrorBodyFormatsGolden(t *testing.T) {
 			var b strings.Builder
 			for _, c := range errorClasses {
 				rec := httptest.NewRecorder()
-				writeError(rec, body, c.errorClass, fmt.Errorf("example \"detail\": %w", c.err), "0123456789abcdef")
+				writeError(rec, body, c.Class, fmt.Errorf("example \"detail\": %w", c.Err), "0123456789abcdef")
 				if !json.Valid(rec.Body.Bytes()) {
-					t.Fatalf("%s: not JSON: %s", c.code, rec.Body)
+					t.Fatalf("%s: not JSON: %s", c.Code, rec.Body)
 				}
 				fmt.Fprintf(&b, "%d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
 				if name == "template" {

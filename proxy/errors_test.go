@@ -43,17 +43,17 @@ func TestErrorMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := classify(tt.err)
-			if c.status != tt.status || c.code != tt.code {
-				t.Errorf("classify(%v) = %d %s, want %d %s", tt.err, c.status, c.code, tt.status, tt.code)
+			if c.Status != tt.status || c.Code != tt.code {
+				t.Errorf("classify(%v) = %d %s, want %d %s", tt.err, c.Status, c.Code, tt.status, tt.code)
 			}
 		})
 	}
 	t.Run("an unrecognised transport error is a bad gateway", func(t *testing.T) {
-		if c := classifyProxyError(io.ErrUnexpectedEOF); c.status != 502 || c.code != "upstream_unavailable" {
-			t.Errorf("got %d %s", c.status, c.code)
+		if c := classifyProxyError(io.ErrUnexpectedEOF); c.Status != 502 || c.Code != "upstream_unavailable" {
+			t.Errorf("got %d %s", c.Status, c.Code)
 		}
-		if c := classifyProxyError(fmt.Errorf("x: %w", transform.ErrOpen)); c.code != "open_failed" {
-			t.Errorf("a category from ModifyResponse was lost: %s", c.code)
+		if c := classifyProxyError(fmt.Errorf("x: %w", transform.ErrOpen)); c.Code != "open_failed" {
+			t.Errorf("a category from ModifyResponse was lost: %s", c.Code)
 		}
 	})
 }
@@ -70,7 +70,7 @@ func TestErrorBodiesGolden(t *testing.T) {
 	var b strings.Builder
 	for _, c := range errorClasses {
 		rec := httptest.NewRecorder()
-		writeError(rec, nil, c.errorClass, fmt.Errorf("example detail: %w", c.err), "0123456789abcdef")
+		writeError(rec, nil, c.Class, fmt.Errorf("example detail: %w", c.Err), "0123456789abcdef")
 		fmt.Fprintf(&b, "%d %s", rec.Code, rec.Body.String())
 	}
 	checkGolden(t, "errors.golden", b.String(), "TestErrorBodiesGolden")

@@ -128,8 +128,8 @@ var guardReasons = map[string]bool{
 // guard counts the guard's decisions for one request.
 func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
 	if failed != nil {
-		if guardReasons[failed.code] {
-			m.guardRefused.WithLabelValues(failed.code).Inc()
+		if guardReasons[failed.Code] {
+			m.guardRefused.WithLabelValues(failed.Code).Inc()
 		}
 		return // nothing sealed reached the upstream
 	}

@@ -940,12 +940,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 
 func (rs *reqState) fail(c errorClass) {
 	rs.err = &c
-	rs.status = c.status
+	rs.status = c.Status
 }
 
 func (rs *reqState) outcome(ok string) string {
 	if rs.err != nil {
-		return rs.err.code
+		return rs.err.Code
 	}
 	return ok
 }
@@ -956,10 +956,10 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 		route = rs.route.Name
 	}
 	ev := p.log.Warn()
-	if c.status >= 500 {
+	if c.Status >= 500 {
 		ev = p.log.Error()
 	}
-	ev.Str("request_id", rs.id).Str("route", route).Str("code", c.code).Int("status", c.status).Err(err).Msg("request failed")
+	ev.Str("request_id", rs.id).Str("route", route).Str("code", c.Code).Int("status", c.Status).Err(err).Msg("request failed")
 }
 
 // finish records metrics and the observer event of a protected request.

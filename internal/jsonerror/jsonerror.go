@@ -7,8 +7,8 @@
 // The code is a stable identifier clients and dashboards match on; the
 // message names the problem (a field path, a limit) and never a value or a
 // secret; the request id is the one the response also carries in
-// X-Request-Id. Which error gets which status and code is each listener's
-// own table; this package only renders it.
+// X-Request-Id. Which error gets which status and code is a Table: the
+// rows both listeners share (NewTable) followed by each listener's own.
 package jsonerror
 
 import (
