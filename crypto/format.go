@@ -27,16 +27,10 @@ const (
 	ModeDeterministic Mode = 2
 )
 
+var modeNames = [...]string{ModeRandom: "random", ModeDeterministic: "deterministic"}
+
 // String returns "random" or "deterministic" (the config spelling).
-func (m Mode) String() string {
-	switch m {
-	case ModeRandom:
-		return "random"
-	case ModeDeterministic:
-		return "deterministic"
-	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
-}
+func (m Mode) String() string { return enumName(modeNames[:], m, "mode") }
 
 // Alg is the algorithm id in the first header byte of a sealed value.
 // Open accepts every Alg below; Seal writes AlgXAESGCM for ModeRandom and
@@ -56,18 +50,10 @@ const (
 	AlgXAESGCM Alg = 3
 )
 
+var algNames = [...]string{AlgAESGCM: "aes-256-gcm", AlgAESSIV: "aes-siv", AlgXAESGCM: "xaes-256-gcm"}
+
 // String names the algorithm as FORMAT.md does.
-func (a Alg) String() string {
-	switch a {
-	case AlgAESGCM:
-		return "aes-256-gcm"
-	case AlgAESSIV:
-		return "aes-siv"
-	case AlgXAESGCM:
-		return "xaes-256-gcm"
-	}
-	return "alg(" + strconv.Itoa(int(a)) + ")"
-}
+func (a Alg) String() string { return enumName(algNames[:], a, "alg") }
 
 // JSONType is the JSON type of the value that was sealed, carried in the
 // header so that Open gives back a string, number, boolean, null, object or
@@ -85,23 +71,21 @@ const (
 	TypeArray  JSONType = 6
 )
 
+var typeNames = [...]string{
+	TypeString: "string", TypeNumber: "number", TypeBool: "boolean",
+	TypeNull: "null", TypeObject: "object", TypeArray: "array",
+}
+
 // String returns the JSON name of the type.
-func (t JSONType) String() string {
-	switch t {
-	case TypeString:
-		return "string"
-	case TypeNumber:
-		return "number"
-	case TypeBool:
-		return "boolean"
-	case TypeNull:
-		return "null"
-	case TypeObject:
-		return "object"
-	case TypeArray:
-		return "array"
+func (t JSONType) String() string { return enumName(typeNames[:], t, "type") }
+
+// enumName is names[v], or "kind(v)" for a value without a name, so that a
+// header byte read from an untrusted value prints without a panic.
+func enumName[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return "type(" + strconv.Itoa(int(t)) + ")"
+	return kind + "(" + strconv.Itoa(int(v)) + ")"
 }
 
 func (t JSONType) valid() bool { return t >= TypeString && t <= TypeArray }
