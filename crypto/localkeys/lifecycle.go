@@ -1,24 +1,22 @@
 package localkeys
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // ErrLifecycle: a retire, minimum-version or destroy request that would
 // leave the ring without a usable primary, or names no such version.
-var ErrLifecycle = errors.New("key lifecycle change refused")
+var ErrLifecycle = crypto.ErrLifecycle
 
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first.
 func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		switch {
-		case !rf.has(id):
-			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == rf.Primary:
-			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		if err := crypto.CheckVersionChange(id, rf.Primary, rf.has(id)); err != nil {
+			return err
 		}
 		if !slices.Contains(rf.Retired, id) {
 			rf.Retired = append(rf.Retired, id)
@@ -34,8 +32,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // is the irreversible step. min may not exceed the primary.
 func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
-		if min > rf.Primary {
-			return fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, rf.Primary)
+		if err := crypto.CheckMinVersion(min, rf.Primary); err != nil {
+			return err
 		}
 		rf.MinVersion = min
 		return nil
@@ -49,11 +47,8 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // key: destroy them too, or the version is not destroyed.
 func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		switch {
-		case !rf.has(id):
-			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == rf.Primary:
-			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		if err := crypto.CheckVersionChange(id, rf.Primary, rf.has(id)); err != nil {
+			return err
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
 		rf.Destroyed = append(rf.Destroyed, id)
