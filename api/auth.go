@@ -5,28 +5,15 @@ import (
 
 	"github.com/fieldseal/fieldseal/auth"
 	"github.com/fieldseal/fieldseal/policy"
-	"github.com/fieldseal/fieldseal/transform"
 )
 
 // Caller is an authenticated client of the API: what it may do per class
-// (transform.Caller) and a bounded, loggable identity. *policy.Caller
-// implements it. Implementations are read concurrently and must not change
-// once Authenticate returned them.
-type Caller interface {
-	transform.Caller
-	// ID is the caller id from the configuration ("anonymous" for calls
-	// without a token), a metric label and the audit caller; never a token
-	// or a personal attribute.
-	ID() string
-}
+// and a bounded, loggable identity (policy.Identified, as the proxy's).
+type Caller = policy.Identified
 
-// Authenticator identifies the caller of an API call. An error that wraps
-// transform.ErrForbidden answers 403, any other error 401; an error that
-// has an AuditReason() string method (an *auth.Error) gives the audit event
-// its reason.
-type Authenticator interface {
-	Authenticate(r *http.Request) (Caller, error)
-}
+// Authenticator identifies the caller of an API call (policy.Authenticator,
+// as the proxy's).
+type Authenticator = policy.Authenticator
 
 // PolicyAuthenticator is the Authenticator for configured callers, as the
 // proxy's: the bearer token is verified by Verifier (an *auth.Verifier) and
@@ -67,6 +54,4 @@ type Anonymous struct{}
 // Authenticate implements Authenticator.
 func (Anonymous) Authenticate(*http.Request) (Caller, error) { return anonymous{}, nil }
 
-type anonymous struct{ transform.FullAccess }
-
-func (anonymous) ID() string { return policy.IDAnonymous }
+type anonymous = policy.Unrestricted
