@@ -332,19 +332,11 @@ func (c *call) auditEvent(method string, latency time.Duration) audit.Event {
 		Items: c.items, KeyIDs: c.st.KeyIDs, Status: c.status, Latency: latency,
 	}
 	for _, f := range c.st.Fields {
-		if ev.Fields == nil {
-			ev.Fields, ev.Actions = map[string]int{}, map[string]string{}
-		}
-		ev.Fields[f.Class] += f.Count
 		act := f.Action.String()
 		if f.Op == transform.OpSeal {
 			act = transform.OpSeal
 		}
-		if prev := ev.Actions[f.Class]; prev == "" {
-			ev.Actions[f.Class] = act
-		} else if !strings.Contains(","+prev+",", ","+act+",") {
-			ev.Actions[f.Class] = prev + "," + act
-		}
+		ev.AddField(f.Class, f.Count, act)
 	}
 	switch {
 	case c.err != nil && c.err.Code == "unauthenticated":

@@ -1,6 +1,10 @@
 package audit
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Event types.
 const (
@@ -43,4 +47,20 @@ type Event struct {
 	Status    int               // HTTP status returned to the caller
 	Latency   time.Duration     // written as latency_ms
 	Reason    string            // bounded reason: auth.Reason, error category
+}
+
+// AddField records that count values of class were touched with action:
+// Fields adds up the counts, Actions lists each distinct action of a class
+// once, comma-separated in the order first seen ("seal" then "decrypt,mask").
+func (e *Event) AddField(class string, count int, action string) {
+	if e.Fields == nil {
+		e.Fields, e.Actions = map[string]int{}, map[string]string{}
+	}
+	e.Fields[class] += count
+	switch prev := e.Actions[class]; {
+	case prev == "":
+		e.Actions[class] = action
+	case !slices.Contains(strings.Split(prev, ","), action):
+		e.Actions[class] = prev + "," + action
+	}
 }

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/policy"
@@ -40,20 +38,11 @@ func AuditEvent(e RequestEvent) audit.Event {
 		Method: e.Method, KeyIDs: e.KeyIDs, Status: e.Status, Latency: e.Latency,
 	}
 	for _, f := range e.Fields {
-		if ae.Fields == nil {
-			ae.Fields, ae.Actions = map[string]int{}, map[string]string{}
-		}
-		ae.Fields[f.Class] += f.Count
 		act := f.Action.String()
 		if f.Op == transform.OpSeal {
 			act = transform.OpSeal
 		}
-		switch prev := ae.Actions[f.Class]; {
-		case prev == "":
-			ae.Actions[f.Class] = act
-		case !slices.Contains(strings.Split(prev, ","), act):
-			ae.Actions[f.Class] = prev + "," + act
-		}
+		ae.AddField(f.Class, f.Count, act)
 	}
 	switch {
 	case e.Outcome == "ok":
