@@ -20,22 +20,17 @@ import (
 // local provider; Provider tells them apart).
 const BackupFormat = "fieldseal-key-backup/v1"
 
-// Report is the result of Verify: the metadata seal and one line per key
-// version. It never holds key material.
+// Report is the result of Verify: the secret, the ring's id, and what
+// crypto.RingReport holds (the metadata seal check and one line per key
+// version, destroyed ones included). It never holds key material.
 type Report struct {
-	Secret   string `json:"secret"`
-	RingID   string `json:"ring_id,omitempty"`
-	Format   string `json:"format"`
-	Metadata string `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
-	// Versions has one entry per version, destroyed ones included.
-	Versions crypto.VersionReports `json:"versions"`
+	Secret string `json:"secret"`
+	RingID string `json:"ring_id,omitempty"`
+	crypto.RingReport
 }
 
 // VersionReport is one key version's check.
 type VersionReport = crypto.VersionReport
-
-// Bad lists the versions that failed.
-func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 
 // Verify reads the ring and checks its metadata seal and that every wrapped key
 // (also those below the minimum version) unwraps with KMS to a usable data key.
@@ -48,26 +43,18 @@ func Verify(ctx context.Context, opts Options) (*Report, error) {
 }
 
 func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Report, error) {
-	rep := &Report{Secret: secretName, RingID: r.RingID, Format: r.Format, Metadata: "ok"}
-	var errs []error
+	rep := &Report{Secret: secretName, RingID: r.RingID, RingReport: crypto.RingReport{Format: r.Format}}
+	unsigned := ""
 	if r.Format == ringFormatV1 {
-		rep.Metadata = "unsigned (v1 ring; any change seals it)"
-	} else if err := c.verifySeal(ctx, r, false); err != nil {
-		rep.Metadata = err.Error()
-		errs = append(errs, fmt.Errorf("metadata: %w", err))
+		unsigned = "unsigned (v1 ring; any change seals it)"
 	}
+	errs := []error{rep.CheckMetadata(unsigned, func() error { return c.verifySeal(ctx, r, false) })}
 	for _, k := range r.Keys {
-		vr, err := crypto.CheckVersion(k.ID, k.Created, r.live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) })
-		if err != nil {
-			errs = append(errs, err)
-		}
-		rep.Versions = append(rep.Versions, vr)
+		errs = append(errs, rep.CheckVersion(k.ID, k.Created, r.live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) }))
 	}
-	for _, id := range r.Destroyed {
-		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
-	}
-	if len(errs) > 0 {
-		return rep, fmt.Errorf("verify key ring in secret %q: %w: bad versions %v: %w", secretName, ErrVerify, rep.Bad(), errors.Join(errs...))
+	rep.AddDestroyed(r.Destroyed)
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("verify key ring in secret %q: %w: bad versions %v: %w", secretName, ErrVerify, rep.Bad(), err)
 	}
 	return rep, nil
 }

@@ -11,21 +11,17 @@ import (
 // ErrVerify: Verify found a problem; the Report names it.
 var ErrVerify = errors.New("key ring verification failed")
 
-// Report is the result of Verify: the metadata check and one line per key
-// version. It never holds key material.
+// Report is the result of Verify: where the ring is, its id, and what
+// crypto.RingReport holds (the metadata check and one line per key version).
+// It never holds key material.
 type Report struct {
-	Path     string                `json:"path"`
-	RingID   string                `json:"ring_id"`
-	Format   string                `json:"format"`
-	Metadata string                `json:"metadata"` // "ok", "unsigned (v1 ring)" or the error
-	Versions crypto.VersionReports `json:"versions"`
+	Path   string `json:"path"`
+	RingID string `json:"ring_id"`
+	crypto.RingReport
 }
 
 // VersionReport is one key version's check.
 type VersionReport = crypto.VersionReport
-
-// Bad lists the versions that failed.
-func (r *Report) Bad() []uint32 { return r.Versions.Bad() }
 
 // Verify checks the ring file at path: the metadata MAC, and that every
 // wrapped key unwraps with mk to a usable data key (also versions below the
@@ -48,26 +44,18 @@ func verifyBytes(path string, data []byte, mk MasterKey) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify key ring %q: %w", path, err)
 	}
-	rep := &Report{Path: path, RingID: rf.RingID, Format: rf.Format, Metadata: "ok"}
-	var errs []error
+	rep := &Report{Path: path, RingID: rf.RingID, RingReport: crypto.RingReport{Format: rf.Format}}
+	unsigned := ""
 	if rf.Format == FormatV1 {
-		rep.Metadata = "unsigned (v1 ring; any rotate signs it)"
-	} else if err := rf.verify(mk); err != nil {
-		rep.Metadata = err.Error()
-		errs = append(errs, fmt.Errorf("metadata: %w", err))
+		unsigned = "unsigned (v1 ring; any rotate signs it)"
 	}
+	errs := []error{rep.CheckMetadata(unsigned, func() error { return rf.verify(mk) })}
 	for _, w := range rf.Keys {
-		vr, err := crypto.CheckVersion(w.ID, timeOf(w), w.ID >= rf.MinVersion, func() ([]byte, error) { return rf.unwrap(mk, w) })
-		if err != nil {
-			errs = append(errs, err)
-		}
-		rep.Versions = append(rep.Versions, vr)
+		errs = append(errs, rep.CheckVersion(w.ID, timeOf(w), w.ID >= rf.MinVersion, func() ([]byte, error) { return rf.unwrap(mk, w) }))
 	}
-	for _, id := range rf.Destroyed {
-		rep.Versions = append(rep.Versions, VersionReport{ID: id, State: "destroyed"})
-	}
-	if len(errs) > 0 {
-		return rep, fmt.Errorf("verify key ring %q: %w: bad versions %v: %w", path, ErrVerify, rep.Bad(), errors.Join(errs...))
+	rep.AddDestroyed(rf.Destroyed)
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("verify key ring %q: %w: bad versions %v: %w", path, ErrVerify, rep.Bad(), err)
 	}
 	return rep, nil
 }
