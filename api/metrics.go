@@ -28,32 +28,20 @@ type metrics struct {
 
 // newMetrics returns the API's metrics, registered with reg unless it is nil.
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_api_requests_total",
-			Help: "Calls to the API listener, by caller id, operation (seal, open, lookup, none) and outcome (\"ok\", \"item_errors\" or the call's error code).",
-		}, []string{"caller", "operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "fieldseal_api_request_duration_seconds",
-			Help:    "Time from call arrival until its answer was written, by operation.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"operation"}),
-		items: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_api_items_total",
-			Help: "Items of API calls, by caller id, operation and result (\"ok\" or the item's error code).",
-		}, []string{"caller", "operation", "result"}),
-		fields: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fieldseal_api_fields_total",
-			Help: "Values the API sealed, opened, masked or kept, by caller id, class, op (seal, open, mask, keep) and result.",
-		}, []string{"caller", "class", "op", "result"}),
+	return &metrics{
+		requests: promreg.CounterVec(reg, "fieldseal_api_requests_total",
+			"Calls to the API listener, by caller id, operation (seal, open, lookup, none) and outcome (\"ok\", \"item_errors\" or the call's error code).",
+			"caller", "operation", "outcome"),
+		duration: promreg.HistogramVec(reg, "fieldseal_api_request_duration_seconds",
+			"Time from call arrival until its answer was written, by operation.",
+			promreg.RequestDurationBuckets, "operation"),
+		items: promreg.CounterVec(reg, "fieldseal_api_items_total",
+			"Items of API calls, by caller id, operation and result (\"ok\" or the item's error code).",
+			"caller", "operation", "result"),
+		fields: promreg.CounterVec(reg, "fieldseal_api_fields_total",
+			"Values the API sealed, opened, masked or kept, by caller id, class, op (seal, open, mask, keep) and result.",
+			"caller", "class", "op", "result"),
 	}
-	if reg != nil {
-		m.requests = promreg.Register(reg, m.requests)
-		m.duration = promreg.Register(reg, m.duration)
-		m.items = promreg.Register(reg, m.items)
-		m.fields = promreg.Register(reg, m.fields)
-	}
-	return m
 }
 
 // observe counts one call. API calls are batches: a label lookup per call

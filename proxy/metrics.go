@@ -61,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "fieldseal_proxy_request_duration_seconds",
 			Help:    "Time from request arrival until the handler returned, by route.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: promreg.RequestDurationBuckets,
 		}, []string{"route"}),
 		fields: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fieldseal_proxy_fields_total",

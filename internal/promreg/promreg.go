@@ -41,3 +41,14 @@ func Counter(reg prometheus.Registerer, name, help string) prometheus.Counter {
 func Gauge(reg prometheus.Registerer, name, help string) prometheus.Gauge {
 	return Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help}))
 }
+
+// RequestDurationBuckets are the buckets, in seconds, of the listeners'
+// request duration histograms (1 ms to 30 s), the same for the proxy and
+// the API so that their latencies compare bucket by bucket.
+var RequestDurationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// HistogramVec is Register of a new histogram vector with the given name,
+// help text, buckets and label names.
+func HistogramVec(reg prometheus.Registerer, name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels))
+}
