@@ -168,6 +168,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"a route with null methods is reported", route("    methods:\n    paths: [/x]\n    response: [{path: a, class: e}]\n"), []string{"c.yaml:5: routes[0].methods is empty"}},
 		{"a repeated method is reported", route("    methods: [GET, GET]\n    paths: [/x]\n    response: [{path: a, class: e}]\n"), []string{"c.yaml:5: routes[0].methods: GET listed twice"}},
 		{"a route without paths is reported", route("    methods: [GET]\n    response: [{path: a, class: e}]\n"), []string{`c.yaml:4: route "r" has no paths`}},
+		{"a route with an empty path list is reported", route("    methods: [GET]\n    paths: []\n    response: [{path: a, class: e}]\n"), []string{"c.yaml:6: routes[0].paths is empty; list at least one path pattern"}},
 		{"a relative path pattern is reported", route("    methods: [GET]\n    paths:\n      - x/y\n    response: [{path: a, class: e}]\n"), []string{`c.yaml:7: routes[0].paths: "x/y" must start with /`}},
 		{"a route without fields is reported", route("    methods: [GET]\n    paths: [/x]\n"), []string{`c.yaml:4: route "r" protects no fields`}},
 		{"a route with empty field lists is reported", route("    methods: [GET]\n    paths: [/x]\n    request: []\n    response:\n"), []string{`c.yaml:4: route "r" protects no fields`}},

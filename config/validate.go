@@ -41,6 +41,18 @@ func (v *validator) has(path string) bool {
 	return ok
 }
 
+// requireList reports a list the file must give at path with at least one
+// entry (n is how many it has): missing, at line (the owner's, named label),
+// or empty, at its own line. plural and one name the entries in the text.
+func (v *validator) requireList(line int, label, path string, n int, plural, one string) {
+	switch {
+	case !v.has(path):
+		v.errorf(line, "%s has no %s", label, plural)
+	case n == 0:
+		v.errorf(v.at(path), "%s is empty; list at least one %s", path, one)
+	}
+}
+
 func (v *validator) validate(cfg *Config) {
 	v.validateListen("listen", cfg.Listen, false)
 	v.validateListen("admin_listen", cfg.AdminListen, true)
@@ -224,12 +236,7 @@ func (v *validator) validateRoute(i int, r *fieldmap.RouteSpec) {
 		v.errorf(r.Line, "%s has no name", where)
 	}
 	methods := where + ".methods"
-	switch {
-	case !v.has(methods):
-		v.errorf(r.Line, "%s has no methods", label)
-	case len(r.Methods) == 0:
-		v.errorf(v.at(methods), "%s is empty; list at least one method", methods)
-	}
+	v.requireList(r.Line, label, methods, len(r.Methods), "methods", "method")
 	seen := map[string]bool{}
 	for j, m := range r.Methods {
 		line := v.at(fmt.Sprintf("%s[%d]", methods, j))
@@ -241,12 +248,7 @@ func (v *validator) validateRoute(i int, r *fieldmap.RouteSpec) {
 		seen[m] = true
 	}
 	paths := where + ".paths"
-	switch {
-	case !v.has(paths):
-		v.errorf(r.Line, "%s has no paths", label)
-	case len(r.Paths) == 0:
-		v.errorf(v.at(paths), "%s is empty; list at least one path pattern", paths)
-	}
+	v.requireList(r.Line, label, paths, len(r.Paths), "paths", "path pattern")
 	for _, p := range r.Paths {
 		if p.Line > 0 && !strings.HasPrefix(p.Pattern, "/") {
 			v.errorf(p.Line, "%s: %q must start with /", paths, p.Pattern)
