@@ -9,8 +9,6 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
-
-	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // Error categories, checked with errors.Is. Every error returned by this package for
@@ -38,7 +36,7 @@ var (
 	ErrRingTooLarge = errors.New("key ring too large for its secret")
 	// ErrLifecycle: a retire, minimum-version or destroy request that would
 	// leave the ring without a usable primary, or names no such version.
-	ErrLifecycle = crypto.ErrLifecycle
+	ErrLifecycle = errors.New("key lifecycle change refused")
 	// ErrVerify: Verify found a problem; its Report names it.
 	ErrVerify = errors.New("key ring verification failed")
 	// ErrBadBackup: a backup file is not a valid, intact fieldseal aws ring backup.

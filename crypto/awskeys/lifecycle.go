@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-
-	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // checkSize refuses a ring body above Options.MaxRingBytes (ErrRingTooLarge)
@@ -32,10 +30,12 @@ func (c *clients) checkSize(what, name string, body string) ([]string, error) {
 // again and may not become primary. The primary cannot be retired: rotate first.
 func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		if err := crypto.CheckVersionChange(id, r.Primary, has(r, id)); err != nil {
-			return false, err
-		}
-		if slices.Contains(r.Retired, id) {
+		switch {
+		case !has(r, id):
+			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == r.Primary:
+			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case slices.Contains(r.Retired, id):
 			return false, nil
 		}
 		r.Retired = append(r.Retired, id)
@@ -50,8 +50,8 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 // irreversible step. min may not exceed the primary.
 func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
-		if err := crypto.CheckMinVersion(min, r.Primary); err != nil {
-			return false, err
+		if min > r.Primary {
+			return false, fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, r.Primary)
 		}
 		if r.MinVersion == min {
 			return false, nil
@@ -70,11 +70,13 @@ func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, erro
 // (a KMS key policy Deny on its encryption context).
 func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "destroy v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		if slices.Contains(r.Destroyed, id) {
-			return false, nil // already destroyed: nothing to do
-		}
-		if err := crypto.CheckVersionChange(id, r.Primary, has(r, id)); err != nil {
-			return false, err
+		switch {
+		case slices.Contains(r.Destroyed, id):
+			return false, nil
+		case !has(r, id):
+			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == r.Primary:
+			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
 		r.Destroyed = append(r.Destroyed, id)

@@ -1,22 +1,24 @@
 package localkeys
 
 import (
+	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // ErrLifecycle: a retire, minimum-version or destroy request that would
 // leave the ring without a usable primary, or names no such version.
-var ErrLifecycle = crypto.ErrLifecycle
+var ErrLifecycle = errors.New("key lifecycle change refused")
 
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first.
 func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		if err := crypto.CheckVersionChange(id, rf.Primary, rf.has(id)); err != nil {
-			return err
+		switch {
+		case !rf.has(id):
+			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == rf.Primary:
+			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
 		}
 		if !slices.Contains(rf.Retired, id) {
 			rf.Retired = append(rf.Retired, id)
@@ -32,8 +34,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // is the irreversible step. min may not exceed the primary.
 func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
-		if err := crypto.CheckMinVersion(min, rf.Primary); err != nil {
-			return err
+		if min > rf.Primary {
+			return fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, rf.Primary)
 		}
 		rf.MinVersion = min
 		return nil
@@ -47,8 +49,11 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // key: destroy them too, or the version is not destroyed.
 func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		if err := crypto.CheckVersionChange(id, rf.Primary, rf.has(id)); err != nil {
-			return err
+		switch {
+		case !rf.has(id):
+			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
+		case id == rf.Primary:
+			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
 		rf.Destroyed = append(rf.Destroyed, id)
