@@ -55,6 +55,20 @@ var algNames = [...]string{AlgAESGCM: "aes-256-gcm", AlgAESSIV: "aes-siv", AlgXA
 // String names the algorithm as FORMAT.md does.
 func (a Alg) String() string { return enumName(algNames[:], a, "alg") }
 
+// overhead is what a value sealed with a carries after the header (nonce
+// and tag); known is false for an algorithm Open does not accept.
+func (a Alg) overhead() (n int, known bool) {
+	switch a {
+	case AlgAESGCM:
+		return nonceLen + tagLen, true
+	case AlgAESSIV:
+		return tagLen, true // the synthetic IV is the tag
+	case AlgXAESGCM:
+		return xaesNonceLen + tagLen, true
+	}
+	return 0, false
+}
+
 // JSONType is the JSON type of the value that was sealed, carried in the
 // header so that Open gives back a string, number, boolean, null, object or
 // array as it was.

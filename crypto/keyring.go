@@ -277,21 +277,12 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 		return dst[:start], 0, 0, fmt.Errorf("open sealed value: %d bytes is shorter than the header: %w", len(raw), ErrMalformed)
 	}
 	alg, typ, keyID := Alg(raw[0]), JSONType(raw[1]), binary.BigEndian.Uint32(raw[2:headerLen])
-	switch alg {
-	case AlgAESGCM:
-		if len(raw) < headerLen+nonceLen+tagLen {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
-		}
-	case AlgXAESGCM:
-		if len(raw) < headerLen+xaesNonceLen+tagLen {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
-		}
-	case AlgAESSIV:
-		if len(raw) < headerLen+tagLen {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
-		}
-	default:
+	overhead, known := alg.overhead()
+	if !known {
 		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: unknown algorithm %d: %w", raw[0], ErrMalformed)
+	}
+	if len(raw) < headerLen+overhead {
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: too short: %w", keyID, ErrMalformed)
 	}
 	if !typ.valid() {
 		return dst[:start], 0, keyID, fmt.Errorf("open sealed value: unknown JSON type %d: %w", raw[1], ErrMalformed)
@@ -307,29 +298,26 @@ func (r *Keyring) Open(dst, sealed, aad []byte) (out []byte, typ JSONType, keyID
 	copy(fullAAD, raw[:headerLen])
 	copy(fullAAD[headerLen:], aad)
 
+	var pt []byte
 	switch alg {
 	case AlgXAESGCM:
-		pt, err := k.xaes.Decrypt(raw[headerLen:], fullAAD)
-		if err != nil {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
-		}
-		out = append(dst[:start], pt...)
-		clear(pt)
-		return out, typ, keyID, nil
+		pt, err = k.xaes.Decrypt(raw[headerLen:], fullAAD)
 	case AlgAESGCM:
-		// On failure crypto/cipher zeroes the output region.
-		pt, err := k.gcm.Open(region[:0:maxRaw], raw[headerLen:headerLen+nonceLen], raw[headerLen+nonceLen:], fullAAD)
-		if err != nil {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
-		}
-		return dst[:start+len(pt)], typ, keyID, nil
+		// In place, at the start of the region; on failure crypto/cipher
+		// zeroes the output region.
+		pt, err = k.gcm.Open(region[:0:maxRaw], raw[headerLen:headerLen+nonceLen], raw[headerLen+nonceLen:], fullAAD)
 	default: // AlgAESSIV
-		pt, err := k.siv.DecryptDeterministically(raw[headerLen:], fullAAD)
-		if err != nil {
-			return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
-		}
-		out = append(dst[:start], pt...)
-		clear(pt)
-		return out, typ, keyID, nil
+		pt, err = k.siv.DecryptDeterministically(raw[headerLen:], fullAAD)
 	}
+	if err != nil {
+		return dst[:start], 0, keyID, fmt.Errorf("open sealed value with key v%d: %w", keyID, ErrTampered)
+	}
+	if alg == AlgAESGCM {
+		return dst[:start+len(pt)], typ, keyID, nil
+	}
+	// XAES-256-GCM and AES-SIV return a buffer of their own: copy the
+	// plaintext out and clear it.
+	out = append(dst[:start], pt...)
+	clear(pt)
+	return out, typ, keyID, nil
 }
