@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -28,16 +27,8 @@ func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- er
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
-	if t := cfg.API.TLS; t.Enabled() {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			_ = ln.Close()
-			return nil, fmt.Errorf("load api tls certificate %s: %w", t.CertFile, err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
+	if err := serveOn(srv, ln, cfg.API.TLS, "api.tls", errc); err != nil {
+		return nil, err
 	}
 	log.Info().Str("event", "api_listening").Str("listen", ln.Addr().String()).Bool("tls", cfg.API.TLS.Enabled()).
 		Bool("allow_anonymous", cfg.API.AllowAnonymous).Msg("encryption API serving")
