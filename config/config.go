@@ -76,7 +76,8 @@ type Class struct {
 }
 
 // TLS serves a listener (the proxy's, the admin server's or the API's) over
-// TLS with a PEM certificate chain and key read at start; empty: plain HTTP.
+// TLS with a PEM certificate chain and key, read at start and again while it
+// serves (a renewed pair is picked up); empty: plain HTTP.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -13,10 +14,11 @@ import (
 )
 
 // serveAPI starts the API listener of cfg.API on h: TLS when configured
-// (with HTTP/2 by ALPN), the proxy's header and idle timeouts. Serve's
+// (with HTTP/2 by ALPN, the certificate reloaded until ctx is done), the
+// proxy's header and idle timeouts. Serve's
 // result goes to errc; the caller shuts the returned server down with the
 // others, which drains calls in flight.
-func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- error) (*http.Server, error) {
+func serveAPI(ctx context.Context, cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- error) (*http.Server, error) {
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen api %s: %w", cfg.API.Listen, err)
@@ -27,7 +29,7 @@ func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- er
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
-	if err := serveOn(srv, ln, cfg.API.TLS, "api.tls", errc); err != nil {
+	if err := serveOn(ctx, srv, ln, cfg.API.TLS, "api.tls", log, errc); err != nil {
 		return nil, err
 	}
 	log.Info().Str("event", "api_listening").Str("listen", ln.Addr().String()).Bool("tls", cfg.API.TLS.Enabled()).
