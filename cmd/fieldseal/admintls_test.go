@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -99,6 +100,15 @@ routes:
 		untrusting := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 		if _, _, err := get(untrusting, "https://"+admin+"/healthz"); err == nil {
 			t.Errorf("GET https /healthz without the CA succeeded")
+		}
+	})
+	t.Run("the certificates' expiry is exported for alerting", func(t *testing.T) {
+		_, body, err := get(trusting, "https://"+admin+"/metrics")
+		fams := sidecartest.ParseText(t, []byte(body))
+		for _, l := range []string{"proxy", "admin"} {
+			if v := fams.Sum("fieldseal_tls_certificate_expiry_timestamp_seconds", map[string]string{"listener": l}); err != nil || v < float64(time.Now().Unix()) {
+				t.Errorf("expiry of the %s certificate = %v (%v), want a time in the future", l, v, err)
+			}
 		}
 	})
 	t.Run("the proxy listener serves TLS and forwards to the app", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -13,12 +12,12 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 )
 
-// serveAPI starts the API listener of cfg.API on h: TLS when configured
-// (with HTTP/2 by ALPN, the certificate reloaded until ctx is done), the
-// proxy's header and idle timeouts. Serve's
-// result goes to errc; the caller shuts the returned server down with the
-// others, which drains calls in flight.
-func serveAPI(ctx context.Context, cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- error) (*http.Server, error) {
+// serveAPI starts the API listener of cfg.API on h through lns: TLS when
+// configured (with HTTP/2 by ALPN and the certificate reloaded), the
+// proxy's header and idle timeouts. Serve's result goes to lns' errc; the
+// caller shuts the returned server down with the others, which drains calls
+// in flight.
+func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, lns *listeners) (*http.Server, error) {
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen api %s: %w", cfg.API.Listen, err)
@@ -29,7 +28,7 @@ func serveAPI(ctx context.Context, cfg *config.Config, h *api.API, log zerolog.L
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
-	if err := serveOn(ctx, srv, ln, cfg.API.TLS, "api.tls", log, errc); err != nil {
+	if err := lns.serve(srv, ln, cfg.API.TLS, "api"); err != nil {
 		return nil, err
 	}
 	log.Info().Str("event", "api_listening").Str("listen", ln.Addr().String()).Bool("tls", cfg.API.TLS.Enabled()).

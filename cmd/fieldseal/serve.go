@@ -254,9 +254,10 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 3)
+	lns := newListeners(ctx, log, reg, errc)
 	// With a certificate the listener speaks TLS, and net/http then offers
 	// HTTP/2 to clients by ALPN.
-	if err := serveOn(ctx, srv, ln, cfg.TLS, "tls", log, errc); err != nil {
+	if err := lns.serve(srv, ln, cfg.TLS, "proxy"); err != nil {
 		return err
 	}
 
@@ -271,14 +272,14 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 			ReadHeaderTimeout: 5 * time.Second,
 			ErrorLog:          stdlog.New(log.With().Str("event", "http_server").Str("listener", "admin").Logger(), "", 0),
 		}
-		if err := serveOn(ctx, admin, aln, cfg.AdminTLS, "admin_tls", log, errc); err != nil {
+		if err := lns.serve(admin, aln, cfg.AdminTLS, "admin"); err != nil {
 			_ = srv.Close()
 			return err
 		}
 		servers = append(servers, admin)
 	}
 	if apiHandler != nil {
-		apiSrv, err := serveAPI(ctx, cfg, apiHandler, log, errc)
+		apiSrv, err := serveAPI(cfg, apiHandler, log, lns)
 		if err != nil {
 			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
 			return err
