@@ -22,11 +22,13 @@ import (
 type Config struct {
 	// File is the name the configuration was parsed under; errors from later
 	// stages (fieldmap.Compile) use it with the Line fields of the specs.
-	File        string      `yaml:"-"`
-	Listen      string      `yaml:"listen"`
-	Upstream    string      `yaml:"upstream"`
-	AdminListen string      `yaml:"admin_listen"`
-	AdminPprof  bool        `yaml:"admin_pprof"`
+	File        string `yaml:"-"`
+	Listen      string `yaml:"listen"`
+	Upstream    string `yaml:"upstream"`
+	AdminListen string `yaml:"admin_listen"`
+	AdminPprof  bool   `yaml:"admin_pprof"`
+	// AdminTLS serves the admin listener over TLS; empty: plain HTTP.
+	AdminTLS    TLS         `yaml:"admin_tls"`
 	TLS         TLS         `yaml:"tls"`
 	Limits      Limits      `yaml:"limits"`
 	OnOpenError OnOpenError `yaml:"on_open_error"`
@@ -73,7 +75,9 @@ type Class struct {
 	Mask               *mask.Spec `yaml:"mask"`
 }
 
-// TLS serves the proxy listener over TLS (and so HTTP/2); empty: plain HTTP.
+// TLS serves a listener (the proxy's, the admin server's or the API's) over
+// TLS with a PEM certificate chain and key, read at start and again while it
+// serves (a renewed pair is picked up); empty: plain HTTP.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`

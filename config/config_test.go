@@ -149,6 +149,8 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"an unknown class key is reported", up + "classes:\n  email:\n    colour: x\n", []string{`c.yaml:4: unknown key "colour" in classes.email`}},
 		{"an unknown mask format is reported at its line", up + "classes:\n  email:\n    mask: x\n", []string{`c.yaml:4: class "email": mask: unknown format "x"`}},
 		{"tls with a certificate but no key is reported", up + "tls:\n  cert_file: c.pem\n", []string{`c.yaml:2: tls needs both tls.cert_file and tls.key_file`}},
+		{"admin_tls with a key but no certificate is reported", up + "admin_tls:\n  key_file: k.pem\n", []string{`c.yaml:2: admin_tls needs both admin_tls.cert_file and admin_tls.key_file`}},
+		{"admin_tls without the admin server is reported", up + "admin_listen: \"\"\nadmin_tls: {cert_file: c.pem, key_file: k.pem}\n", []string{`c.yaml:3: admin_tls needs the admin server, but admin_listen is empty`}},
 		{"policies without auth are reported", up + "classes:\n  email: {}\npolicies:\n  default: {actions: {email: sealed}}\n", []string{`c.yaml:4: policies needs an auth section`}},
 		{"an unknown key in auth is reported at its line", up + "auth:\n  issuer: https://issuer.example\n  client_ids: [a]\n  isuer: x\n", []string{`c.yaml:5: unknown key "isuer" in auth`}},
 		{"a policy naming an unknown class is reported at its line", up + "classes:\n  email: {}\nauth: {issuer: https://issuer.example, client_ids: [a]}\npolicies:\n  callers:\n    - id: billing\n      match: {client_ids: [a]}\n      actions: {phone: decrypt}\n", []string{`c.yaml:9: caller "billing": unknown class "phone" in actions`}},

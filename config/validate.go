@@ -65,6 +65,12 @@ func (v *validator) validate(cfg *Config) {
 	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
 		v.errorf(v.at("tls"), "tls needs both tls.cert_file and tls.key_file")
 	}
+	if (cfg.AdminTLS.CertFile == "") != (cfg.AdminTLS.KeyFile == "") {
+		v.errorf(v.at("admin_tls"), "admin_tls needs both admin_tls.cert_file and admin_tls.key_file")
+	}
+	if cfg.AdminTLS.Enabled() && cfg.AdminListen == "" {
+		v.errorf(v.at("admin_tls"), "admin_tls needs the admin server, but admin_listen is empty")
+	}
 	v.validateUpstream(cfg.Upstream)
 	v.oneOf("on_open_error", string(cfg.OnOpenError), string(OnOpenErrorFail), string(OnOpenErrorSealed))
 	v.oneOf("log.level", cfg.Log.Level, "debug", "info", "warn", "error")

@@ -59,6 +59,13 @@ const (
 	// AnnotationMemoryLimit overrides the sidecar's memory limit.
 	AnnotationMemoryLimit = "fieldseal.io/memory-limit"
 
+	// AnnotationTLSSecret names a kubernetes.io/tls Secret (in the pod's
+	// namespace) whose certificate the sidecar serves: on the listeners the
+	// chart's sidecar.tls.listeners name (default: the proxy listener and
+	// the admin port, whose probes then use HTTPS). Default: the chart's
+	// sidecar.tls.secretName; neither: plain HTTP.
+	AnnotationTLSSecret = "fieldseal.io/tls-secret"
+
 	// AnnotationImage overrides the sidecar image. Because the image decides
 	// what sees plaintext, it is honoured only when the value is listed in
 	// the chart's injector.allowedImages; otherwise the pod is denied.
@@ -86,9 +93,14 @@ const (
 	ConfigFileKey = "config.yaml"
 	// KeysMountPath is where the local provider's key-ring Secret is mounted.
 	KeysMountPath = "/var/run/fieldseal/keys"
-	// ConfigVolumeName and KeysVolumeName name the volumes the injector adds.
-	ConfigVolumeName = "fieldseal-config"
-	KeysVolumeName   = "fieldseal-keys"
+	// TLSMountPath is where the TLS Secret is mounted (tls.crt, tls.key).
+	TLSMountPath = "/var/run/fieldseal/tls"
+	// ConfigVolumeName, KeysVolumeName, MasterKeyVolumeName and
+	// TLSVolumeName name the volumes the injector adds.
+	ConfigVolumeName    = "fieldseal-config"
+	KeysVolumeName      = "fieldseal-keys"
+	MasterKeyVolumeName = "fieldseal-master-key"
+	TLSVolumeName       = "fieldseal-tls"
 	// ListenPortName and AdminPortName name the sidecar's container ports
 	// (a Service can target "fieldseal" by name).
 	ListenPortName = "fieldseal"
@@ -97,7 +109,8 @@ const (
 
 // Environment variables set on the sidecar.
 const (
-	// EnvMasterKey carries the local provider's master key (from a Secret);
+	// EnvMasterKey carries the local provider's master key (from its own
+	// Secret, never the ring's) unless the master key is read from a file;
 	// it is the config's default keys.local.master_key_env.
 	EnvMasterKey = "FIELDSEAL_MASTER_KEY"
 	// EnvAWSRegion is read by the AWS SDK's default configuration.

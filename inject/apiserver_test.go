@@ -127,6 +127,32 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 			t.Errorf("sidecar = %+v", c)
 		}
 	})
+	t.Run("a pod naming a TLS Secret is stored with the Secret mounted and HTTPS probes", func(t *testing.T) {
+		p := pod("tls-api", map[string]string{inject.AnnotationInject: "true", inject.AnnotationTLSSecret: "shop-api-tls"})
+		if code, body := create("shop", p, false); code != http.StatusCreated {
+			t.Fatalf("create pod: %d %s", code, body)
+		}
+		code, body := srv.Do(t, http.MethodGet, "/api/v1/namespaces/shop/pods/tls-api", nil)
+		if code != http.StatusOK {
+			t.Fatalf("get pod: %d %s", code, body)
+		}
+		var got corev1.Pod
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		c := got.Spec.Containers[len(got.Spec.Containers)-1]
+		var tlsVol *corev1.Volume
+		for i, v := range got.Spec.Volumes {
+			if v.Name == inject.TLSVolumeName {
+				tlsVol = &got.Spec.Volumes[i]
+			}
+		}
+		if c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS || c.LivenessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS ||
+			!strings.Contains(strings.Join(c.Args, " "), "--admin-tls-cert-file /var/run/fieldseal/tls/tls.crt") ||
+			tlsVol == nil || tlsVol.Secret.SecretName != "shop-api-tls" {
+			t.Errorf("stored sidecar %+v with volume %+v: want HTTPS probes, TLS flags and the Secret", c, tlsVol)
+		}
+	})
 	t.Run("a pod with a bad annotation is refused by the API server with the injector's message", func(t *testing.T) {
 		code, body := create("shop", pod("bad", map[string]string{inject.AnnotationInject: "true", inject.AnnotationAdminPort: "8080"}), false)
 		if code != http.StatusBadRequest || !bytes.Contains(body, []byte(`annotation fieldseal.io/admin-port: \"8080\" clashes`)) {

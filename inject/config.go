@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,8 @@ type Config struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 	// Keys configures the key provider defaults.
 	Keys KeysConfig `json:"keys"`
+	// TLS serves the sidecar's listeners over TLS from a Secret.
+	TLS TLSConfig `json:"tls,omitempty"`
 	// SkipNamespaces are never injected (kube-system and the injector's own).
 	SkipNamespaces []string `json:"skipNamespaces,omitempty"`
 }
@@ -45,17 +48,69 @@ type Config struct {
 type KeysConfig struct {
 	// Provider is the default provider: ProviderLocal or ProviderAWS.
 	Provider string `json:"provider"`
-	// Local: the Secret (in the pod's namespace) holding the wrapped key
-	// ring (key ring.json) and the master key (key master-key).
+	// LocalSecret is the local provider's ring Secret (in the pod's
+	// namespace): key ring.json, the wrapped key ring, mounted at
+	// KeysMountPath. It never holds the master key.
 	LocalSecret string `json:"localSecret,omitempty"`
+	// MasterKey says where the local provider's master key comes from: a
+	// Secret of its own, so that whoever may read the ring (its backups,
+	// the rotation tooling) does not also get the key that unwraps it.
+	MasterKey MasterKeyConfig `json:"masterKey,omitempty"`
 	// AWSRegion is set as AWS_REGION on the sidecar when not empty.
 	AWSRegion string `json:"awsRegion,omitempty"`
 }
 
-// Secret keys the local provider's Secret must hold.
+// MasterKeyConfig is where the local provider's master key comes from.
+// Without File, the sidecar gets Secret's Key in the environment variable
+// EnvMasterKey (the config's keys.local.master_key_env), which it clears
+// once read. With File, the sidecar reads the key from that file (the
+// config's keys.local.master_key_file must name the same path), mounted
+// from Volume, or from the Secret with mode 0400 when Volume is nil.
+type MasterKeyConfig struct {
+	// Secret is the Secret (in the pod's namespace) holding the base64
+	// master key; default DefaultMasterKeySecret. Ignored with Volume.
+	Secret string `json:"secret,omitempty"`
+	// Key is the Secret's key holding it; default LocalSecretMasterKeyKey.
+	Key string `json:"key,omitempty"`
+	// File is the absolute path the sidecar reads the master key from;
+	// its directory is the mount point of the master key volume, which
+	// must not be another mount of the sidecar. Empty: the environment.
+	File string `json:"file,omitempty"`
+	// Volume is the volume holding the file under the base name of File
+	// (an external secret store's CSI volume, a Secret with items): the
+	// sidecar refuses a file open to group or others, except a read-only
+	// root-owned file only its group may read (a Secret with defaultMode
+	// 0400 in a pod with an fsGroup). Nil: Secret, key Key, mode 0400.
+	Volume *corev1.VolumeSource `json:"volume,omitempty"`
+}
+
+// TLSConfig serves the sidecar's proxy listener and admin port over TLS
+// with the certificate of a kubernetes.io/tls Secret (keys tls.crt and
+// tls.key) in the pod's namespace, mounted at TLSMountPath and passed with
+// serve's --tls-* and --admin-tls-* flags. The probes then use HTTPS.
+type TLSConfig struct {
+	// Secret is the default TLS Secret; AnnotationTLSSecret overrides it
+	// per pod. Empty (and no annotation): plain HTTP.
+	Secret string `json:"secret,omitempty"`
+	// Listeners are the listeners served over TLS when a Secret is given:
+	// TLSListenerProxy and TLSListenerAdmin (the default: both).
+	Listeners []string `json:"listeners,omitempty"`
+}
+
+// Listeners TLSConfig.Listeners may name.
+const (
+	TLSListenerProxy = "proxy"
+	TLSListenerAdmin = "admin"
+)
+
+// Secret keys: the ring Secret holds LocalSecretRingKey, the master key
+// Secret LocalSecretMasterKeyKey (by default), a TLS Secret the keys of
+// kubernetes.io/tls.
 const (
 	LocalSecretRingKey      = "ring.json"
 	LocalSecretMasterKeyKey = "master-key"
+	TLSSecretCertKey        = "tls.crt"
+	TLSSecretKeyKey         = "tls.key"
 )
 
 // Default values used when a Config field is left empty.
@@ -65,6 +120,9 @@ const (
 	DefaultAdminPort    = 19090
 	DefaultConfigMap    = "fieldseal-fieldmap"
 	DefaultLocalSecret  = "fieldseal-keys"
+	// DefaultMasterKeySecret differs from DefaultLocalSecret: the master
+	// key and the ring it unwraps are never in one Secret.
+	DefaultMasterKeySecret = "fieldseal-master-key"
 )
 
 // ErrInvalidConfig marks an injector Config that cannot be used.
@@ -107,6 +165,15 @@ func (c *Config) setDefaults() {
 	if c.Keys.LocalSecret == "" {
 		c.Keys.LocalSecret = DefaultLocalSecret
 	}
+	if c.Keys.MasterKey.Secret == "" {
+		c.Keys.MasterKey.Secret = DefaultMasterKeySecret
+	}
+	if c.Keys.MasterKey.Key == "" {
+		c.Keys.MasterKey.Key = LocalSecretMasterKeyKey
+	}
+	if len(c.TLS.Listeners) == 0 {
+		c.TLS.Listeners = []string{TLSListenerProxy, TLSListenerAdmin}
+	}
 }
 
 // Validate reports every problem with c at once.
@@ -128,6 +195,25 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{ProviderLocal, ProviderAWS}, c.Keys.Provider) {
 		errs = append(errs, fmt.Errorf("%w: keys.provider %q: want local or aws", ErrInvalidConfig, c.Keys.Provider))
+	}
+	if c.Keys.MasterKey.Secret == c.Keys.LocalSecret && c.Keys.MasterKey.Volume == nil {
+		errs = append(errs, fmt.Errorf("%w: keys.masterKey.secret %q is the ring Secret keys.localSecret: keep the master key in a Secret of its own", ErrInvalidConfig, c.Keys.LocalSecret))
+	}
+	if f := c.Keys.MasterKey.File; f != "" {
+		dir := path.Dir(f)
+		switch {
+		case !path.IsAbs(f) || path.Clean(f) != f || dir == "/":
+			errs = append(errs, fmt.Errorf("%w: keys.masterKey.file %q: want a clean absolute path in a directory of its own", ErrInvalidConfig, f))
+		case dir == ConfigMountPath || dir == KeysMountPath || dir == TLSMountPath:
+			errs = append(errs, fmt.Errorf("%w: keys.masterKey.file %q: its directory is already a mount of the sidecar", ErrInvalidConfig, f))
+		}
+	} else if c.Keys.MasterKey.Volume != nil {
+		errs = append(errs, fmt.Errorf("%w: keys.masterKey.volume needs keys.masterKey.file, the path the sidecar reads", ErrInvalidConfig))
+	}
+	for _, l := range c.TLS.Listeners {
+		if l != TLSListenerProxy && l != TLSListenerAdmin {
+			errs = append(errs, fmt.Errorf("%w: tls.listeners: %q is not a listener: want proxy or admin", ErrInvalidConfig, l))
+		}
 	}
 	switch c.ImagePullPolicy {
 	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:

@@ -4,8 +4,9 @@
 //
 // The webhook only ever adds: one container named "fieldseal" (serve --config
 // /etc/fieldseal/config.yaml, with listen, upstream and admin addresses from
-// annotations or chart defaults), the volumes it needs (the field-map ConfigMap,
-// and for the local key provider the key-ring Secret) and the status annotation
+// annotations or chart defaults), the volumes it needs (the field-map ConfigMap;
+// for the local key provider the key-ring Secret and, when the master key is a
+// file, its own volume; a TLS Secret for the sidecar's listeners) and the status annotation
 // fieldseal.io/status: "injected". The JSON patch returned to the API server is
 // computed by diffing the pod before and after mutation (gomodules.xyz/jsonpatch);
 // no patch is written by hand.

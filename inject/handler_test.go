@@ -115,15 +115,16 @@ func TestReviewInjects(t *testing.T) {
 		image                   string
 		memLimit                string
 		outbound                bool
+		tlsSecret               string
 	}{
 		{"a pod with only the inject annotation gets the chart defaults and the app's port as upstream",
-			"inject-defaults", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false},
+			"inject-defaults", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false, ""},
 		{"every annotation overrides its default",
-			"inject-all-annotations", 9443, 8081, 9901, "aws", "orders-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0-debug", "256Mi", false},
+			"inject-all-annotations", 9443, 8081, 9901, "aws", "orders-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0-debug", "256Mi", false, "orders-tls"},
 		{"a pod without ports or volumes gets the default upstream port and a volumes list",
-			"inject-no-ports-no-volumes", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false},
+			"inject-no-ports-no-volumes", 18080, 8080, 19090, "local", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", false, ""},
 		{"an outbound sidecar listens on loopback only and takes its upstream from the config",
-			"inject-outbound", 18080, 0, 19090, "aws", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", true},
+			"inject-outbound", 18080, 0, 19090, "aws", "fieldseal-fieldmap", "ghcr.io/fieldseal/fieldseal:0.1.0", "128Mi", true, ""},
 	}
 	h := testHandler(t, nil)
 	for _, tt := range tests {
@@ -173,6 +174,21 @@ func TestReviewInjects(t *testing.T) {
 				c.LivenessProbe.HTTPGet.Path != "/healthz" || c.LivenessProbe.HTTPGet.Port.IntVal != tt.admin {
 				t.Errorf("probes do not target the admin port %d: %+v %+v", tt.admin, c.ReadinessProbe, c.LivenessProbe)
 			}
+			wantScheme, tlsArgs := corev1.URISchemeHTTP, "--tls-cert-file /var/run/fieldseal/tls/tls.crt --tls-key-file /var/run/fieldseal/tls/tls.key --admin-tls-cert-file /var/run/fieldseal/tls/tls.crt --admin-tls-key-file /var/run/fieldseal/tls/tls.key"
+			if tt.tlsSecret != "" {
+				wantScheme = corev1.URISchemeHTTPS
+				if !strings.Contains(args, tlsArgs) {
+					t.Errorf("args %q do not serve both listeners from the TLS Secret's files", args)
+				}
+				if v := volume(&pod, TLSVolumeName); v == nil || v.Secret == nil || v.Secret.SecretName != tt.tlsSecret || !mountedAt(c, TLSVolumeName, TLSMountPath) {
+					t.Errorf("TLS Secret %q not mounted at %s: %+v", tt.tlsSecret, TLSMountPath, v)
+				}
+			} else if strings.Contains(args, "tls") || volume(&pod, TLSVolumeName) != nil {
+				t.Errorf("without a TLS Secret the sidecar got TLS args %q or a TLS volume", args)
+			}
+			if c.ReadinessProbe.HTTPGet.Scheme != wantScheme || c.LivenessProbe.HTTPGet.Scheme != wantScheme {
+				t.Errorf("probe schemes %s/%s, want %s", c.ReadinessProbe.HTTPGet.Scheme, c.LivenessProbe.HTTPGet.Scheme, wantScheme)
+			}
 			sc := c.SecurityContext
 			if sc == nil || !*sc.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation ||
 				len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
@@ -210,6 +226,14 @@ func TestReviewInjects(t *testing.T) {
 			if tt.provider == ProviderLocal && (!hasEnv(EnvMasterKey) || hasEnv(EnvAWSRegion)) {
 				t.Errorf("local provider env = %+v, want only %s", c.Env, EnvMasterKey)
 			}
+			if tt.provider == ProviderLocal {
+				ref := c.Env[0].ValueFrom.SecretKeyRef
+				ring := volume(&pod, KeysVolumeName)
+				if ref.Name != DefaultMasterKeySecret || ring == nil || ring.Secret.SecretName == ref.Name ||
+					len(ring.Secret.Items) != 1 || ring.Secret.Items[0].Key != LocalSecretRingKey {
+					t.Errorf("master key from %+v and ring from %+v: want two Secrets, the ring's holding only %s", ref, ring, LocalSecretRingKey)
+				}
+			}
 			if tt.provider == ProviderAWS && (hasEnv(EnvMasterKey) || !hasEnv(EnvAWSRegion)) {
 				t.Errorf("aws provider env = %+v, want only %s", c.Env, EnvAWSRegion)
 			}
@@ -224,6 +248,24 @@ func TestReviewInjects(t *testing.T) {
 			})
 		})
 	}
+}
+
+func volume(pod *corev1.Pod, name string) *corev1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func mountedAt(c corev1.Container, name, dir string) bool {
+	for _, m := range c.VolumeMounts {
+		if m.Name == name && m.MountPath == dir && m.ReadOnly {
+			return true
+		}
+	}
+	return false
 }
 
 func itoa(n int32) string { return resource.NewQuantity(int64(n), resource.DecimalSI).String() }

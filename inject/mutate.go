@@ -3,6 +3,7 @@ package inject
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 
@@ -96,8 +97,13 @@ type settings struct {
 	listen, upstream, admin int32
 	provider                string
 	localSecret             string
+	masterKey               MasterKeyConfig
 	outbound                bool
 	resources               corev1.ResourceRequirements
+	// tlsSecret is the TLS Secret ("" = plain HTTP); tlsProxy and
+	// tlsAdmin say which listeners serve it.
+	tlsSecret          string
+	tlsProxy, tlsAdmin bool
 }
 
 // settings reads every annotation and reports every problem at once.
@@ -109,7 +115,19 @@ func (c Config) settings(pod *corev1.Pod) (settings, error) {
 		configMap:   c.ConfigMap,
 		provider:    c.Keys.Provider,
 		localSecret: c.Keys.LocalSecret,
+		masterKey:   c.Keys.MasterKey,
 		resources:   *c.Resources.DeepCopy(),
+		tlsSecret:   c.TLS.Secret,
+	}
+	if v, ok := ann[AnnotationTLSSecret]; ok {
+		if v == "" || len(v) > 253 {
+			errs = append(errs, &AnnotationError{AnnotationTLSSecret, v, "is not a Secret name"})
+		}
+		s.tlsSecret = v
+	}
+	if s.tlsSecret != "" {
+		s.tlsProxy = slices.Contains(c.TLS.Listeners, TLSListenerProxy)
+		s.tlsAdmin = slices.Contains(c.TLS.Listeners, TLSListenerAdmin)
 	}
 	if v, ok := ann[AnnotationImage]; ok {
 		if slices.Contains(c.AllowedImages, v) {
@@ -141,6 +159,14 @@ func (c Config) settings(pod *corev1.Pod) (settings, error) {
 			errs = append(errs, &AnnotationError{AnnotationKeyProvider, v, `is not a key provider: want "local" or "aws"`})
 		}
 		s.provider = v
+	}
+
+	if s.provider == ProviderLocal && s.masterKey.File != "" && s.masterKey.Volume == nil &&
+		(pod.Spec.SecurityContext == nil || pod.Spec.SecurityContext.FSGroup == nil) {
+		// Without an fsGroup the kubelet leaves the Secret's 0400 file to
+		// root, and the non-root sidecar could not read it: refuse here
+		// rather than admit a pod that crash-loops.
+		errs = append(errs, fmt.Errorf("%w: the master key file %s comes from Secret %q with mode 0400, which a non-root sidecar reads only through the pod's securityContext.fsGroup; set one", ErrConflict, s.masterKey.File, s.masterKey.Secret))
 	}
 
 	appPorts := map[int32]string{} // port -> container using it
@@ -255,6 +281,38 @@ func (s settings) volumes() []corev1.Volume {
 				Items:      []corev1.KeyToPath{{Key: LocalSecretRingKey, Path: LocalSecretRingKey}},
 			}},
 		})
+		if mk := s.masterKey; mk.File != "" {
+			src := mk.Volume
+			if src == nil {
+				// 0400: the sidecar refuses a master key file open to
+				// group or others; with the pod's fsGroup the kubelet
+				// makes it 0440 root:fsGroup, which it accepts.
+				mode := int32(0o400)
+				src = &corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+					SecretName:  mk.Secret,
+					Items:       []corev1.KeyToPath{{Key: mk.Key, Path: path.Base(mk.File)}},
+					DefaultMode: &mode,
+				}}
+			}
+			vols = append(vols, corev1.Volume{Name: MasterKeyVolumeName, VolumeSource: *src.DeepCopy()})
+		}
+	}
+	if s.tlsSecret != "" {
+		// 0444: the private key is readable inside the sidecar's own
+		// container, where the sidecar is the only process; other
+		// containers see the file only if they mount the volume.
+		mode := int32(0o444)
+		vols = append(vols, corev1.Volume{
+			Name: TLSVolumeName,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: s.tlsSecret,
+				Items: []corev1.KeyToPath{
+					{Key: TLSSecretCertKey, Path: TLSSecretCertKey},
+					{Key: TLSSecretKeyKey, Path: TLSSecretKeyKey},
+				},
+				DefaultMode: &mode,
+			}},
+		})
 	}
 	return vols
 }
@@ -264,26 +322,32 @@ func (s settings) volumes() []corev1.Volume {
 // the pod may reach it (loopback listener) and the upstream (the store) comes
 // from the config file.
 func (s settings) args() []string {
+	args := []string{"serve", "--config", ConfigMountPath + "/" + ConfigFileKey}
 	if s.outbound {
-		return []string{
-			"serve",
-			"--config", ConfigMountPath + "/" + ConfigFileKey,
-			"--listen", fmt.Sprintf("127.0.0.1:%d", s.listen),
-			"--admin-listen", fmt.Sprintf("0.0.0.0:%d", s.admin),
-			"--key-provider", s.provider,
-		}
+		args = append(args, "--listen", fmt.Sprintf("127.0.0.1:%d", s.listen))
+	} else {
+		args = append(args,
+			"--listen", fmt.Sprintf("0.0.0.0:%d", s.listen),
+			"--upstream", fmt.Sprintf("http://127.0.0.1:%d", s.upstream))
 	}
-	return []string{
-		"serve",
-		"--config", ConfigMountPath + "/" + ConfigFileKey,
-		"--listen", fmt.Sprintf("0.0.0.0:%d", s.listen),
-		"--upstream", fmt.Sprintf("http://127.0.0.1:%d", s.upstream),
+	args = append(args,
 		"--admin-listen", fmt.Sprintf("0.0.0.0:%d", s.admin),
-		"--key-provider", s.provider,
+		"--key-provider", s.provider)
+	cert, key := TLSMountPath+"/"+TLSSecretCertKey, TLSMountPath+"/"+TLSSecretKeyKey
+	if s.tlsProxy {
+		args = append(args, "--tls-cert-file", cert, "--tls-key-file", key)
 	}
+	if s.tlsAdmin {
+		args = append(args, "--admin-tls-cert-file", cert, "--admin-tls-key-file", key)
+	}
+	return args
 }
 
 func (c Config) container(s settings) corev1.Container {
+	probeScheme := corev1.URISchemeHTTP
+	if s.tlsAdmin {
+		probeScheme = corev1.URISchemeHTTPS
+	}
 	ctr := corev1.Container{
 		Name:            ContainerName,
 		Image:           s.image,
@@ -296,12 +360,12 @@ func (c Config) container(s settings) corev1.Container {
 		VolumeMounts: []corev1.VolumeMount{{Name: ConfigVolumeName, MountPath: ConfigMountPath, ReadOnly: true}},
 		Resources:    s.resources,
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(s.admin)}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(s.admin), Scheme: probeScheme}},
 			PeriodSeconds:    5,
 			FailureThreshold: 3,
 		},
 		LivenessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(s.admin)}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(s.admin), Scheme: probeScheme}},
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
@@ -309,19 +373,28 @@ func (c Config) container(s settings) corev1.Container {
 	}
 	switch s.provider {
 	case ProviderLocal:
-		// The key ring is read from the same Secret as the master key; the
-		// config's keys.local.ring_file must be KeysMountPath/ring.json.
-		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: EnvMasterKey, ValueFrom: &corev1.EnvVarSource{
-			SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: s.localSecret},
-				Key:                  LocalSecretMasterKeyKey,
-			},
-		}})
+		// The ring comes from its Secret (the config's keys.local.ring_file
+		// must be KeysMountPath/ring.json), the master key from another:
+		// a file (the config's keys.local.master_key_file is
+		// masterKey.File) or the environment.
 		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: KeysVolumeName, MountPath: KeysMountPath, ReadOnly: true})
+		if mk := s.masterKey; mk.File != "" {
+			ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: MasterKeyVolumeName, MountPath: path.Dir(mk.File), ReadOnly: true})
+		} else {
+			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: EnvMasterKey, ValueFrom: &corev1.EnvVarSource{
+				SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: mk.Secret},
+					Key:                  mk.Key,
+				},
+			}})
+		}
 	case ProviderAWS:
 		if c.Keys.AWSRegion != "" {
 			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: EnvAWSRegion, Value: c.Keys.AWSRegion})
 		}
+	}
+	if s.tlsSecret != "" {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
 	return ctr
 }

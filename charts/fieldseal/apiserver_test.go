@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fieldseal/fieldseal/inject"
 	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -57,6 +59,7 @@ func TestChartIsAcceptedByRealAPIServer(t *testing.T) {
 	}{
 		{"every object rendered with the default values is valid", nil},
 		{"every object rendered with the custom values is valid (cert-manager kinds aside)", []string{"-f", filepath.Join("ci", "custom-values.yaml")}},
+		{"every object rendered with the local provider and sidecar TLS is valid (cert-manager kinds aside)", []string{"-f", filepath.Join("ci", "local-tls-values.yaml")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			docs := splitDocs(t, helmTemplate(t, ".", tt.args...))
@@ -88,4 +91,22 @@ func TestChartIsAcceptedByRealAPIServer(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a pod injected with the local-tls values (CSI master key, TLS Secret) is valid", func(t *testing.T) {
+		m := decodeAll(t, helmTemplate(t, ".", "-f", filepath.Join("ci", "local-tls-values.yaml")))
+		cfg := checkInjectorConfig(t, m, one(t, "Deployment", m.deployments), images{
+			injector: "ghcr.io/fieldseal/fieldseal-injector:0.1.0", sidecar: "ghcr.io/fieldseal/fieldseal:0.1.0"})
+		pod := &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Name: "shop-api", Annotations: map[string]string{inject.AnnotationInject: "true"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "registry.example.com/shop/api:2.4.1",
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}},
+		}
+		dec, err := cfg.Decide(pod, "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, out := srv.Do(t, http.MethodPost, "/api/v1/namespaces/shop/pods?dryRun=All&fieldValidation=Strict", dec.Pod); code != http.StatusCreated {
+			t.Errorf("injected pod rejected: %d %s", code, out)
+		}
+	})
 }

@@ -131,8 +131,9 @@ type cmCertificate struct {
 			RotationPolicy string `json:"rotationPolicy,omitempty"`
 		} `json:"privateKey"`
 		IssuerRef struct {
-			Name string `json:"name"`
-			Kind string `json:"kind"`
+			Name  string `json:"name"`
+			Kind  string `json:"kind"`
+			Group string `json:"group,omitempty"`
 		} `json:"issuerRef"`
 	} `json:"spec"`
 }

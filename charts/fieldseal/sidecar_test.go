@@ -66,31 +66,59 @@ func TestSidecarTemplateMatchesInjector(t *testing.T) {
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
 	}
+	fsGroup := int64(65532)
 	tests := []struct {
 		name string
 		set  []string
 		cfg  inject.Config
+		// podFSGroup sets the pod's fsGroup, which a master key file
+		// from a Secret needs.
+		podFSGroup bool
 	}{
 		{"with the aws provider the template renders the injector's container",
 			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.keyProvider=aws", "fieldseal.awsRegion=eu-west-1",
 				"fieldseal.configMap=shop-fieldmap", "fieldseal.upstreamPort=8080"},
 			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, ConfigMap: "shop-fieldmap",
-				Resources: resources, Keys: inject.KeysConfig{Provider: "aws", AWSRegion: "eu-west-1"}}},
+				Resources: resources, Keys: inject.KeysConfig{Provider: "aws", AWSRegion: "eu-west-1"}}, false},
 		{"with the local provider and custom ports the template renders the injector's container",
 			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.keyProvider=local", "fieldseal.localSecret=shop-keys",
 				"fieldseal.listenPort=9443", "fieldseal.adminPort=9901", "fieldseal.upstreamPort=8080"},
 			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, ConfigMap: "fieldseal-fieldmap",
-				ListenPort: 9443, AdminPort: 9901, Resources: resources, Keys: inject.KeysConfig{Provider: "local", LocalSecret: "shop-keys"}}},
+				ListenPort: 9443, AdminPort: 9901, Resources: resources, Keys: inject.KeysConfig{Provider: "local", LocalSecret: "shop-keys"}}, false},
 		{"with the outbound topology the template renders the injector's loopback-only container",
 			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.topology=outbound"},
 			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent,
-				Resources: resources, Keys: inject.KeysConfig{Provider: "aws"}}},
+				Resources: resources, Keys: inject.KeysConfig{Provider: "aws"}}, false},
+		{"with a master key Secret of its own in the environment the template renders the injector's container",
+			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.keyProvider=local", "fieldseal.masterKeySecret=shop-mk", "fieldseal.masterKeySecretKey=key"},
+			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, Resources: resources,
+				Keys: inject.KeysConfig{Provider: "local", MasterKey: inject.MasterKeyConfig{Secret: "shop-mk", Key: "key"}}}, false},
+		{"with the master key file from its Secret (mode 0400) the template renders the injector's container and volumes",
+			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.keyProvider=local", "fieldseal.masterKeyFile=/var/run/fieldseal/master-key/master-key"},
+			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, Resources: resources,
+				Keys: inject.KeysConfig{Provider: "local", MasterKey: inject.MasterKeyConfig{File: "/var/run/fieldseal/master-key/master-key"}}}, true},
+		{"with the master key file from a CSI volume and TLS on both listeners the template renders the injector's container and volumes",
+			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.keyProvider=local", "fieldseal.masterKeyFile=/mnt/master/master-key",
+				`fieldseal.masterKeyVolume={"csi":{"driver":"secrets-store.csi.k8s.io","readOnly":true,"volumeAttributes":{"secretProviderClass":"fieldseal-master-key"}}}`,
+				"fieldseal.tlsSecret=shop-api-tls"},
+			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, Resources: resources,
+				Keys: inject.KeysConfig{Provider: "local", MasterKey: inject.MasterKeyConfig{File: "/mnt/master/master-key", Volume: &corev1.VolumeSource{
+					CSI: &corev1.CSIVolumeSource{Driver: "secrets-store.csi.k8s.io", ReadOnly: ptrTrue(), VolumeAttributes: map[string]string{"secretProviderClass": "fieldseal-master-key"}}}}},
+				TLS: inject.TLSConfig{Secret: "shop-api-tls"}}, false},
+		{"with TLS on the admin port only the template renders the injector's container",
+			[]string{"fieldseal.image=ghcr.io/fieldseal/fieldseal:0.1.0", "fieldseal.tlsSecret=shop-api-tls", `fieldseal.tlsListeners=["admin"]`},
+			inject.Config{Image: "ghcr.io/fieldseal/fieldseal:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent, Resources: resources,
+				Keys: inject.KeysConfig{Provider: "aws"}, TLS: inject.TLSConfig{Secret: "shop-api-tls", Listeners: []string{"admin"}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var args []string
 			for _, s := range tt.set {
-				args = append(args, "--set", s)
+				flag := "--set"
+				if strings.Contains(s, "={") || strings.Contains(s, "=[") {
+					flag = "--set-json"
+				}
+				args = append(args, flag, s)
 			}
 			m := decodeAll(t, helmTemplate(t, dir, args...))
 			d := one(t, "Deployment", m.deployments)
@@ -113,6 +141,9 @@ func TestSidecarTemplateMatchesInjector(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Annotations: ann},
 				Spec:       corev1.PodSpec{Containers: rendered.Containers[:1]},
 			}
+			if tt.podFSGroup {
+				pod.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: &fsGroup}
+			}
 			dec, err := cfg.Decide(pod, "shop")
 			if err != nil || dec.Pod == nil {
 				t.Fatalf("injector: %v %+v", err, dec)
@@ -132,4 +163,10 @@ func TestSidecarTemplateMatchesInjector(t *testing.T) {
 	t.Run("a missing image fails the render with a clear message", func(t *testing.T) {
 		helmMustFail(t, dir, "fieldseal.sidecar: image is required")
 	})
+	t.Run("the master key in the ring's Secret fails the render", func(t *testing.T) {
+		helmMustFail(t, dir, "a Secret of its own", "--set", "fieldseal.image=x", "--set", "fieldseal.keyProvider=local",
+			"--set", "fieldseal.localSecret=keys", "--set", "fieldseal.masterKeySecret=keys")
+	})
 }
+
+func ptrTrue() *bool { t := true; return &t }

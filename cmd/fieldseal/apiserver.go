@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -13,11 +12,12 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 )
 
-// serveAPI starts the API listener of cfg.API on h: TLS when configured
-// (with HTTP/2 by ALPN), the proxy's header and idle timeouts. Serve's
-// result goes to errc; the caller shuts the returned server down with the
-// others, which drains calls in flight.
-func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- error) (*http.Server, error) {
+// serveAPI starts the API listener of cfg.API on h through lns: TLS when
+// configured (with HTTP/2 by ALPN and the certificate reloaded), the
+// proxy's header and idle timeouts. Serve's result goes to lns' errc; the
+// caller shuts the returned server down with the others, which drains calls
+// in flight.
+func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, lns *listeners) (*http.Server, error) {
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen api %s: %w", cfg.API.Listen, err)
@@ -28,16 +28,8 @@ func serveAPI(cfg *config.Config, h *api.API, log zerolog.Logger, errc chan<- er
 		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 	}
-	if t := cfg.API.TLS; t.Enabled() {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			_ = ln.Close()
-			return nil, fmt.Errorf("load api tls certificate %s: %w", t.CertFile, err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
+	if err := lns.serve(srv, ln, cfg.API.TLS, "api"); err != nil {
+		return nil, err
 	}
 	log.Info().Str("event", "api_listening").Str("listen", ln.Addr().String()).Bool("tls", cfg.API.TLS.Enabled()).
 		Bool("allow_anonymous", cfg.API.AllowAnonymous).Msg("encryption API serving")

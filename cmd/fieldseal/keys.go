@@ -99,7 +99,7 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile, &cfg.TLS.CertFile, &cfg.TLS.KeyFile} {
+	for _, p := range []*string{&cfg.Keys.Local.RingFile, &cfg.Keys.Local.MasterKeyFile, &cfg.TLS.CertFile, &cfg.TLS.KeyFile, &cfg.AdminTLS.CertFile, &cfg.AdminTLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

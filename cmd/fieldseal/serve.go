@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +40,10 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`, overriding the config's upstream")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "admin listen `ADDRESS`, overriding the config's admin_listen")
 	fs.StringVar(&o.keyProvider, "key-provider", "", "key provider (local or aws), overriding the config's keys.provider")
+	fs.StringVar(&o.tls.CertFile, "tls-cert-file", "", "PEM certificate `FILE` of the proxy listener, overriding the config's tls.cert_file (with --tls-key-file)")
+	fs.StringVar(&o.tls.KeyFile, "tls-key-file", "", "PEM private key `FILE` of the proxy listener, overriding the config's tls.key_file")
+	fs.StringVar(&o.adminTLS.CertFile, "admin-tls-cert-file", "", "PEM certificate `FILE` of the admin listener, overriding the config's admin_tls.cert_file (with --admin-tls-key-file)")
+	fs.StringVar(&o.adminTLS.KeyFile, "admin-tls-key-file", "", "PEM private key `FILE` of the admin listener, overriding the config's admin_tls.key_file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -54,9 +57,13 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 }
 
 // overrides are the serve flags that replace config values: the Kubernetes
-// injector sets ports and the provider per pod while sharing one field map.
+// injector sets ports, the provider and the TLS files (from a Secret in the
+// pod's namespace) per pod while sharing one field map.
 type overrides struct {
 	configFile, listen, upstream, adminListen, keyProvider string
+	// tls and adminTLS replace the config's tls and admin_tls sections as a
+	// whole when their certificate file is given.
+	tls, adminTLS config.TLS
 }
 
 // load loads and compiles the config file with the overrides applied, and
@@ -78,6 +85,20 @@ func (o overrides) load() (*config.Config, *fieldmap.Map, error) {
 		cfg.Keys.Provider = config.Provider(o.keyProvider)
 	}
 	var errs []error
+	for _, t := range []struct {
+		flag  string
+		given config.TLS
+		dst   *config.TLS
+	}{{"--tls", o.tls, &cfg.TLS}, {"--admin-tls", o.adminTLS, &cfg.AdminTLS}} {
+		if (t.given.CertFile == "") != (t.given.KeyFile == "") {
+			errs = append(errs, fmt.Errorf("%s-cert-file and %s-key-file go together", t.flag, t.flag))
+		} else if t.given.Enabled() {
+			*t.dst = t.given
+		}
+	}
+	if cfg.AdminTLS.Enabled() && cfg.AdminListen == "" {
+		errs = append(errs, errors.New("admin TLS needs the admin listener, but admin_listen is empty"))
+	}
 	for name, addr := range map[string]string{"--listen": cfg.Listen, "--admin-listen": cfg.AdminListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil && addr != "" {
 			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
@@ -233,18 +254,11 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 3)
-	if cfg.TLS.Enabled() {
-		// With a certificate the listener speaks TLS, and net/http then
-		// offers HTTP/2 to clients by ALPN.
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("load tls certificate %s: %w", cfg.TLS.CertFile, err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
+	lns := newListeners(ctx, log, reg, errc)
+	// With a certificate the listener speaks TLS, and net/http then offers
+	// HTTP/2 to clients by ALPN.
+	if err := lns.serve(srv, ln, cfg.TLS, "proxy"); err != nil {
+		return err
 	}
 
 	if cfg.AdminListen != "" {
@@ -256,12 +270,16 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		admin := &http.Server{
 			Handler:           admin.New(admin.Options{Keys: cache, Status: cache, Gatherer: reg, Pprof: cfg.AdminPprof}),
 			ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog:          stdlog.New(log.With().Str("event", "http_server").Str("listener", "admin").Logger(), "", 0),
+		}
+		if err := lns.serve(admin, aln, cfg.AdminTLS, "admin"); err != nil {
+			_ = srv.Close()
+			return err
 		}
 		servers = append(servers, admin)
-		go func() { errc <- admin.Serve(aln) }()
 	}
 	if apiHandler != nil {
-		apiSrv, err := serveAPI(cfg, apiHandler, log, errc)
+		apiSrv, err := serveAPI(cfg, apiHandler, log, lns)
 		if err != nil {
 			shutdown(servers, cfg.Limits.ShutdownTimeout, log)
 			return err
@@ -270,6 +288,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	warnGuardOff(fm, log)
 	log.Info().Str("event", "listening").Str("listen", ln.Addr().String()).Str("admin", cfg.AdminListen).
+		Bool("tls", cfg.TLS.Enabled()).Bool("admin_tls", cfg.AdminTLS.Enabled()).
 		Str("upstream", redacted(cfg.Upstream)).Str("provider", string(cfg.Keys.Provider)).Int("routes", len(cfg.Routes)).Msg("fieldseal serving")
 
 	cacheCtx, stopCache := context.WithCancel(ctx)

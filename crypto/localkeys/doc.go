@@ -26,7 +26,9 @@
 // does not unwrap is left out of the loaded ring and reported by
 // Provider.Unreadable instead of failing the load.
 //
-// The master key file must not be readable by group or others, and the
+// The master key file must not be readable by group or others (a root-owned,
+// read-only file readable by its group, as a Kubernetes Secret volume with
+// defaultMode 0400 and an fsGroup gives a non-root container, excepted), and the
 // environment variable is unset once read. The master key is base64 (standard or URL alphabet, padding optional) of
 // exactly 32 random bytes. Missing, short, long and visibly non-random keys
 // (one repeated byte, few distinct bytes, an arithmetic sequence, all

@@ -47,15 +47,20 @@ func (MasterKey) GoString() string { return "MasterKey(redacted)" }
 
 // LoadMasterKey reads the master key from file, or, when file is empty,
 // from the environment variable envVar. A file readable or writable by
-// group or others is refused (ErrMasterKeyExposed); the variable is unset
-// once read. Errors say where it looked and what to do, never the key text.
+// group or others is refused (ErrMasterKeyExposed), with one exception: a
+// read-only file owned by root that only its group may also read (mode
+// 0440 or 0040), read by a process that is not root. That is how the
+// kubelet mounts a Secret with defaultMode 0400 in a pod with an fsGroup
+// (it adds group read and sets the group to the fsGroup), the only way a
+// non-root container reads a Secret file not open to others. The variable
+// is unset once read. Errors say where it looked and what to do, never the key text.
 func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	if file != "" {
 		fi, err := os.Stat(file)
 		if err != nil {
 			return MasterKey{}, fmt.Errorf("read master key file %q: %w", file, err)
 		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 && !mountedSecret(fi) {
 			return MasterKey{}, fmt.Errorf("master key file %q has mode %04o: readable or writable by group or others; run chmod 600: %w", file, perm, ErrMasterKeyExposed)
 		}
 		b, err := os.ReadFile(file)

@@ -127,7 +127,11 @@ keys:
   {{- else }}
   local:
     ring_file: /var/run/fieldseal/keys/ring.json
+    {{- with .Values.keys.local.masterKeyFile.path }}
+    master_key_file: {{ . | quote }}
+    {{- else }}
     master_key_env: FIELDSEAL_MASTER_KEY
+    {{- end }}
   {{- end }}
 log:
   {{- toYaml .Values.fieldMap.log | nindent 2 }}
@@ -139,6 +143,14 @@ routes:
 
 {{/* The injector's config (inject.Config). */}}
 {{- define "fieldseal.injectorConfig" -}}
+{{- with .Values.keys.local }}
+{{- if and (eq .secretName .masterKeySecret.name) (not .masterKeyFile.volume) }}
+{{- fail "keys.local.masterKeySecret.name is keys.local.secretName: keep the master key in a Secret of its own, apart from the ring" }}
+{{- end }}
+{{- if and .masterKeyFile.volume (not .masterKeyFile.path) }}
+{{- fail "keys.local.masterKeyFile.volume needs keys.local.masterKeyFile.path, the file the sidecar reads on it" }}
+{{- end }}
+{{- end -}}
 image: {{ include "fieldseal.image" . }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
 {{- with .Values.injector.allowedImages }}
@@ -154,9 +166,28 @@ resources:
 keys:
   provider: {{ .Values.keys.provider }}
   localSecret: {{ .Values.keys.local.secretName }}
+  masterKey:
+    secret: {{ .Values.keys.local.masterKeySecret.name }}
+    key: {{ .Values.keys.local.masterKeySecret.key }}
+    {{- with .Values.keys.local.masterKeyFile }}
+    {{- if .path }}
+    file: {{ .path | quote }}
+    {{- end }}
+    {{- with .volume }}
+    volume:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- end }}
   {{- with .Values.keys.aws.region }}
   awsRegion: {{ . }}
   {{- end }}
+{{- with .Values.sidecar.tls }}
+tls:
+  {{- with .secretName }}
+  secret: {{ . }}
+  {{- end }}
+  listeners: {{ toJson .listeners }}
+{{- end }}
 skipNamespaces: {{ include "fieldseal.skipNamespaces" . }}
 {{- end -}}
 

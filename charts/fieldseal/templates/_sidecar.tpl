@@ -20,8 +20,20 @@ Parameters (a dict; all but image optional):
                    the upstream (the store) from the config file
   adminPort        default 19090
   keyProvider      local | aws, default aws
-  localSecret      Secret with ring.json and master-key (local), default fieldseal-keys
-  awsRegion        AWS_REGION for the aws provider, default unset
+  localSecret      ring Secret: key ring.json only (local), default fieldseal-keys
+  masterKeySecret  Secret holding the master key (local), default fieldseal-master-key;
+                   never the ring's Secret
+  masterKeySecretKey  its key, default master-key
+  masterKeyFile    absolute path the sidecar reads the master key from (the config's
+                   keys.local.master_key_file must be the same); unset: the key is
+                   passed in FIELDSEAL_MASTER_KEY, which the sidecar clears once read
+  masterKeyVolume  volume source (a dict: csi:, secret:, ...) holding that file under
+                   its base name, mounted at its directory; default masterKeySecret with
+                   mode 0400, which a non-root sidecar reads only with the pod's fsGroup
+  tlsSecret        kubernetes.io/tls Secret whose certificate the sidecar serves,
+                   default none (plain HTTP)
+  tlsListeners     the listeners tlsSecret serves: proxy and/or admin, default both
+                   (with admin the probes use HTTPS)
   resources        dict of requests/limits, default requests 50m/64Mi, limit 256Mi
 */}}
 {{- define "fieldseal.sidecar" -}}
@@ -36,6 +48,15 @@ Parameters (a dict; all but image optional):
 {{- end -}}
 {{- if not (has $provider (list "local" "aws")) -}}
 {{- fail (printf "fieldseal.sidecar: keyProvider %q: want local or aws" $provider) -}}
+{{- end -}}
+{{- $local := eq $provider "local" -}}
+{{- $mkFile := and $local .masterKeyFile -}}
+{{- $tlsListeners := default (list "proxy" "admin") .tlsListeners -}}
+{{- $tlsProxy := and .tlsSecret (has "proxy" $tlsListeners) -}}
+{{- $tlsAdmin := and .tlsSecret (has "admin" $tlsListeners) -}}
+{{- $scheme := ternary "HTTPS" "HTTP" (not (not $tlsAdmin)) -}}
+{{- if and $local (eq (default "fieldseal-keys" .localSecret) (default "fieldseal-master-key" .masterKeySecret)) (not .masterKeyVolume) -}}
+{{- fail "fieldseal.sidecar: masterKeySecret is the ring's Secret (localSecret): keep the master key in a Secret of its own" -}}
 {{- end -}}
 {{- $resources := default (dict "requests" (dict "cpu" "50m" "memory" "64Mi") "limits" (dict "memory" "256Mi")) .resources -}}
 - name: fieldseal
@@ -57,6 +78,18 @@ Parameters (a dict; all but image optional):
     - {{ printf "0.0.0.0:%d" $admin | quote }}
     - --key-provider
     - {{ $provider }}
+    {{- if $tlsProxy }}
+    - --tls-cert-file
+    - /var/run/fieldseal/tls/tls.crt
+    - --tls-key-file
+    - /var/run/fieldseal/tls/tls.key
+    {{- end }}
+    {{- if $tlsAdmin }}
+    - --admin-tls-cert-file
+    - /var/run/fieldseal/tls/tls.crt
+    - --admin-tls-key-file
+    - /var/run/fieldseal/tls/tls.key
+    {{- end }}
   ports:
     - name: fieldseal
       containerPort: {{ $listen }}
@@ -64,14 +97,14 @@ Parameters (a dict; all but image optional):
     - name: fieldseal-admin
       containerPort: {{ $admin }}
       protocol: TCP
-  {{- if eq $provider "local" }}
+  {{- if and $local (not $mkFile) }}
   env:
     - name: FIELDSEAL_MASTER_KEY
       valueFrom:
         secretKeyRef:
-          name: {{ default "fieldseal-keys" .localSecret }}
-          key: master-key
-  {{- else if .awsRegion }}
+          name: {{ default "fieldseal-master-key" .masterKeySecret }}
+          key: {{ default "master-key" .masterKeySecretKey }}
+  {{- else if and (not $local) .awsRegion }}
   env:
     - name: AWS_REGION
       value: {{ .awsRegion | quote }}
@@ -80,9 +113,19 @@ Parameters (a dict; all but image optional):
     - name: fieldseal-config
       mountPath: /etc/fieldseal
       readOnly: true
-    {{- if eq $provider "local" }}
+    {{- if $local }}
     - name: fieldseal-keys
       mountPath: /var/run/fieldseal/keys
+      readOnly: true
+    {{- end }}
+    {{- if $mkFile }}
+    - name: fieldseal-master-key
+      mountPath: {{ dir .masterKeyFile }}
+      readOnly: true
+    {{- end }}
+    {{- if .tlsSecret }}
+    - name: fieldseal-tls
+      mountPath: /var/run/fieldseal/tls
       readOnly: true
     {{- end }}
   resources:
@@ -91,12 +134,14 @@ Parameters (a dict; all but image optional):
     httpGet:
       path: /readyz
       port: {{ $admin }}
+      scheme: {{ $scheme }}
     periodSeconds: 5
     failureThreshold: 3
   livenessProbe:
     httpGet:
       path: /healthz
       port: {{ $admin }}
+      scheme: {{ $scheme }}
     periodSeconds: 10
     failureThreshold: 3
   securityContext:
@@ -124,5 +169,32 @@ Parameters (a dict; all but image optional):
     items:
       - key: ring.json
         path: ring.json
+{{- if .masterKeyFile }}
+- name: fieldseal-master-key
+  {{- if .masterKeyVolume }}
+  {{- toYaml .masterKeyVolume | nindent 2 }}
+  {{- else }}
+  secret:
+    secretName: {{ default "fieldseal-master-key" .masterKeySecret }}
+    items:
+      - key: {{ default "master-key" .masterKeySecretKey }}
+        path: {{ base .masterKeyFile }}
+    # 0400: the sidecar refuses a master key file open to group or others; with
+    # the pod's fsGroup the kubelet makes it 0440 root:fsGroup, which it accepts.
+    defaultMode: 256
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- with .tlsSecret }}
+- name: fieldseal-tls
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+    # 0444: readable inside the sidecar's container only (no other mounts it).
+    defaultMode: 292
 {{- end }}
 {{- end -}}

@@ -1,0 +1,139 @@
+//go:build linux
+
+package localkeys_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
+)
+
+// envLoadMasterKey makes the test binary, re-run as another user, load the
+// master key file it names and report the result on stdout.
+const envLoadMasterKey = "FIELDSEAL_TEST_LOAD_MASTER_KEY"
+
+// pod is the user, group and fsGroup of the sidecar in a pod (the image's
+// nonroot user, the chart's fsGroup).
+const pod = 65532
+
+// The kubelet writes a Secret volume's files as root; with the pod's
+// fsGroup it sets their group to it and adds group read, so defaultMode
+// 0400 becomes 0440 and a non-root sidecar reads the file as a member of
+// that group. That file must load; anything else open to group or others
+// must not. Playing the kubelet and then the sidecar needs root: the test
+// creates the files as root and loads them in a copy of the test binary
+// running as uid and gid 65532.
+func TestMasterKeyFileAsKubernetesMountsASecret(t *testing.T) {
+	if os.Getenv(envLoadMasterKey) != "" {
+		t.Skip("the child run only loads (TestMain-free re-exec)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write files as the kubelet does and load them as another user")
+	}
+	_, text := newMasterKey(t)
+	// Not t.TempDir: its parent is private to root, and the child must
+	// reach the files.
+	dir, err := os.MkdirTemp("", "fieldseal-secretmount-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "localkeys.test")
+	copyExecutable(t, bin)
+	for _, tt := range []struct {
+		name       string
+		uid, gid   int
+		mode       os.FileMode
+		wantLoaded bool
+	}{
+		{"a root-owned 0440 file of the pod's fsGroup loads (defaultMode 0400 with fsGroup)", 0, pod, 0o440, true},
+		{"a root-owned 0040 file of the pod's fsGroup loads", 0, pod, 0o040, true},
+		{"a file owned by the sidecar's user with 0400 loads", pod, pod, 0o400, true},
+		{"a root-owned 0444 file (readable by others) is refused", 0, pod, 0o444, false},
+		{"a root-owned 0460 file (group-writable) is refused", 0, pod, 0o460, false},
+		{"a root-owned 0640 file (writable by its owner) is refused", 0, pod, 0o640, false},
+		{"a 0440 file owned by another user than root is refused", 1000, pod, 0o440, false},
+		{"a 0640 file owned by the sidecar's user is refused", pod, pod, 0o640, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(tt.name))
+			if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(file, tt.uid, tt.gid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(file, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "-test.run=^TestLoadMasterKeyChild$")
+			cmd.Env = append(os.Environ(), envLoadMasterKey+"="+file)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: pod, Gid: pod, Groups: []uint32{pod}}}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child run as uid %d: %v\n%s", pod, err, out)
+			}
+			loaded := strings.Contains(string(out), "LOADED")
+			if loaded != tt.wantLoaded {
+				t.Errorf("mode %04o owner %d:%d: loaded %v, want %v\n%s", tt.mode, tt.uid, tt.gid, loaded, tt.wantLoaded, out)
+			}
+			if !tt.wantLoaded && !strings.Contains(string(out), "REFUSED "+localkeys.ErrMasterKeyExposed.Error()) {
+				t.Errorf("mode %04o: not refused as exposed:\n%s", tt.mode, out)
+			}
+		})
+	}
+}
+
+// TestLoadMasterKeyChild is the child run of
+// TestMasterKeyFileAsKubernetesMountsASecret.
+func TestLoadMasterKeyChild(t *testing.T) {
+	file := os.Getenv(envLoadMasterKey)
+	if file == "" {
+		t.Skip("run by TestMasterKeyFileAsKubernetesMountsASecret")
+	}
+	_, err := localkeys.LoadMasterKey(file, "")
+	switch {
+	case err == nil:
+		fmt.Println("LOADED")
+	case errors.Is(err, localkeys.ErrMasterKeyExposed):
+		fmt.Println("REFUSED " + localkeys.ErrMasterKeyExposed.Error())
+	default:
+		fmt.Println("ERROR", err)
+	}
+}
+
+// copyExecutable copies the running test binary to dst, where the user the
+// child runs as can execute it (the build cache is private to its owner).
+func copyExecutable(t *testing.T, dst string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
