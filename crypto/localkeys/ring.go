@@ -69,16 +69,16 @@ type wrapped struct {
 
 // Status describes a ring file without key material.
 type Status struct {
-	Path       string           `json:"path"`
-	Format     string           `json:"format"`
-	RingID     string           `json:"ring_id"`
-	Primary    uint32           `json:"primary"`
-	MinVersion uint32           `json:"min_version,omitempty"`
+	Path       string `json:"path"`
+	Format     string `json:"format"`
+	RingID     string `json:"ring_id"`
+	Primary    uint32 `json:"primary"`
+	MinVersion uint32 `json:"min_version,omitempty"`
 	// Lookup is the version deterministic values are sealed under (the
 	// primary when the ring names none).
 	Lookup   uint32           `json:"lookup"`
 	Keys     []crypto.KeyInfo `json:"keys"`
-	Revision   string           `json:"revision"` // SHA-256 of the file, hex
+	Revision string           `json:"revision"` // SHA-256 of the file, hex
 	// Size is the file size in bytes.
 	Size int `json:"size"`
 }
