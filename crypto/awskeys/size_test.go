@@ -24,8 +24,9 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Room for about three versions: the warning comes before the refusal.
-	opts.MaxRingBytes = st.Size + 2*(st.Size/3)
+	// Room for about four versions (the first rotation adds the lookup
+	// version too): the warning comes before the refusal.
+	opts.MaxRingBytes = 2 * st.Size
 	var warned bool
 	var refused error
 	for range 10 {
@@ -51,7 +52,12 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("destroying an old version prunes it and makes room again", func(t *testing.T) {
-		if _, err := Destroy(ctx, opts, 1); err != nil {
+		// v1 is the lookup version (the first rotation pinned it): v2 is the
+		// oldest that may go.
+		if _, err := Destroy(ctx, opts, 1); !errors.Is(err, ErrLookupVersion) {
+			t.Fatalf("destroy the lookup version: %v, want ErrLookupVersion", err)
+		}
+		if _, err := Destroy(ctx, opts, 2); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Rotate(ctx, opts); err != nil {
