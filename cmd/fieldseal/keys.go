@@ -135,9 +135,11 @@ const keysUsage = `keys SUBCOMMAND [flags]
               re-wraps the existing data keys under it); the lookup version
               that deterministic classes seal under stays where it is
   rotate-lookup
-              rotate, and make the new version the lookup version too: from
-              then on deterministic values seal differently; search both
-              (POST /v1/lookup lists the old values) until they are re-sealed
+              make the primary the lookup version (adds no key: rotate first
+              for a new one); deterministic values then seal differently:
+              search by both (POST /v1/lookup lists the old values) until they
+              are re-sealed. Needed before the lookup version may be retired,
+              destroyed or put below the minimum
   status      print the ring: versions, primary, ages (never key material)
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 

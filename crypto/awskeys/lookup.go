@@ -16,27 +16,23 @@ func errLookupVersion(id uint32) error {
 	return fmt.Errorf("v%d: %w; move it first with `fieldseal keys rotate-lookup` and re-seal the deterministic values", id, ErrLookupVersion)
 }
 
-// RotateLookup rotates the ring (Rotate: a new version, wrapped under
-// opts.KMSKeyID when set, else the ring's CMK, made primary) and also makes
-// the new version the lookup version: from then on deterministic values seal
-// differently, so a store must be searched under both (the API's
-// POST /v1/lookup lists the values under the other versions) until its values
-// are re-sealed. It is the only command that moves the lookup version.
+// RotateLookup makes the current primary the lookup version, the version
+// deterministic values are sealed under; it adds no key (Rotate first for a
+// new one), so it also works on a ring at the secret size limit. From then
+// on deterministic values seal differently, so a store must be searched
+// under both (the API's POST /v1/lookup lists the values under the other
+// versions) until its values are re-sealed. It is the only command that
+// moves the lookup version; when the lookup version already is the primary
+// nothing is written.
 func RotateLookup(ctx context.Context, opts Options) (*Status, error) {
 	c, err := newClients(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	var cmk cmkInfo
-	return c.update(ctx, "rotate lookup version of", func(ctx context.Context, sv *secretVersion, r *ring) (bool, []uint32, error) {
-		if cmk.arn == "" {
-			if cmk, err = c.describeKey(ctx, first(opts.KMSKeyID, sv.ring.CMK)); err != nil {
-				return false, nil, err
-			}
-		}
-		if err := c.addPrimary(ctx, r, cmk.arn, opts.KMSKeyID); err != nil {
-			return false, nil, err
+	return c.update(ctx, "rotate lookup version of", func(_ context.Context, _ *secretVersion, r *ring) (bool, []uint32, error) {
+		if r.Lookup == r.Primary {
+			return false, nil, nil
 		}
 		r.Lookup = r.Primary
 		return true, nil, nil

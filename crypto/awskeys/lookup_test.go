@@ -125,9 +125,9 @@ func TestLookupVersionOnMoto(t *testing.T) {
 			t.Fatalf("Load = %v, want ErrMetadataMAC", err)
 		}
 	})
-	t.Run("rotate-lookup moves it to a new primary and the old value is still computable", func(t *testing.T) {
+	t.Run("rotate-lookup moves it to the primary and the old value is still computable", func(t *testing.T) {
 		st, err := RotateLookup(ctx, opts)
-		if err != nil || st.Primary != 4 || st.Lookup != 4 {
+		if err != nil || st.Primary != 3 || st.Lookup != 3 || len(st.Versions) != 3 {
 			t.Fatalf("rotate-lookup: %+v %v", st, err)
 		}
 		kr := loadRing(ctx, t, opts)
@@ -140,6 +140,16 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 		if _, err := Destroy(ctx, opts, 2); err != nil {
 			t.Fatalf("destroy v2 once the lookup moved: %v", err)
+		}
+	})
+	t.Run("rotate-lookup when the lookup version is the primary writes nothing", func(t *testing.T) {
+		before, err := ReadStatus(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := RotateLookup(ctx, opts)
+		if err != nil || st.VersionID != before.VersionID || st.Lookup != 3 {
+			t.Fatalf("rotate-lookup again: %+v %v (secret version before %s)", st, err, before.VersionID)
 		}
 	})
 }

@@ -24,9 +24,8 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Room for about four versions (the first rotation adds the lookup
-	// version too): the warning comes before the refusal.
-	opts.MaxRingBytes = 2 * st.Size
+	// Room for about three versions: the warning comes before the refusal.
+	opts.MaxRingBytes = st.Size + 2*(st.Size/3)
 	var warned bool
 	var refused error
 	for range 10 {
@@ -52,12 +51,15 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("destroying an old version prunes it and makes room again", func(t *testing.T) {
-		// v1 is the lookup version (the first rotation pinned it): v2 is the
-		// oldest that may go.
+		// v1 is the lookup version (the first rotation pinned it): it is
+		// moved to the primary first, which adds no version to a full ring.
 		if _, err := Destroy(ctx, opts, 1); !errors.Is(err, ErrLookupVersion) {
 			t.Fatalf("destroy the lookup version: %v, want ErrLookupVersion", err)
 		}
-		if _, err := Destroy(ctx, opts, 2); err != nil {
+		if _, err := RotateLookup(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Destroy(ctx, opts, 1); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Rotate(ctx, opts); err != nil {

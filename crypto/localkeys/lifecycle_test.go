@@ -84,7 +84,7 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 			}
 		}
 		st, err := localkeys.RotateLookup(path, mk)
-		if err != nil || st.Primary != 4 || st.Lookup != 4 || !st.Keys[3].Lookup {
+		if err != nil || st.Primary != 3 || st.Lookup != 3 || !st.Keys[2].Lookup || len(st.Keys) != 3 {
 			t.Fatalf("rotate-lookup: %+v %v", st, err)
 		}
 	})
@@ -119,7 +119,7 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 			t.Fatalf("open v3 = %q %v", pt, err)
 		}
 		st, err = localkeys.Rotate(path, mk)
-		if err != nil || st.Primary != 5 || st.Lookup != 4 {
+		if err != nil || st.Primary != 4 || st.Lookup != 3 {
 			t.Fatalf("rotate after destroy: %+v %v", st, err)
 		}
 	})

@@ -76,9 +76,9 @@ func TestLookupVersionAcrossRotations(t *testing.T) {
 			t.Fatalf("lookup value after rotations %s, want the stored %s", got, old)
 		}
 	})
-	t.Run("rotate-lookup moves it to a new version that is also primary", func(t *testing.T) {
+	t.Run("rotate-lookup moves it to the primary", func(t *testing.T) {
 		st, err := localkeys.RotateLookup(path, mk)
-		if err != nil || st.Primary != 5 || st.Lookup != 5 {
+		if err != nil || st.Primary != 4 || st.Lookup != 4 || len(st.Keys) != 4 {
 			t.Fatalf("rotate-lookup: %+v %v", st, err)
 		}
 		if got := lookupValue(t, path, mk); bytes.Equal(got, old) {

@@ -14,8 +14,9 @@ import (
 )
 
 // Issue 12 item 6: deterministic lookups keep working across routine
-// rotations; only `keys rotate-lookup` changes the value, and /v1/lookup
-// then lists the old one so a store can be searched while it is re-sealed.
+// rotations; only `keys rotate-lookup` (which makes the primary the lookup
+// version) changes the value, and /v1/lookup then lists the old one so a
+// store can be searched while it is re-sealed.
 
 // lookupFieldMap protects customers' e-mail deterministically: sealed in
 // bodies, and in the email query parameter of a lookup.
@@ -170,6 +171,9 @@ func lookupAcrossRotations(t *testing.T, s *lookupSidecar) {
 		}
 	})
 
+	// A fresh lookup key, as docs/keys.md says: rotate, then move the
+	// lookup version to the new primary.
+	s.keys(t, "rotate")
 	s.keys(t, "rotate-lookup")
 	value, others := s.lookup(t)
 	t.Run("rotate-lookup changes the value and the API lists the old one", func(t *testing.T) {
