@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,4 +153,33 @@ func TestLookupVersionOnMoto(t *testing.T) {
 			t.Fatalf("rotate-lookup again: %+v %v (secret version before %s)", st, err, before.VersionID)
 		}
 	})
+}
+
+func TestParseRingLookupVersion(t *testing.T) {
+	v2 := func(extra string) string {
+		return strings.Replace(strings.Replace(validRing, "v1", "v2", 1), `"primary":2,`,
+			`"primary":2,"ring_id":"r","metadata_seal":{"wrapped":"AQID","cmk_key_id":"arn:k"},`+extra, 1)
+	}
+	for _, tc := range []struct {
+		name, in, wantErr string
+	}{
+		{"a lookup version among the keys parses", v2(`"lookup":1,`), ""},
+		{"a lookup version without a key is refused", v2(`"lookup":3,`), "lookup v3"},
+		{"a retired lookup version is refused", v2(`"lookup":1,"retired":[1],`), "lookup v1"},
+		{"a lookup version below the minimum is refused", v2(`"lookup":1,"min_version":2,`), "lookup v1"},
+		{"a v1 ring with a lookup version is refused", strings.Replace(validRing, `"primary":2,`, `"primary":2,"lookup":1,`, 1), "fields"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := parseRing([]byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil || r.Lookup != 1 || r.lookup() != 1 {
+					t.Fatalf("parseRing = %+v, %v", r, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrMalformedRing) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want ErrMalformedRing mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
 }
