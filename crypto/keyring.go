@@ -45,8 +45,9 @@ type Lifecycle struct {
 // Keyring is an immutable set of data key versions with one primary and one
 // lookup version. Seal uses the primary for random values and the lookup
 // version for deterministic ones; Open uses the version named in the value,
-// so rotation is a key-ring change, never a code change. A Keyring is safe for concurrent
-// use; a nil *Keyring seals and opens nothing and reports ErrNoKey.
+// so rotation is a key-ring change, never a code change. A Keyring is safe
+// for concurrent use; a nil *Keyring seals and opens nothing and reports
+// ErrNoKey.
 type Keyring struct {
 	keys      map[uint32]*DataKey
 	primary   *DataKey
@@ -195,9 +196,10 @@ func (r *Keyring) LookupVersions() []uint32 {
 // ForLookup returns a ring that is r except that its deterministic seals
 // use version id, which must open values (a retired version does): it
 // computes the value a store holds for a plaintext sealed under an earlier
-// lookup version, to search by while values are being re-sealed. Its seals
-// are search terms, never values to store; random seals still use the
-// primary. Seals under it are not counted (SealCount).
+// lookup version, to search by while values are being re-sealed. Its
+// deterministic seals are search terms, never values to store, and are not
+// counted (SealCount); random seals still use the primary. Versions still
+// marks r's lookup version.
 func (r *Keyring) ForLookup(id uint32) (*Keyring, error) {
 	if r == nil {
 		return nil, fmt.Errorf("lookup ring for v%d: %w", id, ErrNoKey)
