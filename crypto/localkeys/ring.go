@@ -121,25 +121,21 @@ func Init(path string, mk MasterKey) (*Status, error) {
 // names none gets the primary it replaces, so deterministic values keep
 // sealing as before (RotateLookup moves it).
 func Rotate(path string, mk MasterKey) (*Status, error) {
-	return update(path, mk, "rotate", func(rf *ringFile) error { return rf.rotate(mk) })
-}
-
-// rotate adds version max+1 and makes it primary, pinning the lookup
-// version to the old primary when the ring names none.
-func (rf *ringFile) rotate(mk MasterKey) error {
-	next := rf.maxID()
-	if next == math.MaxUint32 {
-		return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
-	}
-	next++
-	if err := rf.addKey(mk, next, time.Now()); err != nil {
-		return err
-	}
-	if rf.Lookup == 0 {
-		rf.Lookup = rf.Primary
-	}
-	rf.Primary = next
-	return nil
+	return update(path, mk, "rotate", func(rf *ringFile) error {
+		next := rf.maxID()
+		if next == math.MaxUint32 {
+			return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
+		}
+		next++
+		if err := rf.addKey(mk, next, time.Now()); err != nil {
+			return err
+		}
+		if rf.Lookup == 0 {
+			rf.Lookup = rf.Primary
+		}
+		rf.Primary = next
+		return nil
+	})
 }
 
 // ReadStatus reads and checks the ring file at path without a master key
