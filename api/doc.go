@@ -4,7 +4,8 @@
 //
 //	POST /v1/seal    seal values (by class) or whole documents (by route or field list)
 //	POST /v1/open    open them, per the caller's policy action per class
-//	POST /v1/lookup  the deterministic sealed value of a plaintext, to search a store by
+//	POST /v1/lookup  the deterministic sealed value of a plaintext, to search a store by,
+//	                 and its values under the ring's other key versions ("others")
 //
 // on a listener of its own (the `api:` config section; off by default). The
 // request and response shapes are described in openapi.yaml beside this

@@ -152,11 +152,16 @@ type processor struct {
 	// unauthenticated is set when the API has no authentication (its
 	// Authenticator is Anonymous).
 	unauthenticated bool
+	// others is the "others" array of the lookup item being answered (nil
+	// for other items): see lookupOthers.
+	others []byte
 }
 
-// item appends the answer to one raw item to out: {"value":..},
-// {"document":..} or {"error":{"code":..,"message":..}}.
+// item appends the answer to one raw item to out: {"value":..} (for a
+// lookup {"value":..,"others":[..]}), {"document":..} or
+// {"error":{"code":..,"message":..}}.
 func (p *processor) item(out []byte, op string, raw json.RawMessage) []byte {
+	p.others = nil
 	member, res, err := p.run(op, raw)
 	if err != nil {
 		code := itemCode(err)
@@ -172,6 +177,10 @@ func (p *processor) item(out []byte, op string, raw json.RawMessage) []byte {
 	out = append(out, member...)
 	out = append(out, `":`...)
 	out = append(out, res...)
+	if p.others != nil {
+		out = append(out, `,"others":`...)
+		out = append(out, p.others...)
+	}
 	return append(out, '}')
 }
 
@@ -234,16 +243,59 @@ func (p *processor) value(op string, it item) ([]byte, error) {
 	doc = append(doc, '}')
 	out, err := p.transform(op, side, contextOf(it.Context), doc)
 	if err != nil {
-		var fe *transform.FieldError
-		if errors.As(err, &fe) {
-			// The wrapper's path means nothing to the caller; the class does.
-			return nil, fmt.Errorf("class %q: %w", it.Class, fe.Err)
-		}
-		return nil, err
+		return nil, valueError(it.Class, err)
 	}
-	// The plan copies bytes outside the value as they are, so the answer
-	// is exactly what lies between the wrapper's bytes.
-	return out[len(`{"`+valueMember+`":`) : len(out)-1], nil
+	if op == OpLookup {
+		if p.others, err = p.lookupOthers(side, contextOf(it.Context), doc); err != nil {
+			return nil, valueError(it.Class, err)
+		}
+	}
+	return unwrapValue(out), nil
+}
+
+// unwrapValue is the value of a transformed value item: the plan copies
+// bytes outside the value as they are, so it is exactly what lies between
+// the wrapper's bytes.
+func unwrapValue(doc []byte) []byte {
+	return doc[len(`{"`+valueMember+`":`) : len(doc)-1]
+}
+
+// valueError is err of a value item of class: the wrapper's path means
+// nothing to the caller; the class does.
+func valueError(class string, err error) error {
+	var fe *transform.FieldError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("class %q: %w", class, fe.Err)
+	}
+	return err
+}
+
+// lookupOthers returns the JSON array of the values a lookup item's
+// plaintext has under the ring's other openable versions, newest first
+// (crypto.Keyring.LookupVersions): a store re-sealing its values after an
+// explicit lookup rotation (`keys rotate-lookup`) holds some of them, and a
+// ring rotated by a release before lookup versions may too. They are
+// search terms: they are not counted as seals, in metrics or the audit
+// event.
+func (p *processor) lookupOthers(side *fieldmap.Side, ctx string, doc []byte) ([]byte, error) {
+	out := []byte{'['}
+	for i, id := range p.ring.LookupVersions() {
+		ring, err := p.ring.ForLookup(id)
+		if err != nil {
+			return nil, err
+		}
+		t := transform.New(transform.Params{Ring: ring, Side: side, Caller: p.caller, Context: ctx, Masker: p.masker,
+			AcceptSealed: p.unauthenticated && p.cat.acceptSealed})
+		sealed, err := t.Seal(nil, doc)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, unwrapValue(sealed)...)
+	}
+	return append(out, ']'), nil
 }
 
 // document seals or opens a whole document by a route's fields or a field

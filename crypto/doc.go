@@ -37,9 +37,12 @@
 //
 // # Keys
 //
-// A Keyring is an immutable set of DataKey versions with one primary: Seal
-// uses the primary, Open the version named in the value, so rotation needs
-// no code change and old values keep opening. A Source (crypto/localkeys,
+// A Keyring is an immutable set of DataKey versions with one primary and
+// one lookup version: Seal uses the primary for random values and the
+// lookup version for deterministic ones (a routine rotation moves only the
+// primary, so equality lookups keep matching), Open the version named in
+// the value, so rotation needs no code change and old values keep opening.
+// A Source (crypto/localkeys,
 // crypto/awskeys) loads key rings, and a Changer tells cheaply whether the
 // ring changed; crypto/keycache calls them. Key material never reaches
 // error text, and DataKey prints only its id.

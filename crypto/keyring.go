@@ -19,6 +19,9 @@ type KeyInfo struct {
 	// Destroyed versions (destroyed, or below the ring's minimum version)
 	// have no key: values under them report ErrKeyDestroyed.
 	Destroyed bool `json:"destroyed,omitempty"`
+	// Lookup marks the version deterministic values are sealed under (see
+	// Lifecycle.Lookup).
+	Lookup bool `json:"lookup,omitempty"`
 }
 
 // Lifecycle is the part of a ring's authenticated metadata that limits which
@@ -30,19 +33,33 @@ type Lifecycle struct {
 	Retired []uint32
 	// Destroyed versions have no key material any more (crypto-shredding).
 	Destroyed []uint32
+	// Lookup is the version deterministic values (ModeDeterministic) are
+	// sealed under; 0 means the primary, which is what rings written before
+	// the lookup version existed do. It moves only on an explicit command,
+	// not with the primary, so equality lookups keep finding values sealed
+	// before a routine rotation. It may be neither retired, destroyed nor
+	// below MinVersion.
+	Lookup uint32
 }
 
-// Keyring is an immutable set of data key versions with one primary. Seal
-// uses the primary; Open uses the version named in the value, so rotation is
-// a key-ring change, never a code change. A Keyring is safe for concurrent
-// use; a nil *Keyring seals and opens nothing and reports ErrNoKey.
+// Keyring is an immutable set of data key versions with one primary and one
+// lookup version. Seal uses the primary for random values and the lookup
+// version for deterministic ones; Open uses the version named in the value,
+// so rotation is a key-ring change, never a code change. A Keyring is safe
+// for concurrent use; a nil *Keyring seals and opens nothing and reports
+// ErrNoKey.
 type Keyring struct {
 	keys      map[uint32]*DataKey
 	primary   *DataKey
+	lookup    *DataKey // deterministic seals; the primary unless the ring names another
 	revision  string
 	versions  []KeyInfo // sorted by ID, destroyed versions included
 	destroyed map[uint32]bool
 	minVer    uint32
+
+	// searchOnly is set on rings made by ForLookup: their deterministic
+	// seals are search terms and are not counted.
+	searchOnly bool
 
 	// legacyNonces is nil in production. Tests set it through an unexported
 	// hook to write old-format (alg 1, AES-256-GCM) values with chosen
@@ -59,9 +76,10 @@ func NewKeyring(keys []*DataKey, primary uint32, revision string) (*Keyring, err
 }
 
 // NewKeyringLifecycle is NewKeyring for a ring whose metadata retires or
-// destroys versions. keys must not hold a destroyed version or one below
-// lc.MinVersion (a provider does not unwrap them), and the primary may be
-// neither retired nor destroyed.
+// destroys versions or names a lookup version. keys must not hold a
+// destroyed version or one below lc.MinVersion (a provider does not unwrap
+// them); the primary and a non-zero lc.Lookup must be among keys and not
+// retired.
 func NewKeyringLifecycle(keys []*DataKey, primary uint32, revision string, lc Lifecycle) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("build key ring: no keys: %w", ErrNoKey)
@@ -98,7 +116,17 @@ func NewKeyringLifecycle(keys []*DataKey, primary uint32, revision string, lc Li
 	if retired[primary] {
 		return nil, fmt.Errorf("build key ring: primary v%d is retired: %w", primary, ErrNoKey)
 	}
-	r.primary = p
+	r.primary, r.lookup = p, p
+	if lc.Lookup != 0 {
+		l, ok := r.keys[lc.Lookup]
+		if !ok || retired[lc.Lookup] {
+			return nil, fmt.Errorf("build key ring: lookup v%d is not among the keys or is retired: %w", lc.Lookup, ErrNoKey)
+		}
+		r.lookup = l
+	}
+	for i := range r.versions {
+		r.versions[i].Lookup = r.versions[i].ID == r.lookup.id
+	}
 	slices.SortFunc(r.versions, func(a, b KeyInfo) int {
 		switch {
 		case a.ID < b.ID:
@@ -127,6 +155,63 @@ func (r *Keyring) Primary() uint32 {
 		return 0
 	}
 	return r.primary.id
+}
+
+// Lookup returns the id of the key deterministic values are sealed under
+// (0 for nil): the ring's lookup version, or the primary when the ring names
+// none.
+func (r *Keyring) Lookup() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.lookup.id
+}
+
+// SealingKey returns the id of the key Seal uses for mode (0 for nil).
+func (r *Keyring) SealingKey(mode Mode) uint32 {
+	if mode == ModeDeterministic {
+		return r.Lookup()
+	}
+	return r.Primary()
+}
+
+// LookupVersions lists, newest first, the versions other than the lookup
+// version that open values: those a store may still hold deterministic
+// values under (sealed before an explicit lookup rotation, or by a release
+// that sealed them under the primary). ForLookup seals under each.
+func (r *Keyring) LookupVersions() []uint32 {
+	if r == nil {
+		return nil
+	}
+	var ids []uint32
+	for i := len(r.versions) - 1; i >= 0; i-- {
+		v := r.versions[i]
+		if _, ok := r.keys[v.ID]; ok && v.ID != r.lookup.id {
+			ids = append(ids, v.ID)
+		}
+	}
+	return ids
+}
+
+// ForLookup returns a ring that is r except that its deterministic seals
+// use version id, which must open values (a retired version does): it
+// computes the value a store holds for a plaintext sealed under an earlier
+// lookup version, to search by while values are being re-sealed. Its
+// deterministic seals are search terms, never values to store, and are not
+// counted (SealCount); random seals still use the primary. Versions still
+// marks r's lookup version.
+func (r *Keyring) ForLookup(id uint32) (*Keyring, error) {
+	if r == nil {
+		return nil, fmt.Errorf("lookup ring for v%d: %w", id, ErrNoKey)
+	}
+	k, ok := r.keys[id]
+	if !ok {
+		return nil, fmt.Errorf("lookup ring for v%d: key is not in the key ring: %w", id, ErrUnknownKey)
+	}
+	c := *r
+	c.lookup = k
+	c.searchOnly = true
+	return &c, nil
 }
 
 // Revision returns the provider's opaque token for this ring.
@@ -164,10 +249,13 @@ func (r *Keyring) Versions() []KeyInfo {
 	return slices.Clone(r.versions)
 }
 
-// Seal seals plaintext under the primary key and appends the sealed value
+// Seal seals plaintext and appends the sealed value
 // (Prefix and base64url text, no JSON quotes) to dst. For TypeString the
 // plaintext is the decoded string content; otherwise it is raw JSON text.
-// aad must come from AAD. On error dst is returned unchanged.
+// aad must come from AAD. ModeRandom seals under the primary key,
+// ModeDeterministic under the lookup key (Lookup), which a routine rotation
+// leaves in place so that equal plaintexts keep sealing equal. On error dst
+// is returned unchanged.
 //
 // Seal grows dst once and uses its spare capacity beyond the returned
 // length as scratch (ciphertext and AAD only, never plaintext), so a caller
@@ -181,6 +269,9 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 		return dst, fmt.Errorf("seal value: unknown JSON type %d", typ)
 	}
 	k := r.primary
+	if mode == ModeDeterministic {
+		k = r.lookup
+	}
 	var rawLen int
 	var alg Alg
 	switch {
@@ -234,7 +325,9 @@ func (r *Keyring) Seal(dst, plaintext []byte, typ JSONType, mode Mode, aad []byt
 		copy(raw[headerLen:], ct)
 	}
 
-	k.seals.Add(1)
+	if !r.searchOnly || alg != AlgAESSIV {
+		k.seals.Add(1)
+	}
 	out := append(dst[:start], Prefix...)
 	return enc.AppendEncode(out, raw), nil
 }

@@ -9,8 +9,8 @@ import (
 	"slices"
 )
 
-// ErrMetadataMAC: a key ring's metadata (primary, minimum, retired and
-// destroyed versions, the wrapped keys) does not match its MAC: the ring
+// ErrMetadataMAC: a key ring's metadata (primary, lookup, minimum, retired
+// and destroyed versions, the wrapped keys) does not match its MAC: the ring
 // was edited outside fieldseal, or the MAC key is not the ring's.
 var ErrMetadataMAC = errors.New("key ring metadata failed authentication")
 
@@ -58,6 +58,13 @@ type RingMetadata struct {
 	// local rings). It is encoded only when non-empty, so local rings keep
 	// the encoding they had before the field existed.
 	CMK string
+	// Lookup is the version deterministic values are sealed under (see
+	// Lifecycle.Lookup); 0 means the primary. A non-zero Lookup switches the
+	// record to its second encoding (label "fieldseal/v2 ring-metadata",
+	// FORMAT.md), so rings written before the field existed keep their MAC
+	// and a MAC over a ring with a lookup version never verifies the same
+	// ring with the field removed.
+	Lookup uint32
 }
 
 // KeyMeta is one stored key version as the MAC sees it.
@@ -67,12 +74,23 @@ type KeyMeta struct {
 	Created string
 }
 
-const ringMetaLabel = "fieldseal/v1 ring-metadata"
+// Labels of the two encodings of the metadata record: v1 for rings without
+// a lookup version, v2 (which adds it) for the others.
+const (
+	ringMetaLabel   = "fieldseal/v1 ring-metadata"
+	ringMetaLabelV2 = "fieldseal/v2 ring-metadata"
+)
 
 // encode is the canonical byte string the MAC covers: lists sorted, every
-// variable-length field prefixed by its uint32 big-endian length.
+// variable-length field prefixed by its uint32 big-endian length. With a
+// lookup version the label is v2, the CMK is always encoded (empty for
+// local rings) and the lookup version follows it.
 func (m RingMetadata) encode() []byte {
-	b := append([]byte(ringMetaLabel), 0)
+	label := ringMetaLabel
+	if m.Lookup != 0 {
+		label = ringMetaLabelV2
+	}
+	b := append([]byte(label), 0)
 	str := func(s []byte) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
@@ -98,6 +116,10 @@ func (m RingMetadata) encode() []byte {
 	for _, k := range keys {
 		b = binary.BigEndian.AppendUint32(b, k.ID)
 		str([]byte(k.Created))
+	}
+	if m.Lookup != 0 {
+		str([]byte(m.CMK))
+		return binary.BigEndian.AppendUint32(b, m.Lookup)
 	}
 	if m.CMK != "" {
 		str([]byte(m.CMK))
@@ -132,5 +154,21 @@ func (m RingMetadata) Verify(macKey, mac []byte) error {
 
 // Lifecycle returns the part of m that NewKeyringLifecycle enforces.
 func (m RingMetadata) Lifecycle() Lifecycle {
-	return Lifecycle{MinVersion: m.MinVersion, Retired: slices.Clone(m.Retired), Destroyed: slices.Clone(m.Destroyed)}
+	return Lifecycle{MinVersion: m.MinVersion, Retired: slices.Clone(m.Retired), Destroyed: slices.Clone(m.Destroyed), Lookup: m.Lookup}
+}
+
+// CheckLookup checks the lookup version of a stored key ring whose wrapped
+// keys are the versions in present (see CheckLifecycle): 0 (the primary) or
+// a version that has its key, opens (not below minVersion) and is not
+// retired. Providers call it after CheckLifecycle.
+func CheckLookup(lookup, minVersion uint32, retired []uint32, present map[uint32]bool) error {
+	switch {
+	case lookup == 0:
+		return nil
+	case !present[lookup]:
+		return fmt.Errorf("lookup v%d is not in the ring", lookup)
+	case lookup < minVersion || slices.Contains(retired, lookup):
+		return fmt.Errorf("lookup v%d is retired or below the minimum version", lookup)
+	}
+	return nil
 }

@@ -425,7 +425,7 @@ func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, class *fiel
 	if err != nil {
 		return out, fmt.Errorf("%w: %w", ErrSeal, err)
 	}
-	t.st.key(t.ring.Primary())
+	t.st.key(t.ring.SealingKey(mode))
 	t.changed = true
 	return append(out, '"'), nil
 }

@@ -132,7 +132,14 @@ const keysUsage = `keys SUBCOMMAND [flags]
   rotate      add a data key version and make it primary; running sidecars pick
               it up on their next refresh, old values still open
               (aws: --if-cmk-rotated rotates only when the KMS key rotated, and
-              re-wraps the existing data keys under it)
+              re-wraps the existing data keys under it); the lookup version
+              that deterministic classes seal under stays where it is
+  rotate-lookup
+              make the primary the lookup version (adds no key: rotate first
+              for a new one); deterministic values then seal differently:
+              search by both (POST /v1/lookup lists the old values) until they
+              are re-sealed. Needed before the lookup version may be retired,
+              destroyed or put below the minimum
   status      print the ring: versions, primary, ages (never key material)
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
@@ -141,7 +148,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
 		return nil
 	}
-	sub, rest, err := subcommand(args, append([]string{"init", "rotate", "status", "master-key"}, lifecycleSubcommands...)...)
+	sub, rest, err := subcommand(args, append([]string{"init", "rotate", "rotate-lookup", "status", "master-key"}, lifecycleSubcommands...)...)
 	if err != nil {
 		fmt.Fprintf(stderr, "fieldseal keys: %v\n\nUsage: fieldseal %s\n", err, keysUsage)
 		return errUsage
@@ -235,6 +242,8 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, in
 				}
 			}
 			st, err = localkeys.Init(l.RingFile, mk)
+		} else if sub == "rotate-lookup" {
+			st, err = localkeys.RotateLookup(l.RingFile, mk)
 		} else {
 			st, err = localkeys.Rotate(l.RingFile, mk)
 		}
@@ -246,7 +255,7 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, in
 	if asJSON {
 		return writeJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Revision)
+	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Lookup, st.Revision)
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
@@ -261,6 +270,8 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 		st, err = awskeys.RotateIfCMKRotated(ctx, opts)
 	case sub == "rotate":
 		st, err = awskeys.Rotate(ctx, opts)
+	case sub == "rotate-lookup":
+		st, err = awskeys.RotateLookup(ctx, opts)
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
 	}

@@ -39,7 +39,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":   {"serve --config FILE", "run the sidecar proxy", runServe},
 		"config":  {"config check FILE", "validate a config file and its field map", runConfig},
-		"keys":    {"keys init|rotate|status|verify|backup|restore|retire|min-version|destroy|rewrap|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
+		"keys":    {"keys init|rotate|rotate-lookup|status|verify|backup|restore|retire|min-version|destroy|rewrap|master-key [flags]", "manage the key ring (local or aws provider)", runKeys},
 		"encrypt": {"encrypt --config FILE --route NAME [--side request|response]", "seal a JSON document from stdin with a route's field map", runEncrypt},
 		"decrypt": {"decrypt --config FILE --route NAME [--side request|response]", "open a JSON document from stdin with a route's field map", runDecrypt},
 		"audit":   {"audit verify FILE", "verify an audit log's hash chain", runAudit},

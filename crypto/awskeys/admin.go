@@ -21,16 +21,19 @@ const maxWriteAttempts = 12
 
 // Status describes a key ring without any key material, for `keys status`.
 type Status struct {
-	Secret          string          `json:"secret"`
-	SecretARN       string          `json:"secret_arn"`
-	Format          string          `json:"format"`
-	RingID          string          `json:"ring_id,omitempty"` // empty for a v1 ring
-	MinVersion      uint32          `json:"min_version,omitempty"`
-	VersionID       string          `json:"version_id"` // the secret version holding this ring
-	CMK             string          `json:"cmk"`
-	CMKRotationSeen time.Time       `json:"cmk_rotation_seen,omitzero"`
-	Primary         uint32          `json:"primary"`
-	Versions        []VersionStatus `json:"versions"`
+	Secret          string    `json:"secret"`
+	SecretARN       string    `json:"secret_arn"`
+	Format          string    `json:"format"`
+	RingID          string    `json:"ring_id,omitempty"` // empty for a v1 ring
+	MinVersion      uint32    `json:"min_version,omitempty"`
+	VersionID       string    `json:"version_id"` // the secret version holding this ring
+	CMK             string    `json:"cmk"`
+	CMKRotationSeen time.Time `json:"cmk_rotation_seen,omitzero"`
+	Primary         uint32    `json:"primary"`
+	// Lookup is the version deterministic values are sealed under (the
+	// primary when the ring names none).
+	Lookup   uint32          `json:"lookup"`
+	Versions []VersionStatus `json:"versions"`
 	// Rotated reports whether the call that returned this Status added a version.
 	Rotated bool `json:"rotated"`
 	// Rewrapped lists the key versions re-wrapped under the current CMK.
@@ -51,17 +54,19 @@ type VersionStatus struct {
 	Retired bool `json:"retired,omitempty"`
 	// Destroyed versions (destroyed, or below the minimum version) do not open.
 	Destroyed bool `json:"destroyed,omitempty"`
+	// Lookup marks the version deterministic values are sealed under.
+	Lookup bool `json:"lookup,omitempty"`
 }
 
 func newStatus(sv *secretVersion) *Status {
 	r := sv.ring
 	s := &Status{
 		Secret: sv.name, SecretARN: sv.arn, VersionID: sv.versionID, Format: r.Format, RingID: r.RingID,
-		MinVersion: r.MinVersion, CMK: r.CMK, CMKRotationSeen: r.CMKRotationSeen, Primary: r.Primary, Size: sv.size,
+		MinVersion: r.MinVersion, CMK: r.CMK, CMKRotationSeen: r.CMKRotationSeen, Primary: r.Primary, Lookup: r.lookup(), Size: sv.size,
 	}
 	for _, k := range r.Keys {
 		s.Versions = append(s.Versions, VersionStatus{ID: k.ID, Created: k.Created, CMKKeyID: k.CMKKeyID, Primary: k.ID == r.Primary,
-			Retired: slices.Contains(r.Retired, k.ID), Destroyed: !r.live(k.ID)})
+			Retired: slices.Contains(r.Retired, k.ID), Destroyed: !r.live(k.ID), Lookup: k.ID == s.Lookup})
 	}
 	for _, id := range r.Destroyed {
 		s.Versions = append(s.Versions, VersionStatus{ID: id, Retired: slices.Contains(r.Retired, id), Destroyed: true})
@@ -81,7 +86,8 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 		seen = s.CMKRotationSeen.Format(time.RFC3339)
 	}
 	fmt.Fprintf(tw, "cmk rotation followed:\t%s\n", seen)
-	fmt.Fprintf(tw, "primary:\tv%d\n\n", s.Primary)
+	fmt.Fprintf(tw, "primary:\tv%d\n", s.Primary)
+	fmt.Fprintf(tw, "lookup:\tv%d (deterministic values)\n\n", s.Lookup)
 	if s.MinVersion > 1 {
 		fmt.Fprintf(tw, "minimum version:\tv%d\n", s.MinVersion)
 	}
@@ -216,7 +222,8 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 
 // addPrimary adds data key version max+1 to r, wrapped under the CMK cmkARN,
 // and makes it primary; a non-empty cmkName (Options.KMSKeyID) becomes the
-// name the ring records for its CMK.
+// name the ring records for its CMK. The lookup version stays: a ring that
+// names none gets the primary it replaces (RotateLookup moves it).
 func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName string) error {
 	id := r.maxID() + 1
 	k, err := c.newWrappedKey(ctx, cmkARN, r, id)
@@ -224,6 +231,9 @@ func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName strin
 		return err
 	}
 	r.Keys = append(r.Keys, k)
+	if r.Lookup == 0 {
+		r.Lookup = r.Primary
+	}
 	r.Primary = id
 	if cmkName != "" {
 		r.CMK = cmkName

@@ -27,7 +27,8 @@ func (c *clients) checkSize(what, name string, body string) ([]string, error) {
 }
 
 // Retire marks version id as retired: it still opens values but never seals
-// again and may not become primary. The primary cannot be retired: rotate first.
+// again and may not become primary. The primary cannot be retired: rotate
+// first; nor can the lookup version: move it first (RotateLookup).
 func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
 		switch {
@@ -35,6 +36,8 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
 		case id == r.Primary:
 			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case id == r.lookup():
+			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
 		case slices.Contains(r.Retired, id):
 			return false, nil
 		}
@@ -47,11 +50,14 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 // SetMinVersion sets the minimum decryptable version: versions below it stay in
 // the ring but are not unwrapped, and values under them report
 // crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy is the
-// irreversible step. min may not exceed the primary.
+// irreversible step. min may not exceed the primary or the lookup version.
 func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
 		if min > r.Primary {
 			return false, fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, r.Primary)
+		}
+		if min > r.lookup() {
+			return false, fmt.Errorf("%w: minimum v%d: %w", ErrLifecycle, min, errLookupVersion(r.lookup()))
 		}
 		if r.MinVersion == min {
 			return false, nil
@@ -64,7 +70,7 @@ func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, erro
 // Destroy removes the wrapped key of version id from the ring (crypto-shredding,
 // and the way a ring is kept within the secret size limit): values under it
 // report crypto.ErrKeyDestroyed. The id stays listed so it is never reused. The
-// primary cannot be destroyed. Earlier secret versions (AWSPREVIOUS and
+// primary and the lookup version cannot be destroyed. Earlier secret versions (AWSPREVIOUS and
 // unlabelled ones Secrets Manager keeps for a while) and backups still hold the
 // wrapped key; docs/keys.md says how to make the version unreadable there too
 // (a KMS key policy Deny on its encryption context).
@@ -77,6 +83,8 @@ func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
 			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
 		case id == r.Primary:
 			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case id == r.lookup():
+			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
 		r.Destroyed = append(r.Destroyed, id)

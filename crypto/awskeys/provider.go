@@ -233,7 +233,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 			// Only a refusal of this one ciphertext leaves the version out; an
 			// outage or denied access fails the load, so the cache keeps the
 			// ring it has instead of serving one with holes.
-			if wk.ID != r.Primary && (errors.Is(res.err, ErrWrongContext) || errors.Is(res.err, ErrMalformedRing)) {
+			if wk.ID != r.Primary && wk.ID != r.lookup() && (errors.Is(res.err, ErrWrongContext) || errors.Is(res.err, ErrMalformedRing)) {
 				bad[wk.ID] = res.err
 				continue
 			}

@@ -59,8 +59,11 @@ type ring struct {
 	// Retired versions open but may not become primary again.
 	Retired []uint32 `json:"retired,omitempty"`
 	// Destroyed versions have no wrapped key any more; their ids are never reused.
-	Destroyed []uint32     `json:"destroyed,omitempty"`
-	Keys      []wrappedKey `json:"keys"`
+	Destroyed []uint32 `json:"destroyed,omitempty"`
+	// Lookup is the version deterministic values are sealed under (0 or
+	// absent: the primary). Rotations pin it; RotateLookup moves it.
+	Lookup uint32       `json:"lookup,omitempty"`
+	Keys   []wrappedKey `json:"keys"`
 	// CMKRotationSeen is the date of the newest CMK rotation (ListKeyRotations)
 	// the ring has followed; zero when none was seen or the endpoint cannot tell.
 	CMKRotationSeen time.Time `json:"cmk_rotation_seen,omitzero"`
@@ -103,7 +106,7 @@ func parseRing(data []byte) (*ring, error) {
 			return nil, fmt.Errorf("%w: %s ring without ring id or metadata seal", ErrMalformedRing, ringFormat)
 		}
 	case ringFormatV1:
-		if r.RingID != "" || r.Seal != nil || r.MinVersion != 0 || len(r.Retired) > 0 || len(r.Destroyed) > 0 {
+		if r.RingID != "" || r.Seal != nil || r.MinVersion != 0 || len(r.Retired) > 0 || len(r.Destroyed) > 0 || r.Lookup != 0 {
 			return nil, fmt.Errorf("%w: %s ring with %s fields", ErrMalformedRing, ringFormatV1, ringFormat)
 		}
 	default:
@@ -131,6 +134,9 @@ func parseRing(data []byte) (*ring, error) {
 	if err := crypto.CheckLifecycle(r.Primary, r.MinVersion, r.Retired, r.Destroyed, seen); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedRing, err)
 	}
+	if err := crypto.CheckLookup(r.Lookup, r.MinVersion, r.Retired, seen); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedRing, err)
+	}
 	return &r, nil
 }
 
@@ -138,7 +144,7 @@ func parseRing(data []byte) (*ring, error) {
 // and which values open, and the CMK new keys are wrapped under.
 func (r *ring) metadata() crypto.RingMetadata {
 	m := crypto.RingMetadata{Format: r.Format, RingID: r.RingID, Primary: r.Primary, MinVersion: r.MinVersion,
-		Retired: r.Retired, Destroyed: r.Destroyed, CMK: r.CMK}
+		Retired: r.Retired, Destroyed: r.Destroyed, CMK: r.CMK, Lookup: r.Lookup}
 	for _, k := range r.Keys {
 		m.Keys = append(m.Keys, crypto.KeyMeta{ID: k.ID, Created: k.Created.UTC().Format(time.RFC3339Nano)})
 	}
@@ -166,6 +172,14 @@ func (r *ring) keyContext(secretName string, k wrappedKey) map[string]string {
 func (r *ring) live(id uint32) bool { return id >= r.MinVersion }
 
 func (r *ring) lifecycle() crypto.Lifecycle { return r.metadata().Lifecycle() }
+
+// lookup is the version deterministic values are sealed under.
+func (r *ring) lookup() uint32 {
+	if r.Lookup != 0 {
+		return r.Lookup
+	}
+	return r.Primary
+}
 
 func (r *ring) marshal() (string, error) {
 	b, err := json.Marshal(r)

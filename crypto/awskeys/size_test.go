@@ -51,6 +51,14 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("destroying an old version prunes it and makes room again", func(t *testing.T) {
+		// v1 is the lookup version (the first rotation pinned it): it is
+		// moved to the primary first, which adds no version to a full ring.
+		if _, err := Destroy(ctx, opts, 1); !errors.Is(err, ErrLookupVersion) {
+			t.Fatalf("destroy the lookup version: %v, want ErrLookupVersion", err)
+		}
+		if _, err := RotateLookup(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := Destroy(ctx, opts, 1); err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,8 @@ import (
 var ErrLifecycle = errors.New("key lifecycle change refused")
 
 // Retire marks version id as retired: it still opens values but may never
-// become primary again. The primary cannot be retired: rotate first.
+// become primary again. The primary cannot be retired: rotate first; nor
+// can the lookup version: move it first (RotateLookup).
 func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
 		switch {
@@ -19,6 +20,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
 		case id == rf.Primary:
 			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case id == rf.lookup():
+			return fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
 		}
 		if !slices.Contains(rf.Retired, id) {
 			rf.Retired = append(rf.Retired, id)
@@ -31,11 +34,15 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // SetMinVersion sets the minimum decryptable version: versions below min
 // stay in the file but are not unwrapped, and values under them report
 // crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy
-// is the irreversible step. min may not exceed the primary.
+// is the irreversible step. min may not exceed the primary or the lookup
+// version.
 func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
 		if min > rf.Primary {
 			return fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, rf.Primary)
+		}
+		if min > rf.lookup() {
+			return fmt.Errorf("%w: minimum v%d: %w", ErrLifecycle, min, errLookupVersion(rf.lookup()))
 		}
 		rf.MinVersion = min
 		return nil
@@ -45,7 +52,7 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // Destroy removes the wrapped key of version id for good (crypto-shredding):
 // values sealed under it can never open again and report
 // crypto.ErrKeyDestroyed. The id stays listed, so it is never reused. The
-// primary cannot be destroyed. Copies of the ring in backups still hold the
+// primary and the lookup version cannot be destroyed. Copies of the ring in backups still hold the
 // key: destroy them too, or the version is not destroyed.
 func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
@@ -54,6 +61,8 @@ func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
 		case id == rf.Primary:
 			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
+		case id == rf.lookup():
+			return fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
 		rf.Destroyed = append(rf.Destroyed, id)

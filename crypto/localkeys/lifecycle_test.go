@@ -72,6 +72,22 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 			t.Fatalf("open v2 = %q %v", pt, err)
 		}
 	})
+	t.Run("the lookup version can be neither retired, destroyed nor put below the minimum until it moves", func(t *testing.T) {
+		// The first rotation pinned the lookup version to v1.
+		for what, err := range map[string]error{
+			"retire":      second(localkeys.Retire(path, mk, 1)),
+			"destroy":     second(localkeys.Destroy(path, mk, 1)),
+			"min-version": second(localkeys.SetMinVersion(path, mk, 2)),
+		} {
+			if !errors.Is(err, localkeys.ErrLookupVersion) || !strings.Contains(err.Error(), "rotate-lookup") {
+				t.Fatalf("%s v1: %v, want ErrLookupVersion naming rotate-lookup", what, err)
+			}
+		}
+		st, err := localkeys.RotateLookup(path, mk)
+		if err != nil || st.Primary != 3 || st.Lookup != 3 || !st.Keys[2].Lookup || len(st.Keys) != 3 {
+			t.Fatalf("rotate-lookup: %+v %v", st, err)
+		}
+	})
 	t.Run("a minimum version stops older values opening until it is lowered", func(t *testing.T) {
 		if _, err := localkeys.SetMinVersion(path, mk, 2); err != nil {
 			t.Fatal(err)
@@ -103,11 +119,13 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 			t.Fatalf("open v3 = %q %v", pt, err)
 		}
 		st, err = localkeys.Rotate(path, mk)
-		if err != nil || st.Primary != 4 {
+		if err != nil || st.Primary != 4 || st.Lookup != 3 {
 			t.Fatalf("rotate after destroy: %+v %v", st, err)
 		}
 	})
 }
+
+func second[T any](_ T, err error) error { return err }
 
 func TestVerifyAndBadVersions(t *testing.T) {
 	path, mk, sealed := ringWithValues(t)

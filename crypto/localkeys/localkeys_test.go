@@ -334,8 +334,16 @@ func TestBadRingFiles(t *testing.T) {
 		{"a downgrade to the unsigned v1 format does not unwrap", func(m map[string]any) {
 			m["format"] = localkeys.FormatV1
 			delete(m, "mac")
+			delete(m, "lookup")
 		}, localkeys.ErrWrongMasterKey},
-		{"an added minimum version is detected", func(m map[string]any) { m["min_version"] = 2 }, crypto.ErrMetadataMAC},
+		{"an added minimum version is detected", func(m map[string]any) { m["min_version"] = 1 }, crypto.ErrMetadataMAC},
+		{"a removed lookup version is detected", func(m map[string]any) { delete(m, "lookup") }, crypto.ErrMetadataMAC},
+		{"a moved lookup version is detected", func(m map[string]any) { m["lookup"] = 2 }, crypto.ErrMetadataMAC},
+		{"a lookup version without a key is refused", func(m map[string]any) { m["lookup"] = 9 }, localkeys.ErrBadRing},
+		{"a lookup version in a v1 ring is refused", func(m map[string]any) {
+			m["format"] = localkeys.FormatV1
+			delete(m, "mac")
+		}, localkeys.ErrBadRing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 			}
 		}
 		raw, err := rf.unwrap(p.mk, w)
-		if err != nil && w.ID != rf.Primary {
+		if err != nil && w.ID != rf.Primary && w.ID != rf.lookup() {
 			bad[w.ID] = err
 			continue
 		}

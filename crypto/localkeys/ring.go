@@ -51,8 +51,11 @@ type ringFile struct {
 	// Retired versions open but may not become primary again.
 	Retired []uint32 `json:"retired,omitempty"`
 	// Destroyed versions have no wrapped key any more.
-	Destroyed []uint32  `json:"destroyed,omitempty"`
-	Keys      []wrapped `json:"keys"`
+	Destroyed []uint32 `json:"destroyed,omitempty"`
+	// Lookup is the version deterministic values are sealed under (0 or
+	// absent: the primary). Rotate pins it; RotateLookup moves it.
+	Lookup uint32    `json:"lookup,omitempty"`
+	Keys   []wrapped `json:"keys"`
 	// MAC is std base64 of HMAC-SHA256 of the metadata (crypto.RingMetadata)
 	// under a key derived from the master key. Required in Format.
 	MAC string `json:"mac,omitempty"`
@@ -66,13 +69,16 @@ type wrapped struct {
 
 // Status describes a ring file without key material.
 type Status struct {
-	Path       string           `json:"path"`
-	Format     string           `json:"format"`
-	RingID     string           `json:"ring_id"`
-	Primary    uint32           `json:"primary"`
-	MinVersion uint32           `json:"min_version,omitempty"`
-	Keys       []crypto.KeyInfo `json:"keys"`
-	Revision   string           `json:"revision"` // SHA-256 of the file, hex
+	Path       string `json:"path"`
+	Format     string `json:"format"`
+	RingID     string `json:"ring_id"`
+	Primary    uint32 `json:"primary"`
+	MinVersion uint32 `json:"min_version,omitempty"`
+	// Lookup is the version deterministic values are sealed under (the
+	// primary when the ring names none).
+	Lookup   uint32           `json:"lookup"`
+	Keys     []crypto.KeyInfo `json:"keys"`
+	Revision string           `json:"revision"` // SHA-256 of the file, hex
 	// Size is the file size in bytes.
 	Size int `json:"size"`
 }
@@ -111,7 +117,9 @@ func Init(path string, mk MasterKey) (*Status, error) {
 // Rotate adds a new data key, version max+1 (destroyed ids are never
 // reused), to the ring file at path and makes it primary. It first checks
 // that mk opens the ring, so a ring never mixes master keys. Old versions
-// stay, so old values still open.
+// stay, so old values still open. The lookup version stays: a ring that
+// names none gets the primary it replaces, so deterministic values keep
+// sealing as before (RotateLookup moves it).
 func Rotate(path string, mk MasterKey) (*Status, error) {
 	return update(path, mk, "rotate", func(rf *ringFile) error {
 		next := rf.maxID()
@@ -121,6 +129,9 @@ func Rotate(path string, mk MasterKey) (*Status, error) {
 		next++
 		if err := rf.addKey(mk, next, time.Now()); err != nil {
 			return err
+		}
+		if rf.Lookup == 0 {
+			rf.Lookup = rf.Primary
 		}
 		rf.Primary = next
 		return nil
@@ -164,7 +175,7 @@ func parseRing(data []byte) (*ringFile, error) {
 			return nil, fmt.Errorf("%w: no metadata mac", ErrBadRing)
 		}
 	case FormatV1:
-		if rf.MAC != "" || rf.MinVersion != 0 || len(rf.Retired) > 0 || len(rf.Destroyed) > 0 {
+		if rf.MAC != "" || rf.MinVersion != 0 || len(rf.Retired) > 0 || len(rf.Destroyed) > 0 || rf.Lookup != 0 {
 			return nil, fmt.Errorf("%w: %s ring with %s fields", ErrBadRing, FormatV1, Format)
 		}
 	default:
@@ -192,6 +203,9 @@ func parseRing(data []byte) (*ringFile, error) {
 	if err := crypto.CheckLifecycle(rf.Primary, rf.MinVersion, rf.Retired, rf.Destroyed, seen); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
 	}
+	if err := crypto.CheckLookup(rf.Lookup, rf.MinVersion, rf.Retired, seen); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
+	}
 	return &rf, nil
 }
 
@@ -213,7 +227,7 @@ func (rf *ringFile) has(id uint32) bool {
 // metadata is what the MAC covers.
 func (rf *ringFile) metadata() crypto.RingMetadata {
 	m := crypto.RingMetadata{Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
-		MinVersion: rf.MinVersion, Retired: rf.Retired, Destroyed: rf.Destroyed}
+		MinVersion: rf.MinVersion, Retired: rf.Retired, Destroyed: rf.Destroyed, Lookup: rf.Lookup}
 	for _, w := range rf.Keys {
 		m.Keys = append(m.Keys, crypto.KeyMeta{ID: w.ID, Created: w.Created})
 	}
@@ -255,6 +269,14 @@ func (rf *ringFile) live(id uint32) bool { return id >= rf.MinVersion }
 
 func (rf *ringFile) lifecycle() crypto.Lifecycle { return rf.metadata().Lifecycle() }
 
+// lookup is the version deterministic values are sealed under.
+func (rf *ringFile) lookup() uint32 {
+	if rf.Lookup != 0 {
+		return rf.Lookup
+	}
+	return rf.Primary
+}
+
 func (rf *ringFile) marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
@@ -265,11 +287,11 @@ func (rf *ringFile) marshal() ([]byte, error) {
 
 func (rf *ringFile) status(path string, data []byte) (*Status, error) {
 	st := &Status{Path: path, Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
-		MinVersion: rf.MinVersion, Revision: revision(data), Size: len(data)}
+		MinVersion: rf.MinVersion, Lookup: rf.lookup(), Revision: revision(data), Size: len(data)}
 	for _, w := range rf.Keys {
 		created, _ := time.Parse(time.RFC3339, w.Created) // checked by parseRing or made by addKey
 		st.Keys = append(st.Keys, crypto.KeyInfo{ID: w.ID, Created: created, Primary: w.ID == rf.Primary,
-			Retired: slices.Contains(rf.Retired, w.ID), Destroyed: w.ID < rf.MinVersion})
+			Retired: slices.Contains(rf.Retired, w.ID), Destroyed: w.ID < rf.MinVersion, Lookup: w.ID == st.Lookup})
 	}
 	for _, id := range rf.Destroyed {
 		st.Keys = append(st.Keys, crypto.KeyInfo{ID: id, Destroyed: true, Retired: slices.Contains(rf.Retired, id)})

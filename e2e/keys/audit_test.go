@@ -25,6 +25,7 @@ func TestKeyCommandsAndCLITransformsAreAudited(t *testing.T) {
 	}
 	mustRun(t, "", keys("verify")...)
 	mustRun(t, "", keys("backup", "--out", filepath.Join(t.TempDir(), "b.json"))...)
+	mustRun(t, "", keys("rotate-lookup")...) // v1, the lookup version, may go only once it moved
 	mustRun(t, "", keys("retire", "1")...)
 	mustRun(t, "", keys("destroy", "1", "--yes")...)
 	if code, _, _ := fieldseal(t, "", keys("destroy", "2", "--yes")...); code == 0 {
@@ -46,7 +47,7 @@ func TestKeyCommandsAndCLITransformsAreAudited(t *testing.T) {
 		for _, want := range []string{
 			`"type":"key","caller":"cli"`,
 			`"outcome":"admin_rotate"`, `"outcome":"admin_verify"`, `"outcome":"admin_backup"`,
-			`"outcome":"admin_retire"`, `"key_ids":[1],"primary":2`,
+			`"outcome":"admin_rotate-lookup"`, `"outcome":"admin_retire"`, `"key_ids":[1],"primary":2`,
 			`"route":"w","method":"CLI ENCRYPT","key_ids":[2]`,
 			`"route":"w","method":"CLI DECRYPT","key_ids":[2]`,
 			`"outcome":"admin_destroy","latency_ms"`,

@@ -233,7 +233,7 @@ func awsLifecycle(t *testing.T, r *awsRing) {
 		mustRun(t, "", "audit", "verify", trail)
 		b, _ := os.ReadFile(trail)
 		for _, want := range []string{"admin_init", "admin_rotate", "admin_verify", "admin_backup", "admin_restore",
-			"admin_retire", "admin_min-version", "admin_destroy", `"method":"CLI ENCRYPT"`, `"method":"CLI DECRYPT"`, `"reason":"key_destroyed"`} {
+			"admin_rotate-lookup", "admin_retire", "admin_min-version", "admin_destroy", `"method":"CLI ENCRYPT"`, `"method":"CLI DECRYPT"`, `"reason":"key_destroyed"`} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("the trail lacks %s", want)
 			}

@@ -205,6 +205,12 @@ func retireMinimumAndDestroy(t *testing.T, cfg string, keys func(...string) []st
 	if code, _, _ := fieldseal(t, "", keys("retire", "3")...); code != 1 {
 		t.Fatal("the primary was retired")
 	}
+	// The first rotation pinned the lookup version to v1: it moves to the
+	// primary before v1 may go below the minimum or be destroyed.
+	if code, _, errOut := fieldseal(t, "", keys("min-version", "2")...); code != 1 || !strings.Contains(errOut, "rotate-lookup") {
+		t.Fatalf("min-version above the lookup version: exit %d %s", code, errOut)
+	}
+	mustRun(t, "", keys("rotate-lookup")...)
 	mustRun(t, "", keys("retire", "2")...)
 	if pt, _, _ := open(t, cfg, v[1]); pt != "two@example.com" {
 		t.Fatal("a retired version stopped opening")

@@ -1,0 +1,40 @@
+package awskeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrLookupVersion: a retire, minimum-version or destroy request would take
+// away the version deterministic values are sealed under; equality lookups
+// would stop finding every value sealed under it. Move it first (RotateLookup,
+// `fieldseal keys rotate-lookup`) and re-seal the stored values.
+var ErrLookupVersion = errors.New("version is the lookup version")
+
+func errLookupVersion(id uint32) error {
+	return fmt.Errorf("v%d: %w; move it first with `fieldseal keys rotate-lookup` and re-seal the deterministic values", id, ErrLookupVersion)
+}
+
+// RotateLookup makes the current primary the lookup version, the version
+// deterministic values are sealed under; it adds no key (Rotate first for a
+// new one), so it also works on a ring at the secret size limit. From then
+// on deterministic values seal differently, so a store must be searched
+// under both (the API's POST /v1/lookup lists the values under the other
+// versions) until its values are re-sealed. It is the only command that
+// moves the lookup version; when the lookup version already is the primary
+// nothing is written.
+func RotateLookup(ctx context.Context, opts Options) (*Status, error) {
+	c, err := newClients(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	return c.update(ctx, "rotate lookup version of", func(_ context.Context, _ *secretVersion, r *ring) (bool, []uint32, error) {
+		if r.Lookup == r.Primary {
+			return false, nil, nil
+		}
+		r.Lookup = r.Primary
+		return true, nil, nil
+	})
+}
