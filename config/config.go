@@ -209,7 +209,7 @@ func Defaults() Config {
 		OnOpenError: OnOpenErrorFail,
 		Keys: Keys{
 			Provider:        ProviderLocal,
-			RefreshInterval: time.Minute,
+			RefreshInterval: 15 * time.Minute, // keycache.DefaultInterval
 			Local: LocalKeys{
 				RingFile:     "keys/ring.json",
 				MasterKeyEnv: "FIELDSEAL_MASTER_KEY",
@@ -217,7 +217,7 @@ func Defaults() Config {
 			AWS: AWSKeys{
 				CallTimeout:      5 * time.Second,
 				MaxAttempts:      3,
-				CMKCheckInterval: time.Hour,
+				CMKCheckInterval: 24 * time.Hour,
 			},
 		},
 		Log: Log{Level: "info", Format: "json"},

@@ -2,8 +2,8 @@
 // fieldseal's design. A Cache serves the ring a crypto.Source loads through
 // an atomic pointer (lock-free reads on the hot path), lets one load run at
 // a time however many callers ask (no thundering herd on KMS), refreshes
-// periodically with ±10% jitter (asking a crypto.Changer first when the
-// source is one), backs off exponentially on failure while it keeps serving
+// periodically at a random phase of its own (asking a crypto.Changer first
+// when the source is one), backs off exponentially on failure while it keeps serving
 // the ring it has, and fetches a key the ring lacks on demand, rate
 // limited because key ids come from stored, possibly forged, values. With
 // Options.MaxStale it stops serving a ring that has not refreshed for that
