@@ -131,8 +131,9 @@ const keysUsage = `keys SUBCOMMAND [flags]
   init        create a key ring with data key version 1 (refuses to overwrite one)
   rotate      add a data key version and make it primary; running sidecars pick
               it up on their next refresh, old values still open
-              (aws: --if-cmk-rotated rotates only when the KMS key rotated, and
-              re-wraps the existing data keys under it)
+              (--if-older-than 90d rotates only when the primary is older;
+              aws: --if-cmk-rotated rotates only when the KMS key rotated, and
+              re-wraps the existing data keys under it; with both, either)
   status      print the ring: versions, primary, ages (never key material)
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
@@ -164,10 +165,12 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 
 	var k keyFlags
 	var ifCMKRotated, ifAbsent, asJSON bool
+	var olderThan ageFlag
 	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stdout, stderr)
 	k.register(fs)
 	if sub == "rotate" {
 		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")
+		fs.Var(&olderThan, "if-older-than", "rotate only if the primary version is older than `AGE` (a Go duration or whole days: 90d); safe to run often and from many places at once")
 	}
 	if sub == "init" {
 		fs.BoolVar(&ifAbsent, "if-absent", false, "succeed without a change when the ring already exists (for a Job or hook that runs on every install)")
@@ -193,19 +196,20 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	var info keyAudit
+	cond := rotateCond{cmk: ifCMKRotated, olderThan: time.Duration(olderThan), now: time.Now()}
 	if keys.Provider == config.ProviderAWS {
-		err = keysAWS(ctx, sub, ifCMKRotated, asJSON, keys, stdout, &info)
+		err = keysAWS(ctx, sub, cond, asJSON, keys, stdout, &info)
 	} else {
-		err = keysLocal(sub, asJSON, keys.Local, stdout, &info)
+		err = keysLocal(sub, cond, asJSON, keys.Local, stdout, &info)
 	}
 	if sub == "init" && ifAbsent && (errors.Is(err, localkeys.ErrRingExists) || errors.Is(err, awskeys.ErrRingExists)) {
 		// Nothing was created or changed: not a key event. Say so, and
 		// show the ring that is there.
 		fmt.Fprintln(stdout, "key ring exists; left unchanged")
 		if keys.Provider == config.ProviderAWS {
-			return withNextStep(keysAWS(ctx, "status", false, asJSON, keys, stdout, &info), "status", &k, keys)
+			return withNextStep(keysAWS(ctx, "status", rotateCond{}, asJSON, keys, stdout, &info), "status", &k, keys)
 		}
-		return withNextStep(keysLocal("status", asJSON, keys.Local, stdout, &info), "status", &k, keys)
+		return withNextStep(keysLocal("status", rotateCond{}, asJSON, keys.Local, stdout, &info), "status", &k, keys)
 	}
 	err = withNextStep(err, sub, &k, keys)
 	if sub == "status" {
@@ -214,7 +218,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	return trail.record(keyAdminEvent(sub, info, err), err)
 }
 
-func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
+func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
 	}
@@ -236,37 +240,49 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, in
 			}
 			st, err = localkeys.Init(l.RingFile, mk)
 		} else {
-			st, err = localkeys.Rotate(l.RingFile, mk)
+			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due)
 		}
 	}
 	*info = localAudit(st, 0)
 	if err != nil {
 		return err
 	}
+	if sub == "rotate" && !st.Rotated {
+		info.reason = reasonNotDue
+	}
 	if asJSON {
 		return writeJSON(stdout, st)
+	}
+	if sub == "rotate" {
+		fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, st.Keys))
 	}
 	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Revision)
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
-func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
+func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
 	var st *awskeys.Status
 	var err error
 	switch {
 	case sub == "init":
 		st, err = awskeys.Init(ctx, opts)
-	case sub == "rotate" && ifCMKRotated:
+	case sub == "rotate" && cond.cmk:
 		st, err = awskeys.RotateIfCMKRotated(ctx, opts)
+		if err == nil && !st.Rotated && cond.olderThan > 0 {
+			st, err = awskeys.RotateIf(ctx, opts, cond.due)
+		}
 	case sub == "rotate":
-		st, err = awskeys.Rotate(ctx, opts)
+		st, err = awskeys.RotateIf(ctx, opts, cond.due)
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
 	}
 	*info = awsAudit(st, 0)
 	if err != nil {
 		return err
+	}
+	if sub == "rotate" && !st.Rotated {
+		info.reason = reasonNotDue
 	}
 	if asJSON {
 		return writeJSON(stdout, st)
@@ -276,10 +292,12 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 		switch {
 		case st.Rotated && len(st.Rewrapped) > 0:
 			fmt.Fprintf(stdout, "rotated: yes, v%d is primary; re-wrapped %v under the current KMS key\n", st.Primary, st.Rewrapped)
-		case st.Rotated:
-			fmt.Fprintf(stdout, "rotated: yes, v%d is primary\n", st.Primary)
 		default:
-			fmt.Fprintln(stdout, "rotated: no, the KMS key has not rotated since the ring last followed it")
+			infos := make([]crypto.KeyInfo, 0, len(st.Versions))
+			for _, v := range st.Versions {
+				infos = append(infos, crypto.KeyInfo{ID: v.ID, Created: v.Created, Primary: v.Primary})
+			}
+			fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, infos))
 		}
 	}
 	return st.WriteText(stdout, time.Now())
