@@ -20,6 +20,7 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -110,19 +111,38 @@ func loadConfig(path string) (*config.Config, error) {
 // newKeySource builds the configured provider as a crypto.Source. close
 // releases its resources.
 func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, closeFn func(), err error) {
+	src, _, closeFn, err = newRotatingKeySource(ctx, keys, reg, log)
+	return src, closeFn, err
+}
+
+// newRotatingKeySource is newKeySource that also returns the provider's
+// conditional rotation for a keycache.Rotator (the master key is read once,
+// and cleared from the environment then, so both come from one place). The
+// Rotator calls it only when keys.rotation lets the sidecar rotate.
+func newRotatingKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, rotate keycache.RotateFunc, closeFn func(), err error) {
 	switch keys.Provider {
 	case config.ProviderAWS:
-		p, err := awskeys.New(ctx, awsOptions(keys, reg, log))
+		opts := awsOptions(keys, reg, log)
+		p, err := awskeys.New(ctx, opts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("aws key provider: %w", err)
+			return nil, nil, nil, fmt.Errorf("aws key provider: %w", err)
 		}
-		return p, p.Close, nil
+		rotate = func(ctx context.Context, cond func(crypto.KeyInfo) bool) (bool, error) {
+			st, err := awskeys.RotateIf(ctx, opts, cond)
+			return err == nil && st.Rotated, err
+		}
+		return p, rotate, p.Close, nil
 	default:
 		mk, err := localkeys.LoadMasterKey(keys.Local.MasterKeyFile, keys.Local.MasterKeyEnv)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return localkeys.New(keys.Local.RingFile, mk), func() {}, nil
+		path := keys.Local.RingFile
+		rotate = func(_ context.Context, cond func(crypto.KeyInfo) bool) (bool, error) {
+			st, err := localkeys.RotateIf(path, mk, cond)
+			return err == nil && st.Rotated, err
+		}
+		return localkeys.New(path, mk), rotate, func() {}, nil
 	}
 }
 

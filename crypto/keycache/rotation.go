@@ -48,6 +48,8 @@ type RotatorOptions struct {
 	// primary comes of age at one instant does not call the provider at
 	// that instant.
 	RetryInterval time.Duration
+	// Timeout bounds one rotation attempt (default 1m).
+	Timeout time.Duration
 	// Observer hears every check (nil: nobody). Monitor implements it.
 	Observer RotationObserver
 	// OnEvent, if set, receives EventRotated when this process rotated the
@@ -145,6 +147,9 @@ func NewRotator(c *Cache, opts RotatorOptions) *Rotator {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Minute
+	}
 	return &Rotator{c: c, opts: opts, ageDelay: time.Duration(rand.Int64N(int64(opts.RetryInterval)))}
 }
 
@@ -196,7 +201,9 @@ func (r *Rotator) check(ctx context.Context) RotationCheck {
 	ready := ck.DueSeals || (ck.DueAge && ck.Age > p.MaxAge+r.ageDelay)
 	if ready && r.opts.Rotate != nil && (r.tried != primary.ID || now.Sub(r.triedAt) >= r.opts.RetryInterval) {
 		r.tried, r.triedAt = primary.ID, now
-		rotated, err := r.opts.Rotate(ctx, func(stored crypto.KeyInfo) bool { return stored.ID == primary.ID })
+		actx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+		rotated, err := r.opts.Rotate(actx, func(stored crypto.KeyInfo) bool { return stored.ID == primary.ID })
+		cancel()
 		switch {
 		case err != nil:
 			ck.Result, ck.Err = RotationFailed, err

@@ -31,3 +31,15 @@ func lockRing(path string) (release func(), err error) {
 	// Closing the file releases the lock.
 	return func() { f.Close() }, nil
 }
+
+// Writable reports (nil) whether this process may change the ring at path:
+// it opens the ring's lock file for writing, creating it if needed, which
+// every change (Rotate, RotateIf, ...) must. A sidecar whose ring comes from
+// a read-only mount gets an error, and only reports a due rotation.
+func Writable(path string) error {
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open ring lock: %w", err)
+	}
+	return f.Close()
+}
