@@ -133,9 +133,9 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	for _, r := range []string{RotationRotated, RotationNotNeeded, RotationFailed} {
 		m.rotations.WithLabelValues(r)
 	}
-	promreg.Register[prometheus.Collector](reg, sealCollector{m: m, desc: prometheus.NewDesc("fieldseal_keys_seals_total",
-		"Values this process sealed under each key version (label version), since it started; compare with keys.rotation.max_seals and the algorithm's bound (docs/keys.md).",
-		[]string{"version"}, nil)})
+	seals := prometheus.Opts{Name: "fieldseal_keys_seals_total",
+		Help: "Values this process sealed under each key version (label version), since it started; compare with keys.rotation.max_seals and the algorithm's bound (docs/keys.md)."}
+	promreg.Register[prometheus.Collector](reg, sealCollector{m: m, desc: prometheus.NewDesc(seals.Name, seals.Help, []string{"version"}, nil)})
 	m.age = promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fieldseal_keys_ring_age_seconds",
 		Help: "Seconds since the key ring was last loaded or confirmed current (0 before the first load).",
