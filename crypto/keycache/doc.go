@@ -11,6 +11,11 @@
 // is not ready until a refresh succeeds; the hot path reads one more
 // atomic flag.
 //
+// A Rotator beside the cache rotates the ring when its primary passes a
+// RotationPolicy (an age, a number of seals by this process) through the
+// provider's conditional rotation, or only reports it due when the process
+// may not write the ring.
+//
 // The cache itself neither logs nor measures: it reports every refresh and
 // on-demand lookup to an Observer, and every key event (first load, new
 // revision, rotation seen, error) to Options.OnEvent for the audit trail.

@@ -37,7 +37,9 @@ type MonitorOptions struct {
 // change check that finds the ring current are counted, not logged. With
 // Options.MaxStale, keys_stale_warning (warn), keys_stale_refused (error)
 // and keys_stale_recovered (info) carry "age", "max_stale" and, while
-// refreshes fail, "last_error".
+// refreshes fail, "last_error". A Rotator's checks log keys_rotated (info),
+// keys_rotation_failed (error) and keys_rotation_due (warn, once per
+// primary, when the process may not rotate), with "reason".
 type Monitor struct {
 	log zerolog.Logger
 	now func() time.Time
