@@ -216,7 +216,9 @@ func TestSidecarsRotateOnUse(t *testing.T) {
 
 // TestAWSSidecarRotationOnUse: an aws sidecar does not rotate the ring by
 // default, it reports the rotation due; with keys.rotation.sidecar yes it
-// rotates it.
+// rotates it, and two such sidecars that pass the bound together add one
+// version (the Secrets Manager request token is derived from the parent
+// version).
 func TestAWSSidecarRotationOnUse(t *testing.T) {
 	moto := emulator(t, "FIELDSEAL_TEST_MOTO_URL")
 	r := newAWSRing(t, moto, moto)
@@ -249,22 +251,40 @@ func TestAWSSidecarRotationOnUse(t *testing.T) {
 	reporter.AuditLines(t, `"outcome":"rotation_due","reason":"seals"`)
 
 	rotator := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: upURL, FieldMap: rotationFieldMap, Keys: keysSection("yes")})
+	other := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: upURL, FieldMap: rotationFieldMap, Keys: keysSection("yes")})
 	post(t, rotator, up, "two@example.com")
-	testproc.Poll(t, 30*time.Second, func() error {
-		if _, primary := ringVersions(t, cfg); primary != 2 {
-			return fmt.Errorf("primary v%d", primary)
+	post(t, other, up, "two-b@example.com")
+	attempts := func(s *sidecartest.Sidecar) float64 {
+		return s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
+			s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "not_needed"})
+	}
+	testproc.Poll(t, 40*time.Second, func() error {
+		if n, m := attempts(rotator), attempts(other); n != 1 || m != 1 {
+			return fmt.Errorf("rotation attempts: %v and %v", n, m)
 		}
 		return nil
 	})
-	if v := post(t, rotator, up, "three@example.com"); v != 2 {
-		t.Fatalf("after its rotation the sidecar sealed under v%d, want v2", v)
+	if ids, primary := ringVersions(t, cfg); len(ids) != 2 || primary != 2 {
+		t.Fatalf("after two sidecars passed max_seals under v1: versions %v primary v%d; want [1 2] primary v2", ids, primary)
+	}
+	if n := rotator.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
+		other.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}); n != 1 {
+		t.Fatalf("%v sidecars report that they rotated, want 1", n)
+	}
+	for _, s := range []*sidecartest.Sidecar{rotator, other} {
+		if v := post(t, s, up, "three@example.com"); v != 2 {
+			t.Fatalf("after the rotation a sidecar sealed under v%d, want v2", v)
+		}
 	}
 	// The reporter has not refreshed yet (15m); it opens nothing here, but
 	// a fresh process opens the v1 value.
 	if pt, code, errOut := open(t, cfg, v1); pt != "one@example.com" {
 		t.Fatalf("the v1 value after the rotation: exit %d %q %s", code, pt, errOut)
 	}
-	rotator.AuditLines(t, `"outcome":"rotated","reason":"seals"`)
+	lines := append(rotator.AuditLines(t), other.AuditLines(t)...)
+	if n := countContaining(lines, `"outcome":"rotated","reason":"seals"`); n != 1 {
+		t.Fatalf("%d rotated audit events, want 1", n)
+	}
 }
 
 func countContaining(lines []string, s string) int {
