@@ -6,7 +6,8 @@ import "github.com/fieldseal/fieldseal/crypto/keycache"
 // error text itself goes to the operational log, not the audit trail.
 const ReasonProviderError = "provider_error"
 
-// KeyEvent turns a key cache event (loaded, refreshed, rotation_seen, error)
+// KeyEvent turns a key cache event (loaded, refreshed, rotation_seen, error;
+// a sidecar's own rotated, rotation_due)
 // into its audit record: the event kind as Outcome, the primary version, the
 // versions in memory and the ring revision. It carries no key material.
 func KeyEvent(k keycache.KeyEvent) Event {
@@ -20,6 +21,8 @@ func KeyEvent(k keycache.KeyEvent) Event {
 	}
 	if k.Err != nil {
 		e.Reason = ReasonProviderError
+	} else {
+		e.Reason = k.Reason // a rotation's reason: age or seals
 	}
 	return e
 }

@@ -161,9 +161,37 @@ type Keys struct {
 	// MaxStale bounds how long the ring is served without a successful
 	// refresh (0: no bound).
 	MaxStale time.Duration `yaml:"max_stale"`
-	Local    LocalKeys     `yaml:"local"`
-	AWS      AWSKeys       `yaml:"aws"`
+	// Rotation is when the sidecar rotates the ring itself, or reports
+	// that it is due.
+	Rotation Rotation  `yaml:"rotation"`
+	Local    LocalKeys `yaml:"local"`
+	AWS      AWSKeys   `yaml:"aws"`
 }
+
+// Rotation configures rotation on age and on use by the sidecar
+// (keycache.RotationPolicy, keycache.Rotator).
+type Rotation struct {
+	MaxAge   time.Duration `yaml:"max_age"`   // 0: no bound
+	MaxSeals int64         `yaml:"max_seals"` // 0: no bound
+	// Sidecar says whether the sidecar rotates the ring itself when a
+	// bound is passed (RotateAuto, RotateYes, RotateNo).
+	Sidecar RotateBySidecar `yaml:"sidecar"`
+}
+
+// RotateBySidecar is keys.rotation.sidecar.
+type RotateBySidecar string
+
+// keys.rotation.sidecar values.
+const (
+	// RotateAuto: local provider, yes when the ring file's directory is
+	// writable; aws provider, no.
+	RotateAuto RotateBySidecar = "auto"
+	// RotateYes: the sidecar rotates the ring (aws: it needs the
+	// permissions of keys rotate).
+	RotateYes RotateBySidecar = "yes"
+	// RotateNo: the sidecar only reports a due rotation.
+	RotateNo RotateBySidecar = "no"
+)
 
 // AWSKeys configures the aws provider (crypto/awskeys.Options). Its defaults
 // mirror awskeys.Default*, which a test checks.
@@ -213,7 +241,8 @@ func Defaults() Config {
 		OnOpenError: OnOpenErrorFail,
 		Keys: Keys{
 			Provider:        ProviderLocal,
-			RefreshInterval: time.Minute,
+			RefreshInterval: 15 * time.Minute, // keycache.DefaultInterval
+			Rotation:        Rotation{Sidecar: RotateAuto},
 			Local: LocalKeys{
 				RingFile:     "keys/ring.json",
 				MasterKeyEnv: "FIELDSEAL_MASTER_KEY",
@@ -221,7 +250,7 @@ func Defaults() Config {
 			AWS: AWSKeys{
 				CallTimeout:      5 * time.Second,
 				MaxAttempts:      3,
-				CMKCheckInterval: time.Hour,
+				CMKCheckInterval: 24 * time.Hour,
 			},
 		},
 		Log: Log{Level: "info", Format: "json"},

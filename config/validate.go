@@ -152,7 +152,7 @@ func (v *validator) validateLimits(l *Limits) {
 func (v *validator) validateKeys(k *Keys) {
 	v.oneOf("keys.provider", string(k.Provider), string(ProviderLocal), string(ProviderAWS))
 	v.positive("keys.refresh_interval", k.RefreshInterval)
-	// A healthy ring is up to 1.1 refresh intervals old (jitter) and the
+	// A healthy ring is up to one refresh interval old (plus a load) and the
 	// warning comes at half the bound: below three intervals a sidecar
 	// would warn, or refuse, without any refresh having failed.
 	switch {
@@ -162,6 +162,13 @@ func (v *validator) validateKeys(k *Keys) {
 		v.errorf(v.at("keys.max_stale"), "keys.max_stale is %s; with keys.refresh_interval %s it must be at least %s (three refresh intervals)",
 			k.MaxStale, k.RefreshInterval, 3*k.RefreshInterval)
 	}
+	if k.Rotation.MaxAge < 0 {
+		v.errorf(v.at("keys.rotation.max_age"), "keys.rotation.max_age must be positive, or 0s for no bound")
+	}
+	if k.Rotation.MaxSeals < 0 {
+		v.errorf(v.at("keys.rotation.max_seals"), "keys.rotation.max_seals must be positive, or 0 for no bound")
+	}
+	v.oneOf("keys.rotation.sidecar", string(k.Rotation.Sidecar), string(RotateAuto), string(RotateYes), string(RotateNo))
 	v.positive("keys.aws.call_timeout", k.AWS.CallTimeout)
 	v.positiveInt("keys.aws.max_attempts", k.AWS.MaxAttempts)
 	if k.AWS.CMKCheckInterval < 0 {

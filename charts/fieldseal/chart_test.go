@@ -471,11 +471,11 @@ func TestChartDefaultValues(t *testing.T) {
 			t.Errorf("Secret ca.crt differs from the webhook caBundle (lookup on upgrade reuses ca.crt)")
 		}
 	})
-	t.Run("the rotation CronJob runs keys rotate --if-cmk-rotated under its own locked-down account", func(t *testing.T) {
+	t.Run("the rotation CronJob runs keys rotate --if-cmk-rotated --if-older-than 90d under its own locked-down account", func(t *testing.T) {
 		cj := one(t, "CronJob", m.cronJobs)
 		ps := cj.Spec.JobTemplate.Spec.Template.Spec
 		c := one(t, "rotation container", ps.Containers)
-		if want := []string{"keys", "rotate", "--if-cmk-rotated", "--config", "/etc/fieldseal/config.yaml"}; !slices.Equal(c.Args, want) {
+		if want := []string{"keys", "rotate", "--if-cmk-rotated", "--if-older-than", "90d", "--config", "/etc/fieldseal/config.yaml"}; !slices.Equal(c.Args, want) {
 			t.Errorf("args = %v, want %v", c.Args, want)
 		}
 		checkRestrictive(t, "rotation", c.SecurityContext)

@@ -68,6 +68,8 @@ func keyAdminEvent(sub string, info keyAudit, err error) audit.Event {
 	e := audit.Event{Type: audit.TypeKey, Outcome: "admin_" + sub, Primary: info.primary, KeyIDs: info.keyIDs, Revision: info.revision}
 	if err != nil {
 		e.Reason = "failed"
+	} else {
+		e.Reason = info.reason
 	}
 	return e
 }
@@ -77,6 +79,9 @@ type keyAudit struct {
 	primary  uint32
 	keyIDs   []uint32
 	revision string
+	// reason is the event's Reason when the command succeeded ("" or
+	// reasonNotDue).
+	reason string
 }
 
 // localAudit is the audit of a local key command that targeted version

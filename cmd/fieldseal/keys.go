@@ -20,6 +20,7 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
@@ -110,19 +111,38 @@ func loadConfig(path string) (*config.Config, error) {
 // newKeySource builds the configured provider as a crypto.Source. close
 // releases its resources.
 func newKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, closeFn func(), err error) {
+	src, _, closeFn, err = newRotatingKeySource(ctx, keys, reg, log)
+	return src, closeFn, err
+}
+
+// newRotatingKeySource is newKeySource that also returns the provider's
+// conditional rotation for a keycache.Rotator (the master key is read once,
+// and cleared from the environment then, so both come from one place). The
+// Rotator calls it only when keys.rotation lets the sidecar rotate.
+func newRotatingKeySource(ctx context.Context, keys config.Keys, reg prometheus.Registerer, log zerolog.Logger) (src crypto.Source, rotate keycache.RotateFunc, closeFn func(), err error) {
 	switch keys.Provider {
 	case config.ProviderAWS:
-		p, err := awskeys.New(ctx, awsOptions(keys, reg, log))
+		opts := awsOptions(keys, reg, log)
+		p, err := awskeys.New(ctx, opts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("aws key provider: %w", err)
+			return nil, nil, nil, fmt.Errorf("aws key provider: %w", err)
 		}
-		return p, p.Close, nil
+		rotate = func(ctx context.Context, cond func(crypto.KeyInfo) bool) (bool, error) {
+			st, err := awskeys.RotateIf(ctx, opts, cond)
+			return err == nil && st.Rotated, err
+		}
+		return p, rotate, p.Close, nil
 	default:
 		mk, err := localkeys.LoadMasterKey(keys.Local.MasterKeyFile, keys.Local.MasterKeyEnv)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return localkeys.New(keys.Local.RingFile, mk), func() {}, nil
+		path := keys.Local.RingFile
+		rotate = func(_ context.Context, cond func(crypto.KeyInfo) bool) (bool, error) {
+			st, err := localkeys.RotateIf(path, mk, cond)
+			return err == nil && st.Rotated, err
+		}
+		return localkeys.New(path, mk), rotate, func() {}, nil
 	}
 }
 
@@ -131,9 +151,11 @@ const keysUsage = `keys SUBCOMMAND [flags]
   init        create a key ring with data key version 1 (refuses to overwrite one)
   rotate      add a data key version and make it primary; running sidecars pick
               it up on their next refresh, old values still open
-              (aws: --if-cmk-rotated rotates only when the KMS key rotated, and
-              re-wraps the existing data keys under it); the lookup version
-              that deterministic classes seal under stays where it is
+              (--if-older-than 90d rotates only when the primary is older;
+              aws: --if-cmk-rotated rotates only when the KMS key rotated, and
+              re-wraps the existing data keys under it; with both, either);
+              the lookup version that deterministic classes seal under stays
+              where it is
   rotate-lookup
               make the primary the lookup version (adds no key: rotate first
               for a new one); deterministic values then seal differently:
@@ -171,10 +193,12 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 
 	var k keyFlags
 	var ifCMKRotated, ifAbsent, asJSON bool
+	var olderThan ageFlag
 	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stdout, stderr)
 	k.register(fs)
 	if sub == "rotate" {
 		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")
+		fs.Var(&olderThan, "if-older-than", "rotate only if the primary version is older than `AGE` (a Go duration or whole days: 90d); safe to run often and from many places at once")
 	}
 	if sub == "init" {
 		fs.BoolVar(&ifAbsent, "if-absent", false, "succeed without a change when the ring already exists (for a Job or hook that runs on every install)")
@@ -200,19 +224,20 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	var info keyAudit
+	cond := rotateCond{cmk: ifCMKRotated, olderThan: time.Duration(olderThan), now: time.Now()}
 	if keys.Provider == config.ProviderAWS {
-		err = keysAWS(ctx, sub, ifCMKRotated, asJSON, keys, stdout, &info)
+		err = keysAWS(ctx, sub, cond, asJSON, keys, stdout, &info)
 	} else {
-		err = keysLocal(sub, asJSON, keys.Local, stdout, &info)
+		err = keysLocal(sub, cond, asJSON, keys.Local, stdout, &info)
 	}
 	if sub == "init" && ifAbsent && (errors.Is(err, localkeys.ErrRingExists) || errors.Is(err, awskeys.ErrRingExists)) {
 		// Nothing was created or changed: not a key event. Say so, and
 		// show the ring that is there.
 		fmt.Fprintln(stdout, "key ring exists; left unchanged")
 		if keys.Provider == config.ProviderAWS {
-			return withNextStep(keysAWS(ctx, "status", false, asJSON, keys, stdout, &info), "status", &k, keys)
+			return withNextStep(keysAWS(ctx, "status", rotateCond{}, asJSON, keys, stdout, &info), "status", &k, keys)
 		}
-		return withNextStep(keysLocal("status", asJSON, keys.Local, stdout, &info), "status", &k, keys)
+		return withNextStep(keysLocal("status", rotateCond{}, asJSON, keys.Local, stdout, &info), "status", &k, keys)
 	}
 	err = withNextStep(err, sub, &k, keys)
 	if sub == "status" {
@@ -221,7 +246,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	return trail.record(keyAdminEvent(sub, info, err), err)
 }
 
-func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
+func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
 	}
@@ -245,31 +270,40 @@ func keysLocal(sub string, asJSON bool, l config.LocalKeys, stdout io.Writer, in
 		} else if sub == "rotate-lookup" {
 			st, err = localkeys.RotateLookup(l.RingFile, mk)
 		} else {
-			st, err = localkeys.Rotate(l.RingFile, mk)
+			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due)
 		}
 	}
 	*info = localAudit(st, 0)
 	if err != nil {
 		return err
 	}
+	if sub == "rotate" && !st.Rotated {
+		info.reason = reasonNotDue
+	}
 	if asJSON {
 		return writeJSON(stdout, st)
+	}
+	if sub == "rotate" {
+		fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, st.Keys))
 	}
 	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Lookup, st.Revision)
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
-func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
+func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
 	var st *awskeys.Status
 	var err error
 	switch {
 	case sub == "init":
 		st, err = awskeys.Init(ctx, opts)
-	case sub == "rotate" && ifCMKRotated:
+	case sub == "rotate" && cond.cmk:
 		st, err = awskeys.RotateIfCMKRotated(ctx, opts)
+		if err == nil && !st.Rotated && cond.olderThan > 0 {
+			st, err = awskeys.RotateIf(ctx, opts, cond.due)
+		}
 	case sub == "rotate":
-		st, err = awskeys.Rotate(ctx, opts)
+		st, err = awskeys.RotateIf(ctx, opts, cond.due)
 	case sub == "rotate-lookup":
 		st, err = awskeys.RotateLookup(ctx, opts)
 	default:
@@ -279,6 +313,9 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 	if err != nil {
 		return err
 	}
+	if sub == "rotate" && !st.Rotated {
+		info.reason = reasonNotDue
+	}
 	if asJSON {
 		return writeJSON(stdout, st)
 	}
@@ -287,10 +324,12 @@ func keysAWS(ctx context.Context, sub string, ifCMKRotated, asJSON bool, keys co
 		switch {
 		case st.Rotated && len(st.Rewrapped) > 0:
 			fmt.Fprintf(stdout, "rotated: yes, v%d is primary; re-wrapped %v under the current KMS key\n", st.Primary, st.Rewrapped)
-		case st.Rotated:
-			fmt.Fprintf(stdout, "rotated: yes, v%d is primary\n", st.Primary)
 		default:
-			fmt.Fprintln(stdout, "rotated: no, the KMS key has not rotated since the ring last followed it")
+			infos := make([]crypto.KeyInfo, 0, len(st.Versions))
+			for _, v := range st.Versions {
+				infos = append(infos, crypto.KeyInfo{ID: v.ID, Created: v.Created, Primary: v.Primary})
+			}
+			fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, infos))
 		}
 	}
 	return st.WriteText(stdout, time.Now())

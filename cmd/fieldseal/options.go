@@ -12,6 +12,7 @@ import (
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
 	"github.com/fieldseal/fieldseal/fieldmap"
 	"github.com/fieldseal/fieldseal/policy"
 	"github.com/fieldseal/fieldseal/proxy"
@@ -95,6 +96,42 @@ func keyCacheOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Lo
 		MaxStale: keys.MaxStale,
 		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
 	}
+}
+
+// rotatorOptions maps keys.rotation to the Rotator's options, monitored by
+// the cache's Monitor. rotate is the provider's conditional rotation; it is
+// dropped (report only) when keys.rotation.sidecar says the sidecar does
+// not rotate: "no", or "auto" with the aws provider or a local ring whose
+// directory this process cannot write. The reason goes to the log.
+func rotatorOptions(keys config.Keys, rotate keycache.RotateFunc, observer keycache.RotationObserver, log zerolog.Logger) keycache.RotatorOptions {
+	r := keys.Rotation
+	opts := keycache.RotatorOptions{
+		Policy:   keycache.RotationPolicy{MaxAge: r.MaxAge, MaxSeals: uint64(max(r.MaxSeals, 0))},
+		Observer: observer,
+	}
+	if opts.Policy == (keycache.RotationPolicy{}) {
+		return opts
+	}
+	why := ""
+	switch {
+	case r.Sidecar == config.RotateNo:
+		why = "keys.rotation.sidecar is no"
+	case r.Sidecar == config.RotateAuto && keys.Provider == config.ProviderAWS:
+		why = "keys.rotation.sidecar auto leaves aws rings to keys rotate (set yes to let sidecars rotate)"
+	case r.Sidecar == config.RotateAuto:
+		if err := localkeys.Writable(keys.Local.RingFile); err != nil {
+			why = "the ring file's directory is not writable: " + err.Error()
+		}
+	}
+	if why == "" {
+		opts.Rotate = rotate
+	}
+	ev := log.Info().Str("event", "keys_rotation_policy").Dur("max_age", r.MaxAge).Int64("max_seals", r.MaxSeals).Bool("sidecar_rotates", opts.Rotate != nil)
+	if why != "" {
+		ev = ev.Str("reason", why)
+	}
+	ev.Msg("rotation on age and use is on")
+	return opts
 }
 
 // awsOptions maps the config's keys.aws section to the provider's options.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/fieldmap"
 )
 
@@ -98,4 +103,44 @@ func TestAuthOptionsAddTheProcessDependencies(t *testing.T) {
 	if err := o.Check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestRotatorOptions(t *testing.T) {
+	writable := filepath.Join(t.TempDir(), "ring.json")
+	readOnly := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	rotate := keycache.RotateFunc(func(context.Context, func(crypto.KeyInfo) bool) (bool, error) { return true, nil })
+	bound := config.Rotation{MaxSeals: 10, MaxAge: time.Hour}
+	for _, tc := range []struct {
+		name     string
+		provider config.Provider
+		ring     string
+		rotation config.Rotation
+		rotates  bool
+	}{
+		{"auto: a local sidecar that can write the ring's directory rotates it", config.ProviderLocal, writable, withSidecar(bound, config.RotateAuto), true},
+		{"auto: a local sidecar on a read-only ring reports only", config.ProviderLocal, filepath.Join(readOnly, "ring.json"), withSidecar(bound, config.RotateAuto), os.Geteuid() == 0},
+		{"auto: an aws sidecar reports only", config.ProviderAWS, "", withSidecar(bound, config.RotateAuto), false},
+		{"yes: an aws sidecar rotates", config.ProviderAWS, "", withSidecar(bound, config.RotateYes), true},
+		{"no: a local sidecar reports only", config.ProviderLocal, writable, withSidecar(bound, config.RotateNo), false},
+		{"without a bound nothing rotates", config.ProviderLocal, writable, config.Rotation{Sidecar: config.RotateYes}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := config.Keys{Provider: tc.provider, Rotation: tc.rotation, Local: config.LocalKeys{RingFile: tc.ring}}
+			opts := rotatorOptions(keys, rotate, nil, zerolog.Nop())
+			if got := opts.Rotate != nil; got != tc.rotates {
+				t.Fatalf("rotates = %v, want %v", got, tc.rotates)
+			}
+			if want := (keycache.RotationPolicy{MaxAge: tc.rotation.MaxAge, MaxSeals: uint64(tc.rotation.MaxSeals)}); opts.Policy != want {
+				t.Fatalf("policy %+v, want %+v", opts.Policy, want)
+			}
+		})
+	}
+}
+
+func withSidecar(r config.Rotation, s config.RotateBySidecar) config.Rotation {
+	r.Sidecar = s
+	return r
 }

@@ -174,7 +174,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		}
 	}
 
-	src, closeSrc, err := newKeySource(ctx, cfg.Keys, reg, log)
+	src, rotate, closeSrc, err := newRotatingKeySource(ctx, cfg.Keys, reg, log)
 	if err != nil {
 		return err
 	}
@@ -186,6 +186,9 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		cacheOpts.OnEvent = func(k keycache.KeyEvent) { record(audit.KeyEvent(k)) }
 	}
 	cache := keycache.New(src, cacheOpts)
+	// keys.rotation: rotate the ring (or report it due) on age and on use.
+	rotOpts := rotatorOptions(cfg.Keys, rotate, cacheOpts.Observer.(keycache.RotationObserver), log)
+	rotOpts.OnEvent = cacheOpts.OnEvent
 
 	opts, err := proxyOptions(cfg, fm)
 	if err != nil {
@@ -297,6 +300,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 		log.Error().Str("event", "keys_unavailable").Err(err).Msg("no keys yet: protected routes answer 503 until a refresh succeeds")
 	}
 	go cache.Run(cacheCtx)
+	go keycache.NewRotator(cache, rotOpts).Run(cacheCtx)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // maxWriteAttempts bounds Rotate's read-modify-write loop under contention.
@@ -201,6 +203,17 @@ func (c *clients) create(ctx context.Context, what, name string, r *ring, body, 
 // once: see requestToken; every successful call adds exactly one version and no
 // version written by another caller is lost.
 func Rotate(ctx context.Context, opts Options) (*Status, error) {
+	return RotateIf(ctx, opts, func(crypto.KeyInfo) bool { return true })
+}
+
+// RotateIf is Rotate when rotate, given the primary version of the ring as
+// it is in the secret, returns true; otherwise it changes nothing and
+// returns the ring's Status with Rotated false. rotate is asked again on
+// every attempt of the read-modify-write loop, so racing callers with the
+// same condition add one version between them: the losers re-read the
+// winner's ring and find the condition gone ("primary older than 90 days",
+// or "primary still v3" for a sidecar that sealed its max_seals under v3).
+func RotateIf(ctx context.Context, opts Options, rotate func(primary crypto.KeyInfo) bool) (*Status, error) {
 	c, err := newClients(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -208,6 +221,10 @@ func Rotate(ctx context.Context, opts Options) (*Status, error) {
 	defer c.close()
 	var cmk cmkInfo
 	return c.update(ctx, "rotate", func(ctx context.Context, sv *secretVersion, r *ring) (bool, []uint32, error) {
+		p, _ := sv.ring.key(sv.ring.Primary)
+		if !rotate(crypto.KeyInfo{ID: p.ID, Created: p.Created, Primary: true}) {
+			return false, nil, nil
+		}
 		if cmk.arn == "" {
 			if cmk, err = c.describeKey(ctx, first(opts.KMSKeyID, sv.ring.CMK)); err != nil {
 				return false, nil, err

@@ -19,9 +19,12 @@ import (
 
 // Defaults applied by Options when a field is zero.
 const (
-	DefaultCallTimeout      = 5 * time.Second
-	DefaultMaxAttempts      = 3
-	DefaultCMKCheckInterval = time.Hour
+	DefaultCallTimeout = 5 * time.Second
+	DefaultMaxAttempts = 3
+	// DefaultCMKCheckInterval: a daily check costs 10,000 sidecars 10,000
+	// KMS calls a day ($0.03); the rotation job, not the sidecar, follows
+	// a CMK rotation, so the check is only an early hint.
+	DefaultCMKCheckInterval = 24 * time.Hour
 	// DefaultUnwrapConcurrency is Options.UnwrapConcurrency's default: well
 	// under KMS's shared Decrypt quota even for a fleet starting together.
 	DefaultUnwrapConcurrency = 8

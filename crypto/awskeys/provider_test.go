@@ -343,3 +343,50 @@ func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 		}
 	})
 }
+
+func TestConditionalRotationsAddOneVersion(t *testing.T) {
+	url := motoURL(t)
+	ctx := testCtx(t)
+	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a primary younger than the bound is left alone", func(t *testing.T) {
+		before, err := ReadStatus(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return time.Since(p.Created) > 24*time.Hour })
+		if err != nil || st.Rotated || st.Primary != 1 || st.VersionID != before.VersionID {
+			t.Fatalf("RotateIf(older than 24h) on a new ring = %+v, %v; want no change", st, err)
+		}
+	})
+	t.Run("racing rotations on the same condition create exactly one version", func(t *testing.T) {
+		const rotators = 5
+		var wg sync.WaitGroup
+		rotated := make([]bool, rotators)
+		errs := make([]error, rotators)
+		for i := range rotators {
+			wg.Go(func() {
+				// The condition a sidecar over its max_seals under v1 uses.
+				st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return p.ID == 1 })
+				errs[i] = err
+				rotated[i] = err == nil && st.Rotated
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent RotateIf: %v", err)
+		}
+		st, err := ReadStatus(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(st), []uint32{1, 2}) || st.Primary != 2 {
+			t.Fatalf("versions %v primary v%d, want [1 2] primary v2", ids(st), st.Primary)
+		}
+		if n := len(slices.DeleteFunc(rotated, func(b bool) bool { return !b })); n != 1 {
+			t.Fatalf("%d callers report a rotation, want 1", n)
+		}
+	})
+}

@@ -252,7 +252,7 @@ func TestRotationThroughTheCache(t *testing.T) {
 // The Run tests below run in a testing/synctest bubble: Run's timers use
 // the bubble's fake clock, which moves only when every goroutine in the
 // bubble is blocked, so the tests step through minutes of refresh schedule
-// at once and can check it exactly (the ±10% jitter bounds every wait).
+// at once and can check it exactly (SetPhase fixes the random phase).
 
 func TestRunChecksChangerBeforeLoading(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -261,13 +261,14 @@ func TestRunChecksChangerBeforeLoading(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		var events eventLog
 		c := keycache.New(src, keycache.Options{Interval: time.Minute, Observer: monitor(reg, nil), OnEvent: events.add})
+		keycache.SetPhase(c, 30*time.Second)
 		if err := c.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		runCache(t, c)
 
-		// Checks fall due every 54s to 66s: three of them by 3m30s, not four.
-		time.Sleep(3*time.Minute + 30*time.Second)
+		// Checks fall due at 30s, 1m30s, 2m30s, 3m30s...: three by 3m15s.
+		time.Sleep(3*time.Minute + 15*time.Second)
 		synctest.Wait()
 		if n := src.checks.Load(); n != 3 {
 			t.Fatalf("%d periodic checks in 3m30s at a 1m interval, want 3", n)
@@ -281,7 +282,7 @@ func TestRunChecksChangerBeforeLoading(t *testing.T) {
 		if _, err := localkeys.Rotate(path, mk); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(66 * time.Second) // the next check is due by then
+		time.Sleep(time.Minute) // the next check is due by then
 		synctest.Wait()
 		if p := c.Keyring().Primary(); p != 2 {
 			t.Fatalf("primary = %d one interval after the rotation, want 2", p)
@@ -301,12 +302,13 @@ func TestRunWithoutChangerReloadsPeriodically(t *testing.T) {
 		src := &countingSource{inner: localkeys.New(path, mk)}
 		var events eventLog
 		c := keycache.New(src, keycache.Options{Interval: time.Minute, OnEvent: events.add})
+		keycache.SetPhase(c, 30*time.Second)
 		runCache(t, c)
-		// The first load runs at once, then one every 54s to 66s.
-		time.Sleep(3*time.Minute + 30*time.Second)
+		// The first load runs at once, then at 30s, 1m30s, 2m30s...
+		time.Sleep(3*time.Minute + 15*time.Second)
 		synctest.Wait()
 		if n := src.loads.Load(); n != 4 {
-			t.Fatalf("%d loads in 3m30s at a 1m interval, want 4", n)
+			t.Fatalf("%d loads in 3m15s at a 1m interval and a 30s phase, want 4", n)
 		}
 		if got := events.kinds(); !slices.Equal(got, []string{keycache.EventLoaded}) {
 			t.Fatalf("events = %v, want one loaded event (later loads had the same revision)", got)
@@ -326,6 +328,8 @@ func TestRunStartsWithoutKeysAndBacksOff(t *testing.T) {
 		var events eventLog
 		const interval = 32 * time.Second
 		c := keycache.New(src, keycache.Options{Interval: interval, OnEvent: events.add})
+		keycache.SetPhase(c, 20*time.Second) // scheduled at 20s, 52s, 84s, 116s, 148s...
+		start := time.Now()
 		runCache(t, c)
 		// wait receives the next load and checks that it began want ±10%
 		// after the previous one.
@@ -366,12 +370,17 @@ func TestRunStartsWithoutKeysAndBacksOff(t *testing.T) {
 			t.Fatalf("events = %v", kinds)
 		}
 
-		// A success resets the backoff: a later failure is retried after
-		// interval/32 again.
+		// The load after the success keeps the cache's schedule (the backoff
+		// waits did not move it), and a success resets the backoff: a later
+		// failure is retried after interval/32 again.
 		if err := os.WriteFile(path, []byte(`{"format":"garbage"`), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		wait("after a success", interval)
+		at := <-src.began
+		if since := at.Sub(start); (since-20*time.Second)%interval != 0 || at.Sub(prev) > interval {
+			t.Errorf("after a success: the next load began %v after the start, %v after the success; want the next slot of 20s + n*32s", since, at.Sub(prev))
+		}
+		prev = at
 		wait("after the first failure since the success", backoff[0])
 		synctest.Wait()
 	})
@@ -385,4 +394,66 @@ func mustDecode(t *testing.T, sealed []byte) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+func TestRunSchedule(t *testing.T) {
+	t.Run("the phase is drawn in [0, interval)", func(t *testing.T) {
+		c := keycache.New(&countingSource{}, keycache.Options{Interval: 15 * time.Minute})
+		seen := map[time.Duration]bool{}
+		for range 1000 {
+			p := keycache.Phase(c)
+			if p < 0 || p >= 15*time.Minute {
+				t.Fatalf("phase %v outside [0, 15m)", p)
+			}
+			seen[p/time.Minute] = true
+		}
+		// 1000 uniform draws leave no minute of the 15 empty (odds ~1e-29).
+		if len(seen) != 15 {
+			t.Fatalf("phases fell in %d of 15 minutes: not spread over the interval", len(seen))
+		}
+	})
+	t.Run("checks come at the phase, then exactly one interval apart", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
+			c := keycache.New(src, keycache.Options{})
+			keycache.SetPhase(c, 7*time.Minute)
+			if err := c.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			runCache(t, c)
+			// Due at 7m, 22m, 37m, 52m under the 15m default interval.
+			for _, step := range []struct {
+				at   time.Duration
+				want int32
+			}{{6 * time.Minute, 0}, {8 * time.Minute, 1}, {21 * time.Minute, 1}, {23 * time.Minute, 2}, {51 * time.Minute, 3}, {53 * time.Minute, 4}} {
+				time.Sleep(step.at - time.Since(start))
+				synctest.Wait()
+				if n := src.checks.Load(); n != step.want {
+					t.Fatalf("%d checks by %v with phase 7m and interval 15m, want %d", n, step.at, step.want)
+				}
+			}
+		})
+	})
+	t.Run("a rotation is used within one interval", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			c := keycache.New(localkeys.New(path, mk), keycache.Options{})
+			if err := c.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			runCache(t, c) // a random phase
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(keycache.DefaultInterval)
+			synctest.Wait()
+			if p := c.Keyring().Primary(); p != 2 {
+				t.Fatalf("primary = v%d one interval after the rotation, want v2", p)
+			}
+		})
+	})
 }

@@ -31,6 +31,9 @@ type KeyEvent struct {
 	Err      error    // EventError only
 	// Duration is the Source.Load's time; 0 for a failed change check.
 	Duration time.Duration
+	// Reason is why a Rotator event happened (ReasonAge, ReasonSeals); ""
+	// for the cache's own events.
+	Reason string
 }
 
 // RefreshResult is the outcome of one load or change check, the result

@@ -1,12 +1,14 @@
 package keycache
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/promreg"
 )
 
@@ -35,7 +37,9 @@ type MonitorOptions struct {
 // change check that finds the ring current are counted, not logged. With
 // Options.MaxStale, keys_stale_warning (warn), keys_stale_refused (error)
 // and keys_stale_recovered (info) carry "age", "max_stale" and, while
-// refreshes fail, "last_error".
+// refreshes fail, "last_error". A Rotator's checks log keys_rotated (info),
+// keys_rotation_failed (error) and keys_rotation_due (warn, once per
+// primary, when the process may not rotate), with "reason".
 type Monitor struct {
 	log zerolog.Logger
 	now func() time.Time
@@ -55,6 +59,34 @@ type Monitor struct {
 	// is 1 while the ring is withheld for being older.
 	maxStale prometheus.Gauge
 	stale    prometheus.Gauge
+
+	// ring is the last ring a refresh reported, read by the seal counter
+	// at scrape time.
+	ring      atomic.Pointer[crypto.Keyring]
+	rotDue    *prometheus.GaugeVec
+	rotations *prometheus.CounterVec
+}
+
+var _ RotationObserver = (*Monitor)(nil)
+
+// sealCollector exports fieldseal_keys_seals_total{version}: the values this
+// process sealed under each key version of the ring in service, read from
+// the ring's own counters at scrape time (crypto.Keyring.SealCount).
+type sealCollector struct {
+	m    *Monitor
+	desc *prometheus.Desc
+}
+
+func (s sealCollector) Describe(ch chan<- *prometheus.Desc) { ch <- s.desc }
+
+func (s sealCollector) Collect(ch chan<- prometheus.Metric) {
+	r := s.m.ring.Load()
+	for _, v := range r.Versions() {
+		if v.Destroyed {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.CounterValue, float64(r.SealCount(v.ID)), strconv.FormatUint(uint64(v.ID), 10))
+	}
 }
 
 var _ Observer = (*Monitor)(nil)
@@ -90,6 +122,22 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 		stale: promreg.Gauge(reg, "fieldseal_keys_stale",
 			"1 while the key ring is older than its max stale bound and not served (protected routes refused), else 0."),
 	}
+	m.rotDue = promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fieldseal_keys_rotation_due",
+		Help: "1 while the primary key version has passed a keys.rotation bound (reason age: keys.rotation.max_age; seals: keys.rotation.max_seals, counted by this process) and no rotation has replaced it yet, else 0.",
+	}, []string{"reason"}))
+	m.rotations = promreg.CounterVec(reg, "fieldseal_keys_rotations_total",
+		"Rotations this sidecar attempted because the primary passed a keys.rotation bound, by result: rotated (it added the new primary), "+
+			"not_needed (another process had rotated first), failed (the provider refused or failed; retried).", "result")
+	for _, r := range []string{ReasonAge, ReasonSeals} {
+		m.rotDue.WithLabelValues(r)
+	}
+	for _, r := range []string{RotationRotated, RotationNotNeeded, RotationFailed} {
+		m.rotations.WithLabelValues(r)
+	}
+	seals := prometheus.Opts{Name: "fieldseal_keys_seals_total",
+		Help: "Values this process sealed under each key version (label version), since it started; compare with keys.rotation.max_seals and the algorithm's bound (docs/keys.md)."}
+	promreg.Register[prometheus.Collector](reg, sealCollector{m: m, desc: prometheus.NewDesc(seals.Name, seals.Help, []string{"version"}, nil)})
 	m.age = promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fieldseal_keys_ring_age_seconds",
 		Help: "Seconds since the key ring was last loaded or confirmed current (0 before the first load).",
@@ -112,6 +160,9 @@ func (m *Monitor) ringAge() float64 {
 // Refreshed counts r and logs its key event, if any.
 func (m *Monitor) Refreshed(r Refresh) {
 	m.refreshes.WithLabelValues(string(r.Result)).Inc()
+	if r.Ring != nil {
+		m.ring.Store(r.Ring)
+	}
 	if r.Loaded {
 		m.duration.Observe(r.Event.Duration.Seconds())
 	}
@@ -167,4 +218,39 @@ func (m *Monitor) Stale(s Staleness) {
 		ev = ev.Str("last_error", s.LastError)
 	}
 	ev.Msg(msg)
+}
+
+// RotationChecked sets fieldseal_keys_rotation_due, counts attempts and
+// logs what an operator acts on: keys_rotated (info), keys_rotation_failed
+// (error), and keys_rotation_due (warn, once per primary) when this process
+// may not rotate the ring itself.
+func (m *Monitor) RotationChecked(c RotationCheck) {
+	if c.Primary == 0 {
+		return
+	}
+	set := func(reason string, due bool) {
+		v := 0.0
+		// An attempt that succeeded replaced the primary found due.
+		if due && (c.Result == "" || c.Result == RotationFailed) {
+			v = 1
+		}
+		m.rotDue.WithLabelValues(reason).Set(v)
+	}
+	set(ReasonAge, c.DueAge)
+	set(ReasonSeals, c.DueSeals)
+	if c.Result != "" {
+		m.rotations.WithLabelValues(c.Result).Inc()
+	}
+	switch {
+	case c.Result == RotationRotated:
+		m.log.Info().Str("event", "keys_"+EventRotated).Str("reason", c.Reason).Uint32("previous_primary", c.Primary).
+			Dur("age", c.Age).Uint64("seals", c.Seals).Msg("key ring rotated: the primary passed its keys.rotation bound")
+	case c.Result == RotationFailed:
+		m.log.Error().Str("event", "keys_rotation_failed").Str("reason", c.Reason).Uint32("primary", c.Primary).Err(c.Err).
+			Msg("rotating the key ring failed; retrying")
+	case c.FirstDue && !c.CanRotate:
+		m.log.Warn().Str("event", "keys_"+EventRotationDue).Str("reason", c.Reason).Uint32("primary", c.Primary).
+			Dur("age", c.Age).Uint64("seals", c.Seals).
+			Msg("the primary key version passed its keys.rotation bound; run `fieldseal keys rotate` (this sidecar may not write the ring)")
+	}
 }

@@ -39,7 +39,12 @@
 // SHA-256 of the file bytes, so the key cache reloads only when the file
 // changed, and a reload unwraps only key versions it has not seen.
 //
-// Init and Rotate are meant to be run one at a time (the rotation CronJob
-// forbids concurrency); Rotate refuses to replace a file that changed while
-// it worked.
+// Every change (Rotate, RotateIf, the lifecycle commands) holds an
+// exclusive flock(2) on RING.lock from its read to its write, so processes
+// that change one ring at once take turns: RotateIf's condition ("primary
+// older than 90 days", "primary still v3") is checked against the ring as
+// the previous writer left it, and racing rotations on one condition add one
+// version. A change still refuses to replace a file that moved without the
+// lock (an edit by hand). Init creates the file atomically and fails if it
+// exists.
 package localkeys

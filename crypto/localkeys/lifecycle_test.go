@@ -1,13 +1,17 @@
 package localkeys_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
@@ -200,4 +204,51 @@ func TestMasterKeyFileMustBePrivateAndEnvIsCleared(t *testing.T) {
 	if _, set := os.LookupEnv("FS_TEST_MK_CLEAR"); set {
 		t.Fatal("the master key is still in the environment")
 	}
+}
+
+func TestRotateIf(t *testing.T) {
+	path, mk, sealed := ringWithValues(t)
+	t.Run("a false condition leaves the file as it was", func(t *testing.T) {
+		before, _ := os.ReadFile(path)
+		st, err := localkeys.RotateIf(path, mk, func(p crypto.KeyInfo) bool {
+			return p.ID != 3 || time.Since(p.Created) > 24*time.Hour
+		})
+		if err != nil || st.Rotated || st.Primary != 3 {
+			t.Fatalf("RotateIf = %+v, %v; want v3 primary, not rotated", st, err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Fatal("the ring file changed although nothing rotated")
+		}
+	})
+	t.Run("racing rotations on the same condition create exactly one version", func(t *testing.T) {
+		const rotators = 8
+		var wg sync.WaitGroup
+		var rotated atomic.Int32
+		errs := make([]error, rotators)
+		for i := range rotators {
+			wg.Go(func() {
+				st, err := localkeys.RotateIf(path, mk, func(p crypto.KeyInfo) bool { return p.ID == 3 })
+				errs[i] = err
+				if err == nil && st.Rotated {
+					rotated.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent RotateIf: %v", err)
+		}
+		st, err := localkeys.ReadStatus(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Keys) != 4 || st.Primary != 4 || rotated.Load() != 1 {
+			t.Fatalf("%d versions, primary v%d, %d rotations reported; want 4, v4, 1", len(st.Keys), st.Primary, rotated.Load())
+		}
+		for id, v := range sealed {
+			if pt, err := open(t, path, mk, v); err != nil || pt != "jane@example.com" {
+				t.Fatalf("value under v%d after the rotation: %q, %v", id, pt, err)
+			}
+		}
+	})
 }

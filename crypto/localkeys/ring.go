@@ -39,6 +39,9 @@ var (
 	ErrWrongMasterKey = errors.New("data key does not unwrap with this master key (wrong master key or altered ring file)")
 	// ErrRingChanged: the file changed while Rotate worked; nothing written.
 	ErrRingChanged = errors.New("key ring file changed during the operation")
+
+	// errUnchanged, from an update's change function: write nothing.
+	errUnchanged = errors.New("key ring left unchanged")
 )
 
 // ringFile is the JSON form of the ring file.
@@ -81,6 +84,9 @@ type Status struct {
 	Revision string           `json:"revision"` // SHA-256 of the file, hex
 	// Size is the file size in bytes.
 	Size int `json:"size"`
+	// Rotated reports whether the call that returned this Status added a
+	// version (RotateIf may leave the ring as it was).
+	Rotated bool `json:"rotated"`
 }
 
 // newRingID returns 16 random bytes in base64url.
@@ -121,7 +127,24 @@ func Init(path string, mk MasterKey) (*Status, error) {
 // names none gets the primary it replaces, so deterministic values keep
 // sealing as before (RotateLookup moves it).
 func Rotate(path string, mk MasterKey) (*Status, error) {
-	return update(path, mk, "rotate", func(rf *ringFile) error {
+	return RotateIf(path, mk, func(crypto.KeyInfo) bool { return true })
+}
+
+// RotateIf is Rotate when rotate, given the ring's primary version as it is
+// in the file, returns true; otherwise it changes nothing and returns the
+// ring's Status with Rotated false. The check and the write happen under
+// the ring's lock (see lockRing), so any number of processes that run
+// RotateIf with the same condition at once add one version between them:
+// "primary older than 90 days" (keys rotate --if-older-than) or "primary
+// still v3" (a sidecar that sealed its max_seals under v3).
+func RotateIf(path string, mk MasterKey, rotate func(primary crypto.KeyInfo) bool) (*Status, error) {
+	rotated := false
+	st, err := update(path, mk, "rotate", func(rf *ringFile) error {
+		i := slices.IndexFunc(rf.Keys, func(w wrapped) bool { return w.ID == rf.Primary })
+		if !rotate(crypto.KeyInfo{ID: rf.Primary, Created: timeOf(rf.Keys[i]), Primary: true}) {
+			return errUnchanged
+		}
+		rotated = true
 		next := rf.maxID()
 		if next == math.MaxUint32 {
 			return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
@@ -136,6 +159,10 @@ func Rotate(path string, mk MasterKey) (*Status, error) {
 		rf.Primary = next
 		return nil
 	})
+	if st != nil {
+		st.Rotated = rotated
+	}
+	return st, err
 }
 
 // ReadStatus reads and checks the ring file at path without a master key
@@ -349,7 +376,7 @@ func (rf *ringFile) unwrap(mk MasterKey, w wrapped) ([]byte, error) {
 }
 
 // update is the read-check-modify-write of every command that changes a
-// ring: it verifies the MAC and that mk unwraps every key (so a ring never
+// ring, under the ring's lock (lockRing): it verifies the MAC and that mk unwraps every key (so a ring never
 // mixes master keys and a command never builds on a corrupted version),
 // upgrades a FormatV1 ring (re-wrapping its keys for the v2 binding),
 // applies change, signs and replaces the file if it did not move meanwhile.
@@ -363,6 +390,11 @@ func updateWith(path string, mk, out MasterKey, what string, change func(rf *rin
 	if mk.wrap == nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, ErrNoMasterKey)
 	}
+	release, err := lockRing(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
+	defer release()
 	data, rf, err := readRing(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s key ring: %w", what, err)
@@ -383,6 +415,10 @@ func updateWith(path string, mk, out MasterKey, what string, change func(rf *rin
 		}
 		deks[w.ID] = k
 	}
+	unchanged, err := parseRing(data) // the file as read, for a change that changes nothing
+	if err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
 	rewrapAll := rf.Format == FormatV1 || out.wrap != mk.wrap
 	rf.Format = Format
 	if rewrapAll {
@@ -390,7 +426,9 @@ func updateWith(path string, mk, out MasterKey, what string, change func(rf *rin
 			rf.Keys[i].Wrapped = rf.wrap(out, w.ID, deks[w.ID])
 		}
 	}
-	if err := change(rf); err != nil {
+	if err := change(rf); errors.Is(err, errUnchanged) {
+		return unchanged.status(path, data)
+	} else if err != nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
 	}
 	rf.sign(out)
@@ -398,7 +436,8 @@ func updateWith(path string, mk, out MasterKey, what string, change func(rf *rin
 	if err != nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
 	}
-	// Narrow the window for a concurrent writer: refuse if the file moved on.
+	// Under the lock only a writer that does not take it (an edit by hand,
+	// an older release) can have moved the file: refuse then.
 	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, data) {
 		return nil, fmt.Errorf("%s key ring %q: %w; run it again", what, path, ErrRingChanged)
 	}
