@@ -19,15 +19,7 @@ import (
 // or line is still reported.
 func TestAuditChainUnderLogRotation(t *testing.T) {
 	store := sidecartest.NewStore(t, sidecartest.GoJSON)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customers
-    methods: [POST]
-    paths: [/customers]
-    request: [{path: email, class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "customers", methods: "POST", paths: "/customers", request: "email"}))
 	n := 0
 	post := func(t *testing.T) {
 		t.Helper()

@@ -87,16 +87,7 @@ func (s *revisionStore) serve(w http.ResponseWriter, r *http.Request) {
 // restored the strong ETag. Optimistic concurrency works through the proxy.
 func TestOptimisticConcurrencyThroughTheProxy(t *testing.T) {
 	store := newRevisionStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: doc
-    methods: [GET, PUT]
-    paths: ["/docs/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "doc", methods: "GET, PUT", paths: `"/docs/{id}"`, request: "email", response: "email"}))
 	put := func(email string, header map[string]string) sidecartest.Resp {
 		return sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/docs/1", JSON: `{"email":"` + email + `"}`, Header: header})
 	}

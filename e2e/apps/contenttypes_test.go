@@ -60,15 +60,8 @@ func (s *plainJSONStore) serve(w http.ResponseWriter, r *http.Request) {
 // Issue 16 item 4: JSON served as text/plain passed through still sealed.
 // Routes name the response types that are JSON; sniffing is an opt-in.
 func TestJSONServedWithOtherContentTypes(t *testing.T) {
-	const classes = "classes:\n  email: {mode: random}\n"
-	route := func(extra string) string {
-		return classes + `routes:
-  - name: doc
-    methods: [GET, PUT]
-    paths: ["/db/{id}", "/raw/{id}", /note]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-` + extra
+	docMap := func(extra string) string {
+		return emailMap(route{name: "doc", methods: "GET, PUT", paths: `"/db/{id}", "/raw/{id}", /note`, request: "email", response: "email", extra: extra})
 	}
 	put := func(t *testing.T, sc *sidecartest.Sidecar) {
 		t.Helper()
@@ -87,7 +80,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 
 	t.Run("without response_types a text/plain document stays sealed", func(t *testing.T) {
 		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("")})
+		sc := start(t, store.URL(), docMap(""))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); !strings.Contains(body, `"fs1:`) {
 			t.Fatalf("GET */*: %s", body)
@@ -95,7 +88,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	})
 	t.Run("a route naming text/plain opens it", func(t *testing.T) {
 		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("    response_types: [text/plain]\n")})
+		sc := start(t, store.URL(), docMap("    response_types: [text/plain]\n"))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); body != `{"email":"ada@example.com"}` {
 			t.Fatalf("GET */*: %s", body)
@@ -112,7 +105,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	})
 	t.Run("response_sniff opens JSON of any type and leaves other bodies alone", func(t *testing.T) {
 		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("    response_sniff: true\n")})
+		sc := start(t, store.URL(), docMap("    response_sniff: true\n"))
 		put(t, sc)
 		for _, path := range []string{"/db/ada", "/raw/ada"} {
 			if body := get(t, sc, path); body != `{"email":"ada@example.com"}` {
@@ -126,7 +119,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	t.Run("a response type that is not type/subtype is a config error", func(t *testing.T) {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "fieldseal.yaml")
-		yaml := "upstream: http://127.0.0.1:1\n" + route("    response_types: [\"text/*\"]\n")
+		yaml := "upstream: http://127.0.0.1:1\n" + docMap("    response_types: [\"text/*\"]\n")
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}

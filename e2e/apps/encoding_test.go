@@ -119,16 +119,7 @@ func negotiate(accept string, prefer ...string) string {
 // with 415; an empty body labelled gzip was a 502.
 func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
 	store := newNegotiatingStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customer
-    methods: [GET, PUT]
-    paths: ["/customers/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "customer", methods: "GET, PUT", paths: `"/customers/{id}"`, request: "email", response: "email"}))
 	t.Run("a write answered with an empty body labelled gzip is a 201", func(t *testing.T) {
 		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/1", JSON: `{"email":"ada@example.com"}`,
 			Header: map[string]string{"Accept-Encoding": "gzip"}})

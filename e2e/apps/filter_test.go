@@ -67,16 +67,9 @@ func (a *filterAPI) serve(w http.ResponseWriter, r *http.Request) {
 // refused.
 func TestFilterExpressionLookups(t *testing.T) {
 	api := newFilterAPI(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: `
-classes:
-  email: {mode: deterministic, keys: [email]}
-routes:
-  - name: records
-    methods: [GET]
-    paths: [/records]
-    response: [{path: "items.#.email", class: email}]
-    query: [{param: filter, member: email, class: email}]
-`})
+	sc := start(t, api.URL(), fieldMap("email", "{mode: deterministic, keys: [email]}",
+		route{name: "records", methods: "GET", paths: "/records", response: `"items.#.email"`,
+			extra: "    query: [{param: filter, member: email, class: email}]\n"}))
 	for _, rec := range []string{`{"email":"ada@example.com","name":"Ada"}`, `{"email":"o'neil@example.com","name":"O'Neil"}`} {
 		if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records", JSON: rec}); resp.Status != 201 {
 			t.Fatalf("create: %d %s", resp.Status, resp.Body)

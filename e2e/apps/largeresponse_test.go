@@ -81,20 +81,9 @@ func bulk(n int, tag string) string {
 	return b.String()
 }
 
-const recordsRoutes = `
-classes:
-  email: {mode: random}
-routes:
-  - name: records
-    methods: [GET]
-    paths: [/records]
-    response: [{path: "records.#.email", class: email}]
-  - name: bulk
-    methods: [POST]
-    paths: [/records/_bulk]
-    request: [{path: "records.#.email", class: email}]
-    response: [{path: "records.#.email", class: email}]
-`
+var recordsRoutes = emailMap(
+	route{name: "records", methods: "GET", paths: "/records", response: `"records.#.email"`},
+	route{name: "bulk", methods: "POST", paths: "/records/_bulk", request: `"records.#.email"`, response: `"records.#.email"`})
 
 // Issue 16 item 6: listing thousands of records (1.5 MB) answered 502 at
 // the 1 MiB body limit, and a write the application accepted was reported
@@ -102,7 +91,7 @@ routes:
 func TestLargeResponses(t *testing.T) {
 	t.Run("a 1.5 MB listing is opened under the default response limit", func(t *testing.T) {
 		api := newRecordsAPI(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: recordsRoutes})
+		sc := start(t, api.URL(), recordsRoutes)
 		for i := range 2 {
 			if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(2500, strconv.Itoa(i))}); resp.Status != 201 {
 				t.Fatalf("bulk %d: %d %.200s", i, resp.Status, resp.Body)
@@ -124,8 +113,7 @@ func TestLargeResponses(t *testing.T) {
 
 	t.Run("over max_response_bytes", func(t *testing.T) {
 		api := newRecordsAPI(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(),
-			FieldMap: "limits: {max_response_bytes: 1MiB}\n" + recordsRoutes})
+		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+recordsRoutes)
 		for _, accept := range []string{"identity", "gzip"} {
 			t.Run("a bulk write the app accepted is a 201 with its values left sealed ("+accept+")", func(t *testing.T) {
 				resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(3000, accept),
