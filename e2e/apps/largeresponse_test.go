@@ -149,18 +149,11 @@ func TestLargeResponses(t *testing.T) {
 		api := newRecordsAPI(t)
 		// A record from before fieldseal: legacy plaintext in the store.
 		api.records = append(api.records, map[string]any{"id": "0", "email": "legacy@example.com"})
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: fmt.Sprintf(`
-limits: {max_response_bytes: 1MiB}
-auth:
-  issuer: %s
-  jwks_url: %s/.well-known/jwks.json
-  client_ids: [app]
-  token_use: access
-policies:
+		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+iss.AuthYAML("app")+`policies:
   default:
     actions: {"*": mask}
     write: all
-`, iss.url, iss.url) + recordsRoutes})
+`+recordsRoutes)
 		resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(3000, "m"),
 			Header: map[string]string{"Authorization": "Bearer " + iss.token(t, "app", nil)}})
 		if resp.Status != http.StatusCreated || resp.Header.Get("X-Fieldseal-Body") != "withheld" || len(resp.Body) != 0 {

@@ -22,15 +22,11 @@ func TestMain(m *testing.M) {
 
 // issuer is sidecartest's test issuer, with the extra claims these tests
 // set on a token.
-type issuer struct {
-	*sidecartest.Issuer
-	url string
-}
+type issuer struct{ *sidecartest.Issuer }
 
 func newIssuer(t *testing.T) *issuer {
 	t.Helper()
-	iss := sidecartest.NewIssuer(t)
-	return &issuer{Issuer: iss, url: iss.URL}
+	return &issuer{sidecartest.NewIssuer(t)}
 }
 
 // token signs an access token for clientID with the extra claims.

@@ -25,7 +25,7 @@
 //   - Families (Scrape, Gather, Value): the one way tests read metrics,
 //     from a /metrics endpoint or a registry.
 //   - StartJSONServer: the real json-server from npm as the application.
-//   - The field-map fixtures (MaskedCustomers, AddressCustomers,
+//   - The field-map fixtures (MaskedCustomers and CustomersWithID, AddressCustomers,
 //     UnitFieldMap), the benchmarks' BenchDoc, and KeyID, which reads a
 //     sealed value's key version.
 //   - Issuer: a token issuer (JWKS endpoint, signed access tokens, and the

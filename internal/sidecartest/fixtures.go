@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,17 +17,22 @@ import (
 // the unit tests' decoded with strictyaml. They are declared once here so
 // that a change of the field-map syntax is made in one place. A side that
 // repeats another names it with a YAML alias.
-const (
-	// MaskedCustomers protects a customer's e-mail, phone and resident
-	// registration number (classes email, phone, rrn, each with a mask
-	// format), sealed on writes (POST, PUT, PATCH of /customers and
-	// /customers/{id}) and opened per the caller's policy on those answers
-	// and on GET /customers/{id}.
-	MaskedCustomers = `
+// MaskedCustomers protects a customer's e-mail, phone and resident
+// registration number (classes email, phone, rrn, each with a mask format),
+// sealed on writes (POST, PUT, PATCH of /customers and /customers/{id}) and
+// opened per the caller's policy on those answers and on GET
+// /customers/{id}.
+var MaskedCustomers = CustomersWithID("rrn", "{mode: random, mask: kr_rrn}")
+
+// CustomersWithID is MaskedCustomers with its third class, the customer's
+// identifying number at the member of the same name, called class and set
+// by settings (a YAML flow mapping such as "{mode: deterministic}").
+func CustomersWithID(class, settings string) string {
+	return fmt.Sprintf(`
 classes:
   email: {mode: random, mask: email}
   phone: {mode: random, mask: phone}
-  rrn:   {mode: random, mask: kr_rrn}
+  %[1]s: %[2]s
 routes:
   - name: customers-write
     methods: [POST, PUT, PATCH]
@@ -34,14 +40,16 @@ routes:
     request: &customer
       - {path: email, class: email}
       - {path: phone, class: phone}
-      - {path: rrn, class: rrn}
+      - {path: %[1]s, class: %[1]s}
     response: *customer
   - name: customers-get
     methods: [GET]
     paths: ["/customers/{id}"]
     response: *customer
-`
+`, class, settings)
+}
 
+const (
 	// AddressCustomers is the quick start's map: a customer's e-mail,
 	// phone and address.street (classes email, phone, street) sealed on
 	// POST /customers and opened on that answer, on GET /customers (the
