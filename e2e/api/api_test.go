@@ -26,7 +26,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 
 // fieldMap is the customers map with a deterministic customer number, so
 // that a caller can look a customer up by it.

@@ -10,14 +10,13 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // fieldsealBin is the binary TestMain builds once for every test of the run.
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // issuer is sidecartest's test issuer, with the extra claims these tests

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	// test's own SDK clients and for every fieldseal process it starts; no shared
 	// config or instance metadata from the developer's machine.
 	motoserver.IsolateAWSEnv(region)
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // ---- moto ----------------------------------------------------------------

@@ -21,13 +21,12 @@ import (
 	"unicode/utf16"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin))
+	os.Exit(sidecartest.RunWithBinary(m, &bin))
 }
 
 // fieldMap protects e-mail addresses and phone numbers by the member names

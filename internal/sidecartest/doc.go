@@ -12,7 +12,7 @@
 // Use:
 //
 //	var bin string
-//	func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+//	func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 //
 //	store := sidecartest.NewStore(t, sidecartest.GoJSON)
 //	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: fieldMap})

@@ -70,6 +70,15 @@ const localKeys = `keys:
     ring_file: ring.json
     master_key_file: master.key`
 
+// RunWithBinary builds cmd/fieldseal once for a test binary, stores its
+// path in *bin and runs the tests (testproc.RunWithBuild); its result is
+// the exit code for os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
+func RunWithBinary(m *testing.M, bin *string) int {
+	return testproc.RunWithBuild(m, "github.com/fieldseal/fieldseal/cmd/fieldseal", bin)
+}
+
 // Start is New and Serve: it returns a sidecar that answers Config.Ready.
 func Start(t testing.TB, bin string, c Config) *Sidecar {
 	t.Helper()
