@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
 // The field maps the tests run: the end-to-end tests' as Config.FieldMap,
@@ -194,6 +196,25 @@ func Ring(t testing.TB, n uint32) *crypto.Keyring {
 		t.Fatalf("new keyring: %v", err)
 	}
 	return r
+}
+
+// LocalRing is a new local key ring for unit tests: a fresh master key
+// and a ring file (one data key, created by localkeys.Init) in a directory
+// removed when the test ends.
+func LocalRing(t testing.TB) (path string, mk localkeys.MasterKey) {
+	t.Helper()
+	text, err := localkeys.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mk, err = localkeys.ParseMasterKey(text); err != nil {
+		t.Fatalf("generated master key refused: %v", err)
+	}
+	path = filepath.Join(t.TempDir(), "ring.json")
+	if _, err := localkeys.Init(path, mk); err != nil {
+		t.Fatalf("init key ring: %v", err)
+	}
+	return path, mk
 }
 
 // WantProblems checks an error that lists problems one a line (config,
