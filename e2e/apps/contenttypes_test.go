@@ -65,9 +65,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	}
 	put := func(t *testing.T, sc *sidecartest.Sidecar) {
 		t.Helper()
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":"ada@example.com"}`}); resp.Status != 201 {
-			t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":"ada@example.com"}`})
 	}
 	get := func(t *testing.T, sc *sidecartest.Sidecar, path string) string {
 		t.Helper()

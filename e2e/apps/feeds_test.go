@@ -116,9 +116,7 @@ func TestFeedsAndStreamsAreOpenedAsTheyCome(t *testing.T) {
 		route{name: "feeds", methods: "GET", paths: "/db/_ndjson, /db/_events", response: "doc.email"}))
 	emails := []string{"ada@example.com", "bob@example.com", "cy@example.com"}
 	for i, e := range emails {
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: fmt.Sprintf("/db/%d", i), JSON: `{"email":"` + e + `"}`}); resp.Status != 201 {
-			t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: fmt.Sprintf("/db/%d", i), JSON: `{"email":"` + e + `"}`})
 	}
 	store.mu.Lock()
 	for id, d := range store.docs {
@@ -195,9 +193,7 @@ func TestAStreamRecordThatDoesNotOpenCutsTheStream(t *testing.T) {
 	store := newFeedStore(t)
 	sc := start(t, store.URL(), fieldMap("email", feedClass,
 		route{name: "feeds", methods: "GET, PUT", paths: `/db/_ndjson, "/db/{id}"`, request: "email", response: "doc.email"}))
-	if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/0", JSON: `{"email":"ada@example.com"}`}); resp.Status != 201 {
-		t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-	}
+	sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/0", JSON: `{"email":"ada@example.com"}`})
 	store.mu.Lock()
 	store.docs["1"] = json.RawMessage(`{"email":"fs1:AAAAtampered","note":"after the tampered value"}`)
 	store.mu.Unlock()

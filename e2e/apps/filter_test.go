@@ -71,9 +71,7 @@ func TestFilterExpressionLookups(t *testing.T) {
 		route{name: "records", methods: "GET", paths: "/records", response: `"items.#.email"`,
 			extra: "    query: [{param: filter, member: email, class: email}]\n"}))
 	for _, rec := range []string{`{"email":"ada@example.com","name":"Ada"}`, `{"email":"o'neil@example.com","name":"O'Neil"}`} {
-		if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records", JSON: rec}); resp.Status != 201 {
-			t.Fatalf("create: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/records", JSON: rec})
 	}
 	find := func(filter string) sidecartest.Resp {
 		return sc.Do(t, sidecartest.Req{Path: "/records?filter=" + url.QueryEscape(filter)})

@@ -18,9 +18,7 @@ func TestQueryOperatorsFindSealedRecords(t *testing.T) {
 		route{name: "find", methods: "POST", paths: "/db/_find", request: "selector.rrn", response: `"docs.#.rrn"`}))
 	for _, rec := range [][2]string{{"ada", "900101-1234567"}, {"bob", "850505-2345678"}, {"cy", "770707-3456789"}} {
 		id, rrn := rec[0], rec[1]
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"rrn":"` + rrn + `"}`}); resp.Status != 201 {
-			t.Fatalf("put %s: %d %s", id, resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"rrn":"` + rrn + `"}`})
 	}
 	tests := []struct {
 		name, query string

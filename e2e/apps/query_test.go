@@ -26,9 +26,7 @@ func TestEqualityLookupsByQueryParameter(t *testing.T) {
 		js := sidecartest.StartJSONServer(t, `{"customers":[]}`)
 		sc := start(t, js.URL, lookupMap)
 		for _, c := range []string{`{"email":"ada@example.com","name":"Ada"}`, `{"email":"bob@example.com","name":"Bob"}`} {
-			if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: c}); resp.Status != 201 {
-				t.Fatalf("create: %d %s", resp.Status, resp.Body)
-			}
+			sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/customers", JSON: c})
 		}
 		db := string(js.ReadDB(t, "Bob"))
 		if strings.Contains(db, "ada@example.com") {
@@ -50,9 +48,7 @@ func TestEqualityLookupsByQueryParameter(t *testing.T) {
 		})
 		sc := start(t, ws.URL(), lookupMap)
 		for _, q := range []string{"email=ada%40example.com&sort=name", "sort=name&EMAIL=ada@example.com", "email[]=ada@example.com&sort=name"} {
-			if resp := sc.Do(t, sidecartest.Req{Path: "/customers?" + q}); resp.Status != 200 {
-				t.Fatalf("GET ?%s: %d %s", q, resp.Status, resp.Body)
-			}
+			sc.DoWant(t, 200, sidecartest.Req{Path: "/customers?" + q})
 			got := ws.lastQuery()
 			if strings.Contains(got, "ada") || !strings.Contains(got, "sort=name") || !strings.Contains(got, "=fs1%3A") {
 				t.Fatalf("?%s reached the application as ?%s", q, got)

@@ -240,6 +240,21 @@ func (s *Sidecar) Do(t testing.TB, r Req) Resp {
 	return resp
 }
 
+// DoWant is Do that fails the test unless the answer has the status want,
+// naming the request and the body that came back.
+func (s *Sidecar) DoWant(t testing.TB, want int, r Req) Resp {
+	t.Helper()
+	resp := s.Do(t, r)
+	if resp.Status != want {
+		method := r.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		t.Fatalf("%s %s: %d %.300s, want %d", method, r.Path, resp.Status, resp.Body, want)
+	}
+	return resp
+}
+
 // CallAPI posts body to the API operation op ("seal", "open", "lookup")
 // with "Authorization: Bearer token" unless token is "".
 func (s *Sidecar) CallAPI(t testing.TB, op, token, body string) Resp {
