@@ -6,54 +6,40 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-// plainJSONStore keeps documents at /db/{id} and serves them as CouchDB
+// newPlainJSONStore starts a store that keeps documents at /db/{id} and serves them as CouchDB
 // does: as application/json only when the client's Accept names it, else
 // as text/plain (curl and browsers send */*). /raw/{id} serves the same
 // document with no Content-Type at all, and /note a text that starts like
 // JSON but is not.
-type plainJSONStore struct {
-	*webServer
-	mu   sync.Mutex
-	docs map[string][]byte
-}
+func newPlainJSONStore(t *testing.T) *webServer { return newDocServer(t, servePlainJSON) }
 
-func newPlainJSONStore(t *testing.T) *plainJSONStore {
-	s := &plainJSONStore{docs: map[string][]byte{}}
-	s.webServer = newWebServer(t, s.serve)
-	return s
-}
-
-func (s *plainJSONStore) serve(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func servePlainJSON(w http.ResponseWriter, r *http.Request, b []byte, docs map[string][]byte) {
 	id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	switch {
 	case r.URL.Path == "/note":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "{fs1: is how sealed values start}")
 	case r.Method == http.MethodPut:
-		s.docs[id] = b
+		docs[id] = b
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	case strings.HasPrefix(r.URL.Path, "/raw/"):
 		w.Header()["Content-Type"] = nil // no sniffing by net/http either
-		_, _ = w.Write(s.docs[id])
+		_, _ = w.Write(docs[id])
 	default:
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 		} else {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
-		_, _ = w.Write(s.docs[id])
+		_, _ = w.Write(docs[id])
 	}
 }
 
@@ -94,9 +80,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 		if body := get(t, sc, "/raw/ada"); !strings.Contains(body, `"fs1:`) {
 			t.Fatalf("a body of no type is not sniffed unless asked: %s", body)
 		}
-		store.mu.Lock()
-		stored := string(store.docs["ada"])
-		store.mu.Unlock()
+		stored := string(store.doc("ada"))
 		if !strings.Contains(stored, `"fs1:`) {
 			t.Fatalf("stored %s", stored)
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -17,36 +16,26 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// negotiatingStore keeps JSON documents at /customers/{id} and compresses
+// newNegotiatingStore starts a store that keeps JSON documents at /customers/{id} and compresses
 // its answers the way current web servers do (Caddy's "encode zstd br
 // gzip"): in the first of its preferred codings the request's
 // Accept-Encoding offers with a non-zero weight. It decodes gzip and zstd
 // request bodies. A PUT answers 201 with an empty body labelled gzip, as
 // some servers label every answer.
-type negotiatingStore struct {
-	*webServer
-	mu   sync.Mutex
-	docs map[string][]byte
-}
+func newNegotiatingStore(t *testing.T) *webServer { return newDocServer(t, serveNegotiating) }
 
-func newNegotiatingStore(t *testing.T) *negotiatingStore {
-	s := &negotiatingStore{docs: map[string][]byte{}}
-	s.webServer = newWebServer(t, s.serve)
-	return s
-}
-
-func (s *negotiatingStore) serve(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
+func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, docs map[string][]byte) {
+	var body io.Reader = bytes.NewReader(raw)
 	switch r.Header.Get("Content-Encoding") {
 	case "gzip":
-		zr, err := gzip.NewReader(r.Body)
+		zr, err := gzip.NewReader(body)
 		if err != nil {
 			http.Error(w, "bad gzip", 400)
 			return
 		}
 		body = zr
 	case "zstd":
-		zr, err := zstd.NewReader(r.Body)
+		zr, err := zstd.NewReader(body)
 		if err != nil {
 			http.Error(w, "bad zstd", 400)
 			return
@@ -59,16 +48,14 @@ func (s *negotiatingStore) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad body", 400)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method {
 	case http.MethodPut:
-		s.docs[r.URL.Path] = b
+		docs[r.URL.Path] = b
 		w.Header().Set("Content-Encoding", "gzip")
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet:
-		doc, ok := s.docs[r.URL.Path]
+		doc, ok := docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -126,7 +113,7 @@ func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
 		if resp.Status != http.StatusCreated || len(resp.Body) != 0 {
 			t.Fatalf("PUT: %d %q, want 201 and no body", resp.Status, resp.Body)
 		}
-		store.mustNotHoldDoc(t, "/customers/1", "ada@example.com")
+		mustNotHoldDoc(t, store, "/customers/1", "ada@example.com")
 	})
 	t.Run("a zstd request body is decoded and sealed", func(t *testing.T) {
 		enc, _ := zstd.NewWriter(nil)
@@ -136,7 +123,7 @@ func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
 		if resp.Status != http.StatusCreated {
 			t.Fatalf("PUT zstd: %d %s", resp.Status, resp.Body)
 		}
-		store.mustNotHoldDoc(t, "/customers/2", "bob@example.com")
+		mustNotHoldDoc(t, store, "/customers/2", "bob@example.com")
 	})
 	for _, tc := range []struct {
 		name, accept, upstreamGot, coding string
@@ -166,12 +153,12 @@ func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
 	}
 }
 
-func (s *negotiatingStore) mustNotHoldDoc(t *testing.T, path, plaintext string) {
+// mustNotHoldDoc fails the test unless the store keeps a sealed document at
+// path without the plaintext.
+func mustNotHoldDoc(t *testing.T, s *webServer, path, plaintext string) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	doc, ok := s.docs[path]
-	if !ok || bytes.Contains(doc, []byte(plaintext)) || !bytes.Contains(doc, []byte(`"fs1:`)) {
+	doc := s.doc(path)
+	if doc == nil || bytes.Contains(doc, []byte(plaintext)) || !bytes.Contains(doc, []byte(`"fs1:`)) {
 		t.Fatalf("the store holds %s at %s, want it sealed", doc, path)
 	}
 }
