@@ -20,12 +20,12 @@ import (
 // matches.
 func newRevisionStore(t *testing.T) *webServer {
 	revs := map[string]int{} // guarded, like the documents, by the store's lock
-	return newDocServer(t, func(w http.ResponseWriter, r *http.Request, b []byte, docs map[string][]byte) {
-		serveRevisions(w, r, b, docs, revs)
+	return newDocServer(t, func(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
+		serveRevisions(w, r, b, st, revs)
 	})
 }
 
-func serveRevisions(w http.ResponseWriter, r *http.Request, b []byte, docs map[string][]byte, revs map[string]int) {
+func serveRevisions(w http.ResponseWriter, r *http.Request, b []byte, st *storeState, revs map[string]int) {
 	etag := `"` + strconv.Itoa(revs[r.URL.Path]) + `"`
 	tags := func(h string) []string {
 		var out []string
@@ -51,11 +51,11 @@ func serveRevisions(w http.ResponseWriter, r *http.Request, b []byte, docs map[s
 			}
 		}
 		revs[r.URL.Path]++
-		docs[r.URL.Path] = b
+		st.docs[r.URL.Path] = b
 		w.Header().Set("ETag", `"`+strconv.Itoa(revs[r.URL.Path])+`"`)
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet:
-		doc, ok := docs[r.URL.Path]
+		doc, ok := st.docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return

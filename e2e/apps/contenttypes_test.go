@@ -19,27 +19,27 @@ import (
 // JSON but is not.
 func newPlainJSONStore(t *testing.T) *webServer { return newDocServer(t, servePlainJSON) }
 
-func servePlainJSON(w http.ResponseWriter, r *http.Request, b []byte, docs map[string][]byte) {
+func servePlainJSON(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
 	id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	switch {
 	case r.URL.Path == "/note":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "{fs1: is how sealed values start}")
 	case r.Method == http.MethodPut:
-		docs[id] = b
+		st.docs[id] = b
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	case strings.HasPrefix(r.URL.Path, "/raw/"):
 		w.Header()["Content-Type"] = nil // no sniffing by net/http either
-		_, _ = w.Write(docs[id])
+		_, _ = w.Write(st.docs[id])
 	default:
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 		} else {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
-		_, _ = w.Write(docs[id])
+		_, _ = w.Write(st.docs[id])
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 // some servers label every answer.
 func newNegotiatingStore(t *testing.T) *webServer { return newDocServer(t, serveNegotiating) }
 
-func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, docs map[string][]byte) {
+func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, st *storeState) {
 	var body io.Reader = bytes.NewReader(raw)
 	switch r.Header.Get("Content-Encoding") {
 	case "gzip":
@@ -51,11 +51,11 @@ func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, docs m
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method {
 	case http.MethodPut:
-		docs[r.URL.Path] = b
+		st.docs[r.URL.Path] = b
 		w.Header().Set("Content-Encoding", "gzip")
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet:
-		doc, ok := docs[r.URL.Path]
+		doc, ok := st.docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return

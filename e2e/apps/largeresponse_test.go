@@ -8,46 +8,33 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// recordsAPI is a backend with a records API whose answers are large:
+// newRecordsAPI starts a backend with a records API whose answers are large:
 //
 //	POST /records/_bulk {"records":[{..},..]} stores them and answers 201
 //	    with every stored record echoed, each with an id and a server-side
 //	    history field, streamed (chunked) and gzip-encoded when the client
 //	    accepts it;
 //	GET /records lists every record, with a Content-Length.
-type recordsAPI struct {
-	*webServer
-	mu      sync.Mutex
-	records []map[string]any
-}
+func newRecordsAPI(t *testing.T) *webServer { return newDocServer(t, serveRecords) }
 
-func newRecordsAPI(t *testing.T) *recordsAPI {
-	a := &recordsAPI{}
-	a.webServer = newWebServer(t, a.serve)
-	return a
-}
-
-func (a *recordsAPI) serve(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func serveRecords(w http.ResponseWriter, r *http.Request, body []byte, st *storeState) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/records/_bulk":
 		var in struct{ Records []map[string]any }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		if err := json.Unmarshal(body, &in); err != nil {
 			http.Error(w, `{"error":"bad_request"}`, 400)
 			return
 		}
 		for _, rec := range in.Records {
-			rec["id"] = strconv.Itoa(len(a.records) + 1)
+			rec["id"] = strconv.Itoa(len(st.records) + 1)
 			rec["history"] = strings.Repeat("created by bulk import; ", 10)
-			a.records = append(a.records, rec)
+			st.records = append(st.records, rec)
 		}
 		var out io.Writer = w
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -57,9 +44,9 @@ func (a *recordsAPI) serve(w http.ResponseWriter, r *http.Request) {
 			out = zw
 		}
 		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(out).Encode(map[string]any{"records": a.records[len(a.records)-len(in.Records):]})
+		_ = json.NewEncoder(out).Encode(map[string]any{"records": st.records[len(st.records)-len(in.Records):]})
 	case r.Method == http.MethodGet && r.URL.Path == "/records":
-		b, _ := json.Marshal(map[string]any{"records": a.records})
+		b, _ := json.Marshal(map[string]any{"records": st.records})
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		_, _ = w.Write(b)
 	default:
@@ -102,9 +89,7 @@ func TestLargeResponses(t *testing.T) {
 		if !strings.Contains(string(resp.Body), `"user2499.1@example.com"`) || strings.Contains(string(resp.Body), `"fs1:`) {
 			t.Fatal("the listing was not opened whole")
 		}
-		api.mu.Lock()
-		defer api.mu.Unlock()
-		if e, _ := api.records[4999]["email"].(string); !strings.HasPrefix(e, "fs1:") {
+		if e, _ := api.records()[4999]["email"].(string); !strings.HasPrefix(e, "fs1:") {
 			t.Fatalf("stored email %q, want sealed", e)
 		}
 	})
@@ -146,7 +131,7 @@ func TestLargeResponses(t *testing.T) {
 		iss := newIssuer(t)
 		api := newRecordsAPI(t)
 		// A record from before fieldseal: legacy plaintext in the store.
-		api.records = append(api.records, map[string]any{"id": "0", "email": "legacy@example.com"})
+		api.addRecord(map[string]any{"id": "0", "email": "legacy@example.com"})
 		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+iss.AuthYAML("app")+`policies:
   default:
     actions: {"*": mask}
@@ -157,10 +142,7 @@ func TestLargeResponses(t *testing.T) {
 		if resp.Status != http.StatusCreated || resp.Header.Get("X-Fieldseal-Body") != "withheld" || len(resp.Body) != 0 {
 			t.Fatalf("bulk: %d %q %.200s", resp.Status, resp.Header.Get("X-Fieldseal-Body"), resp.Body)
 		}
-		api.mu.Lock()
-		n := len(api.records)
-		api.mu.Unlock()
-		if n != 3001 {
+		if n := len(api.records()); n != 3001 {
 			t.Fatalf("the store holds %d records, want the write applied", n)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -18,19 +19,25 @@ type webServer struct {
 	headers []http.Header
 	queries []string
 
-	// docs are the bodies a document store keeps (newDocServer), by the
-	// key its handler chooses.
-	docsMu sync.Mutex
-	docs   map[string][]byte
+	// stateMu guards what a store built by newDocServer keeps.
+	stateMu sync.Mutex
+	state   storeState
 }
 
-// docHandler serves one request of a document store with the request's
-// body read and the store's documents locked.
-type docHandler func(w http.ResponseWriter, r *http.Request, body []byte, docs map[string][]byte)
+// storeState is what a store keeps: documents by the key its handler
+// chooses, and records in the order they came.
+type storeState struct {
+	docs    map[string][]byte
+	records []map[string]any
+}
 
-// newDocServer is a webServer that keeps documents: every request is
-// served by h with its body read (a failed read answers 400) and the
-// documents locked.
+// docHandler serves one request of a store with the request's body read
+// and the store's state locked.
+type docHandler func(w http.ResponseWriter, r *http.Request, body []byte, st *storeState)
+
+// newDocServer is a webServer that keeps state: every request is served
+// by h with its body read (a failed read answers 400) and the state
+// locked.
 func newDocServer(t *testing.T, h docHandler) *webServer {
 	t.Helper()
 	var ws *webServer
@@ -40,19 +47,33 @@ func newDocServer(t *testing.T, h docHandler) *webServer {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
-		ws.docsMu.Lock()
-		defer ws.docsMu.Unlock()
-		h(w, r, b, ws.docs)
+		ws.stateMu.Lock()
+		defer ws.stateMu.Unlock()
+		h(w, r, b, &ws.state)
 	})
-	ws.docs = map[string][]byte{}
+	ws.state.docs = map[string][]byte{}
 	return ws
 }
 
 // doc is the document the store keeps at key, or nil.
 func (ws *webServer) doc(key string) []byte {
-	ws.docsMu.Lock()
-	defer ws.docsMu.Unlock()
-	return ws.docs[key]
+	ws.stateMu.Lock()
+	defer ws.stateMu.Unlock()
+	return ws.state.docs[key]
+}
+
+// records are the records the store keeps, in their order.
+func (ws *webServer) records() []map[string]any {
+	ws.stateMu.Lock()
+	defer ws.stateMu.Unlock()
+	return slices.Clone(ws.state.records)
+}
+
+// addRecord stores a record as if the application had written it.
+func (ws *webServer) addRecord(rec map[string]any) {
+	ws.stateMu.Lock()
+	defer ws.stateMu.Unlock()
+	ws.state.records = append(ws.state.records, rec)
 }
 
 func newWebServer(t *testing.T, h http.HandlerFunc) *webServer {
