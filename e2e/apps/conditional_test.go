@@ -11,13 +11,13 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// newRevisionStore starts a store that keeps documents at /docs/{id} with optimistic concurrency,
-// as document stores and REST frameworks do it: every write gives the
-// document a new revision, sent as a strong ETag "N"; a write with If-Match
-// succeeds only when one of its tags strongly matches the current revision
-// (RFC 9110 section 13.1.1: a weak tag never does), else 412; a GET with
-// If-None-Match answers 304 (with the strong ETag) when a tag weakly
-// matches.
+// newRevisionStore starts a store that keeps documents at /docs/{id} with
+// optimistic concurrency, as document stores and REST frameworks do it:
+// every write gives the document a new revision, sent as a strong ETag "N";
+// a write with If-Match succeeds only when one of its tags strongly matches
+// the current revision (RFC 9110 section 13.1.1: a weak tag never does),
+// else 412; a GET with If-None-Match answers 304 (with the strong ETag) when
+// a tag weakly matches.
 func newRevisionStore(t *testing.T) *webServer {
 	revs := map[string]int{} // guarded, like the documents, by the store's lock
 	return newDocServer(t, func(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {

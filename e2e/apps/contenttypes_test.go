@@ -12,13 +12,11 @@ import (
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-// newPlainJSONStore starts a store that keeps documents at /db/{id} and serves them as CouchDB
-// does: as application/json only when the client's Accept names it, else
-// as text/plain (curl and browsers send */*). /raw/{id} serves the same
-// document with no Content-Type at all, and /note a text that starts like
-// JSON but is not.
-func newPlainJSONStore(t *testing.T) *webServer { return newDocServer(t, servePlainJSON) }
-
+// servePlainJSON is a store (newDocServer) that keeps documents at /db/{id}
+// and serves them as CouchDB does: as application/json only when the
+// client's Accept names it, else as text/plain (curl and browsers send */*).
+// /raw/{id} serves the same document with no Content-Type at all, and /note
+// a text that starts like JSON but is not.
 func servePlainJSON(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
 	id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	switch {
@@ -63,7 +61,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	}
 
 	t.Run("without response_types a text/plain document stays sealed", func(t *testing.T) {
-		store := newPlainJSONStore(t)
+		store := newDocServer(t, servePlainJSON)
 		sc := start(t, store.URL(), docMap(""))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); !strings.Contains(body, `"fs1:`) {
@@ -71,7 +69,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 		}
 	})
 	t.Run("a route naming text/plain opens it", func(t *testing.T) {
-		store := newPlainJSONStore(t)
+		store := newDocServer(t, servePlainJSON)
 		sc := start(t, store.URL(), docMap("    response_types: [text/plain]\n"))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); body != `{"email":"ada@example.com"}` {
@@ -86,7 +84,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 		}
 	})
 	t.Run("response_sniff opens JSON of any type and leaves other bodies alone", func(t *testing.T) {
-		store := newPlainJSONStore(t)
+		store := newDocServer(t, servePlainJSON)
 		sc := start(t, store.URL(), docMap("    response_sniff: true\n"))
 		put(t, sc)
 		for _, path := range []string{"/db/ada", "/raw/ada"} {

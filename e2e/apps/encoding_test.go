@@ -16,14 +16,12 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// newNegotiatingStore starts a store that keeps JSON documents at /customers/{id} and compresses
-// its answers the way current web servers do (Caddy's "encode zstd br
-// gzip"): in the first of its preferred codings the request's
-// Accept-Encoding offers with a non-zero weight. It decodes gzip and zstd
-// request bodies. A PUT answers 201 with an empty body labelled gzip, as
-// some servers label every answer.
-func newNegotiatingStore(t *testing.T) *webServer { return newDocServer(t, serveNegotiating) }
-
+// serveNegotiating is a store (newDocServer) that keeps JSON documents at
+// /customers/{id} and compresses its answers the way current web servers do
+// (Caddy's "encode zstd br gzip"): in the first of its preferred codings the
+// request's Accept-Encoding offers with a non-zero weight. It decodes gzip
+// and zstd request bodies. A PUT answers 201 with an empty body labelled
+// gzip, as some servers label every answer.
 func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, st *storeState) {
 	var body io.Reader = bytes.NewReader(raw)
 	switch r.Header.Get("Content-Encoding") {
@@ -105,7 +103,7 @@ func negotiate(accept string, prefer ...string) string {
 // was, and an upstream that honours zstd had its protected response refused
 // with 415; an empty body labelled gzip was a 502.
 func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
-	store := newNegotiatingStore(t)
+	store := newDocServer(t, serveNegotiating)
 	sc := start(t, store.URL(), emailMap(route{name: "customer", methods: "GET, PUT", paths: `"/customers/{id}"`, request: "email", response: "email"}))
 	t.Run("a write answered with an empty body labelled gzip is a 201", func(t *testing.T) {
 		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/1", JSON: `{"email":"ada@example.com"}`,

@@ -11,13 +11,11 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// newFilterAPI starts a backend with a records API and a filter language, as
+// serveFilter is a backend (newDocServer) with a records API and a filter language, as
 // PocketBase has: POST /records stores a record, GET /records?filter=..
 // lists the records matching every comparison field='literal' (quotes
 // doubled inside) of the expression, joined with &&.
 var comparison = regexp.MustCompile(`(\w+)\s*=\s*'((?:[^']|'')*)'`)
-
-func newFilterAPI(t *testing.T) *webServer { return newDocServer(t, serveFilter) }
 
 func serveFilter(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
 	w.Header().Set("Content-Type", "application/json")
@@ -51,7 +49,7 @@ func serveFilter(w http.ResponseWriter, r *http.Request, b []byte, st *storeStat
 // parameter; its literals are sealed, and forms fieldseal cannot seal are
 // refused.
 func TestFilterExpressionLookups(t *testing.T) {
-	api := newFilterAPI(t)
+	api := newDocServer(t, serveFilter)
 	sc := start(t, api.URL(), fieldMap("email", "{mode: deterministic, keys: [email]}",
 		route{name: "records", methods: "GET", paths: "/records", response: `"items.#.email"`,
 			extra: "    query: [{param: filter, member: email, class: email}]\n"}))

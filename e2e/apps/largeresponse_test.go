@@ -13,15 +13,13 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// newRecordsAPI starts a backend with a records API whose answers are large:
+// serveRecords is a backend (newDocServer) with a records API whose answers are large:
 //
 //	POST /records/_bulk {"records":[{..},..]} stores them and answers 201
 //	    with every stored record echoed, each with an id and a server-side
 //	    history field, streamed (chunked) and gzip-encoded when the client
 //	    accepts it;
 //	GET /records lists every record, with a Content-Length.
-func newRecordsAPI(t *testing.T) *webServer { return newDocServer(t, serveRecords) }
-
 func serveRecords(w http.ResponseWriter, r *http.Request, body []byte, st *storeState) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
@@ -77,7 +75,7 @@ var recordsRoutes = emailMap(
 // as failed because its echo was large.
 func TestLargeResponses(t *testing.T) {
 	t.Run("a 1.5 MB listing is opened under the default response limit", func(t *testing.T) {
-		api := newRecordsAPI(t)
+		api := newDocServer(t, serveRecords)
 		sc := start(t, api.URL(), recordsRoutes)
 		for i := range 2 {
 			sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(2500, strconv.Itoa(i))})
@@ -95,7 +93,7 @@ func TestLargeResponses(t *testing.T) {
 	})
 
 	t.Run("over max_response_bytes", func(t *testing.T) {
-		api := newRecordsAPI(t)
+		api := newDocServer(t, serveRecords)
 		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+recordsRoutes)
 		for _, accept := range []string{"identity", "gzip"} {
 			t.Run("a bulk write the app accepted is a 201 with its values left sealed ("+accept+")", func(t *testing.T) {
@@ -129,7 +127,7 @@ func TestLargeResponses(t *testing.T) {
 
 	t.Run("a caller who may not read plaintext gets no body, never a sealed one with legacy plaintext", func(t *testing.T) {
 		iss := newIssuer(t)
-		api := newRecordsAPI(t)
+		api := newDocServer(t, serveRecords)
 		// A record from before fieldseal: legacy plaintext in the store.
 		api.addRecord(map[string]any{"id": "0", "email": "legacy@example.com"})
 		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+iss.AuthYAML("app")+`policies:
