@@ -88,6 +88,18 @@ func (m *moto) secrets() *secretsmanager.Client {
 	return motoserver.SecretsManager(m.url, region, sdkHTTP)
 }
 
+// secretString is the current value of the secret id (a key ring).
+func (m *moto) secretString(t *testing.T, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatalf("read secret %s: %v", id, err)
+	}
+	return aws.ToString(out.SecretString)
+}
+
 var names atomic.Int64
 
 // createCMK makes a symmetric KMS key with an alias and returns the alias and
