@@ -75,16 +75,7 @@ func TestAuditChainUnderLogRotation(t *testing.T) {
 	mustVerify(t, "--genesis", audit, audit+".1")
 
 	// 2. copytruncate: the file is copied, then emptied under the writer.
-	b, err := os.ReadFile(audit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(audit+".2", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(audit, 0); err != nil {
-		t.Fatal(err)
-	}
+	sidecartest.CopyTruncate(t, audit, audit+".2")
 	post(t)
 	testproc.WaitFileContains(t, audit, 10*time.Second, `"reason":"truncated"`)
 	mustVerify(t, audit) // not "broken at line 1"
@@ -115,7 +106,7 @@ func TestAuditChainUnderLogRotation(t *testing.T) {
 	if out, err := verify(t, "--genesis", audit, audit+".2", audit+".3"); err == nil || !strings.Contains(out, "continues from seq") {
 		t.Fatalf("a removed first file passed --genesis: %v\n%s", err, out)
 	}
-	b, err = os.ReadFile(audit + ".1")
+	b, err := os.ReadFile(audit + ".1")
 	if err != nil {
 		t.Fatal(err)
 	}

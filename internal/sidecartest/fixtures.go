@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -215,6 +216,22 @@ func LocalRing(t testing.TB) (path string, mk localkeys.MasterKey) {
 		t.Fatalf("init key ring: %v", err)
 	}
 	return path, mk
+}
+
+// CopyTruncate does to the file at path what logrotate's copytruncate
+// does: it copies the file to rotated, then empties it under its writer.
+func CopyTruncate(t testing.TB, path, rotated string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rotated, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // WantProblems checks an error that lists problems one a line (config,
