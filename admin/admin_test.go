@@ -29,19 +29,15 @@ type fixedStatus keycache.Status
 
 func (s fixedStatus) Status() keycache.Status { return keycache.Status(s) }
 
-func TestAdminEndpoints(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	keys := &keyHolder{}
-	reg := prometheus.NewRegistry()
-	status := fixedStatus{Revision: "rev-9", Primary: 2, LastSuccess: now.Add(-90 * time.Second), LastAttempt: now.Add(-time.Second), LastError: "kms: throttled", ConsecutiveFailures: 3}
-	admin := httptest.NewServer(New(Options{Keys: keys, Status: status, Gatherer: reg, Now: func() time.Time { return now }}))
-	defer admin.Close()
-	// What the process registers is what /metrics serves.
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldseal_proxy_requests_total", Help: "h"}, []string{"route", "outcome"})
-	reg.MustRegister(requests)
-	requests.WithLabelValues("unmatched", "forwarded").Inc()
-	get := func(path string) (int, string) {
-		resp, err := admin.Client().Get(admin.URL + path)
+// serve runs the admin handler for opts on a loopback port until the test
+// ends and returns a GET of a path on it: the status and the body.
+func serve(t *testing.T, opts Options) (get func(path string) (int, string)) {
+	t.Helper()
+	srv := httptest.NewServer(New(opts))
+	t.Cleanup(srv.Close)
+	return func(path string) (int, string) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,6 +45,18 @@ func TestAdminEndpoints(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys := &keyHolder{}
+	reg := prometheus.NewRegistry()
+	status := fixedStatus{Revision: "rev-9", Primary: 2, LastSuccess: now.Add(-90 * time.Second), LastAttempt: now.Add(-time.Second), LastError: "kms: throttled", ConsecutiveFailures: 3}
+	get := serve(t, Options{Keys: keys, Status: status, Gatherer: reg, Now: func() time.Time { return now }})
+	// What the process registers is what /metrics serves.
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldseal_proxy_requests_total", Help: "h"}, []string{"route", "outcome"})
+	reg.MustRegister(requests)
+	requests.WithLabelValues("unmatched", "forwarded").Inc()
 
 	if code, body := get("/healthz"); code != 200 {
 		t.Errorf("healthz %d %s", code, body)
@@ -73,16 +81,9 @@ func TestAdminEndpoints(t *testing.T) {
 	})
 	t.Run("readyz is 503 and says so while the ring is stale", func(t *testing.T) {
 		stale := fixedStatus{Stale: true, Revision: "rev-9", LastSuccess: now.Add(-time.Hour), LastError: "key ring not refreshed since ..., over its max_stale bound of 30m0s"}
-		srv := httptest.NewServer(New(Options{Keys: &keyHolder{}, Status: stale, Now: func() time.Time { return now }}))
-		defer srv.Close()
-		resp, err := srv.Client().Get(srv.URL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if body := string(b); resp.StatusCode != 503 || !gjson.Get(body, "keys.stale").Bool() || !strings.Contains(gjson.Get(body, "keys.last_error").Str, "max_stale") {
-			t.Errorf("readyz %d %s", resp.StatusCode, body)
+		code, body := serve(t, Options{Keys: &keyHolder{}, Status: stale, Now: func() time.Time { return now }})("/readyz")
+		if code != 503 || !gjson.Get(body, "keys.stale").Bool() || !strings.Contains(gjson.Get(body, "keys.last_error").Str, "max_stale") {
+			t.Errorf("readyz %d %s", code, body)
 		}
 	})
 	t.Run("metrics are served in the Prometheus format", func(t *testing.T) {
@@ -96,17 +97,10 @@ func TestAdminEndpoints(t *testing.T) {
 func TestAdminPprofIsOptIn(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("pprof=%v", on), func(t *testing.T) {
-			admin := httptest.NewServer(New(Options{Keys: &keyHolder{}, Pprof: on}))
-			defer admin.Close()
-			resp, err := admin.Client().Get(admin.URL + "/debug/pprof/heap?debug=1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			served := resp.StatusCode == http.StatusOK && strings.Contains(string(b), "heap profile")
+			code, body := serve(t, Options{Keys: &keyHolder{}, Pprof: on})("/debug/pprof/heap?debug=1")
+			served := code == http.StatusOK && strings.Contains(body, "heap profile")
 			if served != on {
-				t.Errorf("Pprof %v: GET /debug/pprof/heap = %d %.80q", on, resp.StatusCode, b)
+				t.Errorf("Pprof %v: GET /debug/pprof/heap = %d %.80q", on, code, body)
 			}
 		})
 	}

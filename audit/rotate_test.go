@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // openTrail opens a Writer on a new audit.log in a test directory.
@@ -72,7 +74,7 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 	t.Run("copytruncate starts the emptied file with a linking start line", func(t *testing.T) {
 		path, w := openTrail(t)
 		writeN(t, w, 3)
-		copyTruncate(t, path)
+		sidecartest.CopyTruncate(t, path, path+".1")
 		writeN(t, w, 2)
 		w.Close()
 		if rep, err := VerifyFiles([]string{path}); err != nil || !rep.Continues() || rep.Starts != 1 {
@@ -154,21 +156,6 @@ func TestChainAcrossRotatedFiles(t *testing.T) {
 			t.Fatalf("Open = %v", err)
 		}
 	})
-}
-
-// copyTruncate does what logrotate's copytruncate does.
-func copyTruncate(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".1", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func bytesToStrings(b [][]byte) []string {

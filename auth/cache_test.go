@@ -288,24 +288,7 @@ func TestVerifiedCache(t *testing.T) {
 	})
 }
 
-func BenchmarkVerifyRS256Cached(b *testing.B) {
-	iss := newTestIssuer(b, rsaTestKey())
-	v, err := New(context.Background(), Options{Issuer: iss.url, ClientIDs: []string{"client-a"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, iss.claims())
-	tok.Header["kid"] = "rsa-1"
-	s, err := tok.SignedString(rsaKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Verify(ctx, s); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+// BenchmarkVerifyRS256Cached is BenchmarkVerifyRS256 under the name the
+// cache's benchmark runs compare: every token after the first is verified
+// with the cached key.
+func BenchmarkVerifyRS256Cached(b *testing.B) { benchVerifyRS256(b) }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
@@ -26,8 +26,7 @@ import (
 // upstream's fixtures through it so GETs open real ciphertext.
 func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	tb.Helper()
-	dir := tb.TempDir()
-	ring := filepath.Join(dir, "ring.json")
+	ring, mk := sidecartest.LocalRing(tb)
 	cfg, err := config.Parse(workload.FieldsealConfig("127.0.0.1:8080", "127.0.0.1:9090", upstream.Host, ring), "bench.yaml")
 	if err != nil {
 		tb.Fatalf("parse bench config: %v", err)
@@ -35,17 +34,6 @@ func newFieldseal(tb testing.TB, upstream *url.URL) http.Handler {
 	routes, err := fieldmap.Compile(cfg.FieldMap())
 	if err != nil {
 		tb.Fatalf("compile bench field map: %v", err)
-	}
-	text, err := localkeys.GenerateMasterKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mk, err := localkeys.ParseMasterKey(text)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := localkeys.Init(ring, mk); err != nil {
-		tb.Fatalf("init key ring: %v", err)
 	}
 	keys := keycache.New(localkeys.New(ring, mk), keycache.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // countingProvider is the real localkeys provider, counting the calls a
@@ -52,17 +52,8 @@ type fleet struct {
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
-	text, err := localkeys.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fleet{ringFile: filepath.Join(t.TempDir(), "ring.json")}
-	if f.mk, err = localkeys.ParseMasterKey(text); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := localkeys.Init(f.ringFile, f.mk); err != nil {
-		t.Fatal(err)
-	}
+	f := &fleet{}
+	f.ringFile, f.mk = sidecartest.LocalRing(t)
 	f.bNow.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
 	f.a = keycache.New(localkeys.New(f.ringFile, f.mk), keycache.Options{Interval: time.Hour})
 	f.bSrc = &countingProvider{inner: localkeys.New(f.ringFile, f.mk)}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/fieldseal/fieldseal/admin"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // TestKeyCacheLifecycle runs the proxy on the real key cache over a real
@@ -21,18 +21,7 @@ import (
 // first load, sealing once loaded, and after a rotation sealing with the new
 // key while values under the old one still open. No restart in between.
 func TestKeyCacheLifecycle(t *testing.T) {
-	text, err := localkeys.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := localkeys.ParseMasterKey(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ringFile := filepath.Join(t.TempDir(), "ring.json")
-	if _, err := localkeys.Init(ringFile, mk); err != nil {
-		t.Fatal(err)
-	}
+	ringFile, mk := sidecartest.LocalRing(t)
 	cache := keycache.New(localkeys.New(ringFile, mk), keycache.Options{})
 
 	var store oneDocument

@@ -2,7 +2,6 @@ package keycache_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // countingSource wraps a real localkeys provider and counts loads. When gate
@@ -78,18 +78,7 @@ func (l *eventLog) kinds() []string {
 // localRing makes a ring file under a temporary directory.
 func localRing(t *testing.T) (path string, mk localkeys.MasterKey) {
 	t.Helper()
-	text, err := localkeys.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mk, err = localkeys.ParseMasterKey(text); err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), "ring.json")
-	if _, err := localkeys.Init(path, mk); err != nil {
-		t.Fatal(err)
-	}
-	return path, mk
+	return sidecartest.LocalRing(t)
 }
 
 // monitor returns the process's Observer, its metrics in reg and its ring

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,27 +26,11 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 
-const fieldMap = `
-classes:
-  email: {mode: random, mask: email}
-  phone: {mode: random, mask: phone}
-  customer_no: {mode: deterministic}
-routes:
-  - name: customers-write
-    methods: [POST, PUT, PATCH]
-    paths: [/customers, "/customers/{id}"]
-    request: &customer
-      - {path: email, class: email}
-      - {path: phone, class: phone}
-      - {path: customer_no, class: customer_no}
-    response: *customer
-  - name: customers-get
-    methods: [GET]
-    paths: ["/customers/{id}"]
-    response: *customer
-`
+// fieldMap is the customers map with a deterministic customer number, so
+// that a caller can look a customer up by it.
+var fieldMap = sidecartest.CustomersWithID("customer_no", "{mode: deterministic}")
 
 // Callers: billing reads e-mails and customer numbers and sees phones
 // masked; support sees everything masked; ingest is encrypt-only (writes,
@@ -347,17 +330,7 @@ func TestAPIThroughTheBinary(t *testing.T) {
 	})
 
 	t.Run("SIGTERM stops the API listener with the others, cleanly", func(t *testing.T) {
-		if err := s.Proc.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-s.Proc.Done():
-		case <-time.After(20 * time.Second):
-			t.Fatal("fieldseal serve did not stop within 20s of SIGTERM")
-		}
-		if err := s.Proc.Err(); err != nil {
-			t.Errorf("exit: %v", err)
-		}
+		s.Stop(t)
 		if _, err := sidecartest.Send(s.APIURL, sidecartest.Req{Method: http.MethodPost, Path: "/v1/seal"}); err == nil {
 			t.Errorf("the API still answers after shutdown")
 		}

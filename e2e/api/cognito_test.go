@@ -17,7 +17,7 @@ import (
 func TestCognitoSystemAccountCallsTheAPI(t *testing.T) {
 	pool := motoserver.RequireCognitoPool(t)
 	store := sidecartest.NewStore(t, sidecartest.GoJSON)
-	authYAML := fmt.Sprintf("auth:\n  issuer: %s\n  jwks_url: %s\n  client_ids: [%s]\n  token_use: access\n", pool.Issuer, pool.JWKSURL, pool.ClientID)
+	authYAML := sidecartest.AuthYAML(pool.Issuer, pool.JWKSURL, pool.ClientID)
 	pol := fmt.Sprintf(`
 policies:
   callers:

@@ -19,15 +19,7 @@ import (
 // or line is still reported.
 func TestAuditChainUnderLogRotation(t *testing.T) {
 	store := sidecartest.NewStore(t, sidecartest.GoJSON)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customers
-    methods: [POST]
-    paths: [/customers]
-    request: [{path: email, class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "customers", methods: "POST", paths: "/customers", request: "email"}))
 	n := 0
 	post := func(t *testing.T) {
 		t.Helper()
@@ -83,16 +75,7 @@ routes:
 	mustVerify(t, "--genesis", audit, audit+".1")
 
 	// 2. copytruncate: the file is copied, then emptied under the writer.
-	b, err := os.ReadFile(audit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(audit+".2", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(audit, 0); err != nil {
-		t.Fatal(err)
-	}
+	sidecartest.CopyTruncate(t, audit, audit+".2")
 	post(t)
 	testproc.WaitFileContains(t, audit, 10*time.Second, `"reason":"truncated"`)
 	mustVerify(t, audit) // not "broken at line 1"
@@ -123,7 +106,7 @@ routes:
 	if out, err := verify(t, "--genesis", audit, audit+".2", audit+".3"); err == nil || !strings.Contains(out, "continues from seq") {
 		t.Fatalf("a removed first file passed --genesis: %v\n%s", err, out)
 	}
-	b, err = os.ReadFile(audit + ".1")
+	b, err := os.ReadFile(audit + ".1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,37 +6,27 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// revisionStore keeps documents at /docs/{id} with optimistic concurrency,
-// as document stores and REST frameworks do it: every write gives the
-// document a new revision, sent as a strong ETag "N"; a write with If-Match
-// succeeds only when one of its tags strongly matches the current revision
-// (RFC 9110 section 13.1.1: a weak tag never does), else 412; a GET with
-// If-None-Match answers 304 (with the strong ETag) when a tag weakly
-// matches.
-type revisionStore struct {
-	*webServer
-	mu   sync.Mutex
-	docs map[string][]byte
-	revs map[string]int
+// newRevisionStore starts a store that keeps documents at /docs/{id} with
+// optimistic concurrency, as document stores and REST frameworks do it:
+// every write gives the document a new revision, sent as a strong ETag "N";
+// a write with If-Match succeeds only when one of its tags strongly matches
+// the current revision (RFC 9110 section 13.1.1: a weak tag never does),
+// else 412; a GET with If-None-Match answers 304 (with the strong ETag) when
+// a tag weakly matches.
+func newRevisionStore(t *testing.T) *webServer {
+	revs := map[string]int{} // guarded, like the documents, by the store's lock
+	return newDocServer(t, func(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
+		serveRevisions(w, r, b, st, revs)
+	})
 }
 
-func newRevisionStore(t *testing.T) *revisionStore {
-	s := &revisionStore{docs: map[string][]byte{}, revs: map[string]int{}}
-	s.webServer = newWebServer(t, s.serve)
-	return s
-}
-
-func (s *revisionStore) serve(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	etag := `"` + strconv.Itoa(s.revs[r.URL.Path]) + `"`
+func serveRevisions(w http.ResponseWriter, r *http.Request, b []byte, st *storeState, revs map[string]int) {
+	etag := `"` + strconv.Itoa(revs[r.URL.Path]) + `"`
 	tags := func(h string) []string {
 		var out []string
 		for _, v := range r.Header.Values(h) {
@@ -51,7 +41,7 @@ func (s *revisionStore) serve(w http.ResponseWriter, r *http.Request) {
 		if im := tags("If-Match"); len(im) > 0 {
 			ok := false
 			for _, e := range im {
-				ok = ok || e == "*" || (!strings.HasPrefix(e, "W/") && e == etag && s.revs[r.URL.Path] > 0)
+				ok = ok || e == "*" || (!strings.HasPrefix(e, "W/") && e == etag && revs[r.URL.Path] > 0)
 			}
 			if !ok {
 				w.Header().Set("Content-Type", "application/json")
@@ -60,12 +50,12 @@ func (s *revisionStore) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		s.revs[r.URL.Path]++
-		s.docs[r.URL.Path] = b
-		w.Header().Set("ETag", `"`+strconv.Itoa(s.revs[r.URL.Path])+`"`)
+		revs[r.URL.Path]++
+		st.docs[r.URL.Path] = b
+		w.Header().Set("ETag", `"`+strconv.Itoa(revs[r.URL.Path])+`"`)
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet:
-		doc, ok := s.docs[r.URL.Path]
+		doc, ok := st.docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -87,16 +77,7 @@ func (s *revisionStore) serve(w http.ResponseWriter, r *http.Request) {
 // restored the strong ETag. Optimistic concurrency works through the proxy.
 func TestOptimisticConcurrencyThroughTheProxy(t *testing.T) {
 	store := newRevisionStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: doc
-    methods: [GET, PUT]
-    paths: ["/docs/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "doc", methods: "GET, PUT", paths: `"/docs/{id}"`, request: "email", response: "email"}))
 	put := func(email string, header map[string]string) sidecartest.Resp {
 		return sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/docs/1", JSON: `{"email":"` + email + `"}`, Header: header})
 	}
@@ -138,9 +119,7 @@ routes:
 		}
 	})
 	t.Run("the stored document is sealed and the last accepted one", func(t *testing.T) {
-		store.mu.Lock()
-		b := string(store.docs["/docs/1"])
-		store.mu.Unlock()
+		b := string(store.doc("/docs/1"))
 		if strings.Contains(b, "@example") || !strings.Contains(b, `"fs1:`) {
 			t.Fatalf("stored %s", b)
 		}

@@ -6,75 +6,50 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-// plainJSONStore keeps documents at /db/{id} and serves them as CouchDB
-// does: as application/json only when the client's Accept names it, else
-// as text/plain (curl and browsers send */*). /raw/{id} serves the same
-// document with no Content-Type at all, and /note a text that starts like
-// JSON but is not.
-type plainJSONStore struct {
-	*webServer
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func newPlainJSONStore(t *testing.T) *plainJSONStore {
-	s := &plainJSONStore{docs: map[string][]byte{}}
-	s.webServer = newWebServer(t, s.serve)
-	return s
-}
-
-func (s *plainJSONStore) serve(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// servePlainJSON is a store (newDocServer) that keeps documents at /db/{id}
+// and serves them as CouchDB does: as application/json only when the
+// client's Accept names it, else as text/plain (curl and browsers send */*).
+// /raw/{id} serves the same document with no Content-Type at all, and /note
+// a text that starts like JSON but is not.
+func servePlainJSON(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
 	id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	switch {
 	case r.URL.Path == "/note":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "{fs1: is how sealed values start}")
 	case r.Method == http.MethodPut:
-		s.docs[id] = b
+		st.docs[id] = b
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	case strings.HasPrefix(r.URL.Path, "/raw/"):
 		w.Header()["Content-Type"] = nil // no sniffing by net/http either
-		_, _ = w.Write(s.docs[id])
+		_, _ = w.Write(st.docs[id])
 	default:
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 		} else {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
-		_, _ = w.Write(s.docs[id])
+		_, _ = w.Write(st.docs[id])
 	}
 }
 
 // Issue 16 item 4: JSON served as text/plain passed through still sealed.
 // Routes name the response types that are JSON; sniffing is an opt-in.
 func TestJSONServedWithOtherContentTypes(t *testing.T) {
-	const classes = "classes:\n  email: {mode: random}\n"
-	route := func(extra string) string {
-		return classes + `routes:
-  - name: doc
-    methods: [GET, PUT]
-    paths: ["/db/{id}", "/raw/{id}", /note]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-` + extra
+	docMap := func(extra string) string {
+		return emailMap(route{name: "doc", methods: "GET, PUT", paths: `"/db/{id}", "/raw/{id}", /note`, request: "email", response: "email", extra: extra})
 	}
 	put := func(t *testing.T, sc *sidecartest.Sidecar) {
 		t.Helper()
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":"ada@example.com"}`}); resp.Status != 201 {
-			t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":"ada@example.com"}`})
 	}
 	get := func(t *testing.T, sc *sidecartest.Sidecar, path string) string {
 		t.Helper()
@@ -86,16 +61,16 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	}
 
 	t.Run("without response_types a text/plain document stays sealed", func(t *testing.T) {
-		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("")})
+		store := newDocServer(t, servePlainJSON)
+		sc := start(t, store.URL(), docMap(""))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); !strings.Contains(body, `"fs1:`) {
 			t.Fatalf("GET */*: %s", body)
 		}
 	})
 	t.Run("a route naming text/plain opens it", func(t *testing.T) {
-		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("    response_types: [text/plain]\n")})
+		store := newDocServer(t, servePlainJSON)
+		sc := start(t, store.URL(), docMap("    response_types: [text/plain]\n"))
 		put(t, sc)
 		if body := get(t, sc, "/db/ada"); body != `{"email":"ada@example.com"}` {
 			t.Fatalf("GET */*: %s", body)
@@ -103,16 +78,14 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 		if body := get(t, sc, "/raw/ada"); !strings.Contains(body, `"fs1:`) {
 			t.Fatalf("a body of no type is not sniffed unless asked: %s", body)
 		}
-		store.mu.Lock()
-		stored := string(store.docs["ada"])
-		store.mu.Unlock()
+		stored := string(store.doc("ada"))
 		if !strings.Contains(stored, `"fs1:`) {
 			t.Fatalf("stored %s", stored)
 		}
 	})
 	t.Run("response_sniff opens JSON of any type and leaves other bodies alone", func(t *testing.T) {
-		store := newPlainJSONStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: route("    response_sniff: true\n")})
+		store := newDocServer(t, servePlainJSON)
+		sc := start(t, store.URL(), docMap("    response_sniff: true\n"))
 		put(t, sc)
 		for _, path := range []string{"/db/ada", "/raw/ada"} {
 			if body := get(t, sc, path); body != `{"email":"ada@example.com"}` {
@@ -126,7 +99,7 @@ func TestJSONServedWithOtherContentTypes(t *testing.T) {
 	t.Run("a response type that is not type/subtype is a config error", func(t *testing.T) {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "fieldseal.yaml")
-		yaml := "upstream: http://127.0.0.1:1\n" + route("    response_types: [\"text/*\"]\n")
+		yaml := "upstream: http://127.0.0.1:1\n" + docMap("    response_types: [\"text/*\"]\n")
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -11,17 +11,10 @@ import (
 // non-empty ciphertext, so the application's "required" validation passed.
 // By default a class leaves null and "" as they are; seal_empty opts in.
 func TestEmptyValuesReachTheApplicationsValidation(t *testing.T) {
-	const routes = `
-routes:
-  - name: doc
-    methods: [PUT, GET]
-    paths: ["/db/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`
+	doc := route{name: "doc", methods: "PUT, GET", paths: `"/db/{id}"`, request: "email", response: "email"}
 	t.Run("by default the app sees null and empty strings and refuses them", func(t *testing.T) {
 		store := newDocStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: "classes:\n  email: {mode: random}\n" + routes})
+		sc := start(t, store.URL(), emailMap(doc))
 		for _, empty := range []string{`""`, `null`} {
 			resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":` + empty + `}`})
 			if resp.Status != 400 || !bytes.Contains(resp.Body, []byte("email is required")) {
@@ -39,7 +32,7 @@ routes:
 	})
 	t.Run("with seal_empty the app gets a ciphertext, as before", func(t *testing.T) {
 		store := newDocStore(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: "classes:\n  email: {mode: random, seal_empty: true}\n" + routes})
+		sc := start(t, store.URL(), fieldMap("email", "{mode: random, seal_empty: true}", doc))
 		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/ada", JSON: `{"email":""}`})
 		if resp.Status != 201 || !bytes.Contains(store.lastBody(), []byte(`"email":"fs1:`)) {
 			t.Fatalf("PUT: %d %s; store got %s", resp.Status, resp.Body, store.lastBody())

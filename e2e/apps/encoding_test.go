@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -17,36 +16,24 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// negotiatingStore keeps JSON documents at /customers/{id} and compresses
-// its answers the way current web servers do (Caddy's "encode zstd br
-// gzip"): in the first of its preferred codings the request's
-// Accept-Encoding offers with a non-zero weight. It decodes gzip and zstd
-// request bodies. A PUT answers 201 with an empty body labelled gzip, as
-// some servers label every answer.
-type negotiatingStore struct {
-	*webServer
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func newNegotiatingStore(t *testing.T) *negotiatingStore {
-	s := &negotiatingStore{docs: map[string][]byte{}}
-	s.webServer = newWebServer(t, s.serve)
-	return s
-}
-
-func (s *negotiatingStore) serve(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
+// serveNegotiating is a store (newDocServer) that keeps JSON documents at
+// /customers/{id} and compresses its answers the way current web servers do
+// (Caddy's "encode zstd br gzip"): in the first of its preferred codings the
+// request's Accept-Encoding offers with a non-zero weight. It decodes gzip
+// and zstd request bodies. A PUT answers 201 with an empty body labelled
+// gzip, as some servers label every answer.
+func serveNegotiating(w http.ResponseWriter, r *http.Request, raw []byte, st *storeState) {
+	var body io.Reader = bytes.NewReader(raw)
 	switch r.Header.Get("Content-Encoding") {
 	case "gzip":
-		zr, err := gzip.NewReader(r.Body)
+		zr, err := gzip.NewReader(body)
 		if err != nil {
 			http.Error(w, "bad gzip", 400)
 			return
 		}
 		body = zr
 	case "zstd":
-		zr, err := zstd.NewReader(r.Body)
+		zr, err := zstd.NewReader(body)
 		if err != nil {
 			http.Error(w, "bad zstd", 400)
 			return
@@ -59,16 +46,14 @@ func (s *negotiatingStore) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad body", 400)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Method {
 	case http.MethodPut:
-		s.docs[r.URL.Path] = b
+		st.docs[r.URL.Path] = b
 		w.Header().Set("Content-Encoding", "gzip")
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet:
-		doc, ok := s.docs[r.URL.Path]
+		doc, ok := st.docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -118,24 +103,15 @@ func negotiate(accept string, prefer ...string) string {
 // was, and an upstream that honours zstd had its protected response refused
 // with 415; an empty body labelled gzip was a 502.
 func TestContentCodingsBrowsersAndServersUse(t *testing.T) {
-	store := newNegotiatingStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customer
-    methods: [GET, PUT]
-    paths: ["/customers/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`})
+	store := newDocServer(t, serveNegotiating)
+	sc := start(t, store.URL(), emailMap(route{name: "customer", methods: "GET, PUT", paths: `"/customers/{id}"`, request: "email", response: "email"}))
 	t.Run("a write answered with an empty body labelled gzip is a 201", func(t *testing.T) {
 		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/1", JSON: `{"email":"ada@example.com"}`,
 			Header: map[string]string{"Accept-Encoding": "gzip"}})
 		if resp.Status != http.StatusCreated || len(resp.Body) != 0 {
 			t.Fatalf("PUT: %d %q, want 201 and no body", resp.Status, resp.Body)
 		}
-		store.mustNotHoldDoc(t, "/customers/1", "ada@example.com")
+		mustNotHoldDoc(t, store, "/customers/1", "ada@example.com")
 	})
 	t.Run("a zstd request body is decoded and sealed", func(t *testing.T) {
 		enc, _ := zstd.NewWriter(nil)
@@ -145,7 +121,7 @@ routes:
 		if resp.Status != http.StatusCreated {
 			t.Fatalf("PUT zstd: %d %s", resp.Status, resp.Body)
 		}
-		store.mustNotHoldDoc(t, "/customers/2", "bob@example.com")
+		mustNotHoldDoc(t, store, "/customers/2", "bob@example.com")
 	})
 	for _, tc := range []struct {
 		name, accept, upstreamGot, coding string
@@ -175,12 +151,12 @@ routes:
 	}
 }
 
-func (s *negotiatingStore) mustNotHoldDoc(t *testing.T, path, plaintext string) {
+// mustNotHoldDoc fails the test unless the store keeps a sealed document at
+// path without the plaintext.
+func mustNotHoldDoc(t *testing.T, s *webServer, path, plaintext string) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	doc, ok := s.docs[path]
-	if !ok || bytes.Contains(doc, []byte(plaintext)) || !bytes.Contains(doc, []byte(`"fs1:`)) {
+	doc := s.doc(path)
+	if doc == nil || bytes.Contains(doc, []byte(plaintext)) || !bytes.Contains(doc, []byte(`"fs1:`)) {
 		t.Fatalf("the store holds %s at %s, want it sealed", doc, path)
 	}
 }

@@ -25,16 +25,7 @@ func TestExpectContinueIsNotForwardedWithABufferedBody(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write(b)
 	})
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: ws.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customers
-    methods: [POST]
-    paths: [/customers]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-`})
+	sc := start(t, ws.URL(), emailMap(route{name: "customers", methods: "POST", paths: "/customers", request: "email", response: "email"}))
 	for _, tc := range []struct{ name, path, body string }{
 		{"on a route", "/customers", `{"email":"ada@example.com"}`},
 		{"on no route, with a class member", "/other", `{"email":"ada@example.com"}`},

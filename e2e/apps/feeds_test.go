@@ -101,34 +101,22 @@ func (s *feedStore) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// feedClass is the e-mail class of the feed tests, a member name as well
+// as the routes' paths.
+const feedClass = "{mode: random, keys: [email]}"
+
 // Issue 16 item 5: change feeds, NDJSON feeds and server-sent events were
 // buffered (and cut at the body timeout) or passed through still sealed.
 // They are opened record by record as they stream.
 func TestFeedsAndStreamsAreOpenedAsTheyCome(t *testing.T) {
 	store := newFeedStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random, keys: [email]}
-routes:
-  - name: docs
-    methods: [PUT]
-    paths: ["/db/{id}"]
-    request: [{path: email, class: email}]
-  - name: changes
-    methods: [GET]
-    paths: [/db/_changes]
-    response: [{path: doc.email, class: email}]
-    stream: ndjson
-  - name: feeds
-    methods: [GET]
-    paths: [/db/_ndjson, /db/_events]
-    response: [{path: doc.email, class: email}]
-`})
+	sc := start(t, store.URL(), fieldMap("email", feedClass,
+		route{name: "docs", methods: "PUT", paths: `"/db/{id}"`, request: "email"},
+		route{name: "changes", methods: "GET", paths: "/db/_changes", response: "doc.email", extra: "    stream: ndjson\n"},
+		route{name: "feeds", methods: "GET", paths: "/db/_ndjson, /db/_events", response: "doc.email"}))
 	emails := []string{"ada@example.com", "bob@example.com", "cy@example.com"}
 	for i, e := range emails {
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: fmt.Sprintf("/db/%d", i), JSON: `{"email":"` + e + `"}`}); resp.Status != 201 {
-			t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: fmt.Sprintf("/db/%d", i), JSON: `{"email":"` + e + `"}`})
 	}
 	store.mu.Lock()
 	for id, d := range store.docs {
@@ -203,19 +191,9 @@ routes:
 // the record.
 func TestAStreamRecordThatDoesNotOpenCutsTheStream(t *testing.T) {
 	store := newFeedStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random, keys: [email]}
-routes:
-  - name: feeds
-    methods: [GET, PUT]
-    paths: [/db/_ndjson, "/db/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: doc.email, class: email}]
-`})
-	if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/0", JSON: `{"email":"ada@example.com"}`}); resp.Status != 201 {
-		t.Fatalf("PUT: %d %s", resp.Status, resp.Body)
-	}
+	sc := start(t, store.URL(), fieldMap("email", feedClass,
+		route{name: "feeds", methods: "GET, PUT", paths: `/db/_ndjson, "/db/{id}"`, request: "email", response: "doc.email"}))
+	sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/0", JSON: `{"email":"ada@example.com"}`})
 	store.mu.Lock()
 	store.docs["1"] = json.RawMessage(`{"email":"fs1:AAAAtampered","note":"after the tampered value"}`)
 	store.mu.Unlock()

@@ -2,54 +2,37 @@ package appse2e_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// filterAPI is a backend with a records API and a filter language, as
+// serveFilter is a backend (newDocServer) with a records API and a filter language, as
 // PocketBase has: POST /records stores a record, GET /records?filter=..
 // lists the records matching every comparison field='literal' (quotes
 // doubled inside) of the expression, joined with &&.
-type filterAPI struct {
-	*webServer
-	mu      sync.Mutex
-	records []map[string]any
-}
-
 var comparison = regexp.MustCompile(`(\w+)\s*=\s*'((?:[^']|'')*)'`)
 
-func newFilterAPI(t *testing.T) *filterAPI {
-	a := &filterAPI{}
-	a.webServer = newWebServer(t, a.serve)
-	return a
-}
-
-func (a *filterAPI) serve(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func serveFilter(w http.ResponseWriter, r *http.Request, b []byte, st *storeState) {
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method == http.MethodPost {
 		var rec map[string]any
-		b, _ := io.ReadAll(r.Body)
 		if json.Unmarshal(b, &rec) != nil {
 			w.WriteHeader(400)
 			return
 		}
-		a.records = append(a.records, rec)
+		st.records = append(st.records, rec)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write(b)
 		return
 	}
 	items := []map[string]any{}
 	conds := comparison.FindAllStringSubmatch(r.URL.Query().Get("filter"), -1)
-	for _, rec := range a.records {
+	for _, rec := range st.records {
 		match := true
 		for _, c := range conds {
 			match = match && rec[c[1]] == strings.ReplaceAll(c[2], "''", "'")
@@ -66,21 +49,12 @@ func (a *filterAPI) serve(w http.ResponseWriter, r *http.Request) {
 // parameter; its literals are sealed, and forms fieldseal cannot seal are
 // refused.
 func TestFilterExpressionLookups(t *testing.T) {
-	api := newFilterAPI(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: `
-classes:
-  email: {mode: deterministic, keys: [email]}
-routes:
-  - name: records
-    methods: [GET]
-    paths: [/records]
-    response: [{path: "items.#.email", class: email}]
-    query: [{param: filter, member: email, class: email}]
-`})
+	api := newDocServer(t, serveFilter)
+	sc := start(t, api.URL(), fieldMap("email", "{mode: deterministic, keys: [email]}",
+		route{name: "records", methods: "GET", paths: "/records", response: `"items.#.email"`,
+			extra: "    query: [{param: filter, member: email, class: email}]\n"}))
 	for _, rec := range []string{`{"email":"ada@example.com","name":"Ada"}`, `{"email":"o'neil@example.com","name":"O'Neil"}`} {
-		if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records", JSON: rec}); resp.Status != 201 {
-			t.Fatalf("create: %d %s", resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/records", JSON: rec})
 	}
 	find := func(filter string) sidecartest.Resp {
 		return sc.Do(t, sidecartest.Req{Path: "/records?filter=" + url.QueryEscape(filter)})

@@ -8,46 +8,31 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
-// recordsAPI is a backend with a records API whose answers are large:
+// serveRecords is a backend (newDocServer) with a records API whose answers are large:
 //
 //	POST /records/_bulk {"records":[{..},..]} stores them and answers 201
 //	    with every stored record echoed, each with an id and a server-side
 //	    history field, streamed (chunked) and gzip-encoded when the client
 //	    accepts it;
 //	GET /records lists every record, with a Content-Length.
-type recordsAPI struct {
-	*webServer
-	mu      sync.Mutex
-	records []map[string]any
-}
-
-func newRecordsAPI(t *testing.T) *recordsAPI {
-	a := &recordsAPI{}
-	a.webServer = newWebServer(t, a.serve)
-	return a
-}
-
-func (a *recordsAPI) serve(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func serveRecords(w http.ResponseWriter, r *http.Request, body []byte, st *storeState) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/records/_bulk":
 		var in struct{ Records []map[string]any }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		if err := json.Unmarshal(body, &in); err != nil {
 			http.Error(w, `{"error":"bad_request"}`, 400)
 			return
 		}
 		for _, rec := range in.Records {
-			rec["id"] = strconv.Itoa(len(a.records) + 1)
+			rec["id"] = strconv.Itoa(len(st.records) + 1)
 			rec["history"] = strings.Repeat("created by bulk import; ", 10)
-			a.records = append(a.records, rec)
+			st.records = append(st.records, rec)
 		}
 		var out io.Writer = w
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -57,9 +42,9 @@ func (a *recordsAPI) serve(w http.ResponseWriter, r *http.Request) {
 			out = zw
 		}
 		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(out).Encode(map[string]any{"records": a.records[len(a.records)-len(in.Records):]})
+		_ = json.NewEncoder(out).Encode(map[string]any{"records": st.records[len(st.records)-len(in.Records):]})
 	case r.Method == http.MethodGet && r.URL.Path == "/records":
-		b, _ := json.Marshal(map[string]any{"records": a.records})
+		b, _ := json.Marshal(map[string]any{"records": st.records})
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		_, _ = w.Write(b)
 	default:
@@ -81,32 +66,19 @@ func bulk(n int, tag string) string {
 	return b.String()
 }
 
-const recordsRoutes = `
-classes:
-  email: {mode: random}
-routes:
-  - name: records
-    methods: [GET]
-    paths: [/records]
-    response: [{path: "records.#.email", class: email}]
-  - name: bulk
-    methods: [POST]
-    paths: [/records/_bulk]
-    request: [{path: "records.#.email", class: email}]
-    response: [{path: "records.#.email", class: email}]
-`
+var recordsRoutes = emailMap(
+	route{name: "records", methods: "GET", paths: "/records", response: `"records.#.email"`},
+	route{name: "bulk", methods: "POST", paths: "/records/_bulk", request: `"records.#.email"`, response: `"records.#.email"`})
 
 // Issue 16 item 6: listing thousands of records (1.5 MB) answered 502 at
 // the 1 MiB body limit, and a write the application accepted was reported
 // as failed because its echo was large.
 func TestLargeResponses(t *testing.T) {
 	t.Run("a 1.5 MB listing is opened under the default response limit", func(t *testing.T) {
-		api := newRecordsAPI(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: recordsRoutes})
+		api := newDocServer(t, serveRecords)
+		sc := start(t, api.URL(), recordsRoutes)
 		for i := range 2 {
-			if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(2500, strconv.Itoa(i))}); resp.Status != 201 {
-				t.Fatalf("bulk %d: %d %.200s", i, resp.Status, resp.Body)
-			}
+			sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(2500, strconv.Itoa(i))})
 		}
 		resp := sc.Do(t, sidecartest.Req{Path: "/records"})
 		if resp.Status != 200 || len(resp.Body) < 1500<<10 {
@@ -115,17 +87,14 @@ func TestLargeResponses(t *testing.T) {
 		if !strings.Contains(string(resp.Body), `"user2499.1@example.com"`) || strings.Contains(string(resp.Body), `"fs1:`) {
 			t.Fatal("the listing was not opened whole")
 		}
-		api.mu.Lock()
-		defer api.mu.Unlock()
-		if e, _ := api.records[4999]["email"].(string); !strings.HasPrefix(e, "fs1:") {
+		if e, _ := api.records()[4999]["email"].(string); !strings.HasPrefix(e, "fs1:") {
 			t.Fatalf("stored email %q, want sealed", e)
 		}
 	})
 
 	t.Run("over max_response_bytes", func(t *testing.T) {
-		api := newRecordsAPI(t)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(),
-			FieldMap: "limits: {max_response_bytes: 1MiB}\n" + recordsRoutes})
+		api := newDocServer(t, serveRecords)
+		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+recordsRoutes)
 		for _, accept := range []string{"identity", "gzip"} {
 			t.Run("a bulk write the app accepted is a 201 with its values left sealed ("+accept+")", func(t *testing.T) {
 				resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(3000, accept),
@@ -158,30 +127,20 @@ func TestLargeResponses(t *testing.T) {
 
 	t.Run("a caller who may not read plaintext gets no body, never a sealed one with legacy plaintext", func(t *testing.T) {
 		iss := newIssuer(t)
-		api := newRecordsAPI(t)
+		api := newDocServer(t, serveRecords)
 		// A record from before fieldseal: legacy plaintext in the store.
-		api.records = append(api.records, map[string]any{"id": "0", "email": "legacy@example.com"})
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: api.URL(), FieldMap: fmt.Sprintf(`
-limits: {max_response_bytes: 1MiB}
-auth:
-  issuer: %s
-  jwks_url: %s/.well-known/jwks.json
-  client_ids: [app]
-  token_use: access
-policies:
+		api.addRecord(map[string]any{"id": "0", "email": "legacy@example.com"})
+		sc := start(t, api.URL(), "limits: {max_response_bytes: 1MiB}\n"+iss.AuthYAML("app")+`policies:
   default:
     actions: {"*": mask}
     write: all
-`, iss.url, iss.url) + recordsRoutes})
+`+recordsRoutes)
 		resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/records/_bulk", JSON: bulk(3000, "m"),
 			Header: map[string]string{"Authorization": "Bearer " + iss.token(t, "app", nil)}})
 		if resp.Status != http.StatusCreated || resp.Header.Get("X-Fieldseal-Body") != "withheld" || len(resp.Body) != 0 {
 			t.Fatalf("bulk: %d %q %.200s", resp.Status, resp.Header.Get("X-Fieldseal-Body"), resp.Body)
 		}
-		api.mu.Lock()
-		n := len(api.records)
-		api.mu.Unlock()
-		if n != 3001 {
+		if n := len(api.records()); n != 3001 {
 			t.Fatalf("the store holds %d records, want the write applied", n)
 		}
 	})

@@ -10,27 +10,22 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // fieldsealBin is the binary TestMain builds once for every test of the run.
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // issuer is sidecartest's test issuer, with the extra claims these tests
 // set on a token.
-type issuer struct {
-	*sidecartest.Issuer
-	url string
-}
+type issuer struct{ *sidecartest.Issuer }
 
 func newIssuer(t *testing.T) *issuer {
 	t.Helper()
-	iss := sidecartest.NewIssuer(t)
-	return &issuer{Issuer: iss, url: iss.URL}
+	return &issuer{sidecartest.NewIssuer(t)}
 }
 
 // token signs an access token for clientID with the extra claims.

@@ -13,26 +13,12 @@ import (
 // sealed with the (deterministic) class and the store finds the record.
 func TestQueryOperatorsFindSealedRecords(t *testing.T) {
 	store := newDocStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  rrn: {mode: deterministic, operators: true}
-routes:
-  - name: doc
-    methods: [PUT, GET]
-    paths: ["/db/{id}"]
-    request: [{path: rrn, class: rrn}]
-    response: [{path: rrn, class: rrn}]
-  - name: find
-    methods: [POST]
-    paths: [/db/_find]
-    request: [{path: selector.rrn, class: rrn}]
-    response: [{path: "docs.#.rrn", class: rrn}]
-`})
+	sc := start(t, store.URL(), fieldMap("rrn", "{mode: deterministic, operators: true}",
+		route{name: "doc", methods: "PUT, GET", paths: `"/db/{id}"`, request: "rrn", response: "rrn"},
+		route{name: "find", methods: "POST", paths: "/db/_find", request: "selector.rrn", response: `"docs.#.rrn"`}))
 	for _, rec := range [][2]string{{"ada", "900101-1234567"}, {"bob", "850505-2345678"}, {"cy", "770707-3456789"}} {
 		id, rrn := rec[0], rec[1]
-		if resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"rrn":"` + rrn + `"}`}); resp.Status != 201 {
-			t.Fatalf("put %s: %d %s", id, resp.Status, resp.Body)
-		}
+		sc.DoWant(t, 201, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"rrn":"` + rrn + `"}`})
 	}
 	tests := []struct {
 		name, query string

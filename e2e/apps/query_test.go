@@ -13,17 +13,9 @@ import (
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
-const lookupMap = `
-classes:
-  email: {mode: deterministic}
-routes:
-  - name: customers
-    methods: [GET, POST]
-    paths: [/customers]
-    request: [{path: email, class: email}]
-    response: [{path: "#.email", class: email}, {path: email, class: email}]
-    query: [{param: email, class: email}]
-`
+var lookupMap = fieldMap("email", "{mode: deterministic}",
+	route{name: "customers", methods: "GET, POST", paths: "/customers", request: "email", response: `"#.email", email`,
+		extra: "    query: [{param: email, class: email}]\n"})
 
 // Issue 16 item 1: an equality lookup (GET /customers?email=..) went
 // upstream in plaintext, so the application found nothing and the address
@@ -32,11 +24,9 @@ routes:
 func TestEqualityLookupsByQueryParameter(t *testing.T) {
 	t.Run("json-server finds the record by its sealed email", func(t *testing.T) {
 		js := sidecartest.StartJSONServer(t, `{"customers":[]}`)
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: js.URL, FieldMap: lookupMap})
+		sc := start(t, js.URL, lookupMap)
 		for _, c := range []string{`{"email":"ada@example.com","name":"Ada"}`, `{"email":"bob@example.com","name":"Bob"}`} {
-			if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: c}); resp.Status != 201 {
-				t.Fatalf("create: %d %s", resp.Status, resp.Body)
-			}
+			sc.DoWant(t, 201, sidecartest.Req{Method: "POST", Path: "/customers", JSON: c})
 		}
 		db := string(js.ReadDB(t, "Bob"))
 		if strings.Contains(db, "ada@example.com") {
@@ -56,11 +46,9 @@ func TestEqualityLookupsByQueryParameter(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`[]`))
 		})
-		sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: ws.URL(), FieldMap: lookupMap})
+		sc := start(t, ws.URL(), lookupMap)
 		for _, q := range []string{"email=ada%40example.com&sort=name", "sort=name&EMAIL=ada@example.com", "email[]=ada@example.com&sort=name"} {
-			if resp := sc.Do(t, sidecartest.Req{Path: "/customers?" + q}); resp.Status != 200 {
-				t.Fatalf("GET ?%s: %d %s", q, resp.Status, resp.Body)
-			}
+			sc.DoWant(t, 200, sidecartest.Req{Path: "/customers?" + q})
 			got := ws.lastQuery()
 			if strings.Contains(got, "ada") || !strings.Contains(got, "sort=name") || !strings.Contains(got, "=fs1%3A") {
 				t.Fatalf("?%s reached the application as ?%s", q, got)

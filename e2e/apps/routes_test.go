@@ -11,24 +11,14 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
+// allDocs opens the e-mail of every document _all_docs lists.
+var allDocs = route{name: "all-docs", methods: "GET", paths: "/db/_all_docs", response: `"rows.#.doc.email"`}
+
 // Issue 16 item 10: /db/_all_docs and /db/{id} are both routes; the most
 // specific pattern protects each request, whatever the declaration order.
 func TestMostSpecificRouteWinsThroughTheBinary(t *testing.T) {
 	store := newDocStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: doc
-    methods: [GET, PUT]
-    paths: ["/db/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-  - name: all-docs
-    methods: [GET]
-    paths: [/db/_all_docs]
-    response: [{path: "rows.#.doc.email", class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "doc", methods: "GET, PUT", paths: `"/db/{id}"`, request: "email", response: "email"}, allDocs))
 	for _, id := range []string{"ada", "bob"} {
 		resp := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/db/" + id, JSON: `{"email":"` + id + `@example.com"}`})
 		if resp.Status != 201 {
@@ -61,19 +51,7 @@ routes:
 // Two routes that match exactly the same paths are still refused.
 func TestDuplicateRoutePatternsAreRefused(t *testing.T) {
 	store := newDocStore(t)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: doc
-    methods: [GET]
-    paths: ["/db/{id}"]
-    response: [{path: email, class: email}]
-  - name: all-docs
-    methods: [GET]
-    paths: [/db/_all_docs]
-    response: [{path: "rows.#.doc.email", class: email}]
-`})
+	sc := start(t, store.URL(), emailMap(route{name: "doc", methods: "GET", paths: `"/db/{id}"`, response: "email"}, allDocs))
 	sc.Run(t, "config", "check", sc.ConfigFile)
 	cfg, err := os.ReadFile(sc.ConfigFile)
 	if err != nil {

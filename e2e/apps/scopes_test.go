@@ -2,7 +2,6 @@ package appse2e_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -15,21 +14,8 @@ import (
 func TestScopeClaimFormsMatchPolicies(t *testing.T) {
 	iss := newIssuer(t)
 	store := sidecartest.NewStore(t, sidecartest.GoJSON)
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: store.URL(), FieldMap: fmt.Sprintf(`
-auth:
-  issuer: %s
-  jwks_url: %s/.well-known/jwks.json
-  client_ids: [app]
-  token_use: access
-classes:
-  email: {mode: random}
-routes:
-  - name: customers
-    methods: [GET, POST]
-    paths: [/customers, "/customers/{id}"]
-    request: [{path: email, class: email}]
-    response: [{path: email, class: email}]
-policies:
+	sc := start(t, store.URL(), iss.AuthYAML("app")+emailMap(route{name: "customers", methods: "GET, POST", paths: `/customers, "/customers/{id}"`,
+		request: "email", response: "email"})+`policies:
   default:
     actions: {"*": sealed}
     write: all
@@ -38,7 +24,7 @@ policies:
       match: {scopes: [customers/read]}
       actions: {"*": decrypt}
       write: all
-`, iss.url, iss.url)})
+`)
 
 	writer := iss.token(t, "app", nil)
 	resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"ada@example.com"}`,

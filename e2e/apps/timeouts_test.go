@@ -28,21 +28,9 @@ func TestARouteSetsItsOwnUpstreamTimeout(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"results":[{"id":"ada"}]}`)
 	})
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: ws.URL(), FieldMap: `
-limits: {upstream_timeout: 1s}
-classes:
-  email: {mode: random}
-routes:
-  - name: longpoll
-    methods: [GET]
-    paths: [/db/_changes]
-    response: [{path: "results.#.doc.email", class: email}]
-    upstream_timeout: 2m
-  - name: docs
-    methods: [GET]
-    paths: ["/db/{id}"]
-    response: [{path: email, class: email}]
-`})
+	sc := start(t, ws.URL(), "limits: {upstream_timeout: 1s}\n"+emailMap(
+		route{name: "longpoll", methods: "GET", paths: "/db/_changes", response: `"results.#.doc.email"`, extra: "    upstream_timeout: 2m\n"},
+		route{name: "docs", methods: "GET", paths: `"/db/{id}"`, response: "email"}))
 	feed := make(chan sidecartest.Resp, 1)
 	go func() {
 		resp, err := sidecartest.Send(sc.URL, sidecartest.Req{Path: "/db/_changes?feed=longpoll"})
@@ -75,16 +63,7 @@ routes:
 // here shorter than the proxy's 30 s default.
 func TestARouteSetsItsOwnBodyTimeout(t *testing.T) {
 	ws := newWebServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
-	sc := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: ws.URL(), FieldMap: `
-classes:
-  email: {mode: random}
-routes:
-  - name: customers
-    methods: [POST]
-    paths: [/customers]
-    request: [{path: email, class: email}]
-    body_timeout: 1s
-`})
+	sc := start(t, ws.URL(), emailMap(route{name: "customers", methods: "POST", paths: "/customers", request: "email", extra: "    body_timeout: 1s\n"}))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(sc.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)

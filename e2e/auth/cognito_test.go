@@ -26,12 +26,7 @@ func subject(t *testing.T, token string) string {
 func TestCognitoSystemAccountThroughTheBinary(t *testing.T) {
 	pool := motoserver.RequireCognitoPool(t)
 	up := sidecartest.NewStore(t, sidecartest.GoJSON)
-	authYAML := fmt.Sprintf(`auth:
-  issuer: %s
-  jwks_url: %s
-  client_ids: [%s]
-  token_use: access
-`, pool.Issuer, pool.JWKSURL, pool.ClientID)
+	authYAML := sidecartest.AuthYAML(pool.Issuer, pool.JWKSURL, pool.ClientID)
 	// The system account is the billing caller only when both its app client
 	// and its group match; an unrelated token from the pool would be default.
 	policies := fmt.Sprintf(`

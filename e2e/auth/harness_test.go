@@ -23,14 +23,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // fieldsealBin is the binary TestMain builds once for every test of the run.
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // sidecar is one running `fieldseal serve` on the local key provider in

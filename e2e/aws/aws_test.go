@@ -184,12 +184,8 @@ func TestSidecarSealsAndRotatesOnMoto(t *testing.T) {
 		if st := keysJSON(t, "keys", "rotate", "--if-cmk-rotated", "--config", s.ConfigFile); st.Rotated || st.Primary != 3 {
 			t.Errorf("a second keys rotate --if-cmk-rotated = %+v, want no rotation", st)
 		}
-		secret, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ring struct{ Keys []struct{ Wrapped string } }
-		if err := json.Unmarshal([]byte(*secret.SecretString), &ring); err != nil || len(ring.Keys) != 3 {
+		if err := json.Unmarshal([]byte(m.secretString(t, secret)), &ring); err != nil || len(ring.Keys) != 3 {
 			t.Fatalf("the ring secret holds %d keys (%v), want 3", len(ring.Keys), err)
 		}
 		text := string(fieldseal(t, "keys", "status", "--config", s.ConfigFile))
@@ -332,10 +328,7 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A copy of the ring, to restore it after the restart as a backup would be.
-	saved, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	saved := m.secretString(t, secret)
 	s.serveReady(t)
 	alice := customer("alice")
 	aliceID := createThrough(t, s, alice)
@@ -380,7 +373,7 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	// material), which the sidecar does not need: it keeps the data keys it
 	// unwrapped and the restored ring holds no new version.
 	m.start()
-	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: saved.SecretString}); err != nil {
+	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: aws.String(saved)}); err != nil {
 		t.Fatalf("restore the ring secret: %v", err)
 	}
 	t.Run("after moto is back the next refresh succeeds", func(t *testing.T) {
@@ -486,24 +479,17 @@ func TestSidecarOnARingWithAForeignKeyNamesTheRefusedCall(t *testing.T) {
 	fieldseal(t, "keys", "init", "--config", other.ConfigFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(original)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fv, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(foreign)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sv, fv := m.secretString(t, original), m.secretString(t, foreign)
 	// The foreign ring's v1 slot gets the original ring's wrapped v1 (the
 	// metadata seal does not cover wrapped bytes; KMS refuses them).
 	var orr, frr map[string]any
-	json.Unmarshal([]byte(*sv.SecretString), &orr)
-	json.Unmarshal([]byte(*fv.SecretString), &frr)
+	json.Unmarshal([]byte(sv), &orr)
+	json.Unmarshal([]byte(fv), &frr)
 	frr["keys"].([]any)[0].(map[string]any)["wrapped"] = orr["keys"].([]any)[0].(map[string]any)["wrapped"]
 	if _, err := m.secrets().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(foreign), SecretString: aws.String(string(mustJSON(frr)))}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: sv.SecretString}); err != nil {
+	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: aws.String(sv)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("a ring copied under another secret name serves", func(t *testing.T) {

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	// test's own SDK clients and for every fieldseal process it starts; no shared
 	// config or instance metadata from the developer's machine.
 	motoserver.IsolateAWSEnv(region)
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // ---- moto ----------------------------------------------------------------
@@ -86,6 +86,18 @@ func (m *moto) kms() *kms.Client { return motoserver.KMS(m.url, region, sdkHTTP)
 
 func (m *moto) secrets() *secretsmanager.Client {
 	return motoserver.SecretsManager(m.url, region, sdkHTTP)
+}
+
+// secretString is the current value of the secret id (a key ring).
+func (m *moto) secretString(t *testing.T, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatalf("read secret %s: %v", id, err)
+	}
+	return aws.ToString(out.SecretString)
 }
 
 var names atomic.Int64

@@ -21,13 +21,12 @@ import (
 	"unicode/utf16"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin))
+	os.Exit(sidecartest.RunWithBinary(m, &bin))
 }
 
 // fieldMap protects e-mail addresses and phone numbers by the member names
@@ -205,9 +204,7 @@ func TestUnmatchedRequestsWithClassMembersCanBeRefused(t *testing.T) {
 		t.Errorf("refusals counted: %v, want 1", n)
 	}
 	// A body with no class member still passes on an unlisted route.
-	if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/x/1/notes", JSON: `{"text":"hello"}`}); resp.Status != http.StatusNotFound {
-		t.Fatalf("a harmless body: %d %s", resp.Status, resp.Body)
-	}
+	sc.DoWant(t, http.StatusNotFound, sidecartest.Req{Method: "POST", Path: "/x/1/notes", JSON: `{"text":"hello"}`})
 	if len(store.Received()) != 1 {
 		t.Fatal("a harmless body did not reach the store")
 	}
@@ -265,9 +262,7 @@ func TestFormBodiesNeverCarryClassMembersInPlaintext(t *testing.T) {
 
 func TestSealedValuesFromElsewhereAreRefusedOnWrite(t *testing.T) {
 	store, sc := start(t, sidecartest.GoJSON, "")
-	if resp := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`}); resp.Status != http.StatusCreated {
-		t.Fatalf("create: %d %s", resp.Status, resp.Body)
-	}
+	sc.DoWant(t, http.StatusCreated, sidecartest.Req{Method: "POST", Path: "/customers", JSON: `{"email":"` + alice + `"}`})
 	sealed, _ := store.Record("1")["email"].(string)
 	if !strings.HasPrefix(sealed, "fs1:") {
 		t.Fatalf("stored %q", sealed)

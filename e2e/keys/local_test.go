@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 	// Static test credentials for the aws tests' own clients and for every
 	// fieldseal process they start; nothing from the developer's machine.
 	motoserver.IsolateAWSEnv(awsRegion)
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 // fieldseal runs the binary and returns its exit code, stdout and stderr.

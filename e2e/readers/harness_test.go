@@ -16,12 +16,11 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 
 // canned is an upstream that records every request body and answers with
 // the response the test set (status, content type, body, extra headers).

@@ -33,7 +33,7 @@ type env struct {
 var fieldsealBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &fieldsealBin))
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
 func (e *env) fieldseal(t *testing.T, stdin []byte, args ...string) []byte {

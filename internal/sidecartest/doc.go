@@ -12,7 +12,7 @@
 // Use:
 //
 //	var bin string
-//	func TestMain(m *testing.M) { os.Exit(testproc.RunWithBuild(m, "../../cmd/fieldseal", &bin)) }
+//	func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 //
 //	store := sidecartest.NewStore(t, sidecartest.GoJSON)
 //	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL(), FieldMap: fieldMap})
@@ -25,11 +25,16 @@
 //   - Families (Scrape, Gather, Value): the one way tests read metrics,
 //     from a /metrics endpoint or a registry.
 //   - StartJSONServer: the real json-server from npm as the application.
-//   - The field-map fixtures (MaskedCustomers, AddressCustomers,
-//     UnitFieldMap), the benchmarks' BenchDoc, and KeyID, which reads a
-//     sealed value's key version.
+//   - RunWithBinary, every end-to-end TestMain's build of cmd/fieldseal, and
+//     DoWant, a request whose answer must have one status.
+//   - The field-map fixtures (MaskedCustomers and CustomersWithID,
+//     AddressCustomers, UnitFieldMap), the benchmarks' BenchDoc, and KeyID,
+//     which reads a sealed value's key version.
+//   - LocalRing (a master key and a ring file for unit tests) and
+//     CopyTruncate (logrotate's copytruncate, for audit trail tests).
 //   - Issuer: a token issuer (JWKS endpoint, signed access tokens, and the
-//     claims and key to build tokens that must fail).
+//     claims and key to build tokens that must fail), and AuthYAML, the
+//     auth section that trusts it or a Cognito pool.
 //   - EachMember, which walks every member of a decoded document, for
 //     checks that a class is sealed at any depth.
 //

@@ -4,29 +4,38 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
 
 // The field maps the tests run: the end-to-end tests' as Config.FieldMap,
 // the unit tests' decoded with strictyaml. They are declared once here so
 // that a change of the field-map syntax is made in one place. A side that
 // repeats another names it with a YAML alias.
-const (
-	// MaskedCustomers protects a customer's e-mail, phone and resident
-	// registration number (classes email, phone, rrn, each with a mask
-	// format), sealed on writes (POST, PUT, PATCH of /customers and
-	// /customers/{id}) and opened per the caller's policy on those answers
-	// and on GET /customers/{id}.
-	MaskedCustomers = `
+// MaskedCustomers protects a customer's e-mail, phone and resident
+// registration number (classes email, phone, rrn, each with a mask format),
+// sealed on writes (POST, PUT, PATCH of /customers and /customers/{id}) and
+// opened per the caller's policy on those answers and on GET
+// /customers/{id}.
+var MaskedCustomers = CustomersWithID("rrn", "{mode: random, mask: kr_rrn}")
+
+// CustomersWithID is MaskedCustomers with its third class, the customer's
+// identifying number at the member of the same name, called class and set
+// by settings (a YAML flow mapping such as "{mode: deterministic}").
+func CustomersWithID(class, settings string) string {
+	return fmt.Sprintf(`
 classes:
   email: {mode: random, mask: email}
   phone: {mode: random, mask: phone}
-  rrn:   {mode: random, mask: kr_rrn}
+  %[1]s: %[2]s
 routes:
   - name: customers-write
     methods: [POST, PUT, PATCH]
@@ -34,14 +43,16 @@ routes:
     request: &customer
       - {path: email, class: email}
       - {path: phone, class: phone}
-      - {path: rrn, class: rrn}
+      - {path: %[1]s, class: %[1]s}
     response: *customer
   - name: customers-get
     methods: [GET]
     paths: ["/customers/{id}"]
     response: *customer
-`
+`, class, settings)
+}
 
+const (
 	// AddressCustomers is the quick start's map: a customer's e-mail,
 	// phone and address.street (classes email, phone, street) sealed on
 	// POST /customers and opened on that answer, on GET /customers (the
@@ -186,6 +197,41 @@ func Ring(t testing.TB, n uint32) *crypto.Keyring {
 		t.Fatalf("new keyring: %v", err)
 	}
 	return r
+}
+
+// LocalRing is a new local key ring for unit tests: a fresh master key
+// and a ring file (one data key, created by localkeys.Init) in a directory
+// removed when the test ends.
+func LocalRing(t testing.TB) (path string, mk localkeys.MasterKey) {
+	t.Helper()
+	text, err := localkeys.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mk, err = localkeys.ParseMasterKey(text); err != nil {
+		t.Fatalf("generated master key refused: %v", err)
+	}
+	path = filepath.Join(t.TempDir(), "ring.json")
+	if _, err := localkeys.Init(path, mk); err != nil {
+		t.Fatalf("init key ring: %v", err)
+	}
+	return path, mk
+}
+
+// CopyTruncate does to the file at path what logrotate's copytruncate
+// does: it copies the file to rotated, then empties it under its writer.
+func CopyTruncate(t testing.TB, path, rotated string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rotated, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // WantProblems checks an error that lists problems one a line (config,

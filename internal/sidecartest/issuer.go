@@ -64,8 +64,15 @@ func NewIssuer(t testing.TB) *Issuer {
 // AuthYAML is an `auth:` section that trusts this issuer's access tokens
 // for the given app client ids.
 func (iss *Issuer) AuthYAML(clientIDs ...string) string {
-	return fmt.Sprintf("auth:\n  issuer: %s\n  jwks_url: %s/.well-known/jwks.json\n  client_ids: [%s]\n  token_use: access\n",
-		iss.URL, iss.URL, strings.Join(clientIDs, ", "))
+	return AuthYAML(iss.URL, iss.URL+"/.well-known/jwks.json", clientIDs...)
+}
+
+// AuthYAML is an `auth:` section that trusts the access tokens ("token_use:
+// access") of issuer, whose JWKS is at jwksURL, for the given app client
+// ids: an Issuer's, or a Cognito user pool's from internal/motoserver.
+func AuthYAML(issuer, jwksURL string, clientIDs ...string) string {
+	return fmt.Sprintf("auth:\n  issuer: %s\n  jwks_url: %s\n  client_ids: [%s]\n  token_use: access\n",
+		issuer, jwksURL, strings.Join(clientIDs, ", "))
 }
 
 // Token is a valid access token for app client clientID (an hour long),

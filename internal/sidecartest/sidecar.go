@@ -70,6 +70,15 @@ const localKeys = `keys:
     ring_file: ring.json
     master_key_file: master.key`
 
+// RunWithBinary builds cmd/fieldseal once for a test binary, stores its
+// path in *bin and runs the tests (testproc.RunWithBuild); its result is
+// the exit code for os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
+func RunWithBinary(m *testing.M, bin *string) int {
+	return testproc.RunWithBuild(m, "github.com/fieldseal/fieldseal/cmd/fieldseal", bin)
+}
+
 // Start is New and Serve: it returns a sidecar that answers Config.Ready.
 func Start(t testing.TB, bin string, c Config) *Sidecar {
 	t.Helper()
@@ -227,6 +236,21 @@ func (s *Sidecar) Do(t testing.TB, r Req) Resp {
 	resp, err := Send(s.URL, r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	return resp
+}
+
+// DoWant is Do that fails the test unless the answer has the status want,
+// naming the request and the body that came back.
+func (s *Sidecar) DoWant(t testing.TB, want int, r Req) Resp {
+	t.Helper()
+	resp := s.Do(t, r)
+	if resp.Status != want {
+		method := r.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		t.Fatalf("%s %s: %d %.300s, want %d", method, r.Path, resp.Status, resp.Body, want)
 	}
 	return resp
 }
