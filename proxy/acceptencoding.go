@@ -21,7 +21,7 @@ var decodableCodings = []string{codingGzip, "x-gzip", codingDeflate, codingBrotl
 // Accept-Encoding keeps none (the transport then asks for gzip itself and
 // decodes it).
 func acceptDecodable(h http.Header) {
-	values := h.Values("Accept-Encoding")
+	values := h[hdrAcceptEncoding]
 	if len(values) == 0 {
 		return
 	}
@@ -40,10 +40,10 @@ func acceptDecodable(h http.Header) {
 		}
 	}
 	if len(kept) == 0 {
-		h.Set("Accept-Encoding", "identity")
+		headerSet(h, hdrAcceptEncoding, "identity")
 		return
 	}
-	h.Set("Accept-Encoding", strings.Join(kept, ", "))
+	headerSet(h, hdrAcceptEncoding, strings.Join(kept, ", "))
 }
 
 // decodeBody is decoder for a body that may be empty: a zero-length body

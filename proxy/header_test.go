@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"mime"
+	"net/http"
+	"net/textproto"
+	"testing"
+)
+
+func TestHeaderNamesAreCanonical(t *testing.T) {
+	for _, name := range canonicalHeaders {
+		if c := textproto.CanonicalMIMEHeaderKey(name); c != name {
+			t.Errorf("header name %q is used as canonical but canonicalizes to %q", name, c)
+		}
+	}
+}
+
+func TestIsCanonicalAgreesWithTextproto(t *testing.T) {
+	for _, name := range []string{
+		"X-Http-Method-Override", "x-http-method-override", "X-HTTP-Method", "Content-Type", "Etag", "ETag",
+		"A", "a", "", "-", "X--Y", "X-2fa", "X-2Fa", "2x", "X_Y", "X Y", "Content-Md5", "Content-MD5", "Ünicode",
+	} {
+		// A false answer only costs a call to Get; a wrong true one would
+		// miss the field.
+		if isCanonical(name) && textproto.CanonicalMIMEHeaderKey(name) != name {
+			t.Errorf("isCanonical(%q) = true, but it canonicalizes to %q", name, textproto.CanonicalMIMEHeaderKey(name))
+		}
+	}
+}
+
+func TestHeaderLookupIsGet(t *testing.T) {
+	h := http.Header{}
+	h.Set("X-Http-Method-Override", "PUT")
+	h.Set("Content-Type", "application/json")
+	h["X-Not canonical"] = []string{"kept"} // as net/http keeps a name with a space
+	get := headerLookup(h)
+	for _, name := range []string{"X-Http-Method-Override", "x-http-method-override", "X-HTTP-METHOD-OVERRIDE",
+		"X-Http-Method", "content-type", "Content-Type", "X-Not canonical", "x-not canonical", ""} {
+		if got, want := get(name), h.Get(name); got != want {
+			t.Errorf("headerLookup(%q) = %q, http.Header.Get = %q", name, got, want)
+		}
+	}
+}
+
+func TestParseMediaTypeFastPathAgrees(t *testing.T) {
+	for _, v := range []string{
+		"application/json", "application/vnd.api+json", "text/plain", "application/x-ndjson", "text/event-stream",
+		"Application/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-16", "application",
+		"application/", "/json", "application/json/x", "application/json ", " application/json", "a/b", "x/y_z", "",
+		"application/json;", "text/html; charset=\"a;b\"",
+	} {
+		mt, params, err := parseMediaType(v)
+		wantMT, wantParams, wantErr := mime.ParseMediaType(v)
+		if mt != wantMT || (err == nil) != (wantErr == nil) || len(params) != len(wantParams) {
+			t.Errorf("parseMediaType(%q) = %q, %v, %v; mime.ParseMediaType: %q, %v, %v", v, mt, params, err, wantMT, wantParams, wantErr)
+			continue
+		}
+		for k, v := range wantParams {
+			if params[k] != v {
+				t.Errorf("parseMediaType(%q): param %s = %q, want %q", v, k, params[k], v)
+			}
+		}
+	}
+}
