@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -22,8 +23,8 @@ var decodableCodings = []string{codingGzip, "x-gzip", codingDeflate, codingBrotl
 // decodes it).
 func acceptDecodable(h http.Header) {
 	values := h[hdrAcceptEncoding]
-	if len(values) == 0 {
-		return
+	if len(values) == 0 || allDecodable(values) {
+		return // nothing to drop: left as the client sent it, unallocated
 	}
 	var kept []string
 	for _, v := range values {
@@ -44,6 +45,22 @@ func acceptDecodable(h http.Header) {
 		return
 	}
 	headerSet(h, hdrAcceptEncoding, strings.Join(kept, ", "))
+}
+
+// allDecodable reports whether every entry of the Accept-Encoding values is
+// a coding the proxy decodes (what browsers send: "gzip, deflate, br,
+// zstd"); an empty entry or "*" is not.
+func allDecodable(values []string) bool {
+	for _, v := range values {
+		for e := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(e, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if !slices.Contains(decodableCodings, name) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // decodeBody is decoder for a body that may be empty: a zero-length body

@@ -4,6 +4,7 @@ import (
 	"mime"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"testing"
 )
 
@@ -59,6 +60,33 @@ func TestParseMediaTypeFastPathAgrees(t *testing.T) {
 			if params[k] != v {
 				t.Errorf("parseMediaType(%q): param %s = %q, want %q", v, k, params[k], v)
 			}
+		}
+	}
+}
+
+func TestAcceptDecodable(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want []string // nil: no Accept-Encoding
+	}{
+		{nil, nil},
+		{[]string{"gzip"}, []string{"gzip"}},
+		{[]string{"gzip, deflate, br, zstd"}, []string{"gzip, deflate, br, zstd"}},
+		{[]string{"gzip", "br;q=0.5"}, []string{"gzip", "br;q=0.5"}}, // all decodable: left as sent
+		{[]string{"gzip, *"}, []string{"gzip"}},
+		{[]string{"gzip, compress, br;q=0.5"}, []string{"gzip, br;q=0.5"}},
+		{[]string{"GZip, Deflate"}, []string{"GZip, Deflate"}},
+		{[]string{"gzip,,br"}, []string{"gzip, br"}},
+		{[]string{"compress"}, []string{"identity"}},
+		{[]string{"*"}, []string{"identity"}},
+	} {
+		h := http.Header{}
+		if tt.in != nil {
+			h["Accept-Encoding"] = tt.in
+		}
+		acceptDecodable(h)
+		if got := h["Accept-Encoding"]; !slices.Equal(got, tt.want) {
+			t.Errorf("Accept-Encoding %q: forwarded %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
