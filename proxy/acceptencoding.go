@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -21,9 +22,9 @@ var decodableCodings = []string{codingGzip, "x-gzip", codingDeflate, codingBrotl
 // Accept-Encoding keeps none (the transport then asks for gzip itself and
 // decodes it).
 func acceptDecodable(h http.Header) {
-	values := h.Values("Accept-Encoding")
-	if len(values) == 0 {
-		return
+	values := h[hdrAcceptEncoding]
+	if len(values) == 0 || allDecodable(values) {
+		return // nothing to drop: left as the client sent it, unallocated
 	}
 	var kept []string
 	for _, v := range values {
@@ -40,10 +41,26 @@ func acceptDecodable(h http.Header) {
 		}
 	}
 	if len(kept) == 0 {
-		h.Set("Accept-Encoding", "identity")
+		headerSet(h, hdrAcceptEncoding, "identity")
 		return
 	}
-	h.Set("Accept-Encoding", strings.Join(kept, ", "))
+	headerSet(h, hdrAcceptEncoding, strings.Join(kept, ", "))
+}
+
+// allDecodable reports whether every entry of the Accept-Encoding values is
+// a coding the proxy decodes (what browsers send: "gzip, deflate, br,
+// zstd"); an empty entry or "*" is not.
+func allDecodable(values []string) bool {
+	for _, v := range values {
+		for e := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(e, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if !slices.Contains(decodableCodings, name) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // decodeBody is decoder for a body that may be empty: a zero-length body

@@ -21,7 +21,7 @@ import (
 // strongIfMatch rewrites every weak entity tag in If-Match to its strong
 // form; "*" and strong tags are kept as they are.
 func strongIfMatch(h http.Header) {
-	values := h.Values("If-Match")
+	values := h[hdrIfMatch]
 	if len(values) == 0 {
 		return
 	}
@@ -43,14 +43,14 @@ func strongIfMatch(h http.Header) {
 		}
 	}
 	if changed {
-		h.Set("If-Match", b.String())
+		headerSet(h, hdrIfMatch, b.String())
 	}
 }
 
 // weakenETag makes a strong ETag weak, the validator of a representation
 // whose bytes the proxy may have changed.
 func weakenETag(h http.Header) {
-	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
-		h.Set("Etag", "W/"+et)
+	if et := headerGet(h, hdrETag); et != "" && !strings.HasPrefix(et, "W/") {
+		headerSet(h, hdrETag, "W/"+et)
 	}
 }

@@ -54,14 +54,15 @@ func requestBody(r *http.Request) (bodyKind, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return bodyNone, nil
 	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	cts := r.Header[hdrContentType]
+	if len(cts) == 0 || cts[0] == "" {
 		return bodyOther, nil
 	}
-	if len(r.Header.Values("Content-Type")) > 1 {
-		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(r.Header.Values("Content-Type")), ErrUnsupportedMediaType)
+	if len(cts) > 1 {
+		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(cts), ErrUnsupportedMediaType)
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	ct := cts[0]
+	mt, params, err := parseMediaType(ct)
 	if err != nil {
 		// Another parser may read it (Node's content-type takes the last of
 		// two charset parameters): refuse what cannot be read one way.
@@ -124,8 +125,8 @@ type readCloser struct {
 // body, or on a route that seals request paths, is refused. A websocket
 // upgrade elsewhere passes: its frames are opaque (README, threat model).
 func refuseUpgrade(r *http.Request, route *fieldmap.Route, matched bool) error {
-	up := r.Header.Values("Upgrade")
-	if httpguts.HeaderValuesContainsToken(up, "h2c") || r.Header.Get("Http2-Settings") != "" {
+	up := r.Header[hdrUpgrade]
+	if httpguts.HeaderValuesContainsToken(up, "h2c") || headerGet(r.Header, hdrHTTP2Settings) != "" {
 		r.Header.Del("Upgrade")
 		r.Header.Del("Http2-Settings")
 		r.Header.Del("Connection") // hop-by-hop; naming the upgrade

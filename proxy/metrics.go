@@ -42,6 +42,7 @@ type metrics struct {
 	requestSeries  seriesCache[requestLabels, prometheus.Counter]
 	durationSeries seriesCache[string, prometheus.Observer]
 	fieldSeries    seriesCache[fieldLabels, prometheus.Counter]
+	guardSeries    seriesCache[string, prometheus.Counter]
 }
 
 type requestLabels struct{ route, outcome string }
@@ -135,7 +136,11 @@ func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
 	}
 	for _, f := range st.Fields {
 		if f.Via == transform.ViaMember && f.Op == transform.OpSeal && f.Result == transform.ResultOK {
-			m.guardSealed.WithLabelValues(f.Class).Add(float64(f.Count))
+			c, ok := m.guardSeries.load(f.Class)
+			if !ok {
+				c = m.guardSeries.store(f.Class, m.guardSealed.WithLabelValues(f.Class))
+			}
+			c.Add(float64(f.Count))
 		}
 	}
 }
@@ -146,20 +151,21 @@ func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
 const maxCachedSeries = 4096
 
 // seriesCache maps label values to a resolved series. Reads are lock-free
-// (sync.Map's read path); a miss stores one entry, without copying the
-// others.
+// lookups in an immutable map, which neither allocate nor hash through the
+// key's type (a sync.Map boxes a struct key into an interface on every
+// Load: an allocation and a generic hash per class, op and result of every
+// protected request); a miss copies the map with the new entry under a
+// mutex. Misses are rare: labels are bounded and a series
+// is resolved once.
 type seriesCache[K comparable, V any] struct {
-	m sync.Map // K -> *series[V]
-	n atomic.Int64
+	p  atomic.Pointer[map[K]V]
+	mu sync.Mutex // serialises stores
 }
 
-// series boxes a cached value, so that a load asserts a concrete pointer
-// type rather than an interface type such as prometheus.Counter.
-type series[V any] struct{ v V }
-
 func (c *seriesCache[K, V]) load(k K) (V, bool) {
-	if e, ok := c.m.Load(k); ok {
-		return e.(*series[V]).v, true
+	if m := c.p.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
 	}
 	var zero V
 	return zero, false
@@ -168,12 +174,23 @@ func (c *seriesCache[K, V]) load(k K) (V, bool) {
 // store caches v for k (unless the cache is full) and returns the series
 // cached for k: v, or the one a concurrent store cached first.
 func (c *seriesCache[K, V]) store(k K, v V) V {
-	if c.n.Load() >= maxCachedSeries {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if m := c.p.Load(); m != nil {
+		old = *m
+	}
+	if have, ok := old[k]; ok {
+		return have
+	}
+	if len(old) >= maxCachedSeries {
 		return v
 	}
-	actual, loaded := c.m.LoadOrStore(k, &series[V]{v})
-	if !loaded {
-		c.n.Add(1)
+	next := make(map[K]V, len(old)+1)
+	for k, v := range old {
+		next[k] = v
 	}
-	return actual.(*series[V]).v
+	next[k] = v
+	c.p.Store(&next)
+	return v
 }

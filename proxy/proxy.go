@@ -270,8 +270,9 @@ type reqState struct {
 	budget held
 	st     transform.Stats
 	// statBuf backs st.Fields: a route rarely has more classes, ops and
-	// results than this, so recording them allocates nothing.
-	statBuf [8]transform.FieldStat
+	// results than this, so recording them allocates nothing. A write whose
+	// answer echoes the document counts two per class (sealed, opened).
+	statBuf [16]transform.FieldStat
 	keyBuf  [4]uint32 // backs st.KeyIDs
 }
 
@@ -312,7 +313,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	rs := getState()
 	defer putState(rs)
-	rs.id = r.Header.Get(HeaderRequestID)
+	rs.id = headerGet(r.Header, HeaderRequestID)
 	if !saneRequestID(rs.id) {
 		rs.id = p.ids.newID()
 	}
@@ -338,7 +339,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The rest of the body is still on the connection: net/http
 			// would wait to drain it with no deadline (a client that
 			// stalls holds the connection forever), so close instead.
-			w.Header().Set("Connection", "close")
+			headerSet(w.Header(), hdrConnection, "close")
 		}
 		writeError(w, p.errorBody, c, err, rs.id)
 		return
@@ -463,8 +464,8 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	// representation so it can be transformed (on every route for a caller
 	// who may not read some class).
 	if rs.matched || !rs.resp.OpensOnly() {
-		r.Header.Del("Range")
-		r.Header.Del("If-Range")
+		delete(r.Header, hdrRange)
+		delete(r.Header, hdrIfRange)
 	}
 	return nil
 }
@@ -508,7 +509,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	if r.ContentLength > p.maxBody && !sniff {
 		return fmt.Errorf("read request body of %d bytes (limits.max_body_bytes: %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
-	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
+	codings, err := parseCodings(r.Header[hdrContentEncoding])
 	if err != nil {
 		return err
 	}
@@ -528,7 +529,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		if r.Body, err = decodingBody(r.Body, codings, &rs.budget); err != nil {
 			return err
 		}
-		r.Header.Del("Content-Encoding")
+		delete(r.Header, hdrContentEncoding)
 		codings = nil
 	}
 	if sniff {
@@ -555,6 +556,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	doc, err := readLimited((*in)[:0], body, p.maxBody, r.ContentLength, &rs.budget)
 	*in = doc[:0]
 	switch {
+	case err == nil: // first: isMaxBytes allocates its target
 	case errors.Is(err, errTooLarge):
 		return fmt.Errorf("read request body (limits.max_body_bytes: %d): %w", p.maxBody, ErrBodyTooLarge)
 	case errors.Is(err, ErrBusy):
@@ -570,8 +572,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	}
 	if len(doc) == 0 {
 		r.Body, r.ContentLength = http.NoBody, 0
-		r.Header.Del("Content-Encoding")
-		r.Header.Del("Expect") // nothing left to ask permission for
+		delete(r.Header, hdrContentEncoding)
+		delete(r.Header, hdrExpect) // nothing left to ask permission for
 		return nil
 	}
 	doc = bytes.TrimPrefix(doc, utf8BOM) // read by Jackson and others, refused by JSON validators
@@ -632,18 +634,18 @@ func setBody(r *http.Request, rs *reqState, fwd []byte) {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
 	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
-	r.Header.Del("Content-Encoding")
+	delete(r.Header, hdrContentEncoding)
 	// The client's Expect: 100-continue was answered when the proxy read
 	// the body. Forwarded, it would make the transport hold the buffered
 	// body back until the upstream says 100 Continue, which upstreams that
 	// ignore the expectation never do (a full ExpectContinueTimeout per
 	// request), and some answer 417. The body is in memory: send it.
-	r.Header.Del("Expect")
+	delete(r.Header, hdrExpect)
 	// The transport frames the body by r.ContentLength and never sends a
 	// Content-Length header field of the request's own.
-	r.Header.Del("Content-Length")
+	delete(r.Header, hdrContentLength)
 	for _, h := range bodyDigestHeaders {
-		r.Header.Del(h)
+		delete(r.Header, h)
 	}
 }
 
@@ -673,7 +675,7 @@ func isJSON(ct string) bool {
 // match finds the route protecting r; fieldmap.Lookup decides, under every
 // reading of the request the upstream may apply.
 func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get)
+	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
 }
 
 // rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already
@@ -685,7 +687,7 @@ func (p *Proxy) rewriteRequest(pr *httputil.ProxyRequest) {
 		pr.Out.Host = pr.In.Host
 	}
 	if rs := stateFrom(pr.In.Context()); rs != nil {
-		pr.Out.Header.Set(HeaderRequestID, rs.id)
+		headerSet(pr.Out.Header, HeaderRequestID, rs.id)
 		if rs.sealedBody != nil {
 			// ReverseProxy wrapped the body so that the transport cannot
 			// close the client's; the sealed body is ours and in memory,
@@ -704,7 +706,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if rs == nil {
 		return nil
 	}
-	resp.Header.Set(HeaderRequestID, rs.id)
+	headerSet(resp.Header, HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
 	if rs.resp != nil && resp.StatusCode == http.StatusNotModified {
 		// The 304 updates what the client holds of a 200 whose ETag may
@@ -733,11 +735,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return p.openResponse(resp, rs.resp)
 	}
 	if rs.matched {
-		if kind := responseStream(rs.route, resp.Header.Get("Content-Type")); kind != streamNone {
+		if kind := responseStream(rs.route, headerGet(resp.Header, hdrContentType)); kind != streamNone {
 			return p.streamResponse(resp, rs, kind)
 		}
 	}
-	open, sniff := responseKind(rs.route, resp.Header.Get("Content-Type"))
+	open, sniff := responseKind(rs.route, headerGet(resp.Header, hdrContentType))
 	switch {
 	case !open && !rs.resp.OpensOnly():
 		// JSON served under another type, for a caller who may not read
@@ -798,7 +800,7 @@ func (p *Proxy) openUnmatched(resp *http.Response, rs *reqState) error {
 // the upstream's Content-Encoding. Nothing of the body reaches the client
 // unless the whole document was transformed.
 func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error {
-	codings, err := parseCodings(resp.Header.Values("Content-Encoding"))
+	codings, err := parseCodings(resp.Header[hdrContentEncoding])
 	if err != nil {
 		// The upstream's fault, not the client's (no 415): it was only
 		// offered codings the proxy decodes (acceptDecodable).
@@ -898,10 +900,10 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	resp.Body = newPooledBody(&p.bufs, out)
 	resp.ContentLength = int64(len(*out))
 	resp.TransferEncoding = nil
-	resp.Header.Set("Content-Length", strconv.Itoa(len(*out)))
+	headerSet(resp.Header, hdrContentLength, strconv.Itoa(len(*out)))
 	if t.Changed() {
 		for _, h := range bodyDigestHeaders {
-			resp.Header.Del(h)
+			delete(resp.Header, h)
 		}
 		// The bytes differ from the upstream's representation (and between
 		// callers with different actions), but are semantically the same
@@ -934,7 +936,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		id = rs.id
 		p.logError(rs, c, err)
 	}
-	w.Header().Set(HeaderRequestID, id)
+	headerSet(w.Header(), HeaderRequestID, id)
 	writeError(w, p.errorBody, c, err, id)
 }
 

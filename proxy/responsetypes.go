@@ -23,7 +23,7 @@ func responseKind(route *fieldmap.Route, ct string) (open, sniff bool) {
 		return true, false
 	}
 	if len(route.ResponseTypes) > 0 && ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && slices.Contains(route.ResponseTypes, mt) {
+		if mt, _, err := parseMediaType(ct); err == nil && slices.Contains(route.ResponseTypes, mt) {
 			return true, false
 		}
 	}
@@ -56,4 +56,27 @@ func (p *Proxy) sniffResponse(resp *http.Response, rs *reqState) error {
 	}
 	resp.ContentLength = int64(len(body))
 	return p.openResponse(resp, rs.resp)
+}
+
+// parseMediaType is mime.ParseMediaType with a fast path for the common
+// Content-Type without parameters already in lower case
+// ("application/json"): such a value parses to itself and no parameters,
+// so it is returned as it is (params nil, which reads as empty) without the
+// map ParseMediaType allocates. Anything else is ParseMediaType's.
+func parseMediaType(v string) (mediatype string, params map[string]string, err error) {
+	slash := -1
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '+', c == '-':
+		case c == '/' && slash < 0 && i > 0:
+			slash = i
+		default:
+			return mime.ParseMediaType(v)
+		}
+	}
+	if slash < 0 || slash == len(v)-1 {
+		return mime.ParseMediaType(v)
+	}
+	return v, nil, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 
@@ -36,7 +35,7 @@ var ndjsonTypes = []string{"application/x-ndjson", "application/ndjson", "applic
 // response on a route with stream: ndjson (change feeds such as CouchDB's
 // feed=continuous are served as application/json, one change per line).
 func responseStream(route *fieldmap.Route, ct string) streamKind {
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt, _, _ := parseMediaType(ct)
 	switch {
 	case mt == "text/event-stream":
 		return streamSSE
