@@ -150,47 +150,82 @@ func (m *metrics) guard(st *transform.Stats, failed *errorClass) {
 // per call as without a cache.
 const maxCachedSeries = 4096
 
-// seriesCache maps label values to a resolved series. Reads are lock-free
-// lookups in an immutable map, which neither allocate nor hash through the
-// key's type (a sync.Map boxes a struct key into an interface on every
-// Load: an allocation and a generic hash per class, op and result of every
-// protected request); a miss copies the map with the new entry under a
-// mutex. Misses are rare: labels are bounded and a series
-// is resolved once.
+// seriesCache maps label values to a resolved series. Most reads are
+// lock-free lookups in an immutable snapshot map, which neither allocate nor
+// hash through the key's type (a sync.Map boxes a struct key into an
+// interface on every Load: an allocation and a generic hash per class, op and
+// result of every protected request). New entries go to a mutex-guarded
+// dirty map; once the lookups that missed the snapshot reach the number of
+// entries, snapshot and dirty map are merged into a new snapshot (the
+// promotion rule of sync.Map), so each entry is copied an amortised constant
+// number of times rather than once per later insert.
 type seriesCache[K comparable, V any] struct {
-	p  atomic.Pointer[map[K]V]
-	mu sync.Mutex // serialises stores
+	read atomic.Pointer[map[K]V] // immutable once stored
+
+	mu     sync.Mutex
+	dirty  map[K]V // entries not yet in read
+	misses int     // lookups that missed read since it was stored
+}
+
+func (c *seriesCache[K, V]) snapshot() map[K]V {
+	if m := c.read.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 func (c *seriesCache[K, V]) load(k K) (V, bool) {
-	if m := c.p.Load(); m != nil {
-		v, ok := (*m)[k]
-		return v, ok
+	if v, ok := c.snapshot()[k]; ok {
+		return v, true
 	}
-	var zero V
-	return zero, false
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.snapshot()[k] // promoted while we waited
+	if !ok {
+		v, ok = c.dirty[k]
+		c.missed()
+	}
+	return v, ok
 }
 
-// store caches v for k (unless the cache is full) and returns the series
-// cached for k: v, or the one a concurrent store cached first.
+// missed counts a lookup that took the lock and promotes the dirty map once
+// such lookups reach the number of entries. Callers hold c.mu.
+func (c *seriesCache[K, V]) missed() {
+	c.misses++
+	read := c.snapshot()
+	if len(c.dirty) == 0 || c.misses < len(read)+len(c.dirty) {
+		return
+	}
+	next := make(map[K]V, len(read)+len(c.dirty))
+	for k, v := range read {
+		next[k] = v
+	}
+	for k, v := range c.dirty {
+		next[k] = v
+	}
+	c.read.Store(&next)
+	c.dirty, c.misses = nil, 0
+}
+
+// store caches v for k (unless the cache holds maxCachedSeries entries) and
+// returns the series cached for k: v, or the one a concurrent store cached
+// first.
 func (c *seriesCache[K, V]) store(k K, v V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var old map[K]V
-	if m := c.p.Load(); m != nil {
-		old = *m
-	}
-	if have, ok := old[k]; ok {
+	read := c.snapshot()
+	if have, ok := read[k]; ok {
 		return have
 	}
-	if len(old) >= maxCachedSeries {
+	if have, ok := c.dirty[k]; ok {
+		return have
+	}
+	if len(read)+len(c.dirty) >= maxCachedSeries {
 		return v
 	}
-	next := make(map[K]V, len(old)+1)
-	for k, v := range old {
-		next[k] = v
+	if c.dirty == nil {
+		c.dirty = make(map[K]V)
 	}
-	next[k] = v
-	c.p.Store(&next)
+	c.dirty[k] = v
 	return v
 }

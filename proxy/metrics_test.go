@@ -153,3 +153,32 @@ func TestMetricsAndEventsDescribeEachRequest(t *testing.T) {
 		t.Errorf("failure event %+v", bad)
 	}
 }
+
+// Series stored after the first request reach the lock-free snapshot once
+// they have been looked up as often as the cache has entries, and each
+// promotion copies the cache once rather than once per insert.
+func TestStoredSeriesArePromotedToTheSnapshot(t *testing.T) {
+	var c seriesCache[int, int]
+	const n = 100
+	for k := range n {
+		c.store(k, k)
+	}
+	if got := len(c.snapshot()); got != 0 {
+		t.Fatalf("snapshot has %d entries before any lookup, want 0", got)
+	}
+	for range 2 {
+		for k := range n {
+			if v, ok := c.load(k); !ok || v != k {
+				t.Fatalf("load(%d) = %d, %v", k, v, ok)
+			}
+		}
+	}
+	if got := len(c.snapshot()); got != n {
+		t.Fatalf("snapshot has %d entries after %d lookups, want %d", got, 2*n, n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.dirty) != 0 {
+		t.Fatalf("dirty map still holds %d entries", len(c.dirty))
+	}
+}
