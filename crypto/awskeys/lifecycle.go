@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // checkSize refuses a ring body above Options.MaxRingBytes (ErrRingTooLarge)
@@ -31,14 +33,10 @@ func (c *clients) checkSize(what, name string, body string) ([]string, error) {
 // first; nor can the lookup version: move it first (RotateLookup).
 func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		switch {
-		case !has(r, id):
-			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == r.Primary:
-			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == r.lookup():
-			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
-		case slices.Contains(r.Retired, id):
+		if err := crypto.CheckRemove(id, has(r, id), r.Primary, r.Lookup); err != nil {
+			return false, err
+		}
+		if slices.Contains(r.Retired, id) {
 			return false, nil
 		}
 		r.Retired = append(r.Retired, id)
@@ -53,11 +51,8 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 // irreversible step. min may not exceed the primary or the lookup version.
 func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
-		if min > r.Primary {
-			return false, fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, r.Primary)
-		}
-		if min > r.lookup() {
-			return false, fmt.Errorf("%w: minimum v%d: %w", ErrLifecycle, min, errLookupVersion(r.lookup()))
+		if err := crypto.CheckMinVersion(min, r.Primary, r.Lookup); err != nil {
+			return false, err
 		}
 		if r.MinVersion == min {
 			return false, nil
@@ -76,15 +71,11 @@ func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, erro
 // (a KMS key policy Deny on its encryption context).
 func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "destroy v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		switch {
-		case slices.Contains(r.Destroyed, id):
+		if slices.Contains(r.Destroyed, id) {
 			return false, nil
-		case !has(r, id):
-			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == r.Primary:
-			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == r.lookup():
-			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
+		}
+		if err := crypto.CheckRemove(id, has(r, id), r.Primary, r.Lookup); err != nil {
+			return false, err
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
 		r.Destroyed = append(r.Destroyed, id)
