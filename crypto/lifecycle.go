@@ -103,3 +103,93 @@ func CheckLookup(lookup, minVersion uint32, retired []uint32, present map[uint32
 	}
 	return nil
 }
+
+// RingVersions is the part of a stored key ring that says which version does
+// what. Both providers embed it in the JSON form they store (its tags are
+// that form's keys) and change it only through its methods, so the
+// lifecycle rules are kept in one place. It holds no key material.
+type RingVersions struct {
+	// Primary is the version new random values are sealed under.
+	Primary uint32 `json:"primary"`
+	// MinVersion: versions below it are kept but never unwrapped.
+	MinVersion uint32 `json:"min_version,omitempty"`
+	// Retired versions open but may not become primary again.
+	Retired []uint32 `json:"retired,omitempty"`
+	// Destroyed versions have no wrapped key any more; their ids are never
+	// reused.
+	Destroyed []uint32 `json:"destroyed,omitempty"`
+	// Lookup is the version deterministic values are sealed under (0 or
+	// absent: the primary). Rotations pin it; RotateLookup moves it.
+	Lookup uint32 `json:"lookup,omitempty"`
+}
+
+// LookupVersion is the version deterministic values are sealed under: Lookup,
+// or the primary when the ring names none.
+func (v *RingVersions) LookupVersion() uint32 { return lookupVersion(v.Lookup, v.Primary) }
+
+// Live reports whether version id is to be unwrapped (not below the minimum).
+func (v *RingVersions) Live(id uint32) bool { return id >= v.MinVersion }
+
+// Lifecycle returns the rules NewKeyringLifecycle enforces, sharing no
+// slice with v.
+func (v *RingVersions) Lifecycle() Lifecycle {
+	return Lifecycle{MinVersion: v.MinVersion, Retired: slices.Clone(v.Retired), Destroyed: slices.Clone(v.Destroyed), Lookup: v.Lookup}
+}
+
+// Clone returns a copy of v sharing no slice with it.
+func (v RingVersions) Clone() RingVersions {
+	v.Retired, v.Destroyed = slices.Clone(v.Retired), slices.Clone(v.Destroyed)
+	return v
+}
+
+// Check is CheckLifecycle then CheckLookup on a stored ring whose wrapped
+// keys are the versions in present.
+func (v *RingVersions) Check(present map[uint32]bool) error {
+	if err := CheckLifecycle(v.Primary, v.MinVersion, v.Retired, v.Destroyed, present); err != nil {
+		return err
+	}
+	return CheckLookup(v.Lookup, v.MinVersion, v.Retired, present)
+}
+
+// Retire marks version id retired after CheckRemove (present: the ring
+// holds its wrapped key); changed is false when it already was.
+func (v *RingVersions) Retire(id uint32, present bool) (changed bool, err error) {
+	if err := CheckRemove(id, present, v.Primary, v.Lookup); err != nil {
+		return false, err
+	}
+	if slices.Contains(v.Retired, id) {
+		return false, nil
+	}
+	v.Retired = append(v.Retired, id)
+	slices.Sort(v.Retired)
+	return true, nil
+}
+
+// SetMinVersion sets the minimum decryptable version after
+// CheckMinVersion; changed is false when it already was min.
+func (v *RingVersions) SetMinVersion(min uint32) (changed bool, err error) {
+	if err := CheckMinVersion(min, v.Primary, v.Lookup); err != nil {
+		return false, err
+	}
+	changed = v.MinVersion != min
+	v.MinVersion = min
+	return changed, nil
+}
+
+// Destroy lists version id as destroyed after CheckRemove (present: the
+// ring holds its wrapped key); the caller removes the wrapped key itself.
+func (v *RingVersions) Destroy(id uint32, present bool) error {
+	if err := CheckRemove(id, present, v.Primary, v.Lookup); err != nil {
+		return err
+	}
+	v.Destroyed = append(v.Destroyed, id)
+	slices.Sort(v.Destroyed)
+	return nil
+}
+
+// Metadata returns the RingMetadata of a ring with these versions, format
+// and ring id; the caller adds the keys (and an aws ring its CMK).
+func (v *RingVersions) Metadata(format, ringID string) RingMetadata {
+	return RingMetadata{Format: format, RingID: ringID, Primary: v.Primary, MinVersion: v.MinVersion,
+		Retired: v.Retired, Destroyed: v.Destroyed, Lookup: v.Lookup}
+}

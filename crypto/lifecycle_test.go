@@ -47,3 +47,33 @@ func TestLifecycleChangeRules(t *testing.T) {
 		})
 	}
 }
+
+func TestRingVersionsChanges(t *testing.T) {
+	v := crypto.RingVersions{Primary: 4, Lookup: 2}
+	if changed, err := v.Retire(1, true); err != nil || !changed {
+		t.Fatalf("retire v1: %v %v", changed, err)
+	}
+	if changed, err := v.Retire(1, true); err != nil || changed {
+		t.Errorf("retire v1 again: changed %v, err %v; want no change", changed, err)
+	}
+	if _, err := v.Retire(2, true); !errors.Is(err, crypto.ErrLookupVersion) {
+		t.Errorf("retire the lookup version: %v", err)
+	}
+	if err := v.Destroy(3, true); err != nil || len(v.Destroyed) != 1 || v.Destroyed[0] != 3 {
+		t.Fatalf("destroy v3: %v, destroyed %v", err, v.Destroyed)
+	}
+	if changed, err := v.SetMinVersion(2); err != nil || !changed || v.Live(1) || !v.Live(2) {
+		t.Errorf("minimum v2: changed %v, err %v, v1 live %v, v2 live %v", changed, err, v.Live(1), v.Live(2))
+	}
+	if changed, _ := v.SetMinVersion(2); changed {
+		t.Error("the same minimum again reports a change")
+	}
+	c := v.Clone()
+	c.Retired[0] = 9
+	if v.Retired[0] != 1 || v.LookupVersion() != 2 || (&crypto.RingVersions{Primary: 4}).LookupVersion() != 4 {
+		t.Errorf("clone shares its slices, or the lookup version is wrong: %+v", v)
+	}
+	if err := v.Check(map[uint32]bool{1: true, 2: true, 4: true}); err != nil {
+		t.Errorf("check: %v", err)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-
-	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // checkSize refuses a ring body above Options.MaxRingBytes (ErrRingTooLarge)
@@ -33,15 +31,7 @@ func (c *clients) checkSize(what, name string, body string) ([]string, error) {
 // first; nor can the lookup version: move it first (RotateLookup).
 func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		if err := crypto.CheckRemove(id, has(r, id), r.Primary, r.Lookup); err != nil {
-			return false, err
-		}
-		if slices.Contains(r.Retired, id) {
-			return false, nil
-		}
-		r.Retired = append(r.Retired, id)
-		slices.Sort(r.Retired)
-		return true, nil
+		return r.Retire(id, has(r, id))
 	})
 }
 
@@ -51,14 +41,7 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 // irreversible step. min may not exceed the primary or the lookup version.
 func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
-		if err := crypto.CheckMinVersion(min, r.Primary, r.Lookup); err != nil {
-			return false, err
-		}
-		if r.MinVersion == min {
-			return false, nil
-		}
-		r.MinVersion = min
-		return true, nil
+		return r.SetMinVersion(min)
 	})
 }
 
@@ -74,12 +57,10 @@ func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
 		if slices.Contains(r.Destroyed, id) {
 			return false, nil
 		}
-		if err := crypto.CheckRemove(id, has(r, id), r.Primary, r.Lookup); err != nil {
+		if err := r.Destroy(id, has(r, id)); err != nil {
 			return false, err
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
-		r.Destroyed = append(r.Destroyed, id)
-		slices.Sort(r.Destroyed)
 		return true, nil
 	})
 }

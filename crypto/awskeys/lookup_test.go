@@ -172,7 +172,7 @@ func TestParseRingLookupVersion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := parseRing([]byte(tc.in))
 			if tc.wantErr == "" {
-				if err != nil || r.Lookup != 1 || r.lookup() != 1 {
+				if err != nil || r.Lookup != 1 || r.LookupVersion() != 1 {
 					t.Fatalf("parseRing = %+v, %v", r, err)
 				}
 				return

@@ -17,14 +17,8 @@ var ErrLifecycle = crypto.ErrLifecycle
 // can the lookup version: move it first (RotateLookup).
 func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		if err := crypto.CheckRemove(id, rf.has(id), rf.Primary, rf.Lookup); err != nil {
-			return err
-		}
-		if !slices.Contains(rf.Retired, id) {
-			rf.Retired = append(rf.Retired, id)
-			slices.Sort(rf.Retired)
-		}
-		return nil
+		_, err := rf.Retire(id, rf.has(id))
+		return err
 	})
 }
 
@@ -35,11 +29,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // version.
 func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
-		if err := crypto.CheckMinVersion(min, rf.Primary, rf.Lookup); err != nil {
-			return err
-		}
-		rf.MinVersion = min
-		return nil
+		_, err := rf.SetMinVersion(min)
+		return err
 	})
 }
 
@@ -50,12 +41,10 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // key: destroy them too, or the version is not destroyed.
 func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		if err := crypto.CheckRemove(id, rf.has(id), rf.Primary, rf.Lookup); err != nil {
+		if err := rf.Destroy(id, rf.has(id)); err != nil {
 			return err
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
-		rf.Destroyed = append(rf.Destroyed, id)
-		slices.Sort(rf.Destroyed)
 		return nil
 	})
 }
