@@ -61,13 +61,8 @@ func detValue(t *testing.T, kr *crypto.Keyring) []byte {
 }
 
 func TestLookupVersionOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	secret := opts.SecretID
 	rotateAsBefore(ctx, t, opts)
 	stored := detValue(t, loadRing(ctx, t, opts))
 
