@@ -47,6 +47,12 @@
 // ring changed; crypto/keycache calls them. Key material never reaches
 // error text, and DataKey prints only its id.
 //
+// Both providers store a ring's versions as a RingVersions (primary,
+// minimum, retired, destroyed and lookup versions) and change it only
+// through its methods, so the lifecycle rules (which version may be
+// retired or destroyed, how high the minimum may go) and their errors
+// (ErrLifecycle, ErrLookupVersion) are the same for every provider.
+//
 // Typical use, with a ring from a Source or a keycache.Cache:
 //
 //	aad := crypto.AAD(nil, "email", tenant)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
 )
 
@@ -13,27 +12,6 @@ import (
 // and destroyed versions, the wrapped keys) does not match its MAC: the ring
 // was edited outside fieldseal, or the MAC key is not the ring's.
 var ErrMetadataMAC = errors.New("key ring metadata failed authentication")
-
-// CheckLifecycle checks the version rules of a stored key ring whose
-// wrapped keys are the versions in present: a destroyed version has no
-// wrapped key any more, the primary has one, and the primary is neither
-// retired nor below minVersion. Providers call it when they parse a ring
-// and wrap its error in their own malformed-ring error; it names versions,
-// never key material.
-func CheckLifecycle(primary, minVersion uint32, retired, destroyed []uint32, present map[uint32]bool) error {
-	for _, id := range destroyed {
-		if present[id] {
-			return fmt.Errorf("destroyed key v%d still has a wrapped key", id)
-		}
-	}
-	if !present[primary] {
-		return fmt.Errorf("primary v%d is not in the ring", primary)
-	}
-	if primary < minVersion || slices.Contains(retired, primary) {
-		return fmt.Errorf("primary v%d is retired or below the minimum version", primary)
-	}
-	return nil
-}
 
 // RingMetadata is what a provider's MAC covers: everything in a stored key
 // ring that decides which key seals and which values open. Providers fill
@@ -155,20 +133,4 @@ func (m RingMetadata) Verify(macKey, mac []byte) error {
 // Lifecycle returns the part of m that NewKeyringLifecycle enforces.
 func (m RingMetadata) Lifecycle() Lifecycle {
 	return Lifecycle{MinVersion: m.MinVersion, Retired: slices.Clone(m.Retired), Destroyed: slices.Clone(m.Destroyed), Lookup: m.Lookup}
-}
-
-// CheckLookup checks the lookup version of a stored key ring whose wrapped
-// keys are the versions in present (see CheckLifecycle): 0 (the primary) or
-// a version that has its key, opens (not below minVersion) and is not
-// retired. Providers call it after CheckLifecycle.
-func CheckLookup(lookup, minVersion uint32, retired []uint32, present map[uint32]bool) error {
-	switch {
-	case lookup == 0:
-		return nil
-	case !present[lookup]:
-		return fmt.Errorf("lookup v%d is not in the ring", lookup)
-	case lookup < minVersion || slices.Contains(retired, lookup):
-		return fmt.Errorf("lookup v%d is retired or below the minimum version", lookup)
-	}
-	return nil
 }

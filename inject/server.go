@@ -1,20 +1,19 @@
 package inject
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/internal/certreload"
 )
 
 // ServerOptions configure Run.
@@ -59,8 +58,8 @@ func Run(ctx context.Context, opts ServerOptions) error {
 		return err
 	}
 	h.metrics = m
-	certs := &certReloader{certFile: opts.CertFile, keyFile: opts.KeyFile, log: opts.Logger, metrics: m}
-	if _, err := certs.reload(); err != nil {
+	certs, err := loadWebhookCert(opts.CertFile, opts.KeyFile, opts.Logger, m)
+	if err != nil {
 		return err
 	}
 
@@ -79,7 +78,7 @@ func Run(ctx context.Context, opts ServerOptions) error {
 		ErrorLog:          nil,
 		TLSConfig: &tls.Config{
 			MinVersion:     tls.VersionTLS12,
-			GetCertificate: certs.get,
+			GetCertificate: certs.GetCertificate,
 		},
 	}
 	ln := opts.Listener
@@ -121,64 +120,44 @@ func Run(ctx context.Context, opts ServerOptions) error {
 	return nil
 }
 
-// certReloader serves the last good certificate and swaps in a new one when
-// the files' content changes (a Secret volume update replaces both files).
-type certReloader struct {
-	certFile, keyFile string
-	log               zerolog.Logger
-	metrics           *metrics
-	cur               atomic.Pointer[tls.Certificate]
-	lastCert, lastKey []byte // only touched by reload, which run serialises
+// webhookCert is the webhook's certificate: an internal/certreload Reloader
+// whose swaps and failures go to the injector's log and metrics.
+type webhookCert struct {
+	*certreload.Reloader
+	certFile string
+	log      zerolog.Logger
+	metrics  *metrics
 }
 
-func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return c.cur.Load(), nil
+// loadWebhookCert loads the pair (an error stops Run) and sets the expiry
+// gauge.
+func loadWebhookCert(certFile, keyFile string, log zerolog.Logger, m *metrics) (*webhookCert, error) {
+	r, err := certreload.New(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load webhook certificate: %w", err)
+	}
+	c := &webhookCert{Reloader: r, certFile: certFile, log: log, metrics: m}
+	c.setExpiry()
+	return c, nil
 }
 
-// reload reads both files and installs the pair if it changed; a bad pair
-// keeps the previous certificate.
-func (c *certReloader) reload() (bool, error) {
-	certPEM, err := os.ReadFile(c.certFile)
-	if err != nil {
-		return false, fmt.Errorf("read webhook certificate: %w", err)
+func (c *webhookCert) setExpiry() {
+	if na := c.NotAfter(); !na.IsZero() {
+		c.metrics.certNotAfter.Set(float64(na.Unix()))
 	}
-	keyPEM, err := os.ReadFile(c.keyFile)
-	if err != nil {
-		return false, fmt.Errorf("read webhook key: %w", err)
-	}
-	if bytes.Equal(certPEM, c.lastCert) && bytes.Equal(keyPEM, c.lastKey) {
-		return false, nil
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		// The message of X509KeyPair never contains key material.
-		return false, fmt.Errorf("load webhook key pair %s: %w", c.certFile, err)
-	}
-	c.cur.Store(&pair)
-	c.lastCert, c.lastKey = certPEM, keyPEM
-	if pair.Leaf != nil {
-		c.metrics.certNotAfter.Set(float64(pair.Leaf.NotAfter.Unix()))
-	}
-	return true, nil
 }
 
-func (c *certReloader) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := c.reload()
-		switch {
-		case err != nil:
+// run re-reads the files every interval until ctx is done; a bad pair keeps
+// the previous certificate and counts an error.
+func (c *webhookCert) run(ctx context.Context, every time.Duration) {
+	c.Run(ctx, every, func(_ bool, err error) {
+		if err != nil {
 			c.metrics.certReloads.WithLabelValues("error").Inc()
 			c.log.Error().Str("event", "inject_cert_reload_failed").Err(err).Msg("keeping the previous certificate")
-		case changed:
-			c.metrics.certReloads.WithLabelValues("ok").Inc()
-			c.log.Info().Str("event", "inject_cert_reloaded").Str("file", c.certFile).Send()
+			return
 		}
-	}
+		c.metrics.certReloads.WithLabelValues("ok").Inc()
+		c.setExpiry()
+		c.log.Info().Str("event", "inject_cert_reloaded").Str("file", c.certFile).Send()
+	})
 }

@@ -99,8 +99,8 @@ func TestCertReloaderSwapsChangedFiles(t *testing.T) {
 		}
 		issue(2)
 		m := newMetrics(prometheus.NewRegistry())
-		c := &certReloader{certFile: certFile, keyFile: keyFile, log: zerolog.Nop(), metrics: m}
-		if _, err := c.reload(); err != nil {
+		c, err := loadWebhookCert(certFile, keyFile, zerolog.Nop(), m)
+		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
@@ -110,7 +110,7 @@ func TestCertReloaderSwapsChangedFiles(t *testing.T) {
 			c.run(ctx, every)
 		}()
 		served := func() *x509.Certificate {
-			crt, err := c.get(nil)
+			crt, err := c.GetCertificate(nil)
 			if err != nil || crt == nil || crt.Leaf == nil {
 				t.Fatalf("get = %v, %v", crt, err)
 			}

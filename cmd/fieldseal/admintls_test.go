@@ -6,14 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/fieldseal/fieldseal/inject/apiservertest"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
@@ -31,34 +29,12 @@ func TestServeAdminAndProxyOverTLSFromFlags(t *testing.T) {
 		fmt.Fprint(w, `{"ok":true}`)
 	}))
 	defer upstream.Close()
-	ca := apiservertest.NewCA(t)
-	ca.IssueServing(t, filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
-	// A master key file private to its owner, as the local provider wants.
-	if err := os.WriteFile(filepath.Join(dir, "master.key"), fieldseal(t, "", "keys", "master-key").Stdout, 0o400); err != nil {
-		t.Fatal(err)
-	}
 	listen, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
-	cfgFile := filepath.Join(dir, "fieldseal.yaml")
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:1
+	// The shared config names placeholder listeners; the flags below win.
+	ca, cfgFile := tlsLocalSidecar(t, dir, `listen: 127.0.0.1:1
 admin_listen: 127.0.0.1:2
 upstream: http://127.0.0.1:3
-keys:
-  provider: local
-  local: {ring_file: ring.json, master_key_file: master.key}
-classes:
-  email: {}
-routes:
-  - name: people
-    methods: [POST]
-    paths: [/people]
-    request: [{path: email, class: email}]
 `)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if res := fieldseal(t, dir, "keys", "init", "--config", cfgFile); res.Code != 0 {
-		t.Fatalf("keys init: %s", res.Stderr)
-	}
 	p := testproc.Start(t, testproc.Options{Dir: dir, Grace: 10 * time.Second}, fieldsealBin, "serve", "--config", cfgFile,
 		"--listen", listen, "--upstream", upstream.URL, "--admin-listen", admin,
 		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key"),

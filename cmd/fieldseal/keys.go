@@ -273,15 +273,8 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due)
 		}
 	}
-	*info = localAudit(st, 0)
-	if err != nil {
+	if done, err := ringOutcome(sub, localAudit(st, 0), st != nil && st.Rotated, err, asJSON, st, stdout, info); done {
 		return err
-	}
-	if sub == "rotate" && !st.Rotated {
-		info.reason = reasonNotDue
-	}
-	if asJSON {
-		return writeJSON(stdout, st)
 	}
 	if sub == "rotate" {
 		fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, st.Keys))
@@ -309,15 +302,8 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
 	}
-	*info = awsAudit(st, 0)
-	if err != nil {
+	if done, err := ringOutcome(sub, awsAudit(st, 0), st != nil && st.Rotated, err, asJSON, st, stdout, info); done {
 		return err
-	}
-	if sub == "rotate" && !st.Rotated {
-		info.reason = reasonNotDue
-	}
-	if asJSON {
-		return writeJSON(stdout, st)
 	}
 	if sub == "rotate" {
 		// A rotation CronJob's log must say which way it went.
@@ -346,6 +332,25 @@ func writeVersions(w io.Writer, keys []crypto.KeyInfo, now time.Time) error {
 		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\n", k.ID, k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second), primary)
 	}
 	return tw.Flush()
+}
+
+// ringOutcome records in info how a ring command (init, status, rotate,
+// rotate-lookup) ended: audit from the provider's Status, and the reason
+// reasonNotDue for a rotate that rotated nothing. It returns done when the
+// command failed or printed its Status st as JSON; otherwise the caller
+// prints the text form.
+func ringOutcome(sub string, audit keyAudit, rotated bool, err error, asJSON bool, st any, stdout io.Writer, info *keyAudit) (done bool, _ error) {
+	*info = audit
+	if err != nil {
+		return true, err
+	}
+	if sub == "rotate" && !rotated {
+		info.reason = reasonNotDue
+	}
+	if asJSON {
+		return true, writeJSON(stdout, st)
+	}
+	return false, nil
 }
 
 func writeJSON(w io.Writer, v any) error {

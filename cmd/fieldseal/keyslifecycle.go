@@ -94,11 +94,16 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var info keyAudit
-	if keys.Provider == config.ProviderAWS {
+	switch {
+	case sub == "backup" && out == "":
+		err = errors.New("keys backup: --out FILE is required")
+	case sub == "restore" && from == "":
+		err = errors.New("keys restore: --from FILE is required")
+	case keys.Provider == config.ProviderAWS:
 		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 		defer cancel()
 		err = lifecycleAWS(ctx, sub, id, out, from, asJSON, keys, stdout, &info)
-	} else {
+	default:
 		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info)
 	}
 	err = withNextStep(err, sub, &k, keys)
@@ -125,9 +130,6 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		}
 		return err
 	case "backup":
-		if out == "" {
-			return errors.New("keys backup: --out FILE is required")
-		}
 		b, err := localkeys.WriteBackup(l.RingFile, mk, out, time.Now())
 		if err != nil {
 			return err
@@ -136,9 +138,6 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		fmt.Fprintf(stdout, "backup %s: ring %s, versions %v, primary v%d, sha256 %s\n", out, b.RingID, b.Versions, b.Primary, b.SHA256)
 		return nil
 	case "restore":
-		if from == "" {
-			return errors.New("keys restore: --from FILE is required")
-		}
 		st, err = localkeys.RestoreBackup(from, mk, l.RingFile)
 	case "retire":
 		st, err = localkeys.Retire(l.RingFile, mk, id)
@@ -183,9 +182,6 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 		}
 		return err
 	case "backup":
-		if out == "" {
-			return errors.New("keys backup: --out FILE is required")
-		}
 		b, err := awskeys.WriteBackup(ctx, opts, out, time.Now())
 		if err != nil {
 			return err
@@ -195,9 +191,6 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 			out, b.Source, b.SourceVersion, b.RingID, b.Versions, b.Primary, b.SHA256)
 		return nil
 	case "restore":
-		if from == "" {
-			return errors.New("keys restore: --from FILE is required")
-		}
 		st, err = awskeys.RestoreBackup(ctx, opts, from)
 	case "retire":
 		st, err = awskeys.Retire(ctx, opts, id)

@@ -28,41 +28,14 @@ func TestServeOverTLSOffersHTTP2(t *testing.T) {
 		fmt.Fprintf(w, `{"path":%q,"email":"kept@example.com"}`, r.URL.Path)
 	}))
 	defer upstream.Close()
-	ca := apiservertest.NewCA(t)
-	ca.IssueServing(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	pool := ca.Pool
-
-	code, mk, stderr := runCmd(t, "", "keys", "master-key")
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(mk), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	listen, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
-	cfg := fmt.Sprintf(`listen: %s
+	ca, cfgFile := tlsLocalSidecar(t, dir, fmt.Sprintf(`listen: %s
 admin_listen: %s
 upstream: %s
-tls: {cert_file: cert.pem, key_file: key.pem}
-keys:
-  provider: local
-  local: {ring_file: ring.json, master_key_file: master.key}
+tls: {cert_file: tls.crt, key_file: tls.key}
 log: {level: error}
-classes:
-  email: {}
-routes:
-  - name: people
-    methods: [POST]
-    paths: [/people]
-    request: [{path: email, class: email}]
-`, listen, admin, upstream.URL)
-	cfgFile := filepath.Join(dir, "fieldseal.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, stderr := runCmd(t, "", "keys", "init", "--config", cfgFile); code != 0 {
-		t.Fatal(stderr)
-	}
+`, listen, admin, upstream.URL))
+	pool := ca.Pool
 
 	testproc.Go(t, func(ctx context.Context) error { return serve(ctx, overrides{configFile: cfgFile}, io.Discard) })
 
@@ -93,6 +66,43 @@ routes:
 			}
 		}
 	})
+}
+
+// tlsLocalSidecar prepares dir for a sidecar with the local key provider
+// and TLS: a CA and a serving certificate for 127.0.0.1 in tls.crt and
+// tls.key, a master key file private to its owner, and fieldseal.yaml (its
+// path is returned) made of head (listeners, upstream, tls, log) followed
+// by the keys and a field map with one route, whose ring is initialised.
+func tlsLocalSidecar(t *testing.T, dir, head string) (*apiservertest.CA, string) {
+	t.Helper()
+	ca := apiservertest.NewCA(t)
+	ca.IssueServing(t, filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	code, mk, stderr := runCmd(t, "", "keys", "master-key")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(mk), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "fieldseal.yaml")
+	cfg := head + `keys:
+  provider: local
+  local: {ring_file: ring.json, master_key_file: master.key}
+classes:
+  email: {}
+routes:
+  - name: people
+    methods: [POST]
+    paths: [/people]
+    request: [{path: email, class: email}]
+`
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd(t, "", "keys", "init", "--config", cfgFile); code != 0 {
+		t.Fatalf("keys init: %s", stderr)
+	}
+	return ca, cfgFile
 }
 
 func TestTuneRuntime(t *testing.T) {

@@ -64,11 +64,11 @@ func newStatus(sv *secretVersion) *Status {
 	r := sv.ring
 	s := &Status{
 		Secret: sv.name, SecretARN: sv.arn, VersionID: sv.versionID, Format: r.Format, RingID: r.RingID,
-		MinVersion: r.MinVersion, CMK: r.CMK, CMKRotationSeen: r.CMKRotationSeen, Primary: r.Primary, Lookup: r.lookup(), Size: sv.size,
+		MinVersion: r.MinVersion, CMK: r.CMK, CMKRotationSeen: r.CMKRotationSeen, Primary: r.Primary, Lookup: r.LookupVersion(), Size: sv.size,
 	}
 	for _, k := range r.Keys {
 		s.Versions = append(s.Versions, VersionStatus{ID: k.ID, Created: k.Created, CMKKeyID: k.CMKKeyID, Primary: k.ID == r.Primary,
-			Retired: slices.Contains(r.Retired, k.ID), Destroyed: !r.live(k.ID), Lookup: k.ID == s.Lookup})
+			Retired: slices.Contains(r.Retired, k.ID), Destroyed: !r.Live(k.ID), Lookup: k.ID == s.Lookup})
 	}
 	for _, id := range r.Destroyed {
 		s.Versions = append(s.Versions, VersionStatus{ID: id, Retired: slices.Contains(r.Retired, id), Destroyed: true})
@@ -149,7 +149,7 @@ func Init(ctx context.Context, opts Options) (*Status, error) {
 	if err != nil && !errors.Is(err, ErrUnsupported) {
 		return nil, err
 	}
-	r := &ring{Format: ringFormat, RingID: newRingID(), CMK: opts.KMSKeyID, Primary: 1,
+	r := &ring{Format: ringFormat, RingID: newRingID(), CMK: opts.KMSKeyID, RingVersions: crypto.RingVersions{Primary: 1},
 		CMKRotationSeen: seen, CMKKeyMaterial: cmk.keyMaterial}
 	k, err := c.newWrappedKey(ctx, cmk.arn, r, 1)
 	if err != nil {

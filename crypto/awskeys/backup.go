@@ -50,7 +50,7 @@ func (c *clients) verify(ctx context.Context, secretName string, r *ring) (*Repo
 	}
 	errs := []error{rep.CheckMetadata(unsigned, func() error { return c.verifySeal(ctx, r, false) })}
 	for _, k := range r.Keys {
-		errs = append(errs, rep.CheckVersion(k.ID, k.Created, r.live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) }))
+		errs = append(errs, rep.CheckVersion(k.ID, k.Created, r.Live(k.ID), func() ([]byte, error) { return c.unwrap(ctx, r, secretName, k) }))
 	}
 	rep.AddDestroyed(r.Destroyed)
 	if err := errors.Join(errs...); err != nil {

@@ -29,13 +29,8 @@ func refreshAll(ctx context.Context, c *keycache.Cache, n int) error {
 }
 
 func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
+	ctx, url, opts := initRing(t)
 	reg := prometheus.NewRegistry()
-	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := Rotate(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

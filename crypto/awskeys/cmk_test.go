@@ -223,13 +223,8 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 }
 
 func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	cmk := createCMK(t, url)
-	opts := testOptions(url, uniqueName(t), cmk, nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	cmk := opts.KMSKeyID
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

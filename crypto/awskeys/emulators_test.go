@@ -58,7 +58,6 @@ func uniqueName(t testing.TB) string {
 	return fmt.Sprintf("fieldseal-test/%s/%d-%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano(), uniq.Add(1))
 }
 
-// testOptions returns Options for one emulator serving both services.
 // testOptions are the options of a provider talking to the emulators. The
 // SDK may retry (3 attempts, as in production): moto closes keep-alive
 // connections on its own schedule, and a call that raced such a close
@@ -71,6 +70,19 @@ func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Option
 		Region: testRegion, Endpoint: endpoint, SecretID: secret, KMSKeyID: cmk,
 		CallTimeout: 5 * time.Second, MaxAttempts: 3, Registerer: reg,
 	}
+}
+
+// initRing makes a ring on the shared moto_server under a new CMK and a
+// new secret (opts.KMSKeyID, opts.SecretID); url is moto's.
+func initRing(t *testing.T) (ctx context.Context, url string, opts Options) {
+	t.Helper()
+	url = motoURL(t)
+	ctx = testCtx(t)
+	opts = testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	if _, err := Init(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, url, opts
 }
 
 func kmsClient(endpoint string) *kms.Client {

@@ -9,6 +9,8 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // Error categories, checked with errors.Is. Every error returned by this package for
@@ -34,9 +36,10 @@ var (
 	// ErrRingTooLarge: the ring would not fit the secret size limit; destroy
 	// old versions (keys destroy) to make room.
 	ErrRingTooLarge = errors.New("key ring too large for its secret")
-	// ErrLifecycle: a retire, minimum-version or destroy request that would
-	// leave the ring without a usable primary, or names no such version.
-	ErrLifecycle = errors.New("key lifecycle change refused")
+	// ErrLifecycle is crypto.ErrLifecycle: a retire, minimum-version or
+	// destroy request that would leave the ring without a usable primary or
+	// lookup version, or names no such version.
+	ErrLifecycle = crypto.ErrLifecycle
 	// ErrVerify: Verify found a problem; its Report names it.
 	ErrVerify = errors.New("key ring verification failed")
 	// ErrBadBackup: a backup file is not a valid, intact fieldseal aws ring backup.

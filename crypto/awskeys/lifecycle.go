@@ -31,19 +31,7 @@ func (c *clients) checkSize(what, name string, body string) ([]string, error) {
 // first; nor can the lookup version: move it first (RotateLookup).
 func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "retire v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		switch {
-		case !has(r, id):
-			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == r.Primary:
-			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == r.lookup():
-			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
-		case slices.Contains(r.Retired, id):
-			return false, nil
-		}
-		r.Retired = append(r.Retired, id)
-		slices.Sort(r.Retired)
-		return true, nil
+		return r.Retire(id, has(r, id))
 	})
 }
 
@@ -53,17 +41,7 @@ func Retire(ctx context.Context, opts Options, id uint32) (*Status, error) {
 // irreversible step. min may not exceed the primary or the lookup version.
 func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "set minimum version v"+strconv.FormatUint(uint64(min), 10)+" of", func(r *ring) (bool, error) {
-		if min > r.Primary {
-			return false, fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, r.Primary)
-		}
-		if min > r.lookup() {
-			return false, fmt.Errorf("%w: minimum v%d: %w", ErrLifecycle, min, errLookupVersion(r.lookup()))
-		}
-		if r.MinVersion == min {
-			return false, nil
-		}
-		r.MinVersion = min
-		return true, nil
+		return r.SetMinVersion(min)
 	})
 }
 
@@ -76,19 +54,13 @@ func SetMinVersion(ctx context.Context, opts Options, min uint32) (*Status, erro
 // (a KMS key policy Deny on its encryption context).
 func Destroy(ctx context.Context, opts Options, id uint32) (*Status, error) {
 	return lifecycleUpdate(ctx, opts, "destroy v"+strconv.FormatUint(uint64(id), 10)+" in", func(r *ring) (bool, error) {
-		switch {
-		case slices.Contains(r.Destroyed, id):
+		if slices.Contains(r.Destroyed, id) {
 			return false, nil
-		case !has(r, id):
-			return false, fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == r.Primary:
-			return false, fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == r.lookup():
-			return false, fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
+		}
+		if err := r.Destroy(id, has(r, id)); err != nil {
+			return false, err
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(k wrappedKey) bool { return k.ID == id })
-		r.Destroyed = append(r.Destroyed, id)
-		slices.Sort(r.Destroyed)
 		return true, nil
 	})
 }

@@ -2,19 +2,15 @@ package awskeys
 
 import (
 	"context"
-	"errors"
-	"fmt"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
-// ErrLookupVersion: a retire, minimum-version or destroy request would take
-// away the version deterministic values are sealed under; equality lookups
-// would stop finding every value sealed under it. Move it first (RotateLookup,
-// `fieldseal keys rotate-lookup`) and re-seal the stored values.
-var ErrLookupVersion = errors.New("version is the lookup version")
-
-func errLookupVersion(id uint32) error {
-	return fmt.Errorf("v%d: %w; move it first with `fieldseal keys rotate-lookup` and re-seal the deterministic values", id, ErrLookupVersion)
-}
+// ErrLookupVersion is crypto.ErrLookupVersion: a retire, minimum-version
+// or destroy request would take away the version deterministic values are
+// sealed under. Move it first (RotateLookup, `fieldseal keys rotate-lookup`)
+// and re-seal the stored values.
+var ErrLookupVersion = crypto.ErrLookupVersion
 
 // RotateLookup makes the current primary the lookup version, the version
 // deterministic values are sealed under; it adds no key (Rotate first for a

@@ -61,13 +61,8 @@ func detValue(t *testing.T, kr *crypto.Keyring) []byte {
 }
 
 func TestLookupVersionOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	secret := opts.SecretID
 	rotateAsBefore(ctx, t, opts)
 	stored := detValue(t, loadRing(ctx, t, opts))
 
@@ -172,7 +167,7 @@ func TestParseRingLookupVersion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := parseRing([]byte(tc.in))
 			if tc.wantErr == "" {
-				if err != nil || r.Lookup != 1 || r.lookup() != 1 {
+				if err != nil || r.Lookup != 1 || r.LookupVersion() != 1 {
 					t.Fatalf("parseRing = %+v, %v", r, err)
 				}
 				return

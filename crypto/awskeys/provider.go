@@ -190,7 +190,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 	}
 	var todo []wrappedKey
 	for _, wk := range r.Keys {
-		if r.live(wk.ID) && reuse[wk.ID] == nil {
+		if r.Live(wk.ID) && reuse[wk.ID] == nil {
 			todo = append(todo, wk)
 		}
 	}
@@ -233,7 +233,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 			// Only a refusal of this one ciphertext leaves the version out; an
 			// outage or denied access fails the load, so the cache keeps the
 			// ring it has instead of serving one with holes.
-			if wk.ID != r.Primary && wk.ID != r.lookup() && (errors.Is(res.err, ErrWrongContext) || errors.Is(res.err, ErrMalformedRing)) {
+			if wk.ID != r.Primary && wk.ID != r.LookupVersion() && (errors.Is(res.err, ErrWrongContext) || errors.Is(res.err, ErrMalformedRing)) {
 				bad[wk.ID] = res.err
 				continue
 			}
@@ -242,7 +242,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		keys = append(keys, res.key)
 		fresh[res.key] = keyOrigin{id: wk.ID, ringID: r.RingID, secret: sv.name, wrapped: wk.Wrapped}
 	}
-	kr, err := crypto.NewKeyringLifecycle(keys, r.Primary, sv.versionID, r.lifecycle())
+	kr, err := crypto.NewKeyringLifecycle(keys, r.Primary, sv.versionID, r.Lifecycle())
 	if err != nil {
 		return nil, fmt.Errorf("load key ring of secret %s version %s: %w", strconv.Quote(sv.name), sv.versionID, err)
 	}

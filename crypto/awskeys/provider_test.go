@@ -172,12 +172,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 }
 
 func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, opts := initRing(t)
 	const rotators = 5
 	var wg sync.WaitGroup
 	primaries := make([]uint32, rotators)
@@ -297,13 +292,8 @@ func TestMissingSecretIsNotFound(t *testing.T) {
 }
 
 func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	secret := opts.SecretID
 	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -345,12 +335,7 @@ func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 }
 
 func TestConditionalRotationsAddOneVersion(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, opts := initRing(t)
 	t.Run("a primary younger than the bound is left alone", func(t *testing.T) {
 		before, err := ReadStatus(ctx, opts)
 		if err != nil {

@@ -52,18 +52,11 @@ type ring struct {
 	RingID string `json:"ring_id,omitempty"`
 	// CMK is the KMS key as the operator named it at Init (alias or id); Rotate
 	// wraps new keys under what it resolves to now.
-	CMK     string `json:"cmk"`
-	Primary uint32 `json:"primary"`
-	// MinVersion: versions below it are kept but never unwrapped.
-	MinVersion uint32 `json:"min_version,omitempty"`
-	// Retired versions open but may not become primary again.
-	Retired []uint32 `json:"retired,omitempty"`
-	// Destroyed versions have no wrapped key any more; their ids are never reused.
-	Destroyed []uint32 `json:"destroyed,omitempty"`
-	// Lookup is the version deterministic values are sealed under (0 or
-	// absent: the primary). Rotations pin it; RotateLookup moves it.
-	Lookup uint32       `json:"lookup,omitempty"`
-	Keys   []wrappedKey `json:"keys"`
+	CMK string `json:"cmk"`
+	// RingVersions (primary, min_version, retired, destroyed, lookup) keep
+	// their place in the JSON between cmk and keys.
+	crypto.RingVersions
+	Keys []wrappedKey `json:"keys"`
 	// CMKRotationSeen is the date of the newest CMK rotation (ListKeyRotations)
 	// the ring has followed; zero when none was seen or the endpoint cannot tell.
 	CMKRotationSeen time.Time `json:"cmk_rotation_seen,omitzero"`
@@ -131,10 +124,7 @@ func parseRing(data []byte) (*ring, error) {
 		}
 		seen[k.ID] = true
 	}
-	if err := crypto.CheckLifecycle(r.Primary, r.MinVersion, r.Retired, r.Destroyed, seen); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedRing, err)
-	}
-	if err := crypto.CheckLookup(r.Lookup, r.MinVersion, r.Retired, seen); err != nil {
+	if err := r.Check(seen); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedRing, err)
 	}
 	return &r, nil
@@ -143,8 +133,8 @@ func parseRing(data []byte) (*ring, error) {
 // metadata is what the seal covers: everything that decides which key seals
 // and which values open, and the CMK new keys are wrapped under.
 func (r *ring) metadata() crypto.RingMetadata {
-	m := crypto.RingMetadata{Format: r.Format, RingID: r.RingID, Primary: r.Primary, MinVersion: r.MinVersion,
-		Retired: r.Retired, Destroyed: r.Destroyed, CMK: r.CMK, Lookup: r.Lookup}
+	m := r.Metadata(r.Format, r.RingID)
+	m.CMK = r.CMK
 	for _, k := range r.Keys {
 		m.Keys = append(m.Keys, crypto.KeyMeta{ID: k.ID, Created: k.Created.UTC().Format(time.RFC3339Nano)})
 	}
@@ -166,19 +156,6 @@ func (r *ring) keyContext(secretName string, k wrappedKey) map[string]string {
 		return encryptionContext(k.Secret, k.ID)
 	}
 	return ringContext(r.RingID, k.ID)
-}
-
-// live reports whether version id is to be unwrapped (not below the minimum).
-func (r *ring) live(id uint32) bool { return id >= r.MinVersion }
-
-func (r *ring) lifecycle() crypto.Lifecycle { return r.metadata().Lifecycle() }
-
-// lookup is the version deterministic values are sealed under.
-func (r *ring) lookup() uint32 {
-	if r.Lookup != 0 {
-		return r.Lookup
-	}
-	return r.Primary
 }
 
 func (r *ring) marshal() (string, error) {
@@ -208,8 +185,7 @@ func (r *ring) key(id uint32) (wrappedKey, bool) {
 func (r *ring) clone() *ring {
 	c := *r
 	c.Keys = slices.Clone(r.Keys)
-	c.Retired = slices.Clone(r.Retired)
-	c.Destroyed = slices.Clone(r.Destroyed)
+	c.RingVersions = r.RingVersions.Clone()
 	if r.Seal != nil {
 		s := *r.Seal
 		c.Seal = &s

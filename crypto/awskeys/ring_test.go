@@ -13,6 +13,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 const validRing = `{"format":"fieldseal.aws-ring/v1","cmk":"alias/pii","primary":2,` +
@@ -114,7 +116,7 @@ func TestEncryptionContextNamesRingAndVersion(t *testing.T) {
 		}
 	})
 	t.Run("the metadata seal context changes with any metadata", func(t *testing.T) {
-		r := &ring{Format: ringFormat, RingID: "r1", CMK: "alias/a", Primary: 2,
+		r := &ring{Format: ringFormat, RingID: "r1", CMK: "alias/a", RingVersions: crypto.RingVersions{Primary: 2},
 			Keys: []wrappedKey{{ID: 1, Created: time.Unix(1, 0)}, {ID: 2, Created: time.Unix(2, 0)}}}
 		base := r.sealContext()[ContextMetadata]
 		for name, edit := range map[string]func(r *ring){

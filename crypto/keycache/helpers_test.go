@@ -65,6 +65,19 @@ func (l *eventLog) add(e keycache.KeyEvent) {
 	l.events = append(l.events, e)
 }
 
+// count is the number of events of kind recorded so far.
+func (l *eventLog) count(kind string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
 func (l *eventLog) kinds() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,12 +102,16 @@ func monitor(reg prometheus.Registerer, now func() time.Time) *keycache.Monitor 
 
 // runCache runs c.Run until the test ends; inside a synctest bubble it
 // ends with the bubble's test.
-func runCache(t *testing.T, c *keycache.Cache) {
+func runCache(t *testing.T, c *keycache.Cache) { runUntilCleanup(t, c.Run) }
+
+// runUntilCleanup runs run in a goroutine until the test ends, then cancels
+// its context and waits for it to return.
+func runUntilCleanup(t *testing.T, run func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Run(ctx)
+		run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -40,17 +40,7 @@ func startProcess(t *testing.T, path string, mk localkeys.MasterKey, policy keyc
 			return err == nil && st.Rotated, err
 		}
 	}
-	r := keycache.NewRotator(p.cache, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runUntilCleanup(t, keycache.NewRotator(p.cache, opts).Run)
 	return p
 }
 
@@ -116,7 +106,7 @@ func TestRotatorOnUse(t *testing.T) {
 		if rotated != 1 || notNeeded != 1 {
 			t.Fatalf("rotations: %v rotated, %v not needed; want 1 and 1", rotated, notNeeded)
 		}
-		if n := len(slices.DeleteFunc(append(a.events.kinds(), b.events.kinds()...), func(k string) bool { return k != keycache.EventRotated })); n != 1 {
+		if n := a.events.count(keycache.EventRotated) + b.events.count(keycache.EventRotated); n != 1 {
 			t.Fatalf("%d rotated events, want 1", n)
 		}
 		// Values sealed under v1 by either process still open.
@@ -128,14 +118,20 @@ func TestRotatorOnUse(t *testing.T) {
 	})
 }
 
+// agedProcess makes a ring, lets 91 days pass on the bubble's clock and
+// starts a process whose policy rotates a primary older than 90 days;
+// rotate as for startProcess.
+func agedProcess(t *testing.T, rotate bool) (path string, p *process) {
+	t.Helper()
+	path, mk := localRing(t)
+	time.Sleep(91 * 24 * time.Hour)
+	return path, startProcess(t, path, mk, keycache.RotationPolicy{MaxAge: 90 * 24 * time.Hour}, rotate, nil)
+}
+
 func TestRotatorOnAge(t *testing.T) {
-	// Each ring is made, then 91 days pass on the bubble's clock before a
-	// process starts.
 	t.Run("a process that may write the ring rotates it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			path, mk := localRing(t)
-			time.Sleep(91 * 24 * time.Hour)
-			p := startProcess(t, path, mk, keycache.RotationPolicy{MaxAge: 90 * 24 * time.Hour}, true, nil)
+			path, p := agedProcess(t, true)
 			// The check interval plus at most one retry interval of random delay.
 			time.Sleep(80 * time.Second)
 			synctest.Wait()
@@ -155,9 +151,7 @@ func TestRotatorOnAge(t *testing.T) {
 	})
 	t.Run("a process that may not write the ring reports it due once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			path, mk := localRing(t)
-			time.Sleep(91 * 24 * time.Hour)
-			p := startProcess(t, path, mk, keycache.RotationPolicy{MaxAge: 90 * 24 * time.Hour}, false, nil)
+			path, p := agedProcess(t, false)
 			time.Sleep(5 * time.Minute)
 			synctest.Wait()
 			if st, _ := localkeys.ReadStatus(path); st.Primary != 1 || len(st.Keys) != 1 {
@@ -166,7 +160,7 @@ func TestRotatorOnAge(t *testing.T) {
 			if got := p.metric(t, "fieldseal_keys_rotation_due", map[string]string{"reason": "age"}); got != 1 {
 				t.Fatalf("rotation_due{age} = %v, want 1", got)
 			}
-			if n := len(slices.DeleteFunc(p.events.kinds(), func(k string) bool { return k != keycache.EventRotationDue })); n != 1 {
+			if n := p.events.count(keycache.EventRotationDue); n != 1 {
 				t.Fatalf("%d rotation_due events over 30 checks, want 1", n)
 			}
 		})

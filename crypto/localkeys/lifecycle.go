@@ -1,33 +1,24 @@
 package localkeys
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
-// ErrLifecycle: a retire, minimum-version or destroy request that would
-// leave the ring without a usable primary, or names no such version.
-var ErrLifecycle = errors.New("key lifecycle change refused")
+// ErrLifecycle is crypto.ErrLifecycle: a retire, minimum-version or destroy
+// request that would leave the ring without a usable primary or lookup
+// version, or names no such version.
+var ErrLifecycle = crypto.ErrLifecycle
 
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first; nor
 // can the lookup version: move it first (RotateLookup).
 func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		switch {
-		case !rf.has(id):
-			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == rf.Primary:
-			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == rf.lookup():
-			return fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
-		}
-		if !slices.Contains(rf.Retired, id) {
-			rf.Retired = append(rf.Retired, id)
-			slices.Sort(rf.Retired)
-		}
-		return nil
+		_, err := rf.Retire(id, rf.has(id))
+		return err
 	})
 }
 
@@ -38,14 +29,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // version.
 func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
-		if min > rf.Primary {
-			return fmt.Errorf("%w: minimum v%d is above the primary v%d", ErrLifecycle, min, rf.Primary)
-		}
-		if min > rf.lookup() {
-			return fmt.Errorf("%w: minimum v%d: %w", ErrLifecycle, min, errLookupVersion(rf.lookup()))
-		}
-		rf.MinVersion = min
-		return nil
+		_, err := rf.SetMinVersion(min)
+		return err
 	})
 }
 
@@ -56,17 +41,10 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // key: destroy them too, or the version is not destroyed.
 func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
-		switch {
-		case !rf.has(id):
-			return fmt.Errorf("%w: no key v%d", ErrLifecycle, id)
-		case id == rf.Primary:
-			return fmt.Errorf("%w: v%d is the primary; rotate first", ErrLifecycle, id)
-		case id == rf.lookup():
-			return fmt.Errorf("%w: %w", ErrLifecycle, errLookupVersion(id))
+		if err := rf.Destroy(id, rf.has(id)); err != nil {
+			return err
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
-		rf.Destroyed = append(rf.Destroyed, id)
-		slices.Sort(rf.Destroyed)
 		return nil
 	})
 }

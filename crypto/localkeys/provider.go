@@ -66,7 +66,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 	seen := make(map[uint32]seenKey, len(rf.Keys))
 	bad := map[uint32]error{}
 	for _, w := range rf.Keys {
-		if !rf.live(w.ID) {
+		if !rf.Live(w.ID) {
 			continue
 		}
 		if k, ok := prev.Key(w.ID); ok {
@@ -77,7 +77,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 			}
 		}
 		raw, err := rf.unwrap(p.mk, w)
-		if err != nil && w.ID != rf.Primary && w.ID != rf.lookup() {
+		if err != nil && w.ID != rf.Primary && w.ID != rf.LookupVersion() {
 			bad[w.ID] = err
 			continue
 		}
@@ -93,7 +93,7 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		seen[w.ID] = seenKey{ringID: rf.RingID, wrapped: w.Wrapped, key: k}
 		keys = append(keys, k)
 	}
-	ring, err := crypto.NewKeyringLifecycle(keys, rf.Primary, revision(data), rf.lifecycle())
+	ring, err := crypto.NewKeyringLifecycle(keys, rf.Primary, revision(data), rf.Lifecycle())
 	if err != nil {
 		return nil, fmt.Errorf("load key ring %q: %w", p.path, err)
 	}

@@ -46,19 +46,12 @@ var (
 
 // ringFile is the JSON form of the ring file.
 type ringFile struct {
-	Format  string `json:"format"`
-	RingID  string `json:"ring_id"`
-	Primary uint32 `json:"primary"`
-	// MinVersion: versions below it are kept but never unwrapped.
-	MinVersion uint32 `json:"min_version,omitempty"`
-	// Retired versions open but may not become primary again.
-	Retired []uint32 `json:"retired,omitempty"`
-	// Destroyed versions have no wrapped key any more.
-	Destroyed []uint32 `json:"destroyed,omitempty"`
-	// Lookup is the version deterministic values are sealed under (0 or
-	// absent: the primary). Rotate pins it; RotateLookup moves it.
-	Lookup uint32    `json:"lookup,omitempty"`
-	Keys   []wrapped `json:"keys"`
+	Format string `json:"format"`
+	RingID string `json:"ring_id"`
+	// RingVersions (primary, min_version, retired, destroyed, lookup) keep
+	// their place in the JSON between ring_id and keys.
+	crypto.RingVersions
+	Keys []wrapped `json:"keys"`
 	// MAC is std base64 of HMAC-SHA256 of the metadata (crypto.RingMetadata)
 	// under a key derived from the master key. Required in Format.
 	MAC string `json:"mac,omitempty"`
@@ -105,7 +98,7 @@ func Init(path string, mk MasterKey) (*Status, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("init key ring %q: %w; use rotate to add a key", path, ErrRingExists)
 	}
-	rf := &ringFile{Format: Format, RingID: newRingID(), Primary: 1}
+	rf := &ringFile{Format: Format, RingID: newRingID(), RingVersions: crypto.RingVersions{Primary: 1}}
 	if err := rf.addKey(mk, 1, time.Now()); err != nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, err)
 	}
@@ -227,10 +220,7 @@ func parseRing(data []byte) (*ringFile, error) {
 			return nil, fmt.Errorf("%w: key v%d: bad created time", ErrBadRing, w.ID)
 		}
 	}
-	if err := crypto.CheckLifecycle(rf.Primary, rf.MinVersion, rf.Retired, rf.Destroyed, seen); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
-	}
-	if err := crypto.CheckLookup(rf.Lookup, rf.MinVersion, rf.Retired, seen); err != nil {
+	if err := rf.Check(seen); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
 	}
 	return &rf, nil
@@ -253,8 +243,7 @@ func (rf *ringFile) has(id uint32) bool {
 
 // metadata is what the MAC covers.
 func (rf *ringFile) metadata() crypto.RingMetadata {
-	m := crypto.RingMetadata{Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
-		MinVersion: rf.MinVersion, Retired: rf.Retired, Destroyed: rf.Destroyed, Lookup: rf.Lookup}
+	m := rf.Metadata(rf.Format, rf.RingID)
 	for _, w := range rf.Keys {
 		m.Keys = append(m.Keys, crypto.KeyMeta{ID: w.ID, Created: w.Created})
 	}
@@ -290,20 +279,6 @@ func (rf *ringFile) verify(mk MasterKey) error {
 	return nil
 }
 
-// live reports whether version id is to be unwrapped: present and not
-// below the minimum.
-func (rf *ringFile) live(id uint32) bool { return id >= rf.MinVersion }
-
-func (rf *ringFile) lifecycle() crypto.Lifecycle { return rf.metadata().Lifecycle() }
-
-// lookup is the version deterministic values are sealed under.
-func (rf *ringFile) lookup() uint32 {
-	if rf.Lookup != 0 {
-		return rf.Lookup
-	}
-	return rf.Primary
-}
-
 func (rf *ringFile) marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
@@ -314,7 +289,7 @@ func (rf *ringFile) marshal() ([]byte, error) {
 
 func (rf *ringFile) status(path string, data []byte) (*Status, error) {
 	st := &Status{Path: path, Format: rf.Format, RingID: rf.RingID, Primary: rf.Primary,
-		MinVersion: rf.MinVersion, Lookup: rf.lookup(), Revision: revision(data), Size: len(data)}
+		MinVersion: rf.MinVersion, Lookup: rf.LookupVersion(), Revision: revision(data), Size: len(data)}
 	for _, w := range rf.Keys {
 		created, _ := time.Parse(time.RFC3339, w.Created) // checked by parseRing or made by addKey
 		st.Keys = append(st.Keys, crypto.KeyInfo{ID: w.ID, Created: created, Primary: w.ID == rf.Primary,

@@ -1,0 +1,79 @@
+package crypto_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/fieldseal/fieldseal/crypto"
+)
+
+// TestLifecycleChangeRules is the one table of changes every provider
+// refuses: localkeys and awskeys call these checks and return their errors.
+func TestLifecycleChangeRules(t *testing.T) {
+	// A ring with v1..v4, primary v4; lookup as stored (0: the primary).
+	tests := []struct {
+		name       string
+		check      func() error
+		lookupErr  bool // ErrLookupVersion as well as ErrLifecycle
+		refused    bool
+		wantInText string
+	}{
+		{"an old version may go", func() error { return crypto.CheckRemove(2, true, 4, 0) }, false, false, ""},
+		{"a version the ring does not hold may not", func() error { return crypto.CheckRemove(7, false, 4, 0) }, false, true, "no key v7"},
+		{"the primary may not", func() error { return crypto.CheckRemove(4, true, 4, 1) }, false, true, "v4 is the primary; rotate first"},
+		{"the lookup version may not", func() error { return crypto.CheckRemove(1, true, 4, 1) }, true, true, "rotate-lookup"},
+		{"the primary is the lookup version when none is stored", func() error { return crypto.CheckRemove(4, true, 4, 0) }, false, true, "is the primary"},
+		{"a minimum up to the lookup version is accepted", func() error { return crypto.CheckMinVersion(2, 4, 2) }, false, false, ""},
+		{"a minimum above the primary is refused", func() error { return crypto.CheckMinVersion(5, 4, 0) }, false, true, "minimum v5 is above the primary v4"},
+		{"a minimum above the lookup version is refused", func() error { return crypto.CheckMinVersion(3, 4, 2) }, true, true, "minimum v3: v2: version is the lookup version"},
+		{"a minimum equal to the primary is accepted when it is the lookup version", func() error { return crypto.CheckMinVersion(4, 4, 0) }, false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.check()
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, crypto.ErrLifecycle) || errors.Is(err, crypto.ErrLookupVersion) != tt.lookupErr {
+				t.Fatalf("err = %v; want ErrLifecycle, ErrLookupVersion %v", err, tt.lookupErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantInText) {
+				t.Errorf("err = %q, want it to say %q", err, tt.wantInText)
+			}
+		})
+	}
+}
+
+func TestRingVersionsChanges(t *testing.T) {
+	v := crypto.RingVersions{Primary: 4, Lookup: 2}
+	if changed, err := v.Retire(1, true); err != nil || !changed {
+		t.Fatalf("retire v1: %v %v", changed, err)
+	}
+	if changed, err := v.Retire(1, true); err != nil || changed {
+		t.Errorf("retire v1 again: changed %v, err %v; want no change", changed, err)
+	}
+	if _, err := v.Retire(2, true); !errors.Is(err, crypto.ErrLookupVersion) {
+		t.Errorf("retire the lookup version: %v", err)
+	}
+	if err := v.Destroy(3, true); err != nil || len(v.Destroyed) != 1 || v.Destroyed[0] != 3 {
+		t.Fatalf("destroy v3: %v, destroyed %v", err, v.Destroyed)
+	}
+	if changed, err := v.SetMinVersion(2); err != nil || !changed || v.Live(1) || !v.Live(2) {
+		t.Errorf("minimum v2: changed %v, err %v, v1 live %v, v2 live %v", changed, err, v.Live(1), v.Live(2))
+	}
+	if changed, _ := v.SetMinVersion(2); changed {
+		t.Error("the same minimum again reports a change")
+	}
+	c := v.Clone()
+	c.Retired[0] = 9
+	if v.Retired[0] != 1 || v.LookupVersion() != 2 || (&crypto.RingVersions{Primary: 4}).LookupVersion() != 4 {
+		t.Errorf("clone shares its slices, or the lookup version is wrong: %+v", v)
+	}
+	if err := v.Check(map[uint32]bool{1: true, 2: true, 4: true}); err != nil {
+		t.Errorf("check: %v", err)
+	}
+}
