@@ -11,7 +11,8 @@ import (
 
 // FuzzApply checks, for any document and any path list (newline separated):
 // invalid JSON is refused; identity leaves the document unchanged; a
-// replacing fn gives valid JSON equal to sequential sjson.SetRawBytes.
+// replacing fn gives valid JSON equal to sequential sjson.SetRawBytes, and
+// the same output in place (dst == doc[:0]) as into another buffer.
 func FuzzApply(f *testing.F) {
 	seeds := []struct{ doc, paths string }{
 		{customer, "email\nphone\naddress.street\nname"},
@@ -64,6 +65,14 @@ func FuzzApply(f *testing.F) {
 		}
 		if !gjson.ValidBytes(got) {
 			t.Fatalf("output is not valid JSON: %q", got)
+		}
+		// In place, with or without room to grow, the output is the same.
+		for _, slack := range []int{0, len(got)} {
+			buf := append(make([]byte, 0, len(doc)+slack), doc...)
+			in, err := p.Apply(buf[:0], buf, wrapValue)
+			if err != nil || !bytes.Equal(in, got) {
+				t.Fatalf("in-place Apply (cap %d) = %q, %v; want %q", cap(buf), in, err, got)
+			}
 		}
 		if hasDuplicateKeys(gjson.ParseBytes(doc)) {
 			return // rewrite matches every copy of a key, gjson only the first

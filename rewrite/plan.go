@@ -108,7 +108,13 @@ type span struct {
 	path     int
 }
 
-type spanBuf struct{ s []span }
+// spanBuf is what one Apply borrows from its plan: the spans, and for
+// applyInPlace the replacement values and where each ends.
+type spanBuf struct {
+	s    []span
+	ends []int
+	side []byte
+}
 
 // Spec is what a Plan matches. Apply's callback receives, for each matched
 // value, an index: i < len(Paths) for a path, len(Paths)+j for Members[j],
@@ -274,8 +280,13 @@ func (p *Plan) Paths() []string { return append([]string(nil), p.paths...) }
 // Apply copies doc to dst in one pass, replacing the value at every match of
 // path i with the bytes fn appends to out. fn receives the raw JSON of the
 // matched value (a string keeps its quotes) and must return out extended by
-// the replacement raw JSON; it must not modify raw. Matches are visited in
-// document order. dst must not overlap doc.
+// the replacement raw JSON; it must not modify raw, nor keep it after it
+// returns. Matches are visited in document order.
+//
+// dst must not overlap doc, with one exception: dst may be doc[:0], and
+// then doc is rewritten in its own buffer where cap(doc) allows (the
+// result starts where doc starts), or else into a new buffer of exactly the
+// result's size. Either way no second copy of the document is made.
 //
 // A document that is not valid JSON gives ErrInvalidJSON; overlapping matches
 // give an *OverlapError; an error from fn is returned wrapped with its path.
@@ -289,12 +300,18 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 		return dst, err
 	}
 	if len(spans) == 0 {
+		if inPlace(dst, doc) {
+			return doc, nil
+		}
 		return append(dst, doc...), nil
 	}
 	sortSpans(spans, len(p.paths))
 	spans, err = p.resolve(spans)
 	if err != nil {
 		return dst, err
+	}
+	if inPlace(dst, doc) {
+		return p.applyInPlace(doc, spans, buf, fn)
 	}
 
 	mark := len(dst)
