@@ -587,13 +587,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		}
 	}
 	p.metrics.reqBytes.Observe(float64(len(doc)))
-	// Apply validates the document in the same pass; a failure other than
-	// a field's own (which carries its category) is the document's.
-	out := p.bufs.get()
-	sealed, err := t.Seal((*out)[:0], doc)
-	*out = sealed
+	// Apply validates the document in the same pass, and seals it in its
+	// own buffer (buffers.go); a failure other than a field's own (which
+	// carries its category) is the document's.
+	sealed, err := t.Seal(doc[:0], doc)
 	if err != nil {
-		p.bufs.put(out)
 		var fe *transform.FieldError
 		switch {
 		case errors.As(err, &fe):
@@ -610,9 +608,14 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// may still read it after the round trip (RoundTrip may close a body
 	// later, from another goroutine), and as a *bytes.Reader it is one the
 	// transport knows is in memory, so headers and body go to the upstream
-	// in one write instead of two (see rewriteRequest).
-	fwd := bytes.Clone(sealed)
-	p.bufs.put(out)
+	// in one write instead of two (see rewriteRequest). A large body keeps
+	// the buffer it was sealed in, which then is never pooled again.
+	fwd := sealed
+	if len(sealed) <= maxClonedBody {
+		fwd = bytes.Clone(sealed)
+	} else if within(sealed, *in) {
+		*in = nil
+	}
 	setBody(r, rs, fwd)
 	return nil
 }
@@ -818,7 +821,11 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	})
 	defer timer.Stop()
 	in := p.bufs.get()
-	defer p.bufs.put(in)
+	defer func() {
+		if in != nil {
+			p.bufs.put(in)
+		}
+	}()
 	body, err := decodeBody(resp.Body, codings)
 	if err != nil && timedOut.Load() {
 		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
@@ -862,16 +869,18 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// values then do not open (502, or left sealed), never a guess.
 		_ = bindMember(t, doc, rs.route.ContextMember)
 	}
-	out := p.bufs.get()
-	opened, err := t.Open((*out)[:0], doc)
-	*out = opened
+	// Opened in its own buffer (buffers.go), which then is the body's.
+	opened, err := t.Open(doc[:0], doc)
 	if err != nil {
-		p.bufs.put(out)
 		var fe *transform.FieldError
 		if errors.As(err, &fe) {
 			return err
 		}
 		return fmt.Errorf("transform response body: %w: %w", ErrBadUpstreamResponse, err)
+	}
+	out := &opened
+	if within(opened, *in) {
+		*in, out, in = opened, in, nil
 	}
 	switch {
 	case len(codings) == 0:
