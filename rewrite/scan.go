@@ -361,10 +361,8 @@ func (w *walker) plainObject(i int, match bool) int {
 				w.spans = append(w.spans, span{off: v, end: vEnd, path: len(w.plan.paths) + m})
 			}
 		case s[v] == '"':
-			esc := false
-			if vEnd = shortString(s, v); vEnd < 0 {
-				vEnd, esc = scanString(s, v)
-			}
+			var esc bool
+			vEnd, esc = scanString(s, v)
 			if match && vEnd > v+1 && (esc || s[v+1] == w.prefix0) {
 				w.prefixed(v, vEnd, esc)
 			}
@@ -604,26 +602,38 @@ func scanScalar(b []byte, i int) int {
 
 // scanNumber validates the number at b[i] (RFC 8259 section 6: an optional
 // minus, an integer without leading zeros, an optional fraction and
-// exponent) and returns the index just past it, or -1.
+// exponent) and returns the index just past it, or -1. An integer, the
+// common case, takes one loop.
 func scanNumber(b []byte, i int) int {
 	if b[i] == '-' {
 		i++
 	}
 	switch {
-	case i >= len(b) || !isDigit(b[i]):
+	case i >= len(b):
 		return -1
 	case b[i] == '0':
 		i++
+	case b[i]-'1' < 9:
+		i = digits(b, i+1)
 	default:
-		i = digits(b, i)
+		return -1
 	}
-	if i < len(b) && b[i] == '.' {
+	if i < len(b) && (b[i] == '.' || b[i]|0x20 == 'e') {
+		return scanFraction(b, i)
+	}
+	return i
+}
+
+// scanFraction is scanNumber past the integer part, at a '.' or an
+// exponent.
+func scanFraction(b []byte, i int) int {
+	if b[i] == '.' {
 		if i++; i >= len(b) || !isDigit(b[i]) {
 			return -1
 		}
 		i = digits(b, i)
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+	if i < len(b) && b[i]|0x20 == 'e' {
 		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
@@ -635,12 +645,12 @@ func scanNumber(b []byte, i int) int {
 	return i
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isDigit(c byte) bool { return c-'0' < 10 }
 
 // digits returns the index of the first byte at or after b[i] that is not a
 // decimal digit.
 func digits(b []byte, i int) int {
-	for i < len(b) && isDigit(b[i]) {
+	for i < len(b) && b[i]-'0' < 10 {
 		i++
 	}
 	return i
