@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -115,6 +116,78 @@ func (b *pooledBody) Close() error {
 	if b.buf != nil {
 		b.pool.put(b.buf)
 		b.buf = nil
+	}
+	return nil
+}
+
+// forwardedBody is a large sealed request body, forwarded in the buffer it
+// was sealed in. Once the transport has closed every reader of it (it
+// closes a request body when it has written it, or given up on it) and the
+// round trip is over (no retry can ask GetBody for another), the buffer is
+// dead, and the response is read into it (reclaim) instead of a second
+// buffer: a large request in flight then holds one body-sized buffer, not
+// two.
+type forwardedBody struct {
+	mu   sync.Mutex
+	buf  []byte // nil once reclaimed
+	open int    // readers handed out and not yet closed
+}
+
+// newForwardedBody returns the state and the first reader of buf.
+func newForwardedBody(buf []byte) (*forwardedBody, io.ReadCloser) {
+	f := &forwardedBody{buf: buf}
+	r, _ := f.reader()
+	return f, r
+}
+
+// reader is the request's GetBody: a new reader of the whole body.
+func (f *forwardedBody) reader() (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.buf == nil {
+		return nil, errors.New("read a request body whose buffer was reclaimed")
+	}
+	f.open++
+	return &forwardedReader{f: f, r: bytes.NewReader(f.buf)}, nil
+}
+
+// reclaim returns the body's buffer, emptied, when no reader of it is
+// open, and nil otherwise. Only call it once the round trip is over.
+func (f *forwardedBody) reclaim() *[]byte {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open > 0 || f.buf == nil {
+		return nil
+	}
+	b := f.buf[:0]
+	f.buf = nil
+	return &b
+}
+
+type forwardedReader struct {
+	f      *forwardedBody
+	r      *bytes.Reader
+	closed bool
+}
+
+func (r *forwardedReader) Read(p []byte) (int, error) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.closed {
+		return 0, errors.New("read on closed body")
+	}
+	return r.r.Read(p)
+}
+
+func (r *forwardedReader) Close() error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.f.open--
 	}
 	return nil
 }

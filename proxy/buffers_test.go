@@ -84,4 +84,37 @@ func TestLargeDocumentsRoundTrip(t *testing.T) {
 	}
 }
 
-var _ io.Reader = (*pooledBody)(nil)
+func TestForwardedBodyIsReclaimedOnlyWhenNoReaderIsOpen(t *testing.T) {
+	body := bytes.Repeat([]byte("z"), 100)
+	f, r := newForwardedBody(body)
+	if f.reclaim() != nil {
+		t.Fatal("reclaimed while the first reader is open")
+	}
+	retry, err := f.reader() // what the transport's GetBody does
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	_ = r.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("read %q", got)
+	}
+	if f.reclaim() != nil {
+		t.Fatal("reclaimed while a retry reader is open")
+	}
+	_ = retry.Close()
+	_ = retry.Close() // closing twice counts once
+	b := f.reclaim()
+	if b == nil || len(*b) != 0 || cap(*b) < len(body) {
+		t.Fatalf("reclaim = %v, want the emptied buffer", b)
+	}
+	if f.reclaim() != nil {
+		t.Error("reclaimed twice")
+	}
+	if _, err := f.reader(); err == nil {
+		t.Error("a reader of a reclaimed body was handed out")
+	}
+	if _, err := r.Read(make([]byte, 1)); err == nil {
+		t.Error("a closed reader still reads")
+	}
+}

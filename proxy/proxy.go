@@ -254,6 +254,9 @@ type reqState struct {
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
 	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
+	// forwarded is the state of a large sealed body (buffers.go), whose
+	// buffer the response may be read into once the round trip is over.
+	forwarded *forwardedBody
 	// matched is false for a request no route lists (route is then the
 	// map's Unmatched route).
 	matched bool
@@ -629,10 +632,19 @@ func (p *Proxy) forwardBuffered(r *http.Request, rs *reqState, body []byte) erro
 
 // setBody makes fwd, in a buffer of its own, the request body forwarded
 // identity-encoded with an exact length.
+//
+// A large body is forwarded through a forwardedBody, so that its buffer can
+// take the response once the transport is done with it (the transport then
+// flushes the headers before the body, which is nothing next to its size).
 func setBody(r *http.Request, rs *reqState, fwd []byte) {
-	r.Body = io.NopCloser(bytes.NewReader(fwd))
+	if len(fwd) > maxClonedBody {
+		rs.forwarded, r.Body = newForwardedBody(fwd)
+		r.GetBody = rs.forwarded.reader
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(fwd))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
+	}
 	rs.sealedBody = r.Body
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
 	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
 	r.Header.Del("Content-Encoding")
@@ -820,7 +832,14 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		_ = resp.Body.Close()
 	})
 	defer timer.Stop()
-	in := p.bufs.get()
+	// The round trip is over: a large request body's buffer is free.
+	var in *[]byte
+	if rs := stateFrom(resp.Request.Context()); rs != nil {
+		in = rs.forwarded.reclaim()
+	}
+	if in == nil {
+		in = p.bufs.get()
+	}
 	defer func() {
 		if in != nil {
 			p.bufs.put(in)
