@@ -39,8 +39,10 @@ func (bp *bufferPool) get() *[]byte {
 	return &b
 }
 
+// put returns b to the pool, unless it grew past maxPooledBuffer or was
+// handed on (a body forwarded in its buffer leaves an empty one behind).
 func (bp *bufferPool) put(b *[]byte) {
-	if cap(*b) > maxPooledBuffer {
+	if cap(*b) == 0 || cap(*b) > maxPooledBuffer {
 		return
 	}
 	*b = (*b)[:0]

@@ -133,10 +133,10 @@ var errTooLarge = errors.New("body exceeds limit")
 // is taken from h's budget first (nil: none), failing with ErrBusy when it
 // is spent.
 //
-// The buffer doubles as bytes arrive, but never past size+1 while the body
-// is within its declared size: a 1 MB body ends in a buffer of 1 MB and
-// one byte (the byte that reads the end of the body), not in whatever
-// append's growth reached, and the steps there leave half the garbage.
+// The buffer doubles as bytes arrive, but never past room(size) while the
+// body is within its declared size: a 1 MB body ends in a buffer of about
+// 1 MB and 36 KB, not in whatever append's growth reached, and the steps
+// there leave half the garbage.
 func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, error) {
 	known := size > 0 && size <= limit
 	if known {
@@ -147,7 +147,7 @@ func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, e
 		if len(dst) == cap(dst) {
 			next := max(2*len(dst), minBuffer)
 			if known && int64(len(dst)) <= size {
-				next = min(next, int(size)+1)
+				next = min(next, room(int(size)))
 			}
 			// Not append's growth, which may overshoot the declared size.
 			grown := make([]byte, len(dst), next)
@@ -170,6 +170,14 @@ func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, e
 		}
 	}
 }
+
+// room is the capacity readLimited gives a body of declared size n: the
+// body, the byte that reads its end, and room for the body to be sealed in
+// place (sealed values are longer than their plaintext; a thirty-second
+// more holds the few protected values of a large document, and a small one
+// has minBuffer to spare). A body that outgrows it is sealed into a new
+// buffer instead.
+func room(n int) int { return n + 1 + n/32 + minBuffer }
 
 // preGrow is how far ahead of the bytes received readLimited grows a buffer
 // for a declared length.
