@@ -318,6 +318,7 @@ func (w *walker) plainObject(i int, match bool) int {
 	s := w.b
 	members := &w.plan.members
 	named := match && members.len() > 0
+	p0 := w.prefix0
 	i = skipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		w.depth--
@@ -363,7 +364,7 @@ func (w *walker) plainObject(i int, match bool) int {
 		case s[v] == '"':
 			var esc bool
 			vEnd, esc = scanString(s, v)
-			if match && vEnd > v+1 && (esc || s[v+1] == w.prefix0) {
+			if match && vEnd > v+1 && (esc || s[v+1] == p0) {
 				w.prefixed(v, vEnd, esc)
 			}
 		case s[v] == '{':
@@ -511,6 +512,16 @@ func special(x uint64) uint64 {
 	return (((c - ones*0x21) &^ c) | ((e - ones) &^ e)) & highs
 }
 
+// load64 returns the eight bytes at b[i:], little-endian, for a caller that
+// has checked i+8 <= len(b). Indexing each byte (which the compiler fuses
+// into one load) avoids the slice arithmetic of binary.LittleEndian.Uint64
+// on b[i:], which costs as much as the test it feeds.
+func load64(b []byte, i int) uint64 {
+	b = b[i : i+8 : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
 // shortString returns the index just past the string at b[i] when its
 // content is shorter than eight bytes and has no escape (most member names
 // and many values), else -1; scanString reads the rest. It is small enough
@@ -536,7 +547,7 @@ func scanString(b []byte, i int) (int, bool) {
 	esc := false
 	for {
 		for i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if m := special(load64(b, i)); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
 				goto special
 			}
