@@ -77,6 +77,18 @@ func FuzzApply(f *testing.F) {
 		if hasDuplicateKeys(gjson.ParseBytes(doc)) {
 			return // rewrite matches every copy of a key, gjson only the first
 		}
+		// gjson compares keys exactly; a plan folds case by default (as
+		// members do), so the reference is held to a case-sensitive plan.
+		exact, err := CompileSpec(Spec{Paths: paths, CaseSensitive: true})
+		if err != nil {
+			t.Fatalf("compile case-sensitive: %v", err)
+		}
+		if got, err = exact.Apply(nil, doc, wrapValue); err != nil {
+			if errors.Is(err, ErrOverlap) || errors.Is(err, ErrPatternTooComplex) {
+				return
+			}
+			t.Fatalf("case-sensitive Apply: %v", err)
+		}
 		want, ok := referenceApply(doc, paths, wrapRef)
 		if ok && !bytes.Equal(got, want) {
 			t.Fatalf("Apply(%q, %q) =\n%s\nsjson reference\n%s", doc, paths, got, want)
