@@ -55,11 +55,15 @@ func (p *Plan) applyInPlace(doc []byte, spans []span, buf *spanBuf, fn func(out 
 	}
 	// Segment k is the run of bytes before span k (the last one: after
 	// the last span); it moves right by d, the growth of the spans before
-	// it. Segments moving left are moved front to back, then those moving
-	// right back to front: either way a segment only ever overwrites bytes
-	// that were already moved or were part of a span, whose value fn has
-	// already read (the final positions keep the segments' order).
-	full := doc[:max(len(doc), total)]
+	// it, plus base. base is 0 (the result starts where doc starts) or,
+	// for a result shorter than doc, what it shrinks by (the result ends
+	// where doc ends), whichever moves fewer bytes: opening a large
+	// document whose few values are near its start then moves those
+	// first bytes, not the megabyte after them. Segments moving left are
+	// moved front to back, then those moving right back to front: either
+	// way a segment only ever overwrites bytes that were already moved or
+	// were part of a span, whose value fn has already read (the final
+	// positions keep the segments' order).
 	n := len(spans)
 	growth := func(k int) int { return len(rep(k)) - (spans[k].end - spans[k].off) }
 	segment := func(k int) (start, end int) {
@@ -72,11 +76,31 @@ func (p *Plan) applyInPlace(doc []byte, spans []span, buf *spanBuf, fn func(out 
 		}
 		return start, end
 	}
+	base := 0
+	if shrink := len(doc) - total; shrink > 0 {
+		left, right := 0, 0 // bytes moved with base 0, and with base shrink
+		for k, d := 0, 0; k <= n; k++ {
+			start, end := segment(k)
+			if d != 0 {
+				left += end - start
+			}
+			if d+shrink != 0 {
+				right += end - start
+			}
+			if k < n {
+				d += growth(k)
+			}
+		}
+		if right < left {
+			base = shrink
+		}
+	}
+	full := doc[:max(len(doc), total)]
 	move := func(k, d int) {
 		start, end := segment(k)
 		copy(full[start+d:end+d], full[start:end])
 	}
-	for k, d := 0, 0; k <= n; k++ {
+	for k, d := 0, base; k <= n; k++ {
 		if d < 0 {
 			move(k, d)
 		}
@@ -84,7 +108,7 @@ func (p *Plan) applyInPlace(doc []byte, spans []span, buf *spanBuf, fn func(out 
 			d += growth(k)
 		}
 	}
-	for k, d := n, total-len(doc); k >= 0; k-- {
+	for k, d := n, base+total-len(doc); k >= 0; k-- {
 		if d > 0 {
 			move(k, d)
 		}
@@ -92,10 +116,10 @@ func (p *Plan) applyInPlace(doc []byte, spans []span, buf *spanBuf, fn func(out 
 			d -= growth(k - 1)
 		}
 	}
-	d := 0
+	d := base
 	for k, sp := range spans {
 		copy(full[sp.off+d:], rep(k))
 		d += growth(k)
 	}
-	return full[:total], nil
+	return full[base : base+total], nil
 }

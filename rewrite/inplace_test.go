@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -59,11 +60,27 @@ func TestApplyInPlace(t *testing.T) {
 				t.Fatalf("in place:\n%s\nwant\n%s", got, want)
 			}
 			fits := len(want) <= cap(buf)
-			if same := unsafe.SliceData(got) == unsafe.SliceData(buf); same != fits {
+			start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+			at := uintptr(unsafe.Pointer(unsafe.SliceData(got)))
+			if same := at >= start && at+uintptr(len(got)) <= start+uintptr(cap(buf)); same != fits {
 				t.Errorf("result in the document's own buffer: %v, want %v (len %d, cap %d)", same, fits, len(want), cap(buf))
 			}
 		})
 	}
+	t.Run("a shorter result of values near the start ends where the document ends", func(t *testing.T) {
+		big := []byte(`{"email":"` + strings.Repeat("e", 200) + `","rest":"` + strings.Repeat("r", 5000) + `"}`)
+		want, err := p.Apply(nil, big, sizedBy([]int{3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Apply(big[:0], big, sizedBy([]int{3}))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("err %v, output differs", err)
+		}
+		if &got[len(got)-1] != &big[len(big)-1] {
+			t.Error("the tail of the document was moved")
+		}
+	})
 	t.Run("an error from fn leaves the document untouched", func(t *testing.T) {
 		buf := bytes.Clone(doc)
 		calls := 0

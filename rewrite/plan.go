@@ -285,8 +285,9 @@ func (p *Plan) Paths() []string { return append([]string(nil), p.paths...) }
 //
 // dst must not overlap doc, with one exception: dst may be doc[:0], and
 // then doc is rewritten in its own buffer where cap(doc) allows (the
-// result starts where doc starts), or else into a new buffer of exactly the
-// result's size. Either way no second copy of the document is made.
+// result starts where doc starts, or further in when it is shorter than
+// doc), or else into a new buffer of exactly the result's size. Either way
+// no second copy of the document is made.
 //
 // A document that is not valid JSON gives ErrInvalidJSON; overlapping matches
 // give an *OverlapError; an error from fn is returned wrapped with its path.
