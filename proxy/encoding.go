@@ -11,7 +11,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/andybalholm/brotli"
 )
@@ -133,14 +132,27 @@ var errTooLarge = errors.New("body exceeds limit")
 // the client declared (at most preGrow ahead of them). Every growth of dst
 // is taken from h's budget first (nil: none), failing with ErrBusy when it
 // is spent.
+//
+// The buffer doubles as bytes arrive, but never past room(size) while the
+// body is within its declared size: a 1 MB body ends in a buffer of about
+// 1 MB and 36 KB, not in whatever append's growth reached, and the steps
+// there leave half the garbage.
 func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, error) {
-	if size > 0 && size <= limit {
+	known := size > 0 && size <= limit
+	if known {
 		dst = slices.Grow(dst, int(min(size, preGrow))+1)
 	}
 	lr := io.LimitedReader{R: r, N: limit + 1}
 	for {
 		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
+			next := max(2*len(dst), minBuffer)
+			if known && int64(len(dst)) <= size {
+				next = min(next, room(int(size)))
+			}
+			// Not append's growth, which may overshoot the declared size.
+			grown := make([]byte, len(dst), next)
+			copy(grown, dst)
+			dst = grown
 		}
 		if err := h.grow(int64(cap(dst))); err != nil {
 			return dst, err
@@ -159,91 +171,14 @@ func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, e
 	}
 }
 
+// room is the capacity readLimited gives a body of declared size n: the
+// body, the byte that reads its end, and room for the body to be sealed in
+// place (sealed values are longer than their plaintext; a thirty-second
+// more holds the few protected values of a large document, and a small one
+// has minBuffer to spare). A body that outgrows it is sealed into a new
+// buffer instead.
+func room(n int) int { return n + 1 + n/32 + minBuffer }
+
 // preGrow is how far ahead of the bytes received readLimited grows a buffer
 // for a declared length.
 const preGrow = 16 << 10
-
-// maxPooledBuffer keeps unusually large buffers out of the pool so one big
-// body does not pin memory for the life of the process.
-const maxPooledBuffer = 4 << 20
-
-// bufferPool recycles body buffers.
-type bufferPool struct{ p sync.Pool }
-
-func (bp *bufferPool) get() *[]byte {
-	if b, ok := bp.p.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 4096)
-	return &b
-}
-
-func (bp *bufferPool) put(b *[]byte) {
-	if cap(*b) > maxPooledBuffer {
-		return
-	}
-	*b = (*b)[:0]
-	bp.p.Put(b)
-}
-
-// copyBufferSize is the size of ReverseProxy's copy buffers (its own default).
-const copyBufferSize = 32 << 10
-
-// copyBufferPool is ReverseProxy's BufferPool. It pools array pointers, not
-// slices, so that Put does not allocate a slice header per call.
-type copyBufferPool struct{ p sync.Pool }
-
-// Get returns a copyBufferSize buffer.
-func (cp *copyBufferPool) Get() []byte {
-	if b, ok := cp.p.Get().(*[copyBufferSize]byte); ok {
-		return b[:]
-	}
-	return new([copyBufferSize]byte)[:]
-}
-
-// Put recycles a buffer that Get returned; any other slice is dropped.
-func (cp *copyBufferPool) Put(b []byte) {
-	if cap(b) < copyBufferSize {
-		return
-	}
-	cp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
-}
-
-// pooledBody is a transformed response body in a pooled buffer, which goes
-// back to the pool on Close. The mutex makes a Close racing a Read safe,
-// and reads after Close fail instead of touching a recycled buffer.
-type pooledBody struct {
-	mu   sync.Mutex
-	pool *bufferPool
-	buf  *[]byte // nil once closed
-	off  int
-}
-
-func newPooledBody(pool *bufferPool, buf *[]byte) *pooledBody {
-	return &pooledBody{pool: pool, buf: buf}
-}
-
-func (b *pooledBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil {
-		return 0, errors.New("read on closed body")
-	}
-	data := *b.buf
-	if b.off >= len(data) {
-		return 0, io.EOF
-	}
-	n := copy(p, data[b.off:])
-	b.off += n
-	return n, nil
-}
-
-func (b *pooledBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf != nil {
-		b.pool.put(b.buf)
-		b.buf = nil
-	}
-	return nil
-}

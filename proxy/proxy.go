@@ -254,6 +254,9 @@ type reqState struct {
 	// sealedBody is the sealed request body sealRequest set as r.Body; the
 	// Rewrite hook hands it to the transport unwrapped (see rewriteRequest).
 	sealedBody io.ReadCloser
+	// forwarded is the state of a large sealed body (buffers.go), whose
+	// buffer the response may be read into once the round trip is over.
+	forwarded *forwardedBody
 	// matched is false for a request no route lists (route is then the
 	// map's Unmatched route).
 	matched bool
@@ -589,13 +592,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		}
 	}
 	p.metrics.reqBytes.Observe(float64(len(doc)))
-	// Apply validates the document in the same pass; a failure other than
-	// a field's own (which carries its category) is the document's.
-	out := p.bufs.get()
-	sealed, err := t.Seal((*out)[:0], doc)
-	*out = sealed
+	// Apply validates the document in the same pass, and seals it in its
+	// own buffer (buffers.go); a failure other than a field's own (which
+	// carries its category) is the document's.
+	sealed, err := t.Seal(doc[:0], doc)
 	if err != nil {
-		p.bufs.put(out)
 		var fe *transform.FieldError
 		switch {
 		case errors.As(err, &fe):
@@ -612,9 +613,14 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// may still read it after the round trip (RoundTrip may close a body
 	// later, from another goroutine), and as a *bytes.Reader it is one the
 	// transport knows is in memory, so headers and body go to the upstream
-	// in one write instead of two (see rewriteRequest).
-	fwd := bytes.Clone(sealed)
-	p.bufs.put(out)
+	// in one write instead of two (see rewriteRequest). A large body keeps
+	// the buffer it was sealed in, which then is never pooled again.
+	fwd := sealed
+	if len(sealed) <= maxClonedBody {
+		fwd = bytes.Clone(sealed)
+	} else if within(sealed, *in) {
+		*in = nil
+	}
 	setBody(r, rs, fwd)
 	return nil
 }
@@ -628,10 +634,19 @@ func (p *Proxy) forwardBuffered(r *http.Request, rs *reqState, body []byte) erro
 
 // setBody makes fwd, in a buffer of its own, the request body forwarded
 // identity-encoded with an exact length.
+//
+// A large body is forwarded through a forwardedBody, so that its buffer can
+// take the response once the transport is done with it (the transport then
+// flushes the headers before the body, which is nothing next to its size).
 func setBody(r *http.Request, rs *reqState, fwd []byte) {
-	r.Body = io.NopCloser(bytes.NewReader(fwd))
+	if len(fwd) > maxClonedBody {
+		rs.forwarded, r.Body = newForwardedBody(fwd)
+		r.GetBody = rs.forwarded.reader
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(fwd))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
+	}
 	rs.sealedBody = r.Body
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(fwd)), nil }
 	r.ContentLength = int64(len(fwd))
 	r.TransferEncoding = nil
 	delete(r.Header, hdrContentEncoding)
@@ -819,8 +834,19 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		_ = resp.Body.Close()
 	})
 	defer timer.Stop()
-	in := p.bufs.get()
-	defer p.bufs.put(in)
+	// The round trip is over: a large request body's buffer is free.
+	var in *[]byte
+	if rs := stateFrom(resp.Request.Context()); rs != nil {
+		in = rs.forwarded.reclaim()
+	}
+	if in == nil {
+		in = p.bufs.get()
+	}
+	defer func() {
+		if in != nil {
+			p.bufs.put(in)
+		}
+	}()
 	body, err := decodeBody(resp.Body, codings)
 	if err != nil && timedOut.Load() {
 		return fmt.Errorf("read response body (timeout %s): %w", bodyTimeout, ErrUpstreamTimeout)
@@ -864,16 +890,18 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// values then do not open (502, or left sealed), never a guess.
 		_ = bindMember(t, doc, rs.route.ContextMember)
 	}
-	out := p.bufs.get()
-	opened, err := t.Open((*out)[:0], doc)
-	*out = opened
+	// Opened in its own buffer (buffers.go), which then is the body's.
+	opened, err := t.Open(doc[:0], doc)
 	if err != nil {
-		p.bufs.put(out)
 		var fe *transform.FieldError
 		if errors.As(err, &fe) {
 			return err
 		}
 		return fmt.Errorf("transform response body: %w: %w", ErrBadUpstreamResponse, err)
+	}
+	out := &opened
+	if within(opened, *in) {
+		*in, out, in = opened, in, nil
 	}
 	switch {
 	case len(codings) == 0:

@@ -3,9 +3,10 @@ package rewrite
 import "bytes"
 
 // checkDepth returns ErrTooDeep when doc nests objects and arrays more than
-// max levels deep. It runs before anything that recurses (gjson's validator
-// and the walk), in one linear pass that allocates nothing, and it is safe
-// on any input: what is not JSON is left to the validator.
+// max levels deep, in one linear pass that allocates nothing; it is safe on
+// any input. Apply's own pass bounds depth as it goes; checkDepth only runs
+// on a document that pass refused as invalid, so that a document both
+// invalid and too deep is reported as too deep, as it always was.
 func checkDepth(doc []byte, max int) error {
 	depth := 0
 	for i := 0; i < len(doc); i++ {

@@ -1,11 +1,12 @@
 // Package rewrite replaces JSON values at gjson-style paths in a single pass.
 //
 // A Plan is compiled once from a list of paths and is safe for concurrent use.
-// Apply validates the document, walks it once with gjson (descending only into
-// the objects and arrays a path can reach), collects the byte span of every
-// matched value, and then copies the document into dst exactly once, asking a
-// callback for the replacement of each matched value. The document is never
-// re-encoded: bytes outside matched values come out exactly as they went in.
+// Apply reads the document once: one pass validates it (the JSON grammar as
+// gjson.ValidBytes reads it), bounds its nesting depth and collects the byte
+// span of every matched value; then the document is copied into dst exactly
+// once, asking a callback for the replacement of each matched value. The
+// document is never re-encoded: bytes outside matched values come out
+// exactly as they went in.
 //
 // Path syntax is the subset of gjson syntax that names values in place:
 //
@@ -44,8 +45,9 @@
 // names matched at any depth (case-insensitively by default, as Go's
 // encoding/json and several JVM mappers bind them), strings that carry a
 // prefix (sealed values) wherever they are, and with StrictShape refuses a
-// path that meets another shape than it implies. Every document is first
-// checked for nesting depth in one linear pass, before anything recurses.
+// path that meets another shape than it implies. Nesting depth is bounded
+// as the pass goes: it refuses a document at the first container past
+// MaxDepth, so recursion never goes deeper than that.
 // ApplyForm and ApplyMultipart replace class members in form bodies
 // (application/x-www-form-urlencoded, multipart/form-data), reading nested
 // field names (contact[email]) as frameworks do.

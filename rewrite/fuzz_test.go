@@ -11,7 +11,8 @@ import (
 
 // FuzzApply checks, for any document and any path list (newline separated):
 // invalid JSON is refused; identity leaves the document unchanged; a
-// replacing fn gives valid JSON equal to sequential sjson.SetRawBytes.
+// replacing fn gives valid JSON equal to sequential sjson.SetRawBytes, and
+// the same output in place (dst == doc[:0]) as into another buffer.
 func FuzzApply(f *testing.F) {
 	seeds := []struct{ doc, paths string }{
 		{customer, "email\nphone\naddress.street\nname"},
@@ -65,8 +66,28 @@ func FuzzApply(f *testing.F) {
 		if !gjson.ValidBytes(got) {
 			t.Fatalf("output is not valid JSON: %q", got)
 		}
+		// In place, with or without room to grow, the output is the same.
+		for _, slack := range []int{0, len(got)} {
+			buf := append(make([]byte, 0, len(doc)+slack), doc...)
+			in, err := p.Apply(buf[:0], buf, wrapValue)
+			if err != nil || !bytes.Equal(in, got) {
+				t.Fatalf("in-place Apply (cap %d) = %q, %v; want %q", cap(buf), in, err, got)
+			}
+		}
 		if hasDuplicateKeys(gjson.ParseBytes(doc)) {
 			return // rewrite matches every copy of a key, gjson only the first
+		}
+		// gjson compares keys exactly; a plan folds case by default (as
+		// members do), so the reference is held to a case-sensitive plan.
+		exact, err := CompileSpec(Spec{Paths: paths, CaseSensitive: true})
+		if err != nil {
+			t.Fatalf("compile case-sensitive: %v", err)
+		}
+		if got, err = exact.Apply(nil, doc, wrapValue); err != nil {
+			if errors.Is(err, ErrOverlap) || errors.Is(err, ErrPatternTooComplex) {
+				return
+			}
+			t.Fatalf("case-sensitive Apply: %v", err)
 		}
 		want, ok := referenceApply(doc, paths, wrapRef)
 		if ok && !bytes.Equal(got, want) {

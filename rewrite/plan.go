@@ -6,7 +6,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/match"
 )
 
@@ -109,7 +108,13 @@ type span struct {
 	path     int
 }
 
-type spanBuf struct{ s []span }
+// spanBuf is what one Apply borrows from its plan: the spans, and for
+// applyInPlace the replacement values and where each ends.
+type spanBuf struct {
+	s    []span
+	ends []int
+	side []byte
+}
 
 // Spec is what a Plan matches. Apply's callback receives, for each matched
 // value, an index: i < len(Paths) for a path, len(Paths)+j for Members[j],
@@ -275,43 +280,39 @@ func (p *Plan) Paths() []string { return append([]string(nil), p.paths...) }
 // Apply copies doc to dst in one pass, replacing the value at every match of
 // path i with the bytes fn appends to out. fn receives the raw JSON of the
 // matched value (a string keeps its quotes) and must return out extended by
-// the replacement raw JSON; it must not modify raw. Matches are visited in
-// document order. dst must not overlap doc.
+// the replacement raw JSON; it must not modify raw, nor keep it after it
+// returns. Matches are visited in document order.
+//
+// dst must not overlap doc, with one exception: dst may be doc[:0], and
+// then doc is rewritten in its own buffer where cap(doc) allows (the
+// result starts where doc starts, or further in when it is shorter than
+// doc), or else into a new buffer of exactly the result's size. Either way
+// no second copy of the document is made.
 //
 // A document that is not valid JSON gives ErrInvalidJSON; overlapping matches
 // give an *OverlapError; an error from fn is returned wrapped with its path.
 // On error, dst is returned as it was given (its length is unchanged).
 // Paths that match nothing are not an error.
 func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]byte, error)) ([]byte, error) {
-	if err := checkDepth(doc, p.depth); err != nil {
-		return dst, err
-	}
-	if !gjson.ValidBytes(doc) {
-		return dst, ErrInvalidJSON
-	}
-	if len(p.root.edges) == 0 && !p.scanAll {
-		return append(dst, doc...), nil
-	}
 	buf := p.spans.Get().(*spanBuf)
 	defer p.spans.Put(buf)
-
-	// gjson works on strings; this view of doc is used only during Apply and
-	// every span found is an offset into doc itself.
-	s := unsafe.String(unsafe.SliceData(doc), len(doc))
-	start := 0
-	for start < len(s) && s[start] <= ' ' {
-		start++
-	}
-	w := walker{doc: s, b: doc, spans: buf.s[:0], plan: p}
-	w.walk(p.root, start)
-	buf.s = w.spans[:0]
-	if w.err != nil {
-		return dst, w.err
-	}
-	sortSpans(w.spans, len(p.paths))
-	spans, err := p.resolve(w.spans)
+	spans, err := p.scan(doc, buf)
 	if err != nil {
 		return dst, err
+	}
+	if len(spans) == 0 {
+		if inPlace(dst, doc) {
+			return doc, nil
+		}
+		return append(dst, doc...), nil
+	}
+	sortSpans(spans, len(p.paths))
+	spans, err = p.resolve(spans)
+	if err != nil {
+		return dst, err
+	}
+	if inPlace(dst, doc) {
+		return p.applyInPlace(doc, spans, buf, fn)
 	}
 
 	mark := len(dst)
@@ -326,6 +327,69 @@ func (p *Plan) Apply(dst, doc []byte, fn func(out []byte, i int, raw []byte) ([]
 		prev = sp.end
 	}
 	return append(dst, doc[prev:]...), nil
+}
+
+// scan validates doc and collects the spans of its matches into buf, in
+// one pass (scan.go). The errors keep the order in which Apply always
+// reported them: ErrTooDeep for a document nesting too deeply, valid or
+// not; then ErrInvalidJSON; then whatever else stopped the walk.
+func (p *Plan) scan(doc []byte, buf *spanBuf) ([]span, error) {
+	// gjson works on strings; this view of doc is used only during Apply and
+	// every span found is an offset into doc itself.
+	s := unsafe.String(unsafe.SliceData(doc), len(doc))
+	w := walker{doc: s, b: doc, spans: buf.s[:0], plan: p, prefix0: '"'}
+	if p.prefix != "" {
+		w.prefix0 = p.prefix[0]
+	}
+	var root *node
+	if len(p.root.edges) > 0 {
+		root = p.root
+	}
+	end := w.walk(root, 0)
+	buf.s = w.spans[:0]
+	if end >= 0 && skipSpace(doc, end) != len(doc) {
+		end = -1 // trailing data after the value
+	}
+	switch {
+	case end >= 0:
+		return w.spans, nil
+	case errors.Is(w.err, ErrTooDeep):
+		return nil, ErrTooDeep
+	case w.err == nil:
+		if err := checkDepth(doc, p.depth); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidJSON
+	}
+	// Stopped for another reason before the end: the rest of the document
+	// still decides whether it was valid at all.
+	v := walker{b: doc, plan: p}
+	if e := v.skipValid(); e != nil {
+		return nil, e
+	}
+	return nil, w.err
+}
+
+// skipValid validates the whole document, matching nothing, and returns
+// what Apply reports for it: nil, ErrTooDeep or ErrInvalidJSON.
+func (w *walker) skipValid() error {
+	doc := w.b
+	i := skipSpace(doc, 0)
+	if i < len(doc) {
+		i = w.skip(i)
+	} else {
+		i = -1
+	}
+	switch {
+	case i >= 0 && skipSpace(doc, i) == len(doc):
+		return nil
+	case errors.Is(w.err, ErrTooDeep):
+		return ErrTooDeep
+	}
+	if err := checkDepth(doc, w.plan.depth); err != nil {
+		return err
+	}
+	return ErrInvalidJSON
 }
 
 // describe names match index i for error messages.

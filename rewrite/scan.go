@@ -10,125 +10,180 @@ import (
 	"github.com/tidwall/match"
 )
 
-// This file walks a document that gjson.ValidBytes has already accepted.
-// Validity is what keeps the scanner small: it only needs to find where
-// strings and containers end, never to diagnose bad input. gjson's own
-// iteration (Result.ForEach) would do the same walk, but it decodes every
-// value it passes: numbers through strconv, and every string with an escape
-// into a newly allocated string, which would make Apply allocate on
-// ordinary documents. Only a key with an escape is decoded here.
+// This file is the one pass Apply makes over a document: it validates the
+// JSON grammar (RFC 8259, as gjson.ValidBytes reads it: strings are not
+// checked for UTF-8), bounds the nesting depth before it recurses any
+// deeper, and collects the span of every value the plan matches, all while
+// reading each byte once. gjson's validator followed by a walk read every
+// byte twice, and a separate depth pre-scan a third time.
+//
+// Every function returns the index just past what it read, or -1 when the
+// document is refused; w.err then says why (nil: not valid JSON). A refusal
+// for another reason than validity (a shape, a pattern too complex) stops
+// the walk too, and Apply then validates the whole document on its own, so
+// that an invalid document is always reported as such, as before.
 
 // walker descends the trie and the document together.
 type walker struct {
 	doc   string // the document, for key comparisons
 	b     []byte // the same document, for scanning
 	spans []span
-	err   error
+	err   error // why the walk stopped; nil with -1: invalid JSON
 	plan  *Plan
+	depth int // containers open around the current value
+	// prefix0 is the first byte of the plan's prefix: a string that starts
+	// with another byte, and has no escape, cannot carry the prefix. It is
+	// '"' (which starts no string's content) when the plan has no prefix.
+	prefix0 byte
 }
 
-// walk visits the value starting at doc[start] and returns the index just
-// past it. n is the trie state that reached the value, or nil when only the
-// plan's members and prefix still apply. A container the trie descends into
-// (or, when the plan scans everything, any container) is scanned once, by
-// object or array, which find its end on the way; any other value is
-// skipped. After an error (w.err) the returned index is meaningless.
+// tooDeep records ErrTooDeep and returns -1.
+func (w *walker) tooDeep() int {
+	w.err = ErrTooDeep
+	return -1
+}
+
+// walk visits the value starting at or after doc[start] (white space
+// first) and returns the index just past it. n is the trie state that
+// reached the value, or nil when only the plan's members and prefix still
+// apply.
 func (w *walker) walk(n *node, start int) int {
-	if n != nil && n.leaf >= 0 && len(n.edges) == 0 {
-		// Replaced whole: nothing inside it matters.
-		end := skipValue(w.b, start)
-		w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
+	b := w.b
+	start = skipSpace(b, start)
+	if start >= len(b) {
+		return -1
+	}
+	if n == nil {
+		return w.plain(start, w.plan.scanAll)
+	}
+	if n.leaf >= 0 && len(n.edges) == 0 {
+		// Replaced whole: nothing inside it matters, but it must be valid.
+		end := w.skip(start)
+		if end >= 0 {
+			w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
+		}
 		return end
 	}
-	edges := n != nil && len(n.edges) > 0
-	if edges && w.plan.strict && !n.accepts(w.b[start]) {
-		w.err = n.shapeError(w.plan.paths, w.b[start], start)
-		return 0
+	edges := len(n.edges) > 0
+	if edges && w.plan.strict && !n.accepts(b[start]) {
+		w.err = n.shapeError(w.plan.paths, b[start], start)
+		return -1
 	}
 	var end int
-	switch c := w.b[start]; {
-	case c == '{' && (edges || w.plan.scanAll):
+	switch c := b[start]; {
+	case c == '{' && edges:
 		end = w.object(n, start)
-	case c == '[' && (edges || w.plan.scanAll):
+	case c == '[' && edges:
 		end = w.array(n, start)
-	case c == '"' && w.plan.prefix != "":
-		end = skipString(w.b, start)
-		content := w.doc[start+1 : end-1]
-		if strings.IndexByte(content, '\\') >= 0 {
-			// An application decodes escapes before it stores the value:
-			// "\u0066s1:..." is a sealed value too.
-			content = gjson.Parse(w.doc[start:end]).Str
-		}
-		if strings.HasPrefix(content, w.plan.prefix) {
-			w.spans = append(w.spans, span{off: start, end: end, path: PrefixMatch})
-		}
 	default:
-		end = skipValue(w.b, start)
+		end = w.plain(start, w.plan.scanAll)
 	}
-	if n != nil && n.leaf >= 0 {
+	if end >= 0 && n.leaf >= 0 {
 		w.spans = append(w.spans, span{off: start, end: end, path: n.leaf})
 	}
 	return end
 }
 
-// object visits the members of the object at s[i] and returns the index
+// hasPrefix reports whether the string doc[start:end] starts with the
+// plan's prefix once decoded. An application decodes escapes before it
+// stores the value: "\u0066s1:..." is a sealed value too. Only an escape
+// among the first bytes can change how the content starts.
+func (w *walker) hasPrefix(start, end int, esc bool) bool {
+	prefix := w.plan.prefix
+	content := w.doc[start+1 : end-1]
+	if esc {
+		if k := strings.IndexByte(content, '\\'); k >= 0 && k < len(prefix) {
+			content = gjson.Parse(w.doc[start:end]).Str
+		}
+	}
+	return strings.HasPrefix(content, prefix)
+}
+
+// object visits the members of the object at doc[i] and returns the index
 // just past it. n may be nil (see walk).
 func (w *walker) object(n *node, i int) int {
+	if w.depth++; w.depth > w.plan.depth {
+		return w.tooDeep()
+	}
 	s := w.b
 	i = skipSpace(s, i+1)
-	if s[i] == '}' {
+	if i < len(s) && s[i] == '}' {
+		w.depth--
 		return i + 1
 	}
 	members := &w.plan.members
 	for {
-		kEnd := skipString(s, i)
+		if i >= len(s) || s[i] != '"' {
+			return -1
+		}
+		kEnd, esc := scanString(s, i)
+		if kEnd < 0 {
+			return -1
+		}
 		key := w.doc[i+1 : kEnd-1]
-		if strings.IndexByte(key, '\\') >= 0 {
+		if esc {
 			key = gjson.Parse(w.doc[i:kEnd]).Str // rare: decode escapes to compare
 		}
-		i = skipSpace(s, kEnd) // at ':'
+		i = skipSpace(s, kEnd)
+		if i >= len(s) || s[i] != ':' {
+			return -1
+		}
 		v := skipSpace(s, i+1) // value start
-		vEnd := -1             // value end, once known
+		if v >= len(s) {
+			return -1
+		}
+		vEnd := -1 // value end, once known
+		done := false
 		// A member of the set is replaced whole, unless a path ends at the
 		// same value (the path says more: its own class).
 		if m := members.lookup(key); m >= 0 && !w.pathEndsAt(n, key) {
 			if w.err != nil {
-				return 0
+				return -1
 			}
-			vEnd = skipValue(s, v)
-			w.spans = append(w.spans, span{off: v, end: vEnd, path: len(w.plan.paths) + m})
+			vEnd = w.skip(v)
+			if vEnd >= 0 {
+				w.spans = append(w.spans, span{off: v, end: vEnd, path: len(w.plan.paths) + m})
+			}
+			done = true
 		} else if w.err != nil {
-			return 0
+			return -1
 		} else if n != nil {
 			for e := range n.edges {
 				edge := &n.edges[e]
 				if ok := w.keyMatches(edge, key); !ok {
 					if w.err != nil {
-						return 0
+						return -1
 					}
 					continue
 				}
+				// Two wildcards may both select one key: the value is
+				// visited once for each.
 				vEnd = w.walk(edge.next, v)
-				if w.err != nil {
-					return 0
+				if vEnd < 0 {
+					return -1
 				}
+				done = true
 			}
+		}
+		if !done {
+			vEnd = w.plain(v, w.plan.scanAll)
 		}
 		if vEnd < 0 {
-			if w.plan.scanAll {
-				vEnd = w.walk(nil, v)
-				if w.err != nil {
-					return 0
-				}
-			} else {
-				vEnd = skipValue(s, v)
-			}
+			return -1
 		}
 		i = skipSpace(s, vEnd)
-		if s[i] == '}' {
-			return i + 1
+		if i >= len(s) {
+			return -1
 		}
-		i = skipSpace(s, i+1) // past ','
+		switch s[i] {
+		case '}':
+			w.depth--
+			return i + 1
+		case ',':
+			i = skipSpace(s, i+1)
+		default:
+			return -1
+		}
 	}
 }
 
@@ -169,42 +224,233 @@ func (w *walker) pathEndsAt(n *node, key string) bool {
 	return false
 }
 
-// array visits the elements of the array at s[i] and returns the index just
-// past it. n may be nil (see walk).
+// array visits the elements of the array at doc[i] and returns the index
+// just past it. n may be nil (see walk).
 func (w *walker) array(n *node, i int) int {
+	if w.depth++; w.depth > w.plan.depth {
+		return w.tooDeep()
+	}
 	s := w.b
 	i = skipSpace(s, i+1)
-	if s[i] == ']' {
+	if i < len(s) && s[i] == ']' {
+		w.depth--
 		return i + 1
 	}
 	for idx := 0; ; idx++ {
+		if i >= len(s) {
+			return -1
+		}
 		vEnd := -1
+		done := false
 		if n != nil {
 			for e := range n.edges {
 				edge := &n.edges[e]
 				if edge.kind == edgeEach || (edge.kind == edgeKey && edge.index == idx) {
 					vEnd = w.walk(edge.next, i)
-					if w.err != nil {
-						return 0
+					if vEnd < 0 {
+						return -1
 					}
+					done = true
 				}
 			}
+		}
+		if !done {
+			vEnd = w.plain(i, w.plan.scanAll)
 		}
 		if vEnd < 0 {
-			if w.plan.scanAll {
-				vEnd = w.walk(nil, i)
-				if w.err != nil {
-					return 0
-				}
-			} else {
-				vEnd = skipValue(s, i)
-			}
+			return -1
 		}
 		i = skipSpace(s, vEnd)
-		if s[i] == ']' {
-			return i + 1
+		if i >= len(s) {
+			return -1
 		}
-		i = skipSpace(s, i+1)
+		switch s[i] {
+		case ']':
+			w.depth--
+			return i + 1
+		case ',':
+			i = skipSpace(s, i+1)
+		default:
+			return -1
+		}
+	}
+}
+
+// skip validates the value at doc[i], which nothing inside can match, and
+// returns the index just past it.
+func (w *walker) skip(i int) int { return w.plain(i, false) }
+
+// plain visits the value at doc[i] where no path leads and returns the index
+// just past it. With match, it collects the plan's members and prefixed
+// strings in it; without, it only validates. plainObject and plainArray
+// repeat its dispatch inline: this is the loop most bytes of a large
+// document go through.
+func (w *walker) plain(i int, match bool) int {
+	s := w.b
+	switch s[i] {
+	case '"':
+		end, esc := scanString(s, i)
+		if match && end > i+1 && (esc || s[i+1] == w.prefix0) {
+			w.prefixed(i, end, esc)
+		}
+		return end
+	case '{':
+		return w.plainObject(i, match)
+	case '[':
+		return w.plainArray(i, match)
+	}
+	return scanScalar(s, i)
+}
+
+// prefixed records the string doc[start:end] when it carries the plan's
+// prefix. Callers test first that it can (w.prefix0).
+func (w *walker) prefixed(start, end int, esc bool) {
+	if w.plan.prefix != "" && w.hasPrefix(start, end, esc) {
+		w.spans = append(w.spans, span{off: start, end: end, path: PrefixMatch})
+	}
+}
+
+// plainObject is plain for the object at doc[i].
+func (w *walker) plainObject(i int, match bool) int {
+	if w.depth++; w.depth > w.plan.depth {
+		return w.tooDeep()
+	}
+	s := w.b
+	members := &w.plan.members
+	named := match && members.len() > 0
+	p0 := w.prefix0
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		w.depth--
+		return i + 1
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return -1
+		}
+		kEnd, esc := shortString(s, i), false
+		if kEnd < 0 {
+			if kEnd, esc = scanString(s, i); kEnd < 0 {
+				return -1
+			}
+		}
+		m := -1
+		if named {
+			key := w.doc[i+1 : kEnd-1]
+			if esc {
+				key = gjson.Parse(w.doc[i:kEnd]).Str // rare: decode escapes to compare
+			}
+			m = members.lookup(key)
+		}
+		if i = kEnd; i >= len(s) || s[i] != ':' {
+			if i = skipSpace(s, i); i >= len(s) || s[i] != ':' {
+				return -1
+			}
+		}
+		v := i + 1
+		if v < len(s) && s[v] <= ' ' {
+			v = skipSpace(s, v)
+		}
+		if v >= len(s) {
+			return -1
+		}
+		var vEnd int
+		switch {
+		case m >= 0:
+			// A member's value is replaced whole: nothing in it is matched.
+			if vEnd = w.plain(v, false); vEnd >= 0 {
+				w.spans = append(w.spans, span{off: v, end: vEnd, path: len(w.plan.paths) + m})
+			}
+		case s[v] == '"':
+			var esc bool
+			vEnd, esc = scanString(s, v)
+			if match && vEnd > v+1 && (esc || s[v+1] == p0) {
+				w.prefixed(v, vEnd, esc)
+			}
+		case s[v] == '{':
+			vEnd = w.plainObject(v, match)
+		case s[v] == '[':
+			vEnd = w.plainArray(v, match)
+		case s[v] <= '9':
+			vEnd = scanNumber(s, v)
+		default:
+			vEnd = scanScalar(s, v)
+		}
+		if i = vEnd; i < 0 || i >= len(s) {
+			return -1
+		}
+		if s[i] <= ' ' {
+			if i = skipSpace(s, i); i >= len(s) {
+				return -1
+			}
+		}
+		switch s[i] {
+		case '}':
+			w.depth--
+			return i + 1
+		case ',':
+			i++
+			if i < len(s) && s[i] <= ' ' {
+				i = skipSpace(s, i)
+			}
+		default:
+			return -1
+		}
+	}
+}
+
+// plainArray is plain for the array at doc[i].
+func (w *walker) plainArray(i int, match bool) int {
+	if w.depth++; w.depth > w.plan.depth {
+		return w.tooDeep()
+	}
+	s := w.b
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		w.depth--
+		return i + 1
+	}
+	for {
+		if i >= len(s) {
+			return -1
+		}
+		var end int
+		switch s[i] {
+		case '"':
+			esc := false
+			if end = shortString(s, i); end < 0 {
+				end, esc = scanString(s, i)
+			}
+			if match && end > i+1 && (esc || s[i+1] == w.prefix0) {
+				w.prefixed(i, end, esc)
+			}
+		case '{':
+			end = w.plainObject(i, match)
+		case '[':
+			end = w.plainArray(i, match)
+		default:
+			end = scanScalar(s, i)
+		}
+		if i = end; i < 0 || i >= len(s) {
+			return -1
+		}
+		if s[i] <= ' ' {
+			if i = skipSpace(s, i); i >= len(s) {
+				return -1
+			}
+		}
+		switch s[i] {
+		case ']':
+			w.depth--
+			return i + 1
+		case ',':
+			i++
+			if i < len(s) && s[i] <= ' ' {
+				i = skipSpace(s, i)
+			}
+		default:
+			return -1
+		}
 	}
 }
 
@@ -238,75 +484,187 @@ func (n *node) shapeError(paths []string, c byte, off int) *ShapeError {
 	return &ShapeError{Path: paths[n.anyLeaf()], Offset: off, Want: want}
 }
 
+// skipSpace returns the index of the first byte at or after s[i] that is
+// not JSON white space. Most documents have none between tokens, so a byte
+// above ' ' is let through on one comparison.
 func skipSpace(s []byte, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+	for i < len(s) && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
 		i++
 	}
 	return i
 }
 
-// skipString returns the index just past the string whose opening quote is
-// at b[i]. It looks at eight bytes at a time for a quote or a backslash
-// (the usual SWAR zero-byte test), since strings are most of a document.
-func skipString(b []byte, i int) int {
+// Byte-parallel tests on eight bytes at a time (the usual SWAR tricks): for
+// each, the lowest flagged byte is exact, and higher ones may be borrow
+// artefacts, so only the lowest is ever used.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special flags the bytes of x (eight bytes of a string, little-endian)
+// that end a plain run of string content: a quote or a control character
+// (both below 0x21 once x is XORed with 0x02, which maps '"' to ' ' and
+// keeps control characters below ' '), or a backslash.
+func special(x uint64) uint64 {
+	c := x ^ (ones * 0x02)
+	e := x ^ (ones * '\\')
+	return (((c - ones*0x21) &^ c) | ((e - ones) &^ e)) & highs
+}
+
+// load64 returns the eight bytes at b[i:], little-endian, for a caller that
+// has checked i+8 <= len(b). Indexing each byte (which the compiler fuses
+// into one load) avoids the slice arithmetic of binary.LittleEndian.Uint64
+// on b[i:], which costs as much as the test it feeds.
+func load64(b []byte, i int) uint64 {
+	b = b[i : i+8 : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// shortString returns the index just past the string at b[i] when its
+// content is shorter than eight bytes and has no escape (most member names
+// and many values), else -1; scanString reads the rest. It is small enough
+// for the compiler to inline into the loops that call it.
+func shortString(b []byte, i int) int {
+	if i+9 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+			if j := i + 1 + bits.TrailingZeros64(m)>>3; b[j] == '"' {
+				return j + 1
+			}
+		}
+	}
+	return -1
+}
+
+// scanString returns the index just past the string whose opening quote is
+// at b[i], and whether it holds an escape; -1 when it is not a valid JSON
+// string (a control character, a bad escape, no closing quote). Strings are
+// most of a document, so it looks at eight bytes at a time for the bytes
+// that need a closer look: a quote, a backslash, or a control character.
+func scanString(b []byte, i int) (int, bool) {
 	i++
+	esc := false
 	for {
 		for i+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[i:])
-			q := w ^ 0x2222222222222222 // zero bytes where w has '"'
-			e := w ^ 0x5c5c5c5c5c5c5c5c // zero bytes where w has '\\'
-			m := ((q - 0x0101010101010101) &^ q) | ((e - 0x0101010101010101) &^ e)
-			if m &= 0x8080808080808080; m != 0 {
-				// The lowest flagged byte is exact; higher ones may be
-				// borrow artefacts, and the byte loop below re-checks.
+			if m := special(load64(b, i)); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
-				break
+				goto special
 			}
 			i += 8
 		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				goto special
+			}
+		}
+		return -1, esc
+	special:
 		switch b[i] {
 		case '"':
-			return i + 1
+			return i + 1, esc
 		case '\\':
-			i += 2
-		default:
-			i++
+			esc = true
+			if i+1 >= len(b) {
+				return -1, esc
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return -1, esc
+				}
+				i += 6
+			default:
+				return -1, esc
+			}
+		default: // a control character
+			return -1, esc
 		}
 	}
 }
 
-// skipValue returns the index just past the value starting at s[i].
-func skipValue(s []byte, i int) int {
-	switch s[i] {
-	case '"':
-		return skipString(s, i)
-	case '{', '[':
-		depth := 0
-		for {
-			switch s[i] {
-			case '"':
-				i = skipString(s, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// scanScalar validates the number, true, false or null at b[i] and returns
+// the index just past it, or -1. What follows is the caller's to check.
+func scanScalar(b []byte, i int) int {
+	switch b[i] {
+	case 't':
+		if i+4 <= len(b) && string(b[i:i+4]) == "true" {
+			return i + 4
 		}
-	default: // number, true, false, null
-		for i < len(s) {
-			switch s[i] {
-			case ',', '}', ']', ' ', '\n', '\r', '\t':
-				return i
-			}
-			i++
+	case 'f':
+		if i+5 <= len(b) && string(b[i:i+5]) == "false" {
+			return i + 5
 		}
-		return i
+	case 'n':
+		if i+4 <= len(b) && string(b[i:i+4]) == "null" {
+			return i + 4
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return scanNumber(b, i)
 	}
+	return -1
+}
+
+// scanNumber validates the number at b[i] (RFC 8259 section 6: an optional
+// minus, an integer without leading zeros, an optional fraction and
+// exponent) and returns the index just past it, or -1. An integer, the
+// common case, takes one loop.
+func scanNumber(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case b[i]-'1' < 9:
+		i = digits(b, i+1)
+	default:
+		return -1
+	}
+	if i < len(b) && (b[i] == '.' || b[i]|0x20 == 'e') {
+		return scanFraction(b, i)
+	}
+	return i
+}
+
+// scanFraction is scanNumber past the integer part, at a '.' or an
+// exponent.
+func scanFraction(b []byte, i int) int {
+	if b[i] == '.' {
+		if i++; i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		i = digits(b, i)
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		i = digits(b, i)
+	}
+	return i
+}
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+// digits returns the index of the first byte at or after b[i] that is not a
+// decimal digit.
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i]-'0' < 10 {
+		i++
+	}
+	return i
 }
 
 // hasUpper reports whether s has a byte that lower-casing would change.

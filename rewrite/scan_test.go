@@ -1,11 +1,14 @@
 package rewrite
 
 import (
+	"errors"
+
+	"github.com/tidwall/gjson"
 	"strings"
 	"testing"
 )
 
-func TestSkipStringFindsTheClosingQuote(t *testing.T) {
+func TestScanStringFindsTheClosingQuote(t *testing.T) {
 	tests := []struct{ name, s string }{
 		{"an empty string", `""`},
 		{"a short string", `"abc"`},
@@ -22,9 +25,67 @@ func TestSkipStringFindsTheClosingQuote(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := []byte(tt.s + `,"next"`)
-			if got := skipString(doc, 0); got != len(tt.s) {
-				t.Errorf("skipString(%s) = %d, want %d", tt.s, got, len(tt.s))
+			if got, _ := scanString(doc, 0); got != len(tt.s) {
+				t.Errorf("scanString(%s) = %d, want %d", tt.s, got, len(tt.s))
 			}
 		})
+	}
+}
+
+func TestScanStringRefusesWhatIsNotAString(t *testing.T) {
+	tests := []struct{ name, s string }{
+		{"no closing quote", `"abc`},
+		{"no closing quote after eight bytes", `"abcdefghijkl`},
+		{"a backslash at the end", `"abc\`},
+		{"an unknown escape", `"ab\x"`},
+		{"a short unicode escape", `"\u12"`},
+		{"a unicode escape that is not hex", `"\u12g4"`},
+		{"a newline in the first word", "\"ab\ncd\""},
+		{"a control character after eight bytes", "\"abcdefghij\x01\""},
+		{"a tab", "\"a\tb\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := scanString([]byte(tt.s), 0); got != -1 {
+				t.Errorf("scanString(%q) = %d, want -1", tt.s, got)
+			}
+		})
+	}
+}
+
+// TestApplyValidatesAsGjson holds Apply's one pass to the validator it
+// replaced: whatever the plan, a document is refused as invalid exactly when
+// gjson.ValidBytes refuses it.
+func TestApplyValidatesAsGjson(t *testing.T) {
+	docs := []string{
+		``, ` `, `{}`, `[]`, ` {} `, "\t[\r\n]\n", `{}x`, `{} {}`, `{`, `}`, `[`, `[1,]`, `[,1]`, `{,}`,
+		`{"a":1,}`, `{"a" 1}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `{"a":1}}`, `[1 2]`,
+		`1`, `-`, `-0`, `-01`, `01`, `0.`, `0.5`, `.5`, `1e`, `1e+`, `1E-7`, `1e5.0`, `1.5e+10`, `-x`,
+		`true`, `tru`, `truex`, `false`, `fals`, `null`, `nul`, `nulll`, `[true,false,null]`,
+		`"a"`, `"a`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"\/"`, "\"a\x01\"", "\"\x7f\"", "\"\xff\xfe\"",
+		`{"email":"fs1:abc"}`, `{"email":{"a":[1,{"b":"c"}]}}`, `{"email":[1,}`, `{"email":"a",}`,
+		`{"address":{"street":"x"},"list":[{"email":1},{"email":2}]}`, `{"address":"x"`, `{"list":[{"email":1},]}`,
+		`{"address":[1,2,3}`, `{"a":{"b":{"c":{"d":[[[1]]]}}}}`, `{"a":"` + strings.Repeat("x", 100) + `\"`,
+	}
+	specs := []Spec{
+		{},
+		{Paths: []string{"email", "address.street", "list.#.email"}},
+		{Paths: []string{"email", "address.street", "list.#.email"}, StrictShape: true},
+		{Members: []string{"email", "a"}},
+		{Prefix: "fs1:"},
+		{Paths: []string{"a.*.c", "address"}, Members: []string{"email"}, Prefix: "fs1:"},
+	}
+	for _, spec := range specs {
+		p, err := CompileSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range docs {
+			_, err := p.Apply(nil, []byte(doc), sealMark)
+			valid := gjson.ValidBytes([]byte(doc))
+			if valid == errors.Is(err, ErrInvalidJSON) {
+				t.Errorf("spec %+v, document %q: valid %v, Apply error %v", spec, doc, valid, err)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -223,8 +224,12 @@ func (t *Transform) Seal(dst, doc []byte) ([]byte, error) {
 		t.checkWrites()
 	}
 	// Sealing grows each value by about a third plus ~50 bytes; twice the
-	// document holds any realistic output without regrowing mid-pass.
-	dst = slices.Grow(dst, 2*len(doc))
+	// document holds any realistic output without regrowing mid-pass. A
+	// document sealed in its own buffer (dst == doc[:0], see
+	// rewrite.Plan.Apply) must stay there.
+	if len(doc) == 0 || unsafe.SliceData(dst) != unsafe.SliceData(doc) {
+		dst = slices.Grow(dst, 2*len(doc))
+	}
 	return t.side.Plan.Apply(dst, doc, t.sealValue)
 }
 
