@@ -102,3 +102,48 @@ func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecreatedRingIsNotServedInPlaceOfTheOld: the ring file is deleted
+// and made again with `keys init` (a new ring id, a new v1) while a
+// sidecar serves the old one. Rings carry an identity so that a re-created
+// ring is never mixed with the old one, and sealed values name only a
+// version: a sidecar that swaps to the new ring seals "v1" values under a
+// second key beside the old "v1" values in the same store, and the old
+// ones stop opening. It must keep the ring it has (and report the change).
+func TestRecreatedRingIsNotServedInPlaceOfTheOld(t *testing.T) {
+	st, up := newDocStore(t)
+	s := newLocalSidecar(t, up, localKeys(""))
+	ring := filepath.Join(s.Dir, "ring.json")
+	s.Serve(t)
+	if v := put(t, s, st, "old", "old@example.com"); v != 1 {
+		t.Fatalf("sealed under v%d, want v1", v)
+	}
+	// `keys init` with the same config and master key in another
+	// directory, then the new ring in place of the old.
+	other := t.TempDir()
+	for _, f := range []string{"fieldseal.yaml", "master.key"} {
+		b, err := os.ReadFile(filepath.Join(s.Dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(other, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testproc.MustExec(t, testproc.Cmd{Dir: other}, fieldsealBin, "keys", "init", "--config", filepath.Join(other, "fieldseal.yaml"))
+	b, err := os.ReadFile(filepath.Join(other, "ring.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceAndWait(t, s, ring, b)
+	put(t, s, st, "new", "new@example.com")
+	var errs []error
+	for _, id := range []string{"old", "new"} {
+		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
+			errs = append(errs, fmt.Errorf("document %s does not open after the ring was re-created: %d %s", id, resp.Status, resp.Body))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
