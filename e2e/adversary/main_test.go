@@ -19,13 +19,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var fieldsealBin string
 
-func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin)) }
+func TestMain(m *testing.M) {
+	// Static test credentials for the aws test's clients and every
+	// fieldseal process; nothing from the developer's machine.
+	motoserver.IsolateAWSEnv(awsRegion)
+	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
+}
 
 // docStore is an upstream application that keeps each POSTed document
 // under the id in its path (/c/ID) and returns it on GET, so a test can
