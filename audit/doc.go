@@ -25,8 +25,10 @@
 // reports where it continues from (Report.Continues).
 //
 // Each line is written with one Write call (one write(2) on a file opened
-// O_APPEND); the file is synced on Close, not per line, so a host crash can
-// lose the last lines, which then look like tail truncation.
+// O_APPEND); the file is synced on Close and on Sync, not per line, so a
+// host crash can lose the last lines, which then look like tail truncation.
+// A caller whose event must be durable before it acts (a key command
+// records its change before committing it) calls Sync after Write.
 //
 // Lines never carry a field value, token or key: only classes, counts, key
 // ids, caller ids from the configuration, route names and outcomes.

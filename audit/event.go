@@ -47,6 +47,11 @@ type Event struct {
 	Status    int               // HTTP status returned to the caller
 	Latency   time.Duration     // written as latency_ms
 	Reason    string            // bounded reason: auth.Reason, error category
+
+	// Lookup and LookupFrom are, for a key event that moves the lookup
+	// version (the version deterministic classes seal under), the version
+	// it moves to and from; zero (and not written) for other events.
+	Lookup, LookupFrom uint32
 }
 
 // AddField records that count values of class were touched with action:

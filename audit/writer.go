@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -52,6 +53,10 @@ type Writer struct {
 	buf    bytes.Buffer // zerolog output of the line being built
 	line   []byte
 	err    error // sticky: after a failed write the chain can no longer be trusted
+
+	// newFile is set while the file may be new (empty when opened) and its
+	// directory entry not yet synced (see Sync).
+	newFile bool
 }
 
 // New starts a new chain on w (stdout, for instance) with a start event.
@@ -88,6 +93,7 @@ func Open(path string, opts Options) (*Writer, error) {
 	aw := newWriter(f, f, opts)
 	aw.file, aw.path, aw.state = f, path, st
 	aw.size, _ = f.Seek(0, io.SeekEnd)
+	aw.newFile = aw.size == 0
 	start := Event{Type: TypeStart}
 	if last != nil {
 		rec, err := parseLine(last)
@@ -145,6 +151,7 @@ func (w *Writer) Reopen() error {
 	}
 	old := w.file
 	w.file, w.out, w.closer, w.size = f, f, f, size
+	w.newFile = size == 0
 	_ = old.Sync() // the renamed file is complete; its lines are already written
 	_ = old.Close()
 	return w.write(Event{Type: TypeStart, Reason: StartReopened})
@@ -168,6 +175,38 @@ func (w *Writer) Write(e Event) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.write(e)
+}
+
+// Sync makes the lines written so far durable: it fsyncs the audit file
+// and, when this writer created it or began it after a rotation, its
+// directory, so that the file itself survives a crash. Callers that must
+// not act before their event is on disk (a key change recorded before it
+// is committed) call it after Write. For a stream writer (New) it does
+// nothing; after a failed write it returns that failure.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return fmt.Errorf("sync audit file: %w", w.err)
+	}
+	if w.file == nil {
+		return nil
+	}
+	if err := w.file.Sync(); err != nil {
+		return fmt.Errorf("sync audit file %q: %w", w.path, err)
+	}
+	if w.newFile {
+		d, err := os.Open(filepath.Dir(w.path))
+		if err != nil {
+			return fmt.Errorf("sync directory of audit file %q: %w", w.path, err)
+		}
+		defer d.Close()
+		if err := d.Sync(); err != nil {
+			return fmt.Errorf("sync directory of audit file %q: %w", w.path, err)
+		}
+		w.newFile = false
+	}
+	return nil
 }
 
 // Last returns the seq and hash of the last line written: an anchor to keep
@@ -255,6 +294,9 @@ func (w *Writer) write(e Event) error {
 	}
 	if e.Type == TypeKey {
 		ev.Uint32("primary", e.Primary)
+		if e.Lookup != 0 || e.LookupFrom != 0 {
+			ev.Uint32("lookup_from", e.LookupFrom).Uint32("lookup", e.Lookup)
+		}
 	}
 	str("revision", e.Revision)
 	str("outcome", e.Outcome)

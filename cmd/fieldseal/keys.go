@@ -224,29 +224,32 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	var info keyAudit
+	change := &keyChange{trail: trail, sub: sub}
 	cond := rotateCond{cmk: ifCMKRotated, olderThan: time.Duration(olderThan), now: time.Now()}
 	if keys.Provider == config.ProviderAWS {
-		err = keysAWS(ctx, sub, cond, asJSON, keys, stdout, &info)
+		err = keysAWS(ctx, sub, cond, asJSON, keys, stdout, &info, change)
 	} else {
-		err = keysLocal(sub, cond, asJSON, keys.Local, stdout, &info)
+		err = keysLocal(sub, cond, asJSON, keys.Local, stdout, &info, change)
 	}
 	if sub == "init" && ifAbsent && (errors.Is(err, localkeys.ErrRingExists) || errors.Is(err, awskeys.ErrRingExists)) {
 		// Nothing was created or changed: not a key event. Say so, and
 		// show the ring that is there.
 		fmt.Fprintln(stdout, "key ring exists; left unchanged")
 		if keys.Provider == config.ProviderAWS {
-			return withNextStep(keysAWS(ctx, "status", rotateCond{}, asJSON, keys, stdout, &info), "status", &k, keys)
+			return withNextStep(keysAWS(ctx, "status", rotateCond{}, asJSON, keys, stdout, &info, change), "status", &k, keys)
 		}
-		return withNextStep(keysLocal("status", rotateCond{}, asJSON, keys.Local, stdout, &info), "status", &k, keys)
+		return withNextStep(keysLocal("status", rotateCond{}, asJSON, keys.Local, stdout, &info, change), "status", &k, keys)
 	}
 	err = withNextStep(err, sub, &k, keys)
 	if sub == "status" {
 		return err
 	}
-	return trail.record(keyAdminEvent(sub, info, err), err)
+	return trail.finish(change, info, err)
 }
 
-func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
+// keysLocal runs a ring command against the local ring; a change is
+// recorded through change before the file is written.
+func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
 	}
@@ -266,12 +269,13 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 					return fmt.Errorf("create ring directory: %w", err)
 				}
 			}
-			st, err = localkeys.Init(l.RingFile, mk)
+			st, err = localkeys.Init(l.RingFile, mk, change.local())
 		} else if sub == "rotate-lookup" {
-			st, err = localkeys.RotateLookup(l.RingFile, mk)
+			st, err = localkeys.RotateLookup(l.RingFile, mk, change.local())
 		} else {
-			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due)
+			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due, change.local())
 		}
+		change.done(err)
 	}
 	if done, err := ringOutcome(sub, localAudit(st, 0), st != nil && st.Rotated, err, asJSON, st, stdout, info); done {
 		return err
@@ -283,8 +287,11 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
-func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
+// keysAWS runs a ring command against the aws ring; a change is recorded
+// through change before the secret is written.
+func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
+	opts.BeforeWrite = change.aws
 	var st *awskeys.Status
 	var err error
 	switch {
@@ -302,6 +309,7 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
 	}
+	change.done(err)
 	if done, err := ringOutcome(sub, awsAudit(st, 0), st != nil && st.Rotated, err, asJSON, st, stdout, info); done {
 		return err
 	}

@@ -94,6 +94,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var info keyAudit
+	change := &keyChange{trail: trail, sub: sub, target: id}
 	switch {
 	case sub == "backup" && out == "":
 		err = errors.New("keys backup: --out FILE is required")
@@ -102,16 +103,17 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	case keys.Provider == config.ProviderAWS:
 		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 		defer cancel()
-		err = lifecycleAWS(ctx, sub, id, out, from, asJSON, keys, stdout, &info)
+		err = lifecycleAWS(ctx, sub, id, out, from, asJSON, keys, stdout, &info, change)
 	default:
-		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info)
+		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info, change)
 	}
 	err = withNextStep(err, sub, &k, keys)
-	return trail.record(keyAdminEvent(sub, info, err), err)
+	return trail.finish(change, info, err)
 }
 
-// lifecycleLocal runs one lifecycle subcommand against the local ring.
-func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit) error {
+// lifecycleLocal runs one lifecycle subcommand against the local ring; a
+// change is recorded through change before the file is written.
+func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	*info = keyAudit{keyIDs: nonZero(id)}
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
@@ -138,13 +140,13 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		fmt.Fprintf(stdout, "backup %s: ring %s, versions %v, primary v%d, sha256 %s\n", out, b.RingID, b.Versions, b.Primary, b.SHA256)
 		return nil
 	case "restore":
-		st, err = localkeys.RestoreBackup(from, mk, l.RingFile)
+		st, err = localkeys.RestoreBackup(from, mk, l.RingFile, change.local())
 	case "retire":
-		st, err = localkeys.Retire(l.RingFile, mk, id)
+		st, err = localkeys.Retire(l.RingFile, mk, id, change.local())
 	case "min-version":
-		st, err = localkeys.SetMinVersion(l.RingFile, mk, id)
+		st, err = localkeys.SetMinVersion(l.RingFile, mk, id, change.local())
 	case "destroy":
-		st, err = localkeys.Destroy(l.RingFile, mk, id)
+		st, err = localkeys.Destroy(l.RingFile, mk, id, change.local())
 	case "rewrap":
 		if newMKFile == "" && newMKEnv == "" {
 			return errors.New("keys rewrap: --new-master-key-file or --new-master-key-env is required")
@@ -153,8 +155,9 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		if mkErr != nil {
 			return fmt.Errorf("new master key: %w", mkErr)
 		}
-		st, err = localkeys.Rewrap(l.RingFile, mk, newMK)
+		st, err = localkeys.Rewrap(l.RingFile, mk, newMK, change.local())
 	}
+	change.done(err)
 	if st != nil {
 		*info = localAudit(st, id)
 	}
@@ -168,9 +171,11 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	return writeVersions(stdout, st.Keys, time.Now())
 }
 
-// lifecycleAWS runs one lifecycle subcommand against the aws ring.
-func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
+// lifecycleAWS runs one lifecycle subcommand against the aws ring; a
+// change is recorded through change before the secret is written.
+func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
+	opts.BeforeWrite = change.aws
 	*info = keyAudit{keyIDs: nonZero(id)}
 	var st *awskeys.Status
 	var err error
@@ -201,6 +206,7 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	case "rewrap":
 		return errors.New("keys rewrap moves a local ring to a new master key; an aws ring follows its KMS key with `keys rotate --if-cmk-rotated`")
 	}
+	change.done(err)
 	if st != nil {
 		*info = awsAudit(st, id)
 	}

@@ -177,6 +177,12 @@ func (c *clients) create(ctx context.Context, what, name string, r *ring, body, 
 	if err != nil {
 		return nil, err
 	}
+	if c.opts.BeforeWrite != nil {
+		next := newStatus(&secretVersion{name: name, versionID: token, ring: r, size: len(body)})
+		if err := c.opts.BeforeWrite(ctx, nil, next); err != nil {
+			return nil, fmt.Errorf("%s aws key ring in secret %q: %w", what, name, err)
+		}
+	}
 	out, err := call(ctx, c, func(ctx context.Context) (*secretsmanager.CreateSecretOutput, error) {
 		return c.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:               aws.String(name),
@@ -393,6 +399,12 @@ func (c *clients) update(ctx context.Context, what string, mutate mutation) (*St
 			return nil, err
 		}
 		token := requestToken(sv.versionID, sv.ring.maxID()+1)
+		if c.opts.BeforeWrite != nil {
+			st := newStatus(&secretVersion{name: sv.name, arn: sv.arn, versionID: token, ring: next, size: len(body)})
+			if err := c.opts.BeforeWrite(ctx, newStatus(sv), st); err != nil {
+				return nil, fmt.Errorf("%s key ring in secret %s: %w", what, c.secretRef(), err)
+			}
+		}
 		_, err = call(ctx, c, func(ctx context.Context) (*secretsmanager.PutSecretValueOutput, error) {
 			return c.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 				SecretId: aws.String(sv.arn), SecretString: aws.String(body), ClientRequestToken: aws.String(token),

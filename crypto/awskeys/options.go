@@ -77,6 +77,18 @@ type Options struct {
 	Logger zerolog.Logger
 	// Now is the clock for key creation dates and check intervals (nil = time.Now).
 	Now func() time.Time
+	// BeforeWrite, when set, is called by every command that writes the
+	// ring (Init, RotateIf, RotateIfCMKRotated, RotateLookup, Retire,
+	// SetMinVersion, Destroy, RestoreBackup) once the new ring is built and
+	// sealed and before it is written, with the ring as it is (nil when the
+	// secret is created) and as it will be: VersionID is the secret version
+	// the write will create. An error from it aborts the command with
+	// nothing written; `fieldseal keys` uses it to record the change in the
+	// audit trail, durably, before making it. A write that loses a race to
+	// another writer is built again from the winner's ring, and BeforeWrite
+	// is called again for it: a VersionID that never became current is such
+	// an attempt. A command that changes nothing does not call it.
+	BeforeWrite func(ctx context.Context, prev, next *Status) error
 }
 
 // clients is what every operation here needs: the two service clients, the

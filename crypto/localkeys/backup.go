@@ -92,7 +92,7 @@ func ReadBackup(file string) (*Backup, error) {
 // writes its ring to path, the original or a new one; it refuses to
 // overwrite an existing file (move a damaged ring aside first). The ring id
 // is kept, so every value sealed under the ring opens again.
-func RestoreBackup(file string, mk MasterKey, path string) (*Status, error) {
+func RestoreBackup(file string, mk MasterKey, path string, before ...BeforeWrite) (*Status, error) {
 	b, err := ReadBackup(file)
 	if err != nil {
 		return nil, err
@@ -100,9 +100,19 @@ func RestoreBackup(file string, mk MasterKey, path string) (*Status, error) {
 	if _, err := verifyBytes(file, b.Ring, mk); err != nil {
 		return nil, fmt.Errorf("restore key ring from %q: %w", file, err)
 	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, ErrRingExists)
+	}
+	rf, _ := parseRing(b.Ring) // checked by verifyBytes
+	st, err := rf.status(path, b.Ring)
+	if err != nil {
+		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
+	}
+	if err := runBefore(before, nil, st); err != nil {
+		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
+	}
 	if err := writeFile(path, b.Ring, false); err != nil {
 		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
 	}
-	rf, _ := parseRing(b.Ring)
-	return rf.status(path, b.Ring)
+	return st, nil
 }

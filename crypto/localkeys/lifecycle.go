@@ -15,8 +15,8 @@ var ErrLifecycle = crypto.ErrLifecycle
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first; nor
 // can the lookup version: move it first (RotateLookup).
-func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
-	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
+func Retire(path string, mk MasterKey, id uint32, before ...BeforeWrite) (*Status, error) {
+	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
 		_, err := rf.Retire(id, rf.has(id))
 		return err
 	})
@@ -27,8 +27,8 @@ func Retire(path string, mk MasterKey, id uint32) (*Status, error) {
 // crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy
 // is the irreversible step. min may not exceed the primary or the lookup
 // version.
-func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
-	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", func(rf *ringFile) error {
+func SetMinVersion(path string, mk MasterKey, min uint32, before ...BeforeWrite) (*Status, error) {
+	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", before, func(rf *ringFile) error {
 		_, err := rf.SetMinVersion(min)
 		return err
 	})
@@ -39,8 +39,8 @@ func SetMinVersion(path string, mk MasterKey, min uint32) (*Status, error) {
 // crypto.ErrKeyDestroyed. The id stays listed, so it is never reused. The
 // primary and the lookup version cannot be destroyed. Copies of the ring in backups still hold the
 // key: destroy them too, or the version is not destroyed.
-func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
-	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", func(rf *ringFile) error {
+func Destroy(path string, mk MasterKey, id uint32, before ...BeforeWrite) (*Status, error) {
+	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
 		if err := rf.Destroy(id, rf.has(id)); err != nil {
 			return err
 		}
@@ -54,9 +54,9 @@ func Destroy(path string, mk MasterKey, id uint32) (*Status, error) {
 // signed with newMK; ring id, versions and data keys stay, so every value
 // keeps opening. After it, only newMK opens the ring: deploy newMK to every
 // sidecar before or with the new file.
-func Rewrap(path string, oldMK, newMK MasterKey) (*Status, error) {
+func Rewrap(path string, oldMK, newMK MasterKey, before ...BeforeWrite) (*Status, error) {
 	if newMK.wrap == nil {
 		return nil, fmt.Errorf("rewrap key ring %q: new master key: %w", path, ErrNoMasterKey)
 	}
-	return updateWith(path, oldMK, newMK, "rewrap", func(*ringFile) error { return nil })
+	return updateWith(path, oldMK, newMK, "rewrap", before, func(*ringFile) error { return nil })
 }

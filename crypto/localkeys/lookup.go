@@ -15,8 +15,8 @@ var ErrLookupVersion = crypto.ErrLookupVersion
 // POST /v1/lookup lists the values under the other versions) until its
 // values are re-sealed. It is the only command that moves the lookup
 // version; when the lookup version already is the primary nothing changes.
-func RotateLookup(path string, mk MasterKey) (*Status, error) {
-	return update(path, mk, "rotate lookup version of", func(rf *ringFile) error {
+func RotateLookup(path string, mk MasterKey, before ...BeforeWrite) (*Status, error) {
+	return update(path, mk, "rotate lookup version of", before, func(rf *ringFile) error {
 		rf.Lookup = rf.Primary
 		return nil
 	})

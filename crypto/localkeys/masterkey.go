@@ -49,10 +49,13 @@ func (MasterKey) GoString() string { return "MasterKey(redacted)" }
 // from the environment variable envVar. A file readable or writable by
 // group or others is refused (ErrMasterKeyExposed), with one exception: a
 // read-only file owned by root that only its group may also read (mode
-// 0440 or 0040), read by a process that is not root. That is how the
-// kubelet mounts a Secret with defaultMode 0400 in a pod with an fsGroup
-// (it adds group read and sets the group to the fsGroup), the only way a
-// non-root container reads a Secret file not open to others. The variable
+// 0440 or 0040), read by a process that is not root, in a kubelet Secret
+// or projected volume (the file is a symlink to "..data/NAME" and "..data"
+// a symlink to a root-owned "..TIMESTAMP" directory beside it). That is
+// how the kubelet mounts a Secret with defaultMode 0400 in a pod with an
+// fsGroup (it adds group read and sets the group to the fsGroup), the only
+// way a non-root container reads a Secret file not open to others; the
+// same mode elsewhere (root:users 0440 on a shared host) is refused. The variable
 // is unset once read. Errors say where it looked and what to do, never the key text.
 func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	if file != "" {
@@ -60,8 +63,12 @@ func LoadMasterKey(file, envVar string) (MasterKey, error) {
 		if err != nil {
 			return MasterKey{}, fmt.Errorf("read master key file %q: %w", file, err)
 		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 && !mountedSecret(fi) {
-			return MasterKey{}, fmt.Errorf("master key file %q has mode %04o: readable or writable by group or others; run chmod 600: %w", file, perm, ErrMasterKeyExposed)
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 && !mountedSecret(file, fi) {
+			hint := "run chmod 600"
+			if perm&0o037 == 0 {
+				hint += " (group read is accepted only for a root-owned file of a Kubernetes Secret volume)"
+			}
+			return MasterKey{}, fmt.Errorf("master key file %q has mode %04o: readable or writable by group or others; %s: %w", file, perm, hint, ErrMasterKeyExposed)
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {

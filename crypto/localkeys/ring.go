@@ -82,6 +82,27 @@ type Status struct {
 	Rotated bool `json:"rotated"`
 }
 
+// BeforeWrite is a hook of the commands that change a ring file (Init,
+// RotateIf, RotateLookup, Retire, SetMinVersion, Destroy, Rewrap,
+// RestoreBackup): it is called once the new ring is built and before the
+// file is written (under the ring's lock where there is one), with the
+// ring as it is (nil for Init and RestoreBackup, which create the file) and
+// as it will be, Revision included. An error from it aborts the command
+// and leaves the file as it was; `fieldseal keys` uses it to record the
+// change in the audit trail, durably, before making it. A command that
+// changes nothing (RotateIf whose condition is false) does not call it.
+type BeforeWrite func(prev, next *Status) error
+
+// runBefore calls the hooks in order; the first error stops them.
+func runBefore(hooks []BeforeWrite, prev, next *Status) error {
+	for _, h := range hooks {
+		if err := h(prev, next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newRingID returns 16 random bytes in base64url.
 func newRingID() string {
 	idBytes := make([]byte, 16)
@@ -91,7 +112,7 @@ func newRingID() string {
 
 // Init creates a ring file at path with one new data key (version 1,
 // primary) wrapped by mk. It refuses to overwrite an existing file.
-func Init(path string, mk MasterKey) (*Status, error) {
+func Init(path string, mk MasterKey, before ...BeforeWrite) (*Status, error) {
 	if mk.wrap == nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, ErrNoMasterKey)
 	}
@@ -105,6 +126,13 @@ func Init(path string, mk MasterKey) (*Status, error) {
 	rf.sign(mk)
 	data, err := rf.marshal()
 	if err != nil {
+		return nil, fmt.Errorf("init key ring %q: %w", path, err)
+	}
+	next, err := rf.status(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("init key ring %q: %w", path, err)
+	}
+	if err := runBefore(before, nil, next); err != nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, err)
 	}
 	if err := writeFile(path, data, false); err != nil {
@@ -130,9 +158,9 @@ func Rotate(path string, mk MasterKey) (*Status, error) {
 // RotateIf with the same condition at once add one version between them:
 // "primary older than 90 days" (keys rotate --if-older-than) or "primary
 // still v3" (a sidecar that sealed its max_seals under v3).
-func RotateIf(path string, mk MasterKey, rotate func(primary crypto.KeyInfo) bool) (*Status, error) {
+func RotateIf(path string, mk MasterKey, rotate func(primary crypto.KeyInfo) bool, before ...BeforeWrite) (*Status, error) {
 	rotated := false
-	st, err := update(path, mk, "rotate", func(rf *ringFile) error {
+	st, err := update(path, mk, "rotate", before, func(rf *ringFile) error {
 		i := slices.IndexFunc(rf.Keys, func(w wrapped) bool { return w.ID == rf.Primary })
 		if !rotate(crypto.KeyInfo{ID: rf.Primary, Created: timeOf(rf.Keys[i]), Primary: true}) {
 			return errUnchanged
@@ -355,13 +383,14 @@ func (rf *ringFile) unwrap(mk MasterKey, w wrapped) ([]byte, error) {
 // mixes master keys and a command never builds on a corrupted version),
 // upgrades a FormatV1 ring (re-wrapping its keys for the v2 binding),
 // applies change, signs and replaces the file if it did not move meanwhile.
-func update(path string, mk MasterKey, what string, change func(rf *ringFile) error) (*Status, error) {
-	return updateWith(path, mk, mk, what, change)
+func update(path string, mk MasterKey, what string, before []BeforeWrite, change func(rf *ringFile) error) (*Status, error) {
+	return updateWith(path, mk, mk, what, before, change)
 }
 
 // updateWith is update that writes the result under master key out (which
 // differs from mk only for Rewrap): every key is wrapped again with out.
-func updateWith(path string, mk, out MasterKey, what string, change func(rf *ringFile) error) (*Status, error) {
+// The hooks before run after the new ring is built, before it is written.
+func updateWith(path string, mk, out MasterKey, what string, before []BeforeWrite, change func(rf *ringFile) error) (*Status, error) {
 	if mk.wrap == nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, ErrNoMasterKey)
 	}
@@ -415,6 +444,19 @@ func updateWith(path string, mk, out MasterKey, what string, change func(rf *rin
 	// an older release) can have moved the file: refuse then.
 	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, data) {
 		return nil, fmt.Errorf("%s key ring %q: %w; run it again", what, path, ErrRingChanged)
+	}
+	if len(before) > 0 {
+		prev, err := unchanged.status(path, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+		}
+		st, err := rf.status(path, next)
+		if err != nil {
+			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+		}
+		if err := runBefore(before, prev, st); err != nil {
+			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+		}
 	}
 	if err := writeFile(path, next, true); err != nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)

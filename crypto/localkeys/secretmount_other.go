@@ -6,4 +6,4 @@ import "io/fs"
 
 // mountedSecret is false where the kubelet's Secret volumes do not exist:
 // the owner-only rule holds without exception.
-func mountedSecret(fs.FileInfo) bool { return false }
+func mountedSecret(string, fs.FileInfo) bool { return false }

@@ -24,11 +24,13 @@ const envLoadMasterKey = "FIELDSEAL_TEST_LOAD_MASTER_KEY"
 // nonroot user, the chart's fsGroup).
 const pod = 65532
 
-// The kubelet writes a Secret volume's files as root; with the pod's
-// fsGroup it sets their group to it and adds group read, so defaultMode
-// 0400 becomes 0440 and a non-root sidecar reads the file as a member of
-// that group. That file must load; anything else open to group or others
-// must not. Playing the kubelet and then the sidecar needs root: the test
+// The kubelet writes a Secret volume's files as root, in a timestamped
+// directory that "..data" points at, with each file a symlink through
+// "..data"; with the pod's fsGroup it sets their group to it and adds group
+// read, so defaultMode 0400 becomes 0440 and a non-root sidecar reads the
+// file as a member of that group. That file must load; the same mode
+// outside that layout, and anything else open to group or others, must
+// not. Playing the kubelet and then the sidecar needs root: the test
 // creates the files as root and loads them in a copy of the test binary
 // running as uid and gid 65532.
 func TestMasterKeyFileAsKubernetesMountsASecret(t *testing.T) {
@@ -51,30 +53,76 @@ func TestMasterKeyFileAsKubernetesMountsASecret(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "localkeys.test")
 	copyExecutable(t, bin)
+	// Layouts of the file: as the kubelet's atomic writer makes a Secret
+	// volume, or a plain file.
+	const (
+		plain = iota
+		secretVolume
+		secretVolumeNonRootDir  // the timestamped directory is not root's
+		secretVolumeLinkedAway  // the timestamped directory holds a link to a file elsewhere
+		secretVolumeOddDataLink // ..data names a directory that is no kubelet timestamp
+	)
 	for _, tt := range []struct {
 		name       string
+		layout     int
 		uid, gid   int
 		mode       os.FileMode
 		wantLoaded bool
 	}{
-		{"a root-owned 0440 file of the pod's fsGroup loads (defaultMode 0400 with fsGroup)", 0, pod, 0o440, true},
-		{"a root-owned 0040 file of the pod's fsGroup loads", 0, pod, 0o040, true},
-		{"a file owned by the sidecar's user with 0400 loads", pod, pod, 0o400, true},
-		{"a root-owned 0444 file (readable by others) is refused", 0, pod, 0o444, false},
-		{"a root-owned 0460 file (group-writable) is refused", 0, pod, 0o460, false},
-		{"a root-owned 0640 file (writable by its owner) is refused", 0, pod, 0o640, false},
-		{"a 0440 file owned by another user than root is refused", 1000, pod, 0o440, false},
-		{"a 0640 file owned by the sidecar's user is refused", pod, pod, 0o640, false},
+		{"a root-owned 0440 file of the pod's fsGroup in a Secret volume loads (defaultMode 0400 with fsGroup)", secretVolume, 0, pod, 0o440, true},
+		{"a root-owned 0040 file of the pod's fsGroup in a Secret volume loads", secretVolume, 0, pod, 0o040, true},
+		{"a file owned by the sidecar's user with 0400 loads", plain, pod, pod, 0o400, true},
+		{"a root-owned 0440 file outside a Secret volume is refused (a shared host group reads it)", plain, 0, pod, 0o440, false},
+		{"a root-owned 0440 file in a look-alike volume whose directory is not root's is refused", secretVolumeNonRootDir, 0, pod, 0o440, false},
+		{"a look-alike volume linking to a root-owned 0440 file elsewhere is refused", secretVolumeLinkedAway, 0, pod, 0o440, false},
+		{"a look-alike volume whose ..data is no kubelet timestamp directory is refused", secretVolumeOddDataLink, 0, pod, 0o440, false},
+		{"a root-owned 0444 file (readable by others) in a Secret volume is refused", secretVolume, 0, pod, 0o444, false},
+		{"a root-owned 0460 file (group-writable) in a Secret volume is refused", secretVolume, 0, pod, 0o460, false},
+		{"a root-owned 0640 file (writable by its owner) in a Secret volume is refused", secretVolume, 0, pod, 0o640, false},
+		{"a 0440 file owned by another user than root in a Secret volume is refused", secretVolume, 1000, pod, 0o440, false},
+		{"a 0640 file owned by the sidecar's user is refused", plain, pod, pod, 0o640, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(dir, strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(tt.name))
-			if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			vol := filepath.Join(dir, strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(tt.name))
+			if err := os.Mkdir(vol, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Chown(file, tt.uid, tt.gid); err != nil {
+			file := filepath.Join(vol, "master.key")
+			real := file
+			if tt.layout != plain {
+				ts := "..2026_01_02_03_04_05.123456789"
+				if tt.layout == secretVolumeOddDataLink {
+					ts = "..keys"
+				}
+				if err := os.Mkdir(filepath.Join(vol, ts), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if tt.layout == secretVolumeNonRootDir {
+					if err := os.Chown(filepath.Join(vol, ts), pod, pod); err != nil {
+						t.Fatal(err)
+					}
+				}
+				real = filepath.Join(vol, ts, "master.key")
+				if tt.layout == secretVolumeLinkedAway {
+					real = filepath.Join(vol, "elsewhere.key")
+					if err := os.Symlink(real, filepath.Join(vol, ts, "master.key")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Symlink(ts, filepath.Join(vol, "..data")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join("..data", "master.key"), file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(real, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Chmod(file, tt.mode); err != nil {
+			if err := os.Chown(real, tt.uid, tt.gid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(real, tt.mode); err != nil {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(bin, "-test.run=^TestLoadMasterKeyChild$")

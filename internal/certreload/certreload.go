@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -21,7 +22,9 @@ type Reloader struct {
 }
 
 // New loads the pair from certFile and keyFile; an error names the
-// certificate file and never holds key material.
+// certificate file and never holds key material. A certificate that is not
+// valid now (expired, or not yet valid) is refused with ErrNotValidNow: a
+// listener that starts with one fails every verifying client.
 func New(certFile, keyFile string) (*Reloader, error) {
 	r := &Reloader{certFile: certFile, keyFile: keyFile}
 	if _, err := r.Reload(); err != nil {
@@ -44,9 +47,17 @@ func (r *Reloader) NotAfter() time.Time {
 	return time.Time{}
 }
 
+// ErrNotValidNow is the error of a certificate whose validity period
+// (NotBefore to NotAfter, RFC 5280 section 4.1.2.5) does not include the
+// current time.
+var ErrNotValidNow = errors.New("certificate is not valid now")
+
 // Reload reads both files and, when their content changed and they form a
-// pair, puts it in service; changed reports that. On an error the previous
-// pair stays in service.
+// pair whose leaf certificate is valid now, puts it in service; changed
+// reports that. On an error (unreadable files, no pair, ErrNotValidNow) the
+// previous pair stays in service: an expired renewal (a failed renewal
+// job, an old volume restored) would fail every verifying client, while
+// the previous pair may still be valid.
 func (r *Reloader) Reload() (changed bool, err error) {
 	certPEM, err := os.ReadFile(r.certFile)
 	if err != nil {
@@ -63,6 +74,11 @@ func (r *Reloader) Reload() (changed bool, err error) {
 	if err != nil {
 		// X509KeyPair's messages never contain key material.
 		return false, fmt.Errorf("load key pair of certificate %s: %w", r.certFile, err)
+	}
+	// X509KeyPair parses the leaf (Go 1.23 and later).
+	if now := time.Now(); now.Before(pair.Leaf.NotBefore) || now.After(pair.Leaf.NotAfter) {
+		return false, fmt.Errorf("load certificate %s: %w: valid from %s to %s", r.certFile, ErrNotValidNow,
+			pair.Leaf.NotBefore.UTC().Format(time.RFC3339), pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	r.cur.Store(&pair)
 	r.lastCert, r.lastKey = certPEM, keyPEM

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,4 +102,45 @@ func TestNewRefusesAMissingPair(t *testing.T) {
 	if _, err := certreload.New(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err == nil || !strings.Contains(err.Error(), "read certificate") {
 		t.Errorf("New without files: %v", err)
 	}
+}
+
+// An expired pair is never put in service: not at start, and not by a
+// reload, which keeps the valid pair and reports the refusal.
+func TestExpiredPairIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		ca := apiservertest.NewCA(t)
+		files := func(name string) (string, string) {
+			return filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+		}
+		oldCert, oldKey := files("old")
+		ca.Issue(t, 1, pkix.Name{CommonName: "old"}, x509.ExtKeyUsageServerAuth, oldCert, oldKey) // valid for a day
+		time.Sleep(25 * time.Hour)
+
+		if _, err := certreload.New(oldCert, oldKey); !errors.Is(err, certreload.ErrNotValidNow) || !strings.Contains(err.Error(), oldCert) {
+			t.Fatalf("New with an expired pair: %v, want ErrNotValidNow naming %s", err, oldCert)
+		}
+
+		certFile, keyFile := files("tls")
+		ca.Issue(t, 2, pkix.Name{CommonName: "new"}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
+		r, err := certreload.New(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for src, dst := range map[string]string{oldCert: certFile, oldKey: keyFile} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if changed, err := r.Reload(); changed || !errors.Is(err, certreload.ErrNotValidNow) {
+			t.Errorf("Reload of an expired pair: changed %v, err %v; want ErrNotValidNow", changed, err)
+		}
+		if s := serial(t, r); s != 2 {
+			t.Errorf("serial %d after reloading an expired pair, want 2 kept", s)
+		}
+	})
 }

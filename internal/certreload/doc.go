@@ -6,7 +6,8 @@
 // GetCertificate without locks, and, while Run runs, re-reads both files at
 // a fixed interval and swaps in a new pair when their content changed. A
 // pair that does not load (a half-written update, a key that does not match)
-// keeps the previous one in service; the caller learns of every swap and
+// or whose certificate is not valid now (expired, not yet valid) keeps the
+// previous one in service, and is refused at start; the caller learns of every swap and
 // failure through a callback, and logs or counts it as it sees fit.
 //
 // Key material never appears in an error.
