@@ -252,6 +252,7 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 	}
 	var st *localkeys.Status
 	var err error
+	var prevLookup uint32
 	switch sub {
 	case "status":
 		st, err = localkeys.ReadStatus(l.RingFile)
@@ -268,6 +269,9 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 			}
 			st, err = localkeys.Init(l.RingFile, mk)
 		} else if sub == "rotate-lookup" {
+			if before, err := localkeys.ReadStatus(l.RingFile); err == nil {
+				prevLookup = before.Lookup
+			}
 			st, err = localkeys.RotateLookup(l.RingFile, mk)
 		} else {
 			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due)
@@ -286,14 +290,17 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 	if sub == "rotate" {
 		fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, st.Keys))
 	}
-	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Lookup, st.Revision)
-	return writeVersions(stdout, st.Keys, time.Now())
+	if sub == "rotate-lookup" {
+		writeLookupMoved(stdout, prevLookup, st.Lookup)
+	}
+	return writeLocalStatus(stdout, st, time.Now())
 }
 
 func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
 	var st *awskeys.Status
 	var err error
+	var prevLookup uint32
 	switch {
 	case sub == "init":
 		st, err = awskeys.Init(ctx, opts)
@@ -305,6 +312,9 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 	case sub == "rotate":
 		st, err = awskeys.RotateIf(ctx, opts, cond.due)
 	case sub == "rotate-lookup":
+		if before, err := awskeys.ReadStatus(ctx, opts); err == nil {
+			prevLookup = before.Lookup
+		}
 		st, err = awskeys.RotateLookup(ctx, opts)
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
@@ -332,18 +342,69 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 			fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, infos))
 		}
 	}
+	if sub == "rotate-lookup" {
+		writeLookupMoved(stdout, prevLookup, st.Lookup)
+	}
 	return st.WriteText(stdout, time.Now())
 }
 
-func writeVersions(w io.Writer, keys []crypto.KeyInfo, now time.Time) error {
+// writeLookupMoved reports a rotate-lookup that made now the lookup version
+// (before: the lookup version it read first, 0 if it could not). When the
+// version moved, values of deterministic classes sealed before seal
+// differently now, so equality lookups must also search the old ones.
+func writeLookupMoved(w io.Writer, before, now uint32) {
+	if before == now {
+		fmt.Fprintf(w, "rotate-lookup: done, v%d already was the lookup version; nothing changed\n", now)
+		return
+	}
+	fmt.Fprintf(w, "rotate-lookup: done, deterministic values now seal under v%d\n", now)
+	fmt.Fprintln(w, "warning: values of deterministic classes sealed before seal differently now; until they are re-sealed, search for both: "+
+		"POST /v1/lookup lists a value's seals under the other versions in \"others\" (with no deterministic class there is nothing to re-seal)")
+}
+
+// writeLocalStatus writes a local ring's status as text: the ring, its
+// primary, lookup and minimum versions, its revision, and one row a version
+// with its lifecycle state. It never prints key material.
+func writeLocalStatus(w io.Writer, st *localkeys.Status, now time.Time) error {
+	fmt.Fprintf(w, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\n", st.Path, st.RingID, st.Primary, st.Lookup)
+	if st.MinVersion > 1 {
+		fmt.Fprintf(w, "minimum version: v%d (versions below it do not open)\n", st.MinVersion)
+	}
+	fmt.Fprintf(w, "revision: %s\n", st.Revision)
+	return writeVersions(w, st.Keys, st.MinVersion, now)
+}
+
+// writeVersions writes one row a key version: its creation time and age
+// (none for a destroyed version, which keeps no record of either), whether
+// it is the primary or the lookup version, and its lifecycle state; versions
+// below minVersion keep their key but do not open ("below minimum").
+func writeVersions(w io.Writer, keys []crypto.KeyInfo, minVersion uint32, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tPRIMARY")
+	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tPRIMARY\tLOOKUP\tSTATE")
 	for _, k := range keys {
-		primary := ""
+		primary, lookup, state := "", "", "active"
 		if k.Primary {
 			primary = "yes"
 		}
-		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\n", k.ID, k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second), primary)
+		if k.Lookup {
+			lookup = "yes"
+		}
+		switch {
+		case k.ID < minVersion && !k.Created.IsZero():
+			state = "below minimum"
+		case k.Destroyed:
+			state = "destroyed"
+		case k.Retired:
+			state = "retired"
+		}
+		created, age := "-", "-"
+		if !k.Created.IsZero() {
+			created, age = k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second).String()
+		}
+		if k.Destroyed && k.Created.IsZero() {
+			created, age = "destroyed", "destroyed"
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, created, age, primary, lookup, state)
 	}
 	return tw.Flush()
 }

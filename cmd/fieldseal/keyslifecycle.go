@@ -165,8 +165,8 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	if asJSON {
 		return writeJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "%s: done\nring %s (%s)\nprimary: v%d\nrevision: %s\n", sub, st.Path, st.RingID, st.Primary, st.Revision)
-	return writeVersions(stdout, st.Keys, time.Now())
+	fmt.Fprintf(stdout, "%s: done\n", sub)
+	return writeLocalStatus(stdout, st, time.Now())
 }
 
 // lifecycleAWS runs one lifecycle subcommand against the aws ring.

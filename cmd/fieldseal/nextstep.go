@@ -16,13 +16,16 @@ import (
 // withNextStep adds to err, from a `keys` subcommand, the command that
 // resolves it where there is one: a missing ring is created by `keys init`,
 // a missing master key file by `keys master-key`, and an existing ring is
-// inspected with `keys status` rather than created again. The commands
+// inspected with `keys status` rather than created again, and a lookup
+// version in the way is moved by `keys rotate-lookup`. The commands
 // repeat the flags the user gave, so they can be run as printed.
 func withNextStep(err error, sub string, k *keyFlags, keys config.Keys) error {
 	if err == nil {
 		return nil
 	}
 	switch {
+	case errors.Is(err, localkeys.ErrLookupVersion), errors.Is(err, awskeys.ErrLookupVersion):
+		return fmt.Errorf("%w; with no deterministic class (mode: deterministic) in the field map `fieldseal keys rotate-lookup %s` is harmless: there is nothing to re-seal", err, k.where(keys, false))
 	case errors.Is(err, localkeys.ErrRingExists), errors.Is(err, awskeys.ErrRingExists):
 		if sub == "init" {
 			return fmt.Errorf("%w; `fieldseal keys status %s` shows it, and `keys init --if-absent` leaves an existing ring alone", err, k.where(keys, false))
