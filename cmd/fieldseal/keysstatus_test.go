@@ -88,3 +88,21 @@ func TestKeysTextShowsTheLifecycle(t *testing.T) {
 		}
 	})
 }
+
+func TestAMissingMasterKeyPointsAtTheConfigBeforeANewKey(t *testing.T) {
+	dir, where := newLocalRing(t)
+	noEnv := testproc.Cmd{Dir: dir, Env: []string{"FIELDSEAL_MASTER_KEY="}}
+	t.Run("rotate without --config points at --config and warns that a new key cannot open the ring", func(t *testing.T) {
+		res := testproc.Exec(t, noEnv, fieldsealBin, "keys", "rotate", where[0], where[1])
+		if res.Code != 1 || !bytes.Contains(res.Stderr, []byte("pass --config FILE")) ||
+			!bytes.Contains(res.Stderr, []byte("a new master key cannot open an existing ring")) || bytes.Contains(res.Stderr, []byte("keys master-key")) {
+			t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+		}
+	})
+	t.Run("init of a new ring names keys master-key", func(t *testing.T) {
+		res := testproc.Exec(t, noEnv, fieldsealBin, "keys", "init", "--ring", filepath.Join(dir, "new", "ring.json"))
+		if res.Code != 1 || !bytes.Contains(res.Stderr, []byte("fieldseal keys master-key > master.key")) {
+			t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+		}
+	})
+}
