@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -138,6 +140,10 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	case "restore":
 		if from == "" {
 			return errors.New("keys restore: --from FILE is required")
+		}
+		// Like keys init: a ring restored to a new place gets its directory.
+		if err := os.MkdirAll(filepath.Dir(l.RingFile), 0o700); err != nil {
+			return fmt.Errorf("keys restore: create ring directory: %w", err)
 		}
 		st, err = localkeys.RestoreBackup(from, mk, l.RingFile)
 	case "retire":

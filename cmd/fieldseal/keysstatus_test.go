@@ -106,3 +106,29 @@ func TestAMissingMasterKeyPointsAtTheConfigBeforeANewKey(t *testing.T) {
 		}
 	})
 }
+
+func TestBackupAndRestoreNameTheirFiles(t *testing.T) {
+	dir, where := newLocalRing(t)
+	out := filepath.Join(dir, "backup.json")
+	keys(t, dir, "backup", where, "--out", out)
+	t.Run("a second backup to the same name names the backup file and how to name backups", func(t *testing.T) {
+		res := keys(t, dir, "backup", where, "--out", out)
+		if res.Code != 1 || !bytes.Contains(res.Stderr, []byte(`backup file "`+out+`" exists`)) ||
+			bytes.Contains(res.Stderr, []byte("key ring file already exists")) || !bytes.Contains(res.Stderr, []byte("date +%Y%m%dT%H%M%S")) {
+			t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+		}
+	})
+	t.Run("a restore into a directory that does not exist yet creates it, private", func(t *testing.T) {
+		ring := filepath.Join(dir, "new", "place", "ring.json")
+		res := fieldseal(t, dir, "keys", "restore", "--from", out, "--ring", ring, where[2], where[3])
+		if res.Code != 0 || !bytes.Contains(res.Stdout, []byte("restore: done")) {
+			t.Fatalf("exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
+		}
+		if fi, err := os.Stat(filepath.Dir(ring)); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("ring directory: %v, err %v; want mode 0700", fi, err)
+		}
+		if res := fieldseal(t, dir, "keys", "verify", "--ring", ring, where[2], where[3]); res.Code != 0 {
+			t.Errorf("restored ring does not verify: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
+		}
+	})
+}

@@ -36,6 +36,8 @@ func withNextStep(err error, sub string, k *keyFlags, keys config.Keys) error {
 		default:
 			return fmt.Errorf("%w; generate one with `(umask 077; fieldseal keys master-key > master.key)` and pass --master-key-file master.key", err)
 		}
+	case sub == "backup" && errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%w; give each backup its own name, e.g. --out ring-$(date +%%Y%%m%%dT%%H%%M%%S).json", err)
 	case errors.Is(err, localkeys.ErrRingExists), errors.Is(err, awskeys.ErrRingExists):
 		if sub == "init" {
 			return fmt.Errorf("%w; `fieldseal keys status %s` shows it, and `keys init --if-absent` leaves an existing ring alone", err, k.where(keys, false))
