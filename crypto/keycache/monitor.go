@@ -24,6 +24,10 @@ type MonitorOptions struct {
 	// Now is the clock for the ring age (default time.Now); give it the
 	// cache's Options.Now.
 	Now func() time.Time
+	// NoRingHint tells an operator what to check when a load fails with no
+	// ring in service yet (a missing ring, a master key or KMS key that does
+	// not open it); it is logged as "hint" on those lines only.
+	NoRingHint string
 }
 
 // Monitor is the Observer a process gives its Cache: it logs key events
@@ -41,8 +45,9 @@ type MonitorOptions struct {
 // keys_rotation_failed (error) and keys_rotation_due (warn, once per
 // primary, when the process may not rotate), with "reason".
 type Monitor struct {
-	log zerolog.Logger
-	now func() time.Time
+	log        zerolog.Logger
+	now        func() time.Time
+	noRingHint string
 	// lastSuccess is Refresh.Time of the last success, in Unix
 	// nanoseconds; 0 before the first.
 	lastSuccess atomic.Int64
@@ -100,8 +105,9 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	}
 	reg := opts.Registerer
 	m := &Monitor{
-		log: opts.Logger,
-		now: opts.Now,
+		log:        opts.Logger,
+		now:        opts.Now,
+		noRingHint: opts.NoRingHint,
 		refreshes: promreg.CounterVec(reg, "fieldseal_keys_refresh_total",
 			"Key ring refreshes by result (loaded, unchanged, error).", "result"),
 		duration: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -168,9 +174,16 @@ func (m *Monitor) Refreshed(r Refresh) {
 	}
 	m.failures.Set(float64(r.Failures))
 	if r.Result == ResultError {
-		m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
-			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil).
-			Str("serving_revision", r.Ring.Revision()).Msg("key ring refresh failed; keeping the ring in service")
+		ev := m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
+			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil)
+		if r.Ring == nil {
+			if m.noRingHint != "" {
+				ev = ev.Str("hint", m.noRingHint)
+			}
+			ev.Msg("key ring load failed and no ring is in service: protected routes are refused until a load succeeds")
+			return
+		}
+		ev.Str("serving_revision", r.Ring.Revision()).Msg("key ring refresh failed; keeping the ring in service")
 		return
 	}
 	m.lastSuccess.Store(r.Time.UnixNano())

@@ -66,3 +66,26 @@ func TestMonitorLogsKeyEventsWithStableFields(t *testing.T) {
 		t.Errorf("error line = %v", failed)
 	}
 }
+
+func TestMonitorSaysWhenNoRingIsInService(t *testing.T) {
+	path, mk := localRing(t)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c := keycache.New(localkeys.New(path, mk), keycache.Options{
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(&out), NoRingHint: "run keys init"}),
+	})
+	if err := c.Refresh(context.Background()); err == nil {
+		t.Fatal("a missing ring loaded")
+	}
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", out.Bytes(), err)
+	}
+	msg, _ := line["message"].(string)
+	if line["event"] != "keys_error" || line["serving"] != false || line["hint"] != "run keys init" ||
+		!bytes.Contains([]byte(msg), []byte("no ring is in service")) || bytes.Contains([]byte(msg), []byte("keeping the ring")) {
+		t.Errorf("log line = %v", line)
+	}
+}
