@@ -165,6 +165,35 @@ const keysUsage = `keys SUBCOMMAND [flags]
   status      print the ring: versions, primary, ages (never key material)
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
+// keysSummary is the description `keys SUBCOMMAND --help` prints.
+func keysSummary(sub string) string {
+	switch sub {
+	case "init":
+		return "Create a key ring with data key version 1. It refuses to overwrite a ring\n(--if-absent: succeed without a change when one exists)."
+	case "rotate":
+		return "Add a data key version and make it primary; running sidecars pick it up on\ntheir next refresh and old values still open. The lookup version of\ndeterministic classes stays where it is."
+	case "rotate-lookup":
+		return "Make the primary the lookup version that deterministic classes seal under\n(adds no key: rotate first for a new one). Deterministic values then seal\ndifferently: search by both (POST /v1/lookup lists the old values in\n\"others\") until they are re-sealed."
+	case "status":
+		return "Print the key ring: its versions with their state, the primary, lookup and\nminimum versions and their ages (never key material)."
+	case "verify":
+		return "Unwrap every key version and check the ring's signed metadata; exit 1\nnaming each bad version."
+	case "backup":
+		return "Write a self-describing, checksummed backup of the ring (wrapped keys and\nsigned metadata, never a plaintext key) to a new file."
+	case "restore":
+		return "Check a backup and write its ring (to --ring or --secret-id, the original\nor a new one); never overwrites a ring."
+	case "retire":
+		return "Retire a key version: it still opens values but never seals again."
+	case "min-version":
+		return "Set the minimum version: versions below it stop opening (reversible)."
+	case "destroy":
+		return "Delete a key version's wrapped key for good (crypto-shredding): values\nsealed under it report \"destroyed\". Needs --yes."
+	case "rewrap":
+		return "Move a local ring to a new master key; values keep opening and the old\nmaster key no longer opens the ring."
+	}
+	return "Manage the key ring: " + sub + "."
+}
+
 func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
 		fmt.Fprintf(stdout, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
@@ -194,7 +223,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var k keyFlags
 	var ifCMKRotated, ifAbsent, asJSON bool
 	var olderThan ageFlag
-	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stdout, stderr)
+	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", keysSummary(sub), stdout, stderr)
 	k.register(fs)
 	if sub == "rotate" {
 		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")

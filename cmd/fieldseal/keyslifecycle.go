@@ -48,7 +48,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	if sub == "retire" || sub == "min-version" || sub == "destroy" {
 		usageLine = "keys " + sub + " [flags] VERSION"
 	}
-	fs := newFlags("keys "+sub, usageLine, "Key lifecycle: "+sub+".", stdout, stderr)
+	fs := newFlags("keys "+sub, usageLine, keysSummary(sub), stdout, stderr)
 	k.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	switch sub {

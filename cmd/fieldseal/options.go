@@ -135,7 +135,7 @@ func rotatorOptions(keys config.Keys, rotate keycache.RotateFunc, observer keyca
 	if why == "" {
 		opts.Rotate = rotate
 	}
-	ev := log.Info().Str("event", "keys_rotation_policy").Dur("max_age", r.MaxAge).Int64("max_seals", r.MaxSeals).Bool("sidecar_rotates", opts.Rotate != nil)
+	ev := log.Info().Str("event", "keys_rotation_policy").Float64("max_age_seconds", r.MaxAge.Seconds()).Int64("max_seals", r.MaxSeals).Bool("sidecar_rotates", opts.Rotate != nil)
 	if why != "" {
 		ev = ev.Str("reason", why)
 	}

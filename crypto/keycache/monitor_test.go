@@ -58,7 +58,7 @@ func TestMonitorLogsKeyEventsWithStableFields(t *testing.T) {
 	rev := c.Keyring().Revision()
 	loaded, failed := lines[0], lines[1]
 	if loaded["level"] != "info" || loaded["revision"] != rev || loaded["primary"] != 1.0 ||
-		!slices.Equal(loaded["versions"].([]any), []any{1.0}) || loaded["duration"] == nil {
+		!slices.Equal(loaded["versions"].([]any), []any{1.0}) || loaded["duration_seconds"] == nil || loaded["message"] != "key ring loaded" {
 		t.Errorf("loaded line = %v", loaded)
 	}
 	if failed["level"] != "error" || failed["error"] == nil || failed["consecutive_failures"] != 1.0 ||
