@@ -324,3 +324,9 @@ func (c *Config) Masks() map[string]mask.Spec {
 	}
 	return m
 }
+
+// ParseDuration parses a duration the way config files write one: a Go
+// duration (30s, 15m, 1h30m) or a whole number of days (90d). Command-line
+// flags that take a duration a config key also takes use it, so both accept
+// the same text.
+func ParseDuration(s string) (time.Duration, error) { return strictyaml.ParseDuration(s) }

@@ -87,6 +87,8 @@ func TestParseValues(t *testing.T) {
 		{"keys refresh every 15m by default", "", func(c *Config) any { return c.Keys.RefreshInterval }, 15 * time.Minute},
 		{"keys.rotation is read", "keys: {rotation: {max_age: 2160h, max_seals: 1000, sidecar: yes}}",
 			func(c *Config) any { return c.Keys.Rotation }, Rotation{MaxAge: 2160 * time.Hour, MaxSeals: 1000, Sidecar: RotateYes}},
+		{"a duration in whole days is read as the CLI flags read it", "keys: {rotation: {max_age: 90d}}",
+			func(c *Config) any { return c.Keys.Rotation.MaxAge }, 90 * 24 * time.Hour},
 		{"keys.rotation bounds nothing by default", "", func(c *Config) any { return c.Keys.Rotation }, Rotation{Sidecar: RotateAuto}},
 		{"sealed on_open_error is kept", "on_open_error: sealed", func(c *Config) any { return c.OnOpenError }, OnOpenErrorSealed},
 		{"a route context header is read", "classes: {e: }\nroutes:\n- name: r\n  methods: [GET]\n  paths: [/x]\n  context: {header: X-Tenant-ID}\n  response: [{path: a, class: e}]",
@@ -135,6 +137,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"an upstream without host is refused", "upstream: http://\n", []string{`c.yaml:1: upstream: "http://" is not`}},
 		{"credentials in the upstream are refused", "upstream: http://u:p@x\n", []string{"c.yaml:1: upstream must not carry credentials"}},
 		{"a bad duration is reported", up + "limits: {upstream_timeout: 30}\n", []string{`c.yaml:2: limits.upstream_timeout: "30" is not a duration`}},
+		{"a fractional day is not a duration", up + "keys: {rotation: {max_age: 1.5d}}\n", []string{`c.yaml:2: keys.rotation.max_age: "1.5d" is not a duration`}},
 		{"a negative duration is refused", up + "keys: {refresh_interval: -1m}\n", []string{"c.yaml:2: keys.refresh_interval must be positive"}},
 		{"a negative max_stale is refused", up + "keys: {max_stale: -1m}\n", []string{"c.yaml:2: keys.max_stale must be positive, or 0s for no bound"}},
 		{"negative rotation bounds and an unknown sidecar mode are refused", up + "keys:\n  rotation:\n    max_age: -1h\n    max_seals: -5\n    sidecar: always\n", []string{

@@ -58,7 +58,7 @@ func keyDocs() []keyDoc {
 		{"keys.refresh_interval", "duration", dur(func(c *Config) time.Duration { return c.Keys.RefreshInterval }), "how often the key ring is checked for a rotation (one Secrets Manager call with aws; a load only when it changed), at a random phase per process; a new primary is in use everywhere within this time, values sealed under it open at once through an on-demand refresh. The default keeps 10,000 aws sidecars under $5 a day (README, Fleet cost)."},
 		{"keys.max_stale", "duration", dur(func(c *Config) time.Duration { return c.Keys.MaxStale }), "the longest time the key ring is served without a successful refresh; past it protected routes are refused and /readyz fails (0s: no bound); when set, at least three times refresh_interval."},
 		{"keys.rotation", "section", nil, "the section of rotation on age and on use by the sidecar; without a bound the ring rotates only by keys rotate (the chart's CronJob runs keys rotate --if-older-than 90d)."},
-		{"keys.rotation.max_age", "duration", dur(func(c *Config) time.Duration { return c.Keys.Rotation.MaxAge }), "the age past which the primary key version is due for rotation (0s: no bound)."},
+		{"keys.rotation.max_age", "duration", dur(func(c *Config) time.Duration { return c.Keys.Rotation.MaxAge }), "the age past which the primary key version is due for rotation, e.g. 90d as keys rotate --if-older-than takes it (0s: no bound)."},
 		{"keys.rotation.max_seals", "integer", str(func(c *Config) string { return fmt.Sprint(c.Keys.Rotation.MaxSeals) }), "the number of values this process seals under the primary key version past which it is due for rotation (0: no bound); counts are per process, see fieldseal_keys_seals_total."},
 		{"keys.rotation.sidecar", "auto | yes | no", str(func(c *Config) string { return string(c.Keys.Rotation.Sidecar) }), `whether the sidecar rotates the ring itself when the primary is due: "auto" does for the local provider when the ring file's directory is writable and not for aws, "yes" does (aws: with the permissions of keys rotate), "no" never; a sidecar that does not sets fieldseal_keys_rotation_due and logs keys_rotation_due. Racing sidecars add one version between them.`},
 		{"keys.local", "section", nil, "the section of the local provider."},
@@ -135,7 +135,8 @@ func Reference() string {
 	b.WriteString("# fieldseal configuration keys\n\n")
 	b.WriteString("Generated from `config.Reference()`; do not edit by hand ")
 	b.WriteString("(`go test ./config -run TestReferenceDoc -update` regenerates it).\n")
-	b.WriteString("`[]` stands for every entry of a list, `<name>` for a class name, `<side>` for `request` or `response`.\n\n")
+	b.WriteString("`[]` stands for every entry of a list, `<name>` for a class name, `<side>` for `request` or `response`.\n")
+	b.WriteString("A `duration` is a Go duration (`30s`, `15m`, `1h30m`) or whole days (`90d`).\n\n")
 	b.WriteString("| Key | Type | Default | Meaning |\n| --- | --- | --- | --- |\n")
 	for _, k := range keyDocs() {
 		d := ""

@@ -8,6 +8,7 @@ import (
 
 	"strconv"
 
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"github.com/fieldseal/fieldseal/rewrite"
 	"github.com/fieldseal/fieldseal/transform"
@@ -100,6 +101,17 @@ var errorClasses = jsonerror.NewTable(
 	jsonerror.NewRow(ErrUpstreamTimeout, http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time"),
 	jsonerror.NewRow(ErrUpstreamUnavailable, http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"),
 )
+
+// logHint is what an operator should check for err, for the "hint" field
+// of the request's error log line ("" when there is nothing to add). It
+// never goes into the client's error body: it speaks of the deployment.
+func logHint(err error) string {
+	if errors.Is(err, transform.ErrOpen) && errors.Is(err, crypto.ErrTampered) {
+		return "a value that does not authenticate under a key version the ring has is tampered or was sealed under another key ring or master key " +
+			"(a ring made again with keys init, a restore from another environment): compare the ring id of `fieldseal keys status` where it was written"
+	}
+	return ""
+}
 
 // classify is the one place where errors become HTTP statuses: the table,
 // then errors from the transport (ReverseProxy's ErrorHandler), which are

@@ -989,6 +989,9 @@ func (p *Proxy) logError(rs *reqState, c errorClass, err error) {
 	if c.Status >= 500 {
 		ev = p.log.Error()
 	}
+	if h := logHint(err); h != "" {
+		ev = ev.Str("hint", h)
+	}
 	ev.Str("request_id", rs.id).Str("route", route).Str("code", c.Code).Int("status", c.Status).Err(err).Msg("request failed")
 }
 

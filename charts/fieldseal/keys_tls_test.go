@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto/keycache"
 	"github.com/fieldseal/fieldseal/inject"
 )
 
@@ -127,6 +128,42 @@ func TestChartRefusesMasterKeyBesideTheRing(t *testing.T) {
 	} {
 		t.Run(tt.name+" is refused", func(t *testing.T) {
 			helmMustFail(t, ".", tt.want, tt.args...)
+		})
+	}
+}
+
+// The chart leaves keys.refresh_interval to the binary unless a value sets it,
+// so the sidecars poll at the interval the README's fleet-cost figures assume.
+func TestChartKeepsTheBinaryRefreshInterval(t *testing.T) {
+	m := decodeAll(t, helmTemplate(t, ".", "--set", "keys.provider=local"))
+	cm := configMapNamed(m, "fieldseal-fieldmap", namespace)
+	if cm == nil {
+		t.Fatal("field map not rendered")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cm.Data["config.yaml"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("rendered config does not load: %v", err)
+	}
+	if c.Keys.RefreshInterval != keycache.DefaultInterval {
+		t.Errorf("rendered keys.refresh_interval = %v, want the binary default %v", c.Keys.RefreshInterval, keycache.DefaultInterval)
+	}
+}
+
+func TestChartRefusesValuesTheSidecarWouldFailOn(t *testing.T) {
+	for _, tc := range []struct{ name, want, set string }{
+		{"a master key file in the ring's mount is refused as the injector would", "already a mount of the sidecar",
+			"keys.local.masterKeyFile.path=/var/run/fieldseal/keys/master-key"},
+		{"a master key file in the config mount is refused as the injector would", "already a mount of the sidecar",
+			"keys.local.masterKeyFile.path=/etc/fieldseal/master-key"},
+		{"a refresh interval that is not a duration is refused by the schema", "refreshInterval",
+			"fieldMap.refreshInterval=15x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			helmMustFail(t, ".", tc.want, "--set", "keys.provider=local", "--set", tc.set)
 		})
 	}
 }

@@ -51,6 +51,14 @@ func TestHelpGoesToStdoutWithExitZero(t *testing.T) {
 			t.Errorf("keys init --help lists the help flag more than once:\n%s", out)
 		}
 	})
+	t.Run("each keys subcommand describes itself", func(t *testing.T) {
+		for _, sub := range append([]string{"init", "rotate", "rotate-lookup", "status"}, lifecycleSubcommands...) {
+			out := string(fieldseal(t, "", "keys", sub, "--help").Stdout)
+			if strings.Contains(out, "Manage the key ring: ") || strings.Contains(out, "Key lifecycle: ") {
+				t.Errorf("keys %s --help has a placeholder description:\n%s", sub, out)
+			}
+		}
+	})
 	t.Run("a flag error still goes to stderr with exit 2", func(t *testing.T) {
 		res := fieldseal(t, "", "keys", "status", "--no-such-flag")
 		if res.Code != 2 || len(res.Stdout) != 0 || !bytes.Contains(res.Stderr, []byte("no-such-flag")) || !bytes.Contains(res.Stderr, []byte("Usage")) {
@@ -116,7 +124,7 @@ func TestConfigCheckProblems(t *testing.T) {
 func TestConfigCheckWarnsAboutKeyFilesNotYetMade(t *testing.T) {
 	dir, _ := writeConfig(t, "upstream: http://127.0.0.1:3000\n"+checkKeys)
 	res := fieldseal(t, dir, "config", "check", "fieldseal.yaml")
-	if res.Code != 0 || !bytes.Contains(res.Stdout, []byte("ok (")) || !bytes.Contains(res.Stdout, []byte("2 warning(s)")) {
+	if res.Code != 0 || !bytes.Contains(res.Stdout, []byte("ok (")) || !bytes.Contains(res.Stdout, []byte("2 warnings")) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 with 2 warnings", res.Code, res.Stdout, res.Stderr)
 	}
 	for _, want := range []string{
@@ -184,5 +192,13 @@ func TestKeyErrorsNameTheNextStep(t *testing.T) {
 	}
 	if after, err := os.ReadFile(ring); err != nil || !bytes.Equal(before, after) {
 		t.Errorf("init --if-absent changed the ring file (err %v)", err)
+	}
+}
+
+func TestConfigCheckCountsInWords(t *testing.T) {
+	dir, _ := writeConfig(t, "upstream: http://127.0.0.1:3000\nclasses: {email: {}}\nroutes:\n  - name: r\n    methods: [POST]\n    paths: [/c]\n    request: [{path: email, class: email}]\n")
+	res := fieldseal(t, dir, "config", "check", "fieldseal.yaml")
+	if !bytes.Contains(res.Stdout, []byte("ok (1 class, 1 route, key provider local")) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want one class and one route in the singular", res.Code, res.Stdout, res.Stderr)
 	}
 }

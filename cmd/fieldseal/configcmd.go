@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/lineerr"
@@ -47,9 +48,9 @@ func runConfig(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	note := ""
 	if len(warnings) > 0 {
-		note = fmt.Sprintf(", %d warning(s)", len(warnings))
+		note = ", " + count(len(warnings), "warning")
 	}
-	_, err = fmt.Fprintf(stdout, "%s: ok (%d classes, %d routes, key provider %s%s)\n", fs.Arg(0), len(fm.Classes()), len(cfg.Routes), cfg.Keys.Provider, note)
+	_, err = fmt.Fprintf(stdout, "%s: ok (%s, %s, key provider %s%s)\n", fs.Arg(0), count(len(fm.Classes()), "class"), count(len(cfg.Routes), "route"), cfg.Keys.Provider, note)
 	return err
 }
 
@@ -102,4 +103,15 @@ func unjoin(err error) []problem {
 		line = ce.Line
 	}
 	return []problem{{line: line, msg: err.Error()}}
+}
+
+// count writes n and noun, in the plural unless n is 1 ("1 class", "3 routes").
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

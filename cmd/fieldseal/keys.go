@@ -165,6 +165,35 @@ const keysUsage = `keys SUBCOMMAND [flags]
   status      print the ring: versions, primary, ages (never key material)
   master-key  print a new random master key for the local provider (base64)` + lifecycleUsage
 
+// keysSummary is the description `keys SUBCOMMAND --help` prints.
+func keysSummary(sub string) string {
+	switch sub {
+	case "init":
+		return "Create a key ring with data key version 1. It refuses to overwrite a ring\n(--if-absent: succeed without a change when one exists)."
+	case "rotate":
+		return "Add a data key version and make it primary; running sidecars pick it up on\ntheir next refresh and old values still open. The lookup version of\ndeterministic classes stays where it is."
+	case "rotate-lookup":
+		return "Make the primary the lookup version that deterministic classes seal under\n(adds no key: rotate first for a new one). Deterministic values then seal\ndifferently: search by both (POST /v1/lookup lists the old values in\n\"others\") until they are re-sealed."
+	case "status":
+		return "Print the key ring: its versions with their state, the primary, lookup and\nminimum versions and their ages (never key material)."
+	case "verify":
+		return "Unwrap every key version and check the ring's signed metadata; exit 1\nnaming each bad version."
+	case "backup":
+		return "Write a self-describing, checksummed backup of the ring (wrapped keys and\nsigned metadata, never a plaintext key) to a new file."
+	case "restore":
+		return "Check a backup and write its ring (to --ring or --secret-id, the original\nor a new one); never overwrites a ring."
+	case "retire":
+		return "Retire a key version: it still opens values but never seals again."
+	case "min-version":
+		return "Set the minimum version: versions below it stop opening (reversible)."
+	case "destroy":
+		return "Delete a key version's wrapped key for good (crypto-shredding): values\nsealed under it report \"destroyed\". Needs --yes."
+	case "rewrap":
+		return "Move a local ring to a new master key; values keep opening and the old\nmaster key no longer opens the ring."
+	}
+	return "Manage the key ring: " + sub + "."
+}
+
 func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
 		fmt.Fprintf(stdout, "Usage: fieldseal %s\n\nRun 'fieldseal keys SUBCOMMAND --help' for its flags.\n", keysUsage)
@@ -194,7 +223,7 @@ func runKeys(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var k keyFlags
 	var ifCMKRotated, ifAbsent, asJSON bool
 	var olderThan ageFlag
-	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", "Manage the key ring: "+sub+".", stdout, stderr)
+	fs := newFlags("keys "+sub, "keys "+sub+" [flags]", keysSummary(sub), stdout, stderr)
 	k.register(fs)
 	if sub == "rotate" {
 		fs.BoolVar(&ifCMKRotated, "if-cmk-rotated", false, "aws: rotate only if the KMS key rotated since the ring last followed it")
@@ -255,6 +284,7 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 	}
 	var st *localkeys.Status
 	var err error
+	var prevLookup uint32
 	switch sub {
 	case "status":
 		st, err = localkeys.ReadStatus(l.RingFile)
@@ -271,6 +301,9 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 			}
 			st, err = localkeys.Init(l.RingFile, mk, change.local())
 		} else if sub == "rotate-lookup" {
+			if before, err := localkeys.ReadStatus(l.RingFile); err == nil {
+				prevLookup = before.Lookup
+			}
 			st, err = localkeys.RotateLookup(l.RingFile, mk, change.local())
 		} else {
 			st, err = localkeys.RotateIf(l.RingFile, mk, cond.due, change.local())
@@ -283,8 +316,10 @@ func keysLocal(sub string, cond rotateCond, asJSON bool, l config.LocalKeys, std
 	if sub == "rotate" {
 		fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, st.Keys))
 	}
-	fmt.Fprintf(stdout, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\nrevision: %s\n", st.Path, st.RingID, st.Primary, st.Lookup, st.Revision)
-	return writeVersions(stdout, st.Keys, time.Now())
+	if sub == "rotate-lookup" {
+		writeLookupMoved(stdout, prevLookup, st.Lookup)
+	}
+	return writeLocalStatus(stdout, st, time.Now())
 }
 
 // keysAWS runs a ring command against the aws ring; a change is recorded
@@ -294,6 +329,7 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 	opts.BeforeWrite = change.aws
 	var st *awskeys.Status
 	var err error
+	var prevLookup uint32
 	switch {
 	case sub == "init":
 		st, err = awskeys.Init(ctx, opts)
@@ -305,6 +341,9 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 	case sub == "rotate":
 		st, err = awskeys.RotateIf(ctx, opts, cond.due)
 	case sub == "rotate-lookup":
+		if before, err := awskeys.ReadStatus(ctx, opts); err == nil {
+			prevLookup = before.Lookup
+		}
 		st, err = awskeys.RotateLookup(ctx, opts)
 	default:
 		st, err = awskeys.ReadStatus(ctx, opts)
@@ -326,18 +365,69 @@ func keysAWS(ctx context.Context, sub string, cond rotateCond, asJSON bool, keys
 			fmt.Fprintln(stdout, cond.verdict(st.Rotated, st.Primary, infos))
 		}
 	}
+	if sub == "rotate-lookup" {
+		writeLookupMoved(stdout, prevLookup, st.Lookup)
+	}
 	return st.WriteText(stdout, time.Now())
 }
 
-func writeVersions(w io.Writer, keys []crypto.KeyInfo, now time.Time) error {
+// writeLookupMoved reports a rotate-lookup that made now the lookup version
+// (before: the lookup version it read first, 0 if it could not). When the
+// version moved, values of deterministic classes sealed before seal
+// differently now, so equality lookups must also search the old ones.
+func writeLookupMoved(w io.Writer, before, now uint32) {
+	if before == now {
+		fmt.Fprintf(w, "rotate-lookup: done, v%d already was the lookup version; nothing changed\n", now)
+		return
+	}
+	fmt.Fprintf(w, "rotate-lookup: done, deterministic values now seal under v%d\n", now)
+	fmt.Fprintln(w, "warning: values of deterministic classes sealed before seal differently now; until they are re-sealed, search for both: "+
+		"POST /v1/lookup lists a value's seals under the other versions in \"others\" (with no deterministic class there is nothing to re-seal)")
+}
+
+// writeLocalStatus writes a local ring's status as text: the ring, its
+// primary, lookup and minimum versions, its revision, and one row a version
+// with its lifecycle state. It never prints key material.
+func writeLocalStatus(w io.Writer, st *localkeys.Status, now time.Time) error {
+	fmt.Fprintf(w, "ring %s (%s)\nprimary: v%d\nlookup: v%d (deterministic values)\n", st.Path, st.RingID, st.Primary, st.Lookup)
+	if st.MinVersion > 1 {
+		fmt.Fprintf(w, "minimum version: v%d (versions below it do not open)\n", st.MinVersion)
+	}
+	fmt.Fprintf(w, "revision: %s\n", st.Revision)
+	return writeVersions(w, st.Keys, st.MinVersion, now)
+}
+
+// writeVersions writes one row a key version: its creation time and age
+// (none for a destroyed version, which keeps no record of either), whether
+// it is the primary or the lookup version, and its lifecycle state; versions
+// below minVersion keep their key but do not open ("below minimum").
+func writeVersions(w io.Writer, keys []crypto.KeyInfo, minVersion uint32, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tPRIMARY")
+	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tPRIMARY\tLOOKUP\tSTATE")
 	for _, k := range keys {
-		primary := ""
+		primary, lookup, state := "", "", "active"
 		if k.Primary {
 			primary = "yes"
 		}
-		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\n", k.ID, k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second), primary)
+		if k.Lookup {
+			lookup = "yes"
+		}
+		switch {
+		case k.ID < minVersion && !k.Created.IsZero():
+			state = "below minimum"
+		case k.Destroyed:
+			state = "destroyed"
+		case k.Retired:
+			state = "retired"
+		}
+		created, age := "-", "-"
+		if !k.Created.IsZero() {
+			created, age = k.Created.UTC().Format(time.RFC3339), now.Sub(k.Created).Round(time.Second).String()
+		}
+		if k.Destroyed && k.Created.IsZero() {
+			created, age = "destroyed", "destroyed"
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, created, age, primary, lookup, state)
 	}
 	return tw.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +48,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	if sub == "retire" || sub == "min-version" || sub == "destroy" {
 		usageLine = "keys " + sub + " [flags] VERSION"
 	}
-	fs := newFlags("keys "+sub, usageLine, "Key lifecycle: "+sub+".", stdout, stderr)
+	fs := newFlags("keys "+sub, usageLine, keysSummary(sub), stdout, stderr)
 	k.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	switch sub {
@@ -140,6 +142,10 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		fmt.Fprintf(stdout, "backup %s: ring %s, versions %v, primary v%d, sha256 %s\n", out, b.RingID, b.Versions, b.Primary, b.SHA256)
 		return nil
 	case "restore":
+		// Like keys init: a ring restored to a new place gets its directory.
+		if err := os.MkdirAll(filepath.Dir(l.RingFile), 0o700); err != nil {
+			return fmt.Errorf("keys restore: create ring directory: %w", err)
+		}
 		st, err = localkeys.RestoreBackup(from, mk, l.RingFile, change.local())
 	case "retire":
 		st, err = localkeys.Retire(l.RingFile, mk, id, change.local())
@@ -167,8 +173,8 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 	if asJSON {
 		return writeJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "%s: done\nring %s (%s)\nprimary: v%d\nrevision: %s\n", sub, st.Path, st.RingID, st.Primary, st.Revision)
-	return writeVersions(stdout, st.Keys, time.Now())
+	fmt.Fprintf(stdout, "%s: done\n", sub)
+	return writeLocalStatus(stdout, st, time.Now())
 }
 
 // lifecycleAWS runs one lifecycle subcommand against the aws ring; a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldseal/fieldseal/config"
 	"github.com/fieldseal/fieldseal/crypto"
 )
 
@@ -81,20 +82,12 @@ func (a *ageFlag) Set(s string) error {
 	return nil
 }
 
-// parseAge parses a positive Go duration or a whole number of days ("90d").
+// parseAge parses a positive age in the config files' duration syntax: a
+// Go duration or a whole number of days ("90d").
 func parseAge(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseUint(days, 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("age %q: want whole days (90d) or a Go duration (2160h)", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("age %q: want whole days (90d) or a Go duration (2160h)", s)
-		}
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("age %q: want whole days (90d) or a Go duration (2160h)", s)
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("age %q: must be positive", s)

@@ -16,13 +16,28 @@ import (
 // withNextStep adds to err, from a `keys` subcommand, the command that
 // resolves it where there is one: a missing ring is created by `keys init`,
 // a missing master key file by `keys master-key`, and an existing ring is
-// inspected with `keys status` rather than created again. The commands
+// inspected with `keys status` rather than created again, and a lookup
+// version in the way is moved by `keys rotate-lookup`. The commands
 // repeat the flags the user gave, so they can be run as printed.
 func withNextStep(err error, sub string, k *keyFlags, keys config.Keys) error {
 	if err == nil {
 		return nil
 	}
 	switch {
+	case errors.Is(err, localkeys.ErrLookupVersion), errors.Is(err, awskeys.ErrLookupVersion):
+		return fmt.Errorf("%w; with no deterministic class (mode: deterministic) in the field map `fieldseal keys rotate-lookup %s` is harmless: there is nothing to re-seal", err, k.where(keys, false))
+	case errors.Is(err, localkeys.ErrNoMasterKey):
+		ringExists := keys.Local.RingFile != "" && !missing(keys.Local.RingFile)
+		switch {
+		case k.configFile == "" && (ringExists || sub != "init"):
+			return fmt.Errorf("%w; pass --config FILE to use the master key its keys.local section names, or give the master key the ring was made with (--master-key-file FILE or FIELDSEAL_MASTER_KEY): a new master key cannot open an existing ring", err)
+		case ringExists || sub != "init":
+			return fmt.Errorf("%w; give the master key the ring was made with: a new master key cannot open an existing ring", err)
+		default:
+			return fmt.Errorf("%w; generate one with `(umask 077; fieldseal keys master-key > master.key)` and pass --master-key-file master.key", err)
+		}
+	case sub == "backup" && errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%w; give each backup its own name, e.g. --out ring-$(date +%%Y%%m%%dT%%H%%M%%S).json", err)
 	case errors.Is(err, localkeys.ErrRingExists), errors.Is(err, awskeys.ErrRingExists):
 		if sub == "init" {
 			return fmt.Errorf("%w; `fieldseal keys status %s` shows it, and `keys init --if-absent` leaves an existing ring alone", err, k.where(keys, false))

@@ -94,8 +94,17 @@ func keyCacheOptions(keys config.Keys, reg prometheus.Registerer, log zerolog.Lo
 	return keycache.Options{
 		Interval: keys.RefreshInterval,
 		MaxStale: keys.MaxStale,
-		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg}),
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: log, Registerer: reg, NoRingHint: noRingHint(keys)}),
 	}
+}
+
+// noRingHint is what to check when the sidecar starts and its key source
+// gives no ring.
+func noRingHint(keys config.Keys) string {
+	if keys.Provider == config.ProviderAWS {
+		return "create the ring with `fieldseal keys init --config FILE` if the secret does not exist, else check keys.aws (secret id, region) and the KMS and Secrets Manager permissions"
+	}
+	return "create the ring with `fieldseal keys init --config FILE` if " + keys.Local.RingFile + " does not exist, else check that the master key is the one the ring was made with (`fieldseal keys verify --config FILE`)"
 }
 
 // rotatorOptions maps keys.rotation to the Rotator's options, monitored by
@@ -126,7 +135,7 @@ func rotatorOptions(keys config.Keys, rotate keycache.RotateFunc, observer keyca
 	if why == "" {
 		opts.Rotate = rotate
 	}
-	ev := log.Info().Str("event", "keys_rotation_policy").Dur("max_age", r.MaxAge).Int64("max_seals", r.MaxSeals).Bool("sidecar_rotates", opts.Rotate != nil)
+	ev := log.Info().Str("event", "keys_rotation_policy").Float64("max_age_seconds", r.MaxAge.Seconds()).Int64("max_seals", r.MaxSeals).Bool("sidecar_rotates", opts.Rotate != nil)
 	if why != "" {
 		ev = ev.Str("reason", why)
 	}

@@ -89,10 +89,11 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 	}
 	fmt.Fprintf(tw, "cmk rotation followed:\t%s\n", seen)
 	fmt.Fprintf(tw, "primary:\tv%d\n", s.Primary)
-	fmt.Fprintf(tw, "lookup:\tv%d (deterministic values)\n\n", s.Lookup)
+	fmt.Fprintf(tw, "lookup:\tv%d (deterministic values)\n", s.Lookup)
 	if s.MinVersion > 1 {
-		fmt.Fprintf(tw, "minimum version:\tv%d\n", s.MinVersion)
+		fmt.Fprintf(tw, "minimum version:\tv%d (versions below it do not open)\n", s.MinVersion)
 	}
+	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "VERSION\tCREATED\tAGE\tWRAPPED UNDER\tPRIMARY\tSTATE")
 	for _, v := range s.Versions {
 		mark, state := "", ""

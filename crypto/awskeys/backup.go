@@ -174,7 +174,7 @@ func RestoreBackup(ctx context.Context, opts Options, file string) (*Status, err
 func createFile(path string, data []byte) error {
 	err := atomicfile.Create(path, data)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%q exists; backups are never overwritten", path)
+		return fmt.Errorf("backup file %q exists; backups are never overwritten: %w", path, fs.ErrExist)
 	}
 	if err != nil {
 		return fmt.Errorf("write backup file: %w", err)

@@ -24,6 +24,10 @@ type MonitorOptions struct {
 	// Now is the clock for the ring age (default time.Now); give it the
 	// cache's Options.Now.
 	Now func() time.Time
+	// NoRingHint tells an operator what to check when a load fails with no
+	// ring in service yet (a missing ring, a master key or KMS key that does
+	// not open it); it is logged as "hint" on those lines only.
+	NoRingHint string
 }
 
 // Monitor is the Observer a process gives its Cache: it logs key events
@@ -32,17 +36,18 @@ type MonitorOptions struct {
 //
 // Log lines have stable fields: "event" (keys_loaded, keys_refreshed,
 // keys_rotation_seen, keys_error), "revision", "primary", "versions",
-// "duration"; on errors "error", "consecutive_failures", "serving" and
+// "duration_seconds"; on errors "error", "consecutive_failures", "serving" and
 // "serving_revision". A load that finds the revision in service and a
 // change check that finds the ring current are counted, not logged. With
 // Options.MaxStale, keys_stale_warning (warn), keys_stale_refused (error)
-// and keys_stale_recovered (info) carry "age", "max_stale" and, while
+// and keys_stale_recovered (info) carry "age_seconds", "max_stale_seconds" and, while
 // refreshes fail, "last_error". A Rotator's checks log keys_rotated (info),
 // keys_rotation_failed (error) and keys_rotation_due (warn, once per
 // primary, when the process may not rotate), with "reason".
 type Monitor struct {
-	log zerolog.Logger
-	now func() time.Time
+	log        zerolog.Logger
+	now        func() time.Time
+	noRingHint string
 	// lastSuccess is Refresh.Time of the last success, in Unix
 	// nanoseconds; 0 before the first.
 	lastSuccess atomic.Int64
@@ -100,8 +105,9 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	}
 	reg := opts.Registerer
 	m := &Monitor{
-		log: opts.Logger,
-		now: opts.Now,
+		log:        opts.Logger,
+		now:        opts.Now,
+		noRingHint: opts.NoRingHint,
 		refreshes: promreg.CounterVec(reg, "fieldseal_keys_refresh_total",
 			"Key ring refreshes by result (loaded, unchanged, error).", "result"),
 		duration: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -157,6 +163,19 @@ func (m *Monitor) ringAge() float64 {
 	return m.now().Sub(time.Unix(0, last)).Seconds()
 }
 
+// loadMessage is the log message of a load's key event kind.
+func loadMessage(kind string) string {
+	switch kind {
+	case EventLoaded:
+		return "key ring loaded"
+	case EventRefreshed:
+		return "key ring refreshed: a new revision with the same primary"
+	case EventRotationSeen:
+		return "key ring rotation seen: a new primary is in use"
+	}
+	return "key ring " + kind
+}
+
 // Refreshed counts r and logs its key event, if any.
 func (m *Monitor) Refreshed(r Refresh) {
 	m.refreshes.WithLabelValues(string(r.Result)).Inc()
@@ -168,9 +187,16 @@ func (m *Monitor) Refreshed(r Refresh) {
 	}
 	m.failures.Set(float64(r.Failures))
 	if r.Result == ResultError {
-		m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
-			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil).
-			Str("serving_revision", r.Ring.Revision()).Msg("key ring refresh failed; keeping the ring in service")
+		ev := m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
+			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil)
+		if r.Ring == nil {
+			if m.noRingHint != "" {
+				ev = ev.Str("hint", m.noRingHint)
+			}
+			ev.Msg("key ring load failed and no ring is in service: protected routes are refused until a load succeeds")
+			return
+		}
+		ev.Str("serving_revision", r.Ring.Revision()).Msg("key ring refresh failed; keeping the ring in service")
 		return
 	}
 	m.lastSuccess.Store(r.Time.UnixNano())
@@ -185,7 +211,7 @@ func (m *Monitor) Refreshed(r Refresh) {
 	}
 	m.log.Info().Str("event", "keys_"+ev.Kind).Str("revision", ev.Revision).
 		Uint32("primary", ev.Primary).Uints32("versions", ev.Versions).
-		Dur("duration", ev.Duration).Msg("key ring " + ev.Kind)
+		Float64("duration_seconds", ev.Duration.Seconds()).Msg(loadMessage(ev.Kind))
 }
 
 // UnknownKey counts one on-demand lookup of a key id the ring lacked.
@@ -213,7 +239,7 @@ func (m *Monitor) Stale(s Staleness) {
 	default:
 		return
 	}
-	ev = ev.Str("event", "keys_"+s.Event).Dur("age", s.Age).Dur("max_stale", s.MaxStale)
+	ev = ev.Str("event", "keys_"+s.Event).Float64("age_seconds", s.Age.Seconds()).Float64("max_stale_seconds", s.MaxStale.Seconds())
 	if s.LastError != "" {
 		ev = ev.Str("last_error", s.LastError)
 	}
@@ -244,13 +270,13 @@ func (m *Monitor) RotationChecked(c RotationCheck) {
 	switch {
 	case c.Result == RotationRotated:
 		m.log.Info().Str("event", "keys_"+EventRotated).Str("reason", c.Reason).Uint32("previous_primary", c.Primary).
-			Dur("age", c.Age).Uint64("seals", c.Seals).Msg("key ring rotated: the primary passed its keys.rotation bound")
+			Float64("age_seconds", c.Age.Seconds()).Uint64("seals", c.Seals).Msg("key ring rotated: the primary passed its keys.rotation bound")
 	case c.Result == RotationFailed:
 		m.log.Error().Str("event", "keys_rotation_failed").Str("reason", c.Reason).Uint32("primary", c.Primary).Err(c.Err).
 			Msg("rotating the key ring failed; retrying")
 	case c.FirstDue && !c.CanRotate:
 		m.log.Warn().Str("event", "keys_"+EventRotationDue).Str("reason", c.Reason).Uint32("primary", c.Primary).
-			Dur("age", c.Age).Uint64("seals", c.Seals).
+			Float64("age_seconds", c.Age.Seconds()).Uint64("seals", c.Seals).
 			Msg("the primary key version passed its keys.rotation bound; run `fieldseal keys rotate` (this sidecar may not write the ring)")
 	}
 }

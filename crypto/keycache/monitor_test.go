@@ -58,11 +58,34 @@ func TestMonitorLogsKeyEventsWithStableFields(t *testing.T) {
 	rev := c.Keyring().Revision()
 	loaded, failed := lines[0], lines[1]
 	if loaded["level"] != "info" || loaded["revision"] != rev || loaded["primary"] != 1.0 ||
-		!slices.Equal(loaded["versions"].([]any), []any{1.0}) || loaded["duration"] == nil {
+		!slices.Equal(loaded["versions"].([]any), []any{1.0}) || loaded["duration_seconds"] == nil || loaded["message"] != "key ring loaded" {
 		t.Errorf("loaded line = %v", loaded)
 	}
 	if failed["level"] != "error" || failed["error"] == nil || failed["consecutive_failures"] != 1.0 ||
 		failed["serving"] != true || failed["serving_revision"] != rev {
 		t.Errorf("error line = %v", failed)
+	}
+}
+
+func TestMonitorSaysWhenNoRingIsInService(t *testing.T) {
+	path, mk := localRing(t)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c := keycache.New(localkeys.New(path, mk), keycache.Options{
+		Observer: keycache.NewMonitor(keycache.MonitorOptions{Logger: zerolog.New(&out), NoRingHint: "run keys init"}),
+	})
+	if err := c.Refresh(context.Background()); err == nil {
+		t.Fatal("a missing ring loaded")
+	}
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", out.Bytes(), err)
+	}
+	msg, _ := line["message"].(string)
+	if line["event"] != "keys_error" || line["serving"] != false || line["hint"] != "run keys init" ||
+		!bytes.Contains([]byte(msg), []byte("no ring is in service")) || bytes.Contains([]byte(msg), []byte("keeping the ring")) {
+		t.Errorf("log line = %v", line)
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/atomicfile"
 )
 
 // BackupFormat is the "format" of a local ring backup file.
@@ -57,7 +60,9 @@ func WriteBackup(path string, mk MasterKey, out string, now time.Time) (*Backup,
 	if err != nil {
 		return nil, fmt.Errorf("back up key ring: encode: %w", err)
 	}
-	if err := writeFile(out, append(enc, '\n'), false); err != nil {
+	if err := atomicfile.Create(out, append(enc, '\n')); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("back up key ring %q: backup file %q exists; backups are never overwritten: %w", path, out, fs.ErrExist)
+	} else if err != nil {
 		return nil, fmt.Errorf("back up key ring %q to %q: %w", path, out, err)
 	}
 	return b, nil

@@ -85,7 +85,7 @@ func LoadMasterKey(file, envVar string) (MasterKey, error) {
 	}
 	v, ok := os.LookupEnv(envVar)
 	if !ok || strings.TrimSpace(v) == "" {
-		return MasterKey{}, fmt.Errorf("load master key: environment variable %s is not set or empty (generate one with `fieldseal keys master-key`): %w", envVar, ErrNoMasterKey)
+		return MasterKey{}, fmt.Errorf("load master key: environment variable %s is not set or empty: %w", envVar, ErrNoMasterKey)
 	}
 	// The variable is read once: clearing it keeps the key out of the
 	// environment of anything this process starts and out of

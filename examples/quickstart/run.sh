@@ -54,7 +54,10 @@ stop() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+# Ctrl-C is how a quick start ends: stop both and exit 0, so that make does not
+# report "Error 130".
+trap 'stop; echo; step "stopped"; exit 0' INT TERM
+trap stop EXIT
 
 step "starting the legacy app: json-server on http://127.0.0.1:3000 (db: $data/db.json)"
 node_modules/.bin/json-server --host 127.0.0.1 --port 3000 --quiet "$data/db.json" &
@@ -67,7 +70,9 @@ for _ in $(seq 1 100); do
 done
 
 step "starting fieldseal on http://127.0.0.1:8080 (admin http://127.0.0.1:9090)"
-"$fs" serve --config fieldseal.yaml &
+# Its log goes to the terminal and to .data/fieldseal.log, for the tail below
+# should it exit at start (a port taken, a key ring that does not open).
+"$fs" serve --config fieldseal.yaml > >(tee "$data/fieldseal.log") 2>&1 &
 pids+=($!)
 
 # Ready once /readyz answers 200 (keys loaded, field map compiled).
@@ -82,6 +87,13 @@ for _ in $(seq 1 100); do
 done
 if [ -n "$ready" ]; then
   step "ready: both running; Ctrl-C stops them. Try the curl session in the README."
+elif ! kill -0 "${pids[1]}" 2>/dev/null; then
+  code=0
+  wait "${pids[1]}" || code=$?
+  step "fieldseal exited at start (status $code); the end of its log ($data/fieldseal.log):"
+  tail -n 5 "$data/fieldseal.log" | sed 's/^/    /'
+  echo "    (\"address already in use\": another program holds port 8080 or 9090; stop it and run again)"
+  exit 1
 else
   step "fieldseal is not ready yet; see its log above (http://127.0.0.1:9090/readyz says why)"
 fi

@@ -1,7 +1,9 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -17,6 +19,9 @@ func Replace(path string, data []byte) error { return write(path, data, true) }
 func write(path string, data []byte, replace bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write %q: directory %q does not exist: %w", path, dir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}

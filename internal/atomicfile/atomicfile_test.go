@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/internal/atomicfile"
@@ -46,5 +47,13 @@ func wantFile(t *testing.T, path, want string) {
 	entries, err := os.ReadDir(filepath.Dir(path))
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("directory holds %d entries (%v), want only %s", len(entries), err, filepath.Base(path))
+	}
+}
+
+func TestAMissingDirectoryIsNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent", "ring.json")
+	err := atomicfile.Create(path, []byte("x"))
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "directory") || !strings.Contains(err.Error(), filepath.Dir(path)) {
+		t.Errorf("Create in a missing directory: %v; want fs.ErrNotExist naming the directory", err)
 	}
 }

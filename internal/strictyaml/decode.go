@@ -232,12 +232,27 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 		d.errorf(n.Line, "%s must be a duration like 30s, 1m or 1h30m", path)
 		return
 	}
-	t, err := time.ParseDuration(n.Value)
+	t, err := ParseDuration(n.Value)
 	if err != nil {
-		d.errorf(n.Line, "%s: %q is not a duration; write it like 30s, 1m or 1h30m", path, n.Value)
+		d.errorf(n.Line, "%s: %q is not a duration; write it like 30s, 1m, 1h30m or 90d", path, n.Value)
 		return
 	}
 	v.SetInt(int64(t))
+}
+
+// ParseDuration parses a Go duration (30s, 1m, 1h30m) or a whole number of
+// days (90d, 24 hours each), the one duration syntax of config files and
+// command-line flags. It does not check the sign.
+func ParseDuration(s string) (time.Duration, error) {
+	days, ok := strings.CutSuffix(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseUint(days, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: want whole days (90d) or a Go duration (2160h)", s)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {

@@ -22,7 +22,8 @@
 //   - a type implementing encoding.TextUnmarshaler may be written as a
 //     scalar (a struct with tagged fields may still be written as a
 //     mapping); its error is reported at the scalar's line;
-//   - time.Duration is written in Go syntax (30s, 1m, 1h30m).
+//   - time.Duration is written in Go syntax (30s, 1m, 1h30m) or in whole
+//     days (90d); ParseDuration parses it.
 //
 // Decode also records the line of every key and list entry under its path
 // ("limits.max_body_bytes", "routes[0].methods[1]", "classes.email"), so

@@ -115,7 +115,9 @@ admin_listen: 0.0.0.0:{{ .Values.sidecar.adminPort }}
 on_open_error: {{ .Values.fieldMap.onOpenError }}
 keys:
   provider: {{ .Values.keys.provider }}
-  refresh_interval: {{ .Values.fieldMap.refreshInterval }}
+  {{- with .Values.fieldMap.refreshInterval }}
+  refresh_interval: {{ . }}
+  {{- end }}
   {{- if eq .Values.keys.provider "aws" }}
   aws:
     region: {{ .Values.keys.aws.region | quote }}
@@ -149,6 +151,12 @@ routes:
 {{- end }}
 {{- if and .masterKeyFile.volume (not .masterKeyFile.path) }}
 {{- fail "keys.local.masterKeyFile.volume needs keys.local.masterKeyFile.path, the file the sidecar reads on it" }}
+{{- end }}
+{{- with .masterKeyFile.path }}
+{{- /* The injector's rule (inject.Config.Validate): the sidecar already mounts these directories. */}}
+{{- if has (dir .) (list "/etc/fieldseal" "/var/run/fieldseal/keys" "/var/run/fieldseal/tls") }}
+{{- fail (printf "keys.local.masterKeyFile.path %q: its directory is already a mount of the sidecar; put the master key in a directory of its own, e.g. /var/run/fieldseal/master-key/master-key" .) }}
+{{- end }}
 {{- end }}
 {{- end -}}
 image: {{ include "fieldseal.image" . }}
