@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/rs/zerolog"
@@ -62,4 +64,104 @@ func currentGCPercent() int {
 		return -1
 	}
 	return int(s[0].Value.Uint64())
+}
+
+// Idle memory release. Large bodies leave their buffers in the proxy's pools
+// and the heap at its high-water mark; with no further allocation the
+// collector does not run until the runtime's forced collection two minutes
+// later, a pooled buffer survives two collections, and the scavenger hands
+// free pages back gradually after that. A sidecar that handled a burst of
+// 1 MB bodies therefore kept its peak RSS for minutes. releaseIdleMemory
+// watches the heap: once the process is idle (little allocated since the
+// last look) while the heap holds much more than it needs, it calls
+// debug.FreeOSMemory (a collection that returns free pages at once). The
+// second such call also frees the buffers the first moved to the pools'
+// victim caches; it stops once a call no longer shrinks the heap, so a
+// large live heap costs one extra collection per idle period, not one per
+// tick.
+const (
+	// idleCheckInterval is how often the heap is looked at.
+	idleCheckInterval = 20 * time.Second
+	// idleAllocBytes: allocating less than this between two looks is idle.
+	idleAllocBytes = 1 << 20
+	// releaseAboveBytes: heap (objects and free pages not yet returned)
+	// below this is left to the runtime.
+	releaseAboveBytes = 24 << 20
+)
+
+// heapSample is what releaseIdleMemory reads from runtime/metrics.
+type heapSample struct {
+	allocs uint64 // cumulative bytes allocated (/gc/heap/allocs:bytes)
+	held   uint64 // heap objects plus free pages not returned to the OS
+}
+
+func readHeap() heapSample {
+	s := []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	metrics.Read(s)
+	var v [3]uint64
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			v[i] = s[i].Value.Uint64()
+		}
+	}
+	return heapSample{allocs: v[0], held: v[1] + v[2]}
+}
+
+// idleReleaser holds releaseIdleMemory's state between looks.
+type idleReleaser struct {
+	prev     heapSample
+	releases int  // releases in this idle period
+	done     bool // a release stopped shrinking the heap: wait for work
+}
+
+// step looks at the heap (cur) and calls release (a collection returning
+// free pages, which reports the heap after it) when the process has been
+// idle since the previous look and the heap holds more than
+// releaseAboveBytes. It releases at least twice per idle period (the second
+// time frees what the first moved to the pools' victim caches) and stops
+// once a release shrinks the heap by less than a quarter. It reports
+// whether it released.
+func (r *idleReleaser) step(cur heapSample, release func() heapSample) bool {
+	busy := cur.allocs-r.prev.allocs >= idleAllocBytes
+	r.prev = cur
+	switch {
+	case busy:
+		r.releases, r.done = 0, false
+		return false
+	case r.done || cur.held < releaseAboveBytes:
+		return false
+	}
+	after := release()
+	r.prev = after
+	r.releases++
+	if r.releases >= 2 && after.held > cur.held/4*3 {
+		r.done = true
+	}
+	return true
+}
+
+// releaseIdleMemory runs until ctx ends; see idleReleaser.step.
+func releaseIdleMemory(ctx context.Context, log zerolog.Logger) {
+	t := time.NewTicker(idleCheckInterval)
+	defer t.Stop()
+	r := idleReleaser{prev: readHeap()}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := readHeap()
+		r.step(cur, func() heapSample {
+			debug.FreeOSMemory()
+			after := readHeap()
+			log.Debug().Str("event", "idle_memory_released").Uint64("heap_before_bytes", cur.held).
+				Uint64("heap_after_bytes", after.held).Msg("returned idle heap memory to the operating system")
+			return after
+		})
+	}
 }

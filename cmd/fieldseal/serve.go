@@ -301,6 +301,7 @@ func serve(ctx context.Context, o overrides, logOut io.Writer) error {
 	}
 	go cache.Run(cacheCtx)
 	go keycache.NewRotator(cache, rotOpts).Run(cacheCtx)
+	go releaseIdleMemory(cacheCtx, log)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
