@@ -1,0 +1,149 @@
+package adversarye2e_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
+)
+
+// TestReplayedRingFileDoesNotResurrectADestroyedKey: someone who can write
+// the ring file (a restored volume snapshot, a stale ConfigMap/Secret
+// copy, an attacker with the sidecar's file access) puts back the ring as
+// it was before v1 was retired and destroyed. The file is genuine (its MAC
+// verifies under the master key), so nothing but its history tells it is
+// old. The promise: a retired or destroyed version never seals again and
+// a destroyed one never opens again; a running sidecar must keep the ring
+// it has (and say so) rather than go back.
+func TestReplayedRingFileDoesNotResurrectADestroyedKey(t *testing.T) {
+	st, up := newDocStore(t)
+	s := newLocalSidecar(t, up, localKeys(""))
+	ring := filepath.Join(s.Dir, "ring.json")
+	old, err := os.ReadFile(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve(t)
+	if v := put(t, s, st, "1", "one@example.com"); v != 1 {
+		t.Fatalf("first value sealed under v%d, want v1", v)
+	}
+	shredded := st.stored(t, "1")
+
+	// The operator rotates, then retires and crypto-shreds v1.
+	keys(t, s, "rotate")
+	keys(t, s, "rotate-lookup")
+	keys(t, s, "retire", "1")
+	keys(t, s, "destroy", "1", "--yes")
+	testproc.Poll(t, 15*time.Second, func() error {
+		if v := put(t, s, st, "2", "two@example.com"); v != 2 {
+			return fmt.Errorf("sealed under v%d, want v2", v)
+		}
+		return nil
+	})
+	resp := s.Do(t, getReq("1"))
+	if resp.Status == 200 {
+		t.Fatalf("a value under destroyed v1 opened before the replay: %s", resp.Body)
+	}
+
+	// The replay: the genuine ring file as it was when v1 was primary.
+	// A sidecar that refuses the replay logs keys_error and keeps v2.
+	replaceAndWait(t, s, ring, old)
+	var errs []error
+	if got := put(t, s, st, "3", "three@example.com"); got != 2 {
+		errs = append(errs, fmt.Errorf("after the replay the application received a new value sealed under v%d, want v2 (v1 is retired and destroyed)", got))
+	}
+	if resp := s.Do(t, getReq("1")); resp.Status == 200 {
+		errs = append(errs, fmt.Errorf("after the replay a value sealed under destroyed v1 (%.24s...) opens again: %s", shredded, resp.Body))
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRotationAfterAReplayNeverReusesAVersionID: the ring file is put back
+// to its v1-only state (a replay as above, or a restore of an old copy
+// without `keys restore`), and the rotation CronJob runs `keys rotate`
+// before anyone notices. Version ids are the only key reference a sealed
+// value carries, and the replayed ring keeps its ring id, so the new
+// version must not take an id that already sealed values (v2 here): the
+// store would then hold "v2" values under two different keys, and one set
+// of them stops opening whichever ring is put back.
+func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
+	st, up := newDocStore(t)
+	s := newLocalSidecar(t, up, localKeys(""))
+	ring := filepath.Join(s.Dir, "ring.json")
+	old, err := os.ReadFile(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys(t, s, "rotate")
+	s.Serve(t)
+	if v := put(t, s, st, "a", "a@example.com"); v != 2 {
+		t.Fatalf("sealed under v%d, want v2", v)
+	}
+
+	replace(t, ring, old)
+	keys(t, s, "rotate") // the CronJob's routine rotation
+	waitLoaded(t, s, ring)
+	if v := put(t, s, st, "b", "b@example.com"); v != 2 {
+		t.Fatalf("sealed under v%d, want the replayed ring's new v2", v)
+	}
+	var errs []error
+	for _, id := range []string{"a", "b"} {
+		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
+			errs = append(errs, fmt.Errorf("document %s, sealed under a v2, does not open: %d %s", id, resp.Status, resp.Body))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecreatedRingIsNotServedInPlaceOfTheOld: the ring file is deleted
+// and made again with `keys init` (a new ring id, a new v1) while a
+// sidecar serves the old one. Rings carry an identity so that a re-created
+// ring is never mixed with the old one, and sealed values name only a
+// version: a sidecar that swaps to the new ring seals "v1" values under a
+// second key beside the old "v1" values in the same store, and the old
+// ones stop opening. It must keep the ring it has (and report the change).
+func TestRecreatedRingIsNotServedInPlaceOfTheOld(t *testing.T) {
+	st, up := newDocStore(t)
+	s := newLocalSidecar(t, up, localKeys(""))
+	ring := filepath.Join(s.Dir, "ring.json")
+	s.Serve(t)
+	if v := put(t, s, st, "old", "old@example.com"); v != 1 {
+		t.Fatalf("sealed under v%d, want v1", v)
+	}
+	// `keys init` with the same config and master key in another
+	// directory, then the new ring in place of the old.
+	other := t.TempDir()
+	for _, f := range []string{"fieldseal.yaml", "master.key"} {
+		b, err := os.ReadFile(filepath.Join(s.Dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(other, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testproc.MustExec(t, testproc.Cmd{Dir: other}, fieldsealBin, "keys", "init", "--config", filepath.Join(other, "fieldseal.yaml"))
+	b, err := os.ReadFile(filepath.Join(other, "ring.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceAndWait(t, s, ring, b)
+	put(t, s, st, "new", "new@example.com")
+	var errs []error
+	for _, id := range []string{"old", "new"} {
+		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
+			errs = append(errs, fmt.Errorf("document %s does not open after the ring was re-created: %d %s", id, resp.Status, resp.Body))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
