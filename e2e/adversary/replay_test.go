@@ -36,18 +36,25 @@ func TestReplayedRingFileDoesNotResurrectADestroyedKey(t *testing.T) {
 	// The operator rotates, then retires and crypto-shreds v1.
 	keys(t, s, "rotate")
 	keys(t, s, "rotate-lookup")
-	keys(t, s, "retire", "1")
-	keys(t, s, "destroy", "1", "--yes")
+	// The sidecar refreshes every second: a grace period of two
+	// refreshes covers it.
+	testproc.Poll(t, 15*time.Second, func() error {
+		if res := s.Exec(t, "keys", "retire", "1", "--grace", "2s", "--config", s.ConfigFile); res.Code != 0 {
+			return fmt.Errorf("keys retire 1: exit %d: %s", res.Code, res.Stderr)
+		}
+		return nil
+	})
+	keys(t, s, "destroy", "1", "--yes", "--grace", "2s")
+	// The sidecar sees the destroy at its next refresh (within a second).
 	testproc.Poll(t, 15*time.Second, func() error {
 		if v := put(t, s, st, "2", "two@example.com"); v != 2 {
 			return fmt.Errorf("sealed under v%d, want v2", v)
 		}
+		if resp := s.Do(t, getReq("1")); resp.Status == 200 {
+			return fmt.Errorf("a value under destroyed v1 still opens: %s", resp.Body)
+		}
 		return nil
 	})
-	resp := s.Do(t, getReq("1"))
-	if resp.Status == 200 {
-		t.Fatalf("a value under destroyed v1 opened before the replay: %s", resp.Body)
-	}
 
 	// The replay: the genuine ring file as it was when v1 was primary.
 	// A sidecar that refuses the replay logs keys_error and keeps v2.
