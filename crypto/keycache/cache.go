@@ -93,6 +93,11 @@ type Status struct {
 	LastAttempt         time.Time `json:"last_attempt,omitzero"`
 	LastError           string    `json:"last_error,omitempty"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// RingRefused is set while the last ring read from the source was
+	// refused by crypto.CheckSuccessor (a replayed, re-created or restored
+	// ring): the reason and what was wrong. The ring in service stays (and
+	// stays ready, up to Options.MaxStale); a restart adopts the new one.
+	RingRefused string `json:"ring_refused,omitempty"`
 }
 
 // Cache is the key ring shared by every request. Keyring is a lock-free
@@ -366,12 +371,22 @@ func (c *Cache) load(ctx context.Context) error {
 	if err == nil && next == nil {
 		err = crypto.ErrNoKey
 	}
+	if err == nil {
+		// A ring read from the source replaces the one in service only
+		// if it is a later state of it: a replayed older copy, a
+		// re-created ring or a restore would bring back retired or
+		// destroyed versions or give a version id a second key.
+		err = crypto.CheckSuccessor(prev, next)
+	}
 	if err != nil {
 		err = fmt.Errorf("load key ring: %w", err)
 		c.fail(err, took, true)
 		return err
 	}
 	c.ring.Store(next)
+	c.mu.Lock()
+	c.status.RingRefused = ""
+	c.mu.Unlock()
 	now := c.succeed()
 
 	kind := ""
@@ -406,10 +421,16 @@ func (c *Cache) fail(err error, took time.Duration, loaded bool) {
 	c.status.LastError = err.Error()
 	c.status.ConsecutiveFailures++
 	failures := c.status.ConsecutiveFailures
+	var refused *crypto.ContinuityError
+	reason := ""
+	if errors.As(err, &refused) {
+		reason = refused.Reason
+		c.status.RingRefused = reason + ": " + refused.Detail
+	}
 	c.mu.Unlock()
 	r := c.ring.Load()
 	ev := KeyEvent{Kind: EventError, Revision: r.Revision(), Primary: r.Primary(), Err: err, Duration: took}
-	c.opts.Observer.Refreshed(Refresh{Result: ResultError, Loaded: loaded, Event: ev, Ring: r, Failures: failures, Time: now})
+	c.opts.Observer.Refreshed(Refresh{Result: ResultError, Loaded: loaded, Event: ev, Ring: r, Failures: failures, Time: now, Refused: reason})
 	c.emit(ev)
 }
 

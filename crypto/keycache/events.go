@@ -65,6 +65,10 @@ type Refresh struct {
 	Failures int
 	// Time is when the refresh ended, by Options.Now.
 	Time time.Time
+	// Refused is the crypto.ContinuityError reason when the ring read was
+	// refused as no successor of the one in service (Result is then
+	// ResultError); "" otherwise.
+	Refused string
 }
 
 // UnknownKeyResult is the outcome of one RefreshForKey call for a key id the
