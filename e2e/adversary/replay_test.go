@@ -1,10 +1,12 @@
 package adversarye2e_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,7 +80,11 @@ func TestReplayedRingFileDoesNotResurrectADestroyedKey(t *testing.T) {
 // value carries, and the replayed ring keeps its ring id, so the new
 // version must not take an id that already sealed values (v2 here): the
 // store would then hold "v2" values under two different keys, and one set
-// of them stops opening whichever ring is put back.
+// of them stops opening whichever ring is put back. The rotation issues v3
+// (the highest id issued is recorded beside the ring), and the running
+// sidecar refuses the rotated ring, which lost v2, and keeps sealing under
+// the genuine v2. What stays lost is v2's key in the file: a process that
+// starts on it reports v2 values as unknown (docs/keys.md).
 func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
 	st, up := newDocStore(t)
 	s := newLocalSidecar(t, up, localKeys(""))
@@ -95,14 +101,34 @@ func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
 
 	replace(t, ring, old)
 	keys(t, s, "rotate") // the CronJob's routine rotation
-	waitLoaded(t, s, ring)
+	b, err := os.ReadFile(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated struct{ Primary uint32 }
+	if err := json.Unmarshal(b, &rotated); err != nil {
+		t.Fatal(err)
+	}
+	if rotated.Primary != 3 {
+		t.Fatalf("the rotation on the replayed ring issued v%d, want v3 (v2 already sealed values)", rotated.Primary)
+	}
+	testproc.Poll(t, 15*time.Second, func() error {
+		log, err := os.ReadFile(s.LogFile)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(log), `"refused":"lost_version"`) {
+			return errors.New("the sidecar has not refused the ring that lost v2 yet")
+		}
+		return nil
+	})
 	if v := put(t, s, st, "b", "b@example.com"); v != 2 {
-		t.Fatalf("sealed under v%d, want the replayed ring's new v2", v)
+		t.Fatalf("sealed under v%d, want the genuine v2 still in service", v)
 	}
 	var errs []error
 	for _, id := range []string{"a", "b"} {
 		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
-			errs = append(errs, fmt.Errorf("document %s, sealed under a v2, does not open: %d %s", id, resp.Status, resp.Body))
+			errs = append(errs, fmt.Errorf("document %s, sealed under v2, does not open: %d %s", id, resp.Status, resp.Body))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
