@@ -78,7 +78,7 @@ type UnknownKeyResult string
 // Unknown-key results.
 const (
 	UnknownKeyRefreshed    UnknownKeyResult = "refreshed"     // the key is in the ring after the refresh
-	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // no refresh: the on-demand budget is spent
+	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // the caller gave up waiting for the next allowed on-demand refresh
 	UnknownKeyStillUnknown UnknownKeyResult = "still_unknown" // refreshed (or found current); the key is not there
 	UnknownKeyError        UnknownKeyResult = "error"         // the refresh failed or the caller gave up
 )

@@ -118,7 +118,7 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 		failures: promreg.Gauge(reg, "fieldseal_keys_consecutive_failures", "Key ring refreshes failed in a row (0 when healthy)."),
 		unknownKey: promreg.CounterVec(reg, "fieldseal_keys_unknown_key_refreshes_total",
 			"Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), "+
-				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), "+
+				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (the request gave up while waiting for the next allowed refresh, one having run less than the minimum refresh interval before), "+
 				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
 			"result"),
 		refused: promreg.CounterVec(reg, "fieldseal_keys_ring_refused_total",
