@@ -56,6 +56,10 @@ type KeyReport struct {
 	// Stale is true while the ring is older than the cache's max stale
 	// bound and withheld (not ready); LastError then says why.
 	Stale bool `json:"stale,omitempty"`
+	// RingRefused is set while the last ring read was refused as no later
+	// state of the ring in service (replayed, re-created or restored); the
+	// old ring is still served.
+	RingRefused string `json:"ring_refused,omitempty"`
 }
 
 // New returns the admin handler: /healthz (the process is up), /readyz
@@ -123,6 +127,7 @@ func readyReport(o Options, now time.Time) ReadyReport {
 		rep.Keys.LastError = s.LastError
 		rep.Keys.ConsecutiveFailures = s.ConsecutiveFailures
 		rep.Keys.Stale = s.Stale
+		rep.Keys.RingRefused = s.RingRefused
 	}
 	return rep
 }

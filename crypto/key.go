@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	csubtle "crypto/subtle"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,10 @@ const (
 	infoGCM  = "fieldseal/v1 aes-gcm"
 	infoSIV  = "fieldseal/v1 aes-siv"
 	infoXAES = "fieldseal/v1 xaes-256-gcm"
+	// infoCheck derives a key check value: it tells whether two DataKeys
+	// hold the same material (a re-wrapped key, a replayed ring) without
+	// keeping the material.
+	infoCheck = "fieldseal/v1 key check"
 )
 
 // xaesSaltLen is the part of the 24-byte XAES-256-GCM nonce that feeds the
@@ -44,6 +49,7 @@ type DataKey struct {
 	gcm     cipher.AEAD // alg 1, opens old values only
 	siv     *subtle.AESSIV
 	xaes    tink.AEAD // alg 3, the random-mode default
+	check   []byte    // HKDF output under infoCheck; never leaves the package
 
 	// seals counts values sealed under this key by this process. Providers
 	// carry a DataKey over from one ring to the next, so the count survives
@@ -90,7 +96,11 @@ func NewDataKey(id uint32, material []byte, created time.Time) (*DataKey, error)
 	if err != nil {
 		return nil, fmt.Errorf("build data key v%d: %w", id, err)
 	}
-	return &DataKey{id: id, created: created, gcm: gcm, siv: siv, xaes: xa}, nil
+	check, err := hkdf.Key(sha256.New, material, nil, infoCheck, 32)
+	if err != nil {
+		return nil, fmt.Errorf("build data key v%d: derive key check value: %w", id, err)
+	}
+	return &DataKey{id: id, created: created, gcm: gcm, siv: siv, xaes: xa, check: check}, nil
 }
 
 // newXAES builds Tink's XAES-256-GCM (C2SP XAES-256-GCM: a per-value
@@ -136,6 +146,14 @@ func (k *DataKey) Created() time.Time { return k.created }
 // since the key was built (both modes). Metrics read it to alert on, and
 // rotate before, a per-key usage budget.
 func (k *DataKey) Seals() uint64 { return k.seals.Load() }
+
+// SameKey reports whether k and o hold the same key material, compared
+// through a value derived from it (HKDF-SHA256 info "fieldseal/v1 key
+// check", in process only), in constant time. A re-wrapped key is the same
+// key; a version re-created under the same id is not.
+func (k *DataKey) SameKey(o *DataKey) bool {
+	return k != nil && o != nil && csubtle.ConstantTimeCompare(k.check, o.check) == 1
+}
 
 // String names the key without material, so it is safe to log.
 func (k *DataKey) String() string { return fmt.Sprintf("DataKey(v%d)", k.id) }

@@ -40,6 +40,10 @@ type Lifecycle struct {
 	// before a routine rotation. It may be neither retired, destroyed nor
 	// below MinVersion.
 	Lookup uint32
+	// RingID is the ring's identity as its authenticated metadata states it
+	// (empty for rings that have none). It restricts nothing here; the key
+	// cache compares it across refreshes (CheckSuccessor).
+	RingID string
 }
 
 // Keyring is an immutable set of data key versions with one primary and one
@@ -56,6 +60,7 @@ type Keyring struct {
 	versions  []KeyInfo // sorted by ID, destroyed versions included
 	destroyed map[uint32]bool
 	minVer    uint32
+	ringID    string
 
 	// searchOnly is set on rings made by ForLookup: their deterministic
 	// seals are search terms and are not counted.
@@ -85,7 +90,7 @@ func NewKeyringLifecycle(keys []*DataKey, primary uint32, revision string, lc Li
 		return nil, fmt.Errorf("build key ring: no keys: %w", ErrNoKey)
 	}
 	r := &Keyring{keys: make(map[uint32]*DataKey, len(keys)), revision: revision,
-		destroyed: make(map[uint32]bool, len(lc.Destroyed)), minVer: lc.MinVersion}
+		destroyed: make(map[uint32]bool, len(lc.Destroyed)), minVer: lc.MinVersion, ringID: lc.RingID}
 	retired := make(map[uint32]bool, len(lc.Retired))
 	for _, id := range lc.Retired {
 		retired[id] = true
@@ -239,6 +244,14 @@ func (r *Keyring) MinVersion() uint32 {
 		return 0
 	}
 	return r.minVer
+}
+
+// RingID returns the ring's identity (Lifecycle.RingID; empty for none).
+func (r *Keyring) RingID() string {
+	if r == nil {
+		return ""
+	}
+	return r.ringID
 }
 
 // Versions lists the key versions, sorted by id, without material.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The lifecycle rules of a stored key ring, shared by every key provider so
@@ -22,7 +23,65 @@ var (
 	// (the providers' RotateLookup, `fieldseal keys rotate-lookup`) and
 	// re-seal the stored values. It always comes wrapped in ErrLifecycle.
 	ErrLookupVersion = errors.New("version is the lookup version")
+	// ErrGrace: a retire, minimum-version or destroy request names a version
+	// that was primary less than the grace period ago (Grace). Sidecars
+	// that have not refreshed since the rotation still seal new values
+	// under it; retiring it would not stop them until their next refresh,
+	// and destroying it would lose those values. It always comes wrapped in
+	// ErrLifecycle.
+	ErrGrace = errors.New("version was primary within the grace period")
 )
+
+// DefaultGrace is the grace period `fieldseal keys` uses unless told
+// otherwise: twice the key cache's default refresh interval (15 minutes),
+// so every sidecar on the default schedule has seen the rotation, with a
+// margin for a failed refresh and its backoff.
+const DefaultGrace = 30 * time.Minute
+
+// Grace protects a version that was primary until recently from retire,
+// destroy and a minimum above it. A version stops being primary when the
+// next version is created (rotation makes the new version primary in the
+// same write), so the rule reads the ring's creation times and needs no
+// history. The zero value applies no grace period.
+type Grace struct {
+	// Period is how long after a version stopped being primary it stays
+	// protected; 0 applies none (the operator checked that every sidecar
+	// uses the new primary, e.g. on /readyz).
+	Period time.Duration
+	// Now is the time of the change (zero: time.Now()).
+	Now time.Time
+}
+
+// Check reports whether version id may be retired, destroyed or put below
+// the minimum now: keys holds the creation time of every version whose
+// wrapped key the ring holds. id stopped being primary when the first
+// later version in keys was created (a later version that was destroyed
+// has no time any more; the next one is used, which errs on the safe
+// side). ErrGrace wrapped in ErrLifecycle when that is less than Period
+// ago; nil when no later version exists (the primary has its own rule).
+func (g Grace) Check(id uint32, keys map[uint32]time.Time) error {
+	if g.Period <= 0 {
+		return nil
+	}
+	var until time.Time
+	for v, created := range keys {
+		if v > id && (until.IsZero() || created.Before(until)) {
+			until = created
+		}
+	}
+	if until.IsZero() {
+		return nil
+	}
+	now := g.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if end := until.Add(g.Period); now.Before(end) {
+		return fmt.Errorf("%w: v%d: %w: it was primary until %s, less than %s ago, and sidecars that have not refreshed since may still seal under it; retry after %s, or pass --grace with a shorter period once every sidecar reports the new primary (/readyz)",
+			ErrLifecycle, id, ErrGrace, until.UTC().Format(time.RFC3339), g.Period, end.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
 
 // lookupVersion resolves a stored lookup version: 0 means the primary.
 func lookupVersion(lookup, primary uint32) uint32 {
@@ -151,14 +210,19 @@ func (v *RingVersions) Check(present map[uint32]bool) error {
 	return CheckLookup(v.Lookup, v.MinVersion, v.Retired, present)
 }
 
-// Retire marks version id retired after CheckRemove (present: the ring
-// holds its wrapped key); changed is false when it already was.
-func (v *RingVersions) Retire(id uint32, present bool) (changed bool, err error) {
+// Retire marks version id retired after CheckRemove and g.Check (keys:
+// the creation time of every version whose wrapped key the ring holds);
+// changed is false when it already was.
+func (v *RingVersions) Retire(id uint32, keys map[uint32]time.Time, g Grace) (changed bool, err error) {
+	_, present := keys[id]
 	if err := CheckRemove(id, present, v.Primary, v.Lookup); err != nil {
 		return false, err
 	}
 	if slices.Contains(v.Retired, id) {
 		return false, nil
+	}
+	if err := g.Check(id, keys); err != nil {
+		return false, err
 	}
 	v.Retired = append(v.Retired, id)
 	slices.Sort(v.Retired)
@@ -166,20 +230,39 @@ func (v *RingVersions) Retire(id uint32, present bool) (changed bool, err error)
 }
 
 // SetMinVersion sets the minimum decryptable version after
-// CheckMinVersion; changed is false when it already was min.
-func (v *RingVersions) SetMinVersion(min uint32) (changed bool, err error) {
+// CheckMinVersion and, when it rises, g.Check of the highest version it
+// puts below the minimum (keys: as for Retire); changed is false when it
+// already was min.
+func (v *RingVersions) SetMinVersion(min uint32, keys map[uint32]time.Time, g Grace) (changed bool, err error) {
 	if err := CheckMinVersion(min, v.Primary, v.Lookup); err != nil {
 		return false, err
+	}
+	if min > v.MinVersion {
+		var below uint32
+		for id := range keys {
+			if id < min && id >= v.MinVersion {
+				below = max(below, id)
+			}
+		}
+		if below != 0 {
+			if err := g.Check(below, keys); err != nil {
+				return false, err
+			}
+		}
 	}
 	changed = v.MinVersion != min
 	v.MinVersion = min
 	return changed, nil
 }
 
-// Destroy lists version id as destroyed after CheckRemove (present: the
-// ring holds its wrapped key); the caller removes the wrapped key itself.
-func (v *RingVersions) Destroy(id uint32, present bool) error {
+// Destroy lists version id as destroyed after CheckRemove and g.Check
+// (keys: as for Retire); the caller removes the wrapped key itself.
+func (v *RingVersions) Destroy(id uint32, keys map[uint32]time.Time, g Grace) error {
+	_, present := keys[id]
 	if err := CheckRemove(id, present, v.Primary, v.Lookup); err != nil {
+		return err
+	}
+	if err := g.Check(id, keys); err != nil {
 		return err
 	}
 	v.Destroyed = append(v.Destroyed, id)

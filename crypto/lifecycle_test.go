@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
 )
@@ -50,22 +51,25 @@ func TestLifecycleChangeRules(t *testing.T) {
 
 func TestRingVersionsChanges(t *testing.T) {
 	v := crypto.RingVersions{Primary: 4, Lookup: 2}
-	if changed, err := v.Retire(1, true); err != nil || !changed {
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	keys := map[uint32]time.Time{1: day, 2: day.Add(time.Hour), 3: day.Add(2 * time.Hour), 4: day.Add(3 * time.Hour)}
+	var g crypto.Grace // none
+	if changed, err := v.Retire(1, keys, g); err != nil || !changed {
 		t.Fatalf("retire v1: %v %v", changed, err)
 	}
-	if changed, err := v.Retire(1, true); err != nil || changed {
+	if changed, err := v.Retire(1, keys, g); err != nil || changed {
 		t.Errorf("retire v1 again: changed %v, err %v; want no change", changed, err)
 	}
-	if _, err := v.Retire(2, true); !errors.Is(err, crypto.ErrLookupVersion) {
+	if _, err := v.Retire(2, keys, g); !errors.Is(err, crypto.ErrLookupVersion) {
 		t.Errorf("retire the lookup version: %v", err)
 	}
-	if err := v.Destroy(3, true); err != nil || len(v.Destroyed) != 1 || v.Destroyed[0] != 3 {
+	if err := v.Destroy(3, keys, g); err != nil || len(v.Destroyed) != 1 || v.Destroyed[0] != 3 {
 		t.Fatalf("destroy v3: %v, destroyed %v", err, v.Destroyed)
 	}
-	if changed, err := v.SetMinVersion(2); err != nil || !changed || v.Live(1) || !v.Live(2) {
+	if changed, err := v.SetMinVersion(2, keys, g); err != nil || !changed || v.Live(1) || !v.Live(2) {
 		t.Errorf("minimum v2: changed %v, err %v, v1 live %v, v2 live %v", changed, err, v.Live(1), v.Live(2))
 	}
-	if changed, _ := v.SetMinVersion(2); changed {
+	if changed, _ := v.SetMinVersion(2, keys, g); changed {
 		t.Error("the same minimum again reports a change")
 	}
 	c := v.Clone()
@@ -75,5 +79,57 @@ func TestRingVersionsChanges(t *testing.T) {
 	}
 	if err := v.Check(map[uint32]bool{1: true, 2: true, 4: true}); err != nil {
 		t.Errorf("check: %v", err)
+	}
+}
+
+// TestGraceAfterRotation: a version that stopped being primary (when the
+// next version was created) less than the grace period ago may not be
+// retired, destroyed or put below the minimum: sidecars that have not
+// refreshed since still seal under it.
+func TestGraceAfterRotation(t *testing.T) {
+	rotated := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	keys := map[uint32]time.Time{1: rotated.Add(-24 * time.Hour), 2: rotated, 3: rotated.Add(time.Hour)}
+	ring := func() *crypto.RingVersions { return &crypto.RingVersions{Primary: 3} }
+	soon := crypto.Grace{Period: crypto.DefaultGrace, Now: rotated.Add(10 * time.Minute)}
+	later := crypto.Grace{Period: crypto.DefaultGrace, Now: rotated.Add(time.Hour + crypto.DefaultGrace)}
+	tests := []struct {
+		name    string
+		change  func() error
+		refused bool
+	}{
+		{"retiring the version primary until 10 minutes ago is refused", func() error { _, err := ring().Retire(1, keys, soon); return err }, true},
+		{"destroying it is refused", func() error { return ring().Destroy(1, keys, soon) }, true},
+		{"a minimum above it is refused", func() error { _, err := ring().SetMinVersion(2, keys, soon); return err }, true},
+		{"retiring it once the grace period is over is accepted", func() error { _, err := ring().Retire(1, keys, later); return err }, false},
+		{"a zero period accepts it at once", func() error { return ring().Destroy(1, keys, crypto.Grace{Now: soon.Now}) }, false},
+		{"a version that stopped being primary before is not held by a later rotation", func() error {
+			_, err := ring().Retire(1, keys, crypto.Grace{Period: crypto.DefaultGrace, Now: rotated.Add(time.Hour + 10*time.Minute)})
+			return err
+		}, false},
+		{"the minimum already above the version in grace is not refused again", func() error {
+			r := ring()
+			r.MinVersion = 2
+			_, err := r.SetMinVersion(2, keys, soon)
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.change()
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, crypto.ErrGrace) || !errors.Is(err, crypto.ErrLifecycle) {
+				t.Fatalf("err = %v, want ErrGrace within ErrLifecycle", err)
+			}
+			for _, want := range []string{"v1", "2026-01-01T12:00:00Z", "--grace"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %q, want it to name %q", err, want)
+				}
+			}
+		})
 	}
 }

@@ -197,7 +197,7 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 		}
 	})
 
-	t.Run("a flood of forged key ids still fails and refreshes at most once per interval", func(t *testing.T) {
+	t.Run("a flood of forged key ids still fails and refreshes at most once per interval, later reads waiting for it", func(t *testing.T) {
 		f := newFleet(t)
 		var doc atomic.Pointer[string]
 		record := `{"id":7,"email":"` + forgeKeyID(t, sealFor(t, f.b.Keyring(), "email", "", `"x@example.com"`), 999) + `"}`
@@ -210,19 +210,14 @@ func TestOpenAfterRotationByAnotherSidecar(t *testing.T) {
 			return nil
 		}
 
+		// Reads that find the budget spent wait for the next allowed
+		// refresh and share it, so provider calls never outpace one per
+		// interval (5s), however long the floods take.
+		begin := time.Now()
 		getMany(t, h, "/customers/7", 100, is502)
-		if n := f.bCalls(); n != 1 {
-			t.Fatalf("first flood: %d provider calls, want 1", n)
-		}
-		f.bNow.Add(int64(5*time.Second - time.Nanosecond))
 		getMany(t, h, "/customers/7", 100, is502)
-		if n := f.bCalls(); n != 1 {
-			t.Fatalf("flood just under 5s later: %d provider calls, want still 1", n)
-		}
-		f.bNow.Add(1)
-		getMany(t, h, "/customers/7", 100, is502)
-		if n := f.bCalls(); n != 2 {
-			t.Fatalf("flood 5s later: %d provider calls, want 2", n)
+		if n, most := f.bCalls(), 1+int(time.Since(begin)/(5*time.Second)); n < 1 || int(n) > most {
+			t.Fatalf("two floods: %d provider calls, want between 1 and %d", n, most)
 		}
 		if l := f.bSrc.loads.Load(); l != 0 {
 			t.Fatalf("%d loads of an unchanged ring, want 0", l)

@@ -44,6 +44,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	var k keyFlags
 	var asJSON, yes bool
 	var out, from, newMKFile, newMKEnv string
+	var grace time.Duration
 	usageLine := "keys " + sub + " [flags]"
 	if sub == "retire" || sub == "min-version" || sub == "destroy" {
 		usageLine = "keys " + sub + " [flags] VERSION"
@@ -51,6 +52,9 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	fs := newFlags("keys "+sub, usageLine, keysSummary(sub), stdout, stderr)
 	k.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	if usageLine != "keys "+sub+" [flags]" {
+		fs.DurationVar(&grace, "grace", -1, "refuse a version that was primary less than this `DURATION` ago (default 30m, or twice keys.refresh_interval when longer); 0s once every sidecar reports the new primary")
+	}
 	switch sub {
 	case "backup":
 		fs.StringVar(&out, "out", "", "backup `FILE` to create (mode 0600; never overwritten)")
@@ -91,6 +95,10 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	if sub == "destroy" && !yes {
 		return fmt.Errorf("keys destroy v%d: values sealed under it become unreadable for good; pass --yes to confirm", id)
 	}
+	if grace < 0 {
+		grace = max(crypto.DefaultGrace, 2*keys.RefreshInterval)
+	}
+	g := crypto.Grace{Period: grace}
 	trail, err := openCLITrail(k.auditCfg, stderr)
 	if err != nil {
 		return err
@@ -105,9 +113,9 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 	case keys.Provider == config.ProviderAWS:
 		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 		defer cancel()
-		err = lifecycleAWS(ctx, sub, id, out, from, asJSON, keys, stdout, &info, change)
+		err = lifecycleAWS(ctx, sub, id, g, out, from, asJSON, keys, stdout, &info, change)
 	default:
-		err = lifecycleLocal(sub, id, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info, change)
+		err = lifecycleLocal(sub, id, g, out, from, newMKFile, newMKEnv, asJSON, keys.Local, stdout, &info, change)
 	}
 	err = withNextStep(err, sub, &k, keys)
 	return trail.finish(change, info, err)
@@ -115,7 +123,7 @@ func runKeysLifecycle(sub string, rest []string, stdout, stderr io.Writer) error
 
 // lifecycleLocal runs one lifecycle subcommand against the local ring; a
 // change is recorded through change before the file is written.
-func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit, change *keyChange) error {
+func lifecycleLocal(sub string, id uint32, g crypto.Grace, out, from, newMKFile, newMKEnv string, asJSON bool, l config.LocalKeys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	*info = keyAudit{keyIDs: nonZero(id)}
 	if l.RingFile == "" {
 		return errors.New("no ring file: pass --ring FILE or --config FILE")
@@ -148,11 +156,11 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 		}
 		st, err = localkeys.RestoreBackup(from, mk, l.RingFile, change.local())
 	case "retire":
-		st, err = localkeys.Retire(l.RingFile, mk, id, change.local())
+		st, err = localkeys.Retire(l.RingFile, mk, id, g, change.local())
 	case "min-version":
-		st, err = localkeys.SetMinVersion(l.RingFile, mk, id, change.local())
+		st, err = localkeys.SetMinVersion(l.RingFile, mk, id, g, change.local())
 	case "destroy":
-		st, err = localkeys.Destroy(l.RingFile, mk, id, change.local())
+		st, err = localkeys.Destroy(l.RingFile, mk, id, g, change.local())
 	case "rewrap":
 		if newMKFile == "" && newMKEnv == "" {
 			return errors.New("keys rewrap: --new-master-key-file or --new-master-key-env is required")
@@ -179,7 +187,7 @@ func lifecycleLocal(sub string, id uint32, out, from, newMKFile, newMKEnv string
 
 // lifecycleAWS runs one lifecycle subcommand against the aws ring; a
 // change is recorded through change before the secret is written.
-func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit, change *keyChange) error {
+func lifecycleAWS(ctx context.Context, sub string, id uint32, g crypto.Grace, out, from string, asJSON bool, keys config.Keys, stdout io.Writer, info *keyAudit, change *keyChange) error {
 	opts := awsOptions(keys, nil, zerolog.Nop())
 	opts.BeforeWrite = change.aws
 	*info = keyAudit{keyIDs: nonZero(id)}
@@ -204,11 +212,11 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, out, from string, 
 	case "restore":
 		st, err = awskeys.RestoreBackup(ctx, opts, from)
 	case "retire":
-		st, err = awskeys.Retire(ctx, opts, id)
+		st, err = awskeys.Retire(ctx, opts, id, g)
 	case "min-version":
-		st, err = awskeys.SetMinVersion(ctx, opts, id)
+		st, err = awskeys.SetMinVersion(ctx, opts, id, g)
 	case "destroy":
-		st, err = awskeys.Destroy(ctx, opts, id)
+		st, err = awskeys.Destroy(ctx, opts, id, g)
 	case "rewrap":
 		return errors.New("keys rewrap moves a local ring to a new master key; an aws ring follows its KMS key with `keys rotate --if-cmk-rotated`")
 	}

@@ -245,11 +245,17 @@ func RotateIf(ctx context.Context, opts Options, rotate func(primary crypto.KeyI
 }
 
 // addPrimary adds data key version max+1 to r, wrapped under the CMK cmkARN,
-// and makes it primary; a non-empty cmkName (Options.KMSKeyID) becomes the
-// name the ring records for its CMK. The lookup version stays: a ring that
-// names none gets the primary it replaces (RotateLookup moves it).
+// and makes it primary; max is the highest id of r or of any version of the
+// secret still kept for r's ring (highestIssued), so no id is issued twice.
+// A non-empty cmkName (Options.KMSKeyID) becomes the name the ring records
+// for its CMK. The lookup version stays: a ring that names none gets the
+// primary it replaces (RotateLookup moves it).
 func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName string) error {
-	id := r.maxID() + 1
+	issued, err := c.highestIssued(ctx, r.RingID)
+	if err != nil {
+		return fmt.Errorf("rotate key ring in secret %s: %w", c.secretRef(), err)
+	}
+	id := max(r.maxID(), issued) + 1
 	k, err := c.newWrappedKey(ctx, cmkARN, r, id)
 	if err != nil {
 		return err

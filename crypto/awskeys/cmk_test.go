@@ -254,3 +254,29 @@ func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
 		t.Fatal("the same CMK rotation was reported twice")
 	}
 }
+
+// TestRotationAfterAReplayedSecretVersionIssuesANewID: the text of the
+// ring's first secret version (v1 only) is put back after v2 sealed values;
+// a rotation then issues v3, never a second v2, because it reads the ids
+// every kept version of the secret holds.
+func TestRotationAfterAReplayedSecretVersionIssuesANewID(t *testing.T) {
+	ctx, url, opts := initRing(t)
+	sm := smClient(url)
+	first, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(opts.SecretID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Rotate(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(opts.SecretID), SecretString: first.SecretString}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Rotate(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Primary != 3 {
+		t.Fatalf("the rotation on the replayed ring issued v%d, want v3", st.Primary)
+	}
+}

@@ -110,7 +110,7 @@ func iamActions(t *testing.T, reg *prometheus.Registry) []string {
 var codeCalls = map[string][]string{
 	"sidecar-policy.json": {"kms:Decrypt", "kms:ListKeyRotations", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"},
 	"rotator-policy.json": {"kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListKeyRotations", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-		"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+		"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue"},
 }
 
 func TestIAMPoliciesGrantExactlyWhatTheCodeCalls(t *testing.T) {

@@ -85,15 +85,15 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("the lookup version can be neither retired, destroyed nor put below the minimum", func(t *testing.T) {
-		_, rerr := Retire(ctx, opts, 2)
-		_, derr := Destroy(ctx, opts, 2)
-		_, merr := SetMinVersion(ctx, opts, 3)
+		_, rerr := Retire(ctx, opts, 2, crypto.Grace{})
+		_, derr := Destroy(ctx, opts, 2, crypto.Grace{})
+		_, merr := SetMinVersion(ctx, opts, 3, crypto.Grace{})
 		for _, err := range []error{rerr, derr, merr} {
 			if !errors.Is(err, ErrLookupVersion) {
 				t.Fatalf("err = %v, want ErrLookupVersion", err)
 			}
 		}
-		if _, err := Retire(ctx, opts, 1); err != nil {
+		if _, err := Retire(ctx, opts, 1, crypto.Grace{}); err != nil {
 			t.Fatalf("retire v1 (not the lookup version): %v", err)
 		}
 	})
@@ -134,7 +134,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		if err != nil || !bytes.Equal(detValue(t, prev), stored) {
 			t.Fatalf("value under v2: %v", err)
 		}
-		if _, err := Destroy(ctx, opts, 2); err != nil {
+		if _, err := Destroy(ctx, opts, 2, crypto.Grace{}); err != nil {
 			t.Fatalf("destroy v2 once the lookup moved: %v", err)
 		}
 	})

@@ -242,7 +242,9 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		keys = append(keys, res.key)
 		fresh[res.key] = keyOrigin{id: wk.ID, ringID: r.RingID, secret: sv.name, wrapped: wk.Wrapped}
 	}
-	kr, err := crypto.NewKeyringLifecycle(keys, r.Primary, sv.versionID, r.Lifecycle())
+	lc := r.Lifecycle()
+	lc.RingID = r.RingID
+	kr, err := crypto.NewKeyringLifecycle(keys, r.Primary, sv.versionID, lc)
 	if err != nil {
 		return nil, fmt.Errorf("load key ring of secret %s version %s: %w", strconv.Quote(sv.name), sv.versionID, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/crypto"
 )
 
 // The emulators do not enforce Secrets Manager's 65,536-byte limit, so the ring
@@ -53,13 +55,13 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 	t.Run("destroying an old version prunes it and makes room again", func(t *testing.T) {
 		// v1 is the lookup version (the first rotation pinned it): it is
 		// moved to the primary first, which adds no version to a full ring.
-		if _, err := Destroy(ctx, opts, 1); !errors.Is(err, ErrLookupVersion) {
+		if _, err := Destroy(ctx, opts, 1, crypto.Grace{}); !errors.Is(err, ErrLookupVersion) {
 			t.Fatalf("destroy the lookup version: %v, want ErrLookupVersion", err)
 		}
 		if _, err := RotateLookup(ctx, opts); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Destroy(ctx, opts, 1); err != nil {
+		if _, err := Destroy(ctx, opts, 1, crypto.Grace{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Rotate(ctx, opts); err != nil {

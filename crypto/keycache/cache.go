@@ -35,10 +35,10 @@ type Options struct {
 	// on the refreshing goroutine, after Observer, and must not block for
 	// long.
 	OnEvent func(KeyEvent)
-	// Now is the clock for status times, event times and the on-demand
-	// refresh rate limit (default time.Now). Run's timers and load
-	// durations use the time package, so that tests in a testing/synctest
-	// bubble control them.
+	// Now is the clock for status times and event times (default
+	// time.Now). Run's timers, load durations and the on-demand refresh
+	// budget (which callers wait for) use the time package, so that tests
+	// in a testing/synctest bubble control them.
 	Now func() time.Time
 	// MinRefreshInterval is the least time between two on-demand refreshes
 	// started by RefreshForKey (default 5s). The key id of a sealed value
@@ -47,8 +47,9 @@ type Options struct {
 	// every request into a KMS / Secrets Manager call (cost, API throttling
 	// that then also breaks the periodic refresh). With it, a sidecar that
 	// missed a rotation opens the new key's values after at most one
-	// provider round trip, or at most MinRefreshInterval later while such a
-	// flood spends the budget.
+	// provider round trip, or, while such a flood spends the budget, after
+	// waiting at most MinRefreshInterval for the next allowed refresh (the
+	// request's own deadline permitting).
 	MinRefreshInterval time.Duration
 	// MaxStale bounds how long the ring is served after the last successful
 	// refresh (a load, or a change check that found it current); 0 (the
@@ -70,8 +71,10 @@ type Options struct {
 // it before then open anywhere through RefreshForKey.
 const DefaultInterval = 15 * time.Minute
 
-// ErrRefreshLimited: RefreshForKey did not refresh because an on-demand
-// refresh ran less than Options.MinRefreshInterval ago.
+// ErrRefreshLimited: RefreshForKey's caller gave up (its context ended)
+// while waiting for the next allowed on-demand refresh, an on-demand
+// refresh having run less than Options.MinRefreshInterval before. The
+// error also wraps the context's error.
 var ErrRefreshLimited = errors.New("on-demand key refresh rate limited")
 
 // ErrStale: the ring was not refreshed within Options.MaxStale, so the cache
@@ -93,6 +96,11 @@ type Status struct {
 	LastAttempt         time.Time `json:"last_attempt,omitzero"`
 	LastError           string    `json:"last_error,omitempty"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// RingRefused is set while the last ring read from the source was
+	// refused by crypto.CheckSuccessor (a replayed, re-created or restored
+	// ring): the reason and what was wrong. The ring in service stays (and
+	// stays ready, up to Options.MaxStale); a restart adopts the new one.
+	RingRefused string `json:"ring_refused,omitempty"`
 }
 
 // Cache is the key ring shared by every request. Keyring is a lock-free
@@ -106,7 +114,9 @@ type Cache struct {
 	flight  singleflight.Group
 	// onDemand bounds the refreshes RefreshForKey starts (burst 1, one per
 	// MinRefreshInterval); it is only consulted when a key is missing.
-	onDemand *rate.Limiter
+	// budgetWait is set while the on-demand flight waits for it.
+	onDemand   *rate.Limiter
+	budgetWait atomic.Bool
 
 	mu     sync.Mutex // guards status
 	status Status
@@ -206,12 +216,16 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // (a change check first when the source is a Changer), so any number of
 // concurrent callers cause one provider call, and at most one such
 // on-demand refresh starts per Options.MinRefreshInterval (see there for
-// why). Callers that arrive while one runs wait for it, up to their own
+// why): when one ran less than that ago, the flight first waits for the
+// next allowed one (at most MinRefreshInterval), so that one forged key id
+// read just before a rotation does not make the new key's values fail.
+// Callers that arrive while a flight waits or runs join it, up to their own
 // ctx. It then returns the current ring and nil if the ring holds id, or
 // the current ring (nil if none was ever loaded or it is stale) and an
-// error: one wrapping ErrRefreshLimited, crypto.ErrUnknownKey when the
-// refreshed ring still lacks id, the load error, or ctx's error; while the
-// ring is older than Options.MaxStale the error also wraps ErrStale.
+// error: crypto.ErrUnknownKey when the refreshed ring still lacks id, the
+// load error, or ctx's error (also wrapping ErrRefreshLimited when ctx
+// ended while the flight waited for the budget); while the ring is older
+// than Options.MaxStale the error also wraps ErrStale.
 func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error) {
 	if r := c.Keyring(); hasKey(r, id) {
 		return r, nil
@@ -222,8 +236,16 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 		if hasKey(c.Keyring(), id) {
 			return nil, nil
 		}
-		if !c.onDemand.AllowN(c.opts.Now(), 1) {
-			return nil, ErrRefreshLimited
+		// One flight at a time reserves the budget, so reservations never
+		// queue beyond one MinRefreshInterval.
+		if d := c.onDemand.Reserve().Delay(); d > 0 {
+			c.budgetWait.Store(true)
+			t := time.NewTimer(d)
+			<-t.C
+			c.budgetWait.Store(false)
+			if hasKey(c.Keyring(), id) { // a periodic refresh brought it meanwhile
+				return nil, nil
+			}
 		}
 		return nil, c.check(context.WithoutCancel(ctx))
 	})
@@ -236,6 +258,9 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 		err = res.Err
 	case <-ctx.Done():
 		err = ctx.Err()
+		if c.budgetWait.Load() {
+			err = fmt.Errorf("%w: %w", ErrRefreshLimited, err)
+		}
 	}
 	r := c.Keyring()
 	stale := r == nil && c.stale.Load()
@@ -366,12 +391,22 @@ func (c *Cache) load(ctx context.Context) error {
 	if err == nil && next == nil {
 		err = crypto.ErrNoKey
 	}
+	if err == nil {
+		// A ring read from the source replaces the one in service only
+		// if it is a later state of it: a replayed older copy, a
+		// re-created ring or a restore would bring back retired or
+		// destroyed versions or give a version id a second key.
+		err = crypto.CheckSuccessor(prev, next)
+	}
 	if err != nil {
 		err = fmt.Errorf("load key ring: %w", err)
 		c.fail(err, took, true)
 		return err
 	}
 	c.ring.Store(next)
+	c.mu.Lock()
+	c.status.RingRefused = ""
+	c.mu.Unlock()
 	now := c.succeed()
 
 	kind := ""
@@ -406,10 +441,16 @@ func (c *Cache) fail(err error, took time.Duration, loaded bool) {
 	c.status.LastError = err.Error()
 	c.status.ConsecutiveFailures++
 	failures := c.status.ConsecutiveFailures
+	var refused *crypto.ContinuityError
+	reason := ""
+	if errors.As(err, &refused) {
+		reason = refused.Reason
+		c.status.RingRefused = reason + ": " + refused.Detail
+	}
 	c.mu.Unlock()
 	r := c.ring.Load()
 	ev := KeyEvent{Kind: EventError, Revision: r.Revision(), Primary: r.Primary(), Err: err, Duration: took}
-	c.opts.Observer.Refreshed(Refresh{Result: ResultError, Loaded: loaded, Event: ev, Ring: r, Failures: failures, Time: now})
+	c.opts.Observer.Refreshed(Refresh{Result: ResultError, Loaded: loaded, Event: ev, Ring: r, Failures: failures, Time: now, Refused: reason})
 	c.emit(ev)
 }
 

@@ -65,6 +65,10 @@ type Refresh struct {
 	Failures int
 	// Time is when the refresh ended, by Options.Now.
 	Time time.Time
+	// Refused is the crypto.ContinuityError reason when the ring read was
+	// refused as no successor of the one in service (Result is then
+	// ResultError); "" otherwise.
+	Refused string
 }
 
 // UnknownKeyResult is the outcome of one RefreshForKey call for a key id the
@@ -74,7 +78,7 @@ type UnknownKeyResult string
 // Unknown-key results.
 const (
 	UnknownKeyRefreshed    UnknownKeyResult = "refreshed"     // the key is in the ring after the refresh
-	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // no refresh: the on-demand budget is spent
+	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // the caller gave up waiting for the next allowed on-demand refresh
 	UnknownKeyStillUnknown UnknownKeyResult = "still_unknown" // refreshed (or found current); the key is not there
 	UnknownKeyError        UnknownKeyResult = "error"         // the refresh failed or the caller gave up
 )

@@ -36,8 +36,10 @@ type MonitorOptions struct {
 //
 // Log lines have stable fields: "event" (keys_loaded, keys_refreshed,
 // keys_rotation_seen, keys_error), "revision", "primary", "versions",
-// "duration_seconds"; on errors "error", "consecutive_failures", "serving" and
-// "serving_revision". A load that finds the revision in service and a
+// "duration_seconds"; on errors "error", "consecutive_failures", "serving",
+// "serving_revision" and "refused" (the reason a ring read was refused as
+// no successor of the one in service, else ""). A load that finds the
+// revision in service and a
 // change check that finds the ring current are counted, not logged. With
 // Options.MaxStale, keys_stale_warning (warn), keys_stale_refused (error)
 // and keys_stale_recovered (info) carry "age_seconds", "max_stale_seconds" and, while
@@ -60,6 +62,9 @@ type Monitor struct {
 	failures  prometheus.Gauge
 	// unknownKey counts RefreshForKey calls for a key the ring lacked.
 	unknownKey *prometheus.CounterVec
+	// refused counts rings read and refused as no successor of the ring
+	// in service, by reason.
+	refused *prometheus.CounterVec
 	// maxStale is Options.MaxStale (0: no bound, or no check yet); stale
 	// is 1 while the ring is withheld for being older.
 	maxStale prometheus.Gauge
@@ -120,9 +125,13 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 		failures: promreg.Gauge(reg, "fieldseal_keys_consecutive_failures", "Key ring refreshes failed in a row (0 when healthy)."),
 		unknownKey: promreg.CounterVec(reg, "fieldseal_keys_unknown_key_refreshes_total",
 			"Requests for a key id the key ring lacked (a value sealed under a key this sidecar has not loaded yet, or a forged id), "+
-				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (no refresh: one ran less than the minimum refresh interval ago), "+
+				"by result: refreshed (the key was found after an on-demand refresh), rate_limited (the request gave up while waiting for the next allowed refresh, one having run less than the minimum refresh interval before), "+
 				"still_unknown (refreshed, key not there), error (the refresh failed or the request gave up). Provider loads are counted in fieldseal_keys_refresh_total.",
 			"result"),
+		refused: promreg.CounterVec(reg, "fieldseal_keys_ring_refused_total",
+			"Key rings read from the key source and refused because they are no later state of the ring in service (a replayed older copy, a re-created ring, a restore), "+
+				"by reason: ring_id, lost_version, key_changed, unretired, undestroyed, min_lowered, primary_back. The ring in service stays; a restart adopts the new one.",
+			"reason"),
 		maxStale: promreg.Gauge(reg, "fieldseal_keys_max_stale_seconds",
 			"The bound on the key ring's age (keys.max_stale) past which it is no longer served; 0 when there is none."),
 		stale: promreg.Gauge(reg, "fieldseal_keys_stale",
@@ -151,6 +160,10 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	// Every result exists from the start, so rate() and alerts see zeros.
 	for _, r := range []UnknownKeyResult{UnknownKeyRefreshed, UnknownKeyRateLimited, UnknownKeyStillUnknown, UnknownKeyError} {
 		m.unknownKey.WithLabelValues(string(r))
+	}
+	for _, r := range []string{crypto.ReasonRingID, crypto.ReasonLostVersion, crypto.ReasonKeyChanged, crypto.ReasonUnretired,
+		crypto.ReasonUndestroyed, crypto.ReasonMinLowered, crypto.ReasonPrimaryBack} {
+		m.refused.WithLabelValues(r)
 	}
 	return m
 }
@@ -186,8 +199,11 @@ func (m *Monitor) Refreshed(r Refresh) {
 		m.duration.Observe(r.Event.Duration.Seconds())
 	}
 	m.failures.Set(float64(r.Failures))
+	if r.Refused != "" {
+		m.refused.WithLabelValues(r.Refused).Inc()
+	}
 	if r.Result == ResultError {
-		ev := m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).
+		ev := m.log.Error().Str("event", "keys_"+EventError).Err(r.Event.Err).Str("refused", r.Refused).
 			Int("consecutive_failures", r.Failures).Bool("serving", r.Ring != nil)
 		if r.Ring == nil {
 			if m.noRingHint != "" {

@@ -153,91 +153,107 @@ func TestRefreshForKey(t *testing.T) {
 	})
 
 	t.Run("a flood of forged key ids refreshes at most once per MinRefreshInterval", func(t *testing.T) {
-		path, mk := localRing(t)
-		b := newSidecar(t, path, mk, nil)
-		flood := func() (limited, unknown int) {
-			var mu sync.Mutex
-			var wg sync.WaitGroup
-			for i := range 200 {
-				wg.Go(func() {
-					ring, err := b.cache.RefreshForKey(context.Background(), 999+uint32(i%3))
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case ring != b.cache.Keyring():
-						t.Errorf("RefreshForKey returned another ring than the cache serves")
-					case errors.Is(err, keycache.ErrRefreshLimited):
-						limited++
-					case errors.Is(err, crypto.ErrUnknownKey):
-						unknown++
-					default:
-						t.Errorf("RefreshForKey(forged) = %v, want ErrRefreshLimited or ErrUnknownKey", err)
-					}
-				})
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			b := newSidecar(t, path, mk, nil)
+			begin := time.Now()
+			if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
+				t.Fatalf("first forged id: %v", err)
 			}
-			wg.Wait()
-			return limited, unknown
-		}
-
-		limited, unknown := flood()
-		if n := b.calls(); n != 1 {
-			t.Fatalf("first flood: %d provider calls, want 1", n)
-		}
-		// Callers that joined the one refresh learn the id is still
-		// unknown; later ones are rate limited.
-		if unknown == 0 || limited+unknown != 200 {
-			t.Fatalf("first flood: %d rate limited, %d still unknown", limited, unknown)
-		}
-		b.clock.Advance(5*time.Second - time.Nanosecond)
-		if limited, _ = flood(); limited != 200 || b.calls() != 1 {
-			t.Fatalf("just under 5s later: %d of 200 rate limited, %d provider calls; want 200 and 1", limited, b.calls())
-		}
-		b.clock.Advance(time.Nanosecond)
-		if flood(); b.calls() != 2 {
-			t.Fatalf("5s later: %d provider calls, want 2", b.calls())
-		}
-		if n := b.src.loads.Load(); n != 0 {
-			t.Fatalf("%d loads of an unchanged ring file, want 0 (the change check suffices)", n)
-		}
-		limitedMetric := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "rate_limited"})
-		unknownMetric := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "still_unknown"})
-		if limitedMetric+unknownMetric != 600 || unknownMetric == 0 {
-			t.Fatalf("metrics: rate_limited %v, still_unknown %v; want 600 in all", limitedMetric, unknownMetric)
-		}
+			flood := func() {
+				var wg sync.WaitGroup
+				for i := range 200 {
+					wg.Go(func() {
+						ring, err := b.cache.RefreshForKey(context.Background(), 999+uint32(i%3))
+						if ring != b.cache.Keyring() || !errors.Is(err, crypto.ErrUnknownKey) {
+							t.Errorf("RefreshForKey(forged) = %v, want the ring in service and ErrUnknownKey", err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+			// The budget is spent: the whole flood waits for the next
+			// allowed refresh and shares it.
+			flood()
+			if n, took := b.calls(), time.Since(begin); n != 2 || took != 5*time.Second {
+				t.Fatalf("first flood: %d provider calls after %v, want 2 after 5s", n, took)
+			}
+			flood()
+			if n, took := b.calls(), time.Since(begin); n != 3 || took != 10*time.Second {
+				t.Fatalf("second flood: %d provider calls after %v, want 3 after 10s", n, took)
+			}
+			if n := b.src.loads.Load(); n != 0 {
+				t.Fatalf("%d loads of an unchanged ring file, want 0 (the change check suffices)", n)
+			}
+			if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "still_unknown"}); got != 401 {
+				t.Fatalf("still_unknown = %v, want 401", got)
+			}
+		})
 	})
 
-	t.Run("a rotation seen while a flood spent the budget opens one interval later", func(t *testing.T) {
-		path, mk := localRing(t)
-		a, b := newSidecar(t, path, mk, nil), newSidecar(t, path, mk, nil)
-		if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
-			t.Fatalf("forged id: %v", err)
-		}
-		sealedUnderRotatedKey(t, path, mk, a)
-		if _, err := b.cache.RefreshForKey(context.Background(), 2); !errors.Is(err, keycache.ErrRefreshLimited) {
-			t.Fatalf("within the interval: %v, want ErrRefreshLimited", err)
-		}
-		b.clock.Advance(5 * time.Second)
-		ring, err := b.cache.RefreshForKey(context.Background(), 2)
-		if err != nil || ring.Primary() != 2 {
-			t.Fatalf("one interval later: primary %d, %v", ring.Primary(), err)
-		}
+	t.Run("a value under a new key read right after a forged id waits for the next allowed refresh and opens", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			a, b := newSidecar(t, path, mk, nil), newSidecar(t, path, mk, nil)
+			if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
+				t.Fatalf("forged id: %v", err)
+			}
+			sealed, aad := sealedUnderRotatedKey(t, path, mk, a)
+			begin := time.Now()
+			ring, err := b.cache.RefreshForKey(context.Background(), 2)
+			if err != nil || ring.Primary() != 2 {
+				t.Fatalf("RefreshForKey(2) = primary %d, %v", ring.Primary(), err)
+			}
+			if took := time.Since(begin); took != 5*time.Second {
+				t.Fatalf("opened after %v, want at the next allowed refresh, 5s after the forged id", took)
+			}
+			if pt, _, _, err := ring.Open(nil, sealed, aad); err != nil || string(pt) != "new@example.com" {
+				t.Fatalf("Open = %q, %v", pt, err)
+			}
+		})
+	})
+
+	t.Run("a caller whose deadline comes before the next allowed refresh is told it was rate limited", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			b := newSidecar(t, path, mk, nil)
+			if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
+				t.Fatalf("forged id: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			ring, err := b.cache.RefreshForKey(ctx, 2)
+			if !errors.Is(err, keycache.ErrRefreshLimited) || !errors.Is(err, context.DeadlineExceeded) || ring != b.cache.Keyring() {
+				t.Fatalf("RefreshForKey = %v, want ErrRefreshLimited and DeadlineExceeded with the ring in service", err)
+			}
+			if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "rate_limited"}); got != 1 {
+				t.Fatalf("rate_limited = %v, want 1", got)
+			}
+			// The flight goes on to its refresh at the next allowed time.
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if n := b.calls(); n != 2 {
+				t.Fatalf("%d provider calls, want 2 (the forged id's, then the one the flight waited for)", n)
+			}
+		})
 	})
 
 	t.Run("the interval is configurable", func(t *testing.T) {
-		path, mk := localRing(t)
-		clock := newTestClock()
-		src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
-		c := keycache.New(src, keycache.Options{MinRefreshInterval: time.Minute, Now: clock.Now})
-		if err := c.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		for _, step := range []time.Duration{0, 30 * time.Second, 30 * time.Second} {
-			clock.Advance(step)
-			_, _ = c.RefreshForKey(context.Background(), 999)
-		}
-		if n := src.checks.Load(); n != 2 {
-			t.Fatalf("%d change checks over one minute with a 1m interval, want 2", n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			path, mk := localRing(t)
+			src := &countingChanger{countingSource: &countingSource{inner: localkeys.New(path, mk)}}
+			c := keycache.New(src, keycache.Options{MinRefreshInterval: time.Minute})
+			if err := c.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			begin := time.Now()
+			for range 3 {
+				_, _ = c.RefreshForKey(context.Background(), 999)
+			}
+			if n, took := src.checks.Load(), time.Since(begin); n != 3 || took != 2*time.Minute {
+				t.Fatalf("%d change checks after %v with a 1m interval, want 3 after 2m", n, took)
+			}
+		})
 	})
 
 	t.Run("a caller that gives up returns its context's error", func(t *testing.T) {

@@ -96,7 +96,9 @@ func ReadBackup(file string) (*Backup, error) {
 // RestoreBackup checks the backup file (digest, then Verify with mk) and
 // writes its ring to path, the original or a new one; it refuses to
 // overwrite an existing file (move a damaged ring aside first). The ring id
-// is kept, so every value sealed under the ring opens again.
+// is kept, so every value sealed under the ring opens again; the record of
+// the highest id issued (path+".maxid") is kept or raised, so a rotation
+// after restoring an older backup issues no id used since.
 func RestoreBackup(file string, mk MasterKey, path string, before ...BeforeWrite) (*Status, error) {
 	b, err := ReadBackup(file)
 	if err != nil {
@@ -117,6 +119,11 @@ func RestoreBackup(file string, mk MasterKey, path string, before ...BeforeWrite
 		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
 	}
 	if err := writeFile(path, b.Ring, false); err != nil {
+		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
+	}
+	// A record of ids issued after the backup was taken stays, so the next
+	// rotation skips them.
+	if err := raiseHighWater(path, rf); err != nil {
 		return nil, fmt.Errorf("restore key ring from %q to %q: %w", file, path, err)
 	}
 	return st, nil

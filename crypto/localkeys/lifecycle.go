@@ -3,6 +3,7 @@ package localkeys
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
 )
@@ -14,10 +15,11 @@ var ErrLifecycle = crypto.ErrLifecycle
 
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first; nor
-// can the lookup version: move it first (RotateLookup).
-func Retire(path string, mk MasterKey, id uint32, before ...BeforeWrite) (*Status, error) {
+// can the lookup version: move it first (RotateLookup), nor a version that
+// was primary less than g.Period ago (crypto.ErrGrace).
+func Retire(path string, mk MasterKey, id uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
-		_, err := rf.Retire(id, rf.has(id))
+		_, err := rf.Retire(id, rf.created(), g)
 		return err
 	})
 }
@@ -26,10 +28,11 @@ func Retire(path string, mk MasterKey, id uint32, before ...BeforeWrite) (*Statu
 // stay in the file but are not unwrapped, and values under them report
 // crypto.ErrKeyDestroyed. Lowering it again makes them open again; Destroy
 // is the irreversible step. min may not exceed the primary or the lookup
-// version.
-func SetMinVersion(path string, mk MasterKey, min uint32, before ...BeforeWrite) (*Status, error) {
+// version, nor put a version that was primary less than g.Period ago below
+// it (crypto.ErrGrace).
+func SetMinVersion(path string, mk MasterKey, min uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", before, func(rf *ringFile) error {
-		_, err := rf.SetMinVersion(min)
+		_, err := rf.SetMinVersion(min, rf.created(), g)
 		return err
 	})
 }
@@ -37,11 +40,13 @@ func SetMinVersion(path string, mk MasterKey, min uint32, before ...BeforeWrite)
 // Destroy removes the wrapped key of version id for good (crypto-shredding):
 // values sealed under it can never open again and report
 // crypto.ErrKeyDestroyed. The id stays listed, so it is never reused. The
-// primary and the lookup version cannot be destroyed. Copies of the ring in backups still hold the
-// key: destroy them too, or the version is not destroyed.
-func Destroy(path string, mk MasterKey, id uint32, before ...BeforeWrite) (*Status, error) {
+// primary, the lookup version and a version that was primary less than
+// g.Period ago (crypto.ErrGrace) cannot be destroyed. Copies of the ring in
+// backups still hold the key: destroy them too, or the version is not
+// destroyed.
+func Destroy(path string, mk MasterKey, id uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
 	return update(path, mk, "destroy v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
-		if err := rf.Destroy(id, rf.has(id)); err != nil {
+		if err := rf.Destroy(id, rf.created(), g); err != nil {
 			return err
 		}
 		rf.Keys = slices.DeleteFunc(rf.Keys, func(w wrapped) bool { return w.ID == id })
@@ -59,4 +64,14 @@ func Rewrap(path string, oldMK, newMK MasterKey, before ...BeforeWrite) (*Status
 		return nil, fmt.Errorf("rewrap key ring %q: new master key: %w", path, ErrNoMasterKey)
 	}
 	return updateWith(path, oldMK, newMK, "rewrap", before, func(*ringFile) error { return nil })
+}
+
+// created is the creation time of every version whose wrapped key rf holds,
+// for the lifecycle rules.
+func (rf *ringFile) created() map[uint32]time.Time {
+	m := make(map[uint32]time.Time, len(rf.Keys))
+	for _, w := range rf.Keys {
+		m[w.ID] = timeOf(w)
+	}
+	return m
 }

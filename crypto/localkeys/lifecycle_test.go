@@ -57,15 +57,32 @@ func open(t *testing.T, path string, mk localkeys.MasterKey, v []byte) (string, 
 func TestRetireMinVersionDestroy(t *testing.T) {
 	path, mk, sealed := ringWithValues(t)
 	t.Run("the primary can be neither retired nor destroyed", func(t *testing.T) {
-		if _, err := localkeys.Retire(path, mk, 3); !errors.Is(err, localkeys.ErrLifecycle) {
+		if _, err := localkeys.Retire(path, mk, 3, crypto.Grace{}); !errors.Is(err, localkeys.ErrLifecycle) {
 			t.Fatalf("retire primary: %v", err)
 		}
-		if _, err := localkeys.Destroy(path, mk, 3); !errors.Is(err, localkeys.ErrLifecycle) {
+		if _, err := localkeys.Destroy(path, mk, 3, crypto.Grace{}); !errors.Is(err, localkeys.ErrLifecycle) {
 			t.Fatalf("destroy primary: %v", err)
 		}
 	})
+	t.Run("a version primary until a rotation moments ago may be neither retired nor destroyed", func(t *testing.T) {
+		g := crypto.Grace{Period: crypto.DefaultGrace}
+		if _, err := localkeys.Retire(path, mk, 2, g); !errors.Is(err, crypto.ErrGrace) {
+			t.Fatalf("retire v2 just after the rotation to v3: %v", err)
+		}
+		if _, err := localkeys.Destroy(path, mk, 2, g); !errors.Is(err, crypto.ErrGrace) {
+			t.Fatalf("destroy v2 just after the rotation to v3: %v", err)
+		}
+		if pt, err := open(t, path, mk, sealed[2]); err != nil || pt != "jane@example.com" {
+			t.Fatalf("v2 after the refused changes: %q, %v", pt, err)
+		}
+		// Once the period is over the same change is accepted.
+		g.Now = time.Now().Add(crypto.DefaultGrace + time.Minute)
+		if _, err := localkeys.Retire(path, mk, 2, g); err != nil {
+			t.Fatalf("retire v2 after the grace period: %v", err)
+		}
+	})
 	t.Run("a retired version still opens and is listed as retired", func(t *testing.T) {
-		st, err := localkeys.Retire(path, mk, 2)
+		st, err := localkeys.Retire(path, mk, 2, crypto.Grace{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,9 +96,9 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 	t.Run("the lookup version can be neither retired, destroyed nor put below the minimum until it moves", func(t *testing.T) {
 		// The first rotation pinned the lookup version to v1.
 		for what, err := range map[string]error{
-			"retire":      second(localkeys.Retire(path, mk, 1)),
-			"destroy":     second(localkeys.Destroy(path, mk, 1)),
-			"min-version": second(localkeys.SetMinVersion(path, mk, 2)),
+			"retire":      second(localkeys.Retire(path, mk, 1, crypto.Grace{})),
+			"destroy":     second(localkeys.Destroy(path, mk, 1, crypto.Grace{})),
+			"min-version": second(localkeys.SetMinVersion(path, mk, 2, crypto.Grace{})),
 		} {
 			if !errors.Is(err, localkeys.ErrLookupVersion) || !strings.Contains(err.Error(), "rotate-lookup") {
 				t.Fatalf("%s v1: %v, want ErrLookupVersion naming rotate-lookup", what, err)
@@ -93,13 +110,13 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 		}
 	})
 	t.Run("a minimum version stops older values opening until it is lowered", func(t *testing.T) {
-		if _, err := localkeys.SetMinVersion(path, mk, 2); err != nil {
+		if _, err := localkeys.SetMinVersion(path, mk, 2, crypto.Grace{}); err != nil {
 			t.Fatal(err)
 		}
 		if pt, err := open(t, path, mk, sealed[1]); !errors.Is(err, crypto.ErrKeyDestroyed) || pt != "" {
 			t.Fatalf("open v1 = %q %v", pt, err)
 		}
-		if _, err := localkeys.SetMinVersion(path, mk, 0); err != nil {
+		if _, err := localkeys.SetMinVersion(path, mk, 0, crypto.Grace{}); err != nil {
 			t.Fatal(err)
 		}
 		if pt, err := open(t, path, mk, sealed[1]); err != nil || pt != "jane@example.com" {
@@ -108,7 +125,7 @@ func TestRetireMinVersionDestroy(t *testing.T) {
 	})
 	t.Run("a destroyed version reports destroyed, never plaintext, and its id is not reused", func(t *testing.T) {
 		before, _ := os.ReadFile(path)
-		st, err := localkeys.Destroy(path, mk, 1)
+		st, err := localkeys.Destroy(path, mk, 1, crypto.Grace{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
@@ -91,9 +92,10 @@ func TestInitRotateStatus(t *testing.T) {
 		}
 	})
 	t.Run("no temporary files are left behind", func(t *testing.T) {
-		// The ring and its lock file (lockRing), nothing else.
+		// The ring, its lock file (lockRing) and the record of the
+		// highest version id issued, nothing else.
 		entries, _ := os.ReadDir(dir)
-		if len(entries) != 2 || entries[0].Name() != "ring.json" || entries[1].Name() != "ring.json.lock" {
+		if len(entries) != 3 || entries[0].Name() != "ring.json" || entries[1].Name() != "ring.json.lock" || entries[2].Name() != "ring.json.maxid" {
 			var names []string
 			for _, e := range entries {
 				names = append(names, e.Name())
@@ -101,6 +103,48 @@ func TestInitRotateStatus(t *testing.T) {
 			t.Fatalf("dir holds %v", names)
 		}
 	})
+}
+
+// TestRotationAfterAReplayIssuesANewID: the ring file is put back to an
+// older copy of itself (v1 only) after v2 sealed values; a rotation then
+// issues v3, never a second v2, and so does one after a restore of an
+// older backup.
+func TestRotationAfterAReplayIssuesANewID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ring.json")
+	mk, _ := newMasterKey(t)
+	if _, err := localkeys.Init(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.json")
+	if _, err := localkeys.WriteBackup(path, mk, backup, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.Rotate(path, mk); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := localkeys.Rotate(path, mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Primary != 3 {
+		t.Fatalf("rotation on the replayed ring issued v%d, want v3", st.Primary)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.RestoreBackup(backup, mk, path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = localkeys.Rotate(path, mk); err != nil || st.Primary != 4 {
+		t.Fatalf("rotation after restoring an older backup: v%d, %v; want v4", st.Primary, err)
+	}
 }
 
 func TestInitRefusesToOverwrite(t *testing.T) {

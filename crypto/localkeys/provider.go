@@ -93,7 +93,9 @@ func (p *Provider) Load(ctx context.Context, prev *crypto.Keyring) (*crypto.Keyr
 		seen[w.ID] = seenKey{ringID: rf.RingID, wrapped: w.Wrapped, key: k}
 		keys = append(keys, k)
 	}
-	ring, err := crypto.NewKeyringLifecycle(keys, rf.Primary, revision(data), rf.Lifecycle())
+	lc := rf.Lifecycle()
+	lc.RingID = rf.RingID
+	ring, err := crypto.NewKeyringLifecycle(keys, rf.Primary, revision(data), lc)
 	if err != nil {
 		return nil, fmt.Errorf("load key ring %q: %w", p.path, err)
 	}

@@ -55,6 +55,10 @@ type ringFile struct {
 	// MAC is std base64 of HMAC-SHA256 of the metadata (crypto.RingMetadata)
 	// under a key derived from the master key. Required in Format.
 	MAC string `json:"mac,omitempty"`
+
+	// issued is the highest version id recorded beside the ring (see
+	// highWater), read by update under the lock; not stored in the ring.
+	issued uint32
 }
 
 type wrapped struct {
@@ -138,11 +142,15 @@ func Init(path string, mk MasterKey, before ...BeforeWrite) (*Status, error) {
 	if err := writeFile(path, data, false); err != nil {
 		return nil, fmt.Errorf("init key ring %q: %w", path, err)
 	}
+	if err := raiseHighWater(path, rf); err != nil {
+		return nil, fmt.Errorf("init key ring %q: %w", path, err)
+	}
 	return rf.status(path, data)
 }
 
 // Rotate adds a new data key, version max+1 (destroyed ids are never
-// reused), to the ring file at path and makes it primary. It first checks
+// reused, nor are ids recorded beside the ring as issued: see highWater),
+// to the ring file at path and makes it primary. It first checks
 // that mk opens the ring, so a ring never mixes master keys. Old versions
 // stay, so old values still open. The lookup version stays: a ring that
 // names none gets the primary it replaces, so deterministic values keep
@@ -166,7 +174,7 @@ func RotateIf(path string, mk MasterKey, rotate func(primary crypto.KeyInfo) boo
 			return errUnchanged
 		}
 		rotated = true
-		next := rf.maxID()
+		next := max(rf.maxID(), rf.issued)
 		if next == math.MaxUint32 {
 			return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
 		}
@@ -423,6 +431,9 @@ func updateWith(path string, mk, out MasterKey, what string, before []BeforeWrit
 	if err != nil {
 		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
 	}
+	if rf.issued, err = readHighWater(path, rf.RingID); err != nil {
+		return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+	}
 	rewrapAll := rf.Format == FormatV1 || out.wrap != mk.wrap
 	rf.Format = Format
 	if rewrapAll {
@@ -455,6 +466,12 @@ func updateWith(path string, mk, out MasterKey, what string, before []BeforeWrit
 			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
 		}
 		if err := runBefore(before, prev, st); err != nil {
+			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
+		}
+	}
+	// The record first: a ring never holds an id above it.
+	if m := rf.maxID(); m > rf.issued {
+		if err := writeHighWater(path, rf.RingID, m); err != nil {
 			return nil, fmt.Errorf("%s key ring %q: %w", what, path, err)
 		}
 	}

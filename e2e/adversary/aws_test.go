@@ -57,7 +57,7 @@ func TestAWSReplayedSecretVersionDoesNotRollTheSidecarBack(t *testing.T) {
 	old := current()
 	keys(t, s, "rotate")
 	keys(t, s, "rotate-lookup")
-	keys(t, s, "retire", "1")
+	keys(t, s, "retire", "1", "--grace", "0s") // no sidecar runs yet
 	s.Serve(t)
 	if v := put(t, s, st, "a", "a@example.com"); v != 2 {
 		t.Fatalf("sealed under v%d, want v2", v)

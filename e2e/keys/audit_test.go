@@ -26,8 +26,9 @@ func TestKeyCommandsAndCLITransformsAreAudited(t *testing.T) {
 	mustRun(t, "", keys("verify")...)
 	mustRun(t, "", keys("backup", "--out", filepath.Join(t.TempDir(), "b.json"))...)
 	mustRun(t, "", keys("rotate-lookup")...) // v1, the lookup version, may go only once it moved
-	mustRun(t, "", keys("retire", "1")...)
-	mustRun(t, "", keys("destroy", "1", "--yes")...)
+	// No sidecar serves this ring: no grace period after the rotation.
+	mustRun(t, "", keys("retire", "1", "--grace", "0s")...)
+	mustRun(t, "", keys("destroy", "1", "--yes", "--grace", "0s")...)
 	if code, _, _ := fieldseal(t, "", keys("destroy", "2", "--yes")...); code == 0 {
 		t.Fatal("the primary was destroyed")
 	}
