@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -83,5 +85,61 @@ func TestPooledBuffersDoNotCrossRequests(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEarlyResponseWhileLargeBodyIsSent: an upstream that answers a large
+// write before reading its body (a 200 with a large document of its own)
+// leaves the transport still sending the forwarded buffer when the
+// response is read; the response must not be read into that buffer, and
+// every client must get its own answer. Run with -race.
+func TestEarlyResponseWhileLargeBodyIsSent(t *testing.T) {
+	h := newHarness(t, nil, func(o *Options) {
+		o.MaxBodyBytes = 4 << 20
+		o.MaxResponseBytes = 4 << 20
+	})
+	early := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		marker := r.Header.Get("X-Marker")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Connection", "close")
+		_, _ = io.WriteString(w, `{"id":"`+marker+`","pad":"`+strings.Repeat(marker, (100<<10)/len(marker))+`","email":"`+marker+`@example.com"}`)
+	}))
+	t.Cleanup(early.Close)
+	u, _ := url.Parse(early.URL)
+	h.proxy.upstream = u
+	var wg sync.WaitGroup
+	problems := make(chan string, 64)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				marker := fmt.Sprintf("e%02d%03dz", g, i)
+				doc := `{"id":"` + marker + `","pad":"` + strings.Repeat(marker, (2<<20)/len(marker)) + `","email":"` + marker + `@example.com"}`
+				req, _ := http.NewRequest(http.MethodPost, h.front.URL+"/customers", strings.NewReader(doc))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Marker", marker)
+				resp, err := h.front.Client().Do(req)
+				if err != nil {
+					problems <- marker + ": " + err.Error()
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					t.Logf("%s: %d %v %.100s", marker, resp.StatusCode, err, body)
+					continue // a broken write is the upstream's to report
+				}
+				if gjson.GetBytes(body, "id").Str != marker || gjson.GetBytes(body, "email").Str != marker+"@example.com" ||
+					!gjson.ValidBytes(body) || bytes.Count(body, []byte(marker)) != (100<<10)/len(marker)+2 {
+					problems <- fmt.Sprintf("%s: got another answer: %.200s", marker, body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(problems)
+	for p := range problems {
+		t.Error(p)
 	}
 }
