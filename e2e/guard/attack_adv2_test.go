@@ -66,3 +66,62 @@ func TestAttackWildcardPathLongS(t *testing.T) {
 	}
 	a.mustNotHold(t, ssn)
 }
+
+// lenientUTF8 decodes UTF-8 the way Jackson's UTF8StreamJsonParser does
+// (_decodeUtf8_2/_3 check only the continuation bytes): an overlong form
+// such as C1 AC decodes to the ASCII letter it encodes ('l').
+func lenientUTF8(b []byte) string {
+	var out []rune
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c < 0x80:
+			out = append(out, rune(c))
+		case c&0xE0 == 0xC0 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
+			out = append(out, rune(c&0x1F)<<6|rune(b[i+1]&0x3F))
+			i++
+		case c&0xF0 == 0xE0 && i+2 < len(b) && b[i+1]&0xC0 == 0x80 && b[i+2]&0xC0 == 0x80:
+			out = append(out, rune(c&0x0F)<<12|rune(b[i+1]&0x3F)<<6|rune(b[i+2]&0x3F))
+			i += 2
+		default:
+			out = append(out, '\uFFFD')
+		}
+	}
+	return string(out)
+}
+
+// A3: the scanner does not check UTF-8 (as gjson's validator did not), so
+// a member name spelled with an overlong UTF-8 form ("emai" C1 AC) is not
+// the class key "email" to fieldseal, while a parser that decodes overlong
+// forms (Jackson's byte parser, modelled by lenientUTF8) reads "email" and
+// stores the value in plaintext. RFC 8259 section 8.1 requires UTF-8.
+func TestAttackOverlongUTF8MemberName(t *testing.T) {
+	a := newApp(t, func(r *http.Request, body []byte) []string {
+		var v map[string]any
+		if json.Unmarshal([]byte(lenientUTF8(body)), &v) != nil {
+			return nil
+		}
+		var out []string
+		for k, x := range v {
+			if s, ok := x.(string); ok && k == "email" {
+				out = append(out, s)
+			}
+		}
+		return out
+	})
+	sc := startApp(t, a, "")
+	for _, body := range []string{
+		"{\"emai\xC1\xAC\":\"" + alice + "\"}",
+		"{\"\xE0\x81\xA5mail\":\"" + alice + "\"}",
+	} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(body)})
+		t.Logf("%q -> %d %.120s", body, r.Status, r.Body)
+	}
+	for _, r := range a.received() {
+		for _, s := range r.Strings {
+			if s == alice {
+				t.Errorf("the application read member email = %q from %q", s, r.Body)
+			}
+		}
+	}
+}
