@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/match"
 )
 
 // This file is the one pass Apply makes over a document: it validates the
-// JSON grammar (RFC 8259, as gjson.ValidBytes reads it: strings are not
-// checked for UTF-8), bounds the nesting depth before it recurses any
+// JSON grammar (RFC 8259, as gjson.ValidBytes reads it, and strings must
+// be valid UTF-8, which gjson does not check), bounds the nesting depth before it recurses any
 // deeper, and collects the span of every value the plan matches, all while
 // reading each byte once. gjson's validator followed by a walk read every
 // byte twice, and a separate depth pre-scan a third time.
@@ -523,15 +524,18 @@ func load64(b []byte, i int) uint64 {
 }
 
 // shortString returns the index just past the string at b[i] when its
-// content is shorter than eight bytes and has no escape (most member names
-// and many values), else -1; scanString reads the rest. It is small enough
+// content is shorter than eight bytes, ASCII and has no escape (most member
+// names and many values), else -1; scanString reads the rest. It is small enough
 // for the compiler to inline into the loops that call it.
 func shortString(b []byte, i int) int {
 	if i+9 <= len(b) {
-		if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
-			if j := i + 1 + bits.TrailingZeros64(m)>>3; b[j] == '"' {
-				return j + 1
-			}
+		// special without its "&^ c" terms, which only keep bytes of 0x80
+		// or more from being flagged: here they are flagged on purpose
+		// (x's own high bits), so scanString checks their UTF-8.
+		x := binary.LittleEndian.Uint64(b[i+1:])
+		m := ((x ^ ones*0x02 - ones*0x21) | (x ^ ones*'\\' - ones) | x) & highs
+		if j := i + 1 + bits.TrailingZeros64(m)>>3; m != 0 && b[j] == '"' {
+			return j + 1
 		}
 	}
 	return -1
@@ -542,26 +546,42 @@ func shortString(b []byte, i int) int {
 // string (a control character, a bad escape, no closing quote). Strings are
 // most of a document, so it looks at eight bytes at a time for the bytes
 // that need a closer look: a quote, a backslash, or a control character.
+//
+// The content must be valid UTF-8 (RFC 8259 section 8.1). encoding/json
+// would read invalid bytes as U+FFFD, but parsers that decode overlong
+// forms (Jackson's byte parser reads "emai\xC1\xAC" as "email") would see
+// another member name than fieldseal, so such a string is refused. The
+// check costs one OR per eight bytes; utf8.Valid runs only on strings that
+// hold a byte of 0x80 or more.
 func scanString(b []byte, i int) (int, bool) {
 	i++
-	esc := false
+	start, esc := i, false
+	var high uint64 // the high bits of the content bytes read so far
 	for {
 		for i+8 <= len(b) {
-			if m := special(load64(b, i)); m != 0 {
+			x := load64(b, i)
+			if m := special(x); m != 0 {
+				high |= x & (m&-m - 1) // the bytes before the special one
 				i += bits.TrailingZeros64(m) / 8
 				goto special
 			}
+			high |= x
 			i += 8
 		}
 		for ; i < len(b); i++ {
-			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			c := b[i]
+			if c == '"' || c == '\\' || c < 0x20 {
 				goto special
 			}
+			high |= uint64(c)
 		}
 		return -1, esc
 	special:
 		switch b[i] {
 		case '"':
+			if high&highs != 0 && !utf8.Valid(b[start:i]) {
+				return -1, esc
+			}
 			return i + 1, esc
 		case '\\':
 			esc = true

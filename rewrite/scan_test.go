@@ -2,10 +2,11 @@ package rewrite
 
 import (
 	"errors"
-
-	"github.com/tidwall/gjson"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestScanStringFindsTheClosingQuote(t *testing.T) {
@@ -20,6 +21,9 @@ func TestScanStringFindsTheClosingQuote(t *testing.T) {
 		{"a backslash as the eighth byte", `"abcdefg\\x"`},
 		{"many escapes in a row", `"\\\\\\\"\\\\\"x"`},
 		{"multi-byte UTF-8", `"caf` + "\u00e9\u4e16\u754c" + `ééé"`},
+		{"short multi-byte UTF-8", `"é"`},
+		{"multi-byte UTF-8 split across words", `"abcdefg` + "\u4e16" + `"`},
+		{"multi-byte UTF-8 after an escape", `"\n` + "\U0001F600" + `"`},
 		{"a unicode escape", `"\u0022\u005c"`},
 	}
 	for _, tt := range tests {
@@ -43,6 +47,14 @@ func TestScanStringRefusesWhatIsNotAString(t *testing.T) {
 		{"a newline in the first word", "\"ab\ncd\""},
 		{"a control character after eight bytes", "\"abcdefghij\x01\""},
 		{"a tab", "\"a\tb\""},
+		// RFC 8259 section 8.1: a lenient decoder reads an overlong form as
+		// the ASCII letter it encodes ("emai\xC1\xAC" as "email").
+		{"an overlong two-byte form in a short string", "\"emai\xC1\xAC\""},
+		{"an overlong three-byte form after eight bytes", "\"abcdefghij\xE0\x81\xA5mail\""},
+		{"an encoded surrogate", "\"\xED\xA0\x80\""},
+		{"a lone continuation byte after an escape", "\"a\\n\x80\""},
+		{"a truncated sequence before the quote", "\"abcdefgh\xE4\xB8\""},
+		{"an invalid byte at the end of a long string", "\"" + strings.Repeat("x", 20) + "\xFF\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,14 +67,15 @@ func TestScanStringRefusesWhatIsNotAString(t *testing.T) {
 
 // TestApplyValidatesAsGjson holds Apply's one pass to the validator it
 // replaced: whatever the plan, a document is refused as invalid exactly when
-// gjson.ValidBytes refuses it.
+// gjson.ValidBytes refuses it or it is not UTF-8 (which gjson does not check,
+// and RFC 8259 section 8.1 requires).
 func TestApplyValidatesAsGjson(t *testing.T) {
 	docs := []string{
 		``, ` `, `{}`, `[]`, ` {} `, "\t[\r\n]\n", `{}x`, `{} {}`, `{`, `}`, `[`, `[1,]`, `[,1]`, `{,}`,
 		`{"a":1,}`, `{"a" 1}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `{"a":1}}`, `[1 2]`,
 		`1`, `-`, `-0`, `-01`, `01`, `0.`, `0.5`, `.5`, `1e`, `1e+`, `1E-7`, `1e5.0`, `1.5e+10`, `-x`,
 		`true`, `tru`, `truex`, `false`, `fals`, `null`, `nul`, `nulll`, `[true,false,null]`,
-		`"a"`, `"a`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"\/"`, "\"a\x01\"", "\"\x7f\"", "\"\xff\xfe\"",
+		`"a"`, `"a`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"\/"`, "\"a\x01\"", "\"\x7f\"", "\"\xff\xfe\"", "{\"emai\xc1\xac\":1}", "[\"\u00e9\"]",
 		`{"email":"fs1:abc"}`, `{"email":{"a":[1,{"b":"c"}]}}`, `{"email":[1,}`, `{"email":"a",}`,
 		`{"address":{"street":"x"},"list":[{"email":1},{"email":2}]}`, `{"address":"x"`, `{"list":[{"email":1},]}`,
 		`{"address":[1,2,3}`, `{"a":{"b":{"c":{"d":[[[1]]]}}}}`, `{"a":"` + strings.Repeat("x", 100) + `\"`,
@@ -82,7 +95,7 @@ func TestApplyValidatesAsGjson(t *testing.T) {
 		}
 		for _, doc := range docs {
 			_, err := p.Apply(nil, []byte(doc), sealMark)
-			valid := gjson.ValidBytes([]byte(doc))
+			valid := gjson.ValidBytes([]byte(doc)) && utf8.ValidString(doc)
 			if valid == errors.Is(err, ErrInvalidJSON) {
 				t.Errorf("spec %+v, document %q: valid %v, Apply error %v", spec, doc, valid, err)
 			}
