@@ -100,6 +100,9 @@ type node struct {
 type edge struct {
 	component
 	next *node
+	// folded is an edgeWild pattern with every rune case-folded (foldKey),
+	// compared with a folded key when the plan folds case.
+	folded string
 }
 
 // span is one matched value: doc[off:end] is replaced by fn's output for path.
@@ -269,7 +272,11 @@ func (n *node) child(c component) *node {
 		}
 	}
 	next := &node{leaf: -1}
-	n.edges = append(n.edges, edge{component: c, next: next})
+	e := edge{component: c, next: next}
+	if c.kind == edgeWild {
+		e.folded = foldKey(c.arg)
+	}
+	n.edges = append(n.edges, e)
 	return next
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -197,9 +198,16 @@ func (w *walker) keyMatches(edge *edge, key string) bool {
 		// "CONTACT" to contact (Go's encoding/json) must not get it unsealed.
 		return key == edge.arg || (w.plan.members.fold && strings.EqualFold(key, edge.arg))
 	case edgeWild:
+		// Under folding both sides are folded rune by rune the way
+		// strings.EqualFold and encoding/json compare, not lowered:
+		// strings.ToLower leaves U+017F LATIN SMALL LETTER LONG S, which
+		// encoding/json binds to 's', as it is.
 		pattern := edge.arg
-		if w.plan.members.fold && hasUpper(key) {
-			key, pattern = strings.ToLower(key), strings.ToLower(pattern)
+		if w.plan.members.fold {
+			pattern = edge.folded
+			if hasUpper(key) {
+				key = foldKey(key)
+			}
 		}
 		ok, stopped := match.MatchLimit(key, pattern, maxMatchComplexity)
 		if stopped {
@@ -687,7 +695,33 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// hasUpper reports whether s has a byte that lower-casing would change.
+// foldKey maps every rune of s to one representative of its Unicode simple
+// case folding orbit (foldRune), so that foldKey(a) == foldKey(b) exactly
+// when strings.EqualFold(a, b), and a wildcard pattern folded the same way
+// matches a folded key as encoding/json would bind it. The wildcard
+// characters '*', '?' and '\\' fold onto themselves. s is returned as it is
+// when no rune changes (an all-ASCII key without upper case).
+func foldKey(s string) string {
+	return strings.Map(foldRune, s)
+}
+
+// foldRune returns the representative of r's orbit under unicode.SimpleFold:
+// the smallest rune in it (as encoding/json folds names), except that an
+// ASCII upper-case letter is given as its lower case, so that ASCII keys
+// without upper case are their own fold. 'K', 'k' and U+212A KELVIN SIGN
+// all give 'k'; 'S', 's' and U+017F LATIN SMALL LETTER LONG S all give 's'.
+func foldRune(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	if 'A' <= least && least <= 'Z' {
+		least += 'a' - 'A'
+	}
+	return least
+}
+
+// hasUpper reports whether s has a byte that folding (foldKey) may change.
 func hasUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {

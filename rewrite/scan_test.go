@@ -102,3 +102,56 @@ func TestApplyValidatesAsGjson(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldKeyAgreesWithEqualFold: two keys fold to the same string exactly
+// when strings.EqualFold says they are equal, for every rune pair that
+// case folding relates (and some it does not).
+func TestFoldKeyAgreesWithEqualFold(t *testing.T) {
+	runes := []rune{'a', 'A', 'k', 'K', '\u212a', 's', 'S', '\u017f', 'i', 'I', '\u0130', '\u0131',
+		'\u00b5', '\u039c', '\u03bc', '\u00c5', '\u00e5', '\u212b', '\u01c4', '\u01c5', '\u01c6', '*', '?', '\\', '_', '\ufffd'}
+	for _, a := range runes {
+		for _, b := range runes {
+			x, y := string(a), string(b)
+			if got, want := foldKey(x) == foldKey(y), strings.EqualFold(x, y); got != want {
+				t.Errorf("foldKey(%q) == foldKey(%q) is %v, strings.EqualFold says %v", x, y, got, want)
+			}
+		}
+	}
+	if got := foldKey("ssn_home"); got != "ssn_home" {
+		t.Errorf("an ASCII key without upper case folds to %q, want itself", got)
+	}
+}
+
+// TestWildcardPathsFoldCase: a wildcard component matches keys as
+// encoding/json binds them to the field it names, whatever the case of the
+// pattern or the key; CaseSensitive compares them exactly.
+func TestWildcardPathsFoldCase(t *testing.T) {
+	tests := []struct {
+		name, pattern, key  string
+		caseSensitive, want bool
+	}{
+		{"an upper-case pattern matches a lower-case key", "SSN_*", "ssn_home", false, true},
+		{"a lower-case pattern matches an upper-case key", "ssn_*", "SSN_HOME", false, true},
+		{"the long s matches s", "ssn_*", "\u017f\u017fn_home", false, true},
+		{"the Kelvin sign matches k", "k?y", "\u212aey", false, true},
+		{"a question mark matches one folded rune", "?sn", "\u017fsn", false, true},
+		{"a different key does not match", "ssn_*", "sn_home", false, false},
+		{"case-sensitive plans compare exactly", "ssn_*", "SSN_HOME", true, false},
+		{"case-sensitive plans do not fold the long s", "ssn_*", "\u017f\u017fn_home", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := CompileSpec(Spec{Paths: []string{tt.pattern}, CaseSensitive: tt.caseSensitive})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := p.Apply(nil, []byte(`{"`+tt.key+`":"v"}`), sealMark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := !strings.Contains(string(out), `"v"`); got != tt.want {
+				t.Errorf("pattern %q, key %q: sealed %v, want %v (%s)", tt.pattern, tt.key, got, tt.want, out)
+			}
+		})
+	}
+}
