@@ -92,3 +92,34 @@ func TestSniffHoldsWhiteSpaceInTheBudget(t *testing.T) {
 		t.Errorf("upstream got %d requests", len(reqs))
 	}
 }
+
+// TestRouteSniffTransformsWhatMayBeJSONForAMaskedCaller: on a route that
+// sniffs its responses, a body that may be JSON to a client (a byte order
+// mark, which Jackson skips; trailing data, which json.Decoder ignores) is
+// transformed whole for a caller who may not read some class, or refused;
+// its legacy plaintext never reaches that caller.
+func TestRouteSniffTransformsWhatMayBeJSONForAMaskedCaller(t *testing.T) {
+	iss := newIssuer(t)
+	const legacy = `{"id":7,"email":"ada@example.com"}`
+	var body string
+	h := callerHarness(t, iss, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(body))
+	}, nil, func(o *Options) {
+		o.Routes = compileFieldMap(t, testFieldMap+`
+  - name: sniffed
+    methods: [GET]
+    paths: ["/sniffed/{id}"]
+    response_sniff: true
+    response:
+      - { path: email, class: email }
+`, "sniffed.yaml")
+	})
+	for _, b := range []string{legacy, "\xEF\xBB\xBF" + legacy, strings.Repeat(" ", 700) + legacy, legacy + " trailing"} {
+		body = b
+		resp, got := h.do(t, http.MethodGet, "/sniffed/7", bearer(iss.token(t, "support-app", "support")), nil)
+		if bytes.Contains(got, []byte("ada@example.com")) {
+			t.Errorf("%.20q: a masking caller got the legacy plaintext (status %d): %.80q", b, resp.StatusCode, bytes.TrimSpace(got))
+		}
+	}
+}
