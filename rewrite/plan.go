@@ -9,9 +9,10 @@ import (
 	"github.com/tidwall/match"
 )
 
-// ErrInvalidJSON is returned by Apply when the document is not valid JSON.
-// Nothing is written to dst in that case.
-var ErrInvalidJSON = errors.New("document is not valid JSON")
+// ErrInvalidJSON is returned by Apply when the document is not valid JSON,
+// which includes a string (member name or value) that is not valid UTF-8
+// (RFC 8259 section 8.1). Nothing is written to dst in that case.
+var ErrInvalidJSON = errors.New("document is not valid UTF-8 JSON")
 
 // ErrOverlap is the category of *OverlapError, for errors.Is.
 var ErrOverlap = errors.New("matched values overlap")

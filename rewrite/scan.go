@@ -512,13 +512,14 @@ const (
 )
 
 // special flags the bytes of x (eight bytes of a string, little-endian)
-// that end a plain run of string content: a quote or a control character
-// (both below 0x21 once x is XORed with 0x02, which maps '"' to ' ' and
-// keeps control characters below ' '), or a backslash.
+// that end a plain run of ASCII string content: a quote or a control
+// character (both below 0x21 once x is XORed with 0x02, which maps '"' to
+// ' ' and keeps control characters below ' '), a backslash, or a byte of
+// 0x80 or more (x's own high bits), whose UTF-8 scanString checks. A byte
+// of 0x80 or more can also set the high bit of the two differences; it is
+// flagged anyway, so no term needs to clear it.
 func special(x uint64) uint64 {
-	c := x ^ (ones * 0x02)
-	e := x ^ (ones * '\\')
-	return (((c - ones*0x21) &^ c) | ((e - ones) &^ e)) & highs
+	return ((x ^ ones*0x02 - ones*0x21) | (x ^ ones*'\\' - ones) | x) & highs
 }
 
 // load64 returns the eight bytes at b[i:], little-endian, for a caller that
@@ -537,11 +538,7 @@ func load64(b []byte, i int) uint64 {
 // for the compiler to inline into the loops that call it.
 func shortString(b []byte, i int) int {
 	if i+9 <= len(b) {
-		// special without its "&^ c" terms, which only keep bytes of 0x80
-		// or more from being flagged: here they are flagged on purpose
-		// (x's own high bits), so scanString checks their UTF-8.
-		x := binary.LittleEndian.Uint64(b[i+1:])
-		m := ((x ^ ones*0x02 - ones*0x21) | (x ^ ones*'\\' - ones) | x) & highs
+		m := special(binary.LittleEndian.Uint64(b[i+1:]))
 		if j := i + 1 + bits.TrailingZeros64(m)>>3; m != 0 && b[j] == '"' {
 			return j + 1
 		}
@@ -551,47 +548,38 @@ func shortString(b []byte, i int) int {
 
 // scanString returns the index just past the string whose opening quote is
 // at b[i], and whether it holds an escape; -1 when it is not a valid JSON
-// string (a control character, a bad escape, no closing quote). Strings are
-// most of a document, so it looks at eight bytes at a time for the bytes
-// that need a closer look: a quote, a backslash, or a control character.
+// string (a control character, a bad escape, no closing quote, bytes that
+// are not UTF-8). Strings are most of a document, so it looks at eight
+// bytes at a time for the bytes that need a closer look: a quote, a
+// backslash, a control character, or a byte of 0x80 or more.
 //
 // The content must be valid UTF-8 (RFC 8259 section 8.1). encoding/json
 // would read invalid bytes as U+FFFD, but parsers that decode overlong
 // forms (Jackson's byte parser reads "emai\xC1\xAC" as "email") would see
-// another member name than fieldseal, so such a string is refused. The
-// check costs one OR per eight bytes; utf8.Valid runs only on strings that
-// hold a byte of 0x80 or more.
+// another member name than fieldseal, so such a string is refused. ASCII
+// content costs nothing more; a run of other bytes is decoded rune by rune.
 func scanString(b []byte, i int) (int, bool) {
 	i++
-	start, esc := i, false
-	var high uint64 // the high bits of the content bytes read so far
+	esc := false
 	for {
 		for i+8 <= len(b) {
-			x := load64(b, i)
-			if m := special(x); m != 0 {
-				high |= x & (m&-m - 1) // the bytes before the special one
+			if m := special(load64(b, i)); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
 				goto special
 			}
-			high |= x
 			i += 8
 		}
 		for ; i < len(b); i++ {
-			c := b[i]
-			if c == '"' || c == '\\' || c < 0x20 {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
 				goto special
 			}
-			high |= uint64(c)
 		}
 		return -1, esc
 	special:
-		switch b[i] {
-		case '"':
-			if high&highs != 0 && !utf8.Valid(b[start:i]) {
-				return -1, esc
-			}
+		switch c := b[i]; {
+		case c == '"':
 			return i + 1, esc
-		case '\\':
+		case c == '\\':
 			esc = true
 			if i+1 >= len(b) {
 				return -1, esc
@@ -606,6 +594,16 @@ func scanString(b []byte, i int) (int, bool) {
 				i += 6
 			default:
 				return -1, esc
+			}
+		case c >= utf8.RuneSelf:
+			// A run of multi-byte characters: each must decode (no
+			// overlong form, surrogate or truncated sequence).
+			for i < len(b) && b[i] >= utf8.RuneSelf {
+				r, size := utf8.DecodeRune(b[i:])
+				if r == utf8.RuneError && size == 1 {
+					return -1, esc
+				}
+				i += size
 			}
 		default: // a control character
 			return -1, esc
