@@ -92,22 +92,82 @@ func requestBody(r *http.Request) (bodyKind, error) {
 }
 
 // sniffJSON peeks at the start of a body that was not declared JSON and
-// reports whether it starts like a JSON object or array (after white space
-// and a UTF-8 byte order mark). A body in UTF-16 or UTF-32 (a byte order
-// mark, or NUL bytes around the first brace as RFC 4627 detection and
-// Jackson read it) is refused. r.Body keeps every byte.
-func sniffJSON(r *http.Request) (bool, error) {
-	br := bufio.NewReaderSize(r.Body, 512)
-	r.Body = readCloser{br, r.Body}
-	head, _ := br.Peek(512)
+// reports whether it starts like a JSON object or array after a UTF-8 byte
+// order mark and any amount of white space (sniffHead). A body in UTF-16 or
+// UTF-32 (a byte order mark, or NUL bytes around the first brace as RFC
+// 4627 detection and Jackson read it) is refused. r.Body keeps every byte.
+func sniffJSON(r *http.Request, limit int64, h *held) (bool, error) {
+	br := bufio.NewReaderSize(r.Body, sniffSize)
+	head, _ := br.Peek(sniffSize)
 	if bytes.HasPrefix(head, []byte{0xFE, 0xFF}) || bytes.HasPrefix(head, []byte{0xFF, 0xFE}) ||
 		(len(head) >= 2 && (head[0] == 0 || head[1] == 0)) {
+		r.Body = readCloser{br, r.Body}
 		return false, errors.Join(fmt.Errorf("request body looks like UTF-16 or UTF-32 text: %w", ErrUnsupportedMediaType))
 	}
-	head = bytes.TrimPrefix(head, utf8BOM)
-	head = bytes.TrimLeft(head, " \t\r\n")
+	head, space, err := sniffHead(br, limit, h)
+	r.Body = readCloser{replay(space, br), r.Body}
+	switch {
+	case errors.Is(err, errTooLarge):
+		// White space beyond the body limit: read as JSON, the body is
+		// refused for its size (413), which is what happens next.
+		return true, nil
+	case err != nil:
+		return false, err
+	}
 	// A comment starts JSON5 and the lenient parsers that read it.
 	return len(head) > 0 && (head[0] == '{' || head[0] == '[' || bytes.HasPrefix(head, []byte("/*")) || bytes.HasPrefix(head, []byte("//"))), nil
+}
+
+// sniffSize is how many bytes a sniff looks at once.
+const sniffSize = 512
+
+// sniffHead reads br past a UTF-8 byte order mark and any amount of JSON
+// white space (RFC 8259 section 2), as a parser that is not told the
+// content type reads a body (encoding/json's Decoder, JSON.parse and
+// Jackson skip white space without a limit). It returns the bytes that
+// follow (up to sniffSize of them, from br's buffer; none when the body is
+// only white space or ends early) and the bytes it took from br, which
+// the caller replays ahead of br (replay).
+//
+// White space beyond what br buffers is held in memory, charged to h, so
+// a sniff holds no more than the bytes received; past limit bytes of it
+// sniffHead stops with errTooLarge. A read error other than io.EOF ends
+// the white space like the end of the body does; reading br again meets
+// it. ErrBusy is returned when h's budget is spent.
+func sniffHead(br *bufio.Reader, limit int64, h *held) (head, space []byte, err error) {
+	if bom, _ := br.Peek(len(utf8BOM)); bytes.Equal(bom, utf8BOM) {
+		space = append(space, utf8BOM...)
+		_, _ = br.Discard(len(utf8BOM))
+	}
+	for {
+		buf, _ := br.Peek(sniffSize)
+		n := len(buf) - len(bytes.TrimLeft(buf, " \t\r\n"))
+		if n < len(buf) || len(buf) == 0 {
+			// Something else than white space, or the end of the body: it
+			// stays in br, where the caller looks at it.
+			space = append(space, buf[:n]...)
+			_, _ = br.Discard(n)
+			head, _ = br.Peek(sniffSize)
+			return head, space, nil
+		}
+		// All of buf is white space: hold it and read on.
+		if int64(len(space)+len(buf)) > limit {
+			return nil, space, errTooLarge
+		}
+		if err := h.grow(h.n + int64(len(buf))); err != nil {
+			return nil, space, fmt.Errorf("hold leading white space: %w", err)
+		}
+		space = append(space, buf...)
+		_, _ = br.Discard(len(buf))
+	}
+}
+
+// replay reads space, then br: the body sniffHead read from.
+func replay(space []byte, br *bufio.Reader) io.Reader {
+	if len(space) == 0 {
+		return br
+	}
+	return io.MultiReader(bytes.NewReader(space), br)
 }
 
 type readCloser struct {
@@ -304,18 +364,22 @@ func decodingBody(body io.ReadCloser, codings []string, h *held) (io.ReadCloser,
 }
 
 // sniffResponseJSON reports whether a response body declared as something
-// other than JSON starts like JSON (after white space and a UTF-8 byte
-// order mark), as a client that parses it anyway would read it;
-// resp.Body keeps every byte. A compressed body of another type is not
-// looked into (README, threat model).
-func sniffResponseJSON(resp *http.Response) bool {
+// other than JSON starts like JSON (after a UTF-8 byte order mark and any
+// amount of white space, sniffHead), as a client that parses it anyway
+// would read it; resp.Body keeps every byte. White space beyond limit, or
+// beyond what h's budget allows, counts as JSON: the caller's transform
+// then refuses the body rather than pass it unread. A compressed body of
+// another type is not looked into (README, threat model).
+func sniffResponseJSON(resp *http.Response, limit int64, h *held) bool {
 	if len(resp.Header.Values("Content-Encoding")) > 0 {
 		return false
 	}
-	br := bufio.NewReaderSize(resp.Body, 512)
-	resp.Body = readCloser{br, resp.Body}
-	head, _ := br.Peek(512)
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+	br := bufio.NewReaderSize(resp.Body, sniffSize)
+	head, space, err := sniffHead(br, limit, h)
+	resp.Body = readCloser{replay(space, br), resp.Body}
+	if err != nil {
+		return true
+	}
 	return len(head) > 0 && (head[0] == '{' || head[0] == '[')
 }
 

@@ -96,7 +96,7 @@ func (iss *issuer) token(t *testing.T, clientID string, groups ...string) string
 
 // callerHarness is a proxy whose callers are authenticated by a real
 // auth.Verifier and resolved by a compiled policy, masking with mask.Set.
-func callerHarness(t *testing.T, iss *issuer, respond func(w http.ResponseWriter, r *http.Request, body []byte), events chan<- RequestEvent) *harness {
+func callerHarness(t *testing.T, iss *issuer, respond func(w http.ResponseWriter, r *http.Request, body []byte), events chan<- RequestEvent, more ...func(*Options)) *harness {
 	t.Helper()
 	var root struct {
 		Policies policy.Spec `yaml:"policies"`
@@ -122,6 +122,9 @@ func callerHarness(t *testing.T, iss *issuer, respond func(w http.ResponseWriter
 		o.Masker = masks
 		if events != nil {
 			o.Observer = func(e RequestEvent) { events <- e }
+		}
+		for _, m := range more {
+			m(o)
 		}
 	})
 }

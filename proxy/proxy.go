@@ -536,7 +536,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		codings = nil
 	}
 	if sniff {
-		looks, err := sniffJSON(r)
+		looks, err := sniffJSON(r, p.maxBody, &rs.budget)
 		switch {
 		case err != nil:
 			return err
@@ -744,7 +744,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		if resp.StatusCode == http.StatusPartialContent {
 			return fmt.Errorf("a partial response for a caller who may not read every class: %w", ErrBadUpstreamResponse)
 		}
-		if !isJSON(resp.Header.Get("Content-Type")) && !sniffResponseJSON(resp) {
+		if !isJSON(resp.Header.Get("Content-Type")) && !sniffResponseJSON(resp, p.maxResp, &rs.budget) {
 			return nil
 		}
 		return p.openResponse(resp, rs.resp)
@@ -759,7 +759,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	case !open && !rs.resp.OpensOnly():
 		// JSON served under another type, for a caller who may not read
 		// some class: transformed whole when it may be JSON.
-		if !sniffResponseJSON(resp) {
+		if !sniffResponseJSON(resp, p.maxResp, &rs.budget) {
 			return nil
 		}
 		return p.openResponse(resp, rs.resp)

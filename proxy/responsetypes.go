@@ -34,7 +34,19 @@ func responseKind(route *fieldmap.Route, ct string) (open, sniff bool) {
 // body is a JSON object or array; any other body is forwarded as it came,
 // as every response of a type that is not JSON is. A compressed body, or
 // one larger than MaxResponseBytes, is not looked into.
+//
+// For a caller who may not read some class, a body that only may be JSON
+// to a client (after a byte order mark, which Jackson skips, or followed by
+// trailing data, which json.Decoder ignores) is transformed whole as on
+// any other response, and refused when it does not parse: forwarding it
+// would hand that caller its legacy plaintext.
 func (p *Proxy) sniffResponse(resp *http.Response, rs *reqState) error {
+	if !rs.resp.OpensOnly() {
+		if !sniffResponseJSON(resp, p.maxResp, &rs.budget) {
+			return nil
+		}
+		return p.openResponse(resp, rs.resp)
+	}
 	if len(resp.Header.Values("Content-Encoding")) > 0 || resp.ContentLength > p.maxResp {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -146,5 +147,35 @@ func BenchmarkValidBytes1MB(b *testing.B) {
 		if !gjson.ValidBytes(doc) {
 			b.Fatal("invalid")
 		}
+	}
+}
+
+// BenchmarkApplyUTF8Text is Apply on 64 KB of records whose names and
+// notes are mostly not ASCII (Hangul, accented Latin): the cost of
+// checking UTF-8 where it is not free.
+func BenchmarkApplyUTF8Text(b *testing.B) {
+	p, err := CompileSpec(largeSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"email":"a@example.com","records":[`)
+	for i := 0; sb.Len() < 64<<10; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"이름":"김민준 홍길동","note":"Zoë’s café – naïve résumé, 서울특별시 강남구 테헤란로 ` + strings.Repeat("가", i%7) + `","n":12}`)
+	}
+	sb.WriteString(`]}`)
+	doc := []byte(sb.String())
+	dst := make([]byte, 0, 2*len(doc))
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := p.Apply(dst[:0], doc, replaceSealed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst = out
 	}
 }

@@ -2,7 +2,8 @@
 //
 // A Plan is compiled once from a list of paths and is safe for concurrent use.
 // Apply reads the document once: one pass validates it (the JSON grammar as
-// gjson.ValidBytes reads it), bounds its nesting depth and collects the byte
+// gjson.ValidBytes reads it, with strings that must be valid UTF-8 as RFC 8259
+// section 8.1 requires: ErrInvalidJSON otherwise), bounds its nesting depth and collects the byte
 // span of every matched value; then the document is copied into dst exactly
 // once, asking a callback for the replacement of each matched value. The
 // document is never re-encoded: bytes outside matched values come out

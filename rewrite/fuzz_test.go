@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -44,7 +45,7 @@ func FuzzApply(f *testing.F) {
 		if errors.Is(err, ErrTooDeep) {
 			return
 		}
-		if !gjson.ValidBytes(doc) {
+		if !gjson.ValidBytes(doc) || !utf8.Valid(doc) {
 			if !errors.Is(err, ErrInvalidJSON) {
 				t.Fatalf("invalid document accepted: %v", err)
 			}

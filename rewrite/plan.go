@@ -9,9 +9,10 @@ import (
 	"github.com/tidwall/match"
 )
 
-// ErrInvalidJSON is returned by Apply when the document is not valid JSON.
-// Nothing is written to dst in that case.
-var ErrInvalidJSON = errors.New("document is not valid JSON")
+// ErrInvalidJSON is returned by Apply when the document is not valid JSON,
+// which includes a string (member name or value) that is not valid UTF-8
+// (RFC 8259 section 8.1). Nothing is written to dst in that case.
+var ErrInvalidJSON = errors.New("document is not valid UTF-8 JSON")
 
 // ErrOverlap is the category of *OverlapError, for errors.Is.
 var ErrOverlap = errors.New("matched values overlap")
@@ -100,6 +101,9 @@ type node struct {
 type edge struct {
 	component
 	next *node
+	// folded is an edgeWild pattern with every rune case-folded (foldKey),
+	// compared with a folded key when the plan folds case.
+	folded string
 }
 
 // span is one matched value: doc[off:end] is replaced by fn's output for path.
@@ -269,7 +273,11 @@ func (n *node) child(c component) *node {
 		}
 	}
 	next := &node{leaf: -1}
-	n.edges = append(n.edges, edge{component: c, next: next})
+	e := edge{component: c, next: next}
+	if c.kind == edgeWild {
+		e.folded = foldKey(c.arg)
+	}
+	n.edges = append(n.edges, e)
 	return next
 }
 

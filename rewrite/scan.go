@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/match"
 )
 
 // This file is the one pass Apply makes over a document: it validates the
-// JSON grammar (RFC 8259, as gjson.ValidBytes reads it: strings are not
-// checked for UTF-8), bounds the nesting depth before it recurses any
+// JSON grammar (RFC 8259, as gjson.ValidBytes reads it, and strings must
+// be valid UTF-8, which gjson does not check), bounds the nesting depth before it recurses any
 // deeper, and collects the span of every value the plan matches, all while
 // reading each byte once. gjson's validator followed by a walk read every
 // byte twice, and a separate depth pre-scan a third time.
@@ -196,9 +198,16 @@ func (w *walker) keyMatches(edge *edge, key string) bool {
 		// "CONTACT" to contact (Go's encoding/json) must not get it unsealed.
 		return key == edge.arg || (w.plan.members.fold && strings.EqualFold(key, edge.arg))
 	case edgeWild:
+		// Under folding both sides are folded rune by rune the way
+		// strings.EqualFold and encoding/json compare, not lowered:
+		// strings.ToLower leaves U+017F LATIN SMALL LETTER LONG S, which
+		// encoding/json binds to 's', as it is.
 		pattern := edge.arg
-		if w.plan.members.fold && hasUpper(key) {
-			key, pattern = strings.ToLower(key), strings.ToLower(pattern)
+		if w.plan.members.fold {
+			pattern = edge.folded
+			if hasUpper(key) {
+				key = foldKey(key)
+			}
 		}
 		ok, stopped := match.MatchLimit(key, pattern, maxMatchComplexity)
 		if stopped {
@@ -503,13 +512,14 @@ const (
 )
 
 // special flags the bytes of x (eight bytes of a string, little-endian)
-// that end a plain run of string content: a quote or a control character
-// (both below 0x21 once x is XORed with 0x02, which maps '"' to ' ' and
-// keeps control characters below ' '), or a backslash.
+// that end a plain run of ASCII string content: a quote or a control
+// character (both below 0x21 once x is XORed with 0x02, which maps '"' to
+// ' ' and keeps control characters below ' '), a backslash, or a byte of
+// 0x80 or more (x's own high bits), whose UTF-8 scanString checks. A byte
+// of 0x80 or more can also set the high bit of the two differences; it is
+// flagged anyway, so no term needs to clear it.
 func special(x uint64) uint64 {
-	c := x ^ (ones * 0x02)
-	e := x ^ (ones * '\\')
-	return (((c - ones*0x21) &^ c) | ((e - ones) &^ e)) & highs
+	return ((x ^ ones*0x02 - ones*0x21) | (x ^ ones*'\\' - ones) | x) & highs
 }
 
 // load64 returns the eight bytes at b[i:], little-endian, for a caller that
@@ -523,15 +533,14 @@ func load64(b []byte, i int) uint64 {
 }
 
 // shortString returns the index just past the string at b[i] when its
-// content is shorter than eight bytes and has no escape (most member names
-// and many values), else -1; scanString reads the rest. It is small enough
+// content is shorter than eight bytes, ASCII and has no escape (most member
+// names and many values), else -1; scanString reads the rest. It is small enough
 // for the compiler to inline into the loops that call it.
 func shortString(b []byte, i int) int {
 	if i+9 <= len(b) {
-		if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
-			if j := i + 1 + bits.TrailingZeros64(m)>>3; b[j] == '"' {
-				return j + 1
-			}
+		m := special(binary.LittleEndian.Uint64(b[i+1:]))
+		if j := i + 1 + bits.TrailingZeros64(m)>>3; m != 0 && b[j] == '"' {
+			return j + 1
 		}
 	}
 	return -1
@@ -539,9 +548,16 @@ func shortString(b []byte, i int) int {
 
 // scanString returns the index just past the string whose opening quote is
 // at b[i], and whether it holds an escape; -1 when it is not a valid JSON
-// string (a control character, a bad escape, no closing quote). Strings are
-// most of a document, so it looks at eight bytes at a time for the bytes
-// that need a closer look: a quote, a backslash, or a control character.
+// string (a control character, a bad escape, no closing quote, bytes that
+// are not UTF-8). Strings are most of a document, so it looks at eight
+// bytes at a time for the bytes that need a closer look: a quote, a
+// backslash, a control character, or a byte of 0x80 or more.
+//
+// The content must be valid UTF-8 (RFC 8259 section 8.1). encoding/json
+// would read invalid bytes as U+FFFD, but parsers that decode overlong
+// forms (Jackson's byte parser reads "emai\xC1\xAC" as "email") would see
+// another member name than fieldseal, so such a string is refused. ASCII
+// content costs nothing more; a run of other bytes is decoded rune by rune.
 func scanString(b []byte, i int) (int, bool) {
 	i++
 	esc := false
@@ -554,16 +570,16 @@ func scanString(b []byte, i int) (int, bool) {
 			i += 8
 		}
 		for ; i < len(b); i++ {
-			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
 				goto special
 			}
 		}
 		return -1, esc
 	special:
-		switch b[i] {
-		case '"':
+		switch c := b[i]; {
+		case c == '"':
 			return i + 1, esc
-		case '\\':
+		case c == '\\':
 			esc = true
 			if i+1 >= len(b) {
 				return -1, esc
@@ -578,6 +594,16 @@ func scanString(b []byte, i int) (int, bool) {
 				i += 6
 			default:
 				return -1, esc
+			}
+		case c >= utf8.RuneSelf:
+			// A run of multi-byte characters: each must decode (no
+			// overlong form, surrogate or truncated sequence).
+			for i < len(b) && b[i] >= utf8.RuneSelf {
+				r, size := utf8.DecodeRune(b[i:])
+				if r == utf8.RuneError && size == 1 {
+					return -1, esc
+				}
+				i += size
 			}
 		default: // a control character
 			return -1, esc
@@ -667,7 +693,33 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// hasUpper reports whether s has a byte that lower-casing would change.
+// foldKey maps every rune of s to one representative of its Unicode simple
+// case folding orbit (foldRune), so that foldKey(a) == foldKey(b) exactly
+// when strings.EqualFold(a, b), and a wildcard pattern folded the same way
+// matches a folded key as encoding/json would bind it. The wildcard
+// characters '*', '?' and '\\' fold onto themselves. s is returned as it is
+// when no rune changes (an all-ASCII key without upper case).
+func foldKey(s string) string {
+	return strings.Map(foldRune, s)
+}
+
+// foldRune returns the representative of r's orbit under unicode.SimpleFold:
+// the smallest rune in it (as encoding/json folds names), except that an
+// ASCII upper-case letter is given as its lower case, so that ASCII keys
+// without upper case are their own fold. 'K', 'k' and U+212A KELVIN SIGN
+// all give 'k'; 'S', 's' and U+017F LATIN SMALL LETTER LONG S all give 's'.
+func foldRune(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	if 'A' <= least && least <= 'Z' {
+		least += 'a' - 'A'
+	}
+	return least
+}
+
+// hasUpper reports whether s has a byte that folding (foldKey) may change.
 func hasUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {
