@@ -39,3 +39,26 @@ func TestSniffSkipsOnlyJSONWhiteSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseSniffSkipsOnlyJSONWhiteSpace (round 3, adversary 3): the
+// response side of TestSniffSkipsOnlyJSONWhiteSpace. A response labelled
+// text/plain holding legacy plaintext is transformed for a caller who may
+// not read a class when it starts like JSON; after a form feed or U+00A0
+// it is passed as it is, and a client reading it with Json.NET or JSON5
+// gets the plaintext the caller may only see masked.
+func TestResponseSniffSkipsOnlyJSONWhiteSpace(t *testing.T) {
+	iss := newIssuer(t)
+	const legacy = `{"id":7,"email":"ada@example.com"}`
+	var lead string
+	h := callerHarness(t, iss, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(lead + legacy))
+	}, nil)
+	for _, l := range []string{" ", "\f", "\v", "\u00a0", "\u3000"} {
+		lead = l
+		resp, body := h.do(t, http.MethodGet, "/customers/7", bearer(iss.token(t, "support-app", "support")), nil)
+		if resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte("ada@example.com")) {
+			t.Errorf("%+q before the document: a masking caller got the legacy plaintext", l)
+		}
+	}
+}
