@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -53,7 +54,8 @@ func (r *Reloader) NotAfter() time.Time {
 var ErrNotValidNow = errors.New("certificate is not valid now")
 
 // Reload reads both files and, when their content changed and they form a
-// pair whose leaf certificate is valid now, puts it in service; changed
+// pair whose certificates (leaf and intermediates) are valid now, puts it
+// in service; changed
 // reports that. On an error (unreadable files, no pair, ErrNotValidNow) the
 // previous pair stays in service: an expired renewal (a failed renewal
 // job, an old volume restored) would fail every verifying client, while
@@ -75,14 +77,37 @@ func (r *Reloader) Reload() (changed bool, err error) {
 		// X509KeyPair's messages never contain key material.
 		return false, fmt.Errorf("load key pair of certificate %s: %w", r.certFile, err)
 	}
-	// X509KeyPair parses the leaf (Go 1.23 and later).
-	if now := time.Now(); now.Before(pair.Leaf.NotBefore) || now.After(pair.Leaf.NotAfter) {
-		return false, fmt.Errorf("load certificate %s: %w: valid from %s to %s", r.certFile, ErrNotValidNow,
-			pair.Leaf.NotBefore.UTC().Format(time.RFC3339), pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	if err := validNow(pair, time.Now()); err != nil {
+		return false, fmt.Errorf("load certificate %s: %w", r.certFile, err)
 	}
 	r.cur.Store(&pair)
 	r.lastCert, r.lastKey = certPEM, keyPEM
 	return true, nil
+}
+
+// validNow checks that every certificate of the chain the pair serves (the
+// leaf, which X509KeyPair parses, and the intermediates after it) is valid
+// at now: a client verifying the chain rejects it when any of them is
+// expired or not yet valid (RFC 5280 section 6.1.3, step (a)(2)).
+func validNow(pair tls.Certificate, now time.Time) error {
+	for i, der := range pair.Certificate {
+		c := pair.Leaf
+		if i > 0 {
+			var err error
+			if c, err = x509.ParseCertificate(der); err != nil {
+				return fmt.Errorf("certificate %d of the chain: %w", i+1, err)
+			}
+		}
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			what := "leaf"
+			if i > 0 {
+				what = fmt.Sprintf("certificate %d of the chain (%s)", i+1, c.Subject.CommonName)
+			}
+			return fmt.Errorf("%s: %w: valid from %s to %s", what, ErrNotValidNow,
+				c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // Run calls Reload every interval until ctx is done, and reports each swap
