@@ -55,8 +55,7 @@ var ErrNotValidNow = errors.New("certificate is not valid now")
 
 // Reload reads both files and, when their content changed and they form a
 // pair whose certificates (leaf and intermediates) are valid now, puts it
-// in service; changed
-// reports that. On an error (unreadable files, no pair, ErrNotValidNow) the
+// in service; changed reports that. On an error (unreadable files, no pair, ErrNotValidNow) the
 // previous pair stays in service: an expired renewal (a failed renewal
 // job, an old volume restored) would fail every verifying client, while
 // the previous pair may still be valid.
