@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/tidwall/gjson"
 	"golang.org/x/net/http/httpguts"
@@ -141,25 +142,33 @@ func sniffHead(br *bufio.Reader, limit int64, h *held) (head, space []byte, err 
 	}
 	for {
 		buf, _ := br.Peek(sniffSize)
-		n := len(buf) - len(bytes.TrimLeft(buf, " \t\r\n"))
-		if n < len(buf) || len(buf) == 0 {
+		n := len(buf) - len(bytes.TrimLeftFunc(buf, sniffSpace))
+		if n == 0 {
 			// Something else than white space, or the end of the body: it
 			// stays in br, where the caller looks at it.
-			space = append(space, buf[:n]...)
-			_, _ = br.Discard(n)
-			head, _ = br.Peek(sniffSize)
-			return head, space, nil
+			return buf, space, nil
 		}
-		// All of buf is white space: hold it and read on.
-		if int64(len(space)+len(buf)) > limit {
+		// White space (all of buf, or up to something else or a
+		// character cut by the end of buf): hold it and look again.
+		if int64(len(space)+n) > limit {
 			return nil, space, errTooLarge
 		}
-		if err := h.grow(h.n + int64(len(buf))); err != nil {
+		if err := h.grow(h.n + int64(n)); err != nil {
 			return nil, space, fmt.Errorf("hold leading white space: %w", err)
 		}
-		space = append(space, buf...)
-		_, _ = br.Discard(len(buf))
+		space = append(space, buf[:n]...)
+		_, _ = br.Discard(n)
 	}
+}
+
+// sniffSpace reports whether a sniff skips r before deciding whether a body
+// starts like JSON: JSON's own white space (RFC 8259 section 2) and every
+// other character a lenient parser skips there (Json.NET and JSON5 take any
+// Unicode white space, U+FEFF included, and form feed and vertical tab).
+// Skipping more than JSON allows is the fail-closed side: a body it makes
+// look like JSON is then parsed strictly and refused when it is not JSON.
+func sniffSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == '\uFEFF'
 }
 
 // replay reads space, then br: the body sniffHead read from.

@@ -123,3 +123,23 @@ func TestRouteSniffTransformsWhatMayBeJSONForAMaskedCaller(t *testing.T) {
 		}
 	}
 }
+
+// TestSniffHoldsUnicodeWhiteSpaceCutByItsReads: Unicode white space that
+// lenient parsers skip (here U+3000, three bytes) makes a body start like
+// JSON even when every read of the sniff ends inside such a character; the
+// body is then parsed strictly and refused, never forwarded with its email
+// in plaintext, and every byte held counts against the budget.
+func TestSniffHoldsUnicodeWhiteSpaceCutByItsReads(t *testing.T) {
+	lead := strings.Repeat(" ", sniffSize-1) + strings.Repeat("\u3000"+strings.Repeat(" ", sniffSize-4), 40)
+	h := newHarness(t, serve(200, "text/plain", "fine"), nil)
+	header := http.Header{"Content-Type": {"text/plain"}}
+	resp, got := h.do(t, http.MethodPost, "/customers", header, strings.NewReader(lead+`{"email":"ada@example.com"}`))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400: %.200s", resp.StatusCode, got)
+	}
+	for _, r := range h.up.requests() {
+		if bytes.Contains(r.Body, []byte("ada@example.com")) {
+			t.Fatalf("upstream got the email unsealed")
+		}
+	}
+}
