@@ -130,8 +130,8 @@ var errTooLarge = errors.New("body exceeds limit")
 // Content-Length; 0 or less when unknown): a small body is read without
 // regrowing, but memory grows with the bytes that arrive, never with what
 // the client declared (at most preGrow ahead of them). Every growth of dst
-// is taken from h's budget first (nil: none), failing with ErrBusy when it
-// is spent.
+// is taken from h's budget first (nil: none), on top of what h holds beside
+// the buffer (held.bufferTo), failing with ErrBusy when it is spent.
 //
 // The buffer doubles as bytes arrive, but never past room(size) while the
 // body is within its declared size: a 1 MB body ends in a buffer of about
@@ -154,7 +154,7 @@ func readLimited(dst []byte, r io.Reader, limit, size int64, h *held) ([]byte, e
 			copy(grown, dst)
 			dst = grown
 		}
-		if err := h.grow(int64(cap(dst))); err != nil {
+		if err := h.bufferTo(int64(cap(dst))); err != nil {
 			return dst, err
 		}
 		n, err := lr.Read(dst[len(dst):cap(dst)])

@@ -153,8 +153,16 @@ func sniffHead(br *bufio.Reader, limit int64, h *held) (head, space []byte, err 
 		if int64(len(space)+n) > limit {
 			return nil, space, errTooLarge
 		}
-		if err := h.grow(h.n + int64(n)); err != nil {
-			return nil, space, fmt.Errorf("hold leading white space: %w", err)
+		if need := len(space) + n; need > cap(space) {
+			// Grown here rather than by append, so that what is charged
+			// is the capacity held.
+			next := max(2*cap(space), need)
+			if err := h.hold(int64(next - cap(space))); err != nil {
+				return nil, space, fmt.Errorf("hold leading white space: %w", err)
+			}
+			grown := make([]byte, len(space), next)
+			copy(grown, space)
+			space = grown
 		}
 		space = append(space, buf[:n]...)
 		_, _ = br.Discard(n)
@@ -312,6 +320,33 @@ func newBudget(max int64) *budget {
 type held struct {
 	b *budget
 	n int64
+	// beside is the part of n held beside the body buffers (a sniff's
+	// leading white space, a decoder's window), which stays in memory
+	// while a body buffer fills: bufferTo charges a buffer on top of it.
+	beside int64
+}
+
+// hold takes n more bytes from the budget for memory held beside the body
+// buffers (ErrBusy when it is spent).
+func (h *held) hold(n int64) error {
+	if h == nil {
+		return nil
+	}
+	if err := h.grow(h.n + n); err != nil {
+		return err
+	}
+	h.beside += n
+	return nil
+}
+
+// bufferTo makes h hold a body buffer of capacity bytes on top of what it
+// holds beside the buffers. Buffers are charged by absolute size: a
+// request's and its response's buffer share one charge.
+func (h *held) bufferTo(capacity int64) error {
+	if h == nil {
+		return nil
+	}
+	return h.grow(h.beside + capacity)
 }
 
 // grow makes h hold to bytes, taking the difference from the budget.
@@ -352,7 +387,7 @@ func requestDecoder(r io.Reader, codings []string, h *held) (io.Reader, error) {
 			window = zstdMaxWindow
 		}
 		if window > 0 {
-			if err := h.grow(h.n + window); err != nil {
+			if err := h.hold(window); err != nil {
 				return nil, fmt.Errorf("decode %s body: %w", c, err)
 			}
 		}

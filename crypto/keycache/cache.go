@@ -49,7 +49,8 @@ type Options struct {
 	// missed a rotation opens the new key's values after at most one
 	// provider round trip, or, while such a flood spends the budget, after
 	// waiting at most MinRefreshInterval for the next allowed refresh (the
-	// request's own deadline permitting).
+	// request's own deadline permitting). Only plausible successor ids wait
+	// (RefreshForKey); others fail at once while the budget is spent.
 	MinRefreshInterval time.Duration
 	// MaxStale bounds how long the ring is served after the last successful
 	// refresh (a load, or a change check that found it current); 0 (the
@@ -117,6 +118,13 @@ type Cache struct {
 	// budgetWait is set while the on-demand flight waits for it.
 	onDemand   *rate.Limiter
 	budgetWait atomic.Bool
+	// absent holds the plausible successor ids a refresh found missing
+	// from revision absentRev (guarded by absentMu): callers for them
+	// fail at once instead of waiting for the budget while the ring stays
+	// at that revision.
+	absentMu  sync.Mutex
+	absentRev string
+	absent    map[uint32]struct{}
 
 	mu     sync.Mutex // guards status
 	status Status
@@ -216,53 +224,67 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // (a change check first when the source is a Changer), so any number of
 // concurrent callers cause one provider call, and at most one such
 // on-demand refresh starts per Options.MinRefreshInterval (see there for
-// why): when one ran less than that ago, the flight first waits for the
-// next allowed one (at most MinRefreshInterval), so that one forged key id
-// read just before a rotation does not make the new key's values fail.
-// Callers that arrive while a flight waits or runs join it, up to their own
-// ctx. It then returns the current ring and nil if the ring holds id, or
-// the current ring (nil if none was ever loaded or it is stale) and an
-// error: crypto.ErrUnknownKey when the refreshed ring still lacks id, the
-// load error, or ctx's error (also wrapping ErrRefreshLimited when ctx
-// ended while the flight waited for the budget); while the ring is older
-// than Options.MaxStale the error also wraps ErrStale.
+// why). When one ran less than that ago, only a caller for a plausible
+// successor waits for the next allowed one (at most MinRefreshInterval), so
+// that one forged key id read just before a rotation does not make the new
+// key's values fail: an id above the highest version the ring holds by at
+// most MaxSuccessorLead, and not yet found absent by a refresh that left
+// the ring at its current revision. Any other id fails at once, so that a
+// forged value does not hold its request (and the request's buffers) for
+// the interval. Waiting callers that arrive while a flight waits or runs
+// join it, up to their own ctx. It then returns the current ring and nil if
+// the ring holds id, or the current ring (nil if none was ever loaded or it
+// is stale) and an error: crypto.ErrUnknownKey when the refreshed ring
+// still lacks id or no refresh was allowed, the load error, or ctx's error
+// (also wrapping ErrRefreshLimited when ctx ended while the flight waited
+// for the budget); while the ring is older than Options.MaxStale the error
+// also wraps ErrStale.
 func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, error) {
-	if r := c.Keyring(); hasKey(r, id) {
+	r := c.Keyring()
+	if hasKey(r, id) {
 		return r, nil
 	}
-	ch := c.flight.DoChan("on-demand", func() (any, error) {
-		// The id of the caller that started this flight may have arrived
-		// with a load that ended just before: no need to spend the budget.
-		if hasKey(c.Keyring(), id) {
-			return nil, nil
-		}
-		// One flight at a time reserves the budget, so reservations never
-		// queue beyond one MinRefreshInterval.
-		if d := c.onDemand.Reserve().Delay(); d > 0 {
-			c.budgetWait.Store(true)
-			t := time.NewTimer(d)
-			<-t.C
-			c.budgetWait.Store(false)
-			if hasKey(c.Keyring(), id) { // a periodic refresh brought it meanwhile
+	var err error
+	limited := false
+	if c.mayWait(r, id) {
+		ch := c.flight.DoChan("on-demand", func() (any, error) {
+			// The id of the caller that started this flight may have
+			// arrived with a load that ended just before: no need to spend
+			// the budget.
+			if hasKey(c.Keyring(), id) {
 				return nil, nil
 			}
+			// One flight at a time reserves the budget, so reservations
+			// never queue beyond one MinRefreshInterval.
+			if d := c.onDemand.Reserve().Delay(); d > 0 {
+				c.budgetWait.Store(true)
+				t := time.NewTimer(d)
+				<-t.C
+				c.budgetWait.Store(false)
+				if hasKey(c.Keyring(), id) { // a periodic refresh brought it meanwhile
+					return nil, nil
+				}
+			}
+			return nil, c.check(context.WithoutCancel(ctx))
+		})
+		if c.joined != nil {
+			c.joined()
 		}
-		return nil, c.check(context.WithoutCancel(ctx))
-	})
-	if c.joined != nil {
-		c.joined()
-	}
-	var err error
-	select {
-	case res := <-ch:
-		err = res.Err
-	case <-ctx.Done():
-		err = ctx.Err()
-		if c.budgetWait.Load() {
-			err = fmt.Errorf("%w: %w", ErrRefreshLimited, err)
+		select {
+		case res := <-ch:
+			err = res.Err
+		case <-ctx.Done():
+			err = ctx.Err()
+			if c.budgetWait.Load() {
+				err = fmt.Errorf("%w: %w", ErrRefreshLimited, err)
+			}
 		}
+	} else if c.onDemand.Allow() {
+		err = c.check(ctx)
+	} else {
+		limited = true
 	}
-	r := c.Keyring()
+	r = c.Keyring()
 	stale := r == nil && c.stale.Load()
 	result := UnknownKeyRefreshed
 	switch {
@@ -279,7 +301,12 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 		// stale check ran after it.
 		result = UnknownKeyError
 		err = fmt.Errorf("refresh key ring for key v%d: %w", id, ErrStale)
+	case limited:
+		result = UnknownKeyStillUnknown
+		err = fmt.Errorf("refresh key ring for key v%d: not in revision %q, not a successor to wait for, and an on-demand refresh ran less than %s ago: %w",
+			id, r.Revision(), c.opts.MinRefreshInterval, crypto.ErrUnknownKey)
 	default:
+		c.markAbsent(r, id)
 		result = UnknownKeyStillUnknown
 		err = fmt.Errorf("refresh key ring for key v%d: not in revision %q: %w", id, r.Revision(), crypto.ErrUnknownKey)
 	}
@@ -288,6 +315,50 @@ func (c *Cache) RefreshForKey(ctx context.Context, id uint32) (*crypto.Keyring, 
 	}
 	c.opts.Observer.UnknownKey(result)
 	return r, err
+}
+
+// MaxSuccessorLead is how far above the highest version a ring holds a key
+// id may be for RefreshForKey to wait for the next allowed on-demand
+// refresh: a sidecar that missed up to this many rotations between two of
+// its refreshes still opens the new keys' values at once.
+const MaxSuccessorLead = 4
+
+// mayWait reports whether a caller for id, which r lacks, may wait for the
+// on-demand refresh budget: with no ring (none loaded yet, or stale) any
+// id; otherwise a plausible successor (MaxSuccessorLead) that no refresh
+// found absent from r's revision.
+func (c *Cache) mayWait(r *crypto.Keyring, id uint32) bool {
+	if r == nil {
+		return true
+	}
+	vs := r.Versions()
+	if len(vs) == 0 {
+		return true
+	}
+	highest := uint64(vs[len(vs)-1].ID)
+	if uint64(id) <= highest || uint64(id) > highest+MaxSuccessorLead {
+		return false
+	}
+	c.absentMu.Lock()
+	defer c.absentMu.Unlock()
+	_, absent := c.absent[id]
+	return !absent || c.absentRev != r.Revision()
+}
+
+// markAbsent records that a refresh left the ring at r's revision without
+// id, so that later callers for id do not wait while the ring stays there.
+// Only plausible successors are recorded (at most MaxSuccessorLead ids per
+// revision): no other id waits anyway.
+func (c *Cache) markAbsent(r *crypto.Keyring, id uint32) {
+	if r == nil || !c.mayWait(r, id) {
+		return
+	}
+	c.absentMu.Lock()
+	defer c.absentMu.Unlock()
+	if c.absentRev != r.Revision() {
+		c.absentRev, c.absent = r.Revision(), map[uint32]struct{}{}
+	}
+	c.absent[id] = struct{}{}
 }
 
 func hasKey(r *crypto.Keyring, id uint32) bool {

@@ -79,7 +79,7 @@ type UnknownKeyResult string
 const (
 	UnknownKeyRefreshed    UnknownKeyResult = "refreshed"     // the key is in the ring after the refresh
 	UnknownKeyRateLimited  UnknownKeyResult = "rate_limited"  // the caller gave up waiting for the next allowed on-demand refresh
-	UnknownKeyStillUnknown UnknownKeyResult = "still_unknown" // refreshed (or found current); the key is not there
+	UnknownKeyStillUnknown UnknownKeyResult = "still_unknown" // refreshed (or found current), or no refresh allowed for it now; the key is not there
 	UnknownKeyError        UnknownKeyResult = "error"         // the refresh failed or the caller gave up
 )
 

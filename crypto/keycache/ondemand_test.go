@@ -160,11 +160,11 @@ func TestRefreshForKey(t *testing.T) {
 			if _, err := b.cache.RefreshForKey(context.Background(), 999); !errors.Is(err, crypto.ErrUnknownKey) {
 				t.Fatalf("first forged id: %v", err)
 			}
-			flood := func() {
+			flood := func(first uint32) {
 				var wg sync.WaitGroup
 				for i := range 200 {
 					wg.Go(func() {
-						ring, err := b.cache.RefreshForKey(context.Background(), 999+uint32(i%3))
+						ring, err := b.cache.RefreshForKey(context.Background(), first+uint32(i%3))
 						if ring != b.cache.Keyring() || !errors.Is(err, crypto.ErrUnknownKey) {
 							t.Errorf("RefreshForKey(forged) = %v, want the ring in service and ErrUnknownKey", err)
 						}
@@ -172,21 +172,55 @@ func TestRefreshForKey(t *testing.T) {
 				}
 				wg.Wait()
 			}
-			// The budget is spent: the whole flood waits for the next
-			// allowed refresh and shares it.
-			flood()
-			if n, took := b.calls(), time.Since(begin); n != 2 || took != 5*time.Second {
-				t.Fatalf("first flood: %d provider calls after %v, want 2 after 5s", n, took)
+			// The budget is spent: ids far above the ring's versions
+			// (v1) fail at once, without a provider call, so that a
+			// forged value does not hold its request for the interval.
+			flood(999)
+			if n, took := b.calls(), time.Since(begin); n != 1 || took != 0 {
+				t.Fatalf("flood of far ids: %d provider calls after %v, want 1 at once", n, took)
 			}
-			flood()
-			if n, took := b.calls(), time.Since(begin); n != 3 || took != 10*time.Second {
-				t.Fatalf("second flood: %d provider calls after %v, want 3 after 10s", n, took)
+			// Plausible successors (v2..v4) wait for the next allowed
+			// refresh and share it...
+			flood(2)
+			if n, took := b.calls(), time.Since(begin); n != 2 || took != 5*time.Second {
+				t.Fatalf("first flood of successors: %d provider calls after %v, want 2 after 5s", n, took)
+			}
+			// ...which found them absent from this revision: from then on
+			// they fail at once too, until the ring changes.
+			flood(2)
+			if n, took := b.calls(), time.Since(begin); n != 2 || took != 5*time.Second {
+				t.Fatalf("second flood of successors: %d provider calls after %v, want still 2 after 5s", n, took)
 			}
 			if n := b.src.loads.Load(); n != 0 {
 				t.Fatalf("%d loads of an unchanged ring file, want 0 (the change check suffices)", n)
 			}
-			if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "still_unknown"}); got != 401 {
-				t.Fatalf("still_unknown = %v, want 401", got)
+			if got := sidecartest.Value(t, b.reg, "fieldseal_keys_unknown_key_refreshes_total", map[string]string{"result": "still_unknown"}); got != 601 {
+				t.Fatalf("still_unknown = %v, want 601", got)
+			}
+			// The price: when v2 then really comes, its values fail at once
+			// until the next allowed refresh (5s after the last one), which
+			// the next read of one starts.
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.cache.RefreshForKey(context.Background(), 2); !errors.Is(err, crypto.ErrUnknownKey) {
+				t.Fatalf("RefreshForKey(2) right after the rotation: %v, want ErrUnknownKey at once", err)
+			}
+			time.Sleep(5 * time.Second)
+			if _, err := b.cache.RefreshForKey(context.Background(), 2); err != nil {
+				t.Fatalf("RefreshForKey(2) once a refresh is allowed: %v", err)
+			}
+			// The new revision forgets what was absent from the old one: its
+			// successor v3 waits again (the budget was spent just now).
+			if _, err := localkeys.Rotate(path, mk); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now()
+			if ring, err := b.cache.RefreshForKey(context.Background(), 3); err != nil || ring.Primary() != 3 {
+				t.Fatalf("RefreshForKey(3) = %v, want v3 after the next allowed refresh", err)
+			}
+			if took := time.Since(at); took != 5*time.Second {
+				t.Fatalf("v3 opened after %v, want 5s (the next allowed refresh)", took)
 			}
 		})
 	})
@@ -247,8 +281,9 @@ func TestRefreshForKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			begin := time.Now()
-			for range 3 {
-				_, _ = c.RefreshForKey(context.Background(), 999)
+			// Three plausible successors of v1, each waiting for its turn.
+			for id := range uint32(3) {
+				_, _ = c.RefreshForKey(context.Background(), 2+id)
 			}
 			if n, took := src.checks.Load(), time.Since(begin); n != 3 || took != 2*time.Minute {
 				t.Fatalf("%d change checks after %v with a 1m interval, want 3 after 2m", n, took)
