@@ -7,15 +7,11 @@ package adversarye2e_test
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,50 +29,38 @@ func TestMain(m *testing.M) {
 	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
 }
 
-// docStore is an upstream application that keeps each POSTed document
-// under the id in its path (/c/ID) and returns it on GET, so a test can
-// read what the application stored and read it back through the sidecar.
-type docStore struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-}
+// docStore is the application: sidecartest's recording store, read the
+// way a Go service reads requests, at /customers/{id}.
+type docStore struct{ *sidecartest.Store }
 
 func newDocStore(t *testing.T) (*docStore, string) {
 	t.Helper()
-	s := &docStore{docs: map[string][]byte{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimPrefix(r.URL.Path, "/c/")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		switch r.Method {
-		case http.MethodPost:
-			b, _ := io.ReadAll(r.Body)
-			s.docs[id] = b
-			w.WriteHeader(http.StatusCreated)
-		case http.MethodGet:
-			b, ok := s.docs[id]
-			if !ok {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return s, srv.URL
+	s := sidecartest.NewStore(t, sidecartest.GoJSON)
+	return &docStore{s}, s.URL()
 }
 
 // stored returns the e-mail member the application stored under id.
 func (s *docStore) stored(t *testing.T, id string) string {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var doc struct{ Email string }
-	if err := json.Unmarshal(s.docs[id], &doc); err != nil {
-		t.Fatalf("stored document %s: %v", id, err)
+	email, ok := s.Record(id)["email"].(string)
+	if !ok {
+		t.Fatalf("the store holds no e-mail under %s: %v", id, s.Record(id))
 	}
-	return doc.Email
+	return email
+}
+
+// plant writes doc as record id straight into the application, past the
+// sidecar, as someone with write access to the store would.
+func (s *docStore) plant(t *testing.T, id, doc string) {
+	t.Helper()
+	resp, err := http.Post(s.URL()+"/customers/"+id, "application/json", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("plant %s: status %d", id, resp.StatusCode)
+	}
 }
 
 const docFieldMap = `
@@ -85,7 +69,7 @@ classes:
 routes:
   - name: c
     methods: [GET, POST]
-    paths: ["/c/{id}"]
+    paths: ["/customers/{id}"]
     request: [{path: email, class: email}]
     response: [{path: email, class: email}]
 `
@@ -120,8 +104,8 @@ func keys(t *testing.T, s *sidecartest.Sidecar, args ...string) {
 // the application received it sealed under (0 when the sidecar refused).
 func put(t *testing.T, s *sidecartest.Sidecar, st *docStore, id, email string) uint32 {
 	t.Helper()
-	resp := s.Do(t, sidecartest.Req{Method: http.MethodPost, Path: "/c/" + id, JSON: `{"email":"` + email + `"}`})
-	if resp.Status != http.StatusCreated {
+	resp := s.Do(t, sidecartest.Req{Method: http.MethodPost, Path: "/customers/" + id, JSON: `{"email":"` + email + `"}`})
+	if resp.Status != http.StatusOK {
 		return 0
 	}
 	return sidecartest.KeyID(t, st.stored(t, id))
@@ -142,7 +126,7 @@ func replace(t *testing.T, path string, data []byte) {
 
 // getReq reads document id back through the sidecar.
 func getReq(id string) sidecartest.Req {
-	return sidecartest.Req{Method: http.MethodGet, Path: "/c/" + id}
+	return sidecartest.Req{Method: http.MethodGet, Path: "/customers/" + id}
 }
 
 // replaceAndWait puts data at ring (see replace) and waits until the

@@ -35,9 +35,7 @@ func TestForgedKeyIDDoesNotBlockReadsAfterARotation(t *testing.T) {
 	raw := []byte{3, 1}
 	raw = binary.BigEndian.AppendUint32(raw, 4242)
 	raw = append(raw, make([]byte, 24+16+4)...)
-	st.mu.Lock()
-	st.docs["planted"] = []byte(`{"email":"fs1:` + base64.RawURLEncoding.EncodeToString(raw) + `"}`)
-	st.mu.Unlock()
+	st.plant(t, "planted", `{"email":"fs1:`+base64.RawURLEncoding.EncodeToString(raw)+`"}`)
 	if resp := b.Do(t, getReq("planted")); resp.Status == 200 {
 		t.Fatalf("the planted value opened: %s", resp.Body)
 	}
