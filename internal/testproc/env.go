@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -20,17 +21,36 @@ func Missing(t testing.TB, msg string) {
 }
 
 // FreePort returns a 127.0.0.1 port that nothing listened on a moment
-// ago. Another process may take it before the caller listens; on loopback in
-// a test run that is rare enough to accept.
+// ago and that no earlier call in this process returned. Another process
+// may take it before the caller listens; on loopback in a test run that is
+// rare enough to accept. The kernel may hand a just-closed port out again,
+// so without the record two calls in a row (a sidecar's proxy and admin
+// addresses) could get the same port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free loopback port: %v", err)
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free loopback port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !freePorts.given[port] {
+			freePorts.given[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("find a free loopback port: 100 ports in a row were handed out before")
+	return 0
 }
+
+// freePorts records the ports FreePort returned in this process.
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
 
 // FreeAddr is FreePort as a listen address, "127.0.0.1:port".
 func FreeAddr(t testing.TB) string {

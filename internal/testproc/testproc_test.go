@@ -231,3 +231,17 @@ func TestFreeAddrCanBeListenedOn(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestFreePortNeverRepeats: a sidecar's proxy and admin addresses come
+// from two calls in a row, and the kernel may hand a just-closed port out
+// again; a repeat made the sidecar fail to start (seen once in e2e/api).
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 500 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("FreePort returned port %d twice", p)
+		}
+		seen[p] = true
+	}
+}
