@@ -88,8 +88,7 @@ func TestCommandLine(t *testing.T) {
 // and checks that its flags reach the webhook: TLS from the given files, the
 // sidecar from the given config, metrics, and a clean exit on shutdown.
 func TestServesWebhookFromFlags(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile := apiservertest.PairFiles(t)
 	ca := apiservertest.NewCA(t)
 	ca.IssueServing(t, certFile, keyFile)
 	pool := ca.Pool

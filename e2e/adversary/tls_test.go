@@ -12,11 +12,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/inject/apiservertest"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
@@ -81,8 +81,7 @@ func (ca *testCA) issue(t *testing.T, certFile, keyFile string, serial int64, no
 func TestExpiredCertificateIsNotPutInServiceByAReload(t *testing.T) {
 	ca := newTestCA(t)
 	_, up := newDocStore(t)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile := apiservertest.PairFiles(t)
 	ca.issue(t, certFile, keyFile, 2, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	s := sidecartest.New(t, fieldsealBin, sidecartest.Config{Upstream: up,
 		FieldMap: docFieldMap + fmt.Sprintf("admin_tls:\n  cert_file: %s\n  key_file: %s\n", certFile, keyFile)})

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -90,4 +91,22 @@ func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.Ex
 func (ca *CA) IssueServing(t testing.TB, certFile, keyFile string) {
 	t.Helper()
 	ca.Issue(t, 2, pkix.Name{CommonName: "fieldseal-injector.fieldseal-system.svc"}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
+}
+
+// PairFiles returns the paths of a serving pair, tls.crt and tls.key, in a
+// new temporary directory, as a kubernetes.io/tls Secret is mounted. No
+// file is written.
+func PairFiles(t testing.TB) (certFile, keyFile string) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+}
+
+// Renewer returns a function that issues (Issue) a server certificate for
+// the common name cn with the given serial to certFile and keyFile, as a
+// certificate manager renews a mounted pair in place.
+func (ca *CA) Renewer(t testing.TB, cn, certFile, keyFile string) func(serial int64) {
+	return func(serial int64) {
+		t.Helper()
+		ca.Issue(t, serial, pkix.Name{CommonName: cn}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
+	}
 }
