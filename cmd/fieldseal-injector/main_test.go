@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/inject"
 	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -112,15 +112,7 @@ func TestServesWebhookFromFlags(t *testing.T) {
 			t.Fatalf("injector exited with %d during start-up:\n%s", code, logs.String())
 		default:
 		}
-		resp, err := client.Get(base + "/healthz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET /healthz: status %d", resp.StatusCode)
-		}
-		return nil
+		return sidecartest.GetOK(client, base+"/healthz")
 	})
 
 	t.Run("an annotated pod gets the sidecar image named in --config", func(t *testing.T) {

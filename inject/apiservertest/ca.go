@@ -57,6 +57,13 @@ func NewCA(t testing.TB) *CA {
 // temporary name and renamed, as the kubelet swaps Secret volumes.
 func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.ExtKeyUsage, certFile, keyFile string) {
 	t.Helper()
+	ca.IssueValid(t, serial, subject, usage, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), certFile, keyFile)
+}
+
+// IssueValid is Issue of a certificate valid from notBefore to notAfter,
+// which may both lie in the past (an expired certificate).
+func (ca *CA) IssueValid(t testing.TB, serial int64, subject pkix.Name, usage x509.ExtKeyUsage, notBefore, notAfter time.Time, certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,7 @@ func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.Ex
 		SerialNumber: big.NewInt(serial), Subject: subject,
 		DNSNames:    []string{"localhost", "fieldseal-injector.fieldseal-system.svc"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore:   notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
