@@ -93,6 +93,23 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 		}
 		return srv.Do(t, http.MethodPost, path, p)
 	}
+	// stored creates p in the shop namespace and returns the pod the API
+	// server stored, as read back.
+	stored := func(t *testing.T, p *corev1.Pod) corev1.Pod {
+		t.Helper()
+		if code, body := create("shop", p, false); code != http.StatusCreated {
+			t.Fatalf("create pod: %d %s", code, body)
+		}
+		code, body := srv.Do(t, http.MethodGet, "/api/v1/namespaces/shop/pods/"+p.Name, nil)
+		if code != http.StatusOK {
+			t.Fatalf("get pod: %d %s", code, body)
+		}
+		var got corev1.Pod
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
 
 	// The API server picks up a new webhook configuration asynchronously:
 	// wait (bounded) until a dry-run creation comes back injected.
@@ -105,17 +122,7 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("an annotated pod is stored with the sidecar and read back injected", func(t *testing.T) {
-		if code, body := create("shop", pod("shop-api", map[string]string{inject.AnnotationInject: "true"}), false); code != http.StatusCreated {
-			t.Fatalf("create pod: %d %s", code, body)
-		}
-		code, body := srv.Do(t, http.MethodGet, "/api/v1/namespaces/shop/pods/shop-api", nil)
-		if code != http.StatusOK {
-			t.Fatalf("get pod: %d %s", code, body)
-		}
-		var got corev1.Pod
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Fatal(err)
-		}
+		got := stored(t, pod("shop-api", map[string]string{inject.AnnotationInject: "true"}))
 		if got.Annotations[inject.AnnotationStatus] != inject.StatusInjected {
 			t.Errorf("status annotation = %q", got.Annotations[inject.AnnotationStatus])
 		}
@@ -128,18 +135,7 @@ func TestInjectorBehindRealAPIServer(t *testing.T) {
 		}
 	})
 	t.Run("a pod naming a TLS Secret is stored with the Secret mounted and HTTPS probes", func(t *testing.T) {
-		p := pod("tls-api", map[string]string{inject.AnnotationInject: "true", inject.AnnotationTLSSecret: "shop-api-tls"})
-		if code, body := create("shop", p, false); code != http.StatusCreated {
-			t.Fatalf("create pod: %d %s", code, body)
-		}
-		code, body := srv.Do(t, http.MethodGet, "/api/v1/namespaces/shop/pods/tls-api", nil)
-		if code != http.StatusOK {
-			t.Fatalf("get pod: %d %s", code, body)
-		}
-		var got corev1.Pod
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Fatal(err)
-		}
+		got := stored(t, pod("tls-api", map[string]string{inject.AnnotationInject: "true", inject.AnnotationTLSSecret: "shop-api-tls"}))
 		c := got.Spec.Containers[len(got.Spec.Containers)-1]
 		var tlsVol *corev1.Volume
 		for i, v := range got.Spec.Volumes {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
 	"net"
@@ -26,8 +25,7 @@ import (
 )
 
 func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile := apiservertest.PairFiles(t)
 	ca := apiservertest.NewCA(t)
 	ca.IssueServing(t, certFile, keyFile)
 
@@ -91,12 +89,9 @@ func TestRunServesTLSAndReloadsCertificate(t *testing.T) {
 func TestCertReloaderSwapsChangedFiles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const every = time.Minute
-		dir := t.TempDir()
-		certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+		certFile, keyFile := apiservertest.PairFiles(t)
 		ca := apiservertest.NewCA(t)
-		issue := func(serial int64) {
-			ca.Issue(t, serial, pkix.Name{CommonName: "fieldseal-injector"}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
-		}
+		issue := ca.Renewer(t, "fieldseal-injector", certFile, keyFile)
 		issue(2)
 		m := newMetrics(prometheus.NewRegistry())
 		c, err := loadWebhookCert(certFile, keyFile, zerolog.Nop(), m)

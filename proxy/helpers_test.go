@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -162,23 +163,52 @@ func acceptSealed(t testing.TB) func(*Options) {
 // do sends a request through the proxy and returns status, headers and body.
 func (h *harness) do(t testing.TB, method, path string, header http.Header, body io.Reader) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, h.front.URL+path, body)
+	resp, b, err := h.send(method, path, header, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// send is do without failing the test, for use from several goroutines:
+// it returns the response (its body closed) and the body read.
+func (h *harness) send(method, path string, header http.Header, body io.Reader) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(method, h.front.URL+path, body)
+	if err != nil {
+		return nil, nil, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	resp, err := h.front.Client().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("read response: %v", err)
+		return resp, b, fmt.Errorf("read response: %w", err)
 	}
-	return resp, b
+	return resp, b, nil
+}
+
+// concurrently calls one(g, i) for i from 0 to each-1 on each of
+// goroutines goroutines at once, and waits for them all. Every error one
+// returns fails the test (t.Error is safe from any goroutine); the
+// goroutine then goes on with its next call.
+func concurrently(t *testing.T, goroutines, each int, one func(g, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := one(g, i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // oneDocument is an upstream that stores one JSON document: every request

@@ -70,17 +70,23 @@ func helmBinary(t *testing.T) string {
 
 func helmTemplate(t *testing.T, chartDir string, args ...string) []byte {
 	t.Helper()
+	return helmPlain(t, append([]string{"template", release, chartDir, "--namespace", namespace, "--kube-version", kubeVersion}, args...)...)
+}
+
+// helm runs the helm binary with args, bounded by two minutes, and returns
+// its standard output, or an error that holds its standard error.
+func helm(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	argv := append([]string{"template", release, chartDir, "--namespace", namespace, "--kube-version", kubeVersion}, args...)
-	cmd := exec.CommandContext(ctx, helmBinary(t), argv...)
-	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, helmBinary(t), args...)
+	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(argv, " "), err, stderr.String())
+		return out, fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
-	return out
+	return out, nil
 }
 
 // manifests holds the rendered objects, decoded strictly, by kind.
@@ -641,11 +647,8 @@ func compareGolden(t *testing.T, name string, got []byte) {
 // helmMustFail renders chartDir and expects helm to fail with want in stderr.
 func helmMustFail(t *testing.T, chartDir, want string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	argv := append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, args...)
-	out, err := exec.CommandContext(ctx, helmBinary(t), argv...).CombinedOutput()
-	if err == nil || !bytes.Contains(out, []byte(want)) {
+	out, err := helm(t, append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, args...)...)
+	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("helm template: err=%v output:\n%s\nwant a failure containing %q", err, out, want)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/inject"
 	"github.com/fieldseal/fieldseal/inject/apiservertest"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -88,8 +88,7 @@ func TestCommandLine(t *testing.T) {
 // and checks that its flags reach the webhook: TLS from the given files, the
 // sidecar from the given config, metrics, and a clean exit on shutdown.
 func TestServesWebhookFromFlags(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile := apiservertest.PairFiles(t)
 	ca := apiservertest.NewCA(t)
 	ca.IssueServing(t, certFile, keyFile)
 	pool := ca.Pool
@@ -113,15 +112,7 @@ func TestServesWebhookFromFlags(t *testing.T) {
 			t.Fatalf("injector exited with %d during start-up:\n%s", code, logs.String())
 		default:
 		}
-		resp, err := client.Get(base + "/healthz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET /healthz: status %d", resp.StatusCode)
-		}
-		return nil
+		return sidecartest.GetOK(client, base+"/healthz")
 	})
 
 	t.Run("an annotated pod gets the sidecar image named in --config", func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,9 +18,7 @@ import (
 // administration that is audited and fail-closed either records the
 // change or does not make it.
 func TestKeyChangeIsNotCommittedWhenItsAuditEventCannotBeWritten(t *testing.T) {
-	_, up := newDocStore(t)
-	s := newLocalSidecar(t, up, localKeys(""))
-	ring := filepath.Join(s.Dir, "ring.json")
+	_, s, ring := newRingSidecar(t)
 	size := func() int64 {
 		fi, err := os.Stat(s.AuditFile)
 		if err != nil {

@@ -23,11 +23,10 @@ import (
 // fails (502) instead of waiting for the budget, so the rotation
 // interrupts reads on that sidecar.
 func TestForgedKeyIDDoesNotBlockReadsAfterARotation(t *testing.T) {
-	st, up := newDocStore(t)
-	a := newLocalSidecar(t, up, localKeys(""))
+	st, a, ring := newRingSidecar(t)
 	shared := fmt.Sprintf("keys:\n  provider: local\n  local:\n    ring_file: %s\n    master_key_file: %s",
-		filepath.Join(a.Dir, "ring.json"), filepath.Join(a.Dir, "master.key"))
-	b := sidecartest.New(t, fieldsealBin, sidecartest.Config{Upstream: up, FieldMap: docFieldMap, Keys: shared})
+		ring, filepath.Join(a.Dir, "master.key"))
+	b := sidecartest.New(t, fieldsealBin, sidecartest.Config{Upstream: st.URL(), FieldMap: docFieldMap, Keys: shared})
 	a.Serve(t)
 	b.Serve(t)
 	// A value in the wire format (alg 3, JSON string, key id 4242) whose

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,13 +21,8 @@ import (
 // a destroyed one never opens again; a running sidecar must keep the ring
 // it has (and say so) rather than go back.
 func TestReplayedRingFileDoesNotResurrectADestroyedKey(t *testing.T) {
-	st, up := newDocStore(t)
-	s := newLocalSidecar(t, up, localKeys(""))
-	ring := filepath.Join(s.Dir, "ring.json")
-	old, err := os.ReadFile(ring)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, s, ring := newRingSidecar(t)
+	old := readFile(t, ring)
 	s.Serve(t)
 	if v := put(t, s, st, "1", "one@example.com"); v != 1 {
 		t.Fatalf("first value sealed under v%d, want v1", v)
@@ -86,13 +80,8 @@ func TestReplayedRingFileDoesNotResurrectADestroyedKey(t *testing.T) {
 // the genuine v2. What stays lost is v2's key in the file: a process that
 // starts on it reports v2 values as unknown (docs/keys.md).
 func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
-	st, up := newDocStore(t)
-	s := newLocalSidecar(t, up, localKeys(""))
-	ring := filepath.Join(s.Dir, "ring.json")
-	old, err := os.ReadFile(ring)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, s, ring := newRingSidecar(t)
+	old := readFile(t, ring)
 	keys(t, s, "rotate")
 	s.Serve(t)
 	if v := put(t, s, st, "a", "a@example.com"); v != 2 {
@@ -101,39 +90,19 @@ func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
 
 	replace(t, ring, old)
 	keys(t, s, "rotate") // the CronJob's routine rotation
-	b, err := os.ReadFile(ring)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rotated struct{ Primary uint32 }
-	if err := json.Unmarshal(b, &rotated); err != nil {
+	if err := json.Unmarshal(readFile(t, ring), &rotated); err != nil {
 		t.Fatal(err)
 	}
 	if rotated.Primary != 3 {
 		t.Fatalf("the rotation on the replayed ring issued v%d, want v3 (v2 already sealed values)", rotated.Primary)
 	}
-	testproc.Poll(t, 15*time.Second, func() error {
-		log, err := os.ReadFile(s.LogFile)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(log), `"refused":"lost_version"`) {
-			return errors.New("the sidecar has not refused the ring that lost v2 yet")
-		}
-		return nil
-	})
+	// The sidecar refuses the ring that lost v2.
+	testproc.WaitFileContains(t, s.LogFile, 15*time.Second, `"refused":"lost_version"`)
 	if v := put(t, s, st, "b", "b@example.com"); v != 2 {
 		t.Fatalf("sealed under v%d, want the genuine v2 still in service", v)
 	}
-	var errs []error
-	for _, id := range []string{"a", "b"} {
-		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
-			errs = append(errs, fmt.Errorf("document %s, sealed under v2, does not open: %d %s", id, resp.Status, resp.Body))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	wantOpen(t, s, "sealed under v2", "a", "b")
 }
 
 // TestRecreatedRingIsNotServedInPlaceOfTheOld: the ring file is deleted
@@ -144,9 +113,7 @@ func TestRotationAfterAReplayNeverReusesAVersionID(t *testing.T) {
 // second key beside the old "v1" values in the same store, and the old
 // ones stop opening. It must keep the ring it has (and report the change).
 func TestRecreatedRingIsNotServedInPlaceOfTheOld(t *testing.T) {
-	st, up := newDocStore(t)
-	s := newLocalSidecar(t, up, localKeys(""))
-	ring := filepath.Join(s.Dir, "ring.json")
+	st, s, ring := newRingSidecar(t)
 	s.Serve(t)
 	if v := put(t, s, st, "old", "old@example.com"); v != 1 {
 		t.Fatalf("sealed under v%d, want v1", v)
@@ -155,28 +122,12 @@ func TestRecreatedRingIsNotServedInPlaceOfTheOld(t *testing.T) {
 	// directory, then the new ring in place of the old.
 	other := t.TempDir()
 	for _, f := range []string{"fieldseal.yaml", "master.key"} {
-		b, err := os.ReadFile(filepath.Join(s.Dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(other, f), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(other, f), readFile(t, filepath.Join(s.Dir, f)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testproc.MustExec(t, testproc.Cmd{Dir: other}, fieldsealBin, "keys", "init", "--config", filepath.Join(other, "fieldseal.yaml"))
-	b, err := os.ReadFile(filepath.Join(other, "ring.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaceAndWait(t, s, ring, b)
+	replaceAndWait(t, s, ring, readFile(t, filepath.Join(other, "ring.json")))
 	put(t, s, st, "new", "new@example.com")
-	var errs []error
-	for _, id := range []string{"old", "new"} {
-		if resp := s.Do(t, getReq(id)); resp.Status != 200 {
-			errs = append(errs, fmt.Errorf("document %s does not open after the ring was re-created: %d %s", id, resp.Status, resp.Body))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	wantOpen(t, s, "after the ring was re-created", "old", "new")
 }

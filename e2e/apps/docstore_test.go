@@ -1,7 +1,6 @@
 package appse2e_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // docStore is a document store with a CouchDB-style REST API, the kind of
@@ -51,13 +52,7 @@ func (s *docStore) mustNotHold(t *testing.T, plaintexts ...string) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, b := range s.received {
-		for _, p := range plaintexts {
-			if bytes.Contains(b, []byte(p)) {
-				t.Fatalf("the store received plaintext %q: %s", p, b)
-			}
-		}
-	}
+	sidecartest.NoPlaintext(t, s.received, plaintexts...)
 }
 
 // lastBody is the body of the last request the store received.

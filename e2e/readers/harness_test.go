@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -27,7 +26,7 @@ func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithBinary(m, &bin)) }
 type canned struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
-	bodies []string
+	bodies [][]byte
 	status int
 	ctype  string
 	body   string
@@ -39,7 +38,7 @@ func newCanned(t *testing.T) *canned {
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 		c.mu.Lock()
-		c.bodies = append(c.bodies, string(b))
+		c.bodies = append(c.bodies, b)
 		st, ct, body, h := c.status, c.ctype, c.body, c.header
 		c.mu.Unlock()
 		for k, v := range h {
@@ -65,13 +64,7 @@ func (c *canned) mustNotHold(t *testing.T, plaintexts ...string) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, b := range c.bodies {
-		for _, p := range plaintexts {
-			if strings.Contains(b, p) {
-				t.Errorf("upstream received plaintext %q: %s", p, b)
-			}
-		}
-	}
+	sidecartest.NoPlaintext(t, c.bodies, plaintexts...)
 }
 
 const classes = `
@@ -139,5 +132,5 @@ func apiItems(t *testing.T, s *sidecartest.Sidecar, op, tok, body string) []map[
 func (c *canned) last() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bodies[len(c.bodies)-1]
+	return string(c.bodies[len(c.bodies)-1])
 }

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -56,6 +57,13 @@ func NewCA(t testing.TB) *CA {
 // temporary name and renamed, as the kubelet swaps Secret volumes.
 func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.ExtKeyUsage, certFile, keyFile string) {
 	t.Helper()
+	ca.IssueValid(t, serial, subject, usage, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), certFile, keyFile)
+}
+
+// IssueValid is Issue of a certificate valid from notBefore to notAfter,
+// which may both lie in the past (an expired certificate).
+func (ca *CA) IssueValid(t testing.TB, serial int64, subject pkix.Name, usage x509.ExtKeyUsage, notBefore, notAfter time.Time, certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.Ex
 		SerialNumber: big.NewInt(serial), Subject: subject,
 		DNSNames:    []string{"localhost", "fieldseal-injector.fieldseal-system.svc"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore:   notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
@@ -90,4 +98,22 @@ func (ca *CA) Issue(t testing.TB, serial int64, subject pkix.Name, usage x509.Ex
 func (ca *CA) IssueServing(t testing.TB, certFile, keyFile string) {
 	t.Helper()
 	ca.Issue(t, 2, pkix.Name{CommonName: "fieldseal-injector.fieldseal-system.svc"}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
+}
+
+// PairFiles returns the paths of a serving pair, tls.crt and tls.key, in a
+// new temporary directory, as a kubernetes.io/tls Secret is mounted. No
+// file is written.
+func PairFiles(t testing.TB) (certFile, keyFile string) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+}
+
+// Renewer returns a function that issues (Issue) a server certificate for
+// the common name cn with the given serial to certFile and keyFile, as a
+// certificate manager renews a mounted pair in place.
+func (ca *CA) Renewer(t testing.TB, cn, certFile, keyFile string) func(serial int64) {
+	return func(serial int64) {
+		t.Helper()
+		ca.Issue(t, serial, pkix.Name{CommonName: cn}, x509.ExtKeyUsageServerAuth, certFile, keyFile)
+	}
 }
