@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto/keycache"
@@ -128,10 +126,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ringJSON, err := smClient(moto.URL).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ringJSON := secretText(t, moto.URL, secret)
 	p, err := newTestProvider(t, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +156,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	// restored (moto cannot import key material), which the provider tolerates
 	// because it reuses data keys it already holds by id and only unwraps new ones.
 	moto.Restart()
-	sm := smClient(moto.URL)
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: ringJSON.SecretString}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.CreateSecretString(t, smClient(moto.URL), secret, ringJSON)
 	t.Run("after the emulator is back the next refresh succeeds", func(t *testing.T) {
 		if err := cache.Refresh(ctx); err != nil {
 			t.Fatalf("refresh after restart: %v", err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +17,6 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // The tests talk to real emulators. moto_server (KMS and Secrets Manager) is
@@ -39,17 +37,8 @@ func TestMain(m *testing.M) {
 	os.Exit(motoserver.RunShared(m))
 }
 
-func needEnv(t testing.TB, name string) string {
-	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	testproc.Missing(t, fmt.Sprintf("%s is not set; start the emulators first: eval \"$(bash .ci/aws-emulators.sh)\"", name))
-	return ""
-}
-
 func motoURL(t testing.TB) string     { return motoserver.Shared(t) }
-func localKMSURL(t testing.TB) string { return needEnv(t, "FIELDSEAL_TEST_LOCALKMS_URL") }
+func localKMSURL(t testing.TB) string { return motoserver.LocalKMS(t) }
 
 var uniq atomic.Int64
 
@@ -96,13 +85,15 @@ func smClient(endpoint string) *secretsmanager.Client {
 // createCMK makes a symmetric encryption key and returns its ARN.
 func createCMK(t testing.TB, endpoint string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := kmsClient(endpoint).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("fieldseal test " + t.Name())})
-	if err != nil {
-		t.Fatalf("create test CMK at %s: %v", endpoint, err)
-	}
-	return *out.KeyMetadata.Arn
+	_, arn := motoserver.CreateCMK(t, kmsClient(endpoint))
+	return arn
+}
+
+// secretText is the ring secret's text as the emulator at url holds it,
+// read with a plain client (not the code under test).
+func secretText(t testing.TB, url, secret string) string {
+	t.Helper()
+	return motoserver.SecretString(t, smClient(url), secret)
 }
 
 // calls sums fieldseal_keys_provider_calls_total for one operation (all results).

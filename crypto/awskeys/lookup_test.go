@@ -7,10 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 // rotateAsBefore adds a primary the way the release before lookup versions
@@ -37,17 +35,10 @@ func rotateAsBefore(ctx context.Context, t *testing.T, opts Options) {
 	}
 }
 
+// loadRing is the ring a new provider loads (mustLoad).
 func loadRing(ctx context.Context, t *testing.T, opts Options) *crypto.Keyring {
 	t.Helper()
-	p, err := New(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	kr, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kr := mustLoad(t, ctx, opts)
 	return kr
 }
 
@@ -98,25 +89,18 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("an edited lookup version fails the metadata seal", func(t *testing.T) {
-		sm := smClient(url)
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		edited := bytes.Replace([]byte(*out.SecretString), []byte(`"lookup":2`), []byte(`"lookup":3`), 1)
-		if bytes.Equal(edited, []byte(*out.SecretString)) {
+		text := secretText(t, url, secret)
+		edited := strings.Replace(text, `"lookup":2`, `"lookup":3`, 1)
+		if edited == text {
 			t.Fatal("no lookup member in the secret")
 		}
 		other := opts
 		other.SecretID = uniqueName(t)
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(other.SecretID), SecretString: aws.String(string(edited))}); err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(ctx, other)
+		motoserver.CreateSecretString(t, smClient(url), other.SecretID, edited)
+		p, err := newTestProvider(t, other)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.Close()
 		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
 			t.Fatalf("Load = %v, want ErrMetadataMAC", err)
 		}

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -62,14 +61,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("the secret holds wrapped keys only, bound to the ring id and version", func(t *testing.T) {
-		out, err := smClient(url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := parseRing([]byte(*out.SecretString))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := readRingDirect(t, url, secret)
 		// Decrypting with the documented context works; without it, KMS refuses.
 		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped,
 			EncryptionContext: map[string]string{"fieldseal:ring": r.RingID, "fieldseal:version": "1"}}); err != nil {
@@ -218,17 +210,9 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		}
 	}
 	sm := smClient(url)
-	get := func(name string) string {
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return *out.SecretString
-	}
+	get := func(name string) string { return motoserver.SecretString(t, sm, name) }
 	t.Run("a ring copied under another secret name opens", func(t *testing.T) {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: aws.String(get(src))}); err != nil {
-			t.Fatal(err)
-		}
+		motoserver.CreateSecretString(t, sm, dst, get(src))
 		p, err := newTestProvider(t, testOptions(url, dst, "", nil))
 		if err != nil {
 			t.Fatal(err)
@@ -242,9 +226,7 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		b, _ := parseRing([]byte(get(other)))
 		b.Keys[0].Wrapped = a.Keys[0].Wrapped // the seal does not cover wrapped bytes; KMS refuses them
 		body, _ := b.marshal()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(other), SecretString: aws.String(body)}); err != nil {
-			t.Fatal(err)
-		}
+		motoserver.PutSecretString(t, sm, other, body)
 		p, err := newTestProvider(t, testOptions(url, other, "", nil))
 		if err != nil {
 			t.Fatal(err)
@@ -262,9 +244,7 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		a, _ := parseRing([]byte(get(src)))
 		a.CMK = "alias/somebody-elses-key"
 		body, _ := a.marshal()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(src), SecretString: aws.String(body)}); err != nil {
-			t.Fatal(err)
-		}
+		motoserver.PutSecretString(t, sm, src, body)
 		p, err := newTestProvider(t, testOptions(url, src, "", nil))
 		if err != nil {
 			t.Fatal(err)
@@ -307,9 +287,7 @@ func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := smClient(url).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(secret), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.ForceDeleteSecret(t, smClient(url), secret)
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
