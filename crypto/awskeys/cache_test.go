@@ -33,10 +33,7 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Registerer = reg // count only the sidecar's calls
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 
 	t.Run("100 concurrent first refreshes read the secret once and unwrap each version once", func(t *testing.T) {
@@ -127,10 +124,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ringJSON := secretText(t, moto.URL, secret)
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 	if err := cache.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -194,12 +188,9 @@ func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
 	ctx := testCtx(t)
 	opts := testOptions(down, "pii/ring", "", nil)
 	opts.MaxAttempts = 1 // connection refused is retryable: no backoff here
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
-	err = cache.Refresh(ctx)
+	err := cache.Refresh(ctx)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("first refresh with AWS down: %v, want ErrUnavailable", err)
 	}

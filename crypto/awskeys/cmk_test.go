@@ -171,10 +171,7 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 	if _, err := Rotate(ctx, opts); err != nil {
 		t.Fatalf("rotate with local-kms: %v", err)
 	}
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	kr, err := p.Load(ctx, nil)
 	t.Run("local-kms wraps and unwraps every version", func(t *testing.T) {
 		if err != nil || kr.Primary() != 2 || !slices.Equal(keyringIDs(kr), []uint32{1, 2}) {

@@ -110,23 +110,23 @@ func totalCalls(t testing.TB, reg *prometheus.Registry) int {
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
 
-// newTestProvider builds a Provider that is closed when the test ends.
-func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
+// newTestProvider builds a Provider that is closed when the test ends;
+// failing to build it fails the test.
+func newTestProvider(t testing.TB, opts Options) *Provider {
+	t.Helper()
 	p, err := New(context.Background(), opts)
-	if err == nil {
-		t.Cleanup(p.Close)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p, err
+	t.Cleanup(p.Close)
+	return p
 }
 
 // mustLoad builds a provider (closed when the test ends) and loads its
 // ring; either failing fails the test.
 func mustLoad(t testing.TB, ctx context.Context, opts Options) (*Provider, *crypto.Keyring) {
 	t.Helper()
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	kr, err := p.Load(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

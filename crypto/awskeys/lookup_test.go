@@ -97,10 +97,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		other := opts
 		other.SecretID = uniqueName(t)
 		motoserver.CreateSecretString(t, smClient(url), other.SecretID, edited)
-		p, err := newTestProvider(t, other)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newTestProvider(t, other)
 		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
 			t.Fatalf("Load = %v, want ErrMetadataMAC", err)
 		}

@@ -78,14 +78,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 	})
 
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr1, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	p, kr1 := mustLoad(t, ctx, opts)
 	t.Run("load unwraps the ring with the secret version as revision", func(t *testing.T) {
 		if kr1.Primary() != 1 || kr1.Revision() != st.VersionID || !slices.Equal(keyringIDs(kr1), []uint32{1}) {
 			t.Fatalf("keyring primary %d revision %q ids %v; status %+v", kr1.Primary(), kr1.Revision(), keyringIDs(kr1), st)
@@ -213,10 +206,7 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 	get := func(name string) string { return motoserver.SecretString(t, sm, name) }
 	t.Run("a ring copied under another secret name opens", func(t *testing.T) {
 		motoserver.CreateSecretString(t, sm, dst, get(src))
-		p, err := newTestProvider(t, testOptions(url, dst, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newTestProvider(t, testOptions(url, dst, "", nil))
 		if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 1 {
 			t.Fatalf("load of a copied ring: %v", err)
 		}
@@ -227,11 +217,8 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		b.Keys[0].Wrapped = a.Keys[0].Wrapped // the seal does not cover wrapped bytes; KMS refuses them
 		body, _ := b.marshal()
 		motoserver.PutSecretString(t, sm, other, body)
-		p, err := newTestProvider(t, testOptions(url, other, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = p.Load(ctx, nil)
+		p := newTestProvider(t, testOptions(url, other, "", nil))
+		_, err := p.Load(ctx, nil)
 		if !errors.Is(err, ErrWrongContext) {
 			t.Fatalf("load: err = %v, want ErrWrongContext", err)
 		}
@@ -245,10 +232,7 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		a.CMK = "alias/somebody-elses-key"
 		body, _ := a.marshal()
 		motoserver.PutSecretString(t, sm, src, body)
-		p, err := newTestProvider(t, testOptions(url, src, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newTestProvider(t, testOptions(url, src, "", nil))
 		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
 			t.Fatalf("load of an edited ring: %v, want ErrMetadataMAC", err)
 		}
@@ -261,11 +245,8 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 func TestMissingSecretIsNotFound(t *testing.T) {
 	url := motoURL(t)
 	ctx := testCtx(t)
-	p, err := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Load(ctx, nil)
+	p := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
+	_, err := p.Load(ctx, nil)
 	if !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "secretsmanager GetSecretValue secret ") {
 		t.Fatalf("load of a missing secret: %v", err)
 	}
@@ -274,14 +255,7 @@ func TestMissingSecretIsNotFound(t *testing.T) {
 func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 	ctx, url, opts := initRing(t)
 	secret := opts.SecretID
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, old := mustLoad(t, ctx, opts)
 	aad := crypto.AAD(nil, "email", "")
 	sealed, err := old.Seal(nil, []byte("old@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
 	if err != nil {
