@@ -64,18 +64,8 @@ func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
 	}
 
 	// Concurrent followers converge on one new version.
-	var wg sync.WaitGroup
-	results := make([]*Status, 3)
-	errs := make([]error, 3)
-	for i := range results {
-		wg.Go(func() { results[i], errs[i] = RotateIfCMKRotated(ctx, opts) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("rotate if cmk rotated: %v", err)
-	}
 	rotated := 0
-	for _, st := range results {
+	for _, st := range concurrently(t, 3, func() (*Status, error) { return RotateIfCMKRotated(ctx, opts) }) {
 		if st.Rotated {
 			rotated++
 			if !slices.Equal(st.Rewrapped, []uint32{1}) {

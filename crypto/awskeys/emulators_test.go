@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,4 +133,30 @@ func mustLoad(t testing.TB, ctx context.Context, opts Options) (*Provider, *cryp
 		t.Fatal(err)
 	}
 	return p, kr
+}
+
+// mustStatus is ReadStatus; its error fails the test.
+func mustStatus(t testing.TB, ctx context.Context, opts Options) *Status {
+	t.Helper()
+	st, err := ReadStatus(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// concurrently runs write n times at once, as n processes sharing one ring
+// would, and returns each one's status in turn; any error fails the test.
+func concurrently(t testing.TB, n int, write func() (*Status, error)) []*Status {
+	t.Helper()
+	var wg sync.WaitGroup
+	sts, errs := make([]*Status, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() { sts[i], errs[i] = write() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("%d concurrent writes: %v", n, err)
+	}
+	return sts
 }

@@ -120,10 +120,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("rotate-lookup when the lookup version is the primary writes nothing", func(t *testing.T) {
-		before, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustStatus(t, ctx, opts)
 		st, err := RotateLookup(ctx, opts)
 		if err != nil || st.VersionID != before.VersionID || st.Lookup != 3 {
 			t.Fatalf("rotate-lookup again: %+v %v (secret version before %s)", st, err, before.VersionID)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,10 +141,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 	})
 	t.Run("status reads the ring without touching KMS", func(t *testing.T) {
 		before := calls(t, reg, "Decrypt") + calls(t, reg, "DescribeKey")
-		s, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mustStatus(t, ctx, opts)
 		if s.Primary != 2 || len(s.Versions) != 2 || calls(t, reg, "Decrypt")+calls(t, reg, "DescribeKey") != before {
 			t.Fatalf("status = %+v", s)
 		}
@@ -159,26 +155,11 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
 	ctx, _, opts := initRing(t)
 	const rotators = 5
-	var wg sync.WaitGroup
-	primaries := make([]uint32, rotators)
-	errs := make([]error, rotators)
-	for i := range rotators {
-		wg.Go(func() {
-			st, err := Rotate(ctx, opts)
-			errs[i] = err
-			if err == nil {
-				primaries[i] = st.Primary
-			}
-		})
+	var primaries []uint32
+	for _, st := range concurrently(t, rotators, func() (*Status, error) { return Rotate(ctx, opts) }) {
+		primaries = append(primaries, st.Primary)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("concurrent rotate: %v", err)
-	}
-	st, err := ReadStatus(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, opts)
 	if want := []uint32{1, 2, 3, 4, 5, 6}; !slices.Equal(ids(st), want) || st.Primary != 6 {
 		t.Fatalf("after %d concurrent rotations: versions %v primary %d, want %v primary 6", rotators, ids(st), st.Primary, want)
 	}
@@ -289,40 +270,22 @@ func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 func TestConditionalRotationsAddOneVersion(t *testing.T) {
 	ctx, _, opts := initRing(t)
 	t.Run("a primary younger than the bound is left alone", func(t *testing.T) {
-		before, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustStatus(t, ctx, opts)
 		st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return time.Since(p.Created) > 24*time.Hour })
 		if err != nil || st.Rotated || st.Primary != 1 || st.VersionID != before.VersionID {
 			t.Fatalf("RotateIf(older than 24h) on a new ring = %+v, %v; want no change", st, err)
 		}
 	})
 	t.Run("racing rotations on the same condition create exactly one version", func(t *testing.T) {
-		const rotators = 5
-		var wg sync.WaitGroup
-		rotated := make([]bool, rotators)
-		errs := make([]error, rotators)
-		for i := range rotators {
-			wg.Go(func() {
-				// The condition a sidecar over its max_seals under v1 uses.
-				st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return p.ID == 1 })
-				errs[i] = err
-				rotated[i] = err == nil && st.Rotated
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatalf("concurrent RotateIf: %v", err)
-		}
-		st, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sts := concurrently(t, 5, func() (*Status, error) {
+			// The condition a sidecar over its max_seals under v1 uses.
+			return RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return p.ID == 1 })
+		})
+		st := mustStatus(t, ctx, opts)
 		if !slices.Equal(ids(st), []uint32{1, 2}) || st.Primary != 2 {
 			t.Fatalf("versions %v primary v%d, want [1 2] primary v2", ids(st), st.Primary)
 		}
-		if n := len(slices.DeleteFunc(rotated, func(b bool) bool { return !b })); n != 1 {
+		if n := len(slices.DeleteFunc(sts, func(st *Status) bool { return !st.Rotated })); n != 1 {
 			t.Fatalf("%d callers report a rotation, want 1", n)
 		}
 	})
