@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // rotateAsBefore adds a primary the way the release before lookup versions
@@ -42,20 +43,11 @@ func loadRing(ctx context.Context, t *testing.T, opts Options) *crypto.Keyring {
 	return kr
 }
 
-func detValue(t *testing.T, kr *crypto.Keyring) []byte {
-	t.Helper()
-	v, err := kr.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeDeterministic, crypto.AAD(nil, "email", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func TestLookupVersionOnMoto(t *testing.T) {
 	ctx, url, opts := initRing(t)
 	secret := opts.SecretID
 	rotateAsBefore(ctx, t, opts)
-	stored := detValue(t, loadRing(ctx, t, opts))
+	stored := sidecartest.LookupProbe(t, loadRing(ctx, t, opts))
 
 	t.Run("a ring rotated by the previous release seals under its primary", func(t *testing.T) {
 		st, err := ReadStatus(ctx, opts)
@@ -71,7 +63,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		if err != nil || st.Primary != 3 || st.Lookup != 2 {
 			t.Fatalf("rotate: %+v %v", st, err)
 		}
-		if got := detValue(t, loadRing(ctx, t, opts)); !bytes.Equal(got, stored) {
+		if got := sidecartest.LookupProbe(t, loadRing(ctx, t, opts)); !bytes.Equal(got, stored) {
 			t.Fatalf("lookup value after rotation %s, want %s", got, stored)
 		}
 	})
@@ -108,11 +100,11 @@ func TestLookupVersionOnMoto(t *testing.T) {
 			t.Fatalf("rotate-lookup: %+v %v", st, err)
 		}
 		kr := loadRing(ctx, t, opts)
-		if bytes.Equal(detValue(t, kr), stored) {
+		if bytes.Equal(sidecartest.LookupProbe(t, kr), stored) {
 			t.Fatal("the lookup value did not change")
 		}
 		prev, err := kr.ForLookup(2)
-		if err != nil || !bytes.Equal(detValue(t, prev), stored) {
+		if err != nil || !bytes.Equal(sidecartest.LookupProbe(t, prev), stored) {
 			t.Fatalf("value under v2: %v", err)
 		}
 		if _, err := Destroy(ctx, opts, 2, crypto.Grace{}); err != nil {
