@@ -10,9 +10,7 @@ import (
 // secret version the write creates, before the write; its error leaves
 // the secret as it was.
 func TestBeforeWriteSeesTheChangeAndCanAbortIt(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	ctx, _, opts := newRing(t)
 	type call struct{ prev, next *Status }
 	var calls []call
 	opts.BeforeWrite = func(_ context.Context, prev, next *Status) error {

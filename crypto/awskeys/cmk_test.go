@@ -38,14 +38,8 @@ func plaintextOf(t *testing.T, ctx context.Context, kmsURL, secret string, r *ri
 }
 
 func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	cmk := createCMK(t, url)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, cmk, nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	cmk, secret := opts.KMSKeyID, opts.SecretID
 	t.Run("nothing happens while the CMK has not rotated", func(t *testing.T) {
 		st, err := RotateIfCMKRotated(ctx, opts)
 		if err != nil || st.Rotated || st.Primary != 1 {

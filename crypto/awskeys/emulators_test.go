@@ -62,13 +62,19 @@ func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Option
 	}
 }
 
-// initRing makes a ring on the shared moto_server under a new CMK and a
-// new secret (opts.KMSKeyID, opts.SecretID); url is moto's.
-func initRing(t *testing.T) (ctx context.Context, url string, opts Options) {
+// newRing is the options of a ring not made yet on the shared moto_server,
+// under a new CMK and a new secret (opts.KMSKeyID, opts.SecretID); url is
+// moto's.
+func newRing(t *testing.T) (ctx context.Context, url string, opts Options) {
 	t.Helper()
 	url = motoURL(t)
-	ctx = testCtx(t)
-	opts = testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	return testCtx(t), url, testOptions(url, uniqueName(t), createCMK(t, url), nil)
+}
+
+// initRing is newRing's ring, made.
+func initRing(t *testing.T) (ctx context.Context, url string, opts Options) {
+	t.Helper()
+	ctx, url, opts = newRing(t)
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

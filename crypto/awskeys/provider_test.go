@@ -39,12 +39,10 @@ func keyringIDs(kr *crypto.Keyring) []uint32 {
 }
 
 func TestKeyRingLifecycleOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	cmk := createCMK(t, url)
-	secret := uniqueName(t)
+	ctx, url, opts := newRing(t)
+	cmk, secret := opts.KMSKeyID, opts.SecretID
 	reg := prometheus.NewRegistry()
-	opts := testOptions(url, secret, cmk, reg)
+	opts.Registerer = reg
 
 	st, err := Init(ctx, opts)
 	if err != nil {

@@ -14,10 +14,8 @@ import (
 // The emulators do not enforce Secrets Manager's 65,536-byte limit, so the ring
 // is held to a small MaxRingBytes here: the same check guards the real limit.
 func TestRingSizeGuardOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, createCMK(t, url), nil)
+	ctx, url, opts := newRing(t)
+	secret := opts.SecretID
 	var logs bytes.Buffer
 	opts.Logger = zerolog.New(&logs)
 	st, err := Init(ctx, opts)
