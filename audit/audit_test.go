@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// mustNew is New over out with opts; its error fails the test.
+func mustNew(t *testing.T, out io.Writer, opts Options) *Writer {
+	t.Helper()
+	w, err := New(out, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
 func fixedClock() func() time.Time {
 	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
@@ -235,10 +246,7 @@ func TestOpenContinuesOrRefuses(t *testing.T) {
 func TestConcurrentWritesKeepOneChain(t *testing.T) {
 	var buf bytes.Buffer
 	reg := prometheus.NewRegistry()
-	w, err := New(&buf, Options{Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustNew(t, &buf, Options{Registerer: reg})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -261,10 +269,7 @@ func TestConcurrentWritesKeepOneChain(t *testing.T) {
 
 func TestEventSchema(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := New(&buf, Options{Now: fixedClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustNew(t, &buf, Options{Now: fixedClock()})
 	if err := w.Write(requestEvent(4)); err != nil {
 		t.Fatal(err)
 	}
@@ -307,10 +312,7 @@ func hashOf(t *testing.T, line string) string {
 }
 
 func TestWriteRefusesStartAndUnknownTypes(t *testing.T) {
-	w, err := New(&bytes.Buffer{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustNew(t, &bytes.Buffer{}, Options{})
 	for _, typ := range []string{TypeStart, "", "custom"} {
 		if err := w.Write(Event{Type: typ}); err == nil {
 			t.Errorf("type %q accepted", typ)

@@ -55,10 +55,7 @@ func TestSyncMakesWrittenEventsDurableOrReportsTheLoss(t *testing.T) {
 	})
 	t.Run("after a failed write Sync reports the failure", func(t *testing.T) {
 		sink := &failAfter{n: 1} // the start event only
-		w, err := New(sink, Options{Now: fixedClock()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := mustNew(t, sink, Options{Now: fixedClock()})
 		if err := w.Write(Event{Type: TypeKey, Outcome: "admin_rotate"}); !errors.Is(err, errDiskFull) {
 			t.Fatalf("Write on a full sink: %v", err)
 		}
@@ -70,10 +67,7 @@ func TestSyncMakesWrittenEventsDurableOrReportsTheLoss(t *testing.T) {
 
 func TestKeyEventNamesTheLookupVersionMove(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := New(&buf, Options{Now: fixedClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustNew(t, &buf, Options{Now: fixedClock()})
 	for _, e := range []Event{
 		{Type: TypeKey, Outcome: "admin_rotate-lookup", Primary: 3, LookupFrom: 1, Lookup: 3},
 		{Type: TypeKey, Outcome: "admin_rotate", Primary: 3},

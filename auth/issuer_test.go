@@ -128,9 +128,19 @@ func (iss *testIssuer) claims() jwt.MapClaims {
 
 func sign(t *testing.T, k testKey, c jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(k.method, c)
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.priv)
+	return signWith(t, k.method, k.kid, k.priv, c)
+}
+
+// signWith signs c with method and key, under kid unless it is empty (no
+// kid header then): any token a caller could forge, whatever a verifier
+// accepts.
+func signWith(t testing.TB, method jwt.SigningMethod, kid string, key any, c jwt.Claims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, c)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
 	if err != nil {
 		t.Fatalf("sign: %v", err)
 	}

@@ -91,33 +91,16 @@ func TestVerify(t *testing.T) {
 			return strings.Join(parts, ".")
 		}, ReasonBadSignature},
 		{"alg none is refused", func(t *testing.T) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodNone, iss.claims())
-			tok.Header["kid"] = "rsa-1"
-			s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return signWith(t, jwt.SigningMethodNone, "rsa-1", jwt.UnsafeAllowNoneSignatureType, iss.claims())
 		}, ReasonAlgNotAllowed},
 		{"HS256 keyed with the issuer's public key is refused", func(t *testing.T) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, iss.claims())
-			tok.Header["kid"] = "rsa-1"
-			s, err := tok.SignedString(publicKeyPEM(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return signWith(t, jwt.SigningMethodHS256, "rsa-1", publicKeyPEM(t), iss.claims())
 		}, ReasonAlgNotAllowed},
 		{"an asymmetric algorithm that is not configured is refused", func(t *testing.T) string {
 			return sign(t, testKey{kid: "rsa-1", method: jwt.SigningMethodRS384, priv: rsaKey()}, iss.claims())
 		}, ReasonAlgNotAllowed},
 		{"a token without kid is malformed", func(t *testing.T) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, iss.claims())
-			s, err := tok.SignedString(rsaKey())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return signWith(t, jwt.SigningMethodRS256, "", rsaKey(), iss.claims())
 		}, ReasonMalformed},
 		{"an ES256 token under the RSA key's kid is refused", func(t *testing.T) string {
 			return sign(t, testKey{kid: "rsa-1", method: jwt.SigningMethodES256, priv: ecKey()}, iss.claims())
@@ -370,12 +353,7 @@ func benchVerifyRS256(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, iss.claims())
-	tok.Header["kid"] = "rsa-1"
-	s, err := tok.SignedString(rsaKey())
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := signWith(b, jwt.SigningMethodRS256, "rsa-1", rsaKey(), iss.claims())
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

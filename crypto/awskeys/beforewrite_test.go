@@ -10,9 +10,7 @@ import (
 // secret version the write creates, before the write; its error leaves
 // the secret as it was.
 func TestBeforeWriteSeesTheChangeAndCanAbortIt(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	opts := testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	ctx, _, opts := newRing(t)
 	type call struct{ prev, next *Status }
 	var calls []call
 	opts.BeforeWrite = func(_ context.Context, prev, next *Status) error {
@@ -34,10 +32,7 @@ func TestBeforeWriteSeesTheChangeAndCanAbortIt(t *testing.T) {
 		if _, err := Rotate(ctx, o); !errors.Is(err, refused) {
 			t.Fatalf("Rotate with a failing hook: %v, want its error", err)
 		}
-		cur, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cur := mustStatus(t, ctx, opts)
 		if cur.VersionID != st.VersionID || cur.Primary != 1 {
 			t.Fatalf("the secret moved to version %s, primary v%d, although the hook refused", cur.VersionID, cur.Primary)
 		}
@@ -48,10 +43,7 @@ func TestBeforeWriteSeesTheChangeAndCanAbortIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cur, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cur := mustStatus(t, ctx, opts)
 		if len(calls) != 1 || calls[0].prev.Primary != 1 || calls[0].next.Primary != 2 ||
 			calls[0].next.VersionID != st.VersionID || cur.VersionID != st.VersionID {
 			t.Fatalf("hook calls %+v; rotate returned version %s, the secret is at %s", calls, st.VersionID, cur.VersionID)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto/keycache"
@@ -35,10 +33,7 @@ func TestCacheOverProviderMakesOneUnwrapPerVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Registerer = reg // count only the sidecar's calls
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 
 	t.Run("100 concurrent first refreshes read the secret once and unwrap each version once", func(t *testing.T) {
@@ -128,14 +123,8 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	ringJSON, err := smClient(moto.URL).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ringJSON := secretText(t, moto.URL, secret)
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
 	if err := cache.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -161,10 +150,7 @@ func TestCacheKeepsServingThroughAnOutage(t *testing.T) {
 	// restored (moto cannot import key material), which the provider tolerates
 	// because it reuses data keys it already holds by id and only unwraps new ones.
 	moto.Restart()
-	sm := smClient(moto.URL)
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: ringJSON.SecretString}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.CreateSecretString(t, smClient(moto.URL), secret, ringJSON)
 	t.Run("after the emulator is back the next refresh succeeds", func(t *testing.T) {
 		if err := cache.Refresh(ctx); err != nil {
 			t.Fatalf("refresh after restart: %v", err)
@@ -202,12 +188,9 @@ func TestCacheStartingWithoutAWSIsNotReady(t *testing.T) {
 	ctx := testCtx(t)
 	opts := testOptions(down, "pii/ring", "", nil)
 	opts.MaxAttempts = 1 // connection refused is retryable: no backoff here
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	cache := keycache.New(p, keycache.Options{Interval: time.Minute})
-	err = cache.Refresh(ctx)
+	err := cache.Refresh(ctx)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("first refresh with AWS down: %v, want ErrUnavailable", err)
 	}

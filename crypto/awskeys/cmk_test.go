@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -12,17 +11,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 // readRingDirect reads the ring secret with a plain client (not the code under test).
-func readRingDirect(t *testing.T, ctx context.Context, smURL, secret string) *ring {
+func readRingDirect(t *testing.T, smURL, secret string) *ring {
 	t.Helper()
-	out, err := smClient(smURL).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := parseRing([]byte(*out.SecretString))
+	r, err := parseRing([]byte(secretText(t, smURL, secret)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,21 +38,15 @@ func plaintextOf(t *testing.T, ctx context.Context, kmsURL, secret string, r *ri
 }
 
 func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	cmk := createCMK(t, url)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, cmk, nil)
-	if _, err := Init(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, opts := initRing(t)
+	cmk, secret := opts.KMSKeyID, opts.SecretID
 	t.Run("nothing happens while the CMK has not rotated", func(t *testing.T) {
 		st, err := RotateIfCMKRotated(ctx, opts)
 		if err != nil || st.Rotated || st.Primary != 1 {
 			t.Fatalf("RotateIfCMKRotated = %+v, %v; want not rotated", st, err)
 		}
 	})
-	before := readRingDirect(t, ctx, url, secret)
+	before := readRingDirect(t, url, secret)
 	v1 := plaintextOf(t, ctx, url, secret, before, before.Keys[0])
 
 	_, err := kmsClient(url).RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(cmk)})
@@ -68,18 +58,8 @@ func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
 	}
 
 	// Concurrent followers converge on one new version.
-	var wg sync.WaitGroup
-	results := make([]*Status, 3)
-	errs := make([]error, 3)
-	for i := range results {
-		wg.Go(func() { results[i], errs[i] = RotateIfCMKRotated(ctx, opts) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("rotate if cmk rotated: %v", err)
-	}
 	rotated := 0
-	for _, st := range results {
+	for _, st := range concurrently(t, 3, func() (*Status, error) { return RotateIfCMKRotated(ctx, opts) }) {
 		if st.Rotated {
 			rotated++
 			if !slices.Equal(st.Rewrapped, []uint32{1}) {
@@ -92,7 +72,7 @@ func TestRotateIfCMKRotatedFollowsOnDemandRotation(t *testing.T) {
 			t.Fatalf("%d followers rotated, want 1", rotated)
 		}
 	})
-	after := readRingDirect(t, ctx, url, secret)
+	after := readRingDirect(t, url, secret)
 	t.Run("the ring re-wraps v1 under the rotated CMK and adds v2", func(t *testing.T) {
 		if after.Primary != 2 || len(after.Keys) != 2 || after.CMKRotationSeen.IsZero() {
 			t.Fatalf("ring after CMK rotation: primary %d, %d keys, rotation seen %v", after.Primary, len(after.Keys), after.CMKRotationSeen)
@@ -125,18 +105,15 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 			kmsURL, smURL := tc.kmsURL(t), tc.smURL(t)
 			ctx := testCtx(t)
 			keyA, keyB := createCMK(t, kmsURL), createCMK(t, kmsURL)
-			alias := fmt.Sprintf("alias/fieldseal-test-%d-%d", time.Now().UnixNano(), uniq.Add(1))
 			k := kmsClient(kmsURL)
-			if _, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(keyA)}); err != nil {
-				t.Fatal(err)
-			}
+			alias := motoserver.CreateAlias(t, k, keyA)
 			secret := uniqueName(t)
 			opts := testOptions("", secret, alias, nil)
 			opts.KMSEndpoint, opts.SecretsEndpoint = kmsURL, smURL
 			if _, err := Init(ctx, opts); err != nil {
 				t.Fatal(err)
 			}
-			before := readRingDirect(t, ctx, smURL, secret)
+			before := readRingDirect(t, smURL, secret)
 			if before.Keys[0].CMKKeyID != keyA {
 				t.Fatalf("v1 wrapped under %q, want %q", before.Keys[0].CMKKeyID, keyA)
 			}
@@ -148,7 +125,7 @@ func TestRotateIfCMKRotatedFollowsAMovedAlias(t *testing.T) {
 			if err != nil || !st.Rotated {
 				t.Fatalf("RotateIfCMKRotated after the alias moved = %+v, %v; want rotated", st, err)
 			}
-			after := readRingDirect(t, ctx, smURL, secret)
+			after := readRingDirect(t, smURL, secret)
 			for _, k := range after.Keys {
 				if k.CMKKeyID != keyB {
 					t.Fatalf("key v%d wrapped under %q after the alias moved to %q", k.ID, k.CMKKeyID, keyB)
@@ -178,10 +155,7 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 	if _, err := Rotate(ctx, opts); err != nil {
 		t.Fatalf("rotate with local-kms: %v", err)
 	}
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	kr, err := p.Load(ctx, nil)
 	t.Run("local-kms wraps and unwraps every version", func(t *testing.T) {
 		if err != nil || kr.Primary() != 2 || !slices.Equal(keyringIDs(kr), []uint32{1, 2}) {
@@ -189,7 +163,7 @@ func TestKMSPathOnLocalKMS(t *testing.T) {
 		}
 	})
 	t.Run("local-kms refuses a wrapped key under another context", func(t *testing.T) {
-		r := readRingDirect(t, ctx, smURL, secret)
+		r := readRingDirect(t, smURL, secret)
 		other := r.clone()
 		other.RingID = newRingID()
 		_, err := (&clients{opts: p.c.opts, kms: p.c.kms}).unwrap(ctx, other, secret, r.Keys[0])
@@ -261,17 +235,11 @@ func TestProviderCMKCheckTriggersOneRefresh(t *testing.T) {
 // every kept version of the secret holds.
 func TestRotationAfterAReplayedSecretVersionIssuesANewID(t *testing.T) {
 	ctx, url, opts := initRing(t)
-	sm := smClient(url)
-	first, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(opts.SecretID)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := secretText(t, url, opts.SecretID)
 	if _, err := Rotate(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(opts.SecretID), SecretString: first.SecretString}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.PutSecretString(t, smClient(url), opts.SecretID, first)
 	st, err := Rotate(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +18,6 @@ import (
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
-	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // The tests talk to real emulators. moto_server (KMS and Secrets Manager) is
@@ -39,17 +38,8 @@ func TestMain(m *testing.M) {
 	os.Exit(motoserver.RunShared(m))
 }
 
-func needEnv(t testing.TB, name string) string {
-	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	testproc.Missing(t, fmt.Sprintf("%s is not set; start the emulators first: eval \"$(bash .ci/aws-emulators.sh)\"", name))
-	return ""
-}
-
 func motoURL(t testing.TB) string     { return motoserver.Shared(t) }
-func localKMSURL(t testing.TB) string { return needEnv(t, "FIELDSEAL_TEST_LOCALKMS_URL") }
+func localKMSURL(t testing.TB) string { return motoserver.LocalKMS(t) }
 
 var uniq atomic.Int64
 
@@ -72,13 +62,19 @@ func testOptions(endpoint, secret, cmk string, reg prometheus.Registerer) Option
 	}
 }
 
-// initRing makes a ring on the shared moto_server under a new CMK and a
-// new secret (opts.KMSKeyID, opts.SecretID); url is moto's.
-func initRing(t *testing.T) (ctx context.Context, url string, opts Options) {
+// newRing is the options of a ring not made yet on the shared moto_server,
+// under a new CMK and a new secret (opts.KMSKeyID, opts.SecretID); url is
+// moto's.
+func newRing(t *testing.T) (ctx context.Context, url string, opts Options) {
 	t.Helper()
 	url = motoURL(t)
-	ctx = testCtx(t)
-	opts = testOptions(url, uniqueName(t), createCMK(t, url), nil)
+	return testCtx(t), url, testOptions(url, uniqueName(t), createCMK(t, url), nil)
+}
+
+// initRing is newRing's ring, made.
+func initRing(t *testing.T) (ctx context.Context, url string, opts Options) {
+	t.Helper()
+	ctx, url, opts = newRing(t)
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +92,15 @@ func smClient(endpoint string) *secretsmanager.Client {
 // createCMK makes a symmetric encryption key and returns its ARN.
 func createCMK(t testing.TB, endpoint string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := kmsClient(endpoint).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("fieldseal test " + t.Name())})
-	if err != nil {
-		t.Fatalf("create test CMK at %s: %v", endpoint, err)
-	}
-	return *out.KeyMetadata.Arn
+	_, arn := motoserver.CreateCMK(t, kmsClient(endpoint))
+	return arn
+}
+
+// secretText is the ring secret's text as the emulator at url holds it,
+// read with a plain client (not the code under test).
+func secretText(t testing.TB, url, secret string) string {
+	t.Helper()
+	return motoserver.SecretString(t, smClient(url), secret)
 }
 
 // calls sums fieldseal_keys_provider_calls_total for one operation (all results).
@@ -119,26 +117,52 @@ func totalCalls(t testing.TB, reg *prometheus.Registry) int {
 
 func isUnsupported(err error) bool { return errors.Is(classify(err), ErrUnsupported) }
 
-// newTestProvider builds a Provider that is closed when the test ends.
-func newTestProvider(t testing.TB, opts Options) (*Provider, error) {
+// newTestProvider builds a Provider that is closed when the test ends;
+// failing to build it fails the test.
+func newTestProvider(t testing.TB, opts Options) *Provider {
+	t.Helper()
 	p, err := New(context.Background(), opts)
-	if err == nil {
-		t.Cleanup(p.Close)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p, err
+	t.Cleanup(p.Close)
+	return p
 }
 
 // mustLoad builds a provider (closed when the test ends) and loads its
 // ring; either failing fails the test.
 func mustLoad(t testing.TB, ctx context.Context, opts Options) (*Provider, *crypto.Keyring) {
 	t.Helper()
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProvider(t, opts)
 	kr, err := p.Load(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p, kr
+}
+
+// mustStatus is ReadStatus; its error fails the test.
+func mustStatus(t testing.TB, ctx context.Context, opts Options) *Status {
+	t.Helper()
+	st, err := ReadStatus(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// concurrently runs write n times at once, as n processes sharing one ring
+// would, and returns each one's status in turn; any error fails the test.
+func concurrently(t testing.TB, n int, write func() (*Status, error)) []*Status {
+	t.Helper()
+	var wg sync.WaitGroup
+	sts, errs := make([]*Status, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() { sts[i], errs[i] = write() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("%d concurrent writes: %v", n, err)
+	}
+	return sts
 }

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // rotateAsBefore adds a primary the way the release before lookup versions
@@ -37,34 +36,18 @@ func rotateAsBefore(ctx context.Context, t *testing.T, opts Options) {
 	}
 }
 
+// loadRing is the ring a new provider loads (mustLoad).
 func loadRing(ctx context.Context, t *testing.T, opts Options) *crypto.Keyring {
 	t.Helper()
-	p, err := New(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	kr, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kr := mustLoad(t, ctx, opts)
 	return kr
-}
-
-func detValue(t *testing.T, kr *crypto.Keyring) []byte {
-	t.Helper()
-	v, err := kr.Seal(nil, []byte("jane@example.com"), crypto.TypeString, crypto.ModeDeterministic, crypto.AAD(nil, "email", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func TestLookupVersionOnMoto(t *testing.T) {
 	ctx, url, opts := initRing(t)
 	secret := opts.SecretID
 	rotateAsBefore(ctx, t, opts)
-	stored := detValue(t, loadRing(ctx, t, opts))
+	stored := sidecartest.LookupProbe(t, loadRing(ctx, t, opts))
 
 	t.Run("a ring rotated by the previous release seals under its primary", func(t *testing.T) {
 		st, err := ReadStatus(ctx, opts)
@@ -80,7 +63,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		if err != nil || st.Primary != 3 || st.Lookup != 2 {
 			t.Fatalf("rotate: %+v %v", st, err)
 		}
-		if got := detValue(t, loadRing(ctx, t, opts)); !bytes.Equal(got, stored) {
+		if got := sidecartest.LookupProbe(t, loadRing(ctx, t, opts)); !bytes.Equal(got, stored) {
 			t.Fatalf("lookup value after rotation %s, want %s", got, stored)
 		}
 	})
@@ -98,25 +81,15 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("an edited lookup version fails the metadata seal", func(t *testing.T) {
-		sm := smClient(url)
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		edited := bytes.Replace([]byte(*out.SecretString), []byte(`"lookup":2`), []byte(`"lookup":3`), 1)
-		if bytes.Equal(edited, []byte(*out.SecretString)) {
+		text := secretText(t, url, secret)
+		edited := strings.Replace(text, `"lookup":2`, `"lookup":3`, 1)
+		if edited == text {
 			t.Fatal("no lookup member in the secret")
 		}
 		other := opts
 		other.SecretID = uniqueName(t)
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(other.SecretID), SecretString: aws.String(string(edited))}); err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(ctx, other)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
+		motoserver.CreateSecretString(t, smClient(url), other.SecretID, edited)
+		p := newTestProvider(t, other)
 		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
 			t.Fatalf("Load = %v, want ErrMetadataMAC", err)
 		}
@@ -127,11 +100,11 @@ func TestLookupVersionOnMoto(t *testing.T) {
 			t.Fatalf("rotate-lookup: %+v %v", st, err)
 		}
 		kr := loadRing(ctx, t, opts)
-		if bytes.Equal(detValue(t, kr), stored) {
+		if bytes.Equal(sidecartest.LookupProbe(t, kr), stored) {
 			t.Fatal("the lookup value did not change")
 		}
 		prev, err := kr.ForLookup(2)
-		if err != nil || !bytes.Equal(detValue(t, prev), stored) {
+		if err != nil || !bytes.Equal(sidecartest.LookupProbe(t, prev), stored) {
 			t.Fatalf("value under v2: %v", err)
 		}
 		if _, err := Destroy(ctx, opts, 2, crypto.Grace{}); err != nil {
@@ -139,10 +112,7 @@ func TestLookupVersionOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("rotate-lookup when the lookup version is the primary writes nothing", func(t *testing.T) {
-		before, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustStatus(t, ctx, opts)
 		st, err := RotateLookup(ctx, opts)
 		if err != nil || st.VersionID != before.VersionID || st.Lookup != 3 {
 			t.Fatalf("rotate-lookup again: %+v %v (secret version before %s)", st, err, before.VersionID)

@@ -5,16 +5,14 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -41,12 +39,10 @@ func keyringIDs(kr *crypto.Keyring) []uint32 {
 }
 
 func TestKeyRingLifecycleOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	cmk := createCMK(t, url)
-	secret := uniqueName(t)
+	ctx, url, opts := newRing(t)
+	cmk, secret := opts.KMSKeyID, opts.SecretID
 	reg := prometheus.NewRegistry()
-	opts := testOptions(url, secret, cmk, reg)
+	opts.Registerer = reg
 
 	st, err := Init(ctx, opts)
 	if err != nil {
@@ -62,14 +58,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 	})
 	t.Run("the secret holds wrapped keys only, bound to the ring id and version", func(t *testing.T) {
-		out, err := smClient(url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := parseRing([]byte(*out.SecretString))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := readRingDirect(t, url, secret)
 		// Decrypting with the documented context works; without it, KMS refuses.
 		if _, err := kmsClient(url).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: r.Keys[0].Wrapped,
 			EncryptionContext: map[string]string{"fieldseal:ring": r.RingID, "fieldseal:version": "1"}}); err != nil {
@@ -86,14 +75,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 		}
 	})
 
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr1, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	p, kr1 := mustLoad(t, ctx, opts)
 	t.Run("load unwraps the ring with the secret version as revision", func(t *testing.T) {
 		if kr1.Primary() != 1 || kr1.Revision() != st.VersionID || !slices.Equal(keyringIDs(kr1), []uint32{1}) {
 			t.Fatalf("keyring primary %d revision %q ids %v; status %+v", kr1.Primary(), kr1.Revision(), keyringIDs(kr1), st)
@@ -157,10 +139,7 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 	})
 	t.Run("status reads the ring without touching KMS", func(t *testing.T) {
 		before := calls(t, reg, "Decrypt") + calls(t, reg, "DescribeKey")
-		s, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mustStatus(t, ctx, opts)
 		if s.Primary != 2 || len(s.Versions) != 2 || calls(t, reg, "Decrypt")+calls(t, reg, "DescribeKey") != before {
 			t.Fatalf("status = %+v", s)
 		}
@@ -174,26 +153,11 @@ func TestKeyRingLifecycleOnMoto(t *testing.T) {
 func TestConcurrentRotationsLoseNoVersion(t *testing.T) {
 	ctx, _, opts := initRing(t)
 	const rotators = 5
-	var wg sync.WaitGroup
-	primaries := make([]uint32, rotators)
-	errs := make([]error, rotators)
-	for i := range rotators {
-		wg.Go(func() {
-			st, err := Rotate(ctx, opts)
-			errs[i] = err
-			if err == nil {
-				primaries[i] = st.Primary
-			}
-		})
+	var primaries []uint32
+	for _, st := range concurrently(t, rotators, func() (*Status, error) { return Rotate(ctx, opts) }) {
+		primaries = append(primaries, st.Primary)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("concurrent rotate: %v", err)
-	}
-	st, err := ReadStatus(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, opts)
 	if want := []uint32{1, 2, 3, 4, 5, 6}; !slices.Equal(ids(st), want) || st.Primary != 6 {
 		t.Fatalf("after %d concurrent rotations: versions %v primary %d, want %v primary 6", rotators, ids(st), st.Primary, want)
 	}
@@ -218,21 +182,10 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		}
 	}
 	sm := smClient(url)
-	get := func(name string) string {
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return *out.SecretString
-	}
+	get := func(name string) string { return motoserver.SecretString(t, sm, name) }
 	t.Run("a ring copied under another secret name opens", func(t *testing.T) {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(dst), SecretString: aws.String(get(src))}); err != nil {
-			t.Fatal(err)
-		}
-		p, err := newTestProvider(t, testOptions(url, dst, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		motoserver.CreateSecretString(t, sm, dst, get(src))
+		p := newTestProvider(t, testOptions(url, dst, "", nil))
 		if kr, err := p.Load(ctx, nil); err != nil || kr.Primary() != 1 {
 			t.Fatalf("load of a copied ring: %v", err)
 		}
@@ -242,14 +195,9 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		b, _ := parseRing([]byte(get(other)))
 		b.Keys[0].Wrapped = a.Keys[0].Wrapped // the seal does not cover wrapped bytes; KMS refuses them
 		body, _ := b.marshal()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(other), SecretString: aws.String(body)}); err != nil {
-			t.Fatal(err)
-		}
-		p, err := newTestProvider(t, testOptions(url, other, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = p.Load(ctx, nil)
+		motoserver.PutSecretString(t, sm, other, body)
+		p := newTestProvider(t, testOptions(url, other, "", nil))
+		_, err := p.Load(ctx, nil)
 		if !errors.Is(err, ErrWrongContext) {
 			t.Fatalf("load: err = %v, want ErrWrongContext", err)
 		}
@@ -262,13 +210,8 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 		a, _ := parseRing([]byte(get(src)))
 		a.CMK = "alias/somebody-elses-key"
 		body, _ := a.marshal()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(src), SecretString: aws.String(body)}); err != nil {
-			t.Fatal(err)
-		}
-		p, err := newTestProvider(t, testOptions(url, src, "", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		motoserver.PutSecretString(t, sm, src, body)
+		p := newTestProvider(t, testOptions(url, src, "", nil))
 		if _, err := p.Load(ctx, nil); !errors.Is(err, crypto.ErrMetadataMAC) {
 			t.Fatalf("load of an edited ring: %v, want ErrMetadataMAC", err)
 		}
@@ -281,11 +224,8 @@ func TestRingIdentityNotSecretNameBindsTheKeys(t *testing.T) {
 func TestMissingSecretIsNotFound(t *testing.T) {
 	url := motoURL(t)
 	ctx := testCtx(t)
-	p, err := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Load(ctx, nil)
+	p := newTestProvider(t, testOptions(url, uniqueName(t), "", nil))
+	_, err := p.Load(ctx, nil)
 	if !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "secretsmanager GetSecretValue secret ") {
 		t.Fatalf("load of a missing secret: %v", err)
 	}
@@ -294,22 +234,13 @@ func TestMissingSecretIsNotFound(t *testing.T) {
 func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 	ctx, url, opts := initRing(t)
 	secret := opts.SecretID
-	p, err := newTestProvider(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := p.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, old := mustLoad(t, ctx, opts)
 	aad := crypto.AAD(nil, "email", "")
 	sealed, err := old.Seal(nil, []byte("old@example.com"), crypto.TypeString, crypto.ModeRandom, aad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := smClient(url).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(secret), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.ForceDeleteSecret(t, smClient(url), secret)
 	if _, err := Init(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -337,40 +268,22 @@ func TestRingMadeAgainWhileAProviderRunsIsNotMixed(t *testing.T) {
 func TestConditionalRotationsAddOneVersion(t *testing.T) {
 	ctx, _, opts := initRing(t)
 	t.Run("a primary younger than the bound is left alone", func(t *testing.T) {
-		before, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := mustStatus(t, ctx, opts)
 		st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return time.Since(p.Created) > 24*time.Hour })
 		if err != nil || st.Rotated || st.Primary != 1 || st.VersionID != before.VersionID {
 			t.Fatalf("RotateIf(older than 24h) on a new ring = %+v, %v; want no change", st, err)
 		}
 	})
 	t.Run("racing rotations on the same condition create exactly one version", func(t *testing.T) {
-		const rotators = 5
-		var wg sync.WaitGroup
-		rotated := make([]bool, rotators)
-		errs := make([]error, rotators)
-		for i := range rotators {
-			wg.Go(func() {
-				// The condition a sidecar over its max_seals under v1 uses.
-				st, err := RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return p.ID == 1 })
-				errs[i] = err
-				rotated[i] = err == nil && st.Rotated
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatalf("concurrent RotateIf: %v", err)
-		}
-		st, err := ReadStatus(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sts := concurrently(t, 5, func() (*Status, error) {
+			// The condition a sidecar over its max_seals under v1 uses.
+			return RotateIf(ctx, opts, func(p crypto.KeyInfo) bool { return p.ID == 1 })
+		})
+		st := mustStatus(t, ctx, opts)
 		if !slices.Equal(ids(st), []uint32{1, 2}) || st.Primary != 2 {
 			t.Fatalf("versions %v primary v%d, want [1 2] primary v2", ids(st), st.Primary)
 		}
-		if n := len(slices.DeleteFunc(rotated, func(b bool) bool { return !b })); n != 1 {
+		if n := len(slices.DeleteFunc(sts, func(st *Status) bool { return !st.Rotated })); n != 1 {
 			t.Fatalf("%d callers report a rotation, want 1", n)
 		}
 	})

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rs/zerolog"
 
 	"github.com/fieldseal/fieldseal/crypto"
@@ -16,10 +14,8 @@ import (
 // The emulators do not enforce Secrets Manager's 65,536-byte limit, so the ring
 // is held to a small MaxRingBytes here: the same check guards the real limit.
 func TestRingSizeGuardOnMoto(t *testing.T) {
-	url := motoURL(t)
-	ctx := testCtx(t)
-	secret := uniqueName(t)
-	opts := testOptions(url, secret, createCMK(t, url), nil)
+	ctx, url, opts := newRing(t)
+	secret := opts.SecretID
 	var logs bytes.Buffer
 	opts.Logger = zerolog.New(&logs)
 	st, err := Init(ctx, opts)
@@ -47,9 +43,8 @@ func TestRingSizeGuardOnMoto(t *testing.T) {
 		if !errors.Is(refused, ErrRingTooLarge) || !strings.Contains(refused.Error(), "keys destroy") {
 			t.Fatalf("err = %v, want ErrRingTooLarge naming keys destroy", refused)
 		}
-		out, err := smClient(url).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
-		if err != nil || len(*out.SecretString) > opts.MaxRingBytes {
-			t.Fatalf("the secret holds %d bytes, limit %d (%v)", len(*out.SecretString), opts.MaxRingBytes, err)
+		if n := len(secretText(t, url, secret)); n > opts.MaxRingBytes {
+			t.Fatalf("the secret holds %d bytes, limit %d", n, opts.MaxRingBytes)
 		}
 	})
 	t.Run("destroying an old version prunes it and makes room again", func(t *testing.T) {

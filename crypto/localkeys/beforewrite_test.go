@@ -9,12 +9,13 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // BeforeWrite sees the ring as it is and as it will be, before the file
 // is written; its error leaves the file as it was.
 func TestBeforeWriteSeesTheChangeAndCanAbortIt(t *testing.T) {
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 	path := filepath.Join(t.TempDir(), "ring.json")
 	var initNext *localkeys.Status
 	st, err := localkeys.Init(path, mk, func(prev, next *localkeys.Status) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // ringWithValues makes a ring with versions 1..3 (3 primary) and one value
@@ -22,7 +23,7 @@ import (
 func ringWithValues(t *testing.T) (path string, mk localkeys.MasterKey, sealed map[uint32][]byte) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "ring.json")
-	mk, _ = newMasterKey(t)
+	mk, _ = sidecartest.MasterKey(t)
 	if _, err := localkeys.Init(path, mk); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestVerifyAndBadVersions(t *testing.T) {
 
 func TestRewrapMovesTheRingToANewMasterKey(t *testing.T) {
 	path, mk, sealed := ringWithValues(t)
-	newMK, _ := newMasterKey(t)
+	newMK, _ := sidecartest.MasterKey(t)
 	if _, err := localkeys.Rewrap(path, mk, newMK); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestRewrapMovesTheRingToANewMasterKey(t *testing.T) {
 }
 
 func TestMasterKeyFileMustBePrivateAndEnvIsCleared(t *testing.T) {
-	_, text := newMasterKey(t)
+	_, text := sidecartest.MasterKey(t)
 	file := filepath.Join(t.TempDir(), "master.key")
 	if err := os.WriteFile(file, []byte(text), 0o640); err != nil {
 		t.Fatal(err)

@@ -15,25 +15,13 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
-
-func newMasterKey(t *testing.T) (localkeys.MasterKey, string) {
-	t.Helper()
-	text, err := localkeys.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := localkeys.ParseMasterKey(text)
-	if err != nil {
-		t.Fatalf("generated key refused: %v", err)
-	}
-	return mk, text
-}
 
 func TestInitRotateStatus(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ring.json")
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 
 	st, err := localkeys.Init(path, mk)
 	if err != nil {
@@ -111,7 +99,7 @@ func TestInitRotateStatus(t *testing.T) {
 // older backup.
 func TestRotationAfterAReplayIssuesANewID(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ring.json")
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 	if _, err := localkeys.Init(path, mk); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +136,7 @@ func TestRotationAfterAReplayIssuesANewID(t *testing.T) {
 }
 
 func TestInitRefusesToOverwrite(t *testing.T) {
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 	tests := []struct {
 		name    string
 		content []byte
@@ -187,7 +175,7 @@ func TestMasterKeyStrength(t *testing.T) {
 		}
 		return b
 	}
-	_, good := newMasterKey(t)
+	_, good := sidecartest.MasterKey(t)
 	goodRaw, _ := base64.StdEncoding.DecodeString(good)
 	tests := []struct {
 		name string
@@ -240,8 +228,8 @@ func TestMasterKeyStrength(t *testing.T) {
 }
 
 func TestLoadMasterKey(t *testing.T) {
-	_, good := newMasterKey(t)
-	_, other := newMasterKey(t)
+	_, good := sidecartest.MasterKey(t)
+	_, other := sidecartest.MasterKey(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "master.key")
 	if err := os.WriteFile(file, []byte(good+"\n"), 0o600); err != nil {
@@ -299,8 +287,8 @@ func TestLoadMasterKey(t *testing.T) {
 
 func TestWrongMasterKeyIsAClearError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ring.json")
-	mk, _ := newMasterKey(t)
-	wrong, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
+	wrong, _ := sidecartest.MasterKey(t)
 	if _, err := localkeys.Init(path, mk); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +337,7 @@ func editRing(t *testing.T, path string, f func(m map[string]any)) {
 }
 
 func TestBadRingFiles(t *testing.T) {
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 	tests := []struct {
 		name string
 		edit func(m map[string]any)
@@ -411,7 +399,7 @@ func TestBadRingFiles(t *testing.T) {
 func TestProviderReloads(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ring.json")
-	mk, _ := newMasterKey(t)
+	mk, _ := sidecartest.MasterKey(t)
 	if _, err := localkeys.Init(path, mk); err != nil {
 		t.Fatal(err)
 	}

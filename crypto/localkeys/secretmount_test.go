@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // envLoadMasterKey makes the test binary, re-run as another user, load the
@@ -40,7 +41,7 @@ func TestMasterKeyFileAsKubernetesMountsASecret(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to write files as the kubelet does and load them as another user")
 	}
-	_, text := newMasterKey(t)
+	_, text := sidecartest.MasterKey(t)
 	// Not t.TempDir: its parent is private to root, and the child must
 	// reach the files.
 	dir, err := os.MkdirTemp("", "fieldseal-secretmount-")

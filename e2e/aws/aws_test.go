@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
@@ -325,8 +325,6 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	s := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: secret, cmk: alias,
 		refreshInterval: time.Second, callTimeout: time.Second})
 	fieldseal(t, "keys", "init", "--config", s.ConfigFile)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	// A copy of the ring, to restore it after the restart as a backup would be.
 	saved := m.secretString(t, secret)
 	s.serveReady(t)
@@ -373,9 +371,7 @@ func TestSidecarKeepsServingThroughAMotoOutage(t *testing.T) {
 	// material), which the sidecar does not need: it keeps the data keys it
 	// unwrapped and the restored ring holds no new version.
 	m.start()
-	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: aws.String(saved)}); err != nil {
-		t.Fatalf("restore the ring secret: %v", err)
-	}
+	motoserver.CreateSecretString(t, m.secrets(), secret, saved)
 	t.Run("after moto is back the next refresh succeeds", func(t *testing.T) {
 		s.waitReady(t, "no refresh failures", func(status int, rep readyReport) bool {
 			return status == 200 && rep.Keys.ConsecutiveFailures == 0 && rep.Keys.LastError == ""
@@ -477,8 +473,6 @@ func TestSidecarOnARingWithAForeignKeyNamesTheRefusedCall(t *testing.T) {
 	fieldseal(t, "keys", "init", "--config", orig.ConfigFile)
 	other := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: foreign, cmk: alias, refreshInterval: time.Minute})
 	fieldseal(t, "keys", "init", "--config", other.ConfigFile)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	sv, fv := m.secretString(t, original), m.secretString(t, foreign)
 	// The foreign ring's v1 slot gets the original ring's wrapped v1 (the
 	// metadata seal does not cover wrapped bytes; KMS refuses them).
@@ -486,12 +480,8 @@ func TestSidecarOnARingWithAForeignKeyNamesTheRefusedCall(t *testing.T) {
 	json.Unmarshal([]byte(sv), &orr)
 	json.Unmarshal([]byte(fv), &frr)
 	frr["keys"].([]any)[0].(map[string]any)["wrapped"] = orr["keys"].([]any)[0].(map[string]any)["wrapped"]
-	if _, err := m.secrets().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(foreign), SecretString: aws.String(string(mustJSON(frr)))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.secrets().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(copied), SecretString: aws.String(sv)}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.PutSecretString(t, m.secrets(), foreign, string(mustJSON(frr)))
+	motoserver.CreateSecretString(t, m.secrets(), copied, sv)
 	t.Run("a ring copied under another secret name serves", func(t *testing.T) {
 		c := writeConfig(t, settings{upstream: up.URL(), endpoint: m.url, secret: copied, refreshInterval: time.Minute})
 		c.Serve(t)

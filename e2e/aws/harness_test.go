@@ -12,7 +12,6 @@
 package awse2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -91,13 +89,7 @@ func (m *moto) secrets() *secretsmanager.Client {
 // secretString is the current value of the secret id (a key ring).
 func (m *moto) secretString(t *testing.T, id string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := m.secrets().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		t.Fatalf("read secret %s: %v", id, err)
-	}
-	return aws.ToString(out.SecretString)
+	return motoserver.SecretString(t, m.secrets(), id)
 }
 
 var names atomic.Int64
@@ -106,17 +98,9 @@ var names atomic.Int64
 // the key id.
 func (m *moto) createCMK(t *testing.T) (alias, keyID string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := m.kms().CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("fieldseal e2e " + t.Name())})
-	if err != nil {
-		t.Fatalf("create CMK: %v", err)
-	}
-	alias = fmt.Sprintf("alias/fieldseal-e2e-%d", names.Add(1))
-	if _, err := m.kms().CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
-		t.Fatalf("create alias %s: %v", alias, err)
-	}
-	return alias, *out.KeyMetadata.KeyId
+	k := m.kms()
+	keyID, _ = motoserver.CreateCMK(t, k)
+	return motoserver.CreateAlias(t, k, keyID), keyID
 }
 
 // startStack starts what most tests need: moto, the upstream and a CMK

@@ -1,7 +1,6 @@
 package keyse2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,26 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/fieldseal/fieldseal/internal/testproc"
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
 
 const awsRegion = "us-east-1"
-
-// emulator returns the URL in env variable name (set by .ci/aws-emulators.sh),
-// or skips (fails in CI) when it is absent.
-func emulator(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		testproc.Missing(t, name+` is not set; start the emulators first: eval "$(bash .ci/aws-emulators.sh)"`)
-	}
-	return v
-}
 
 var secretNames atomic.Int64
 
@@ -42,24 +27,14 @@ type awsRing struct {
 
 func newAWSRing(t *testing.T, kmsURL, smURL string) *awsRing {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := kmsClient(kmsURL).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("fieldseal e2e " + t.Name())})
-	if err != nil {
-		t.Fatalf("create CMK: %v", err)
-	}
-	return &awsRing{kmsURL: kmsURL, smURL: smURL, cmk: *out.KeyMetadata.KeyId,
+	cmk, _ := motoserver.CreateCMK(t, motoserver.KMS(kmsURL, awsRegion, nil))
+	return &awsRing{kmsURL: kmsURL, smURL: smURL, cmk: cmk,
 		secret: fmt.Sprintf("fieldseal-e2e/%d-%d", time.Now().UnixNano(), secretNames.Add(1))}
 }
 
-func kmsClient(url string) *kms.Client {
-	return kms.New(kms.Options{Region: awsRegion, BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
-}
-
-func smClient(url string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: awsRegion, BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+// secrets is a client for the ring's Secrets Manager.
+func (r *awsRing) secrets() *secretsmanager.Client {
+	return motoserver.SecretsManager(r.smURL, awsRegion, nil)
 }
 
 // config writes a config for secret (the ring's own by default) and returns its path.
@@ -78,26 +53,17 @@ func (r *awsRing) config(t *testing.T, secret string) string {
 
 func (r *awsRing) secretString(t *testing.T) string {
 	t.Helper()
-	out, err := smClient(r.smURL).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *out.SecretString
+	return motoserver.SecretString(t, r.secrets(), r.secret)
 }
 
 func (r *awsRing) putSecret(t *testing.T, s string) {
 	t.Helper()
-	if _, err := smClient(r.smURL).PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.secret), SecretString: aws.String(s)}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.PutSecretString(t, r.secrets(), r.secret, s)
 }
 
 func (r *awsRing) forceDelete(t *testing.T) {
 	t.Helper()
-	if _, err := smClient(r.smURL).DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
-		SecretId: aws.String(r.secret), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
+	motoserver.ForceDeleteSecret(t, r.secrets(), r.secret)
 }
 
 // status runs `keys status --json` and returns the version id and ring id.
@@ -114,10 +80,10 @@ func status(t *testing.T, cfg string) (versionID, ringID string) {
 }
 
 func TestAWSKeyLifecycleThroughTheBinary(t *testing.T) {
-	moto := emulator(t, "FIELDSEAL_TEST_MOTO_URL")
+	moto := motoserver.FromEnv(t, motoserver.EnvURL)
 	for _, tc := range []struct{ name, kmsURL string }{
 		{"moto", moto},
-		{"local-kms with moto's secrets manager", emulator(t, "FIELDSEAL_TEST_LOCALKMS_URL")},
+		{"local-kms with moto's secrets manager", motoserver.LocalKMS(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) { awsLifecycle(t, newAWSRing(t, tc.kmsURL, moto)) })
 	}
@@ -192,9 +158,7 @@ func awsLifecycle(t *testing.T, r *awsRing) {
 		}
 		// Put the old ring back for the tests below.
 		r.forceDelete(t)
-		if _, err := smClient(r.smURL).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(r.secret), SecretString: aws.String(saved)}); err != nil {
-			t.Fatal(err)
-		}
+		motoserver.CreateSecretString(t, r.secrets(), r.secret, saved)
 		openAll(t, cfg)
 	})
 

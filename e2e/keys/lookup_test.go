@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
@@ -219,7 +220,7 @@ func TestLookupsAcrossRotationsLocal(t *testing.T) {
 }
 
 func TestLookupsAcrossRotationsAWS(t *testing.T) {
-	url := emulator(t, "FIELDSEAL_TEST_MOTO_URL")
+	url := motoserver.FromEnv(t, motoserver.EnvURL)
 	r := newAWSRing(t, url, url)
 	keys := fmt.Sprintf("keys:\n  provider: aws\n  aws:\n    region: %s\n    kms_key_id: %s\n    secret_id: %s\n    endpoint: %s\n    cmk_check_interval: 0s",
 		awsRegion, r.cmk, r.secret, url)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
@@ -110,7 +111,7 @@ func TestRotateIfOlderThanLocal(t *testing.T) {
 }
 
 func TestRotateIfOlderThanAWS(t *testing.T) {
-	moto := emulator(t, "FIELDSEAL_TEST_MOTO_URL")
+	moto := motoserver.FromEnv(t, motoserver.EnvURL)
 	r := newAWSRing(t, moto, moto)
 	cfg := r.config(t, r.secret)
 	keys := func(args ...string) []string { return append(append([]string{"keys"}, args...), "--config", cfg) }
@@ -170,32 +171,9 @@ func TestSidecarsRotateOnUse(t *testing.T) {
 		}
 		old = append(old, up.last())
 	}
-	attempts := func(s *sidecartest.Sidecar) float64 {
-		return s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
-			s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "not_needed"})
-	}
-	// The rotators check every 10s.
-	testproc.Poll(t, 40*time.Second, func() error {
-		if n, m := attempts(a), attempts(b); n != 1 || m != 1 {
-			return fmt.Errorf("rotation attempts: a %v, b %v", n, m)
-		}
-		return nil
-	})
-	if ids, primary := ringVersions(t, a.ConfigFile); len(ids) != 2 || primary != 2 {
-		t.Fatalf("after both sidecars passed max_seals under v1: versions %v primary v%d; want [1 2] primary v2", ids, primary)
-	}
-	rotated := a.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
-		b.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"})
-	if rotated != 1 {
-		t.Fatalf("%v sidecars report that they rotated, want 1", rotated)
-	}
+	wantOneRotation(t, a.ConfigFile, up, a, b)
 	if got := a.Metric(t, "fieldseal_keys_seals_total", map[string]string{"version": "1"}); got != 2 {
 		t.Fatalf("a's fieldseal_keys_seals_total{version=1} = %v, want 2", got)
-	}
-	for _, s := range []*sidecartest.Sidecar{a, b} {
-		if v := post(t, s, up, "new@example.com"); v != 2 {
-			t.Fatalf("a value after the rotation went out under v%d, want v2", v)
-		}
 	}
 	// A fresh process opens them (its own config: the sidecars' audit
 	// trails have one writer each).
@@ -220,7 +198,7 @@ func TestSidecarsRotateOnUse(t *testing.T) {
 // version (the Secrets Manager request token is derived from the parent
 // version).
 func TestAWSSidecarRotationOnUse(t *testing.T) {
-	moto := emulator(t, "FIELDSEAL_TEST_MOTO_URL")
+	moto := motoserver.FromEnv(t, motoserver.EnvURL)
 	r := newAWSRing(t, moto, moto)
 	cfg := r.config(t, r.secret)
 	mustRun(t, "", "keys", "init", "--config", cfg)
@@ -254,28 +232,7 @@ func TestAWSSidecarRotationOnUse(t *testing.T) {
 	other := sidecartest.Start(t, fieldsealBin, sidecartest.Config{Upstream: upURL, FieldMap: rotationFieldMap, Keys: keysSection("yes")})
 	post(t, rotator, up, "two@example.com")
 	post(t, other, up, "two-b@example.com")
-	attempts := func(s *sidecartest.Sidecar) float64 {
-		return s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
-			s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "not_needed"})
-	}
-	testproc.Poll(t, 40*time.Second, func() error {
-		if n, m := attempts(rotator), attempts(other); n != 1 || m != 1 {
-			return fmt.Errorf("rotation attempts: %v and %v", n, m)
-		}
-		return nil
-	})
-	if ids, primary := ringVersions(t, cfg); len(ids) != 2 || primary != 2 {
-		t.Fatalf("after two sidecars passed max_seals under v1: versions %v primary v%d; want [1 2] primary v2", ids, primary)
-	}
-	if n := rotator.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}) +
-		other.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": "rotated"}); n != 1 {
-		t.Fatalf("%v sidecars report that they rotated, want 1", n)
-	}
-	for _, s := range []*sidecartest.Sidecar{rotator, other} {
-		if v := post(t, s, up, "three@example.com"); v != 2 {
-			t.Fatalf("after the rotation a sidecar sealed under v%d, want v2", v)
-		}
-	}
+	wantOneRotation(t, cfg, up, rotator, other)
 	// The reporter has not refreshed yet (15m); it opens nothing here, but
 	// a fresh process opens the v1 value.
 	if pt, code, errOut := open(t, cfg, v1); pt != "one@example.com" {
@@ -284,6 +241,36 @@ func TestAWSSidecarRotationOnUse(t *testing.T) {
 	lines := append(rotator.AuditLines(t), other.AuditLines(t)...)
 	if n := countContaining(lines, `"outcome":"rotated","reason":"seals"`); n != 1 {
 		t.Fatalf("%d rotated audit events, want 1", n)
+	}
+}
+
+// wantOneRotation waits until sidecars a and b, which both passed
+// keys.rotation.max_seals under v1 of the ring that cfg names, have each
+// made one rotation attempt (their rotators check every 10s), then requires
+// that the ring gained exactly one version, that exactly one of them reports
+// rotating it, and that each now seals under it.
+func wantOneRotation(t *testing.T, cfg string, up *recorder, a, b *sidecartest.Sidecar) {
+	t.Helper()
+	rotations := func(s *sidecartest.Sidecar, result string) float64 {
+		return s.Metric(t, "fieldseal_keys_rotations_total", map[string]string{"result": result})
+	}
+	attempts := func(s *sidecartest.Sidecar) float64 { return rotations(s, "rotated") + rotations(s, "not_needed") }
+	testproc.Poll(t, 40*time.Second, func() error {
+		if n, m := attempts(a), attempts(b); n != 1 || m != 1 {
+			return fmt.Errorf("rotation attempts: %v and %v", n, m)
+		}
+		return nil
+	})
+	if ids, primary := ringVersions(t, cfg); len(ids) != 2 || primary != 2 {
+		t.Fatalf("after both sidecars passed max_seals under v1: versions %v primary v%d; want [1 2] primary v2", ids, primary)
+	}
+	if n := rotations(a, "rotated") + rotations(b, "rotated"); n != 1 {
+		t.Fatalf("%v sidecars report that they rotated, want 1", n)
+	}
+	for _, s := range []*sidecartest.Sidecar{a, b} {
+		if v := post(t, s, up, "after@example.com"); v != 2 {
+			t.Fatalf("after the rotation a sidecar sealed under v%d, want v2", v)
+		}
 	}
 }
 

@@ -8,6 +8,12 @@
 // test binary starts on first use and RunShared stops after the tests. Start
 // is for tests that must take their own down. Without moto_server on PATH
 // the test skips with a hint, or fails when CI is "true" (testproc.Missing).
+// FromEnv and LocalKMS return an emulator only the script starts.
+//
+// KMS and SecretsManager are clients for an emulator; CreateCMK,
+// CreateAlias and the secret fixtures (SecretString, PutSecretString,
+// CreateSecretString, ForceDeleteSecret) are the test's own calls through
+// them, each bounded in time and failing the test with what it was doing.
 //
 //	func TestMain(m *testing.M) { os.Exit(motoserver.RunShared(m)) }
 //	url := motoserver.Shared(t)
