@@ -72,7 +72,11 @@ _stamp_write() {
 # Each tool has _pin_TOOL (prints the pin its stamp must hold), _bin_TOOL (prints the
 # program that must exist) and _install_TOOL (installs it; run with errexit on).
 
-_pin_json_server() { sha256sum "$TOOLS_ROOT/examples/quickstart/package-lock.json" | cut -d' ' -f1; }
+# _sha256 FILE...: the hex SHA-256 of the FILEs one after another, the pin of a tool
+# that a lock or requirements file pins.
+_sha256() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+_pin_json_server() { _sha256 "$TOOLS_ROOT/examples/quickstart/package-lock.json"; }
 _bin_json_server() { printf '%s\n' "$TOOLS_ROOT/examples/quickstart/node_modules/.bin/json-server"; }
 _install_json_server() {
 	local dir="$TOOLS_ROOT/examples/quickstart"
@@ -81,7 +85,7 @@ _install_json_server() {
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
 }
 
-_pin_moto() { sha256sum "$TOOLS_ROOT/.ci/moto-requirements.txt" | cut -d' ' -f1; }
+_pin_moto() { _sha256 "$TOOLS_ROOT/.ci/moto-requirements.txt"; }
 _bin_moto() { printf '%s\n' "$TOOLS_BIN/moto_server"; }
 _install_moto() {
 	local req="$TOOLS_ROOT/.ci/moto-requirements.txt"
@@ -181,7 +185,7 @@ _kube_version() {
 }
 _pin_kube_apiserver() {
 	local mod="$TOOLS_ROOT/.ci/kube-apiserver"
-	printf '%s %s\n' "$(_kube_version)" "$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -d' ' -f1)"
+	printf '%s %s\n' "$(_kube_version)" "$(_sha256 "$mod/go.mod" "$mod/go.sum")"
 }
 _bin_kube_apiserver() { printf '%s\n' "$TOOLS_BIN/kube-apiserver"; }
 _install_kube_apiserver() {

@@ -52,6 +52,9 @@
 // through its methods, so the lifecycle rules (which version may be
 // retired or destroyed, how high the minimum may go) and their errors
 // (ErrLifecycle, ErrLookupVersion) are the same for every provider.
+// HighestID is the one rule for the version ids a ring has issued, and
+// DecodeBackup, CheckBackup and BackupDigest the one check of a backup
+// file's format and digest (ErrBadBackup).
 //
 // Typical use, with a ring from a Source or a keycache.Cache:
 //

@@ -201,6 +201,21 @@ func (v RingVersions) Clone() RingVersions {
 	return v
 }
 
+// HighestID is the highest version id a stored ring has issued: the
+// highest of its keys' ids (id gives a key's) and of v's destroyed
+// versions. Rotations issue the next one, so a destroyed id is never
+// reused. Both providers' rings call it with their own key type.
+func HighestID[K any](v *RingVersions, keys []K, id func(K) uint32) uint32 {
+	var m uint32
+	for _, k := range keys {
+		m = max(m, id(k))
+	}
+	for _, d := range v.Destroyed {
+		m = max(m, d)
+	}
+	return m
+}
+
 // Check is CheckLifecycle then CheckLookup on a stored ring whose wrapped
 // keys are the versions in present.
 func (v *RingVersions) Check(present map[uint32]bool) error {

@@ -171,18 +171,9 @@ func lifecycleLocal(sub string, id uint32, g crypto.Grace, out, from, newMKFile,
 		}
 		st, err = localkeys.Rewrap(l.RingFile, mk, newMK, change.local())
 	}
-	change.done(err)
-	if st != nil {
-		*info = localAudit(st, id)
-	}
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, st)
-	}
-	fmt.Fprintf(stdout, "%s: done\n", sub)
-	return writeLocalStatus(stdout, st, time.Now())
+	return finishChange(stdout, sub, asJSON, st, err, change, info,
+		func(st *localkeys.Status) keyAudit { return localAudit(st, id) },
+		func(st *localkeys.Status) error { return writeLocalStatus(stdout, st, time.Now()) })
 }
 
 // lifecycleAWS runs one lifecycle subcommand against the aws ring; a
@@ -220,18 +211,29 @@ func lifecycleAWS(ctx context.Context, sub string, id uint32, g crypto.Grace, ou
 	case "rewrap":
 		return errors.New("keys rewrap moves a local ring to a new master key; an aws ring follows its KMS key with `keys rotate --if-cmk-rotated`")
 	}
+	return finishChange(stdout, sub, asJSON, st, err, change, info,
+		func(st *awskeys.Status) keyAudit { return awsAudit(st, id) },
+		func(st *awskeys.Status) error { return st.WriteText(stdout, time.Now()) })
+}
+
+// finishChange ends a lifecycle subcommand that changes a ring, for either
+// provider's Status S: it records the outcome err through change, fills
+// the audit event from st (audit; st is nil when nothing was read), and
+// on success writes st to w as JSON, or as sub's "done" line followed by
+// text's status lines.
+func finishChange[S any](w io.Writer, sub string, asJSON bool, st *S, err error, change *keyChange, info *keyAudit, audit func(*S) keyAudit, text func(*S) error) error {
 	change.done(err)
 	if st != nil {
-		*info = awsAudit(st, id)
+		*info = audit(st)
 	}
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return writeJSON(stdout, st)
+		return writeJSON(w, st)
 	}
-	fmt.Fprintf(stdout, "%s: done\n", sub)
-	return st.WriteText(stdout, time.Now())
+	fmt.Fprintf(w, "%s: done\n", sub)
+	return text(st)
 }
 
 // reportVerify writes a provider's Verify report rep to w: as JSON, or as

@@ -1,10 +1,7 @@
 package awskeys
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +15,7 @@ import (
 
 // BackupFormat is the "format" of a key ring backup file (shared with the
 // local provider; Provider tells them apart).
-const BackupFormat = "fieldseal-key-backup/v1"
+const BackupFormat = crypto.BackupFormat
 
 // Report is the result of Verify: the secret, the ring's id, and what
 // crypto.RingReport holds (the metadata seal check and one line per key
@@ -87,10 +84,9 @@ func WriteBackup(ctx context.Context, opts Options, out string, now time.Time) (
 		if _, err := c.verify(ctx, sv.name, sv.ring); err != nil {
 			return nil, fmt.Errorf("back up key ring: %w", err)
 		}
-		sum := sha256.Sum256([]byte(sv.body))
 		b := &Backup{Format: BackupFormat, Provider: "aws", RingID: sv.ring.RingID, Created: now.UTC(),
 			Source: sv.name, SourceARN: sv.arn, SourceVersion: sv.versionID, Primary: sv.ring.Primary,
-			SHA256: hex.EncodeToString(sum[:]), Ring: []byte(sv.body)}
+			SHA256: crypto.BackupDigest([]byte(sv.body)), Ring: []byte(sv.body)}
 		for _, k := range sv.ring.Keys {
 			b.Versions = append(b.Versions, k.ID)
 		}
@@ -112,17 +108,11 @@ func ReadBackup(file string) (*Backup, *ring, error) {
 		return nil, nil, fmt.Errorf("read key ring backup: %w", err)
 	}
 	var b Backup
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return nil, nil, fmt.Errorf("read key ring backup %q: %w: %v", file, ErrBadBackup, err)
+	if err := crypto.DecodeBackup(data, &b); err != nil {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w", file, err)
 	}
-	if b.Format != BackupFormat || b.Provider != "aws" {
-		return nil, nil, fmt.Errorf("read key ring backup %q: %w: format %q provider %q, want %q aws", file, ErrBadBackup, b.Format, b.Provider, BackupFormat)
-	}
-	sum := sha256.Sum256(b.Ring)
-	if hex.EncodeToString(sum[:]) != b.SHA256 {
-		return nil, nil, fmt.Errorf("read key ring backup %q: %w: sha256 does not match the ring", file, ErrBadBackup)
+	if err := crypto.CheckBackup(b.Format, b.Provider, "aws", b.SHA256, b.Ring); err != nil {
+		return nil, nil, fmt.Errorf("read key ring backup %q: %w", file, err)
 	}
 	r, err := parseRing(b.Ring)
 	if err != nil {

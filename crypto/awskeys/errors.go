@@ -42,8 +42,9 @@ var (
 	ErrLifecycle = crypto.ErrLifecycle
 	// ErrVerify: Verify found a problem; its Report names it.
 	ErrVerify = errors.New("key ring verification failed")
-	// ErrBadBackup: a backup file is not a valid, intact fieldseal aws ring backup.
-	ErrBadBackup = errors.New("invalid or corrupted key ring backup")
+	// ErrBadBackup is crypto.ErrBadBackup: a backup file is not a valid,
+	// intact fieldseal aws ring backup.
+	ErrBadBackup = crypto.ErrBadBackup
 	// ErrKMSKeyState: the CMK is disabled, pending deletion or not a symmetric
 	// encryption key.
 	ErrKMSKeyState = errors.New("kms key is not usable for symmetric encryption")

@@ -82,6 +82,10 @@ func created(r *ring) map[uint32]time.Time {
 	return m
 }
 
+// lifecycleUpdate runs change, a change of the ring's versions that
+// neither adds nor re-wraps a key (retire, minimum version, destroy, the
+// lookup version), through update's read-modify-write loop; an error from
+// change names what and the secret.
 func lifecycleUpdate(ctx context.Context, opts Options, what string, change func(r *ring) (bool, error)) (*Status, error) {
 	c, err := newClients(ctx, opts)
 	if err != nil {

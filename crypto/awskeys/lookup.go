@@ -21,16 +21,11 @@ var ErrLookupVersion = crypto.ErrLookupVersion
 // moves the lookup version; when the lookup version already is the primary
 // nothing is written.
 func RotateLookup(ctx context.Context, opts Options) (*Status, error) {
-	c, err := newClients(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	return c.update(ctx, "rotate lookup version of", func(_ context.Context, _ *secretVersion, r *ring) (bool, []uint32, error) {
+	return lifecycleUpdate(ctx, opts, "rotate lookup version of", func(r *ring) (bool, error) {
 		if r.Lookup == r.Primary {
-			return false, nil, nil
+			return false, nil
 		}
 		r.Lookup = r.Primary
-		return true, nil, nil
+		return true, nil
 	})
 }

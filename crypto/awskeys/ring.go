@@ -163,15 +163,9 @@ func (r *ring) marshal() (string, error) {
 	return string(b), err
 }
 
+// maxID is the highest version id r has issued (crypto.HighestID).
 func (r *ring) maxID() uint32 {
-	var m uint32
-	for _, k := range r.Keys {
-		m = max(m, k.ID)
-	}
-	for _, id := range r.Destroyed {
-		m = max(m, id)
-	}
-	return m
+	return crypto.HighestID(&r.RingVersions, r.Keys, func(k wrappedKey) uint32 { return k.ID })
 }
 
 func (r *ring) key(id uint32) (wrappedKey, bool) {

@@ -1,9 +1,6 @@
 package localkeys
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,14 +8,17 @@ import (
 	"os"
 	"time"
 
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/internal/atomicfile"
 )
 
-// BackupFormat is the "format" of a local ring backup file.
-const BackupFormat = "fieldseal-key-backup/v1"
+// BackupFormat is the "format" of a local ring backup file (shared with
+// the aws provider; Provider tells them apart).
+const BackupFormat = crypto.BackupFormat
 
-// ErrBadBackup: the backup file is not a valid, intact fieldseal backup.
-var ErrBadBackup = errors.New("invalid or corrupted key ring backup")
+// ErrBadBackup is crypto.ErrBadBackup: the backup file is not a valid,
+// intact fieldseal local ring backup.
+var ErrBadBackup = crypto.ErrBadBackup
 
 // Backup is a self-describing copy of a ring file. It holds the ring file
 // bytes exactly (wrapped keys and signed metadata; never a plaintext key)
@@ -50,9 +50,8 @@ func WriteBackup(path string, mk MasterKey, out string, now time.Time) (*Backup,
 		return nil, fmt.Errorf("back up key ring: %w", err)
 	}
 	rf, _ := parseRing(data) // verified above
-	sum := sha256.Sum256(data)
 	b := &Backup{Format: BackupFormat, Provider: "local", RingID: rf.RingID, Created: now.UTC(),
-		Source: path, Primary: rf.Primary, SHA256: hex.EncodeToString(sum[:]), Ring: data}
+		Source: path, Primary: rf.Primary, SHA256: crypto.BackupDigest(data), Ring: data}
 	for _, w := range rf.Keys {
 		b.Versions = append(b.Versions, w.ID)
 	}
@@ -75,17 +74,11 @@ func ReadBackup(file string) (*Backup, error) {
 		return nil, fmt.Errorf("read key ring backup: %w", err)
 	}
 	var b Backup
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("read key ring backup %q: %w: %v", file, ErrBadBackup, err)
+	if err := crypto.DecodeBackup(data, &b); err != nil {
+		return nil, fmt.Errorf("read key ring backup %q: %w", file, err)
 	}
-	if b.Format != BackupFormat || b.Provider != "local" {
-		return nil, fmt.Errorf("read key ring backup %q: %w: format %q provider %q, want %q local", file, ErrBadBackup, b.Format, b.Provider, BackupFormat)
-	}
-	sum := sha256.Sum256(b.Ring)
-	if hex.EncodeToString(sum[:]) != b.SHA256 {
-		return nil, fmt.Errorf("read key ring backup %q: %w: sha256 does not match the ring", file, ErrBadBackup)
+	if err := crypto.CheckBackup(b.Format, b.Provider, "local", b.SHA256, b.Ring); err != nil {
+		return nil, fmt.Errorf("read key ring backup %q: %w", file, err)
 	}
 	if _, err := parseRing(b.Ring); err != nil {
 		return nil, fmt.Errorf("read key ring backup %q: %w", file, err)

@@ -262,15 +262,9 @@ func parseRing(data []byte) (*ringFile, error) {
 	return &rf, nil
 }
 
+// maxID is the highest version id rf has issued (crypto.HighestID).
 func (rf *ringFile) maxID() uint32 {
-	var m uint32
-	for _, w := range rf.Keys {
-		m = max(m, w.ID)
-	}
-	for _, id := range rf.Destroyed {
-		m = max(m, id)
-	}
-	return m
+	return crypto.HighestID(&rf.RingVersions, rf.Keys, func(w wrapped) uint32 { return w.ID })
 }
 
 func (rf *ringFile) has(id uint32) bool {

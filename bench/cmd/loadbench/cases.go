@@ -252,13 +252,9 @@ func (h *harness) startPlain(ctx context.Context, name string, wrap []string) (p
 	if listen, admin, err = twoPorts(); err != nil {
 		return nil, "", "", err
 	}
-	p, err = startWrapped(h.dir, name, nil, wrap, h.bins["plainproxy"],
+	p, err = h.startReady(ctx, name, nil, wrap, "http://"+admin+"/healthz", h.bins["plainproxy"],
 		"-listen", listen, "-upstream", "http://"+h.upstreamAddr, "-admin", admin)
 	if err != nil {
-		return nil, "", "", err
-	}
-	if err := waitReady(ctx, p, "http://"+admin+"/healthz", readyTimeout(wrap)); err != nil {
-		p.stop()
 		return nil, "", "", err
 	}
 	return p, listen, admin, nil
@@ -281,15 +277,26 @@ func (h *harness) startFieldsealWith(ctx context.Context, name string, o workloa
 	if err := os.WriteFile(cfg, workload.FieldsealConfigWith(listen, admin, h.upstreamAddr, h.ringFile, o), 0o600); err != nil {
 		return nil, "", "", fmt.Errorf("write %s: %w", cfg, err)
 	}
-	p, err = startWrapped(h.dir, name, h.fieldsealEnv, wrap, h.bins["fieldseal"], "serve", "--config", cfg)
+	p, err = h.startReady(ctx, name, h.fieldsealEnv, wrap, "http://"+admin+"/readyz", h.bins["fieldseal"], "serve", "--config", cfg)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := waitReady(ctx, p, "http://"+admin+"/readyz", readyTimeout(wrap)); err != nil {
-		p.stop()
-		return nil, "", "", err
-	}
 	return p, listen, admin, nil
+}
+
+// startReady starts bin with args in h's directory (startWrapped) and
+// waits until readyURL answers (readyTimeout); a process that does not
+// become ready is stopped.
+func (h *harness) startReady(ctx context.Context, name string, env, wrap []string, readyURL, bin string, args ...string) (*proc, error) {
+	p, err := startWrapped(h.dir, name, env, wrap, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, p, readyURL, readyTimeout(wrap)); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
 }
 
 // startWrapped starts bin with args, prefixed by wrap when it is not empty.

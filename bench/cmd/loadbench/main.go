@@ -188,16 +188,7 @@ func run(o options) error {
 		if o.burst {
 			ir.burst = h.runBurst(ctx)
 		}
-		md := ir.markdown()
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		fmt.Print(md)
-		step("report written to " + o.out)
-		if n := ir.failures(); n > 0 {
-			return fmt.Errorf("%d cases failed; see the report", n)
-		}
-		return nil
+		return writeReport(o.out, ir.markdown(), ir.failures(), "cases")
 	}
 
 	var closed []caseSpec
@@ -262,14 +253,19 @@ func run(o options) error {
 	}
 	rep.machine.loadAfter = loadAverage()
 
-	md := rep.markdown()
-	if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+	return writeReport(o.out, rep.markdown(), rep.failures(), "runs")
+}
+
+// writeReport writes the report md to path and stdout; failed counts what
+// failed (what names them: "cases", "runs"), an error when any did.
+func writeReport(path, md string, failed int, what string) error {
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	fmt.Print(md)
-	step("report written to " + o.out)
-	if n := rep.failures(); n > 0 {
-		return fmt.Errorf("%d runs failed; see the report", n)
+	step("report written to " + path)
+	if failed > 0 {
+		return fmt.Errorf("%d %s failed; see the report", failed, what)
 	}
 	return nil
 }
