@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -30,6 +31,10 @@ var (
 	// and destroying it would lose those values. It always comes wrapped in
 	// ErrLifecycle.
 	ErrGrace = errors.New("version was primary within the grace period")
+	// ErrKeyIDsExhausted: the ring has issued version 4294967295, the
+	// largest key id a sealed value's header holds (4 bytes, uint32), so
+	// no rotation can add a version (NextID).
+	ErrKeyIDsExhausted = errors.New("key ids exhausted")
 )
 
 // DefaultGrace is the grace period `fieldseal keys` uses unless told
@@ -214,6 +219,17 @@ func HighestID[K any](v *RingVersions, keys []K, id func(K) uint32) uint32 {
 		m = max(m, d)
 	}
 	return m
+}
+
+// NextID is the version id a rotation issues when the highest id the ring
+// has issued is highest (HighestID): highest+1, or ErrKeyIDsExhausted when
+// highest is already the largest id a sealed value's header holds, rather
+// than wrapping to 0 and issuing a version id twice.
+func NextID(highest uint32) (uint32, error) {
+	if highest == math.MaxUint32 {
+		return 0, ErrKeyIDsExhausted
+	}
+	return highest + 1, nil
 }
 
 // Check is CheckLifecycle then CheckLookup on a stored ring whose wrapped

@@ -2,6 +2,7 @@ package crypto_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,24 @@ func TestGraceAfterRotation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNextIDStopsAtTheHeaderLimit: a key id is 4 bytes in a sealed value's
+// header; the version after 4294967295 would wrap to 0 and be issued twice.
+func TestNextIDStopsAtTheHeaderLimit(t *testing.T) {
+	for _, tt := range []struct {
+		highest, want uint32
+		err           error
+	}{
+		{0, 1, nil},
+		{41, 42, nil},
+		{math.MaxUint32 - 1, math.MaxUint32, nil},
+		{math.MaxUint32, 0, crypto.ErrKeyIDsExhausted},
+	} {
+		got, err := crypto.NextID(tt.highest)
+		if got != tt.want || !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+			t.Errorf("NextID(%d) = %d, %v; want %d, %v", tt.highest, got, err, tt.want, tt.err)
+		}
 	}
 }

@@ -255,7 +255,10 @@ func (c *clients) addPrimary(ctx context.Context, r *ring, cmkARN, cmkName strin
 	if err != nil {
 		return fmt.Errorf("rotate key ring in secret %s: %w", c.secretRef(), err)
 	}
-	id := max(r.maxID(), issued) + 1
+	id, err := crypto.NextID(max(r.maxID(), issued))
+	if err != nil {
+		return fmt.Errorf("rotate key ring in secret %s: %w", c.secretRef(), err)
+	}
 	k, err := c.newWrappedKey(ctx, cmkARN, r, id)
 	if err != nil {
 		return err

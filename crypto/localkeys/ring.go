@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -174,11 +173,10 @@ func RotateIf(path string, mk MasterKey, rotate func(primary crypto.KeyInfo) boo
 			return errUnchanged
 		}
 		rotated = true
-		next := max(rf.maxID(), rf.issued)
-		if next == math.MaxUint32 {
-			return fmt.Errorf("key ids exhausted: %w", ErrBadRing)
+		next, err := crypto.NextID(max(rf.maxID(), rf.issued))
+		if err != nil {
+			return fmt.Errorf("%w: %w", err, ErrBadRing)
 		}
-		next++
 		if err := rf.addKey(mk, next, time.Now()); err != nil {
 			return err
 		}
