@@ -1,6 +1,7 @@
 package crypto_test
 
 import (
+	"crypto/rand"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/crypto"
@@ -10,7 +11,10 @@ import (
 var email = []byte("jane.doe@example.com")
 
 func benchSeal(b *testing.B, mode crypto.Mode) {
-	ring := testRing(b, "bench", 1)
+	benchSealWith(b, testRing(b, "bench", 1), mode)
+}
+
+func benchSealWith(b *testing.B, ring *crypto.Keyring, mode crypto.Mode) {
 	aad := crypto.AAD(nil, "email", "")
 	var dst []byte
 	b.ReportAllocs()
@@ -40,7 +44,19 @@ func benchOpen(b *testing.B, mode crypto.Mode) {
 	}
 }
 
-func BenchmarkSealRandom(b *testing.B)        { benchSeal(b, crypto.ModeRandom) }
-func BenchmarkOpenRandom(b *testing.B)        { benchOpen(b, crypto.ModeRandom) }
+func BenchmarkSealRandom(b *testing.B) { benchSeal(b, crypto.ModeRandom) }
+func BenchmarkOpenRandom(b *testing.B) { benchOpen(b, crypto.ModeRandom) }
+
+// BenchmarkSealRandomAESGCM seals random mode as earlier releases did
+// (alg 1, AES-256-GCM, one cipher per data key, a random 96-bit nonce from
+// crypto/rand), beside BenchmarkSealRandom's XAES-256-GCM (alg 3), which
+// derives a key and builds a cipher per value. It shows what the per-value
+// key derivation costs; alg 1 is not sealed any more because a fleet of
+// sidecars sharing a data key would pass AES-GCM's 2^32 random-nonce
+// limit per key (NIST SP 800-38D, 8.3).
+func BenchmarkSealRandomAESGCM(b *testing.B) {
+	benchSealWith(b, crypto.WithNonces(testRing(b, "bench", 1), rand.Reader), crypto.ModeRandom)
+}
+
 func BenchmarkSealDeterministic(b *testing.B) { benchSeal(b, crypto.ModeDeterministic) }
 func BenchmarkOpenDeterministic(b *testing.B) { benchOpen(b, crypto.ModeDeterministic) }
