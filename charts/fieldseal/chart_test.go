@@ -74,7 +74,7 @@ func helmTemplate(t *testing.T, chartDir string, args ...string) []byte {
 }
 
 // helm runs the helm binary with args, bounded by two minutes, and returns
-// its standard output, or an error that holds its standard error.
+// its standard output, or a *helmFailure that holds its standard error.
 func helm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -84,10 +84,25 @@ func helm(t *testing.T, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+		return out, &helmFailure{args: args, err: err, stderr: stderr.String()}
 	}
 	return out, nil
 }
+
+// helmFailure is a helm run that failed: its arguments, its exit error and
+// its standard error. Tests that expect a refusal match the standard error
+// alone, never the arguments, which often hold the very word expected.
+type helmFailure struct {
+	args   []string
+	err    error
+	stderr string
+}
+
+func (f *helmFailure) Error() string {
+	return fmt.Sprintf("helm %s: %v\n%s", strings.Join(f.args, " "), f.err, f.stderr)
+}
+
+func (f *helmFailure) Unwrap() error { return f.err }
 
 // manifests holds the rendered objects, decoded strictly, by kind.
 type manifests struct {
@@ -648,7 +663,8 @@ func compareGolden(t *testing.T, name string, got []byte) {
 func helmMustFail(t *testing.T, chartDir, want string, args ...string) {
 	t.Helper()
 	out, err := helm(t, append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, args...)...)
-	if err == nil || !strings.Contains(err.Error(), want) {
+	var f *helmFailure
+	if !errors.As(err, &f) || !strings.Contains(f.stderr, want) {
 		t.Errorf("helm template: err=%v output:\n%s\nwant a failure containing %q", err, out, want)
 	}
 }
