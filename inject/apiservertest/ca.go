@@ -104,6 +104,7 @@ func (ca *CA) IssueServing(t testing.TB, certFile, keyFile string) {
 // new temporary directory, as a kubernetes.io/tls Secret is mounted. No
 // file is written.
 func PairFiles(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
 	dir := t.TempDir()
 	return filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 }
