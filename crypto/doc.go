@@ -52,7 +52,9 @@
 // through its methods, so the lifecycle rules (which version may be
 // retired or destroyed, how high the minimum may go) and their errors
 // (ErrLifecycle, ErrLookupVersion) are the same for every provider.
-// HighestID is the one rule for the version ids a ring has issued, and
+// HighestID is the one rule for the version ids a ring has issued, NextID
+// for the one a rotation issues next (ErrKeyIDsExhausted at the header's
+// 32-bit limit), and
 // DecodeBackup, CheckBackup and BackupDigest the one check of a backup
 // file's format and digest (ErrBadBackup).
 //
