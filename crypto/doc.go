@@ -54,9 +54,8 @@
 // (ErrLifecycle, ErrLookupVersion) are the same for every provider.
 // HighestID is the one rule for the version ids a ring has issued, NextID
 // for the one a rotation issues next (ErrKeyIDsExhausted at the header's
-// 32-bit limit), and
-// DecodeBackup, CheckBackup and BackupDigest the one check of a backup
-// file's format and digest (ErrBadBackup).
+// 32-bit limit), and DecodeBackup, CheckBackup and BackupDigest the one
+// check of a backup file's format and digest (ErrBadBackup).
 //
 // Typical use, with a ring from a Source or a keycache.Cache:
 //
