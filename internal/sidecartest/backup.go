@@ -3,10 +3,35 @@ package sidecartest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
+
+// RefusesDamagedBackups runs a subtest for each of DamagedBackups(backup,
+// otherProvider): the damaged copy is written to a file, and read and
+// restore (a provider's ReadBackup and RestoreBackup on that file, into a
+// new place) must each fail with an error that is bad (errors.Is).
+func RefusesDamagedBackups(t *testing.T, backup []byte, otherProvider string, bad error, read, restore func(t *testing.T, file string) error) {
+	t.Helper()
+	for name, damaged := range DamagedBackups(t, backup, otherProvider) {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "backup.json")
+			if err := os.WriteFile(file, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := read(t, file); !errors.Is(err, bad) {
+				t.Errorf("read: %v, want %v", err, bad)
+			}
+			if err := restore(t, file); !errors.Is(err, bad) {
+				t.Errorf("restore: %v, want %v", err, bad)
+			}
+		})
+	}
+}
 
 // DamagedBackups returns copies of backup, a key ring backup file as a
 // provider wrote it, each damaged one way that reading it must refuse
