@@ -72,7 +72,9 @@ func CreateAlias(t testing.TB, k *kms.Client, target string) string {
 }
 
 // SecretString is the current text of the secret id, read through sm: the
-// test's own view of the store, not the code under test's.
+// test's own view of the store, not the code under test's. A secret whose
+// current version has no text (SecretBinary only) fails the test rather
+// than reading as "".
 func SecretString(t testing.TB, sm *secretsmanager.Client, id string) string {
 	t.Helper()
 	var out *secretsmanager.GetSecretValueOutput
@@ -80,7 +82,10 @@ func SecretString(t testing.TB, sm *secretsmanager.Client, id string) string {
 		out, err = sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 		return err
 	})
-	return aws.ToString(out.SecretString)
+	if out.SecretString == nil {
+		t.Fatalf("read secret %s: version %s has no string value", id, aws.ToString(out.VersionId))
+	}
+	return *out.SecretString
 }
 
 // PutSecretString writes text as a new current version of the existing

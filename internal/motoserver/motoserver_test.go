@@ -1,16 +1,10 @@
 package motoserver
 
 import (
-	"context"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 func TestStopIsAnOutageAndRestartComesBackOnTheSamePort(t *testing.T) {
@@ -61,32 +55,4 @@ func TestSharedIsOneServerPerTestBinary(t *testing.T) {
 		}
 		resp.Body.Close()
 	})
-}
-
-func TestFixturesMakeWhatTheyNameOnTheEmulator(t *testing.T) {
-	url := Shared(t)
-	k, sm := KMS(url, "us-east-1", nil), SecretsManager(url, "us-east-1", nil)
-	keyID, arn := CreateCMK(t, k)
-	if keyID == "" || !strings.HasSuffix(arn, ":key/"+keyID) {
-		t.Fatalf("CreateCMK = %q, %q; want a key id and its ARN", keyID, arn)
-	}
-	alias := CreateAlias(t, k, arn)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if out, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)}); err != nil || aws.ToString(out.KeyMetadata.KeyId) != keyID {
-		t.Fatalf("alias %s does not name key %s: %v", alias, keyID, err)
-	}
-	id := "fieldseal-test/" + strings.ReplaceAll(alias, "/", "_")
-	CreateSecretString(t, sm, id, "one")
-	if got := SecretString(t, sm, id); got != "one" {
-		t.Fatalf("after CreateSecretString: %q, want one", got)
-	}
-	PutSecretString(t, sm, id, "two")
-	if got := SecretString(t, sm, id); got != "two" {
-		t.Fatalf("after PutSecretString: %q, want two", got)
-	}
-	ForceDeleteSecret(t, sm, id)
-	if _, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)}); err == nil {
-		t.Fatal("the secret is still readable after ForceDeleteSecret")
-	}
 }
