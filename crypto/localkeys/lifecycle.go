@@ -19,7 +19,10 @@ var ErrLifecycle = crypto.ErrLifecycle
 // was primary less than g.Period ago (crypto.ErrGrace).
 func Retire(path string, mk MasterKey, id uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
 	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
-		_, err := rf.Retire(id, rf.created(), g)
+		changed, err := rf.Retire(id, rf.created(), g)
+		if err == nil && !changed {
+			return errUnchanged // already so: nothing written, no hook called
+		}
 		return err
 	})
 }
@@ -32,7 +35,10 @@ func Retire(path string, mk MasterKey, id uint32, g crypto.Grace, before ...Befo
 // it (crypto.ErrGrace).
 func SetMinVersion(path string, mk MasterKey, min uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
 	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", before, func(rf *ringFile) error {
-		_, err := rf.SetMinVersion(min, rf.created(), g)
+		changed, err := rf.SetMinVersion(min, rf.created(), g)
+		if err == nil && !changed {
+			return errUnchanged // already so: nothing written, no hook called
+		}
 		return err
 	})
 }

@@ -270,3 +270,44 @@ func TestRotateIf(t *testing.T) {
 		}
 	})
 }
+
+// TestLifecycleChangeThatChangesNothingWritesNothing: retiring a version
+// already retired, or setting the minimum it already has, leaves the file
+// byte for byte and calls no BeforeWrite hook (so no audit event claims a
+// change), as the aws provider writes no secret version for it.
+func TestLifecycleChangeThatChangesNothingWritesNothing(t *testing.T) {
+	path, mk, _ := ringWithValues(t)
+	if _, err := localkeys.RotateLookup(path, mk); err != nil { // v1 was the lookup version
+		t.Fatal(err)
+	}
+	if _, err := localkeys.Retire(path, mk, 1, crypto.Grace{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localkeys.SetMinVersion(path, mk, 2, crypto.Grace{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := func(prev, next *localkeys.Status) error {
+		t.Errorf("BeforeWrite called for a change that changes nothing (v%d -> v%d)", prev.Primary, next.Primary)
+		return nil
+	}
+	for name, change := range map[string]func() (*localkeys.Status, error){
+		"retire v1 again":     func() (*localkeys.Status, error) { return localkeys.Retire(path, mk, 1, crypto.Grace{}, hook) },
+		"min version 2 again": func() (*localkeys.Status, error) { return localkeys.SetMinVersion(path, mk, 2, crypto.Grace{}, hook) },
+	} {
+		st, err := change()
+		if err != nil || st == nil || st.Primary != 3 {
+			t.Errorf("%s: status %+v, %v; want the ring's status (primary v3)", name, st, err)
+		}
+		after, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Errorf("%s rewrote the ring file", name)
+		}
+	}
+}
