@@ -3,7 +3,6 @@ package motoserver
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -43,40 +42,6 @@ func TestFixturesMakeWhatTheyNameOnTheEmulator(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB whose Fatal ends only the goroutine that calls
-// it and records why, so that a test can check that a fixture fails the
-// test it is given.
-type recorder struct {
-	testing.TB
-	fatal string
-	// panicked is what the fixture panicked with instead of failing.
-	panicked any
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Fatal(args ...any) {
-	r.fatal = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fatal = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// runFixture calls f with a recorder on its own goroutine and returns it
-// once f returned, ended the goroutine or panicked.
-func runFixture(t *testing.T, f func(tb testing.TB)) *recorder {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { r.panicked = recover() }()
-		f(r)
-	}()
-	<-done
-	return r
-}
-
 // Every fixture fails the test it is given, saying what it was doing, when
 // the emulator does not answer (here a loopback port nothing listens on),
 // instead of returning an empty result or panicking on it.
@@ -99,13 +64,13 @@ func TestFixturesFailTheTestWhenTheEmulatorIsDown(t *testing.T) {
 	} {
 		t.Run(tc.fixture+" fails the test naming what it did", func(t *testing.T) {
 			returned := false
-			r := runFixture(t, func(tb testing.TB) {
+			r := testproc.Record(t, func(tb testing.TB) {
 				tc.call(tb)
 				returned = true
 			})
-			if r.panicked != nil || returned || !strings.HasPrefix(r.fatal, tc.doing) {
+			if r.Panicked != nil || returned || !strings.HasPrefix(r.Fatal, tc.doing) {
 				t.Fatalf("%s against a dead endpoint: failed with %q, panicked with %v, returned %v; want a failure starting %q",
-					tc.fixture, r.fatal, r.panicked, returned, tc.doing)
+					tc.fixture, r.Fatal, r.Panicked, returned, tc.doing)
 			}
 		})
 	}
@@ -124,9 +89,9 @@ func TestSecretStringFailsOnABinarySecret(t *testing.T) {
 	}
 	t.Cleanup(func() { ForceDeleteSecret(t, sm, id) })
 	var got string
-	r := runFixture(t, func(tb testing.TB) { got = SecretString(tb, sm, id) })
-	if r.panicked != nil || !strings.HasPrefix(r.fatal, "read secret "+id+": ") || !strings.Contains(r.fatal, "no string value") {
+	r := testproc.Record(t, func(tb testing.TB) { got = SecretString(tb, sm, id) })
+	if r.Panicked != nil || !strings.HasPrefix(r.Fatal, "read secret "+id+": ") || !strings.Contains(r.Fatal, "no string value") {
 		t.Fatalf("SecretString of a binary secret: returned %q, failed with %q, panicked with %v; want a failure saying it has no string value",
-			got, r.fatal, r.panicked)
+			got, r.Fatal, r.Panicked)
 	}
 }

@@ -1,21 +1,10 @@
 package sidecartest
 
 import (
-	"fmt"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
-
-// errorRecorder is a testing.TB that records Errorf instead of failing.
-type errorRecorder struct {
-	testing.TB
-	errors []string
-}
-
-func (r *errorRecorder) Helper() {}
-
-func (r *errorRecorder) Errorf(format string, args ...any) {
-	r.errors = append(r.errors, fmt.Sprintf(format, args...))
-}
 
 // TestNoPlaintextReportsEveryLeak: NoPlaintext is the only check of what
 // some e2e upstreams received, so it must report each body that holds a
@@ -36,10 +25,9 @@ func TestNoPlaintextReportsEveryLeak(t *testing.T) {
 		{"every leak of every body", bodies, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &errorRecorder{TB: t}
-			NoPlaintext(r, tt.bodies, "ada@example.com", "+44 20 7946 0958")
-			if len(r.errors) != tt.want {
-				t.Errorf("reported %d leaks, want %d: %q", len(r.errors), tt.want, r.errors)
+			r := testproc.Record(t, func(tb testing.TB) { NoPlaintext(tb, tt.bodies, "ada@example.com", "+44 20 7946 0958") })
+			if len(r.Errors) != tt.want || r.Fatal != "" {
+				t.Errorf("reported %d leaks, want %d: %q (fatal %q)", len(r.Errors), tt.want, r.Errors, r.Fatal)
 			}
 		})
 	}

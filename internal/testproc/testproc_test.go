@@ -9,47 +9,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// recorder is a testing.TB whose Fatal and Skip end only the goroutine
-// that calls them and record why, so that a test can check that a helper
-// fails (or skips) the test it is given.
-type recorder struct {
-	testing.TB
-	fatal, skip string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Fatal(args ...any) {
-	r.fatal = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fatal = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-func (r *recorder) Skip(args ...any) {
-	r.skip = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-
-// run calls f with a recorder on its own goroutine and returns it once f
-// returned or ended the goroutine.
-func run(t *testing.T, f func(tb testing.TB)) *recorder {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r
-}
 
 func needShell(t *testing.T) {
 	t.Helper()
@@ -147,32 +111,32 @@ func TestWaiting(t *testing.T) {
 	running := func(tb testing.TB) *Process { return Start(tb, Options{}, "sh", "-c", "sleep 60") }
 
 	t.Run("WaitHTTP returns once the URL answers 200", func(t *testing.T) {
-		r := run(t, func(tb testing.TB) { running(tb).WaitHTTP(tb, up.URL, 30*time.Second, nil) })
-		if r.fatal != "" {
-			t.Errorf("failed: %s", r.fatal)
+		r := Record(t, func(tb testing.TB) { running(tb).WaitHTTP(tb, up.URL, 30*time.Second, nil) })
+		if r.Fatal != "" {
+			t.Errorf("failed: %s", r.Fatal)
 		}
 	})
 	t.Run("WaitHTTP accepts the statuses ready accepts", func(t *testing.T) {
-		r := run(t, func(tb testing.TB) {
+		r := Record(t, func(tb testing.TB) {
 			running(tb).WaitHTTP(tb, up.URL+"/teapot", 30*time.Second, func(s int) bool { return s == http.StatusTeapot })
 		})
-		if r.fatal != "" {
-			t.Errorf("failed: %s", r.fatal)
+		if r.Fatal != "" {
+			t.Errorf("failed: %s", r.Fatal)
 		}
 	})
 	t.Run("WaitHTTP fails after its deadline with the last status", func(t *testing.T) {
-		r := run(t, func(tb testing.TB) { running(tb).WaitHTTP(tb, up.URL+"/teapot", 200*time.Millisecond, nil) })
-		if !strings.Contains(r.fatal, "status 418") {
-			t.Errorf("failure %q does not name the last status", r.fatal)
+		r := Record(t, func(tb testing.TB) { running(tb).WaitHTTP(tb, up.URL+"/teapot", 200*time.Millisecond, nil) })
+		if !strings.Contains(r.Fatal, "status 418") {
+			t.Errorf("failure %q does not name the last status", r.Fatal)
 		}
 	})
 	t.Run("WaitUntil fails at once with the output when the process exits", func(t *testing.T) {
-		r := run(t, func(tb testing.TB) {
+		r := Record(t, func(tb testing.TB) {
 			p := Start(tb, Options{}, "sh", "-c", "echo boom; exit 3")
 			p.WaitUntil(tb, time.Hour, func() error { return errors.New("never ready") })
 		})
-		if !strings.Contains(r.fatal, "exited") || !strings.Contains(r.fatal, "boom") {
-			t.Errorf("failure %q does not say the process exited and show its output", r.fatal)
+		if !strings.Contains(r.Fatal, "exited") || !strings.Contains(r.Fatal, "boom") {
+			t.Errorf("failure %q does not say the process exited and show its output", r.Fatal)
 		}
 	})
 	t.Run("WaitFileContains returns the file once a later write adds what it waits for", func(t *testing.T) {
@@ -192,15 +156,15 @@ func TestWaiting(t *testing.T) {
 		if err := os.WriteFile(path, []byte("first\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := run(t, func(tb testing.TB) { WaitFileContains(tb, path, 100*time.Millisecond, "first", "second") })
-		if !strings.Contains(r.fatal, `"second"`) {
-			t.Errorf("failure %q does not name the missing text", r.fatal)
+		r := Record(t, func(tb testing.TB) { WaitFileContains(tb, path, 100*time.Millisecond, "first", "second") })
+		if !strings.Contains(r.Fatal, `"second"`) {
+			t.Errorf("failure %q does not name the missing text", r.Fatal)
 		}
 	})
 	t.Run("Poll fails with the condition's last error after its deadline", func(t *testing.T) {
-		r := run(t, func(tb testing.TB) { Poll(tb, 100*time.Millisecond, func() error { return errors.New("still cold") }) })
-		if !strings.Contains(r.fatal, "still cold") {
-			t.Errorf("failure %q does not carry the condition's error", r.fatal)
+		r := Record(t, func(tb testing.TB) { Poll(tb, 100*time.Millisecond, func() error { return errors.New("still cold") }) })
+		if !strings.Contains(r.Fatal, "still cold") {
+			t.Errorf("failure %q does not carry the condition's error", r.Fatal)
 		}
 	})
 }
@@ -216,9 +180,9 @@ func TestMissing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)
-			r := run(t, func(tb testing.TB) { Missing(tb, "tool is not on PATH") })
-			if (r.fatal != "") != tt.fatal || (r.skip != "") != tt.skip {
-				t.Errorf("fatal %q, skip %q; want fatal %v, skip %v", r.fatal, r.skip, tt.fatal, tt.skip)
+			r := Record(t, func(tb testing.TB) { Missing(tb, "tool is not on PATH") })
+			if (r.Fatal != "") != tt.fatal || (r.Skip != "") != tt.skip {
+				t.Errorf("fatal %q, skip %q; want fatal %v, skip %v", r.Fatal, r.Skip, tt.fatal, tt.skip)
 			}
 		})
 	}
