@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/audit"
@@ -25,19 +26,33 @@ type keyEvent struct {
 	Primary    uint32
 	Revision   string
 	Lookup     uint32
-	LookupFrom uint32 `json:"lookup_from"`
+	LookupFrom uint32   `json:"lookup_from"`
+	KeyIDs     []uint32 `json:"key_ids"`
 }
 
-// readKeyEvents returns the key events of the trail at path, in order.
+// readKeyEvents returns the key events of the trail at path, in order;
+// every line of a trail file must be JSON.
 func readKeyEvents(t *testing.T, path string) []keyEvent {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keyEvents(t, b, false)
+}
+
+// keyEvents returns the key events among the lines of b, in order. With
+// skipText, lines that do not start with "{" (a command's own error line
+// on stderr, where the trail is written to stdout) are skipped; otherwise
+// every line must be JSON.
+func keyEvents(t *testing.T, b []byte, skipText bool) []keyEvent {
+	t.Helper()
 	var evs []keyEvent
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
+		if skipText && !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
+			continue
+		}
 		var ev keyEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("audit line %q: %v", sc.Text(), err)
@@ -87,13 +102,13 @@ func TestKeyChangeEventDescribesTheRingItCommits(t *testing.T) {
 		t.Fatalf("%d key events, want one for each of init, rotate, rotate-lookup: %+v", len(evs), evs)
 	}
 	for i, want := range []keyEvent{
-		{Outcome: "admin_init", Primary: 1},
-		{Outcome: "admin_rotate", Primary: 2},
-		{Outcome: "admin_rotate-lookup", Primary: 2, LookupFrom: 1, Lookup: 2},
+		{Outcome: "admin_init", Primary: 1, KeyIDs: []uint32{1}},
+		{Outcome: "admin_rotate", Primary: 2, KeyIDs: []uint32{1, 2}},
+		{Outcome: "admin_rotate-lookup", Primary: 2, LookupFrom: 1, Lookup: 2, KeyIDs: []uint32{1, 2}},
 	} {
 		got := evs[i]
 		want.Type, want.Revision = audit.TypeKey, revisions[want.Outcome]
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("event %d: %+v, want %+v", i, got, want)
 		}
 	}

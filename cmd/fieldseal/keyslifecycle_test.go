@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,34 +17,6 @@ import (
 	"github.com/fieldseal/fieldseal/audit"
 	"github.com/fieldseal/fieldseal/internal/motoserver"
 )
-
-// ringEvent is a key event read back with the versions it names.
-type ringEvent struct {
-	keyEvent
-	KeyIDs []uint32 `json:"key_ids"`
-}
-
-// parseKeyEvents returns the key events among the lines of b, in order;
-// lines that are not JSON (a command's own error line on stderr) are
-// skipped.
-func parseKeyEvents(t *testing.T, b []byte) []ringEvent {
-	t.Helper()
-	var evs []ringEvent
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
-			continue
-		}
-		var ev ringEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		if ev.Type == audit.TypeKey {
-			evs = append(evs, ev)
-		}
-	}
-	return evs
-}
 
 // mustRun runs the command line args in this process, as the binary does,
 // and fails the test unless it exits 0; it returns what it printed.
@@ -140,7 +110,7 @@ func TestLifecycleChangeWhoseRingWriteFailsGetsAFailedEvent(t *testing.T) {
 			if got := fileRevision(t, filepath.Join(filepath.Dir(ring)+".gone", filepath.Base(ring))); got != before {
 				t.Fatalf("ring revision %s after the failed change, want it unchanged (%s)", got, before)
 			}
-			evs := parseKeyEvents(t, stderr.Bytes())
+			evs := keyEvents(t, stderr.Bytes(), true)
 			outcome := "admin_" + tc.name
 			if len(evs) != 2 || evs[0].Outcome != outcome || evs[1].Outcome != outcome {
 				t.Fatalf("events %+v; want two %s events: the change, then the change marked failed", evs, outcome)
@@ -197,7 +167,7 @@ func TestRotateEventNamesTheRing(t *testing.T) {
 	if !strings.Contains(out, "rotated: no") || fileRevision(t, ring) != rotated {
 		t.Fatalf("rotate --if-older-than 90d on a new ring: %q, and the ring changed: want no rotation", out)
 	}
-	evs := parseKeyEvents(t, mustRead(t, trail))
+	evs := readKeyEvents(t, trail)
 	if len(evs) != 3 {
 		t.Fatalf("%d key events, want init, rotate, and the rotation not due: %+v", len(evs), evs)
 	}
@@ -242,7 +212,7 @@ func TestLifecycleChangeThatChangesNothingIsAuditedWithTheRing(t *testing.T) {
 	if again := secretVersion(t, motoserver.SecretsManager(url, region, nil), secret); again != current {
 		t.Fatalf("retiring a retired version wrote secret version %s over %s; want nothing written", again, current)
 	}
-	evs := parseKeyEvents(t, mustRead(t, trail))
+	evs := readKeyEvents(t, trail)
 	if len(evs) != 5 {
 		t.Fatalf("%d key events, want init, rotate, rotate-lookup, retire, and one for the retire that changed nothing: %+v", len(evs), evs)
 	}
@@ -263,13 +233,4 @@ func secretVersion(t *testing.T, sm *secretsmanager.Client, id string) string {
 		t.Fatalf("read secret %s: %v", id, err)
 	}
 	return aws.ToString(out.VersionId)
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
