@@ -37,6 +37,11 @@
 //     auth section that trusts it or a Cognito pool.
 //   - EachMember, which walks every member of a decoded document, for
 //     checks that a class is sealed at any depth.
+//   - NoPlaintext, the check of a test's own recording upstream that no
+//     body it received holds a plaintext; GetOK, a health GET over TLS.
+//   - MasterKey and LookupProbe for the key providers' tests, and
+//     DamagedBackups and RefusesDamagedBackups, the one table of damaged
+//     backup files both providers must refuse.
 //
 // It is a test-support package: its functions take a testing.TB and fail
 // the test rather than return errors.

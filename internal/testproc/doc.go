@@ -19,6 +19,9 @@
 //   - Poll is the one polling helper: every wait for a condition uses it.
 //   - A missing tool skips the test with a hint (Missing), except when CI is
 //     "true": there every test must run, so it fails instead.
+//   - FreePort never returns the same port twice in one process.
+//   - Record is how a test checks a test helper: it runs the helper with a
+//     testing.TB that records its Fatal, Skip, Errorf or panic.
 //
 // Use:
 //
