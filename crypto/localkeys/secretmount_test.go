@@ -5,7 +5,6 @@ package localkeys_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
+	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 // envLoadMasterKey makes the test binary, re-run as another user, load the
@@ -44,16 +44,12 @@ func TestMasterKeyFileAsKubernetesMountsASecret(t *testing.T) {
 	_, text := sidecartest.MasterKey(t)
 	// Not t.TempDir: its parent is private to root, and the child must
 	// reach the files.
-	dir, err := os.MkdirTemp("", "fieldseal-secretmount-")
+	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testproc.OtherUsersDir(t, "fieldseal-secretmount-", self, "localkeys.test")
 	bin := filepath.Join(dir, "localkeys.test")
-	copyExecutable(t, bin)
 	// Layouts of the file: as the kubelet's atomic writer makes a Secret
 	// volume, or a plain file.
 	const (
@@ -159,30 +155,5 @@ func TestLoadMasterKeyChild(t *testing.T) {
 		fmt.Println("REFUSED " + localkeys.ErrMasterKeyExposed.Error())
 	default:
 		fmt.Println("ERROR", err)
-	}
-}
-
-// copyExecutable copies the running test binary to dst, where the user the
-// child runs as can execute it (the build cache is private to its owner).
-func copyExecutable(t *testing.T, dst string) {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -27,22 +27,8 @@ func TestMasterKeyReadableByAnotherUserIsRefused(t *testing.T) {
 		testproc.Missing(t, "needs root to make root-owned files and run the binary as other users")
 	}
 	const sharedGID = 100
-	dir, err := os.MkdirTemp("", "fieldseal-adv-mk-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := os.ReadFile(fieldsealBin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := testproc.OtherUsersDir(t, "fieldseal-adv-mk-", fieldsealBin, "fieldseal")
 	exe := filepath.Join(dir, "fieldseal")
-	if err := os.WriteFile(exe, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	cfg := filepath.Join(dir, "fieldseal.yaml")
 	yaml := "upstream: http://127.0.0.1:1\n" + localKeys("") + "\n" + docFieldMap
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {

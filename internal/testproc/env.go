@@ -3,6 +3,7 @@ package testproc
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -56,4 +57,32 @@ var freePorts = struct {
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+}
+
+// OtherUsersDir makes a new directory that every user of the machine can
+// enter and list (mode 0755), under the system's temporary directory
+// (t.TempDir's parent is private to the user running the test), named
+// with prefix, and removes it when the test ends. It is for tests that run
+// a binary as other users; copy is the path of a program to place in it
+// (mode 0755, as name) or "" for none. It returns the directory.
+func OtherUsersDir(t testing.TB, prefix, copy, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatalf("make a directory other users reach: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("make a directory other users reach: %v", err)
+	}
+	if copy != "" {
+		b, err := os.ReadFile(copy)
+		if err != nil {
+			t.Fatalf("copy %s for other users: %v", copy, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatalf("copy %s for other users: %v", copy, err)
+		}
+	}
+	return dir
 }
