@@ -13,17 +13,27 @@ import (
 // version, or names no such version.
 var ErrLifecycle = crypto.ErrLifecycle
 
+// lifecycleUpdate runs change, a change of the ring's versions that adds
+// no key, through update; when change reports it changed nothing (the
+// version is already retired, the minimum already set) nothing is written
+// and no BeforeWrite hook runs, as with the aws provider.
+func lifecycleUpdate(path string, mk MasterKey, what string, before []BeforeWrite, change func(rf *ringFile) (bool, error)) (*Status, error) {
+	return update(path, mk, what, before, func(rf *ringFile) error {
+		changed, err := change(rf)
+		if err == nil && !changed {
+			return errUnchanged
+		}
+		return err
+	})
+}
+
 // Retire marks version id as retired: it still opens values but may never
 // become primary again. The primary cannot be retired: rotate first; nor
 // can the lookup version: move it first (RotateLookup), nor a version that
 // was primary less than g.Period ago (crypto.ErrGrace).
 func Retire(path string, mk MasterKey, id uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
-	return update(path, mk, "retire v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) error {
-		changed, err := rf.Retire(id, rf.created(), g)
-		if err == nil && !changed {
-			return errUnchanged // already so: nothing written, no hook called
-		}
-		return err
+	return lifecycleUpdate(path, mk, "retire v"+fmt.Sprint(id)+" in", before, func(rf *ringFile) (bool, error) {
+		return rf.Retire(id, rf.created(), g)
 	})
 }
 
@@ -34,12 +44,8 @@ func Retire(path string, mk MasterKey, id uint32, g crypto.Grace, before ...Befo
 // version, nor put a version that was primary less than g.Period ago below
 // it (crypto.ErrGrace).
 func SetMinVersion(path string, mk MasterKey, min uint32, g crypto.Grace, before ...BeforeWrite) (*Status, error) {
-	return update(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", before, func(rf *ringFile) error {
-		changed, err := rf.SetMinVersion(min, rf.created(), g)
-		if err == nil && !changed {
-			return errUnchanged // already so: nothing written, no hook called
-		}
-		return err
+	return lifecycleUpdate(path, mk, "set minimum version v"+fmt.Sprint(min)+" of", before, func(rf *ringFile) (bool, error) {
+		return rf.SetMinVersion(min, rf.created(), g)
 	})
 }
 

@@ -272,7 +272,8 @@ func TestRotateIf(t *testing.T) {
 }
 
 // TestLifecycleChangeThatChangesNothingWritesNothing: retiring a version
-// already retired, or setting the minimum it already has, leaves the file
+// already retired, setting the minimum it already has, or making the
+// primary the lookup version when it already is, leaves the file
 // byte for byte and calls no BeforeWrite hook (so no audit event claims a
 // change), as the aws provider writes no secret version for it.
 func TestLifecycleChangeThatChangesNothingWritesNothing(t *testing.T) {
@@ -297,6 +298,7 @@ func TestLifecycleChangeThatChangesNothingWritesNothing(t *testing.T) {
 	for name, change := range map[string]func() (*localkeys.Status, error){
 		"retire v1 again":     func() (*localkeys.Status, error) { return localkeys.Retire(path, mk, 1, crypto.Grace{}, hook) },
 		"min version 2 again": func() (*localkeys.Status, error) { return localkeys.SetMinVersion(path, mk, 2, crypto.Grace{}, hook) },
+		"rotate-lookup again": func() (*localkeys.Status, error) { return localkeys.RotateLookup(path, mk, hook) },
 	} {
 		st, err := change()
 		if err != nil || st == nil || st.Primary != 3 {

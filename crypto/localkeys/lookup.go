@@ -16,8 +16,11 @@ var ErrLookupVersion = crypto.ErrLookupVersion
 // values are re-sealed. It is the only command that moves the lookup
 // version; when the lookup version already is the primary nothing changes.
 func RotateLookup(path string, mk MasterKey, before ...BeforeWrite) (*Status, error) {
-	return update(path, mk, "rotate lookup version of", before, func(rf *ringFile) error {
+	return lifecycleUpdate(path, mk, "rotate lookup version of", before, func(rf *ringFile) (bool, error) {
+		if rf.Lookup == rf.Primary {
+			return false, nil
+		}
 		rf.Lookup = rf.Primary
-		return nil
+		return true, nil
 	})
 }
