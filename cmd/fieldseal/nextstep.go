@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fieldseal/fieldseal/config"
+	"github.com/fieldseal/fieldseal/crypto"
 	"github.com/fieldseal/fieldseal/crypto/awskeys"
 	"github.com/fieldseal/fieldseal/crypto/localkeys"
 )
@@ -24,7 +25,7 @@ func withNextStep(err error, sub string, k *keyFlags, keys config.Keys) error {
 		return nil
 	}
 	switch {
-	case errors.Is(err, localkeys.ErrLookupVersion), errors.Is(err, awskeys.ErrLookupVersion):
+	case errors.Is(err, crypto.ErrLookupVersion): // both providers return it
 		return fmt.Errorf("%w; with no deterministic class (mode: deterministic) in the field map `fieldseal keys rotate-lookup %s` is harmless: there is nothing to re-seal", err, k.where(keys, false))
 	case errors.Is(err, localkeys.ErrNoMasterKey):
 		ringExists := keys.Local.RingFile != "" && !missing(keys.Local.RingFile)
