@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -31,15 +30,14 @@ const (
 	reencodeBrotliLevel = 2
 )
 
-// codecs pools the compressors and decompressors of the content codings the
-// proxy decodes and re-encodes. A fresh flate compressor is about 650 KB (and
-// a fresh brotli one about 600 KB) allocated and zeroed per body: pooled and
-// Reset, they cost only the coding itself. The zero value is ready to use and
-// must not be copied.
+// codecs pools the compressors of the content codings the proxy re-encodes
+// (decoder, in encoding.go, removes them). A fresh flate compressor is about
+// 650 KB (and a fresh brotli one about 600 KB) allocated and zeroed per
+// body: pooled and Reset, they cost only the coding itself. zstd needs no
+// pool: one shared encoder serves every body (zstdEncoder). The zero value
+// is ready to use and must not be copied.
 type codecs struct {
 	gzipW, zlibW, brotliW sync.Pool // *compressor
-	gzipR, deflateR       sync.Pool // *inflater
-	brotliR               sync.Pool // *brotli.Reader
 }
 
 // compressor is a pooled encoder and the in-memory sink it writes to; the
@@ -60,109 +58,6 @@ func (a *appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// inflater is a pooled gzip or deflate decoder: a buffered reader over the
-// compressed source (gzip and flate use a source's ReadByte instead of
-// allocating a 4 KB bufio.Reader of their own per body) and the
-// decompressors, created on first use and Reset afterwards.
-type inflater struct {
-	src  *bufio.Reader
-	gz   *gzip.Reader
-	zl   io.ReadCloser // zlib, a zlib.Resetter
-	raw  io.ReadCloser // raw DEFLATE, a flate.Resetter
-	pool *sync.Pool
-}
-
-func noRelease() {}
-
-// decoder wraps r so that reading yields the body with codings removed (the
-// last applied is removed first). release returns the decompressors to the
-// pool; call it once, after the last read from the returned reader (which
-// must not be used after). It is never nil, also when err is not.
-func (c *codecs) decoder(r io.Reader, codings []string) (_ io.Reader, release func(), err error) {
-	if len(codings) == 0 {
-		return r, noRelease, nil
-	}
-	var used []func()
-	releaseAll := func() {
-		for _, f := range used {
-			f()
-		}
-	}
-	for i := len(codings) - 1; i >= 0; i-- {
-		switch codings[i] {
-		case codingGzip:
-			f := c.inflater(&c.gzipR, r)
-			used = append(used, f.release)
-			if f.gz == nil {
-				f.gz, err = gzip.NewReader(f.src)
-			} else {
-				err = f.gz.Reset(f.src)
-			}
-			if err != nil {
-				releaseAll()
-				return nil, noRelease, fmt.Errorf("decode gzip body: %w", err)
-			}
-			r = f.gz
-		case codingDeflate:
-			f := c.inflater(&c.deflateR, r)
-			used = append(used, f.release)
-			if hdr, perr := f.src.Peek(2); perr == nil && isZlibHeader(hdr) {
-				if f.zl == nil {
-					f.zl, err = zlib.NewReader(f.src)
-				} else {
-					err = f.zl.(zlib.Resetter).Reset(f.src, nil)
-				}
-				if err != nil {
-					releaseAll()
-					return nil, noRelease, fmt.Errorf("decode deflate body: %w", err)
-				}
-				r = f.zl
-			} else {
-				if f.raw == nil {
-					f.raw = flate.NewReader(f.src)
-				} else {
-					_ = f.raw.(flate.Resetter).Reset(f.src, nil) // never fails: reads nothing
-				}
-				r = f.raw
-			}
-		case codingBrotli:
-			br, _ := c.brotliR.Get().(*brotli.Reader)
-			if br == nil {
-				br = brotli.NewReader(r)
-			} else {
-				_ = br.Reset(r) // never fails: reads nothing
-			}
-			used = append(used, func() {
-				_ = br.Reset(nil) // drop the source
-				c.brotliR.Put(br)
-			})
-			r = br
-		default:
-			releaseAll()
-			return nil, noRelease, fmt.Errorf("decode content encoding %q: %w", codings[i], ErrUnsupportedEncoding)
-		}
-	}
-	return r, releaseAll, nil
-}
-
-// inflater takes an inflater from pool with its buffered reader reset onto r.
-func (c *codecs) inflater(pool *sync.Pool, r io.Reader) *inflater {
-	f, _ := pool.Get().(*inflater)
-	if f == nil {
-		f = &inflater{src: bufio.NewReader(r), pool: pool}
-	} else {
-		f.src.Reset(r)
-	}
-	return f
-}
-
-// release drops the inflater's source and puts it back in its pool. The
-// decompressors keep only the bufio.Reader, which now reads from nothing.
-func (f *inflater) release() {
-	f.src.Reset(nil)
-	f.pool.Put(f)
-}
-
 // encode appends data with codings applied in order to dst and returns the
 // extended slice.
 func (c *codecs) encode(dst, data []byte, codings []string) ([]byte, error) {
@@ -170,6 +65,13 @@ func (c *codecs) encode(dst, data []byte, codings []string) ([]byte, error) {
 		var target []byte // an intermediate coding of a chain
 		if i == len(codings)-1 {
 			target = dst
+		}
+		if coding == codingZstd {
+			data = zstdEncoder().EncodeAll(data, target)
+			if i == len(codings)-1 {
+				dst = data
+			}
+			continue
 		}
 		comp, pool, err := c.compressor(coding)
 		if err != nil {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -84,40 +83,6 @@ func decoder(r io.Reader, codings []string) (io.Reader, error) {
 // isZlibHeader reports whether b starts a zlib stream (RFC 1950: CM=8, FCHECK).
 func isZlibHeader(b []byte) bool {
 	return b[0]&0x0f == 8 && b[0]>>4 <= 7 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
-}
-
-// encode appends data with codings applied in order to dst. Fast levels are
-// used: the proxy re-encodes on the request path and must not become the
-// bottleneck.
-func encode(dst *bytes.Buffer, data []byte, codings []string) error {
-	for i, c := range codings {
-		var out bytes.Buffer
-		target := &out
-		if i == len(codings)-1 {
-			target = dst
-		}
-		var w io.WriteCloser
-		switch c {
-		case codingGzip:
-			w, _ = gzip.NewWriterLevel(target, gzip.BestSpeed)
-		case codingDeflate:
-			w, _ = zlib.NewWriterLevel(target, zlib.BestSpeed)
-		case codingBrotli:
-			w = brotli.NewWriterLevel(target, 4)
-		case codingZstd:
-			w = newZstdWriter(target)
-		default:
-			return fmt.Errorf("encode content encoding %q: %w", c, ErrUnsupportedEncoding)
-		}
-		if _, err := w.Write(data); err != nil {
-			return fmt.Errorf("encode %s body: %w", c, err)
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("encode %s body: %w", c, err)
-		}
-		data = out.Bytes()
-	}
-	return nil
 }
 
 // errTooLarge is returned by readLimited; callers wrap it in the category

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fieldseal/fieldseal/internal/jsonerror"
 	"net/http"
 	"strings"
 	"text/template"
+
+	"github.com/fieldseal/fieldseal/internal/jsonerror"
 
 	"github.com/fieldseal/fieldseal/rewrite"
 )

@@ -903,16 +903,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	if within(opened, *in) {
 		*in, out, in = opened, in, nil
 	}
-	switch {
-	case len(codings) == 0:
-	case slices.Contains(codings, codingZstd):
-		var enc bytes.Buffer
-		if err := encode(&enc, opened, codings); err != nil {
-			p.bufs.put(out)
-			return err
-		}
-		*out = append((*out)[:0], enc.Bytes()...)
-	default:
+	if len(codings) > 0 {
 		// Pooled compressors (compress.go): a fresh flate writer is about
 		// 650 KB allocated and zeroed per response.
 		encoded := p.bufs.get()

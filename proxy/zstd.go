@@ -65,21 +65,3 @@ func (z *zstdReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// zstdWriter collects a body and writes it as one zstd frame on Close.
-type zstdWriter struct {
-	dst io.Writer
-	buf []byte
-}
-
-func newZstdWriter(dst io.Writer) io.WriteCloser { return &zstdWriter{dst: dst} }
-
-func (z *zstdWriter) Write(p []byte) (int, error) {
-	z.buf = append(z.buf, p...)
-	return len(p), nil
-}
-
-func (z *zstdWriter) Close() error {
-	_, err := z.dst.Write(zstdEncoder().EncodeAll(z.buf, nil))
-	return err
-}
