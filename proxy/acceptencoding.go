@@ -70,7 +70,11 @@ func decodeBody(r io.Reader, codings []string) (io.Reader, error) {
 	if len(codings) == 0 {
 		return r, nil
 	}
-	br := bufio.NewReaderSize(r, 16)
+	// Full-size: gzip and flate read the compressed stream byte by byte
+	// through this reader's ReadByte (they would wrap a reader without one
+	// in a bufio.Reader of this size anyway), so a small one only adds a
+	// refill per few bytes.
+	br := bufio.NewReader(r)
 	if _, err := br.Peek(1); err == io.EOF {
 		return br, nil
 	}

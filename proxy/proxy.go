@@ -828,7 +828,8 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	// ResponseHeaderTimeout only covers the headers; an upstream dribbling
 	// the body of a protected response is cut off here (504).
 	var timedOut atomic.Bool
-	bodyTimeout := p.bodyTimeoutFor(stateFrom(resp.Request.Context()))
+	rs := stateFrom(resp.Request.Context()) // nil outside a request (tests)
+	bodyTimeout := p.bodyTimeoutFor(rs)
 	timer := time.AfterFunc(bodyTimeout, func() {
 		timedOut.Store(true)
 		_ = resp.Body.Close()
@@ -836,7 +837,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	defer timer.Stop()
 	// The round trip is over: a large request body's buffer is free.
 	var in *[]byte
-	if rs := stateFrom(resp.Request.Context()); rs != nil {
+	if rs != nil {
 		in = rs.forwarded.reclaim()
 	}
 	if in == nil {
@@ -855,7 +856,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		return fmt.Errorf("%w: %w", ErrBadUpstreamResponse, err)
 	}
 	var h *held
-	if rs := stateFrom(resp.Request.Context()); rs != nil {
+	if rs != nil {
 		h = &rs.budget
 	}
 	doc, err := readLimited((*in)[:0], body, p.maxResp, resp.ContentLength, h)
@@ -885,7 +886,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		resp.Header.Del("Content-Encoding")
 		return nil
 	}
-	if rs := stateFrom(resp.Request.Context()); rs != nil && rs.route.ContextMember != "" {
+	if rs != nil && rs.route.ContextMember != "" {
 		// A document that lacks the member opens under no context: its
 		// values then do not open (502, or left sealed), never a guess.
 		_ = bindMember(t, doc, rs.route.ContextMember)
