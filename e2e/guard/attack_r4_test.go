@@ -1,0 +1,202 @@
+package guard_test
+
+// Round 4 attacks on the guard after the hot-path rewrite (one-pass
+// scanner, in-place rewrite, pooled buffers, header fast path, sniffing).
+// Each TestAttackR4* but TestAttackR4Held reproduces a way plaintext of a
+// protected class reaches the application; TestAttackR4Held keeps what was
+// tried and held.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
+)
+
+// anyTypeJSONApp decodes every body as JSON whatever its Content-Type, as
+// a Go handler calling json.NewDecoder(r.Body).Decode does, and Express's
+// express.json({type: '*/*'}).
+func anyTypeJSONApp(_ *http.Request, body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	return jsonStrings(nil, v)
+}
+
+func jsonStrings(out []string, v any) []string {
+	switch v := v.(type) {
+	case string:
+		out = append(out, v)
+	case map[string]any:
+		for k, e := range v {
+			out = jsonStrings(append(out, k), e)
+		}
+	case []any:
+		for _, e := range v {
+			out = jsonStrings(out, e)
+		}
+	}
+	return out
+}
+
+// A JSON body declared as an urlencoded form is read as a form (its one
+// field name is the whole document, no class member) and forwarded as it
+// came; an application that decodes JSON whatever the Content-Type stores
+// the address. Declared JSON and other types are sniffed; the two form
+// types are not.
+func TestAttackR4FormTypedJSONBody(t *testing.T) {
+	a := newApp(t, anyTypeJSONApp)
+	sc := startApp(t, a, "")
+	for _, ct := range []string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct},
+			Body: []byte(`{"name":"mallory","email":"` + alice + `","phone":"` + phone + `"}`)})
+		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice, phone)
+}
+
+// springParts reads a multipart body as Spring's @RequestPart (and NestJS,
+// Jersey's @FormDataParam) binds it: a part whose own Content-Type is JSON
+// is decoded as a JSON document.
+func springParts(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(p)
+		if mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); isJSONType(mt) {
+			out = append(out, anyTypeJSONApp(r, b)...)
+		}
+	}
+}
+
+func isJSONType(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// A multipart part that is a JSON document (Content-Type: application/json,
+// no file name) under a name no class lists is copied as it is: the class
+// members inside it reach the application in plaintext.
+func TestAttackR4MultipartJSONPart(t *testing.T) {
+	a := newApp(t, springParts)
+	sc := startApp(t, a, "")
+	body := "--B\r\nContent-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json\r\n\r\n" +
+		`{"name":"mallory","email":"` + alice + `","contact":{"phone":"` + phone + `"}}` + "\r\n--B--\r\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+	t.Logf("%d %s", r.Status, r.Body)
+	a.mustNotHold(t, alice, phone)
+}
+
+// jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
+// RS (0x1E) and holds one JSON text.
+func jsonSeqApp(r *http.Request, body []byte) []string {
+	var out []string
+	for _, rec := range bytes.Split(body, []byte{0x1E}) {
+		out = append(out, anyTypeJSONApp(r, bytes.TrimSpace(rec))...)
+	}
+	return out
+}
+
+// A JSON text sequence (application/json-seq) starts with RS, which the
+// sniff does not skip: the body does not start like JSON and is forwarded
+// unread.
+func TestAttackR4JSONSeqRecordSeparator(t *testing.T) {
+	a := newApp(t, jsonSeqApp)
+	sc := startApp(t, a, "")
+	body := "\x1e{\"email\":\"" + alice + "\"}\n\x1e{\"phone\":\"" + phone + "\"}\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/json-seq"}, Body: []byte(body)})
+	t.Logf("%d %s", r.Status, r.Body)
+	a.mustNotHold(t, alice, phone)
+}
+
+// backslashApp routes as IIS/ASP.NET do, reading "\" in the decoded path as
+// "/", and decodes the JSON body of PUT /customers/{id}.
+func backslashApp(r *http.Request, body []byte) []string {
+	p := strings.ReplaceAll(r.URL.Path, `\`, "/")
+	if !strings.HasPrefix(strings.ToLower(p), "/customers/") {
+		return nil
+	}
+	return anyTypeJSONApp(r, body)
+}
+
+// A path that reaches /customers/{id} only once "\" is read as "/" is on
+// no route to fieldseal: the route-only path contact.value (a class with
+// no keys) passes in plaintext.
+func TestAttackR4BackslashPath(t *testing.T) {
+	a := newApp(t, backslashApp)
+	sc := startApp(t, a, "")
+	for _, path := range []string{`/customers%5C1`, `/customers\1`} {
+		r := sc.Do(t, sidecartest.Req{Method: "PUT", Path: path, JSON: `{"contact":{"value":"` + hidden + `"}}`})
+		t.Logf("%s -> %d %s", path, r.Status, r.Body)
+	}
+	a.mustNotHold(t, hidden)
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func u16le(s string) []byte {
+	var out []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(u), byte(u>>8))
+	}
+	return out
+}
+
+// TestAttackR4Held keeps the attacks of this round that the guard held:
+// the store must hold no plaintext after each.
+func TestAttackR4Held(t *testing.T) {
+	doc := `{"email":"` + alice + `"}`
+	secret := `{"contact":{"value":"` + alice + `"}}`
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	cases := map[string]sidecartest.Req{
+		"long s folding":         {Method: "POST", Path: "/profile", JSON: `{"ſtreet":"` + alice + `","emailAddreſſ":"` + alice + `"}`},
+		"duplicates and case":    {Method: "POST", Path: "/profile", JSON: `{"email":"x","email":"` + alice + `","EMAIL":"` + alice + `"}`},
+		"number value":           {Method: "POST", Path: "/profile", JSON: `{"phone":"x","mobile":` + "821012345678" + `}`},
+		"gzip under text/plain":  {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain", "Content-Encoding": "gzip"}, Body: gz([]byte(doc))},
+		"gzip, gzip json":        {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"}, Body: gz(gz([]byte(doc)))},
+		"form escaped name":      {Method: "POST", Path: "/profile", Header: form, Body: []byte("e%6Dail=" + alice)},
+		"form nested name":       {Method: "POST", Path: "/profile", Header: form, Body: []byte("user%5Bemail%5D=" + alice)},
+		"deep arrays":            {Method: "POST", Path: "/profile", JSON: strings.Repeat("[", 30) + doc + strings.Repeat("]", 30)},
+		"nested array objects":   {Method: "POST", Path: "/profile", JSON: `[{"x":{"y":[{"Email":"` + alice + `"}]}}]`},
+		"white space text/plain": {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain"}, Body: []byte("\r\n\t " + doc)},
+		"chunked text/plain":     {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain", "Transfer-Encoding": "chunked"}, Body: []byte(doc)},
+		"empty parameter list":   {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json;"}, Body: []byte(doc)},
+		"two media types":        {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json, text/plain"}, Body: []byte(doc)},
+		"GET with a body":        {Method: "GET", Path: "/customers/1", Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(doc)},
+		"utf-16 undeclared":      {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json"}, Body: u16le(doc)},
+		"5001 members in place":  {Method: "POST", Path: "/profile", JSON: "[" + strings.Repeat(`{"email":"a@b.c","n":1},`, 5000) + doc + "]"},
+		"double slash":           {Method: "POST", Path: "//customers", JSON: secret},
+		"double slash id":        {Method: "PUT", Path: "/customers//1", JSON: secret},
+		"escaped letter":         {Method: "POST", Path: "/%63ustomers", JSON: secret},
+		"tab in id":              {Method: "PUT", Path: "/customers/1%09", JSON: secret},
+		"multipart no delimiter": {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=xyz"}, Body: []byte(doc)},
+	}
+	for name, req := range cases {
+		t.Run(name, func(t *testing.T) {
+			store, sc := start(t, sidecartest.GoJSON, "")
+			r := sc.Do(t, req)
+			t.Logf("%d %.120s", r.Status, r.Body)
+			store.MustNotHold(t, alice)
+		})
+	}
+}
