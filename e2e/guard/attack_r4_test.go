@@ -101,6 +101,50 @@ func TestAttackR4MultipartJSONPart(t *testing.T) {
 	a.mustNotHold(t, alice, phone)
 }
 
+// commonsUpload reads a multipart body as Apache Commons FileUpload (and
+// Tomcat's copy of it behind Spring's default, non-strict multipart
+// resolver) does: any "multipart/" type is parsed, and its form-data parts
+// become request parameters.
+func commonsUpload(r *http.Request, body []byte) []string {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(p)
+		if p.FormName() != "" {
+			out = append(out, p.FormName()+"="+string(b))
+		}
+	}
+}
+
+// Only multipart/form-data is read as a form: the same parts under
+// multipart/mixed (or related, alternative) are sniffed as "other", do not
+// start like JSON and pass unread, while Commons FileUpload and Spring's
+// default resolver take any multipart/ type.
+func TestAttackR4MultipartOtherSubtype(t *testing.T) {
+	a := newApp(t, commonsUpload)
+	sc := startApp(t, a, "")
+	body := "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--B--\r\n"
+	for _, ct := range []string{"multipart/mixed; boundary=B", "multipart/related; boundary=B"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		for _, s := range rc.Strings {
+			if s == "email="+alice {
+				t.Errorf("app read parameter %q from %s %q", s, rc.Header.Get("Content-Type"), rc.Body)
+			}
+		}
+	}
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
