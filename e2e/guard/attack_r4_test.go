@@ -14,6 +14,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -143,6 +144,53 @@ func TestAttackR4MultipartOtherSubtype(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bodyOverride models Rack::MethodOverride (Rails, Sinatra: a "_method"
+// field of a form POST) and Laravel (Symfony's _method read from the input
+// bag, which Laravel fills from a JSON body too). It returns the strings of
+// the body when the app routes the request to PUT /accounts/{id}.
+func bodyOverride(r *http.Request, body []byte) []string {
+	m := r.Method
+	var strs []string
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		vals, _ := url.ParseQuery(string(body))
+		if o := vals.Get("_method"); m == "POST" && o != "" {
+			m = strings.ToUpper(o)
+		}
+		for k, vs := range vals {
+			strs = append(append(strs, k), vs...)
+		}
+	} else {
+		var v map[string]any
+		_ = json.Unmarshal(body, &v)
+		if o, _ := v["_method"].(string); m == "POST" && o != "" {
+			m = strings.ToUpper(o)
+		}
+		strs = jsonStrings(nil, v)
+	}
+	if m == "PUT" && strings.HasPrefix(r.URL.Path, "/accounts/") {
+		return strs
+	}
+	return nil
+}
+
+// Lookup reads the method from override headers and the _method query
+// parameter, never from the body, where Rack and Laravel read it: a POST
+// to a PUT-only route carrying _method=PUT is on no route to fieldseal,
+// and the route-only path contact.value passes in plaintext.
+func TestAttackR4MethodOverrideInBody(t *testing.T) {
+	a := newApp(t, bodyOverride)
+	sc := startApp(t, a, putOnly)
+	for _, q := range []sidecartest.Req{
+		{Method: "POST", Path: "/accounts/1", JSON: `{"_method":"PUT","contact":{"value":"` + hidden + `"}}`},
+		{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)},
+	} {
+		r := sc.Do(t, q)
+		t.Logf("%s %s -> %d %s", q.Method, q.Path, r.Status, r.Body)
+	}
+	a.mustNotHold(t, hidden)
 }
 
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
