@@ -193,6 +193,27 @@ func TestAttackR4MethodOverrideInBody(t *testing.T) {
 	a.mustNotHold(t, hidden)
 }
 
+// Lookup reads the _method query parameter only when the whole query
+// parses (url.ParseQuery returns an error for one bad escape or a ";"),
+// while Express's qs keeps every other pair: POST /accounts/1?x=%zz&_method=PUT
+// is PUT to the app and on no route to fieldseal.
+func TestAttackR4MethodQueryWithBadPair(t *testing.T) {
+	a := newApp(t, func(r *http.Request, b []byte) []string {
+		r.URL.Path = strings.Replace(r.URL.Path, "/accounts/", "/customers/", 1)
+		return expressOverride(r, b)
+	})
+	sc := startApp(t, a, putOnly)
+	body := `{"contact":{"value":"` + hidden + `"}}`
+	for _, path := range []string{"/accounts/1?x=%zz&_method=PUT", "/accounts/1?a;b=1&_method=PUT"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: path, JSON: body})
+		t.Logf("POST %s -> %d %s", path, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		t.Logf("app got %s %s", rc.Method, rc.URI)
+	}
+	a.mustNotHold(t, hidden)
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
