@@ -214,6 +214,22 @@ func TestAttackR4MethodQueryWithBadPair(t *testing.T) {
 	a.mustNotHold(t, hidden)
 }
 
+// Lookup keeps at most six override readings, headers first: six junk
+// values in X-HTTP-Method-Override push the _method query parameter out,
+// and an app overriding from the query (methodOverride('_method'), Rails)
+// reads PUT.
+func TestAttackR4MethodReadingsCapped(t *testing.T) {
+	a := newApp(t, func(r *http.Request, b []byte) []string {
+		r.URL.Path = strings.Replace(r.URL.Path, "/accounts/", "/customers/", 1)
+		return expressOverride(r, b)
+	})
+	sc := startApp(t, a, putOnly)
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1?_method=PUT", Header: map[string]string{"X-HTTP-Method-Override": "A,B,C,D,E,F"},
+		JSON: `{"contact":{"value":"` + hidden + `"}}`})
+	t.Logf("-> %d %s", r.Status, r.Body)
+	a.mustNotHold(t, hidden)
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
