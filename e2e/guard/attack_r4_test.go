@@ -230,6 +230,35 @@ func TestAttackR4MethodReadingsCapped(t *testing.T) {
 	a.mustNotHold(t, hidden)
 }
 
+// Lookup reads the first field line of each override header; behind nginx,
+// PHP-FPM keeps the last of two lines with the same name, and Symfony and
+// Laravel then take it whole as the method. Two X-HTTP-Method-Override
+// lines (GET, then PUT) route a POST to the PUT-only route unseen.
+func TestAttackR4MethodOverrideSecondLine(t *testing.T) {
+	a := newApp(t, func(r *http.Request, b []byte) []string {
+		vs := r.Header.Values("X-Http-Method-Override")
+		if r.Method != "POST" || len(vs) == 0 || vs[len(vs)-1] != "PUT" || !strings.HasPrefix(r.URL.Path, "/accounts/") {
+			return nil
+		}
+		return anyTypeJSONApp(r, b)
+	})
+	sc := startApp(t, a, putOnly)
+	req, err := http.NewRequest("POST", sc.URL+"/accounts/1", strings.NewReader(`{"contact":{"value":"`+hidden+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Add("X-HTTP-Method-Override", "GET")
+	req.Header.Add("X-HTTP-Method-Override", "PUT")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Logf("-> %d", resp.StatusCode)
+	a.mustNotHold(t, hidden)
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
