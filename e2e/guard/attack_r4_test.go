@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
@@ -257,6 +258,62 @@ func TestAttackR4MethodOverrideSecondLine(t *testing.T) {
 	_ = resp.Body.Close()
 	t.Logf("-> %d", resp.StatusCode)
 	a.mustNotHold(t, hidden)
+}
+
+// javaEqualsIgnoreCase is Java's String.equalsIgnoreCase: two chars are
+// equal when equal, or equal upper-cased, or equal lower-cased after
+// upper-casing. It equates the dotless 'ı' and the dotted 'İ' with 'i',
+// which Unicode simple case folding (Go's encoding/json) does not.
+func javaEqualsIgnoreCase(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	for i := range ra {
+		x, y := ra[i], rb[i]
+		if x == y {
+			continue
+		}
+		ux, uy := unicode.ToUpper(x), unicode.ToUpper(y)
+		if ux != uy && unicode.ToLower(ux) != unicode.ToLower(uy) {
+			return false
+		}
+	}
+	return true
+}
+
+// equalsIgnoreCaseApp binds top-level members to its fields by Java's
+// equalsIgnoreCase, as JSON-B (Yasson) does under
+// PropertyNamingStrategy.CASE_INSENSITIVE (Jackson's case-insensitive
+// properties match the same names on a JVM whose default locale is tr or
+// az, where "EMAİL".toLowerCase() is "email").
+func equalsIgnoreCaseApp(_ *http.Request, body []byte) []string {
+	var v map[string]any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	for k, e := range v {
+		for _, field := range []string{"email", "phone", "mobile"} {
+			if s, ok := e.(string); ok && javaEqualsIgnoreCase(k, field) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Member names are matched under Unicode simple case folding: "emaıl"
+// (dotless i) and "EMAİL" (dotted capital I) are not "email" to the guard,
+// and pass unsealed to an application binding them by equalsIgnoreCase.
+func TestAttackR4TurkishIMemberNames(t *testing.T) {
+	a := newApp(t, equalsIgnoreCaseApp)
+	sc := startApp(t, a, "")
+	for _, doc := range []string{`{"emaıl":"` + alice + `"}`, `{"EMAİL":"` + alice + `"}`, `{"mobİle":"` + phone + `"}`} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", JSON: doc})
+		t.Logf("%s -> %d %s", doc, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice, phone)
 }
 
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
