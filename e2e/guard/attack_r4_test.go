@@ -316,6 +316,45 @@ func TestAttackR4TurkishIMemberNames(t *testing.T) {
 	a.mustNotHold(t, alice, phone)
 }
 
+// lastContentTypeForm reads the body as a form when the last Content-Type
+// line says so, as WSGI servers such as gunicorn build CONTENT_TYPE (each
+// line overwrites the one before).
+func lastContentTypeForm(r *http.Request, body []byte) []string {
+	cts := r.Header.Values("Content-Type")
+	if len(cts) == 0 || cts[len(cts)-1] != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	vals, _ := url.ParseQuery(string(body))
+	var out []string
+	for k, vs := range vals {
+		out = append(append(out, k), vs...)
+	}
+	return out
+}
+
+// Two Content-Type lines are refused, unless the first is empty: the body
+// is then "other", sniffed, and a form (not JSON) passes unread to an
+// application that takes the last line.
+func TestAttackR4EmptyFirstContentType(t *testing.T) {
+	a := newApp(t, lastContentTypeForm)
+	sc := startApp(t, a, "")
+	req, err := http.NewRequest("POST", sc.URL+"/signup", strings.NewReader("name=mallory&email="+url.QueryEscape(alice)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header["Content-Type"] = []string{"", "application/x-www-form-urlencoded"}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Logf("-> %d", resp.StatusCode)
+	for _, rc := range a.received() {
+		t.Logf("app got Content-Type %q", rc.Header.Values("Content-Type"))
+	}
+	a.mustNotHold(t, alice)
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
