@@ -355,6 +355,51 @@ func TestAttackR4EmptyFirstContentType(t *testing.T) {
 	a.mustNotHold(t, alice)
 }
 
+// encodedWordNames reads multipart field names as Commons FileUpload's
+// ParameterParser does (Tomcat's copy serves Spring's multipart
+// resolver): each Content-Disposition parameter value is passed through
+// MimeUtility.decodeText, so an RFC 2047 encoded word is decoded.
+func encodedWordNames(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	dec := new(mime.WordDecoder)
+	var out []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(p)
+		name, err := dec.DecodeHeader(p.FormName())
+		if err == nil {
+			out = append(out, name+"="+string(b))
+		}
+	}
+}
+
+// A part named by an RFC 2047 encoded word ("=?UTF-8?B?ZW1haWw=?=" is
+// "email") is no member to fieldseal, which compares the name as written,
+// and is copied unsealed; Commons FileUpload decodes it to "email".
+func TestAttackR4MultipartEncodedWordName(t *testing.T) {
+	a := newApp(t, encodedWordNames)
+	sc := startApp(t, a, "")
+	for _, name := range []string{"=?UTF-8?B?ZW1haWw=?=", "=?UTF-8?Q?email?=", "=?ISO-8859-1?Q?e=6Dail?="} {
+		body := "--B\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + alice + "\r\n--B--\r\n"
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", name, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		for _, s := range rc.Strings {
+			if s == "email="+alice {
+				t.Errorf("app read parameter %q from %q", s, rc.Body)
+			}
+		}
+	}
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
