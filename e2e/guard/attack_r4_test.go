@@ -400,6 +400,43 @@ func TestAttackR4MultipartEncodedWordName(t *testing.T) {
 	}
 }
 
+// phpPost reads an urlencoded body as PHP fills $_POST at the top level
+// (php_register_variable_ex): leading spaces of a name are dropped, then
+// ' ' and '.' become '_'.
+func phpPost(_ *http.Request, body []byte) []string {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for k, vs := range vals {
+		k = strings.NewReplacer(" ", "_", ".", "_").Replace(strings.TrimLeft(k, " "))
+		for _, v := range vs {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// A form field " email" is $_POST["email"] to PHP, which drops leading
+// spaces; the guard's PHP reading turns the space into '_' ("_email") and
+// never finds the member.
+func TestAttackR4FormLeadingSpaceName(t *testing.T) {
+	a := newApp(t, phpPost)
+	sc := startApp(t, a, "")
+	for _, body := range []string{"+email=" + url.QueryEscape(alice), "%20%20email=" + url.QueryEscape(alice)} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", body, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		for _, s := range rc.Strings {
+			if s == "email="+alice {
+				t.Errorf("app read $_POST %q from %q", s, rc.Body)
+			}
+		}
+	}
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
