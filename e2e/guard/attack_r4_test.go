@@ -437,6 +437,52 @@ func TestAttackR4FormLeadingSpaceName(t *testing.T) {
 	}
 }
 
+// encodedWordBoundary reads a multipart body as Commons FileUpload finds
+// its boundary (FileUploadBase.getBoundary, through ParameterParser and so
+// MimeUtility.decodeText): an RFC 2047 encoded word is decoded first.
+func encodedWordBoundary(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	boundary, err := new(mime.WordDecoder).DecodeHeader(params["boundary"])
+	if err != nil {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	var out []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(p)
+		out = append(out, p.FormName()+"="+string(b))
+	}
+}
+
+// A boundary written as an encoded word ("=?UTF-8?Q?X?=") is that literal
+// string to Go's multipart reader and "X" to Commons FileUpload: parts
+// delimited by "--X" sit inside a part the guard copies as content, and
+// Commons reads them as fields.
+func TestAttackR4MultipartEncodedWordBoundary(t *testing.T) {
+	a := newApp(t, encodedWordBoundary)
+	sc := startApp(t, a, "")
+	const b = "=?UTF-8?Q?X?="
+	body := "--" + b + "\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n" +
+		"--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--X--\r\n" +
+		"--" + b + "--\r\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": `multipart/form-data; boundary="` + b + `"`}, Body: []byte(body)})
+	t.Logf("-> %d %s", r.Status, r.Body)
+	for _, rc := range a.received() {
+		for _, s := range rc.Strings {
+			if s == "email="+alice {
+				t.Errorf("app read field %q from %q", s, rc.Body)
+			}
+		}
+	}
+}
+
 // jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
 // RS (0x1E) and holds one JSON text.
 func jsonSeqApp(r *http.Request, body []byte) []string {
