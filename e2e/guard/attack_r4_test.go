@@ -401,8 +401,8 @@ func TestAttackR4MultipartEncodedWordName(t *testing.T) {
 }
 
 // phpPost reads an urlencoded body as PHP fills $_POST at the top level
-// (php_register_variable_ex): leading spaces of a name are dropped, then
-// ' ' and '.' become '_'.
+// (php_register_variable_ex): the name is a C string (cut at a NUL byte),
+// leading spaces are dropped, then ' ' and '.' become '_'.
 func phpPost(_ *http.Request, body []byte) []string {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -410,6 +410,7 @@ func phpPost(_ *http.Request, body []byte) []string {
 	}
 	var out []string
 	for k, vs := range vals {
+		k, _, _ = strings.Cut(k, "\x00")
 		k = strings.NewReplacer(" ", "_", ".", "_").Replace(strings.TrimLeft(k, " "))
 		for _, v := range vs {
 			out = append(out, k+"="+v)
@@ -418,13 +419,14 @@ func phpPost(_ *http.Request, body []byte) []string {
 	return out
 }
 
-// A form field " email" is $_POST["email"] to PHP, which drops leading
-// spaces; the guard's PHP reading turns the space into '_' ("_email") and
-// never finds the member.
-func TestAttackR4FormLeadingSpaceName(t *testing.T) {
+// A form field " email" or "email\x00x" is $_POST["email"] to PHP, which
+// drops leading spaces and ends a name at NUL; the guard's PHP reading
+// turns the space into '_' ("_email"), keeps the NUL, and never finds the
+// member.
+func TestAttackR4FormPHPNameReadings(t *testing.T) {
 	a := newApp(t, phpPost)
 	sc := startApp(t, a, "")
-	for _, body := range []string{"+email=" + url.QueryEscape(alice), "%20%20email=" + url.QueryEscape(alice)} {
+	for _, body := range []string{"+email=" + url.QueryEscape(alice), "%20%20email=" + url.QueryEscape(alice), "email%00x=" + url.QueryEscape(alice)} {
 		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
 		t.Logf("%s -> %d %s", body, r.Status, r.Body)
 	}
