@@ -31,7 +31,7 @@ const (
 	bodyNone      bodyKind = iota // no body
 	bodyJSON                      // declared JSON (application/json, +json)
 	bodyForm                      // application/x-www-form-urlencoded
-	bodyMultipart                 // multipart/form-data
+	bodyMultipart                 // multipart/* (form-data, mixed, related, ...)
 	bodyOther                     // anything else: sniffed for JSON
 )
 
@@ -56,11 +56,13 @@ func requestBody(r *http.Request) (bodyKind, error) {
 		return bodyNone, nil
 	}
 	cts := r.Header[hdrContentType]
+	if len(cts) > 1 {
+		// Servers disagree on which line counts (gunicorn keeps the last),
+		// also when one of them is empty.
+		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(cts), ErrUnsupportedMediaType)
+	}
 	if len(cts) == 0 || cts[0] == "" {
 		return bodyOther, nil
-	}
-	if len(cts) > 1 {
-		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(cts), ErrUnsupportedMediaType)
 	}
 	ct := cts[0]
 	mt, params, err := parseMediaType(ct)
@@ -75,7 +77,9 @@ func requestBody(r *http.Request) (bodyKind, error) {
 			return 0, fmt.Errorf("request body is JSON in charset %q; send UTF-8 (RFC 8259): %w", cs, ErrUnsupportedMediaType)
 		}
 		return bodyJSON, nil
-	case mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data":
+	case mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/"):
+		// Any multipart type: Commons FileUpload and Spring read form-data
+		// parts out of multipart/mixed or related as fields too.
 		// Servlet containers decode a form in its declared charset: a
 		// member name in UTF-16 is one fieldseal would not see.
 		if cs, ok := params["charset"]; ok && !asciiCompatible(cs) {
@@ -172,11 +176,13 @@ func sniffHead(br *bufio.Reader, limit int64, h *held) (head, space []byte, err 
 // sniffSpace reports whether a sniff skips r before deciding whether a body
 // starts like JSON: JSON's own white space (RFC 8259 section 2) and every
 // other character a lenient parser skips there (Json.NET and JSON5 take any
-// Unicode white space, U+FEFF included, and form feed and vertical tab).
-// Skipping more than JSON allows is the fail-closed side: a body it makes
-// look like JSON is then parsed strictly and refused when it is not JSON.
+// Unicode white space, U+FEFF included, and form feed and vertical tab),
+// and the record separator (U+001E) that starts each record of a JSON text
+// sequence (application/json-seq, RFC 7464). Skipping more than JSON
+// allows is the fail-closed side: a body it makes look like JSON is then
+// parsed strictly and refused when it is not JSON.
 func sniffSpace(r rune) bool {
-	return unicode.IsSpace(r) || r == '\uFEFF'
+	return unicode.IsSpace(r) || r == '\uFEFF' || r == 0x1E
 }
 
 // replay reads space, then br: the body sniffHead read from.
