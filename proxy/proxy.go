@@ -478,7 +478,7 @@ func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	paths := rs.route.Request.HasPaths()
 	switch kind {
 	case bodyJSON:
-		return p.sealRequest(w, r, rs, t, false)
+		return p.sealRequest(w, r, rs, t, false, nil)
 	case bodyForm, bodyMultipart:
 		if paths {
 			// The route's paths name JSON values; a form cannot carry them
@@ -486,11 +486,14 @@ func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t
 			return contentTypeError(r.Header.Get("Content-Type"))
 		}
 		if kind == bodyForm {
-			return p.sealForm(w, r, rs, t)
+			// Sniffed like any body not declared JSON: handlers that decode
+			// JSON whatever the type (Go's, express.json({type: '*/*'}))
+			// read a JSON body sent as a form.
+			return p.sealRequest(w, r, rs, t, true, func() error { return p.sealForm(w, r, rs, t) })
 		}
 		return p.sealMultipart(r, rs, t)
 	default: // bodyOther
-		return p.sealRequest(w, r, rs, t, true)
+		return p.sealRequest(w, r, rs, t, true, nil)
 	}
 }
 
@@ -506,9 +509,9 @@ var bodyDigestHeaders = []string{"Content-Md5", "Digest", "Content-Digest", "Rep
 // applications that parse JSON whatever the Content-Type says (Go's
 // encoding/json handlers, body parsers set to accept any type) would still
 // read it, so a body that starts like JSON is sealed as JSON, one in UTF-16
-// or UTF-32 is refused, and anything else is forwarded as it came (a
-// compressed body of another type is not looked into).
-func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool) error {
+// or UTF-32 is refused, and anything else goes to notJSON (nil: forwarded
+// as it came).
+func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, sniff bool, notJSON func() error) error {
 	if r.ContentLength > p.maxBody && !sniff {
 		return fmt.Errorf("read request body of %d bytes (limits.max_body_bytes: %d): %w", r.ContentLength, p.maxBody, ErrBodyTooLarge)
 	}
@@ -544,6 +547,8 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 			// The route's paths name JSON values: a body that is not JSON
 			// cannot be checked for them.
 			return contentTypeError(r.Header.Get("Content-Type"))
+		case !looks && notJSON != nil:
+			return notJSON()
 		case !looks:
 			return nil
 		}
