@@ -15,11 +15,13 @@ type memberSet struct {
 	// index maps each name (lowered when fold and ASCII) to its position.
 	// Under folding an all-ASCII key is lowered into a stack buffer and
 	// looked up here; any other key, and any key at all when some name is
-	// not ASCII, is also compared with strings.EqualFold, because non-ASCII
-	// runes fold onto ASCII ones (U+212A KELVIN SIGN onto 'k', U+017F LATIN
-	// SMALL LETTER LONG S onto 's').
+	// not ASCII, is folded (foldKey) and compared with the folded names,
+	// because non-ASCII runes fold onto ASCII ones (U+212A KELVIN SIGN onto
+	// 'k', U+017F LATIN SMALL LETTER LONG S onto 's', U+0131 DOTLESS I onto
+	// 'i'). foldKey is the one rule for member names and wildcard paths.
 	index    map[string]int
-	nonASCII bool // some name is not all ASCII
+	folded   []string // foldKey of each name, when fold
+	nonASCII bool     // some name is not all ASCII
 }
 
 // maxASCIIKey is the longest key lowered on the stack; longer keys take the
@@ -44,6 +46,9 @@ func newMemberSet(names []string, fold bool) (memberSet, error) {
 		}
 		m.index[k] = len(m.names)
 		m.names = append(m.names, n)
+		if fold {
+			m.folded = append(m.folded, foldKey(n))
+		}
 		m.nonASCII = m.nonASCII || !isASCII(n)
 	}
 	if len(errs) > 0 {
@@ -82,8 +87,9 @@ func (m *memberSet) lookup(key string) int {
 			return -1
 		}
 	}
-	for i, n := range m.names {
-		if strings.EqualFold(n, key) {
+	fk := foldKey(key)
+	for i, n := range m.folded {
+		if n == fk {
 			return i
 		}
 	}

@@ -708,7 +708,15 @@ func foldKey(s string) string {
 // ASCII upper-case letter is given as its lower case, so that ASCII keys
 // without upper case are their own fold. 'K', 'k' and U+212A KELVIN SIGN
 // all give 'k'; 'S', 's' and U+017F LATIN SMALL LETTER LONG S all give 's'.
+// U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE and U+0131 LATIN SMALL
+// LETTER DOTLESS I give 'i': they fold onto nothing under Unicode simple
+// folding, yet Java's String.equalsIgnoreCase (which compares each char's
+// upper case, then its lower case) equates "emaıl" and "EMAİL" with
+// "email", and Jackson's case-insensitive properties are read that way.
 func foldRune(r rune) rune {
+	if r == '\u0130' || r == '\u0131' {
+		return 'i'
+	}
 	least := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		least = min(least, f)
