@@ -29,8 +29,11 @@ var ErrInvalidForm = errors.New("form body is not valid")
 //   - the name itself;
 //   - its parts, nested as "contact[email][]" (Express's qs, Rails, PHP)
 //     or "contact.email" (Spring's data binder, qs with allowDots);
-//   - PHP's top-level reading, which turns '.', ' ' and a '[' that opens
-//     no bracket into '_' ("e.mail" is $_POST["e_mail"]);
+//   - PHP's top-level reading (php_register_variable_ex), which ends the
+//     name at a NUL byte, drops its leading spaces, then turns '.', ' '
+//     and a '[' that opens no bracket into '_' ("e.mail" is
+//     $_POST["e_mail"], " email" and "email\x00x" are $_POST["email"]),
+//     read nested as above;
 //   - the name without Spring's field markers, '!' (a default value) and
 //     '_' (a field that was present).
 func formNames(name string, yield func(string) bool) {
@@ -42,21 +45,36 @@ func formNames(name string, yield func(string) bool) {
 			return
 		}
 	}
+	if php := phpName(name); php != name && php != "" {
+		// The PHP reading is itself read nested ("  a[email]" is
+		// $_POST["a"]["email"]); phpName(php) == php ends the recursion.
+		more := true
+		formNames(php, func(n string) bool { more = yield(n); return more })
+		if !more {
+			return
+		}
+	}
+	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
+		formNames(trimmed, yield)
+	}
+}
+
+// phpName is the name PHP registers a form field under at the top level
+// (main/php_variables.c, php_register_variable_ex): the name is a C string,
+// so it ends at a NUL byte; leading spaces are skipped; '.' and ' ' become
+// '_', and so does a '[' that opens no bracket.
+func phpName(name string) string {
+	name, _, _ = strings.Cut(name, "\x00")
 	php := strings.Map(func(r rune) rune {
 		if r == '.' || r == ' ' {
 			return '_'
 		}
 		return r
-	}, name)
+	}, strings.TrimLeft(name, " "))
 	if i := strings.IndexByte(php, '['); i >= 0 && strings.IndexByte(php[i:], ']') < 0 {
 		php = php[:i] + "_" + php[i+1:]
 	}
-	if php != name && !yield(php) {
-		return
-	}
-	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
-		formNames(trimmed, yield)
-	}
+	return php
 }
 
 // FormMember returns the index of the plan member that the form field name

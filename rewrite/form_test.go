@@ -102,3 +102,21 @@ func TestApplyMultipart(t *testing.T) {
 		t.Errorf("a file named like a member: %v", err)
 	}
 }
+
+// FormMember finds a member under every reading of a form field name that
+// a framework binds to it, PHP's included.
+func TestFormMemberReadings(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"email", "contact[email]", "contact.email", "!email", "_email",
+		" email", "   email", "email\x00x", "  email\x00[x]", "  a[email]", " _email", "\x00", // PHP: leading spaces, NUL
+	} {
+		want := name != "\x00"
+		if got := p.FormMember(name) >= 0; got != want {
+			t.Errorf("FormMember(%q) found %v, want %v", name, got, want)
+		}
+	}
+}
