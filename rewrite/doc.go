@@ -51,5 +51,7 @@
 // MaxDepth, so recursion never goes deeper than that.
 // ApplyForm and ApplyMultipart replace class members in form bodies
 // (application/x-www-form-urlencoded, multipart/form-data), reading nested
-// field names (contact[email]) as frameworks do.
+// field names (contact[email]), PHP's names (" email", "email\x00x") and
+// RFC 2047 encoded part names as frameworks do; a non-file part whose
+// Content-Type is JSON is rewritten as a document.
 package rewrite

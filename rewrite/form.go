@@ -29,8 +29,11 @@ var ErrInvalidForm = errors.New("form body is not valid")
 //   - the name itself;
 //   - its parts, nested as "contact[email][]" (Express's qs, Rails, PHP)
 //     or "contact.email" (Spring's data binder, qs with allowDots);
-//   - PHP's top-level reading, which turns '.', ' ' and a '[' that opens
-//     no bracket into '_' ("e.mail" is $_POST["e_mail"]);
+//   - PHP's top-level reading (php_register_variable_ex), which ends the
+//     name at a NUL byte, drops its leading spaces, then turns '.', ' '
+//     and a '[' that opens no bracket into '_' ("e.mail" is
+//     $_POST["e_mail"], " email" and "email\x00x" are $_POST["email"]),
+//     read nested as above;
 //   - the name without Spring's field markers, '!' (a default value) and
 //     '_' (a field that was present).
 func formNames(name string, yield func(string) bool) {
@@ -42,21 +45,36 @@ func formNames(name string, yield func(string) bool) {
 			return
 		}
 	}
+	if php := phpName(name); php != name && php != "" {
+		// The PHP reading is itself read nested ("  a[email]" is
+		// $_POST["a"]["email"]); phpName(php) == php ends the recursion.
+		more := true
+		formNames(php, func(n string) bool { more = yield(n); return more })
+		if !more {
+			return
+		}
+	}
+	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
+		formNames(trimmed, yield)
+	}
+}
+
+// phpName is the name PHP registers a form field under at the top level
+// (main/php_variables.c, php_register_variable_ex): the name is a C string,
+// so it ends at a NUL byte; leading spaces are skipped; '.' and ' ' become
+// '_', and so does a '[' that opens no bracket.
+func phpName(name string) string {
+	name, _, _ = strings.Cut(name, "\x00")
 	php := strings.Map(func(r rune) rune {
 		if r == '.' || r == ' ' {
 			return '_'
 		}
 		return r
-	}, name)
+	}, strings.TrimLeft(name, " "))
 	if i := strings.IndexByte(php, '['); i >= 0 && strings.IndexByte(php[i:], ']') < 0 {
 		php = php[:i] + "_" + php[i+1:]
 	}
-	if php != name && !yield(php) {
-		return
-	}
-	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
-		formNames(trimmed, yield)
-	}
+	return php
 }
 
 // FormMember returns the index of the plan member that the form field name
@@ -142,12 +160,24 @@ func (p *Plan) ApplyForm(dst, body []byte, fn func(out []byte, i int, raw []byte
 // ApplyMultipart copies a multipart/form-data body with the given boundary
 // from r to w, replacing the content of every non-file part whose field name
 // stands for a member of the plan with the content of the JSON string fn
-// returns for it (see ApplyForm); other parts, files included, are copied
-// as they are. A part carrying quoted-printable or base64 content is decoded
+// returns for it (see ApplyForm). A non-file part under another name whose
+// Content-Type is JSON (see isJSONPart) is a document to the frameworks that
+// bind parts (Spring's @RequestPart, Jersey's @FormDataParam): its content
+// is rewritten as Apply rewrites a document, with the same fn, and content
+// that is not JSON is refused. Other parts, files included, are copied as
+// they are. A part carrying quoted-printable or base64 content is decoded
 // before sealing (its Content-Transfer-Encoding header is dropped with it). A
-// file part named like a member is ErrFormFile. maxValue bounds a value read
-// into memory.
+// file part named like a member is ErrFormFile. maxValue bounds a value or
+// a JSON part read into memory.
+//
+// A field name is also read as Apache Commons FileUpload reads it, with its
+// RFC 2047 encoded words decoded ("=?UTF-8?B?ZW1haWw=?=" is "email"); see
+// partName. A boundary holding "=?" is ErrInvalidForm: Commons decodes
+// encoded words in the boundary too, and then splits the body elsewhere.
 func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
+	if strings.Contains(boundary, "=?") {
+		return fmt.Errorf("%w: the multipart boundary holds an RFC 2047 encoded word", ErrInvalidForm)
+	}
 	mr := multipart.NewReader(r, boundary)
 	mw := multipart.NewWriter(w)
 	if err := mw.SetBoundary(boundary); err != nil {
@@ -162,7 +192,7 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidForm, err)
 		}
-		name, err := partName(part)
+		name, decoded, err := partName(part)
 		if err != nil {
 			return err
 		}
@@ -170,7 +200,22 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if name != "" {
 			i = p.FormMember(name)
 		}
+		if i < 0 && decoded != name {
+			i = p.FormMember(decoded)
+		}
 		header := textproto.MIMEHeader(part.Header)
+		if i < 0 && part.FileName() == "" {
+			jsonPart, err := isJSONPart(header)
+			if err != nil {
+				return fmt.Errorf("part %q: %w", name, err)
+			}
+			if jsonPart {
+				if err := p.applyJSONPart(mw, part, header, name, boundary, maxValue, fn); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if i < 0 {
 			out, err := mw.CreatePart(header)
 			if err != nil {
@@ -202,22 +247,9 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if part.FileName() != "" {
 			return fmt.Errorf("part %q: %w", name, ErrFormFile)
 		}
-		var content io.Reader = part
-		switch strings.ToLower(header.Get("Content-Transfer-Encoding")) {
-		case "", "7bit", "8bit", "binary":
-		case "quoted-printable":
-			content = quotedprintable.NewReader(part)
-		case "base64":
-			content = base64.NewDecoder(base64.StdEncoding, part)
-		default:
-			return fmt.Errorf("%w: part %q has transfer encoding %q", ErrInvalidForm, name, header.Get("Content-Transfer-Encoding"))
-		}
-		v, err := io.ReadAll(io.LimitReader(content, maxValue+1))
+		v, err := readPart(part, header, name, maxValue)
 		if err != nil {
-			return fmt.Errorf("%w: part %q: %w", ErrInvalidForm, name, err)
-		}
-		if int64(len(v)) > maxValue {
-			return fmt.Errorf("%w: part %q is longer than %d bytes", ErrInvalidForm, name, maxValue)
+			return err
 		}
 		scratch = AppendString(scratch[:0], v)
 		if sealed, err = fn(sealed[:0], len(p.paths)+i, scratch); err != nil {
@@ -240,19 +272,129 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 	}
 }
 
+// readPart reads the whole content of a part, decoded from its
+// Content-Transfer-Encoding; content longer than maxValue bytes, an
+// unknown transfer encoding or content that does not decode is
+// ErrInvalidForm.
+func readPart(part *multipart.Part, header textproto.MIMEHeader, name string, maxValue int64) ([]byte, error) {
+	var content io.Reader = part
+	switch strings.ToLower(header.Get("Content-Transfer-Encoding")) {
+	case "", "7bit", "8bit", "binary":
+	case "quoted-printable":
+		content = quotedprintable.NewReader(part)
+	case "base64":
+		content = base64.NewDecoder(base64.StdEncoding, part)
+	default:
+		return nil, fmt.Errorf("%w: part %q has transfer encoding %q", ErrInvalidForm, name, header.Get("Content-Transfer-Encoding"))
+	}
+	v, err := io.ReadAll(io.LimitReader(content, maxValue+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: part %q: %w", ErrInvalidForm, name, err)
+	}
+	if int64(len(v)) > maxValue {
+		return nil, fmt.Errorf("%w: part %q is longer than %d bytes", ErrInvalidForm, name, maxValue)
+	}
+	return v, nil
+}
+
+// isJSONPart reports whether a part's Content-Type makes it a JSON
+// document to some framework that binds parts: a "json" subtype or a
+// "+json" suffix (RFC 6839), as Spring's Jackson converter and Jersey's
+// read them, and the "x-json", "javascript" and "x-javascript" subtypes
+// Jersey's Jackson provider also takes. Every Content-Type line of the
+// part counts. A JSON part that declares a charset other than UTF-8 (or
+// US-ASCII) is ErrInvalidForm: the application would decode bytes that
+// fieldseal read as UTF-8.
+func isJSONPart(header textproto.MIMEHeader) (bool, error) {
+	json := false
+	for _, ct := range header.Values("Content-Type") {
+		mt, rest, _ := strings.Cut(ct, ";")
+		_, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mt)), "/")
+		switch {
+		case sub == "json", strings.HasSuffix(sub, "+json"), sub == "x-json", sub == "javascript", sub == "x-javascript":
+		default:
+			continue
+		}
+		json = true
+		if strings.TrimSpace(rest) == "" {
+			continue
+		}
+		_, params, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return true, fmt.Errorf("%w: JSON part Content-Type does not parse: %w", ErrInvalidForm, err)
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") && !strings.EqualFold(cs, "us-ascii") {
+			return true, fmt.Errorf("%w: JSON part has charset %.20q", ErrInvalidForm, cs)
+		}
+	}
+	return json, nil
+}
+
+// applyJSONPart writes a JSON part to mw with its content rewritten by
+// Apply with fn; content that is not JSON is ErrInvalidForm.
+func (p *Plan) applyJSONPart(mw *multipart.Writer, part *multipart.Part, header textproto.MIMEHeader, name, boundary string, maxValue int64, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
+	v, err := readPart(part, header, name, maxValue)
+	if err != nil {
+		return err
+	}
+	doc, err := p.Apply(nil, v, fn)
+	if errors.Is(err, ErrInvalidJSON) {
+		return fmt.Errorf("%w: JSON part %q: %w", ErrInvalidForm, name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("rewrite JSON part %q: %w", name, err)
+	}
+	header = cloneHeader(header)
+	header.Del("Content-Transfer-Encoding")
+	header.Del("Content-Length")
+	out, err := mw.CreatePart(header)
+	if err == nil {
+		_, err = (&delimGuard{w: out, delim: []byte("\n--" + boundary)}).Write(doc)
+	}
+	if err != nil {
+		return fmt.Errorf("write JSON part %q: %w", name, err)
+	}
+	return nil
+}
+
+// linearWhitespace separates the words of a header value that Commons
+// FileUpload's MimeUtility.decodeText decodes one by one.
+const linearWhitespace = " \t\r\n"
+
 // partName returns the form field name of a part ("" when it has no
-// Content-Disposition). A disposition that does not parse is
-// ErrInvalidForm: another parser may still read a name from it.
-func partName(p *multipart.Part) (string, error) {
+// Content-Disposition) and the name with its RFC 2047 encoded words
+// decoded, as Apache Commons FileUpload (and Tomcat's copy of it) reads it
+// through MimeUtility.decodeText; decoded is name when it holds none. A
+// disposition that does not parse is ErrInvalidForm: another parser may
+// still read a name from it. So is a word of the name that holds "=?"
+// without being one whole encoded word that decodes (an unknown charset,
+// bad base64, text after "?="): Commons reads such words its own way.
+func partName(p *multipart.Part) (name, decoded string, err error) {
 	cd := p.Header.Get("Content-Disposition")
 	if cd == "" {
-		return "", nil
+		return "", "", nil
 	}
 	_, params, err := mime.ParseMediaType(cd)
 	if err != nil {
-		return "", fmt.Errorf("%w: part with Content-Disposition %.40q: %w", ErrInvalidForm, cd, err)
+		return "", "", fmt.Errorf("%w: part with Content-Disposition %.40q: %w", ErrInvalidForm, cd, err)
 	}
-	return params["name"], nil
+	name = params["name"]
+	if !strings.Contains(name, "=?") {
+		return name, name, nil
+	}
+	var d mime.WordDecoder
+	for _, word := range strings.FieldsFunc(name, func(r rune) bool { return strings.ContainsRune(linearWhitespace, r) }) {
+		if !strings.Contains(word, "=?") {
+			continue
+		}
+		if _, err := d.Decode(word); err != nil {
+			return "", "", fmt.Errorf("%w: a part name holds an encoded word that does not decode: %w", ErrInvalidForm, err)
+		}
+	}
+	if decoded, err = d.DecodeHeader(name); err != nil {
+		return "", "", fmt.Errorf("%w: a part name holds an encoded word that does not decode: %w", ErrInvalidForm, err)
+	}
+	return name, decoded, nil
 }
 
 // delimGuard copies a part's content, refusing a line that starts with the

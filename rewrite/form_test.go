@@ -102,3 +102,151 @@ func TestApplyMultipart(t *testing.T) {
 		t.Errorf("a file named like a member: %v", err)
 	}
 }
+
+// FormMember finds a member under every reading of a form field name that
+// a framework binds to it, PHP's included.
+func TestFormMemberReadings(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"email", "contact[email]", "contact.email", "!email", "_email",
+		" email", "   email", "email\x00x", "  email\x00[x]", "  a[email]", " _email", "\x00", // PHP: leading spaces, NUL
+	} {
+		want := name != "\x00"
+		if got := p.FormMember(name) >= 0; got != want {
+			t.Errorf("FormMember(%q) found %v, want %v", name, got, want)
+		}
+	}
+}
+
+// multipartBody writes one part with the given headers and content.
+func multipartBody(boundary, headers, content string) string {
+	return "--" + boundary + "\r\n" + headers + "\r\n\r\n" + content + "\r\n--" + boundary + "--\r\n"
+}
+
+// readParts returns the content of every part of a multipart body by its
+// raw name.
+func readParts(t *testing.T, body []byte, boundary string) map[string]string {
+	t.Helper()
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	got := map[string]string{}
+	for {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(part)
+		got[part.FormName()] = string(b)
+	}
+}
+
+// A part name is also read with its RFC 2047 encoded words decoded, as
+// Commons FileUpload reads it; a word that does not decode is refused.
+func TestApplyMultipartEncodedWordNames(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"=?UTF-8?B?ZW1haWw=?=", "=?UTF-8?Q?email?=", "=?ISO-8859-1?Q?e=6Dail?=", "=?utf-8?q?em?= =?utf-8?q?ail?="} {
+		var out bytes.Buffer
+		if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, sealForm); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := readParts(t, out.Bytes(), "B")[name]; got != "S0:a@x.com" {
+			t.Errorf("%s: part holds %q, want it sealed", name, got)
+		}
+	}
+	for _, name := range []string{"=?UTF-8?B?!!!?=", "=?KOI8-R?Q?email?=", "=?UTF-8?Q?email?=x", "x=?UTF-8?Q?email?=", "contact[=?UTF-8?Q?email?=]", "=?UTF-8?Q?em"} {
+		err := p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, sealForm)
+		if !errors.Is(err, ErrInvalidForm) {
+			t.Errorf("%s: %v, want ErrInvalidForm", name, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="=?UTF-8?Q?note?="`, "hi")), "B", 1<<10, sealForm); err != nil {
+		t.Fatal(err)
+	}
+	if got := readParts(t, out.Bytes(), "B")["=?UTF-8?Q?note?="]; got != "hi" {
+		t.Errorf("an encoded name of no member: %q", got)
+	}
+}
+
+// A boundary that holds an encoded word is another boundary to Commons
+// FileUpload: refused.
+func TestApplyMultipartEncodedWordBoundary(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const b = "=?UTF-8?Q?X?="
+	err = p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody(b, `Content-Disposition: form-data; name="note"`, "hi")), b, 1<<10, sealForm)
+	if !errors.Is(err, ErrInvalidForm) {
+		t.Errorf("got %v, want ErrInvalidForm", err)
+	}
+}
+
+// A non-file JSON part under a name no class lists is a document to the
+// frameworks that bind parts: its members are sealed; content that is not
+// JSON, or JSON in another charset, is refused.
+func TestApplyMultipartJSONPart(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email", "phone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := `{"name":"m","email":"a@x.com","contact":{"phone":"1"}}`
+	want := `{"name":"m","email":"S0:a@x.com","contact":{"phone":"S1:1"}}`
+	for _, h := range []string{
+		"Content-Type: application/json",
+		"Content-Type: application/vnd.api+json; charset=UTF-8",
+		"Content-Type: TEXT/JSON",
+		"Content-Type: text/plain\r\nContent-Type: application/json",
+	} {
+		var out bytes.Buffer
+		body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\n"+h, doc)
+		if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+			t.Errorf("%q: %v", h, err)
+			continue
+		}
+		if got := readParts(t, out.Bytes(), "B")["customer"]; got != want {
+			t.Errorf("%q: got  %s\nwant %s", h, got, want)
+		}
+	}
+	var out bytes.Buffer
+	body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json\r\nContent-Transfer-Encoding: base64", "eyJlbWFpbCI6ImFAeC5jb20ifQ==")
+	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+		t.Fatal(err)
+	}
+	if got := readParts(t, out.Bytes(), "B")["customer"]; got != `{"email":"S0:a@x.com"}` {
+		t.Errorf("base64 JSON part: %s", got)
+	}
+	for _, tt := range []struct{ headers, content string }{
+		{"Content-Type: application/json", `{"email":`},
+		{"Content-Type: application/json", "\xff\xfe{\x00}\x00"},
+		{"Content-Type: application/json; charset=utf-16", `{"email":"a@x.com"}`},
+		{"Content-Type: application/json; charset=\"", `{"email":"a@x.com"}`},
+	} {
+		body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\n"+tt.headers, tt.content)
+		if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, sealForm); !errors.Is(err, ErrInvalidForm) {
+			t.Errorf("%q %q: %v, want ErrInvalidForm", tt.headers, tt.content, err)
+		}
+	}
+	body = multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json", `{"email":"`+strings.Repeat("a", 2<<10)+`"}`)
+	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, sealForm); !errors.Is(err, ErrInvalidForm) {
+		t.Errorf("a JSON part over maxValue: %v", err)
+	}
+	// A JSON file is copied as it is, like any file.
+	out.Reset()
+	body = multipartBody("B", "Content-Disposition: form-data; name=\"upload\"; filename=\"c.json\"\r\nContent-Type: application/json", doc)
+	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+		t.Fatal(err)
+	}
+	if got := readParts(t, out.Bytes(), "B")["upload"]; got != doc {
+		t.Errorf("a JSON file part: %s", got)
+	}
+}
