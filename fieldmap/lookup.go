@@ -14,10 +14,10 @@ import (
 var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // maxPaths is the number of path readings that fit on the stack: the
-// decoded path and the path as sent, each with and without ";"
-// parameters, each of those as sent and cleaned. More never drop a
-// reading; they allocate.
-const maxPaths = 8
+// decoded path and the path as sent, each with backslashes read as
+// slashes, each of those with and without ";" parameters, each of those
+// as sent and cleaned. More never drop a reading; they allocate.
+const maxPaths = 16
 
 // Lookup returns the route protecting a request, or nil when no configured
 // route lists it (Unmatched then guards it). It is the one place that
@@ -33,7 +33,7 @@ const maxPaths = 8
 // reading is dropped, however many override values a request carries: a
 // value that names no configured method cannot match and is skipped, so
 // the readings are at most the map's methods. Lookup does not allocate
-// for a request with no override, a clean path with no ';', and a
+// for a request with no override, a clean path with no ';' or '\', and a
 // query with no escaped _method parameter.
 func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
 	var mbuf [8]string
@@ -180,6 +180,8 @@ func unhex(c byte) byte {
 //     differs: a store that keeps "%2F" inside one segment routes
 //     "/customers/a%2Fb" to the id "a/b", a router that decodes first sees
 //     three segments;
+//   - each with '\' (sent as is or as "%5C") read as '/', as IIS and
+//     ASP.NET do;
 //   - each with ";name=value" parameters removed from every segment, as
 //     servlet containers do (";jsessionid=...");
 //   - each with dot segments resolved and repeated slashes removed
@@ -202,6 +204,11 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	add(urlPath)
 	if escapedPath != "" {
 		add(escapedPath)
+	}
+	for _, p := range dst {
+		if strings.IndexByte(p, '\\') >= 0 || strings.Contains(p, "%5C") || strings.Contains(p, "%5c") {
+			add(backslashSlash.Replace(p))
+		}
 	}
 	for _, p := range dst {
 		if strings.IndexByte(p, ';') >= 0 {
@@ -232,3 +239,6 @@ func stripParams(p string) string {
 	}
 	return b.String()
 }
+
+// backslashSlash reads '\' and its escape "%5C" as '/'.
+var backslashSlash = strings.NewReplacer(`\`, "/", "%5C", "/", "%5c", "/")

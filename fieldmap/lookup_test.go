@@ -38,6 +38,8 @@ func TestLookup(t *testing.T) {
 		{"every line of an override header is read", "DELETE", "/customers/7", http.Header{"X-Http-Method-Override": {"OPTIONS", "PUT"}}, "", "customers-write"},
 		{"HEAD is read as GET", "HEAD", "/customers/7", nil, "", "customers-get"},
 		{"an overriding HEAD is read as GET", "DELETE", "/customers/7", http.Header{"X-Http-Method": {"head"}}, "", "customers-get"},
+		{"a backslash is a slash", "PUT", `/customers\7`, nil, "", "customers-write"},
+		{"backslashes and dot segments", "PUT", `\x\..\customers\7`, nil, "", "customers-write"},
 		{"servlet path parameters are removed", "POST", "/customers;jsessionid=ABC", nil, "", "customers-write"},
 		{"a path parameter on a middle segment is removed", "GET", "/customers;v=1/7", nil, "", "customers-get"},
 		{"an escaped slash keeps the id one segment", "PUT", "/customers/a/b", nil, "", ""},
@@ -85,5 +87,14 @@ func TestLookupReadsEveryOverrideValue(t *testing.T) {
 	h := http.Header{"X-Http-Method-Override": {junk, junk + "put"}, "X-Method-Override": {junk}}
 	if r := m.Lookup("DELETE", "/customers/7", "", "", h.Values); r == nil || r.Name != "customers-write" {
 		t.Fatalf("override after 20000 junk values: %v", r)
+	}
+}
+
+func TestLookupReadsAnEscapedBackslash(t *testing.T) {
+	m := loadQuickstart(t)
+	for _, escaped := range []string{"/customers%5C7", "/customers%5c7"} {
+		if r := m.Lookup("PUT", `/customers\7`, escaped, "", http.Header{}.Values); r == nil || r.Name != "customers-write" {
+			t.Errorf("%s: %v", escaped, r)
+		}
 	}
 }
