@@ -55,8 +55,10 @@ func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(
 // Express's method-override takes the first of a comma-separated list,
 // PHP behind nginx keeps the last of two lines, so each is a reading),
 // every _method query parameter (methodOverride('_method'), Laravel; see
-// queryMethods), the method itself, and GET for HEAD (net/http, Express
-// and servlet containers answer HEAD with their GET handler). Methods are
+// queryMethods), the method itself, GET for HEAD (net/http, Express and
+// servlet containers answer HEAD with their GET handler), and, last, for a
+// POST every other method of the map (a _method member of the body, which
+// Lookup cannot read, overrides a POST in Rack and Laravel). Methods are
 // compared case-insensitively, with surrounding white space trimmed. A
 // reading that names no method of the map cannot match a route and is
 // left out, which bounds the readings by m.methods whatever the request
@@ -91,8 +93,24 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 	if head {
 		add("GET")
 	}
+	if strings.EqualFold(strings.TrimSpace(method), "POST") {
+		// Rack, Laravel and Symfony also take a POST's method from a
+		// _method member of its body, which Lookup does not see: a POST
+		// no POST route lists may be any other route at its path, the
+		// methods HTML forms tunnel first.
+		for _, v := range bodyOverrides {
+			add(v)
+		}
+		for _, known := range m.methods {
+			add(known)
+		}
+	}
 	return dst
 }
+
+// bodyOverrides are the methods a POST is most often tunnelled as by a
+// _method member of its body (Rails' and Laravel's forms).
+var bodyOverrides = [...]string{"PUT", "PATCH", "DELETE"}
 
 // queryMethods calls add with the value of every _method parameter of a
 // raw query, as the applications that read it parse queries: pairs end at

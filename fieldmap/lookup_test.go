@@ -98,3 +98,44 @@ func TestLookupReadsAnEscapedBackslash(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupReadsAPostAsAnyRouteAtItsPath(t *testing.T) {
+	// A _method member of a POST body (Rack, Laravel) is out of Lookup's
+	// sight: a POST no POST route lists is looked up under the map's other
+	// methods, the ones forms tunnel first; a POST route still wins.
+	const spec = `classes: {secret: , email: }
+routes:
+  - name: account-read
+    methods: [GET]
+    paths: ["/accounts/{id}", "/orders/{id}"]
+    response: [{path: contact.value, class: secret}]
+  - name: account-update
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    request: [{path: contact.value, class: secret}]
+  - name: order-create
+    methods: [POST]
+    paths: ["/orders/{id}"]
+    request: [{path: email, class: email}]
+`
+	m, err := Compile(parseSpec(t, spec, "m.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) []string { return nil }
+	for _, tt := range []struct{ method, path, route string }{
+		{"POST", "/accounts/1", "account-update"},
+		{"post", "/accounts/1", "account-update"},
+		{"POST", "/orders/1", "order-create"},
+		{"DELETE", "/accounts/1", ""}, // only a POST is overridden by its body
+		{"POST", "/users/1", ""},
+	} {
+		got := ""
+		if r := m.Lookup(tt.method, tt.path, "", "", none); r != nil {
+			got = r.Name
+		}
+		if got != tt.route {
+			t.Errorf("Lookup(%s %s) = %q, want %q", tt.method, tt.path, got, tt.route)
+		}
+	}
+}
