@@ -15,9 +15,10 @@
 // lock, use no regular expression and do not allocate for clean paths.
 //
 // Lookup is the one place that decides which route protects a request: it
-// tries every reading of the request an application may apply (method
-// override headers, an upper-cased method, dot segments resolved) and the
-// first that matches wins. Match tries one exact reading; of the routes
+// tries every reading of the request an application may apply (every
+// method override header line and value, every _method query parameter, an
+// upper-cased method, a POST as any route at its path, '\' as '/', dot
+// segments resolved) and the first that matches wins. Match tries one exact reading; of the routes
 // whose patterns match it, the most specific wins, as in routers: a pattern
 // whose paths are a strict subset of another's (a literal segment where the
 // other has {name}, {name} or a literal where the other has a final /*).

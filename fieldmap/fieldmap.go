@@ -77,7 +77,7 @@ type Route struct {
 // request, read from the first of its path readings (see Lookup) that one
 // of the route's patterns matches; ok is false when none does.
 func (r *Route) PathParam(name, urlPath, escapedPath string) (value string, ok bool) {
-	var pbuf [6]string
+	var pbuf [maxPaths]string
 	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
 		for i := range r.patterns {
 			if r.patterns[i].match(p, r.fold) {
@@ -135,6 +135,7 @@ type Map struct {
 	classes   []*Class
 	routes    []*Route
 	byMethod  map[string][]entry
+	methods   []string // the keys of byMethod, sorted
 	unmatched *Route
 	guard     GuardSpec
 }
@@ -269,6 +270,10 @@ func Compile(spec Spec) (*Map, error) {
 	for _, p := range all {
 		m.byMethod[p.method] = insertBySpecificity(m.byMethod[p.method], p.entry)
 	}
+	for method := range m.byMethod {
+		m.methods = append(m.methods, method)
+	}
+	sort.Strings(m.methods)
 	return m, nil
 }
 

@@ -3,6 +3,7 @@ package fieldmap
 import (
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -12,32 +13,34 @@ import (
 // method, cannot slip past the field map.
 var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// reading is one way an application may understand a request.
-type reading struct {
-	method, path string
-}
-
-// maxReadings bounds the readings of one request, so that they fit on the
-// stack: up to five methods (the request's, three override headers, GET
-// for HEAD) times up to six paths.
-const maxReadings = 32
+// maxPaths is the number of path readings that fit on the stack: the
+// decoded path and the path as sent, each with backslashes read as
+// slashes, each of those with and without ";" parameters, each of those
+// as sent and cleaned. More never drop a reading; they allocate.
+const maxPaths = 16
 
 // Lookup returns the route protecting a request, or nil when no configured
 // route lists it (Unmatched then guards it). It is the one place that
 // decides which route protects a request: the proxy calls it with the
 // request's method, its decoded URL path (url.URL.Path), its path as sent
-// (url.URL.EscapedPath; "" or the same string when nothing was escaped) and
-// header (a lookup of a header's first value, like http.Header.Get).
+// (url.URL.EscapedPath; "" or the same string when nothing was escaped),
+// its raw query and header (every field line of a header by name, like
+// http.Header.Values).
 //
 // Applications read methods and paths in ways the field map may not; to
 // fail closed, the route is looked up under every reading of the request
-// (see readings) and the first that matches protects it. Lookup does not
-// allocate for a request whose path is clean and has no ';'.
-func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) string) *Route {
+// (see methods and paths) and the first that matches protects it. No
+// reading is dropped, however many override values a request carries: a
+// value that names no configured method cannot match and is skipped, so
+// the readings are at most the map's methods. Lookup does not allocate
+// for a request with no override, a clean path with no ';' or '\', and a
+// query with no escaped _method parameter.
+func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
 	var mbuf [8]string
-	var pbuf [6]string
-	for _, meth := range methods(mbuf[:0], method, rawQuery, header) {
-		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+	var pbuf [maxPaths]string
+	ps := paths(pbuf[:0], urlPath, escapedPath)
+	for _, meth := range m.methodReadings(mbuf[:0], method, rawQuery, header) {
+		for _, p := range ps {
 			if route := m.Match(meth, p); route != nil {
 				return route
 			}
@@ -46,49 +49,146 @@ func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(
 	return nil
 }
 
-// methods appends the methods an application may read a request under,
-// the ones it is most likely to use first: every method override header's
-// value (MethodOverrideHeaders; Express's method-override takes the first of
-// a comma-separated list, so each is a reading), the _method query
-// parameter (method-override's query getter, Rails, Laravel), the method
-// itself, and GET for HEAD (net/http, Express and servlet containers answer
-// HEAD with their GET handler). Methods are compared in upper case.
-func methods(dst []string, method, rawQuery string, header func(string) string) []string {
-	add := func(m string) {
-		m = strings.ToUpper(strings.TrimSpace(m))
-		for _, have := range dst {
-			if have == m {
+// methodReadings appends the configured methods an application may read a
+// request under, the ones it is most likely to use first: every value of
+// every line of every method override header (MethodOverrideHeaders;
+// Express's method-override takes the first of a comma-separated list,
+// PHP behind nginx keeps the last of two lines, so each is a reading),
+// every _method query parameter (methodOverride('_method'), Laravel; see
+// queryMethods), the method itself, GET for HEAD (net/http, Express and
+// servlet containers answer HEAD with their GET handler), and, last, for a
+// POST every other method of the map (a _method member of the body, which
+// Lookup cannot read, overrides a POST in Rack and Laravel). Methods are
+// compared case-insensitively, with surrounding white space trimmed. A
+// reading that names no method of the map cannot match a route and is
+// left out, which bounds the readings by m.methods whatever the request
+// carries.
+func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(string) []string) []string {
+	head := false
+	add := func(v string) {
+		v = strings.TrimSpace(v)
+		if strings.EqualFold(v, "HEAD") {
+			head = true
+		}
+		for _, known := range m.methods {
+			if strings.EqualFold(v, known) {
+				if !slices.Contains(dst, known) {
+					dst = append(dst, known)
+				}
 				return
 			}
 		}
-		dst = append(dst, m)
 	}
 	for _, h := range MethodOverrideHeaders {
-		if v := header(h); v != "" {
-			for _, m := range strings.Split(v, ",") {
-				if len(dst) < cap(dst)-2 {
-					add(m)
-				}
+		for _, line := range header(h) {
+			for line != "" {
+				var v string
+				v, line, _ = strings.Cut(line, ",")
+				add(v)
 			}
 		}
 	}
-	if strings.Contains(rawQuery, "_method=") {
-		if q, err := url.ParseQuery(rawQuery); err == nil {
-			for _, m := range q["_method"] {
-				if len(dst) < cap(dst)-2 {
-					add(m)
-				}
-			}
-		}
-	}
+	queryMethods(rawQuery, add)
 	add(method)
-	for _, m := range dst {
-		if m == "HEAD" {
-			add("GET")
-			break
+	if head {
+		add("GET")
+	}
+	if strings.EqualFold(strings.TrimSpace(method), "POST") {
+		// Rack, Laravel and Symfony also take a POST's method from a
+		// _method member of its body, which Lookup does not see: a POST
+		// no POST route lists may be any other route at its path, the
+		// methods HTML forms tunnel first.
+		for _, v := range bodyOverrides {
+			add(v)
+		}
+		for _, known := range m.methods {
+			add(known)
 		}
 	}
 	return dst
+}
+
+// bodyOverrides are the methods a POST is most often tunnelled as by a
+// _method member of its body (Rails' and Laravel's forms).
+var bodyOverrides = [...]string{"PUT", "PATCH", "DELETE"}
+
+// queryMethods calls add with the value of every _method parameter of a
+// raw query, as the applications that read it parse queries: pairs end at
+// '&' (and, for Rack and the servlet containers of old, ';'), a pair that
+// does not decode leaves the others readable (where url.ParseQuery would
+// report an error), a name is read decoded ("%5Fmethod", with '+' a
+// space), and PHP's reading of a name applies too (leading spaces
+// dropped, '.' and ' ' read as '_', so ".method" is _method). A value
+// that does not decode is read as sent.
+func queryMethods(rawQuery string, add func(string)) {
+	for rawQuery != "" {
+		var pair string
+		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {
+			pair, rawQuery = rawQuery[:i], rawQuery[i+1:]
+		} else {
+			pair, rawQuery = rawQuery, ""
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if !isMethodParam(name) {
+			continue
+		}
+		if v, err := url.QueryUnescape(value); err == nil {
+			value = v
+		}
+		add(value)
+	}
+}
+
+// isMethodParam reports whether a query parameter name as sent reads as
+// "_method" once decoded ('+' is a space), under PHP's reading of names
+// too (leading spaces dropped, '.' and ' ' read as '_'). It does not
+// allocate.
+func isMethodParam(name string) bool {
+	const want = "_method"
+	if len(name) < len(want) {
+		return false
+	}
+	n, leading := 0, true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch c {
+		case '+':
+			c = ' '
+		case '%':
+			if i+2 >= len(name) || !ishex(name[i+1]) || !ishex(name[i+2]) {
+				return false
+			}
+			c = unhex(name[i+1])<<4 | unhex(name[i+2])
+			i += 2
+		}
+		if c == ' ' && leading {
+			continue
+		}
+		leading = false
+		if c == '.' || c == ' ' {
+			c = '_'
+		}
+		if n >= len(want) || c != want[n] {
+			return false
+		}
+		n++
+	}
+	return n == len(want)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
 }
 
 // paths appends the paths an application may route a request by, most
@@ -98,6 +198,8 @@ func methods(dst []string, method, rawQuery string, header func(string) string) 
 //     differs: a store that keeps "%2F" inside one segment routes
 //     "/customers/a%2Fb" to the id "a/b", a router that decodes first sees
 //     three segments;
+//   - each with '\' (sent as is or as "%5C") read as '/', as IIS and
+//     ASP.NET do;
 //   - each with ";name=value" parameters removed from every segment, as
 //     servlet containers do (";jsessionid=...");
 //   - each with dot segments resolved and repeated slashes removed
@@ -120,6 +222,11 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	add(urlPath)
 	if escapedPath != "" {
 		add(escapedPath)
+	}
+	for _, p := range dst {
+		if strings.IndexByte(p, '\\') >= 0 || strings.Contains(p, "%5C") || strings.Contains(p, "%5c") {
+			add(backslashSlash.Replace(p))
+		}
 	}
 	for _, p := range dst {
 		if strings.IndexByte(p, ';') >= 0 {
@@ -150,3 +257,6 @@ func stripParams(p string) string {
 	}
 	return b.String()
 }
+
+// backslashSlash reads '\' and its escape "%5C" as '/'.
+var backslashSlash = strings.NewReplacer(`\`, "/", "%5C", "/", "%5c", "/")

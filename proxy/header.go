@@ -41,19 +41,16 @@ func headerGet(h http.Header, key string) string {
 // headerSet is h.Set(key, value) for a canonical key.
 func headerSet(h http.Header, key, value string) { h[key] = []string{value} }
 
-// headerLookup returns a lookup of a header field's first value by name,
-// like h.Get, for fieldmap.Map.Lookup: a canonical name (the method override
-// headers) is read from the map directly; any other is canonicalized as
-// h.Get does.
-func headerLookup(h http.Header) func(name string) string {
-	return func(name string) string {
-		if v := h[name]; len(v) > 0 {
-			return v[0]
+// headerLookup returns a lookup of every field line of a header by name,
+// like h.Values, for fieldmap.Map.Lookup: a canonical name (the method
+// override headers) is read from the map directly; any other is
+// canonicalized as h.Values does.
+func headerLookup(h http.Header) func(name string) []string {
+	return func(name string) []string {
+		if v, ok := h[name]; ok || isCanonical(name) {
+			return v
 		}
-		if isCanonical(name) {
-			return ""
-		}
-		return h.Get(name)
+		return h.Values(name)
 	}
 }
 
