@@ -287,7 +287,12 @@ func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transf
 	rs.streamBody, rs.streamDone = pr, make(chan struct{})
 	go func() {
 		defer close(rs.streamDone)
-		err := t.SealMultipart(pw, body, params["boundary"], p.maxBody)
+		// Member parts are read whole: charged to the budget as they grow,
+		// on a charge of this goroutine's own (the request's may grow at
+		// the same time, for an early response).
+		parts := held{b: rs.budget.b}
+		defer parts.release()
+		err := t.SealMultipart(pw, body, params["boundary"], p.maxBody, parts.bufferTo)
 		rs.streamErr = err
 		_ = pw.CloseWithError(err)
 	}()

@@ -168,13 +168,15 @@ func (p *Plan) ApplyForm(dst, body []byte, fn func(out []byte, i int, raw []byte
 // they are. A part carrying quoted-printable or base64 content is decoded
 // before sealing (its Content-Transfer-Encoding header is dropped with it). A
 // file part named like a member is ErrFormFile. maxValue bounds a value or
-// a JSON part read into memory.
+// a JSON part read into memory; hold (nil: none) is told, before the
+// buffer it is read into grows, the capacity that buffer will have, and an
+// error from it ends the copy with that error (a memory budget spent).
 //
 // A field name is also read as Apache Commons FileUpload reads it, with its
 // RFC 2047 encoded words decoded ("=?UTF-8?B?ZW1haWw=?=" is "email"); see
 // partName. A boundary holding "=?" is ErrInvalidForm: Commons decodes
 // encoded words in the boundary too, and then splits the body elsewhere.
-func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
+func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64, hold func(capacity int64) error, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
 	if strings.Contains(boundary, "=?") {
 		return fmt.Errorf("%w: the multipart boundary holds an RFC 2047 encoded word", ErrInvalidForm)
 	}
@@ -210,7 +212,7 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 				return fmt.Errorf("part %q: %w", name, err)
 			}
 			if jsonPart {
-				if err := p.applyJSONPart(mw, part, header, name, boundary, maxValue, fn); err != nil {
+				if err := p.applyJSONPart(mw, part, header, name, boundary, maxValue, hold, fn); err != nil {
 					return err
 				}
 				continue
@@ -227,7 +229,10 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 				// callback decides, on the whole value.
 				br := bufio.NewReaderSize(part, max(16, len(p.prefix)))
 				if head, _ := br.Peek(len(p.prefix)); string(head) == p.prefix {
-					v, err := io.ReadAll(io.LimitReader(br, maxValue+1))
+					v, err := readHeld(br, maxValue, hold)
+					if he := (holdError{}); errors.As(err, &he) {
+						return he.err
+					}
 					if err != nil || int64(len(v)) > maxValue {
 						return fmt.Errorf("%w: part %q: too long or unreadable", ErrInvalidForm, name)
 					}
@@ -247,7 +252,7 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 		if part.FileName() != "" {
 			return fmt.Errorf("part %q: %w", name, ErrFormFile)
 		}
-		v, err := readPart(part, header, name, maxValue)
+		v, err := readPart(part, header, name, maxValue, hold)
 		if err != nil {
 			return err
 		}
@@ -272,11 +277,44 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 	}
 }
 
+// holdError is an error of readHeld's hold, passed on as it is.
+type holdError struct{ err error }
+
+func (e holdError) Error() string { return e.err.Error() }
+
+// readHeld reads r to its end or to maxValue+1 bytes, whichever comes
+// first, telling hold (nil: nobody) the capacity of its buffer before each
+// growth, so that memory is charged as bytes arrive. An error of hold is
+// returned as a holdError.
+func readHeld(r io.Reader, maxValue int64, hold func(int64) error) ([]byte, error) {
+	lr := io.LimitReader(r, maxValue+1)
+	b := make([]byte, 0, 512)
+	for {
+		if len(b) == cap(b) {
+			grown := append(b, 0)[:len(b)]
+			if hold != nil {
+				if err := hold(int64(cap(grown))); err != nil {
+					return nil, holdError{err}
+				}
+			}
+			b = grown
+		}
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
 // readPart reads the whole content of a part, decoded from its
 // Content-Transfer-Encoding; content longer than maxValue bytes, an
 // unknown transfer encoding or content that does not decode is
 // ErrInvalidForm.
-func readPart(part *multipart.Part, header textproto.MIMEHeader, name string, maxValue int64) ([]byte, error) {
+func readPart(part *multipart.Part, header textproto.MIMEHeader, name string, maxValue int64, hold func(int64) error) ([]byte, error) {
 	var content io.Reader = part
 	switch strings.ToLower(header.Get("Content-Transfer-Encoding")) {
 	case "", "7bit", "8bit", "binary":
@@ -287,7 +325,10 @@ func readPart(part *multipart.Part, header textproto.MIMEHeader, name string, ma
 	default:
 		return nil, fmt.Errorf("%w: part %q has transfer encoding %q", ErrInvalidForm, name, header.Get("Content-Transfer-Encoding"))
 	}
-	v, err := io.ReadAll(io.LimitReader(content, maxValue+1))
+	v, err := readHeld(content, maxValue, hold)
+	if he := (holdError{}); errors.As(err, &he) {
+		return nil, he.err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: part %q: %w", ErrInvalidForm, name, err)
 	}
@@ -332,8 +373,8 @@ func isJSONPart(header textproto.MIMEHeader) (bool, error) {
 
 // applyJSONPart writes a JSON part to mw with its content rewritten by
 // Apply with fn; content that is not JSON is ErrInvalidForm.
-func (p *Plan) applyJSONPart(mw *multipart.Writer, part *multipart.Part, header textproto.MIMEHeader, name, boundary string, maxValue int64, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
-	v, err := readPart(part, header, name, maxValue)
+func (p *Plan) applyJSONPart(mw *multipart.Writer, part *multipart.Part, header textproto.MIMEHeader, name, boundary string, maxValue int64, hold func(int64) error, fn func(out []byte, i int, raw []byte) ([]byte, error)) error {
+	v, err := readPart(part, header, name, maxValue, hold)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func TestApplyMultipart(t *testing.T) {
 	_ = mw.Close()
 
 	var out bytes.Buffer
-	if err := p.ApplyMultipart(&out, &in, mw.Boundary(), 1<<10, sealForm); err != nil {
+	if err := p.ApplyMultipart(&out, &in, mw.Boundary(), 1<<10, nil, sealForm); err != nil {
 		t.Fatal(err)
 	}
 	mr := multipart.NewReader(&out, mw.Boundary())
@@ -98,7 +98,7 @@ func TestApplyMultipart(t *testing.T) {
 	fw, _ = mw.CreateFormFile("email", "x.txt")
 	_, _ = fw.Write([]byte("a@x.com"))
 	_ = mw.Close()
-	if err := p.ApplyMultipart(io.Discard, &file, mw.Boundary(), 1<<10, sealForm); !errors.Is(err, ErrFormFile) {
+	if err := p.ApplyMultipart(io.Discard, &file, mw.Boundary(), 1<<10, nil, sealForm); !errors.Is(err, ErrFormFile) {
 		t.Errorf("a file named like a member: %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestApplyMultipartEncodedWordNames(t *testing.T) {
 	}
 	for _, name := range []string{"=?UTF-8?B?ZW1haWw=?=", "=?UTF-8?Q?email?=", "=?ISO-8859-1?Q?e=6Dail?=", "=?utf-8?q?em?= =?utf-8?q?ail?="} {
 		var out bytes.Buffer
-		if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, sealForm); err != nil {
+		if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, nil, sealForm); err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
@@ -163,13 +163,13 @@ func TestApplyMultipartEncodedWordNames(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"=?UTF-8?B?!!!?=", "=?KOI8-R?Q?email?=", "=?UTF-8?Q?email?=x", "x=?UTF-8?Q?email?=", "contact[=?UTF-8?Q?email?=]", "=?UTF-8?Q?em"} {
-		err := p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, sealForm)
+		err := p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="`+name+`"`, "a@x.com")), "B", 1<<10, nil, sealForm)
 		if !errors.Is(err, ErrInvalidForm) {
 			t.Errorf("%s: %v, want ErrInvalidForm", name, err)
 		}
 	}
 	var out bytes.Buffer
-	if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="=?UTF-8?Q?note?="`, "hi")), "B", 1<<10, sealForm); err != nil {
+	if err := p.ApplyMultipart(&out, strings.NewReader(multipartBody("B", `Content-Disposition: form-data; name="=?UTF-8?Q?note?="`, "hi")), "B", 1<<10, nil, sealForm); err != nil {
 		t.Fatal(err)
 	}
 	if got := readParts(t, out.Bytes(), "B")["=?UTF-8?Q?note?="]; got != "hi" {
@@ -185,7 +185,7 @@ func TestApplyMultipartEncodedWordBoundary(t *testing.T) {
 		t.Fatal(err)
 	}
 	const b = "=?UTF-8?Q?X?="
-	err = p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody(b, `Content-Disposition: form-data; name="note"`, "hi")), b, 1<<10, sealForm)
+	err = p.ApplyMultipart(io.Discard, strings.NewReader(multipartBody(b, `Content-Disposition: form-data; name="note"`, "hi")), b, 1<<10, nil, sealForm)
 	if !errors.Is(err, ErrInvalidForm) {
 		t.Errorf("got %v, want ErrInvalidForm", err)
 	}
@@ -209,7 +209,7 @@ func TestApplyMultipartJSONPart(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\n"+h, doc)
-		if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+		if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, nil, sealForm); err != nil {
 			t.Errorf("%q: %v", h, err)
 			continue
 		}
@@ -219,7 +219,7 @@ func TestApplyMultipartJSONPart(t *testing.T) {
 	}
 	var out bytes.Buffer
 	body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json\r\nContent-Transfer-Encoding: base64", "eyJlbWFpbCI6ImFAeC5jb20ifQ==")
-	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, nil, sealForm); err != nil {
 		t.Fatal(err)
 	}
 	if got := readParts(t, out.Bytes(), "B")["customer"]; got != `{"email":"S0:a@x.com"}` {
@@ -232,21 +232,48 @@ func TestApplyMultipartJSONPart(t *testing.T) {
 		{"Content-Type: application/json; charset=\"", `{"email":"a@x.com"}`},
 	} {
 		body := multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\n"+tt.headers, tt.content)
-		if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, sealForm); !errors.Is(err, ErrInvalidForm) {
+		if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, nil, sealForm); !errors.Is(err, ErrInvalidForm) {
 			t.Errorf("%q %q: %v, want ErrInvalidForm", tt.headers, tt.content, err)
 		}
 	}
 	body = multipartBody("B", "Content-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json", `{"email":"`+strings.Repeat("a", 2<<10)+`"}`)
-	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, sealForm); !errors.Is(err, ErrInvalidForm) {
+	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, nil, sealForm); !errors.Is(err, ErrInvalidForm) {
 		t.Errorf("a JSON part over maxValue: %v", err)
 	}
 	// A JSON file is copied as it is, like any file.
 	out.Reset()
 	body = multipartBody("B", "Content-Disposition: form-data; name=\"upload\"; filename=\"c.json\"\r\nContent-Type: application/json", doc)
-	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, sealForm); err != nil {
+	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, nil, sealForm); err != nil {
 		t.Fatal(err)
 	}
 	if got := readParts(t, out.Bytes(), "B")["upload"]; got != doc {
 		t.Errorf("a JSON file part: %s", got)
+	}
+}
+
+// TestApplyMultipartChargesHold: a member part is read into a buffer whose
+// capacity hold is told before each growth, and hold's error ends the copy
+// as it is, so a memory budget bounds parts as it bounds JSON bodies.
+func TestApplyMultipartChargesHold(t *testing.T) {
+	p, err := CompileSpec(Spec{Members: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errSpent := errors.New("budget spent")
+	var most int64
+	hold := func(capacity int64) error {
+		most = max(most, capacity)
+		if capacity > 4<<10 {
+			return errSpent
+		}
+		return nil
+	}
+	body := multipartBody("B", `Content-Disposition: form-data; name="email"`, strings.Repeat("a", 3<<10))
+	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<20, hold, sealForm); err != nil || most < 3<<10 {
+		t.Fatalf("a 3 KiB part under a 4 KiB hold: %v (most held %d)", err, most)
+	}
+	body = multipartBody("B", `Content-Disposition: form-data; name="email"`, strings.Repeat("a", 64<<10))
+	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<20, hold, sealForm); !errors.Is(err, errSpent) || errors.Is(err, ErrInvalidForm) {
+		t.Fatalf("a 64 KiB part under a 4 KiB hold: %v, want the hold's error alone", err)
 	}
 }

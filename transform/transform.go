@@ -246,12 +246,14 @@ func (t *Transform) SealForm(dst, body []byte) ([]byte, error) {
 // SealMultipart is Seal for a multipart/form-data body with boundary,
 // streamed from r to w: every non-file part whose field name stands for a
 // class member is sealed as a string (at most maxValue bytes each); a file
-// part named like a member is rewrite.ErrFormFile.
-func (t *Transform) SealMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64) error {
+// part named like a member is rewrite.ErrFormFile. hold (nil: none) is
+// told the capacity of each buffer a part is read into before it grows
+// (rewrite.Plan.ApplyMultipart); its error ends the body.
+func (t *Transform) SealMultipart(w io.Writer, r io.Reader, boundary string, maxValue int64, hold func(capacity int64) error) error {
 	if !t.writeChecked {
 		t.checkWrites()
 	}
-	return t.side.Plan.ApplyMultipart(w, r, boundary, maxValue, t.sealValue)
+	return t.side.Plan.ApplyMultipart(w, r, boundary, maxValue, hold, t.sealValue)
 }
 
 // Open appends doc to dst with every value of the side handled according to

@@ -500,9 +500,16 @@ func TestAttackR4MultipartPartOutsideBudget(t *testing.T) {
 	}
 	body := "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + big + "\r\n--B--\r\n"
 	r = sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
-	t.Logf("multipart: %d %.200s", r.Status, r.Body)
+	// The part streams: the upstream request has begun when the budget
+	// runs out, and its body then breaks (the app never reads a whole
+	// request, nor the part); the client gets 503 busy.
+	if r.Status != http.StatusServiceUnavailable {
+		t.Errorf("a 2 MiB member part over a 1 MiB budget: %d %.200s (a part held outside the budget)", r.Status, r.Body)
+	}
 	for _, rc := range a.received() {
-		t.Errorf("the app received %d bytes: a 2 MiB member part was held outside a 1 MiB budget", len(rc.Body))
+		if bytes.Contains(rc.Body, []byte(big[:4096])) {
+			t.Errorf("the app received %d bytes holding the part: a 2 MiB member part was held outside a 1 MiB budget", len(rc.Body))
+		}
 	}
 }
 
