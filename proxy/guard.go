@@ -65,6 +65,11 @@ func requestBody(r *http.Request) (bodyKind, error) {
 		return bodyOther, nil
 	}
 	ct := cts[0]
+	if rewrite.HasExtendedParam(ct) {
+		// boundary*=UTF-8''Y; boundary="X" splits parts on Y to Go and on
+		// X to Tomcat (see rewrite.HasExtendedParam).
+		return 0, fmt.Errorf("request content type %.60q has an RFC 2231 parameter: %w", ct, ErrUnsupportedMediaType)
+	}
 	mt, params, err := parseMediaType(ct)
 	if err != nil {
 		// Another parser may read it (Node's content-type takes the last of

@@ -488,7 +488,9 @@ func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t
 		if kind == bodyForm {
 			// Sniffed like any body not declared JSON: handlers that decode
 			// JSON whatever the type (Go's, express.json({type: '*/*'}))
-			// read a JSON body sent as a form.
+			// read a JSON body sent as a form, and form readers read it as
+			// a form; a body that starts like JSON is sealed under both
+			// readings (sealRequest), any other as a form.
 			return p.sealRequest(w, r, rs, t, true, func() error { return p.sealForm(w, r, rs, t) })
 		}
 		return p.sealMultipart(r, rs, t)
@@ -601,6 +603,13 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	// own buffer (buffers.go); a failure other than a field's own (which
 	// carries its category) is the document's.
 	sealed, err := t.Seal(doc[:0], doc)
+	if err == nil && notJSON != nil {
+		// Declared a form: sealed as the form it says it is too, so that
+		// `{"x":"1&email=a%40b&y="}` holds no plaintext for a form reader.
+		// The values a form reading seals are URL-escaped (no quote, no
+		// backslash), so the document stays the JSON just sealed.
+		sealed, err = t.SealForm(nil, sealed)
+	}
 	if err != nil {
 		var fe *transform.FieldError
 		switch {

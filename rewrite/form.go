@@ -160,8 +160,8 @@ func (p *Plan) ApplyForm(dst, body []byte, fn func(out []byte, i int, raw []byte
 // ApplyMultipart copies a multipart/form-data body with the given boundary
 // from r to w, replacing the content of every non-file part whose field name
 // stands for a member of the plan with the content of the JSON string fn
-// returns for it (see ApplyForm). A non-file part under another name whose
-// Content-Type is JSON (see isJSONPart) is a document to the frameworks that
+// returns for it (see ApplyForm). A part under another name whose
+// Content-Type is JSON (see isJSONPart), file parts included, is a document to the frameworks that
 // bind parts (Spring's @RequestPart, Jersey's @FormDataParam): its content
 // is rewritten as Apply rewrites a document, with the same fn, and content
 // that is not JSON is refused. Other parts, files included, are copied as
@@ -206,7 +206,10 @@ func (p *Plan) ApplyMultipart(w io.Writer, r io.Reader, boundary string, maxValu
 			i = p.FormMember(decoded)
 		}
 		header := textproto.MIMEHeader(part.Header)
-		if i < 0 && part.FileName() == "" {
+		if i < 0 {
+			// A file part too: Spring's @RequestPart binds a part by its
+			// Content-Type, and a browser's FormData.append(name, blob)
+			// always gives the blob a file name.
 			jsonPart, err := isJSONPart(header)
 			if err != nil {
 				return fmt.Errorf("part %q: %w", name, err)
@@ -415,6 +418,9 @@ func partName(p *multipart.Part) (name, decoded string, err error) {
 	if cd == "" {
 		return "", "", nil
 	}
+	if HasExtendedParam(cd) {
+		return "", "", fmt.Errorf("%w: part with Content-Disposition %.40q: RFC 2231 parameters are refused", ErrInvalidForm, cd)
+	}
 	_, params, err := mime.ParseMediaType(cd)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: part with Content-Disposition %.40q: %w", ErrInvalidForm, cd, err)
@@ -436,6 +442,27 @@ func partName(p *multipart.Part) (name, decoded string, err error) {
 		return "", "", fmt.Errorf("%w: a part name holds an encoded word that does not decode: %w", ErrInvalidForm, err)
 	}
 	return name, decoded, nil
+}
+
+// HasExtendedParam reports whether a header value of the media-type form
+// (Content-Type, Content-Disposition) has an RFC 2231 parameter (name*=,
+// name*0=, name*0*=). Parsers disagree on them: Go's mime reads only UTF-8
+// and US-ASCII ones and prefers them to the plain parameter, Tomcat's
+// Commons FileUpload decodes any charset and keeps the later of name*= and
+// name=, so a name or boundary could read one way to fieldseal and another
+// to the application. A "*" inside a quoted value counts too (fail closed).
+func HasExtendedParam(v string) bool {
+	_, params, found := strings.Cut(v, ";")
+	if !found {
+		return false
+	}
+	for param := range strings.SplitSeq(params, ";") {
+		key, _, _ := strings.Cut(param, "=")
+		if strings.Contains(key, "*") {
+			return true
+		}
+	}
+	return false
 }
 
 // delimGuard copies a part's content, refusing a line that starts with the

@@ -240,14 +240,15 @@ func TestApplyMultipartJSONPart(t *testing.T) {
 	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<10, nil, sealForm); !errors.Is(err, ErrInvalidForm) {
 		t.Errorf("a JSON part over maxValue: %v", err)
 	}
-	// A JSON file is copied as it is, like any file.
+	// A JSON file is a document too (Spring binds a part by its type, and
+	// a browser's FormData gives every blob a file name).
 	out.Reset()
-	body = multipartBody("B", "Content-Disposition: form-data; name=\"upload\"; filename=\"c.json\"\r\nContent-Type: application/json", doc)
+	body = multipartBody("B", "Content-Disposition: form-data; name=\"upload\"; filename=\"blob\"\r\nContent-Type: application/json", doc)
 	if err := p.ApplyMultipart(&out, strings.NewReader(body), "B", 1<<10, nil, sealForm); err != nil {
 		t.Fatal(err)
 	}
-	if got := readParts(t, out.Bytes(), "B")["upload"]; got != doc {
-		t.Errorf("a JSON file part: %s", got)
+	if got := readParts(t, out.Bytes(), "B")["upload"]; got != want {
+		t.Errorf("a JSON file part: %s, want %s", got, want)
 	}
 }
 
@@ -275,5 +276,23 @@ func TestApplyMultipartChargesHold(t *testing.T) {
 	body = multipartBody("B", `Content-Disposition: form-data; name="email"`, strings.Repeat("a", 64<<10))
 	if err := p.ApplyMultipart(io.Discard, strings.NewReader(body), "B", 1<<20, hold, sealForm); !errors.Is(err, errSpent) || errors.Is(err, ErrInvalidForm) {
 		t.Fatalf("a 64 KiB part under a 4 KiB hold: %v, want the hold's error alone", err)
+	}
+}
+
+// TestHasExtendedParam: RFC 2231 parameters, which parsers read
+// differently, are found in any form; plain ones are not.
+func TestHasExtendedParam(t *testing.T) {
+	for v, want := range map[string]bool{
+		`form-data; name="email"`:                               false,
+		`multipart/form-data; boundary=X`:                       false,
+		`form-data; name*=ISO-8859-1''email`:                    true,
+		`form-data; name*=UTF-8''note; name="email"`:            true,
+		`multipart/form-data; boundary*=UTF-8''Y; boundary="X"`: true,
+		`form-data; name*0="em"; name*1="ail"`:                  true,
+		`form-data`:                                             false,
+	} {
+		if got := HasExtendedParam(v); got != want {
+			t.Errorf("HasExtendedParam(%q) = %v, want %v", v, got, want)
+		}
 	}
 }
