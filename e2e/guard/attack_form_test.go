@@ -3,6 +3,9 @@ package guard_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -140,6 +143,416 @@ func TestAttackMultipartReadDifferently(t *testing.T) {
 		for _, s := range rc.Strings {
 			if strings.HasPrefix(s, "email=") && strings.Contains(s, alice) {
 				t.Errorf("app read part %q from %q", s, rc.Body)
+			}
+		}
+	}
+}
+
+// A JSON body declared as an urlencoded form is read as a form (its one
+// field name is the whole document, no class member) and forwarded as it
+// came; an application that decodes JSON whatever the Content-Type stores
+// the address. Declared JSON and other types are sniffed; the two form
+// types are not.
+func TestAttackR4FormTypedJSONBody(t *testing.T) {
+	a := newApp(t, anyTypeJSONApp)
+	sc := startApp(t, a, "")
+	for _, ct := range []string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct},
+			Body: []byte(`{"name":"mallory","email":"` + alice + `","phone":"` + phone + `"}`)})
+		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice, phone)
+}
+
+// formApp reads an urlencoded body as every form framework does (PHP's
+// $_POST, Rack, servlet parameters, Express's urlencoded parser).
+func formApp(r *http.Request, body []byte) []string {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	return formPairs(body, func(k string) string { return k })
+}
+
+// formPairs returns each field of an urlencoded body as "name=value", the
+// name passed through name first; a body url.ParseQuery refuses gives none.
+func formPairs(body []byte, name func(string) string) []string {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for k, vs := range vals {
+		k = name(k)
+		for _, v := range vs {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// A form body that also parses as JSON is sealed as JSON only: the JSON
+// string `1&email=...&y=` holds no member, but read as the form it is
+// declared, the same bytes carry the field email with the address.
+func TestAttackR4bFormThatIsAlsoJSON(t *testing.T) {
+	a := newApp(t, formApp)
+	sc := startApp(t, a, "")
+	for _, body := range []string{
+		`{"x":"1&email=` + url.QueryEscape(alice) + `&y="}`,
+		`["&email=` + url.QueryEscape(alice) + `&"]`,
+	} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", body, r.Status, r.Body)
+	}
+	a.mustNotRead(t, "form field", "email="+alice)
+}
+
+// phpPost reads an urlencoded body as PHP fills $_POST at the top level
+// (php_register_variable_ex): the name is a C string (cut at a NUL byte),
+// leading spaces are dropped, then ' ' and '.' become '_'.
+func phpPost(_ *http.Request, body []byte) []string {
+	return formPairs(body, func(k string) string {
+		k, _, _ = strings.Cut(k, "\x00")
+		return strings.NewReplacer(" ", "_", ".", "_").Replace(strings.TrimLeft(k, " "))
+	})
+}
+
+// A form field " email" or "email\x00x" is $_POST["email"] to PHP, which
+// drops leading spaces and ends a name at NUL; the guard's PHP reading
+// turns the space into '_' ("_email"), keeps the NUL, and never finds the
+// member.
+func TestAttackR4FormPHPNameReadings(t *testing.T) {
+	a := newApp(t, phpPost)
+	sc := startApp(t, a, "")
+	for _, body := range []string{"+email=" + url.QueryEscape(alice), "%20%20email=" + url.QueryEscape(alice), "email%00x=" + url.QueryEscape(alice)} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", body, r.Status, r.Body)
+	}
+	a.mustNotRead(t, "$_POST", "email="+alice)
+}
+
+// eachPart reads a multipart body as Go's mime/multipart does, calling fn
+// with each part and its content in order; it stops at the first part
+// that does not parse (or at the end), as the framework readers modelled
+// here give up on a broken body.
+func eachPart(body []byte, boundary string, fn func(p *multipart.Part, content []byte)) {
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return
+		}
+		b, _ := io.ReadAll(p)
+		fn(p, b)
+	}
+}
+
+// formParts returns each part of a multipart body as "name=content", the
+// name as Go's Part.FormName reads it.
+func formParts(body []byte, boundary string) []string {
+	var out []string
+	eachPart(body, boundary, func(p *multipart.Part, b []byte) {
+		out = append(out, p.FormName()+"="+string(b))
+	})
+	return out
+}
+
+// springParts reads a multipart body as Spring's @RequestPart (and NestJS,
+// Jersey's @FormDataParam) binds it: a part whose own Content-Type is JSON
+// is decoded as a JSON document.
+func springParts(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+		if mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); isJSONType(mt) {
+			out = append(out, anyTypeJSONApp(r, b)...)
+		}
+	})
+	return out
+}
+
+func isJSONType(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// A multipart part that is a JSON document (Content-Type: application/json,
+// no file name) under a name no class lists is copied as it is: the class
+// members inside it reach the application in plaintext.
+func TestAttackR4MultipartJSONPart(t *testing.T) {
+	a := newApp(t, springParts)
+	sc := startApp(t, a, "")
+	body := "--B\r\nContent-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json\r\n\r\n" +
+		`{"name":"mallory","email":"` + alice + `","contact":{"phone":"` + phone + `"}}` + "\r\n--B--\r\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+	t.Logf("%d %s", r.Status, r.Body)
+	a.mustNotHold(t, alice, phone)
+}
+
+// A JSON part declared as a file (filename=) is copied as it is: only
+// parts without a file name are read as JSON documents. Spring's
+// @RequestPart binds a part to an object by its Content-Type whatever its
+// file name, and a browser's FormData.append(name, new Blob([json],
+// {type: "application/json"})) always sends filename="blob".
+func TestAttackR4bJSONPartWithFileName(t *testing.T) {
+	a := newApp(t, springParts)
+	sc := startApp(t, a, "")
+	for _, fn := range []string{"blob", "customer.json"} {
+		body := "--B\r\nContent-Disposition: form-data; name=\"customer\"; filename=\"" + fn + "\"\r\nContent-Type: application/json\r\n\r\n" +
+			`{"name":"mallory","email":"` + alice + `","contact":{"phone":"` + phone + `"}}` + "\r\n--B--\r\n"
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+		t.Logf("filename %q -> %d %s", fn, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice, phone)
+}
+
+// commonsUpload reads a multipart body as Apache Commons FileUpload (and
+// Tomcat's copy of it behind Spring's default, non-strict multipart
+// resolver) does: any "multipart/" type is parsed, and its form-data parts
+// become request parameters.
+func commonsUpload(r *http.Request, body []byte) []string {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		return nil
+	}
+	var out []string
+	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+		if p.FormName() != "" {
+			out = append(out, p.FormName()+"="+string(b))
+		}
+	})
+	return out
+}
+
+// Only multipart/form-data is read as a form: the same parts under
+// multipart/mixed (or related, alternative) are sniffed as "other", do not
+// start like JSON and pass unread, while Commons FileUpload and Spring's
+// default resolver take any multipart/ type.
+func TestAttackR4MultipartOtherSubtype(t *testing.T) {
+	a := newApp(t, commonsUpload)
+	sc := startApp(t, a, "")
+	body := "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--B--\r\n"
+	for _, ct := range []string{"multipart/mixed; boundary=B", "multipart/related; boundary=B"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+	}
+	a.mustNotRead(t, "parameter", "email="+alice)
+}
+
+// encodedWordNames reads multipart field names as Commons FileUpload's
+// ParameterParser does (Tomcat's copy serves Spring's multipart
+// resolver): each Content-Disposition parameter value is passed through
+// MimeUtility.decodeText, so an RFC 2047 encoded word is decoded.
+func encodedWordNames(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	dec := new(mime.WordDecoder)
+	var out []string
+	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+		if name, err := dec.DecodeHeader(p.FormName()); err == nil {
+			out = append(out, name+"="+string(b))
+		}
+	})
+	return out
+}
+
+// A part named by an RFC 2047 encoded word ("=?UTF-8?B?ZW1haWw=?=" is
+// "email") is no member to fieldseal, which compares the name as written,
+// and is copied unsealed; Commons FileUpload decodes it to "email".
+func TestAttackR4MultipartEncodedWordName(t *testing.T) {
+	a := newApp(t, encodedWordNames)
+	sc := startApp(t, a, "")
+	for _, name := range []string{"=?UTF-8?B?ZW1haWw=?=", "=?UTF-8?Q?email?=", "=?ISO-8859-1?Q?e=6Dail?="} {
+		body := "--B\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + alice + "\r\n--B--\r\n"
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", name, r.Status, r.Body)
+	}
+	a.mustNotRead(t, "parameter", "email="+alice)
+}
+
+// encodedWordBoundary reads a multipart body as Commons FileUpload finds
+// its boundary (FileUploadBase.getBoundary, through ParameterParser and so
+// MimeUtility.decodeText): an RFC 2047 encoded word is decoded first.
+func encodedWordBoundary(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	boundary, err := new(mime.WordDecoder).DecodeHeader(params["boundary"])
+	if err != nil {
+		return nil
+	}
+	return formParts(body, boundary)
+}
+
+// A boundary written as an encoded word ("=?UTF-8?Q?X?=") is that literal
+// string to Go's multipart reader and "X" to Commons FileUpload: parts
+// delimited by "--X" sit inside a part the guard copies as content, and
+// Commons reads them as fields.
+func TestAttackR4MultipartEncodedWordBoundary(t *testing.T) {
+	a := newApp(t, encodedWordBoundary)
+	sc := startApp(t, a, "")
+	const b = "=?UTF-8?Q?X?="
+	body := "--" + b + "\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n" +
+		"--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--X--\r\n" +
+		"--" + b + "--\r\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": `multipart/form-data; boundary="` + b + `"`}, Body: []byte(body)})
+	t.Logf("-> %d %s", r.Status, r.Body)
+	a.mustNotRead(t, "field", "email="+alice)
+}
+
+// rfc2231Names reads multipart field names as Commons FileUpload 1.4+ (and
+// Tomcat's copy behind Spring Boot's default multipart resolver) does in
+// ParameterParser: parameters are read in order into a map, the later
+// one winning; a "name*" parameter is RFC 2231 decoded in its declared
+// charset (RFC2231Utility) and stored under "name".
+func rfc2231Names(r *http.Request, body []byte) []string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+		name := ""
+		for _, param := range strings.Split(p.Header.Get("Content-Disposition"), ";")[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+			switch strings.ToLower(k) {
+			case "name":
+				name = strings.Trim(v, `"`)
+			case "name*":
+				_, rest, _ := strings.Cut(v, "'")
+				_, enc, _ := strings.Cut(rest, "'")
+				// ISO-8859-1 and UTF-8 agree on the ASCII used here.
+				if d, err := urlUnescape(enc); err == nil {
+					name = d
+				}
+			}
+		}
+		out = append(out, name+"="+string(b))
+	})
+	return out
+}
+
+func urlUnescape(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			var c byte
+			for _, h := range s[i+1 : i+3] {
+				c <<= 4
+				switch {
+				case '0' <= h && h <= '9':
+					c |= byte(h - '0')
+				case 'a' <= h && h <= 'f':
+					c |= byte(h - 'a' + 10)
+				case 'A' <= h && h <= 'F':
+					c |= byte(h - 'A' + 10)
+				}
+			}
+			b.WriteByte(c)
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), nil
+}
+
+// A part named by an RFC 2231 "name*" parameter in a charset Go's
+// mime.ParseMediaType does not decode (ISO-8859-1) has no name to
+// fieldseal and is copied; Commons FileUpload decodes it to "email". With
+// both "name*" and a later plain "name", Go keeps the "name*" value and
+// Commons the later "name".
+func TestAttackR4bMultipartRFC2231Name(t *testing.T) {
+	a := newApp(t, rfc2231Names)
+	sc := startApp(t, a, "")
+	for _, cd := range []string{
+		`form-data; name*=ISO-8859-1''email`,
+		`form-data; name*=iso-8859-1'en'e%6Dail`,
+		`form-data; name*=UTF-8''note; name="email"`,
+	} {
+		body := "--B\r\nContent-Disposition: " + cd + "\r\n\r\n" + alice + "\r\n--B--\r\n"
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
+		t.Logf("%s -> %d %s", cd, r.Status, r.Body)
+	}
+	a.mustNotRead(t, "field", "email="+alice)
+}
+
+// rfc2231Boundary reads a multipart body as Tomcat's copy of Commons
+// FileUpload finds its boundary (FileUploadBase.getBoundary through
+// ParameterParser): parameters are read in order, the later winning, a
+// "boundary*" parameter is RFC 2231 decoded and stored as "boundary".
+func rfc2231Boundary(r *http.Request, body []byte) []string {
+	boundary := ""
+	for _, param := range strings.Split(r.Header.Get("Content-Type"), ";")[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+		switch strings.ToLower(k) {
+		case "boundary":
+			boundary = strings.Trim(v, `"`)
+		case "boundary*":
+			_, rest, _ := strings.Cut(v, "'")
+			_, enc, _ := strings.Cut(rest, "'")
+			boundary, _ = urlUnescape(enc)
+		}
+	}
+	return formParts(body, boundary)
+}
+
+// With an RFC 2231 "boundary*" (Y) before "boundary=X", Go's mime.ParseMediaType
+// (and so fieldseal) reads the boundary Y and Commons FileUpload X: parts
+// delimited by "--X" sit inside a Y part that fieldseal copies as content
+// ("--X" is no delimiter to it), and Commons reads them as fields.
+func TestAttackR4bMultipartRFC2231Boundary(t *testing.T) {
+	a := newApp(t, rfc2231Boundary)
+	sc := startApp(t, a, "")
+	body := "--Y\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n" +
+		"--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--X--\r\n" +
+		"--Y--\r\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": `multipart/form-data; boundary*=UTF-8''Y; boundary="X"`}, Body: []byte(body)})
+	t.Logf("-> %d %s", r.Status, r.Body)
+	a.mustNotRead(t, "field", "email="+alice)
+}
+
+// TestAttackR4bHeld keeps what this attack tried that held: JSON parts
+// under other JSON types and charsets, encoded-word names in other
+// encodings, a multipart type without a boundary. The application
+// decodes every part whose type names JSON, and every body as JSON.
+func TestAttackR4bHeld(t *testing.T) {
+	a := newApp(t, func(r *http.Request, body []byte) []string {
+		out := anyTypeJSONApp(r, body)
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil {
+			return out
+		}
+		eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+			out = append(append(out, p.FormName()+"="+string(b)), anyTypeJSONApp(r, b)...)
+		})
+		return out
+	})
+	sc := startApp(t, a, "")
+	doc := `{"email":"` + alice + `"}`
+	part := func(cd, ct string) []byte {
+		return []byte("--B\r\nContent-Disposition: form-data; " + cd + "\r\nContent-Type: " + ct + "\r\n\r\n" + doc + "\r\n--B--\r\n")
+	}
+	mp := map[string]string{"Content-Type": "multipart/form-data; boundary=B"}
+	for name, q := range map[string]sidecartest.Req{
+		"text/json part":          {Body: part(`name="c"`, "text/json"), Header: mp},
+		"vnd.api+json utf-16":     {Body: part(`name="c"`, "application/vnd.api+json; charset=utf-16"), Header: mp},
+		"charset* utf-16":         {Body: part(`name="c"`, "application/json; charset*=utf-16''"), Header: mp},
+		"Q word, latin1":          {Body: part(`name="=?ISO-8859-1?Q?=65mail?="`, "text/plain"), Header: mp},
+		"split encoded words":     {Body: part(`name="=?UTF-8?B?ZW1h?= =?UTF-8?Q?il?="`, "text/plain"), Header: mp},
+		"utf-16 encoded word":     {Body: part(`name="=?UTF-16?B?AGUAbQBhAGkAbA==?="`, "text/plain"), Header: mp},
+		"multipart/x no boundary": {Body: []byte(doc), Header: map[string]string{"Content-Type": "multipart/x-anything"}},
+	} {
+		q.Method, q.Path = "POST", "/signup"
+		r := sc.Do(t, q)
+		t.Logf("%s -> %d %.100s", name, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		for _, s := range rc.Strings {
+			if strings.Contains(s, alice) && !strings.HasPrefix(s, "c=") {
+				t.Errorf("app read %q from %q", s, rc.Body)
 			}
 		}
 	}

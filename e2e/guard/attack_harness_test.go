@@ -73,6 +73,20 @@ func (a *app) mustNotHold(t *testing.T, plaintexts ...string) {
 	}
 }
 
+// mustNotRead fails for each string the application read that is s
+// exactly (a "name=value" pair its reader built); what names the kind of
+// string in the message (a field, a parameter).
+func (a *app) mustNotRead(t *testing.T, what, s string) {
+	t.Helper()
+	for _, rc := range a.received() {
+		for _, got := range rc.Strings {
+			if got == s {
+				t.Errorf("app read %s %q from %s %q", what, got, rc.Header.Get("Content-Type"), rc.Body)
+			}
+		}
+	}
+}
+
 func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }

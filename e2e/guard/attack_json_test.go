@@ -7,9 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
@@ -289,5 +291,204 @@ func TestAttackOverlongUTF8MemberName(t *testing.T) {
 				t.Errorf("the application read member email = %q from %q", s, r.Body)
 			}
 		}
+	}
+}
+
+// anyTypeJSONApp decodes every body as JSON whatever its Content-Type, as
+// a Go handler calling json.NewDecoder(r.Body).Decode does, and Express's
+// express.json({type: '*/*'}).
+func anyTypeJSONApp(_ *http.Request, body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	return jsonStrings(nil, v)
+}
+
+func jsonStrings(out []string, v any) []string {
+	switch v := v.(type) {
+	case string:
+		out = append(out, v)
+	case map[string]any:
+		for k, e := range v {
+			out = jsonStrings(append(out, k), e)
+		}
+	case []any:
+		for _, e := range v {
+			out = jsonStrings(out, e)
+		}
+	}
+	return out
+}
+
+// javaEqualsIgnoreCase is Java's String.equalsIgnoreCase: two chars are
+// equal when equal, or equal upper-cased, or equal lower-cased after
+// upper-casing. It equates the dotless 'ı' and the dotted 'İ' with 'i',
+// which Unicode simple case folding (Go's encoding/json) does not.
+func javaEqualsIgnoreCase(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	for i := range ra {
+		x, y := ra[i], rb[i]
+		if x == y {
+			continue
+		}
+		ux, uy := unicode.ToUpper(x), unicode.ToUpper(y)
+		if ux != uy && unicode.ToLower(ux) != unicode.ToLower(uy) {
+			return false
+		}
+	}
+	return true
+}
+
+// equalsIgnoreCaseApp binds top-level members to its fields by Java's
+// equalsIgnoreCase, as JSON-B (Yasson) does under
+// PropertyNamingStrategy.CASE_INSENSITIVE (Jackson's case-insensitive
+// properties match the same names on a JVM whose default locale is tr or
+// az, where "EMAİL".toLowerCase() is "email").
+func equalsIgnoreCaseApp(_ *http.Request, body []byte) []string {
+	var v map[string]any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	for k, e := range v {
+		for _, field := range []string{"email", "phone", "mobile"} {
+			if s, ok := e.(string); ok && javaEqualsIgnoreCase(k, field) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Member names are matched under Unicode simple case folding: "emaıl"
+// (dotless i) and "EMAİL" (dotted capital I) are not "email" to the guard,
+// and pass unsealed to an application binding them by equalsIgnoreCase.
+func TestAttackR4TurkishIMemberNames(t *testing.T) {
+	a := newApp(t, equalsIgnoreCaseApp)
+	sc := startApp(t, a, "")
+	for _, doc := range []string{`{"emaıl":"` + alice + `"}`, `{"EMAİL":"` + alice + `"}`, `{"mobİle":"` + phone + `"}`} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", JSON: doc})
+		t.Logf("%s -> %d %s", doc, r.Status, r.Body)
+	}
+	a.mustNotHold(t, alice, phone)
+}
+
+// lastContentTypeForm reads the body as a form when the last Content-Type
+// line says so, as WSGI servers such as gunicorn build CONTENT_TYPE (each
+// line overwrites the one before).
+func lastContentTypeForm(r *http.Request, body []byte) []string {
+	cts := r.Header.Values("Content-Type")
+	if len(cts) == 0 || cts[len(cts)-1] != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	vals, _ := url.ParseQuery(string(body))
+	var out []string
+	for k, vs := range vals {
+		out = append(append(out, k), vs...)
+	}
+	return out
+}
+
+// Two Content-Type lines are refused, unless the first is empty: the body
+// is then "other", sniffed, and a form (not JSON) passes unread to an
+// application that takes the last line.
+func TestAttackR4EmptyFirstContentType(t *testing.T) {
+	a := newApp(t, lastContentTypeForm)
+	sc := startApp(t, a, "")
+	req, err := http.NewRequest("POST", sc.URL+"/signup", strings.NewReader("name=mallory&email="+url.QueryEscape(alice)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header["Content-Type"] = []string{"", "application/x-www-form-urlencoded"}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Logf("-> %d", resp.StatusCode)
+	for _, rc := range a.received() {
+		t.Logf("app got Content-Type %q", rc.Header.Values("Content-Type"))
+	}
+	a.mustNotHold(t, alice)
+}
+
+// jsonSeqApp reads an RFC 7464 JSON text sequence: each record starts with
+// RS (0x1E) and holds one JSON text.
+func jsonSeqApp(r *http.Request, body []byte) []string {
+	var out []string
+	for _, rec := range bytes.Split(body, []byte{0x1E}) {
+		out = append(out, anyTypeJSONApp(r, bytes.TrimSpace(rec))...)
+	}
+	return out
+}
+
+// A JSON text sequence (application/json-seq) starts with RS, which the
+// sniff does not skip: the body does not start like JSON and is forwarded
+// unread.
+func TestAttackR4JSONSeqRecordSeparator(t *testing.T) {
+	a := newApp(t, jsonSeqApp)
+	sc := startApp(t, a, "")
+	body := "\x1e{\"email\":\"" + alice + "\"}\n\x1e{\"phone\":\"" + phone + "\"}\n"
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/json-seq"}, Body: []byte(body)})
+	t.Logf("%d %s", r.Status, r.Body)
+	a.mustNotHold(t, alice, phone)
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func u16le(s string) []byte {
+	var out []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(u), byte(u>>8))
+	}
+	return out
+}
+
+// TestAttackR4Held keeps the attacks of this round that the guard held:
+// the store must hold no plaintext after each.
+func TestAttackR4Held(t *testing.T) {
+	doc := `{"email":"` + alice + `"}`
+	secret := `{"contact":{"value":"` + alice + `"}}`
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	cases := map[string]sidecartest.Req{
+		"long s folding":         {Method: "POST", Path: "/profile", JSON: `{"ſtreet":"` + alice + `","emailAddreſſ":"` + alice + `"}`},
+		"duplicates and case":    {Method: "POST", Path: "/profile", JSON: `{"email":"x","email":"` + alice + `","EMAIL":"` + alice + `"}`},
+		"number value":           {Method: "POST", Path: "/profile", JSON: `{"phone":"x","mobile":` + "821012345678" + `}`},
+		"gzip under text/plain":  {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain", "Content-Encoding": "gzip"}, Body: gz([]byte(doc))},
+		"gzip, gzip json":        {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"}, Body: gz(gz([]byte(doc)))},
+		"form escaped name":      {Method: "POST", Path: "/profile", Header: form, Body: []byte("e%6Dail=" + alice)},
+		"form nested name":       {Method: "POST", Path: "/profile", Header: form, Body: []byte("user%5Bemail%5D=" + alice)},
+		"deep arrays":            {Method: "POST", Path: "/profile", JSON: strings.Repeat("[", 30) + doc + strings.Repeat("]", 30)},
+		"nested array objects":   {Method: "POST", Path: "/profile", JSON: `[{"x":{"y":[{"Email":"` + alice + `"}]}}]`},
+		"white space text/plain": {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain"}, Body: []byte("\r\n\t " + doc)},
+		"chunked text/plain":     {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "text/plain", "Transfer-Encoding": "chunked"}, Body: []byte(doc)},
+		"empty parameter list":   {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json;"}, Body: []byte(doc)},
+		"two media types":        {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json, text/plain"}, Body: []byte(doc)},
+		"GET with a body":        {Method: "GET", Path: "/customers/1", Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(doc)},
+		"utf-16 undeclared":      {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "application/json"}, Body: u16le(doc)},
+		"5001 members in place":  {Method: "POST", Path: "/profile", JSON: "[" + strings.Repeat(`{"email":"a@b.c","n":1},`, 5000) + doc + "]"},
+		"double slash":           {Method: "POST", Path: "//customers", JSON: secret},
+		"double slash id":        {Method: "PUT", Path: "/customers//1", JSON: secret},
+		"escaped letter":         {Method: "POST", Path: "/%63ustomers", JSON: secret},
+		"tab in id":              {Method: "PUT", Path: "/customers/1%09", JSON: secret},
+		"multipart no delimiter": {Method: "POST", Path: "/profile", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=xyz"}, Body: []byte(doc)},
+	}
+	for name, req := range cases {
+		t.Run(name, func(t *testing.T) {
+			store, sc := start(t, sidecartest.GoJSON, "")
+			r := sc.Do(t, req)
+			t.Logf("%d %.120s", r.Status, r.Body)
+			store.MustNotHold(t, alice)
+		})
 	}
 }

@@ -2,7 +2,9 @@ package guard_test
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -39,10 +41,7 @@ const putOnly = `
 
 // F8: Lookup reads override headers whole and never the _method parameter.
 func TestAttackMethodOverrideReadings(t *testing.T) {
-	a := newApp(t, func(r *http.Request, b []byte) []string {
-		r.URL.Path = strings.Replace(r.URL.Path, "/accounts/", "/customers/", 1)
-		return expressOverride(r, b)
-	})
+	a := newApp(t, accountsAsCustomers)
 	sc := startApp(t, a, putOnly)
 	body := `{"contact":{"value":"` + hidden + `"}}`
 	for _, q := range []sidecartest.Req{
@@ -52,6 +51,169 @@ func TestAttackMethodOverrideReadings(t *testing.T) {
 	} {
 		r := sc.Do(t, q)
 		t.Logf("%s %s %v -> %d", q.Method, q.Path, q.Header, r.Status)
+	}
+	a.mustNotHold(t, hidden)
+}
+
+// postAndPut has a POST route and a PUT route on the same path, only the
+// PUT one protecting contact.value.
+const postAndPut = `
+  - name: accounts-action
+    methods: [POST]
+    paths: ["/accounts/{id}"]
+    request: [ {path: note, class: secret} ]
+  - name: accounts-update
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    request: [ {path: contact.value, class: secret} ]
+`
+
+// putAndPatch has no POST route on /accounts/{id}; its PUT and PATCH
+// routes protect different paths.
+const putAndPatch = `
+  - name: accounts-replace
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    request: [ {path: note, class: secret} ]
+  - name: accounts-patch
+    methods: [PATCH]
+    paths: ["/accounts/{id}"]
+    request: [ {path: contact.value, class: secret} ]
+`
+
+// bodyOverride models Rack::MethodOverride (Rails, Sinatra: a "_method"
+// field of a form POST) and Laravel (Symfony's _method read from the input
+// bag, which Laravel fills from a JSON body too). It returns the strings of
+// the body when the app routes the request to PUT /accounts/{id}.
+func bodyOverride(r *http.Request, body []byte) []string {
+	m := r.Method
+	var strs []string
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		vals, _ := url.ParseQuery(string(body))
+		if o := vals.Get("_method"); m == "POST" && o != "" {
+			m = strings.ToUpper(o)
+		}
+		for k, vs := range vals {
+			strs = append(append(strs, k), vs...)
+		}
+	} else {
+		var v map[string]any
+		_ = json.Unmarshal(body, &v)
+		if o, _ := v["_method"].(string); m == "POST" && o != "" {
+			m = strings.ToUpper(o)
+		}
+		strs = jsonStrings(nil, v)
+	}
+	if m == "PUT" && strings.HasPrefix(r.URL.Path, "/accounts/") {
+		return strs
+	}
+	return nil
+}
+
+// Lookup reads the method from override headers and the _method query
+// parameter, never from the body, where Rack and Laravel read it: a POST
+// to a PUT-only route carrying _method=PUT is on no route to fieldseal,
+// and the route-only path contact.value passes in plaintext.
+func TestAttackR4MethodOverrideInBody(t *testing.T) {
+	a := newApp(t, bodyOverride)
+	sc := startApp(t, a, putOnly)
+	for _, q := range []sidecartest.Req{
+		{Method: "POST", Path: "/accounts/1", JSON: `{"_method":"PUT","contact":{"value":"` + hidden + `"}}`},
+		{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)},
+	} {
+		r := sc.Do(t, q)
+		t.Logf("%s %s -> %d %s", q.Method, q.Path, r.Status, r.Body)
+	}
+	a.mustNotHold(t, hidden)
+}
+
+// accountsAsCustomers is expressOverride on an application that serves
+// /accounts/{id} as /customers/{id}.
+func accountsAsCustomers(r *http.Request, body []byte) []string {
+	r.URL.Path = strings.Replace(r.URL.Path, "/accounts/", "/customers/", 1)
+	return expressOverride(r, body)
+}
+
+// Lookup reads the _method query parameter only when the whole query
+// parses (url.ParseQuery returns an error for one bad escape or a ";"),
+// while Express's qs keeps every other pair: POST /accounts/1?x=%zz&_method=PUT
+// is PUT to the app and on no route to fieldseal.
+func TestAttackR4MethodQueryWithBadPair(t *testing.T) {
+	a := newApp(t, accountsAsCustomers)
+	sc := startApp(t, a, putOnly)
+	body := `{"contact":{"value":"` + hidden + `"}}`
+	for _, path := range []string{"/accounts/1?x=%zz&_method=PUT", "/accounts/1?a;b=1&_method=PUT"} {
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: path, JSON: body})
+		t.Logf("POST %s -> %d %s", path, r.Status, r.Body)
+	}
+	for _, rc := range a.received() {
+		t.Logf("app got %s %s", rc.Method, rc.URI)
+	}
+	a.mustNotHold(t, hidden)
+}
+
+// Lookup keeps at most six override readings, headers first: six junk
+// values in X-HTTP-Method-Override push the _method query parameter out,
+// and an app overriding from the query (methodOverride('_method'), Rails)
+// reads PUT.
+func TestAttackR4MethodReadingsCapped(t *testing.T) {
+	a := newApp(t, accountsAsCustomers)
+	sc := startApp(t, a, putOnly)
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1?_method=PUT", Header: map[string]string{"X-HTTP-Method-Override": "A,B,C,D,E,F"},
+		JSON: `{"contact":{"value":"` + hidden + `"}}`})
+	t.Logf("-> %d %s", r.Status, r.Body)
+	a.mustNotHold(t, hidden)
+}
+
+// Lookup reads the first field line of each override header; behind nginx,
+// PHP-FPM keeps the last of two lines with the same name, and Symfony and
+// Laravel then take it whole as the method. Two X-HTTP-Method-Override
+// lines (GET, then PUT) route a POST to the PUT-only route unseen.
+func TestAttackR4MethodOverrideSecondLine(t *testing.T) {
+	a := newApp(t, func(r *http.Request, b []byte) []string {
+		vs := r.Header.Values("X-Http-Method-Override")
+		if r.Method != "POST" || len(vs) == 0 || vs[len(vs)-1] != "PUT" || !strings.HasPrefix(r.URL.Path, "/accounts/") {
+			return nil
+		}
+		return anyTypeJSONApp(r, b)
+	})
+	sc := startApp(t, a, putOnly)
+	req, err := http.NewRequest("POST", sc.URL+"/accounts/1", strings.NewReader(`{"contact":{"value":"`+hidden+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Add("X-HTTP-Method-Override", "GET")
+	req.Header.Add("X-HTTP-Method-Override", "PUT")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Logf("-> %d", resp.StatusCode)
+	a.mustNotHold(t, hidden)
+}
+
+// backslashApp routes as IIS/ASP.NET do, reading "\" in the decoded path as
+// "/", and decodes the JSON body of PUT /customers/{id}.
+func backslashApp(r *http.Request, body []byte) []string {
+	p := strings.ReplaceAll(r.URL.Path, `\`, "/")
+	if !strings.HasPrefix(strings.ToLower(p), "/customers/") {
+		return nil
+	}
+	return anyTypeJSONApp(r, body)
+}
+
+// A path that reaches /customers/{id} only once "\" is read as "/" is on
+// no route to fieldseal: the route-only path contact.value (a class with
+// no keys) passes in plaintext.
+func TestAttackR4BackslashPath(t *testing.T) {
+	a := newApp(t, backslashApp)
+	sc := startApp(t, a, "")
+	for _, path := range []string{`/customers%5C1`, `/customers\1`} {
+		r := sc.Do(t, sidecartest.Req{Method: "PUT", Path: path, JSON: `{"contact":{"value":"` + hidden + `"}}`})
+		t.Logf("%s -> %d %s", path, r.Status, r.Body)
 	}
 	a.mustNotHold(t, hidden)
 }
