@@ -55,31 +55,7 @@ func TestAttackMethodOverrideReadings(t *testing.T) {
 	a.mustNotHold(t, hidden)
 }
 
-// postAndPut has a POST route and a PUT route on the same path, only the
-// PUT one protecting contact.value.
-const postAndPut = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
 
-// putAndPatch has no POST route on /accounts/{id}; its PUT and PATCH
-// routes protect different paths.
-const putAndPatch = `
-  - name: accounts-replace
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
-  - name: accounts-patch
-    methods: [PATCH]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
 
 // bodyOverride models Rack::MethodOverride (Rails, Sinatra: a "_method"
 // field of a form POST) and Laravel (Symfony's _method read from the input
