@@ -55,8 +55,6 @@ func TestAttackMethodOverrideReadings(t *testing.T) {
 	a.mustNotHold(t, hidden)
 }
 
-
-
 // bodyOverride models Rack::MethodOverride (Rails, Sinatra: a "_method"
 // field of a form POST) and Laravel (Symfony's _method read from the input
 // bag, which Laravel fills from a JSON body too). It returns the strings of
