@@ -18,7 +18,10 @@
 // tries every reading of the request an application may apply (every
 // method override header line and value, every _method query parameter, an
 // upper-cased method, a POST as any route at its path, '\' as '/', dot
-// segments resolved) and the first that matches wins. Match tries one exact reading; of the routes
+// segments resolved) and the first that matches wins. LookupAll gives that
+// route and every other route some reading reaches that seals request
+// values, which the proxy seals the request under too, since the
+// application may take it under any of them. Match tries one exact reading; of the routes
 // whose patterns match it, the most specific wins, as in routers: a pattern
 // whose paths are a strict subset of another's (a literal segment where the
 // other has {name}, {name} or a literal where the other has a final /*).

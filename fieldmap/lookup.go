@@ -35,18 +35,47 @@ const maxPaths = 16
 // the readings are at most the map's methods. Lookup does not allocate
 // for a request with no override, a clean path with no ';' or '\', and a
 // query with no escaped _method parameter.
+//
+// Another reading may reach another route (see Also): Lookup's route is
+// only the first.
 func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
+	var rbuf [1]*Route
+	if rs := m.LookupAll(rbuf[:0], method, urlPath, escapedPath, rawQuery, header); len(rs) > 0 {
+		return rs[0]
+	}
+	return nil
+}
+
+// LookupAll appends to dst the route Lookup returns and then every other
+// route some reading of the request reaches that seals request values
+// (Route.SealsRequest), each once, in the order of the readings. An
+// application may take a request under any of its readings (a POST whose
+// body says _method=PUT is the PUT route to Rack and the POST route to
+// Express), so the request must hold no plaintext for any of them: the
+// proxy seals it under the first and then under each other one. It
+// appends nothing when no route lists the request, and allocates only
+// when dst is too small or as Lookup does.
+func (m *Map) LookupAll(dst []*Route, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) []*Route {
 	var mbuf [8]string
 	var pbuf [maxPaths]string
 	ps := paths(pbuf[:0], urlPath, escapedPath)
+	first := len(dst)
 	for _, meth := range m.methodReadings(mbuf[:0], method, rawQuery, header) {
+		if len(dst) > first && !m.sealing[meth] {
+			continue // no route of meth seals request values
+		}
 		for _, p := range ps {
-			if route := m.Match(meth, p); route != nil {
-				return route
+			route := m.Match(meth, p)
+			switch {
+			case route == nil:
+			case len(dst) == first:
+				dst = append(dst, route)
+			case route.SealsRequest() && !slices.Contains(dst[first:], route):
+				dst = append(dst, route)
 			}
 		}
 	}
-	return nil
+	return dst
 }
 
 // methodReadings appends the configured methods an application may read a

@@ -151,3 +151,73 @@ func TestIsMethodParamDecodesAsApplicationsDo(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupAllListsEveryRouteAReadingReaches(t *testing.T) {
+	// An application takes a request under one of its readings, fieldseal
+	// cannot know which: LookupAll gives Lookup's route first, then each
+	// other route a reading reaches that seals request values, once.
+	const spec = `classes: {secret: , email: {mode: deterministic}}
+routes:
+  - name: read
+    methods: [GET]
+    paths: ["/accounts/{id}"]
+    response: [{path: contact.value, class: secret}]
+  - name: action
+    methods: [POST]
+    paths: ["/accounts/{id}"]
+    request: [{path: note, class: secret}]
+  - name: update
+    methods: [PUT, PATCH]
+    paths: ["/accounts/{id}", "/accounts/{id}/contact"]
+    request: [{path: contact.value, class: secret}]
+  - name: search
+    methods: [DELETE]
+    paths: ["/accounts/{id}"]
+    query: [{param: email, class: email}]
+  - name: note
+    methods: [PUT]
+    paths: ["/accounts/{id}/note"]
+    request: [{path: text, class: secret}]
+`
+	m, err := Compile(parseSpec(t, spec, "m.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method, path, query string
+		header              http.Header
+		want                string
+	}{
+		{"GET", "/accounts/1", "", nil, "read"},
+		{"PUT", "/accounts/1", "", nil, "update"},
+		{"POST", "/accounts/1", "", nil, "action update search"},
+		{"POST", "/accounts/1", "_method=PUT", nil, "update action search"},
+		{"POST", "/accounts/1", "_method=PUT", http.Header{"X-Http-Method-Override": {"POST"}}, "action update search"},
+		{"GET", "/accounts/1", "", http.Header{"X-Http-Method": {"PATCH"}}, "update"},
+		{"DELETE", "/users/1", "", nil, ""},
+	} {
+		var buf [4]*Route
+		var got []string
+		for _, r := range m.LookupAll(buf[:0], tt.method, tt.path, "", tt.query, tt.header.Values) {
+			got = append(got, r.Name)
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("LookupAll(%s %s?%s %v) = %q, want %q", tt.method, tt.path, tt.query, tt.header, got, tt.want)
+		}
+		if first := m.Lookup(tt.method, tt.path, "", tt.query, tt.header.Values); (first == nil) != (len(got) == 0) || first != nil && first.Name != got[0] {
+			t.Errorf("Lookup(%s %s) = %v, want LookupAll's first", tt.method, tt.path, first)
+		}
+	}
+	// Decoded, a%2Fnote is two segments (the note route), as sent one (an
+	// account id).
+	var buf [4]*Route
+	none := http.Header{}.Values
+	if rs := m.LookupAll(buf[:0], "PUT", "/accounts/a/note", "/accounts/a%2Fnote", "", none); len(rs) != 2 || rs[0].Name != "note" || rs[1].Name != "update" {
+		t.Errorf("LookupAll(PUT /accounts/a%%2Fnote) = %v, want note and update", rs)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		_ = m.LookupAll(buf[:0], "POST", "/accounts/1", "", "", none)
+	}); allocs != 0 {
+		t.Errorf("LookupAll allocates %v times per run with room in dst", allocs)
+	}
+}

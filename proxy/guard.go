@@ -212,7 +212,9 @@ type readCloser struct {
 // curl --http2 still works. Any other upgrade of a request that carries a
 // body, or on a route that seals request paths, is refused. A websocket
 // upgrade elsewhere passes: its frames are opaque (README, threat model).
-func refuseUpgrade(r *http.Request, route *fieldmap.Route, matched bool) error {
+// route is the request's route that seals request paths (reqState.pathRoute),
+// nil when none does.
+func refuseUpgrade(r *http.Request, route *fieldmap.Route) error {
 	up := r.Header[hdrUpgrade]
 	if httpguts.HeaderValuesContainsToken(up, "h2c") || headerGet(r.Header, hdrHTTP2Settings) != "" {
 		r.Header.Del("Upgrade")
@@ -226,7 +228,7 @@ func refuseUpgrade(r *http.Request, route *fieldmap.Route, matched bool) error {
 	switch {
 	case r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody:
 		return fmt.Errorf("an upgrade request with a body: %w", ErrUpgradeRefused)
-	case matched && route.Request.HasPaths():
+	case route != nil:
 		return fmt.Errorf("route %q seals request fields and cannot be upgraded to %q: %w", route.Name, strings.Join(up, ", "), ErrUpgradeRefused)
 	}
 	return nil

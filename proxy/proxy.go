@@ -239,9 +239,15 @@ func (p *Proxy) CloseIdleConnections() {
 type reqState struct {
 	id    string
 	route *fieldmap.Route
-	resp  *transform.Transform // response transform; nil when not protected
-	reqT  transform.Transform  // storage for the request transform
-	respT transform.Transform  // storage for resp
+	// also are the other routes some reading of the request reaches that
+	// seal request values (fieldmap.Map.LookupAll): the request is sealed
+	// under each of them after route, so that it holds no plaintext for
+	// whichever the application takes. Backed by routeBuf.
+	also     []*fieldmap.Route
+	routeBuf [4]*fieldmap.Route
+	resp     *transform.Transform // response transform; nil when not protected
+	reqT     transform.Transform  // storage for the request transform
+	respT    transform.Transform  // storage for resp
 	// refresh is the request's one on-demand key refresh, shared by the
 	// request and response transforms.
 	refresh transform.Refresh
@@ -322,9 +328,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rs.budget.b = p.budget
 	m := p.routes.Load()
-	rs.route = p.match(r)
-	rs.matched = rs.route != nil
-	if !rs.matched {
+	routes := m.LookupAll(rs.routeBuf[:0], r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
+	rs.matched = len(routes) > 0
+	if rs.matched {
+		rs.route, rs.also = routes[0], routes[1:]
+	} else {
 		rs.route = m.Unmatched()
 	}
 	callerID := ""
@@ -371,7 +379,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // seal class members and open sealed values wherever they are.
 func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, guard fieldmap.GuardSpec, callerID *string) error {
 	route := rs.route
-	if err := refuseUpgrade(r, route, rs.matched); err != nil {
+	if err := refuseUpgrade(r, rs.pathRoute()); err != nil {
 		return err
 	}
 	kind, err := requestBody(r)
@@ -413,22 +421,21 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 	}
 	*callerID = caller.ID()
-	var aadContext string
-	switch {
-	case route.ContextHeader != "":
-		aadContext = r.Header.Get(route.ContextHeader)
-		if aadContext == "" {
-			return fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
-		}
-	case route.ContextParam != "":
-		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
-		if !ok || v == "" {
-			return fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
-		}
-		aadContext = v
-	}
-	if err := p.sealQuery(r, rs, ring, caller, aadContext); err != nil {
+	aadContext, err := routeContext(r, route)
+	if err != nil {
 		return err
+	}
+	if err := p.sealQuery(r, route, rs, ring, caller, aadContext, false); err != nil {
+		return err
+	}
+	for _, also := range rs.also {
+		actx, err := routeContext(r, also)
+		if err != nil {
+			return err
+		}
+		if err := p.sealQuery(r, also, rs, ring, caller, actx, true); err != nil {
+			return err
+		}
 	}
 	if kind != bodyNone {
 		t := &rs.reqT
@@ -473,9 +480,78 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	return nil
 }
 
+// routeContext returns the AAD context value route binds from r's header or
+// path ("" when it binds none, or binds a body member: bindMember), or
+// ErrMissingContext.
+func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
+	switch {
+	case route.ContextHeader != "":
+		v := r.Header.Get(route.ContextHeader)
+		if v == "" {
+			return "", fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
+		}
+		return v, nil
+	case route.ContextParam != "":
+		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
+		if !ok || v == "" {
+			return "", fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// pathRoute returns the first of the request's routes (rs.route, then
+// rs.also) that seals request paths, or nil: its body must then be JSON.
+func (rs *reqState) pathRoute() *fieldmap.Route {
+	if !rs.matched {
+		return nil
+	}
+	if rs.route.Request.HasPaths() {
+		return rs.route
+	}
+	for _, r := range rs.also {
+		if r.Request.HasPaths() {
+			return r
+		}
+	}
+	return nil
+}
+
+// sealAlso seals doc, already sealed under the request's route, under each
+// other route the request may reach (rs.also) that seals request paths:
+// values already sealed are kept (transform.Params.KeepSealed), the paths
+// and context of that route apply to the rest. It returns doc itself when
+// there is no such route.
+func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, doc []byte) ([]byte, error) {
+	for _, also := range rs.also {
+		if !also.Request.HasPaths() {
+			continue
+		}
+		actx, err := routeContext(r, also)
+		if err != nil {
+			return nil, err
+		}
+		at := transform.New(transform.Params{
+			Ring: t.Ring(), Side: also.Request, Caller: t.Caller(), Context: actx,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			KeepSealed: true,
+		})
+		if m := also.ContextMember; m != "" {
+			if err := bindMember(at, doc, m); err != nil {
+				return nil, fmt.Errorf("route %q: %w", also.Name, err)
+			}
+		}
+		if doc, err = at.Seal(nil, doc); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
 // sealBody replaces r.Body with its sealed form, by kind.
 func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, kind bodyKind) error {
-	paths := rs.route.Request.HasPaths()
+	paths := rs.pathRoute() != nil
 	switch kind {
 	case bodyJSON:
 		return p.sealRequest(w, r, rs, t, false, nil)
@@ -545,7 +621,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		switch {
 		case err != nil:
 			return err
-		case !looks && rs.route.Request.HasPaths():
+		case !looks && rs.pathRoute() != nil:
 			// The route's paths name JSON values: a body that is not JSON
 			// cannot be checked for them.
 			return contentTypeError(r.Header.Get("Content-Type"))
@@ -609,6 +685,9 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		// The values a form reading seals are URL-escaped (no quote, no
 		// backslash), so the document stays the JSON just sealed.
 		sealed, err = t.SealForm(nil, sealed)
+	}
+	if err == nil && len(rs.also) > 0 {
+		sealed, err = p.sealAlso(r, rs, t, sealed)
 	}
 	if err != nil {
 		var fe *transform.FieldError
@@ -699,12 +778,6 @@ func isJSON(ct string) bool {
 	const app, suffix = "application/json", "+json"
 	return strings.EqualFold(ct, app) ||
 		(len(ct) > len(suffix) && strings.EqualFold(ct[len(ct)-len(suffix):], suffix) && strings.IndexByte(ct, '/') > 0)
-}
-
-// match finds the route protecting r; fieldmap.Lookup decides, under every
-// reading of the request the upstream may apply.
-func (p *Proxy) match(r *http.Request) *fieldmap.Route {
-	return p.routes.Load().Lookup(r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
 }
 
 // rewriteRequest is ReverseProxy's Rewrite hook. ReverseProxy has already

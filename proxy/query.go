@@ -23,13 +23,15 @@ import (
 // stand for email; '&' and ';' separate them), every other byte of the
 // query is kept. A caller may look up a class unless its action for it is
 // deny.
-func (p *Proxy) sealQuery(r *http.Request, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string) error {
-	route := rs.route
+//
+// With keepSealed the query was sealed under another route first: values
+// already sealed are kept (transform.Params.KeepSealed).
+func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string, keepSealed bool) error {
 	if (route.Query == nil && len(route.QueryFilters) == 0) || r.URL.RawQuery == "" {
 		return nil
 	}
 	params := func(side *fieldmap.Side) transform.Params {
-		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st}
+		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st, KeepSealed: keepSealed}
 	}
 	if route.Query != nil {
 		out, err := transform.New(params(route.Query)).SealForm(nil, []byte(r.URL.RawQuery))

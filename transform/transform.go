@@ -71,6 +71,13 @@ type Params struct {
 	// implements SealedWriter and allows it may send sealed values
 	// (guard.sealed_writes: accept, for deployments without authentication).
 	AcceptSealed bool
+	// KeepSealed makes Seal keep every well-formed sealed value as it is,
+	// unopened, and seal the rest: for a second pass, under another route's
+	// side, over the output of a first Seal, which sealed or checked every
+	// sealed value in it. A value sealed by the first pass under another
+	// class or context stays sealed (it is never plaintext) and opens only
+	// where it was sealed for.
+	KeepSealed bool
 }
 
 // Transform seals or opens the values one side of a route names, in whole
@@ -93,6 +100,7 @@ type Transform struct {
 	writeErr     []error
 	writeChecked bool
 	acceptSealed bool
+	keepSealed   bool
 	masker       Masker
 	keepOnError  bool   // Params.LeaveSealedOnOpenError
 	st           *Stats // nil: not counted
@@ -130,7 +138,7 @@ func (t *Transform) Reset(p Params) {
 	*t = Transform{
 		ring: p.Ring, side: p.Side, caller: caller, context: p.Context, masker: masker,
 		keepOnError: p.LeaveSealedOnOpenError, refresh: p.Refresh, st: p.Stats,
-		acceptSealed: p.AcceptSealed,
+		acceptSealed: p.AcceptSealed, keepSealed: p.KeepSealed,
 	}
 	t.aad = t.aadBuf[:0]
 	classes := p.Side.Classes
@@ -188,6 +196,9 @@ func (t *Transform) field(i int) (f fieldmap.Field, via string) {
 	}
 	return f, ViaPath
 }
+
+// Caller returns the caller t acts for (Params.Caller, FullAccess for nil).
+func (t *Transform) Caller() Caller { return t.caller }
 
 // Ring returns the key ring t uses: Params.Ring, or the ring an on-demand
 // refresh brought.
@@ -310,6 +321,10 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 			return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: fmt.Errorf("%w: send the real value or omit the field", ErrMaskedValue)}
 		}
 		if crypto.IsSealed(plaintext) {
+			if t.keepSealed && crypto.WellFormed(plaintext) {
+				t.st.add(class, a, OpKeep, ResultAlreadySealed, via)
+				return append(out, raw...), nil
+			}
 			if !t.maySendSealed(f.Class) {
 				t.st.add(class, a, OpKeep, ResultSealedRefused, via)
 				return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: errSealedWrite}
@@ -372,7 +387,7 @@ func (t *Transform) inner(dst, raw []byte, fn func(out []byte, i int, raw []byte
 // would otherwise get another record's plaintext.
 func (t *Transform) sealedAnywhere(out, raw []byte) ([]byte, error) {
 	content := rewrite.StringContent(raw)
-	if !crypto.WellFormed(content) {
+	if !crypto.WellFormed(content) || t.keepSealed {
 		return append(out, raw...), nil
 	}
 	c, keyID, pt, _, err := t.openAny(content)
@@ -529,7 +544,7 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 // text field must not fail the response.
 func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 	content := rewrite.StringContent(raw)
-	if !crypto.WellFormed(content) {
+	if !crypto.WellFormed(content) || t.keepSealed {
 		return append(out, raw...), nil
 	}
 	c, keyID, pt, ptType, err := t.openAny(content)

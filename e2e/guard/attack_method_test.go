@@ -1,9 +1,12 @@
 package guard_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -190,4 +193,141 @@ func TestAttackR4BackslashPath(t *testing.T) {
 		t.Logf("%s -> %d %s", path, r.Status, r.Body)
 	}
 	a.mustNotHold(t, hidden)
+}
+
+// postAndPut has a POST route and a PUT route on one path that seal
+// different paths, the PUT one in the record's context: an application
+// may take a POST to that path under either (Rack and Laravel read a
+// _method member of the body, Express only the query or a header, others
+// none). putAndPatch has a PUT and a PATCH route there and no POST route.
+const (
+	postAndPut = `
+  - name: accounts-action
+    methods: [POST]
+    paths: ["/accounts/{id}"]
+    request: [ {path: note, class: secret} ]
+  - name: accounts-update
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    context: { path_param: id }
+    request: [ {path: contact.value, class: secret} ]
+  - name: accounts-read
+    methods: [GET]
+    paths: ["/accounts/{id}"]
+    context: { path_param: id }
+    response: [ {path: contact.value, class: secret} ]
+`
+	putAndPatch = `
+  - name: accounts-replace
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    request: [ {path: note, class: secret} ]
+  - name: accounts-patch
+    methods: [PATCH]
+    paths: ["/accounts/{id}"]
+    request: [ {path: contact.value, class: secret} ]
+`
+)
+
+// A request whose readings reach several routes (a POST route shadowing a
+// _method=PUT in the body or the query, a header saying POST and the query
+// PUT, the POST fallback finding the PUT route while the body says PATCH)
+// is sealed under every one of them, so whichever the application takes it
+// stores no plaintext of that route's paths; each route's values are
+// sealed for its own context (the PUT route's value opens through the GET
+// route of the same record). A form there is refused, as the PUT route
+// alone refuses forms (its paths name JSON values).
+func TestAttackOverrideReachesSeveralRoutes(t *testing.T) {
+	const note = "n0te-in-clear"
+	body := `{"_method":"PUT","note":"` + note + `","contact":{"value":"` + hidden + `"}}`
+	for _, c := range []struct {
+		name, routes string
+		req          sidecartest.Req
+	}{
+		{"body _method past a POST route", postAndPut, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: body}},
+		{"query _method past a POST route", postAndPut, sidecartest.Req{Method: "POST", Path: "/accounts/1?_method=PUT", JSON: body}},
+		{"header POST, query PUT", postAndPut, sidecartest.Req{Method: "POST", Path: "/accounts/1?_method=PUT",
+			Header: map[string]string{"X-HTTP-Method-Override": "POST"}, JSON: body}},
+		{"body _method PATCH past the PUT fallback", putAndPatch, sidecartest.Req{Method: "POST", Path: "/accounts/1",
+			JSON: strings.Replace(body, `"PUT"`, `"PATCH"`, 1)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The application records what it is sent and answers a GET
+			// with the last body it was sent.
+			a := newApp(t, anyTypeJSONApp)
+			var last []byte
+			store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write(last)
+					return
+				}
+				last, _ = io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(last))
+				a.srv.Config.Handler.ServeHTTP(w, r)
+			}))
+			t.Cleanup(store.Close)
+			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL, FieldMap: fieldMap + c.routes})
+			if r := sc.Do(t, c.req); r.Status != http.StatusOK {
+				t.Fatalf("%s %s: %d %s, want 200 (sealed under both routes)", c.req.Method, c.req.Path, r.Status, r.Body)
+			}
+			a.mustNotHold(t, hidden, note)
+			var stored struct {
+				Note    string
+				Contact struct{ Value string }
+			}
+			if err := json.Unmarshal(last, &stored); err != nil || !strings.HasPrefix(stored.Note, "fs1:") || !strings.HasPrefix(stored.Contact.Value, "fs1:") {
+				t.Fatalf("app received %s (%v), want note and contact.value sealed", last, err)
+			}
+			if c.routes != postAndPut {
+				return
+			}
+			// The value sealed for the PUT route opens where that route's
+			// records are read: in the record's context.
+			r := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts/1"})
+			if !strings.Contains(string(r.Body), `"value":"`+hidden+`"`) {
+				t.Errorf("GET /accounts/1 through the sidecar: %d %s, want contact.value opened", r.Status, r.Body)
+			}
+		})
+	}
+	a := newApp(t, bodyOverride)
+	sc := startApp(t, a, postAndPut)
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)})
+	if r.Status != http.StatusUnsupportedMediaType || len(a.received()) != 0 {
+		t.Errorf("form with _method=PUT: %d %s, app received %d requests; want 415 and none", r.Status, r.Body, len(a.received()))
+	}
+}
+
+// A GET overridden to POST reaches the POST route first and the GET route
+// that seals a query parameter by its method: an application that ignores
+// the override looks the record up by the parameter, which must reach it
+// sealed, as a plain GET's does.
+func TestAttackOverrideReachesAQueryRoute(t *testing.T) {
+	const fm = `
+classes:
+  email: { mode: deterministic, keys: [email] }
+routes:
+  - name: accounts-create
+    methods: [POST]
+    paths: [/accounts]
+    request: [ {path: contact.value, class: email} ]
+  - name: accounts-search
+    methods: [GET]
+    paths: [/accounts]
+    query: [ {param: email, class: email} ]
+    response: [ {path: contact.value, class: email} ]
+`
+	a := newApp(t, func(r *http.Request, _ []byte) []string { return r.URL.Query()["email"] })
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fm})
+	for _, h := range []map[string]string{{"X-HTTP-Method-Override": "POST"}, nil} {
+		if r := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts?email=" + url.QueryEscape(alice), Header: h}); r.Status != http.StatusOK {
+			t.Fatalf("GET /accounts?email= with %v: %d %s", h, r.Status, r.Body)
+		}
+	}
+	a.mustNotHold(t, alice)
+	got := a.received()
+	if len(got) != 2 || len(got[0].Strings) != 1 || got[0].Strings[0] != got[1].Strings[0] {
+		t.Errorf("the overridden and the plain lookup reached the app as %v, want the same sealed value", got)
+	}
 }
