@@ -216,8 +216,8 @@ func TestKeepSealedSealsOnlyWhatIsLeft(t *testing.T) {
 		t.Errorf("stats %+v, want phone kept and email sealed", st.Fields)
 	}
 	for doc, want := range map[string]error{
-		`{"email":"fs1:hello world"}`:          ErrSealedWrite, // starts like one, is none: not kept
-		`{"email":"fsm:a***@example.com"}`:     ErrMaskedValue,
+		`{"email":"fs1:hello world"}`:         ErrSealedWrite, // starts like one, is none: not kept
+		`{"email":"fsm:a***@example.com"}`:    ErrMaskedValue,
 		`{"email":"` + sealedAsEmail + `x!"}`: ErrSealedWrite,
 	} {
 		if _, err := New(Params{Ring: r, Side: s, KeepSealed: true}).Seal(nil, []byte(doc)); !errors.Is(err, want) {
