@@ -314,11 +314,7 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 				t.st.add(class, a, OpKeep, ResultSealedRefused, via)
 				return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: errSealedWrite}
 			}
-			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
-			if err != nil {
-				pt, _, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
-			}
-			t.scratch = pt[:0]
+			_, _, keyID, err := t.open(plaintext)
 			if err != nil {
 				t.st.add(class, a, OpKeep, ResultError, via)
 				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: errSealedMismatch}
@@ -478,21 +474,11 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 			return out, nil
 		}
 	}
-	switch a {
-	case ActionSealed:
-		t.st.add(class, a, OpKeep, ResultOK, via)
-		return append(out, raw...), nil
-	case ActionDecrypt, ActionMask:
-	default:
-		t.st.add(class, a, OpKeep, ResultDenied, via)
+	if t.leftSealed(class, a, via) {
 		return append(out, raw...), nil
 	}
 	t.setAAD(class)
-	pt, ptType, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
-	if err != nil {
-		pt, ptType, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
-	}
-	t.scratch = pt[:0]
+	pt, ptType, keyID, err := t.open(plaintext)
 	if err == nil && ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
 		err = fmt.Errorf("opened %d-typed value is not JSON: %w", ptType, crypto.ErrMalformed)
 	}
@@ -539,13 +525,7 @@ func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 		return append(out, raw...), nil
 	}
 	a := t.actions[c.Index]
-	switch a {
-	case ActionDecrypt, ActionMask:
-	case ActionSealed:
-		t.st.add(c.Name, a, OpKeep, ResultOK, ViaPrefix)
-		return append(out, raw...), nil
-	default:
-		t.st.add(c.Name, a, OpKeep, ResultDenied, ViaPrefix)
+	if t.leftSealed(c.Name, a, ViaPrefix) {
 		return append(out, raw...), nil
 	}
 	if ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
@@ -563,6 +543,33 @@ func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 		return rewrite.AppendString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+// leftSealed records a sealed value of class that the caller's action a
+// does not open (ActionSealed: kept as asked; any action but ActionDecrypt
+// and ActionMask: denied) and reports whether it is left as it is.
+func (t *Transform) leftSealed(class string, a Action, via string) bool {
+	switch a {
+	case ActionDecrypt, ActionMask:
+		return false
+	case ActionSealed:
+		t.st.add(class, a, OpKeep, ResultOK, via)
+	default:
+		t.st.add(class, a, OpKeep, ResultDenied, via)
+	}
+	return true
+}
+
+// open opens sealed under t.aad, with one on-demand key refresh for a key
+// the ring lacks (openWithRefreshedRing). The plaintext is in t.scratch's
+// array: it stays valid until the next use of t.scratch.
+func (t *Transform) open(sealed []byte) (pt []byte, typ crypto.JSONType, keyID uint32, err error) {
+	pt, typ, keyID, err = t.ring.Open(t.scratch[:0], sealed, t.aad)
+	if err != nil {
+		pt, typ, keyID, err = t.openWithRefreshedRing(pt, sealed, keyID, err)
+	}
+	t.scratch = pt[:0]
+	return pt, typ, keyID, err
 }
 
 // refreshFor asks for a ring holding keyID once per Refresh and switches to
