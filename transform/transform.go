@@ -177,16 +177,19 @@ func (t *Transform) maySendSealed(c *fieldmap.Class) bool {
 	return ok && w.MayWriteSealed(c.Name)
 }
 
-// field resolves match index i of the side's plan.
-func (t *Transform) field(i int) (f fieldmap.Field, via string) {
+// field resolves match index i of the side's plan: the field, how it was
+// matched and the caller's action for its class. A ViaPrefix match names no
+// field: f is zero and a is not an action.
+func (t *Transform) field(i int) (f fieldmap.Field, via string, a Action) {
 	f, ok := t.side.Field(i)
-	switch {
-	case !ok:
-		return f, ViaPrefix
-	case i >= len(t.side.Fields):
-		return f, ViaMember
+	if !ok {
+		return f, ViaPrefix, 0
 	}
-	return f, ViaPath
+	via = ViaPath
+	if i >= len(t.side.Fields) {
+		via = ViaMember
+	}
+	return f, via, t.actions[f.Class.Index]
 }
 
 // Ring returns the key ring t uses: Params.Ring, or the ring an on-demand
@@ -275,12 +278,11 @@ func (t *Transform) setAAD(class string) {
 }
 
 func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	if via == ViaPrefix {
 		return t.sealedAnywhere(out, raw)
 	}
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
 	if t.writeErr != nil && t.writeErr[f.Class.Index] != nil {
 		t.st.add(class, a, OpSeal, ResultDenied, via)
 		return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: t.writeErr[f.Class.Index]}
@@ -293,11 +295,9 @@ func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 
 // sealPlain seals one value of field i (the caller may write it).
 func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
-	if keepsEmpty(f.Class, raw) {
-		t.st.add(class, a, OpKeep, ResultEmpty, via)
+	if t.keptEmpty(f.Class, a, via, raw) {
 		return append(out, raw...), nil
 	}
 	t.setAAD(class)
@@ -334,13 +334,7 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 		}
 		plaintext = inner
 	}
-	out, err := t.seal(out, plaintext, typ, f.Class)
-	if err != nil {
-		t.st.add(class, a, OpSeal, ResultError, via)
-		return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
-	}
-	t.st.add(class, a, OpSeal, ResultOK, via)
-	return out, nil
+	return t.seal(out, plaintext, typ, f, a, via, ResultOK)
 }
 
 // inner applies the side's Inner plan (class members and sealed values
@@ -417,31 +411,34 @@ func (t *Transform) openAny(sealed []byte) (c *fieldmap.Class, keyID uint32, pt 
 	return nil, 0, nil, 0, lastErr
 }
 
-// seal appends plaintext sealed for class as a JSON string; t.aad must be set.
-func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, class *fieldmap.Class) ([]byte, error) {
+// seal appends plaintext, a value of field f, sealed for its class as a
+// JSON string, and counts it under the caller's action a with result (or
+// ResultError: then the error is a *FieldError wrapping ErrSeal); t.aad must
+// be set.
+func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, f fieldmap.Field, a Action, via, result string) ([]byte, error) {
 	mode := crypto.ModeRandom
-	if class.Deterministic {
+	if f.Class.Deterministic {
 		mode = crypto.ModeDeterministic
 	}
 	out = append(out, '"')
 	out, err := t.ring.Seal(out, plaintext, typ, mode, t.aad)
 	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrSeal, err)
+		t.st.add(f.Class.Name, a, OpSeal, ResultError, via)
+		return out, &FieldError{Op: "seal", Path: f.Path, Class: f.Class.Name, Err: fmt.Errorf("%w: %w", ErrSeal, err)}
 	}
 	t.st.key(t.ring.SealingKey(mode))
 	t.changed = true
+	t.st.add(f.Class.Name, a, OpSeal, result, via)
 	return append(out, '"'), nil
 }
 
 func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	if via == ViaPrefix {
 		return t.openAnywhere(out, raw)
 	}
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
-	if keepsEmpty(f.Class, raw) {
-		t.st.add(class, a, OpKeep, ResultEmpty, via)
+	if t.keptEmpty(f.Class, a, via, raw) {
 		return append(out, raw...), nil
 	}
 	typ := jsonType(raw)
@@ -465,13 +462,7 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 			return rewrite.AppendString(out, t.mask(class, plaintext, typ)), nil
 		default:
 			t.setAAD(class)
-			out, err := t.seal(out, plaintext, typ, f.Class)
-			if err != nil {
-				t.st.add(class, a, OpSeal, ResultError, via)
-				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
-			}
-			t.st.add(class, a, OpSeal, ResultLegacy, via)
-			return out, nil
+			return t.seal(out, plaintext, typ, f, a, via, ResultLegacy)
 		}
 	}
 	if t.leftSealed(class, a, via) {
@@ -617,6 +608,16 @@ func (t *Transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, open
 // mask renders plaintext for ActionMask as the Masker's text.
 func (t *Transform) mask(class string, plaintext []byte, typ crypto.JSONType) []byte {
 	return []byte(t.masker.Mask(class, plaintext, typ == crypto.TypeString))
+}
+
+// keptEmpty records raw as left as it is for action a when keepsEmpty, and
+// reports whether it is.
+func (t *Transform) keptEmpty(class *fieldmap.Class, a Action, via string, raw []byte) bool {
+	if !keepsEmpty(class, raw) {
+		return false
+	}
+	t.st.add(class.Name, a, OpKeep, ResultEmpty, via)
+	return true
 }
 
 // keepsEmpty reports whether raw is null or "" and class leaves such values
