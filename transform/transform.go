@@ -185,16 +185,19 @@ func (t *Transform) maySendSealed(c *fieldmap.Class) bool {
 	return ok && w.MayWriteSealed(c.Name)
 }
 
-// field resolves match index i of the side's plan.
-func (t *Transform) field(i int) (f fieldmap.Field, via string) {
+// field resolves match index i of the side's plan: the field, how it was
+// matched and the caller's action for its class. A ViaPrefix match names no
+// field: f is zero and a is not an action.
+func (t *Transform) field(i int) (f fieldmap.Field, via string, a Action) {
 	f, ok := t.side.Field(i)
-	switch {
-	case !ok:
-		return f, ViaPrefix
-	case i >= len(t.side.Fields):
-		return f, ViaMember
+	if !ok {
+		return f, ViaPrefix, 0
 	}
-	return f, ViaPath
+	via = ViaPath
+	if i >= len(t.side.Fields) {
+		via = ViaMember
+	}
+	return f, via, t.actions[f.Class.Index]
 }
 
 // Caller returns the caller t acts for (Params.Caller, FullAccess for nil).
@@ -286,12 +289,11 @@ func (t *Transform) setAAD(class string) {
 }
 
 func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	if via == ViaPrefix {
 		return t.sealedAnywhere(out, raw)
 	}
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
 	if t.writeErr != nil && t.writeErr[f.Class.Index] != nil {
 		t.st.add(class, a, OpSeal, ResultDenied, via)
 		return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: t.writeErr[f.Class.Index]}
@@ -304,11 +306,9 @@ func (t *Transform) sealValue(out []byte, i int, raw []byte) ([]byte, error) {
 
 // sealPlain seals one value of field i (the caller may write it).
 func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
-	if keepsEmpty(f.Class, raw) {
-		t.st.add(class, a, OpKeep, ResultEmpty, via)
+	if t.keptEmpty(f.Class, a, via, raw) {
 		return append(out, raw...), nil
 	}
 	t.setAAD(class)
@@ -329,11 +329,7 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 				t.st.add(class, a, OpKeep, ResultSealedRefused, via)
 				return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: errSealedWrite}
 			}
-			pt, _, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
-			if err != nil {
-				pt, _, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
-			}
-			t.scratch = pt[:0]
+			_, _, keyID, err := t.open(plaintext)
 			if err != nil {
 				t.st.add(class, a, OpKeep, ResultError, via)
 				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: errSealedMismatch}
@@ -353,13 +349,7 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 		}
 		plaintext = inner
 	}
-	out, err := t.seal(out, plaintext, typ, f.Class)
-	if err != nil {
-		t.st.add(class, a, OpSeal, ResultError, via)
-		return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
-	}
-	t.st.add(class, a, OpSeal, ResultOK, via)
-	return out, nil
+	return t.seal(out, plaintext, typ, f, a, via, ResultOK)
 }
 
 // inner applies the side's Inner plan (class members and sealed values
@@ -436,31 +426,34 @@ func (t *Transform) openAny(sealed []byte) (c *fieldmap.Class, keyID uint32, pt 
 	return nil, 0, nil, 0, lastErr
 }
 
-// seal appends plaintext sealed for class as a JSON string; t.aad must be set.
-func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, class *fieldmap.Class) ([]byte, error) {
+// seal appends plaintext, a value of field f, sealed for its class as a
+// JSON string, and counts it under the caller's action a with result (or
+// ResultError: then the error is a *FieldError wrapping ErrSeal); t.aad must
+// be set.
+func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, f fieldmap.Field, a Action, via, result string) ([]byte, error) {
 	mode := crypto.ModeRandom
-	if class.Deterministic {
+	if f.Class.Deterministic {
 		mode = crypto.ModeDeterministic
 	}
 	out = append(out, '"')
 	out, err := t.ring.Seal(out, plaintext, typ, mode, t.aad)
 	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrSeal, err)
+		t.st.add(f.Class.Name, a, OpSeal, ResultError, via)
+		return out, &FieldError{Op: "seal", Path: f.Path, Class: f.Class.Name, Err: fmt.Errorf("%w: %w", ErrSeal, err)}
 	}
 	t.st.key(t.ring.SealingKey(mode))
 	t.changed = true
+	t.st.add(f.Class.Name, a, OpSeal, result, via)
 	return append(out, '"'), nil
 }
 
 func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
-	f, via := t.field(i)
+	f, via, a := t.field(i)
 	if via == ViaPrefix {
 		return t.openAnywhere(out, raw)
 	}
 	class := f.Class.Name
-	a := t.actions[f.Class.Index]
-	if keepsEmpty(f.Class, raw) {
-		t.st.add(class, a, OpKeep, ResultEmpty, via)
+	if t.keptEmpty(f.Class, a, via, raw) {
 		return append(out, raw...), nil
 	}
 	typ := jsonType(raw)
@@ -484,30 +477,14 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 			return rewrite.AppendString(out, t.mask(class, plaintext, typ)), nil
 		default:
 			t.setAAD(class)
-			out, err := t.seal(out, plaintext, typ, f.Class)
-			if err != nil {
-				t.st.add(class, a, OpSeal, ResultError, via)
-				return out, &FieldError{Op: "seal", Path: f.Path, Class: class, Err: err}
-			}
-			t.st.add(class, a, OpSeal, ResultLegacy, via)
-			return out, nil
+			return t.seal(out, plaintext, typ, f, a, via, ResultLegacy)
 		}
 	}
-	switch a {
-	case ActionSealed:
-		t.st.add(class, a, OpKeep, ResultOK, via)
-		return append(out, raw...), nil
-	case ActionDecrypt, ActionMask:
-	default:
-		t.st.add(class, a, OpKeep, ResultDenied, via)
+	if t.leftSealed(class, a, via) {
 		return append(out, raw...), nil
 	}
 	t.setAAD(class)
-	pt, ptType, keyID, err := t.ring.Open(t.scratch[:0], plaintext, t.aad)
-	if err != nil {
-		pt, ptType, keyID, err = t.openWithRefreshedRing(pt, plaintext, keyID, err)
-	}
-	t.scratch = pt[:0]
+	pt, ptType, keyID, err := t.open(plaintext)
 	if err == nil && ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
 		err = fmt.Errorf("opened %d-typed value is not JSON: %w", ptType, crypto.ErrMalformed)
 	}
@@ -554,13 +531,7 @@ func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 		return append(out, raw...), nil
 	}
 	a := t.actions[c.Index]
-	switch a {
-	case ActionDecrypt, ActionMask:
-	case ActionSealed:
-		t.st.add(c.Name, a, OpKeep, ResultOK, ViaPrefix)
-		return append(out, raw...), nil
-	default:
-		t.st.add(c.Name, a, OpKeep, ResultDenied, ViaPrefix)
+	if t.leftSealed(c.Name, a, ViaPrefix) {
 		return append(out, raw...), nil
 	}
 	if ptType != crypto.TypeString && !gjson.ValidBytes(pt) {
@@ -578,6 +549,33 @@ func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 		return rewrite.AppendString(out, pt), nil
 	}
 	return append(out, pt...), nil
+}
+
+// leftSealed records a sealed value of class that the caller's action a
+// does not open (ActionSealed: kept as asked; any action but ActionDecrypt
+// and ActionMask: denied) and reports whether it is left as it is.
+func (t *Transform) leftSealed(class string, a Action, via string) bool {
+	switch a {
+	case ActionDecrypt, ActionMask:
+		return false
+	case ActionSealed:
+		t.st.add(class, a, OpKeep, ResultOK, via)
+	default:
+		t.st.add(class, a, OpKeep, ResultDenied, via)
+	}
+	return true
+}
+
+// open opens sealed under t.aad, with one on-demand key refresh for a key
+// the ring lacks (openWithRefreshedRing). The plaintext is in t.scratch's
+// array: it stays valid until the next use of t.scratch.
+func (t *Transform) open(sealed []byte) (pt []byte, typ crypto.JSONType, keyID uint32, err error) {
+	pt, typ, keyID, err = t.ring.Open(t.scratch[:0], sealed, t.aad)
+	if err != nil {
+		pt, typ, keyID, err = t.openWithRefreshedRing(pt, sealed, keyID, err)
+	}
+	t.scratch = pt[:0]
+	return pt, typ, keyID, err
 }
 
 // refreshFor asks for a ring holding keyID once per Refresh and switches to
@@ -625,6 +623,16 @@ func (t *Transform) openWithRefreshedRing(dst, sealed []byte, keyID uint32, open
 // mask renders plaintext for ActionMask as the Masker's text.
 func (t *Transform) mask(class string, plaintext []byte, typ crypto.JSONType) []byte {
 	return []byte(t.masker.Mask(class, plaintext, typ == crypto.TypeString))
+}
+
+// keptEmpty records raw as left as it is for action a when keepsEmpty, and
+// reports whether it is.
+func (t *Transform) keptEmpty(class *fieldmap.Class, a Action, via string, raw []byte) bool {
+	if !keepsEmpty(class, raw) {
+		return false
+	}
+	t.st.add(class.Name, a, OpKeep, ResultEmpty, via)
+	return true
 }
 
 // keepsEmpty reports whether raw is null or "" and class leaves such values

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/periodic"
 )
 
 // RotationPolicy says when the primary key version is due for rotation.
@@ -159,16 +160,7 @@ func (r *Rotator) Run(ctx context.Context) {
 	if r.opts.Policy == (RotationPolicy{}) {
 		return
 	}
-	t := time.NewTicker(r.opts.CheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.check(ctx)
-		}
-	}
+	periodic.Run(ctx, r.opts.CheckInterval, func() { r.check(ctx) })
 }
 
 // check runs one check and, when due and allowed, one rotation attempt.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/fieldseal/fieldseal/internal/periodic"
 )
 
 // Reloader holds the current certificate of one listener. Its zero value is
@@ -113,17 +115,10 @@ func validNow(pair tls.Certificate, now time.Time) error {
 // (changed true, err nil) and each failure (err not nil) to report, which
 // may be nil.
 func (r *Reloader) Run(ctx context.Context, every time.Duration, report func(changed bool, err error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Run(ctx, every, func() {
 		changed, err := r.Reload()
 		if report != nil && (changed || err != nil) {
 			report(changed, err)
 		}
-	}
+	})
 }
