@@ -521,7 +521,7 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 // text field must not fail the response.
 func (t *Transform) openAnywhere(out, raw []byte) ([]byte, error) {
 	content := rewrite.StringContent(raw)
-	if !crypto.WellFormed(content) || t.keepSealed {
+	if !crypto.WellFormed(content) {
 		return append(out, raw...), nil
 	}
 	c, keyID, pt, ptType, err := t.openAny(content)
