@@ -10,6 +10,8 @@ import (
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/rs/zerolog"
+
+	"github.com/fieldseal/fieldseal/internal/periodic"
 )
 
 // defaultGCPercent is the GOGC serve runs with unless GOGC is set.
@@ -146,15 +148,8 @@ func (r *idleReleaser) step(cur heapSample, release func() heapSample) bool {
 
 // releaseIdleMemory runs until ctx ends; see idleReleaser.step.
 func releaseIdleMemory(ctx context.Context, log zerolog.Logger) {
-	t := time.NewTicker(idleCheckInterval)
-	defer t.Stop()
 	r := idleReleaser{prev: readHeap()}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Run(ctx, idleCheckInterval, func() {
 		cur := readHeap()
 		r.step(cur, func() heapSample {
 			debug.FreeOSMemory()
@@ -163,5 +158,5 @@ func releaseIdleMemory(ctx context.Context, log zerolog.Logger) {
 				Uint64("heap_after_bytes", after.held).Msg("returned idle heap memory to the operating system")
 			return after
 		})
-	}
+	})
 }
