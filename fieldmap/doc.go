@@ -14,16 +14,17 @@
 // immutable; the proxy swaps maps with an atomic.Pointer, so lookups need no
 // lock, use no regular expression and do not allocate for clean paths.
 //
-// Lookup is the one place that decides which route protects a request: it
-// tries every reading of the request an application may apply (every
+// LookupAll is the one place that decides which routes protect a request:
+// it tries every reading of the request an application may apply (every
 // method override header line and value, every _method query parameter, an
 // upper-cased method, a POST as any route at its path, '\' as '/', dot
-// segments resolved) and the first that matches wins. LookupAll gives that
-// route and every other route some reading reaches that seals request
-// values, which the proxy seals the request under too, since the
-// application may take it under any of them. Match tries one exact reading; of the routes
-// whose patterns match it, the most specific wins, as in routers: a pattern
-// whose paths are a strict subset of another's (a literal segment where the
+// segments resolved). The first route that matches protects the request
+// (Lookup returns it); the proxy seals the request under every other route
+// an explicit reading reaches too, since the application may take it under
+// any of them, and under the route a POST body's _method names
+// (LookupMethod). Match tries one exact reading; of the routes whose
+// patterns match it, the most specific wins, as in routers: a pattern whose
+// paths are a strict subset of another's (a literal segment where the
 // other has {name}, {name} or a literal where the other has a final /*).
 //
 // Path patterns are literal segments, {name} for exactly one segment, and a

@@ -121,13 +121,6 @@ func (s *Side) Field(i int) (f Field, ok bool) {
 	}
 }
 
-// SealsRequest reports whether the route seals request values beyond the
-// class members every route seals: request paths, query parameters or
-// query filters.
-func (r *Route) SealsRequest() bool {
-	return r.Request.HasPaths() || r.Query != nil || len(r.QueryFilters) > 0
-}
-
 // HasPaths reports whether the side lists explicit paths (beyond members).
 func (s *Side) HasPaths() bool { return len(s.Fields) > 0 }
 
@@ -139,14 +132,10 @@ type Field struct {
 
 // Map is a compiled field map. It is immutable and safe for concurrent use.
 type Map struct {
-	classes  []*Class
-	routes   []*Route
-	byMethod map[string][]entry
-	methods  []string // the keys of byMethod, sorted
-	// sealing holds the methods some route of which seals request values
-	// (Route.SealsRequest): the readings LookupAll looks past the first
-	// route for.
-	sealing   map[string]bool
+	classes   []*Class
+	routes    []*Route
+	byMethod  map[string][]entry
+	methods   []string // the keys of byMethod, sorted
 	unmatched *Route
 	guard     GuardSpec
 }
@@ -278,12 +267,8 @@ func Compile(spec Spec) (*Map, error) {
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
-	m.sealing = map[string]bool{}
 	for _, p := range all {
 		m.byMethod[p.method] = insertBySpecificity(m.byMethod[p.method], p.entry)
-		if p.route.SealsRequest() {
-			m.sealing[p.method] = true
-		}
 	}
 	for method := range m.byMethod {
 		m.methods = append(m.methods, method)

@@ -20,62 +20,95 @@ var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", 
 const maxPaths = 16
 
 // Lookup returns the route protecting a request, or nil when no configured
-// route lists it (Unmatched then guards it). It is the one place that
-// decides which route protects a request: the proxy calls it with the
+// route lists it (Unmatched then guards it): the first of LookupAll's
+// Routes.
+func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
+	var mbuf [8]string
+	var pbuf [maxPaths]string
+	ps := paths(pbuf[:0], urlPath, escapedPath)
+	readings, _ := m.methodReadings(mbuf[:0], method, rawQuery, header)
+	for _, meth := range readings {
+		for _, p := range ps {
+			if route := m.Match(meth, p); route != nil {
+				return route
+			}
+		}
+	}
+	return nil
+}
+
+// Found is what LookupAll found for one request.
+type Found struct {
+	// Routes are the route protecting the request and then every other
+	// route that a reading of its method, override headers, _method query
+	// parameters or path reaches, each once; empty when no route lists
+	// the request.
+	Routes []*Route
+	// ByBody are the other routes at the request's path that only a
+	// _method member of a POST's body would reach (Rack, Laravel, Symfony
+	// and Spring read it there), each once and none in Routes. Once the
+	// body is read, LookupMethod gives the route its _method names.
+	ByBody []*Route
+}
+
+// LookupAll appends to f what protects a request. It is the one place that
+// decides which routes protect a request: the proxy calls it with the
 // request's method, its decoded URL path (url.URL.Path), its path as sent
 // (url.URL.EscapedPath; "" or the same string when nothing was escaped),
 // its raw query and header (every field line of a header by name, like
 // http.Header.Values).
 //
 // Applications read methods and paths in ways the field map may not; to
-// fail closed, the route is looked up under every reading of the request
-// (see methods and paths) and the first that matches protects it. No
-// reading is dropped, however many override values a request carries: a
-// value that names no configured method cannot match and is skipped, so
-// the readings are at most the map's methods. Lookup does not allocate
-// for a request with no override, a clean path with no ';' or '\', and a
-// query with no escaped _method parameter.
-//
-// Another reading may reach another route (see Also): Lookup's route is
-// only the first.
-func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
-	var rbuf [1]*Route
-	if rs := m.LookupAll(rbuf[:0], method, urlPath, escapedPath, rawQuery, header); len(rs) > 0 {
-		return rs[0]
-	}
-	return nil
-}
-
-// LookupAll appends to dst the route Lookup returns and then every other
-// route some reading of the request reaches that seals request values
-// (Route.SealsRequest), each once, in the order of the readings. An
-// application may take a request under any of its readings (a POST whose
-// body says _method=PUT is the PUT route to Rack and the POST route to
-// Express), so the request must hold no plaintext for any of them: the
-// proxy seals it under the first and then under each other one. It
-// appends nothing when no route lists the request, and allocates only
-// when dst is too small or as Lookup does.
-func (m *Map) LookupAll(dst []*Route, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) []*Route {
+// fail closed, routes are looked up under every reading of the request
+// (see methodReadings and paths). The first that matches protects the
+// request (f.Routes[0]), and since the application may take the request
+// under any other reading, the proxy seals it under every other route in
+// f.Routes too. No reading is dropped, however many override values a
+// request carries: a value that names no configured method cannot match
+// and is skipped, so the readings are at most the map's methods.
+// LookupAll does not allocate when f's slices have room, for a request
+// with no override, a clean path with no ';' or '\', and a query with no
+// escaped _method parameter.
+func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) {
 	var mbuf [8]string
 	var pbuf [maxPaths]string
 	ps := paths(pbuf[:0], urlPath, escapedPath)
-	first := len(dst)
-	for _, meth := range m.methodReadings(mbuf[:0], method, rawQuery, header) {
-		if len(dst) > first && !m.sealing[meth] {
-			continue // no route of meth seals request values
-		}
+	readings, explicit := m.methodReadings(mbuf[:0], method, rawQuery, header)
+	for i, meth := range readings {
 		for _, p := range ps {
 			route := m.Match(meth, p)
 			switch {
-			case route == nil:
-			case len(dst) == first:
-				dst = append(dst, route)
-			case route.SealsRequest() && !slices.Contains(dst[first:], route):
-				dst = append(dst, route)
+			case route == nil, slices.Contains(f.Routes, route), slices.Contains(f.ByBody, route):
+			case len(f.Routes) == 0, i < explicit:
+				f.Routes = append(f.Routes, route)
+			default:
+				f.ByBody = append(f.ByBody, route)
 			}
 		}
 	}
-	return dst
+}
+
+// LookupMethod returns the route a request with this path reaches when an
+// application reads its method as method (a _method member of its body):
+// compared case-insensitively with white space trimmed, HEAD read as GET,
+// under every reading of the path. Nil when none does.
+func (m *Map) LookupMethod(method, urlPath, escapedPath string) *Route {
+	method = strings.TrimSpace(method)
+	if strings.EqualFold(method, "HEAD") {
+		method = "GET"
+	}
+	var pbuf [maxPaths]string
+	for _, known := range m.methods {
+		if !strings.EqualFold(method, known) {
+			continue
+		}
+		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+			if route := m.Match(known, p); route != nil {
+				return route
+			}
+		}
+	}
+	return nil
 }
 
 // methodReadings appends the configured methods an application may read a
@@ -84,15 +117,15 @@ func (m *Map) LookupAll(dst []*Route, method, urlPath, escapedPath, rawQuery str
 // Express's method-override takes the first of a comma-separated list,
 // PHP behind nginx keeps the last of two lines, so each is a reading),
 // every _method query parameter (methodOverride('_method'), Laravel; see
-// queryMethods), the method itself, GET for HEAD (net/http, Express and
-// servlet containers answer HEAD with their GET handler), and, last, for a
-// POST every other method of the map (a _method member of the body, which
-// Lookup cannot read, overrides a POST in Rack and Laravel). Methods are
-// compared case-insensitively, with surrounding white space trimmed. A
-// reading that names no method of the map cannot match a route and is
-// left out, which bounds the readings by m.methods whatever the request
-// carries.
-func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(string) []string) []string {
+// MethodParams), the method itself, GET for HEAD (net/http, Express and
+// servlet containers answer HEAD with their GET handler): the first
+// explicit readings; and, last, for a POST every other method of the map
+// (a _method member of its body, which overrides a POST in Rack and
+// Laravel and is not read yet). Methods are compared case-insensitively,
+// with surrounding white space trimmed. A reading that names no method of
+// the map cannot match a route and is left out, which bounds the readings
+// by m.methods whatever the request carries.
+func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(string) []string) (readings []string, explicit int) {
 	head := false
 	add := func(v string) {
 		v = strings.TrimSpace(v)
@@ -117,16 +150,16 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 			}
 		}
 	}
-	queryMethods(rawQuery, add)
+	MethodParams(rawQuery, add)
 	add(method)
 	if head {
 		add("GET")
 	}
+	explicit = len(dst)
 	if strings.EqualFold(strings.TrimSpace(method), "POST") {
 		// Rack, Laravel and Symfony also take a POST's method from a
-		// _method member of its body, which Lookup does not see: a POST
-		// no POST route lists may be any other route at its path, the
-		// methods HTML forms tunnel first.
+		// _method member of its body, not read yet: the methods HTML
+		// forms tunnel first, then every other.
 		for _, v := range bodyOverrides {
 			add(v)
 		}
@@ -134,22 +167,23 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 			add(known)
 		}
 	}
-	return dst
+	return dst, explicit
 }
 
 // bodyOverrides are the methods a POST is most often tunnelled as by a
 // _method member of its body (Rails' and Laravel's forms).
 var bodyOverrides = [...]string{"PUT", "PATCH", "DELETE"}
 
-// queryMethods calls add with the value of every _method parameter of a
-// raw query, as the applications that read it parse queries: pairs end at
+// MethodParams calls add with the value of every _method parameter of a
+// raw query or urlencoded form body, as the applications that read it
+// parse them: pairs end at
 // '&' (and, for Rack and the servlet containers of old, ';'), a pair that
 // does not decode leaves the others readable (where url.ParseQuery would
 // report an error), a name is read decoded ("%5Fmethod", with '+' a
 // space), and PHP's reading of a name applies too (leading spaces
 // dropped, '.' and ' ' read as '_', so ".method" is _method). A value
 // that does not decode is read as sent.
-func queryMethods(rawQuery string, add func(string)) {
+func MethodParams(rawQuery string, add func(string)) {
 	for rawQuery != "" {
 		var pair string
 		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {

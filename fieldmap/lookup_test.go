@@ -155,7 +155,8 @@ func TestIsMethodParamDecodesAsApplicationsDo(t *testing.T) {
 func TestLookupAllListsEveryRouteAReadingReaches(t *testing.T) {
 	// An application takes a request under one of its readings, fieldseal
 	// cannot know which: LookupAll gives Lookup's route first, then each
-	// other route a reading reaches that seals request values, once.
+	// other route a reading of the method, headers, query or path reaches,
+	// and apart the routes only a POST body's _method would reach.
 	const spec = `classes: {secret: , email: {mode: deterministic}}
 routes:
   - name: read
@@ -174,6 +175,7 @@ routes:
     methods: [DELETE]
     paths: ["/accounts/{id}"]
     query: [{param: email, class: email}]
+    response: [{path: contact.value, class: secret}]
   - name: note
     methods: [PUT]
     paths: ["/accounts/{id}/note"]
@@ -183,41 +185,57 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
+	names := func(rs []*Route) string {
+		var s []string
+		for _, r := range rs {
+			s = append(s, r.Name)
+		}
+		return strings.Join(s, " ")
+	}
 	for _, tt := range []struct {
 		method, path, query string
 		header              http.Header
-		want                string
+		routes, byBody      string
 	}{
-		{"GET", "/accounts/1", "", nil, "read"},
-		{"PUT", "/accounts/1", "", nil, "update"},
-		{"POST", "/accounts/1", "", nil, "action update search"},
-		{"POST", "/accounts/1", "_method=PUT", nil, "update action search"},
-		{"POST", "/accounts/1", "_method=PUT", http.Header{"X-Http-Method-Override": {"POST"}}, "action update search"},
-		{"GET", "/accounts/1", "", http.Header{"X-Http-Method": {"PATCH"}}, "update"},
-		{"DELETE", "/users/1", "", nil, ""},
+		{"GET", "/accounts/1", "", nil, "read", ""},
+		{"PUT", "/accounts/1", "", nil, "update", ""},
+		{"POST", "/accounts/1", "", nil, "action", "update search read"},
+		{"POST", "/accounts/1", "_method=PUT", nil, "update action", "search read"},
+		{"POST", "/accounts/1", "_method=PUT", http.Header{"X-Http-Method-Override": {"POST"}}, "action update", "search read"},
+		{"GET", "/accounts/1", "", http.Header{"X-Http-Method": {"PATCH"}}, "update read", ""},
+		{"POST", "/accounts/1/note", "", nil, "note", ""},
+		{"DELETE", "/users/1", "", nil, "", ""},
+		{"POST", "/users/1", "", nil, "", ""},
 	} {
-		var buf [4]*Route
-		var got []string
-		for _, r := range m.LookupAll(buf[:0], tt.method, tt.path, "", tt.query, tt.header.Values) {
-			got = append(got, r.Name)
+		var rbuf, bbuf [4]*Route
+		f := Found{Routes: rbuf[:0], ByBody: bbuf[:0]}
+		m.LookupAll(&f, tt.method, tt.path, "", tt.query, tt.header.Values)
+		if names(f.Routes) != tt.routes || names(f.ByBody) != tt.byBody {
+			t.Errorf("LookupAll(%s %s?%s %v) = %q and by body %q, want %q and %q", tt.method, tt.path, tt.query, tt.header, names(f.Routes), names(f.ByBody), tt.routes, tt.byBody)
 		}
-		if strings.Join(got, " ") != tt.want {
-			t.Errorf("LookupAll(%s %s?%s %v) = %q, want %q", tt.method, tt.path, tt.query, tt.header, got, tt.want)
-		}
-		if first := m.Lookup(tt.method, tt.path, "", tt.query, tt.header.Values); (first == nil) != (len(got) == 0) || first != nil && first.Name != got[0] {
+		if first := m.Lookup(tt.method, tt.path, "", tt.query, tt.header.Values); names([]*Route{first}[:btoi(first != nil)]) != strings.Split(tt.routes, " ")[0] {
 			t.Errorf("Lookup(%s %s) = %v, want LookupAll's first", tt.method, tt.path, first)
 		}
 	}
 	// Decoded, a%2Fnote is two segments (the note route), as sent one (an
 	// account id).
-	var buf [4]*Route
-	none := http.Header{}.Values
-	if rs := m.LookupAll(buf[:0], "PUT", "/accounts/a/note", "/accounts/a%2Fnote", "", none); len(rs) != 2 || rs[0].Name != "note" || rs[1].Name != "update" {
-		t.Errorf("LookupAll(PUT /accounts/a%%2Fnote) = %v, want note and update", rs)
+	var rbuf, bbuf [4]*Route
+	f := Found{Routes: rbuf[:0], ByBody: bbuf[:0]}
+	m.LookupAll(&f, "PUT", "/accounts/a/note", "/accounts/a%2Fnote", "", http.Header{}.Values)
+	if names(f.Routes) != "note update" {
+		t.Errorf("LookupAll(PUT /accounts/a%%2Fnote) = %q, want note and update", names(f.Routes))
 	}
+	for method, want := range map[string]string{"patch": "update", " PUT ": "update", "HEAD": "read", "DELETE": "search", "FOO": ""} {
+		r := m.LookupMethod(method, "/accounts/1", "")
+		if names([]*Route{r}[:btoi(r != nil)]) != want {
+			t.Errorf("LookupMethod(%q) = %v, want %q", method, r, want)
+		}
+	}
+	none := http.Header{}.Values
 	if allocs := testing.AllocsPerRun(100, func() {
-		_ = m.LookupAll(buf[:0], "POST", "/accounts/1", "", "", none)
+		f := Found{Routes: rbuf[:0], ByBody: bbuf[:0]}
+		m.LookupAll(&f, "POST", "/accounts/1", "", "", none)
 	}); allocs != 0 {
-		t.Errorf("LookupAll allocates %v times per run with room in dst", allocs)
+		t.Errorf("LookupAll allocates %v times per run with room in f", allocs)
 	}
 }

@@ -81,11 +81,10 @@
 // alone, which fails closed: it tries every reading of the request an
 // upstream may apply (the path as sent and its path.Clean form, the method
 // upper-cased or named by X-HTTP-Method-Override and similar headers or a
-// _method parameter, a POST as any route at its path). The first route it
-// gives protects the request and its response; the request's query and JSON
-// body are then sealed under every other route it gives too (values already
-// sealed kept, transform.Params.KeepSealed), so whichever route the
-// application takes holds no plaintext of its fields.
+// _method parameter). The first route it gives protects the request; the
+// request is then sealed, and its response opened, under every other route
+// it gives and every route a POST body's _method names too (routes.go), so
+// whichever route the application takes holds no plaintext of its fields.
 //
 // The field map and key ring are read lock-free (atomic pointers), so a reload
 // swaps them with [Proxy.SetMap] and the key cache's own refresh.

@@ -67,6 +67,11 @@ var (
 	ErrUpstreamUnavailable = errors.New("upstream unavailable")
 	// ErrUpstreamTimeout: the upstream did not answer in time.
 	ErrUpstreamTimeout = errors.New("upstream timeout")
+	// ErrAmbiguousRoute: the request may be taken as several routes (method
+	// overrides, path spellings) that seal one of its values differently
+	// (another class or context, or a value one route seals whole and
+	// another inside): no sealed form of it opens under every route.
+	ErrAmbiguousRoute = errors.New("ambiguous route")
 	// ErrUnmatchedMember: a request no route lists carries a class member
 	// and guard.unmatched is refuse.
 	ErrUnmatchedMember = errors.New("class member on an unlisted route")
@@ -82,6 +87,7 @@ type errorClass = jsonerror.Class
 // errorClasses is the shared table followed by the proxy's own rows.
 var errorClasses = jsonerror.NewTable(
 	jsonerror.NewRow(rewrite.ErrTooDeep, http.StatusBadRequest, "too_deep", ""),
+	jsonerror.NewRow(ErrAmbiguousRoute, http.StatusBadRequest, "ambiguous_route", ""),
 	jsonerror.NewRow(rewrite.ErrShapeMismatch, http.StatusUnprocessableEntity, "shape_mismatch", ""),
 	jsonerror.NewRow(transform.ErrSealedWrite, http.StatusUnprocessableEntity, "sealed_value_refused", ""),
 	jsonerror.NewRow(ErrUnmatchedMember, http.StatusUnprocessableEntity, "unmatched_class_member", ""),

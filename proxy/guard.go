@@ -260,6 +260,16 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrReadBody, err)
 	}
+	if len(rs.found.ByBody) > 0 {
+		// A POST: its _method may route it elsewhere, where a form may not
+		// be taken (pathRoute).
+		if err := rs.addBodyRoutes(r, func(yield func(string)) { fieldmap.MethodParams(string(doc), yield) }); err != nil {
+			return err
+		}
+		if rs.pathRoute() != nil {
+			return contentTypeError(r.Header.Get("Content-Type"))
+		}
+	}
 	out := p.bufs.get()
 	defer p.bufs.put(out)
 	sealed, err := t.SealForm((*out)[:0], doc)
@@ -278,6 +288,12 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 // write) breaks the forwarded body, so the upstream never sees a complete
 // request; errorHandler reports it with its own category.
 func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transform) error {
+	if route := rs.bodyRouteSealing(); route != nil {
+		// Streamed, so its _method part is not read before the body goes
+		// out: it could make the POST route, which seals request values
+		// a multipart body cannot be checked for.
+		return fmt.Errorf("a multipart POST that a _method part would make route %q, which seals request paths or query parameters: %w", route.Name, ErrUnsupportedMediaType)
+	}
 	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
 	if err != nil {
 		return err

@@ -239,12 +239,24 @@ func (p *Proxy) CloseIdleConnections() {
 type reqState struct {
 	id    string
 	route *fieldmap.Route
-	// also are the other routes some reading of the request reaches that
-	// seal request values (fieldmap.Map.LookupAll): the request is sealed
-	// under each of them after route, so that it holds no plaintext for
-	// whichever the application takes. Backed by routeBuf.
+	// found are the routes a reading of the request reaches
+	// (fieldmap.Map.LookupAll): route is the first of found.Routes, also
+	// the others and those a POST body's _method names (routes.go). The
+	// request is sealed, and its response opened, under each of them
+	// after route, so that whichever the application takes gets no
+	// plaintext of its fields. Backed by routeBuf and bodyBuf.
+	found    fieldmap.Found
 	also     []*fieldmap.Route
 	routeBuf [4]*fieldmap.Route
+	bodyBuf  [4]*fieldmap.Route
+	// fmap is the field map the request was looked up in.
+	fmap *fieldmap.Map
+	// caller and contexts of the request, kept for the routes a body's
+	// _method adds; queried counts the routes of also whose query is
+	// sealed.
+	caller   Caller
+	queried  int
+	respAlso openChain            // the response transforms of also's routes
 	resp     *transform.Transform // response transform; nil when not protected
 	reqT     transform.Transform  // storage for the request transform
 	respT    transform.Transform  // storage for resp
@@ -328,13 +340,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rs.budget.b = p.budget
 	m := p.routes.Load()
-	routes := m.LookupAll(rs.routeBuf[:0], r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
-	rs.matched = len(routes) > 0
-	if rs.matched {
-		rs.route, rs.also = routes[0], routes[1:]
-	} else {
-		rs.route = m.Unmatched()
-	}
+	rs.lookup(m, r)
 	callerID := ""
 	// Deferred, so that a request the ReverseProxy aborts (panicking with
 	// http.ErrAbortHandler when the client goes away) is still counted and
@@ -421,6 +427,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 	}
 	*callerID = caller.ID()
+	rs.caller = caller
 	aadContext, err := routeContext(r, route)
 	if err != nil {
 		return err
@@ -428,14 +435,8 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	if err := p.sealQuery(r, route, rs, ring, caller, aadContext, false); err != nil {
 		return err
 	}
-	for _, also := range rs.also {
-		actx, err := routeContext(r, also)
-		if err != nil {
-			return err
-		}
-		if err := p.sealQuery(r, also, rs, ring, caller, actx, true); err != nil {
-			return err
-		}
+	if err := p.sealQueryAlso(r, rs, ring); err != nil {
+		return err
 	}
 	if kind != bodyNone {
 		t := &rs.reqT
@@ -455,6 +456,10 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 			return fmt.Errorf("%s %s is on no route and its body carries class members: %w", r.Method, r.URL.Path, ErrUnmatchedMember)
 		}
 		ring = t.Ring() // refreshed if a value sent sealed needed it
+		// Routes the body's _method added: their query too.
+		if err := p.sealQueryAlso(r, rs, ring); err != nil {
+			return err
+		}
 	}
 	// The response may be opened: the upstream must answer it in a coding
 	// the proxy decodes.
@@ -470,6 +475,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		// open; it stays sealed, which is never plaintext.
 		LeaveSealedOnOpenError: p.keepOnError || !rs.matched,
 	})
+	if err := p.openAlso(r, rs, ring); err != nil {
+		return err
+	}
 	// A byte range of a JSON document is not JSON: ask for the whole
 	// representation so it can be transformed (on every route for a caller
 	// who may not read some class).
@@ -478,75 +486,6 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		delete(r.Header, hdrIfRange)
 	}
 	return nil
-}
-
-// routeContext returns the AAD context value route binds from r's header or
-// path ("" when it binds none, or binds a body member: bindMember), or
-// ErrMissingContext.
-func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
-	switch {
-	case route.ContextHeader != "":
-		v := r.Header.Get(route.ContextHeader)
-		if v == "" {
-			return "", fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
-		}
-		return v, nil
-	case route.ContextParam != "":
-		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
-		if !ok || v == "" {
-			return "", fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
-		}
-		return v, nil
-	}
-	return "", nil
-}
-
-// pathRoute returns the first of the request's routes (rs.route, then
-// rs.also) that seals request paths, or nil: its body must then be JSON.
-func (rs *reqState) pathRoute() *fieldmap.Route {
-	if !rs.matched {
-		return nil
-	}
-	if rs.route.Request.HasPaths() {
-		return rs.route
-	}
-	for _, r := range rs.also {
-		if r.Request.HasPaths() {
-			return r
-		}
-	}
-	return nil
-}
-
-// sealAlso seals doc, already sealed under the request's route, under each
-// other route the request may reach (rs.also) that seals request paths:
-// values already sealed are kept (transform.Params.KeepSealed), the paths
-// and context of that route apply to the rest. It returns doc itself when
-// there is no such route.
-func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, doc []byte) ([]byte, error) {
-	for _, also := range rs.also {
-		if !also.Request.HasPaths() {
-			continue
-		}
-		actx, err := routeContext(r, also)
-		if err != nil {
-			return nil, err
-		}
-		at := transform.New(transform.Params{
-			Ring: t.Ring(), Side: also.Request, Caller: t.Caller(), Context: actx,
-			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
-			KeepSealed: true,
-		})
-		if m := also.ContextMember; m != "" {
-			if err := bindMember(at, doc, m); err != nil {
-				return nil, fmt.Errorf("route %q: %w", also.Name, err)
-			}
-		}
-		if doc, err = at.Seal(nil, doc); err != nil {
-			return nil, err
-		}
-	}
-	return doc, nil
 }
 
 // sealBody replaces r.Body with its sealed form, by kind.
@@ -668,6 +607,18 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		// after the first value, as json.Decoder ignores it; comments)
 		// would still read members fieldseal cannot find. Refused.
 		return fmt.Errorf("request body starts like JSON but is not valid JSON: %w", ErrInvalidJSON)
+	}
+	if len(rs.found.ByBody) > 0 {
+		// A POST: its body's _method may route it elsewhere.
+		methods := func(yield func(string)) {
+			jsonMethods(doc, yield)
+			if notJSON != nil { // declared a form: a form reader's _method too
+				fieldmap.MethodParams(string(doc), yield)
+			}
+		}
+		if err := rs.addBodyRoutes(r, methods); err != nil {
+			return err
+		}
 	}
 	if m := rs.route.ContextMember; m != "" {
 		if err := bindMember(t, doc, m); err != nil {
@@ -980,6 +931,9 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	}
 	// Opened in its own buffer (buffers.go), which then is the body's.
 	opened, err := t.Open(doc[:0], doc)
+	if err == nil && rs != nil && len(rs.respAlso) > 0 {
+		opened, err = rs.respAlso.openDoc(opened)
+	}
 	if err != nil {
 		var fe *transform.FieldError
 		if errors.As(err, &fe) {

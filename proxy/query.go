@@ -24,14 +24,15 @@ import (
 // query is kept. A caller may look up a class unless its action for it is
 // deny.
 //
-// With keepSealed the query was sealed under another route first: values
-// already sealed are kept (transform.Params.KeepSealed).
-func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string, keepSealed bool) error {
+// With again the query was sealed under another route of the request first
+// (sealQueryAlso): a value already sealed is kept when it opens for the
+// parameter this route names (transform.Params.AcceptSealed).
+func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string, again bool) error {
 	if (route.Query == nil && len(route.QueryFilters) == 0) || r.URL.RawQuery == "" {
 		return nil
 	}
 	params := func(side *fieldmap.Side) transform.Params {
-		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st, KeepSealed: keepSealed}
+		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st, AcceptSealed: again}
 	}
 	if route.Query != nil {
 		out, err := transform.New(params(route.Query)).SealForm(nil, []byte(r.URL.RawQuery))

@@ -10,7 +10,6 @@ import (
 	"slices"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
-	"github.com/fieldseal/fieldseal/transform"
 )
 
 // Feeds and streams: a response that is a sequence of JSON documents
@@ -78,7 +77,11 @@ func (p *Proxy) streamResponse(resp *http.Response, rs *reqState, kind streamKin
 	if p.auth != nil {
 		resp.Header.Add("Vary", "Authorization")
 	}
-	t, id, route := rs.resp, rs.id, rs.route.Name
+	var t opener = rs.resp
+	if len(rs.respAlso) > 0 {
+		t = append(openChain{rs.resp}, rs.respAlso...)
+	}
+	id, route := rs.id, rs.route.Name
 	done := make(chan struct{})
 	rs.respDone = done
 	go func() {
@@ -131,7 +134,7 @@ func readLine(br *bufio.Reader, buf []byte, limit int64) ([]byte, error) {
 
 // copyNDJSON transforms one document per line; blank lines (heartbeats)
 // pass as they are. A line that is not JSON ends the stream.
-func (p *Proxy) copyNDJSON(w io.Writer, r io.Reader, t *transform.Transform) error {
+func (p *Proxy) copyNDJSON(w io.Writer, r io.Reader, t opener) error {
 	br := bufio.NewReaderSize(r, 32<<10)
 	var line, out []byte
 	for {
@@ -161,7 +164,7 @@ func (p *Proxy) copyNDJSON(w io.Writer, r io.Reader, t *transform.Transform) err
 // they are JSON, opened and written back as data lines; other fields
 // (event, id, retry, comments) pass in their place. Data that is not JSON
 // passes as it is, as a response that is not JSON does.
-func (p *Proxy) copySSE(w io.Writer, r io.Reader, t *transform.Transform) error {
+func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
 	br := bufio.NewReaderSize(r, 32<<10)
 	var (
 		line, data, out []byte

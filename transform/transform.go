@@ -71,13 +71,13 @@ type Params struct {
 	// implements SealedWriter and allows it may send sealed values
 	// (guard.sealed_writes: accept, for deployments without authentication).
 	AcceptSealed bool
-	// KeepSealed makes Seal keep every well-formed sealed value as it is,
-	// unopened, and seal the rest: for a second pass, under another route's
-	// side, over the output of a first Seal, which sealed or checked every
-	// sealed value in it. A value sealed by the first pass under another
-	// class or context stays sealed (it is never plaintext) and opens only
-	// where it was sealed for.
-	KeepSealed bool
+	// KeepSealedElsewhere makes Seal keep a well-formed sealed value at a
+	// place no path or member of the side names as it is, unopened: for a
+	// second pass, under another route's side, over the output of a first
+	// Seal, which sealed or checked every sealed value in the document.
+	// Values the side names are handled as always (with AcceptSealed: kept
+	// when they open for their field).
+	KeepSealedElsewhere bool
 }
 
 // Transform seals or opens the values one side of a route names, in whole
@@ -97,14 +97,14 @@ type Transform struct {
 	actionBuf [8]Action
 	// writeErr[c] is non-nil when the caller may not send the class of
 	// Index c; nil when every class may be sent. Filled by the first Seal.
-	writeErr     []error
-	writeChecked bool
-	acceptSealed bool
-	keepSealed   bool
-	masker       Masker
-	keepOnError  bool   // Params.LeaveSealedOnOpenError
-	st           *Stats // nil: not counted
-	changed      bool   // some value in the output differs from the input
+	writeErr            []error
+	writeChecked        bool
+	acceptSealed        bool
+	keepSealedElsewhere bool
+	masker              Masker
+	keepOnError         bool   // Params.LeaveSealedOnOpenError
+	st                  *Stats // nil: not counted
+	changed             bool   // some value in the output differs from the input
 
 	// refresh, if set, fetches a key the ring lacks. A pointer keeps the
 	// Transform as small as it was for the hot path.
@@ -138,7 +138,7 @@ func (t *Transform) Reset(p Params) {
 	*t = Transform{
 		ring: p.Ring, side: p.Side, caller: caller, context: p.Context, masker: masker,
 		keepOnError: p.LeaveSealedOnOpenError, refresh: p.Refresh, st: p.Stats,
-		acceptSealed: p.AcceptSealed, keepSealed: p.KeepSealed,
+		acceptSealed: p.AcceptSealed, keepSealedElsewhere: p.KeepSealedElsewhere,
 	}
 	t.aad = t.aadBuf[:0]
 	classes := p.Side.Classes
@@ -321,10 +321,6 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 			return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: fmt.Errorf("%w: send the real value or omit the field", ErrMaskedValue)}
 		}
 		if crypto.IsSealed(plaintext) {
-			if t.keepSealed && crypto.WellFormed(plaintext) {
-				t.st.add(class, a, OpKeep, ResultAlreadySealed, via)
-				return append(out, raw...), nil
-			}
 			if !t.maySendSealed(f.Class) {
 				t.st.add(class, a, OpKeep, ResultSealedRefused, via)
 				return out, &FieldError{Op: "write", Path: f.Path, Class: class, Err: errSealedWrite}
@@ -377,7 +373,7 @@ func (t *Transform) inner(dst, raw []byte, fn func(out []byte, i int, raw []byte
 // would otherwise get another record's plaintext.
 func (t *Transform) sealedAnywhere(out, raw []byte) ([]byte, error) {
 	content := rewrite.StringContent(raw)
-	if !crypto.WellFormed(content) || t.keepSealed {
+	if !crypto.WellFormed(content) || t.keepSealedElsewhere {
 		return append(out, raw...), nil
 	}
 	c, keyID, pt, _, err := t.openAny(content)

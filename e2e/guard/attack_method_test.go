@@ -297,6 +297,19 @@ func TestAttackOverrideReachesSeveralRoutes(t *testing.T) {
 	if r.Status != http.StatusUnsupportedMediaType || len(a.received()) != 0 {
 		t.Errorf("form with _method=PUT: %d %s, app received %d requests; want 415 and none", r.Status, r.Body, len(a.received()))
 	}
+	// A multipart body streams before its _method part is read: refused
+	// where a _method could make it a route that seals request values.
+	const mp = "--B\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nPUT\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"contact[value]\"\r\n\r\n" + hidden + "\r\n--B--\r\n"
+	r = sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(mp)})
+	if r.Status != http.StatusUnsupportedMediaType || len(a.received()) != 0 {
+		t.Errorf("multipart with _method=PUT: %d %s, app received %d requests; want 415 and none", r.Status, r.Body, len(a.received()))
+	}
+	// Without any _method, a POST is the POST route's alone.
+	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"contact":{"value":"plain"}}`})
+	if got := a.received(); len(got) != 1 || !strings.Contains(string(got[0].Body), `"value":"plain"`) {
+		t.Errorf("plain POST reached the app as %v, want contact.value as sent (the POST route does not name it)", got)
+	}
 }
 
 // A GET overridden to POST reaches the POST route first and the GET route

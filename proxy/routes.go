@@ -1,0 +1,234 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/rewrite"
+	"github.com/fieldseal/fieldseal/transform"
+)
+
+// A request an application may take under several routes (an override
+// header naming one method and the query another, a POST whose body says
+// _method=PUT, a path whose spellings reach two routes) is sealed under
+// every one of them, because fieldseal cannot know which one the
+// application takes: first under the route that protects it (rs.route),
+// then under each other one (rs.also), keeping what is already sealed.
+// Its response is opened under rs.route and then under each other one, so
+// a value one route names for a class the caller may not read is never
+// handed over. A value must open where it is read: a value two routes seal
+// differently (another class or context, whole or inside) is refused
+// (ErrAmbiguousRoute) rather than stored where one of them cannot open it.
+
+// lookup sets rs's routes for r from m (fieldmap.Map.LookupAll).
+func (rs *reqState) lookup(m *fieldmap.Map, r *http.Request) {
+	rs.fmap = m
+	rs.found = fieldmap.Found{Routes: rs.routeBuf[:0], ByBody: rs.bodyBuf[:0]}
+	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
+	rs.matched = len(rs.found.Routes) > 0
+	if !rs.matched {
+		rs.route = m.Unmatched()
+		return
+	}
+	rs.route, rs.also = rs.found.Routes[0], rs.found.Routes[1:]
+}
+
+// routeContext returns the AAD context value route binds from r's header or
+// path ("" when it binds none, or binds a body member: bindMember), or
+// ErrMissingContext.
+func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
+	switch {
+	case route.ContextHeader != "":
+		v := r.Header.Get(route.ContextHeader)
+		if v == "" {
+			return "", fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
+		}
+		return v, nil
+	case route.ContextParam != "":
+		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
+		if !ok || v == "" {
+			return "", fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// pathRoute returns the first of the request's routes (rs.route, then
+// rs.also) that seals request paths, or nil: its body must then be JSON.
+func (rs *reqState) pathRoute() *fieldmap.Route {
+	if !rs.matched {
+		return nil
+	}
+	if rs.route.Request.HasPaths() {
+		return rs.route
+	}
+	for _, r := range rs.also {
+		if r.Request.HasPaths() {
+			return r
+		}
+	}
+	return nil
+}
+
+// bodyRouteSealing returns the first route only a POST body's _method
+// reaches (fieldmap.Found.ByBody) that seals request paths or query
+// parameters, or nil.
+func (rs *reqState) bodyRouteSealing() *fieldmap.Route {
+	for _, r := range rs.found.ByBody {
+		if r.Request.HasPaths() || r.Query != nil || len(r.QueryFilters) > 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+// addBodyRoutes adds to rs.also the route each _method value methods
+// yields reaches (fieldmap.Map.LookupMethod), each once. A route added
+// must find its context in the request's header or path.
+func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(string))) error {
+	var err error
+	methods(func(v string) {
+		route := rs.fmap.LookupMethod(v, r.URL.Path, r.URL.EscapedPath())
+		if route == nil || route == rs.route || slices.Contains(rs.also, route) || err != nil {
+			return
+		}
+		if _, err = routeContext(r, route); err == nil {
+			rs.also = append(rs.also, route)
+		}
+	})
+	return err
+}
+
+// jsonMethods yields the value of every top-level member of doc (valid
+// JSON) whose name reads as "_method" (compared case-insensitively, after
+// JSON unescaping) and that is a string, as Laravel reads input('_method').
+func jsonMethods(doc []byte, yield func(string)) {
+	const name = "_method"
+	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
+		if v.Type == gjson.String && len(k.Str) == len(name) && strings.EqualFold(k.Str, name) {
+			yield(v.Str)
+		}
+		return true
+	})
+}
+
+// sealAlso seals doc, already sealed under the request's route, under each
+// other route of the request that seals request paths, in that route's
+// context. Values already sealed where that route names none are kept
+// unopened (the first pass checked them: KeepSealedElsewhere); those it
+// names must open for it. It returns doc itself when there is no such
+// route.
+func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, doc []byte) ([]byte, error) {
+	for _, also := range rs.also {
+		if !also.Request.HasPaths() {
+			continue
+		}
+		ctx, err := routeContext(r, also)
+		if err != nil {
+			return nil, err
+		}
+		at := transform.New(transform.Params{
+			Ring: t.Ring(), Side: also.Request, Caller: rs.caller, Context: ctx,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			AcceptSealed: true, KeepSealedElsewhere: true,
+		})
+		if m := also.ContextMember; m != "" {
+			if err := bindMember(at, doc, m); err != nil {
+				return nil, fmt.Errorf("route %q: %w", also.Name, err)
+			}
+		}
+		if doc, err = at.Seal(nil, doc); err != nil {
+			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, rewrite.ErrShapeMismatch) {
+				return nil, fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", rs.route.Name, also.Name, ErrAmbiguousRoute, err)
+			}
+			return nil, fmt.Errorf("seal under route %q too, which the request may take: %w", also.Name, err)
+		}
+	}
+	return doc, nil
+}
+
+// sealQueryAlso seals the query under each route of rs.also not yet done
+// (rs.queried), in its context; a value already sealed must open for the
+// parameter that route names.
+func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
+	for ; rs.queried < len(rs.also); rs.queried++ {
+		also := rs.also[rs.queried]
+		ctx, err := routeContext(r, also)
+		if err != nil {
+			return err
+		}
+		if err := p.sealQuery(r, also, rs, ring, rs.caller, ctx, true); err != nil {
+			return fmt.Errorf("seal query under route %q too, which the request may take: %w", also.Name, err)
+		}
+	}
+	return nil
+}
+
+// openAlso sets up rs.respAlso: a response transform for each route of
+// rs.also with response fields, in its context, leaving a value that does
+// not open for it sealed (it was sealed for another route).
+func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
+	for _, also := range rs.also {
+		if !also.Response.HasPaths() {
+			continue
+		}
+		ctx, err := routeContext(r, also)
+		if err != nil {
+			return err
+		}
+		rs.respAlso = append(rs.respAlso, &alsoOpener{member: also.ContextMember, t: transform.New(transform.Params{
+			Ring: ring, Side: also.Response, Caller: rs.caller, Context: ctx,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			LeaveSealedOnOpenError: true,
+		})})
+	}
+	return nil
+}
+
+// opener opens a document's values: a response transform, or several in
+// turn (openChain).
+type opener interface {
+	Open(dst, doc []byte) ([]byte, error)
+}
+
+// alsoOpener is the response transform of another route of the request,
+// with the body member that route binds its context to, if any.
+type alsoOpener struct {
+	member string
+	t      *transform.Transform
+}
+
+func (a *alsoOpener) Open(dst, doc []byte) ([]byte, error) {
+	if a.member != "" {
+		_ = bindMember(a.t, doc, a.member) // no member: nothing opens, never a guess
+	}
+	return a.t.Open(dst, doc)
+}
+
+// openChain opens a document under each opener in turn.
+type openChain []opener
+
+// Open appends doc opened by every opener of c to dst.
+func (c openChain) Open(dst, doc []byte) ([]byte, error) {
+	if len(c) == 0 {
+		return append(dst, doc...), nil
+	}
+	for _, o := range c[:len(c)-1] {
+		var err error
+		if doc, err = o.Open(nil, doc); err != nil {
+			return nil, err
+		}
+	}
+	return c[len(c)-1].Open(dst, doc)
+}
+
+// openDoc opens doc under every opener of c, in new buffers.
+func (c openChain) openDoc(doc []byte) ([]byte, error) { return c.Open(nil, doc) }
