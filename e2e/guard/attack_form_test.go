@@ -16,6 +16,28 @@ import (
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
+// The Content-Types of the forms these tests post: an urlencoded form, and
+// a multipart form under the boundary onePart writes.
+const (
+	formType  = "application/x-www-form-urlencoded"
+	formDataB = "multipart/form-data; boundary=B"
+)
+
+// signup posts body to the application's /signup through sc as the
+// Content-Type ct and logs the answer after label. The tests judge what
+// the application read (mustNotHold, mustNotRead), not the answer.
+func signup(t *testing.T, sc *sidecartest.Sidecar, ct, body, label string) {
+	t.Helper()
+	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct}, Body: []byte(body)})
+	t.Logf("%s -> %d %s", label, r.Status, r.Body)
+}
+
+// onePart is a multipart body under the boundary B with one part: its
+// header lines (CRLF between them) and its content.
+func onePart(header, content string) string {
+	return "--B\r\n" + header + "\r\n\r\n" + content + "\r\n--B--\r\n"
+}
+
 // servletForm reads an urlencoded body as Tomcat's Parameters does: split
 // on '&' and '=' in the raw bytes, percent-decode, then decode the bytes in
 // the request's declared charset (UTF-16BE here).
@@ -56,8 +78,7 @@ func TestAttackFormCharset(t *testing.T) {
 	a := newApp(t, servletForm)
 	sc := startApp(t, a, "")
 	body := pctUTF16("email") + "=" + pctUTF16(alice)
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=UTF-16"}, Body: []byte(body)})
-	t.Logf("%d %s", r.Status, r.Body)
+	signup(t, sc, formType+"; charset=UTF-16", body, "UTF-16 form")
 	a.mustNotHold(t, alice)
 }
 
@@ -86,8 +107,7 @@ func TestAttackFormNameNormalisation(t *testing.T) {
 	sc := startApp(t, a, "")
 	for _, name := range []string{"e.mail", "e mail", "e[mail", "!email", "contact.email"} {
 		body := url.QueryEscape(name) + "=" + url.QueryEscape(alice)
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
-		t.Logf("%q -> %d", name, r.Status)
+		signup(t, sc, formType, body, fmt.Sprintf("%q", name))
 	}
 	for _, rc := range a.received() {
 		for _, s := range rc.Strings {
@@ -131,13 +151,12 @@ func TestAttackMultipartReadDifferently(t *testing.T) {
 	a := newApp(t, lenientMultipart)
 	sc := startApp(t, a, "")
 	bodies := []string{
-		"--B\r\nContent-Disposition: form-data; name=\"email\"; name=\"email\"\r\n\r\n" + alice + "\r\n--B--\r\n",
-		"--B\r\nContent-Disposition: form-data; name=\"email\"; x\r\n\r\n" + alice + "\r\n--B--\r\n",
+		onePart(`Content-Disposition: form-data; name="email"; name="email"`, alice),
+		onePart(`Content-Disposition: form-data; name="email"; x`, alice),
 		"--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--BX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--B--\r\n",
 	}
 	for _, b := range bodies {
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(b)})
-		t.Logf("%d %s", r.Status, r.Body)
+		signup(t, sc, formDataB, b, fmt.Sprintf("%q", b))
 	}
 	for _, rc := range a.received() {
 		for _, s := range rc.Strings {
@@ -156,10 +175,8 @@ func TestAttackMultipartReadDifferently(t *testing.T) {
 func TestAttackR4FormTypedJSONBody(t *testing.T) {
 	a := newApp(t, anyTypeJSONApp)
 	sc := startApp(t, a, "")
-	for _, ct := range []string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"} {
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct},
-			Body: []byte(`{"name":"mallory","email":"` + alice + `","phone":"` + phone + `"}`)})
-		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+	for _, ct := range []string{formType, formType + "; charset=utf-8"} {
+		signup(t, sc, ct, `{"name":"mallory","email":"`+alice+`","phone":"`+phone+`"}`, ct)
 	}
 	a.mustNotHold(t, alice, phone)
 }
@@ -167,7 +184,7 @@ func TestAttackR4FormTypedJSONBody(t *testing.T) {
 // formApp reads an urlencoded body as every form framework does (PHP's
 // $_POST, Rack, servlet parameters, Express's urlencoded parser).
 func formApp(r *http.Request, body []byte) []string {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != formType {
 		return nil
 	}
 	return formPairs(body, func(k string) string { return k })
@@ -200,8 +217,7 @@ func TestAttackR4bFormThatIsAlsoJSON(t *testing.T) {
 		`{"x":"1&email=` + url.QueryEscape(alice) + `&y="}`,
 		`["&email=` + url.QueryEscape(alice) + `&"]`,
 	} {
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
-		t.Logf("%s -> %d %s", body, r.Status, r.Body)
+		signup(t, sc, formType, body, body)
 	}
 	a.mustNotRead(t, "form field", "email="+alice)
 }
@@ -224,8 +240,7 @@ func TestAttackR4FormPHPNameReadings(t *testing.T) {
 	a := newApp(t, phpPost)
 	sc := startApp(t, a, "")
 	for _, body := range []string{"+email=" + url.QueryEscape(alice), "%20%20email=" + url.QueryEscape(alice), "email%00x=" + url.QueryEscape(alice)} {
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(body)})
-		t.Logf("%s -> %d %s", body, r.Status, r.Body)
+		signup(t, sc, formType, body, body)
 	}
 	a.mustNotRead(t, "$_POST", "email="+alice)
 }
@@ -246,6 +261,15 @@ func eachPart(body []byte, boundary string, fn func(p *multipart.Part, content [
 	}
 }
 
+// requestParts is eachPart over the body of r, under the boundary its
+// Content-Type names; a Content-Type mime.ParseMediaType refuses gives no
+// parts, as the framework readers modelled here give up on it.
+func requestParts(r *http.Request, body []byte, fn func(p *multipart.Part, content []byte)) {
+	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
+		eachPart(body, params["boundary"], fn)
+	}
+}
+
 // formParts returns each part of a multipart body as "name=content", the
 // name as Go's Part.FormName reads it.
 func formParts(body []byte, boundary string) []string {
@@ -260,12 +284,8 @@ func formParts(body []byte, boundary string) []string {
 // Jersey's @FormDataParam) binds it: a part whose own Content-Type is JSON
 // is decoded as a JSON document.
 func springParts(r *http.Request, body []byte) []string {
-	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return nil
-	}
 	var out []string
-	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+	requestParts(r, body, func(p *multipart.Part, b []byte) {
 		if mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); isJSONType(mt) {
 			out = append(out, anyTypeJSONApp(r, b)...)
 		}
@@ -281,10 +301,9 @@ func isJSONType(mt string) bool { return mt == "application/json" || strings.Has
 func TestAttackR4MultipartJSONPart(t *testing.T) {
 	a := newApp(t, springParts)
 	sc := startApp(t, a, "")
-	body := "--B\r\nContent-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json\r\n\r\n" +
-		`{"name":"mallory","email":"` + alice + `","contact":{"phone":"` + phone + `"}}` + "\r\n--B--\r\n"
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
-	t.Logf("%d %s", r.Status, r.Body)
+	body := onePart("Content-Disposition: form-data; name=\"customer\"\r\nContent-Type: application/json",
+		`{"name":"mallory","email":"`+alice+`","contact":{"phone":"`+phone+`"}}`)
+	signup(t, sc, formDataB, body, "JSON part")
 	a.mustNotHold(t, alice, phone)
 }
 
@@ -297,10 +316,9 @@ func TestAttackR4bJSONPartWithFileName(t *testing.T) {
 	a := newApp(t, springParts)
 	sc := startApp(t, a, "")
 	for _, fn := range []string{"blob", "customer.json"} {
-		body := "--B\r\nContent-Disposition: form-data; name=\"customer\"; filename=\"" + fn + "\"\r\nContent-Type: application/json\r\n\r\n" +
-			`{"name":"mallory","email":"` + alice + `","contact":{"phone":"` + phone + `"}}` + "\r\n--B--\r\n"
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
-		t.Logf("filename %q -> %d %s", fn, r.Status, r.Body)
+		body := onePart("Content-Disposition: form-data; name=\"customer\"; filename=\""+fn+"\"\r\nContent-Type: application/json",
+			`{"name":"mallory","email":"`+alice+`","contact":{"phone":"`+phone+`"}}`)
+		signup(t, sc, formDataB, body, "filename "+fn)
 	}
 	a.mustNotHold(t, alice, phone)
 }
@@ -310,12 +328,11 @@ func TestAttackR4bJSONPartWithFileName(t *testing.T) {
 // resolver) does: any "multipart/" type is parsed, and its form-data parts
 // become request parameters.
 func commonsUpload(r *http.Request, body []byte) []string {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); !strings.HasPrefix(mt, "multipart/") {
 		return nil
 	}
 	var out []string
-	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+	requestParts(r, body, func(p *multipart.Part, b []byte) {
 		if p.FormName() != "" {
 			out = append(out, p.FormName()+"="+string(b))
 		}
@@ -330,10 +347,9 @@ func commonsUpload(r *http.Request, body []byte) []string {
 func TestAttackR4MultipartOtherSubtype(t *testing.T) {
 	a := newApp(t, commonsUpload)
 	sc := startApp(t, a, "")
-	body := "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--B--\r\n"
+	body := onePart(`Content-Disposition: form-data; name="email"`, alice)
 	for _, ct := range []string{"multipart/mixed; boundary=B", "multipart/related; boundary=B"} {
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": ct}, Body: []byte(body)})
-		t.Logf("%s -> %d %s", ct, r.Status, r.Body)
+		signup(t, sc, ct, body, ct)
 	}
 	a.mustNotRead(t, "parameter", "email="+alice)
 }
@@ -343,13 +359,9 @@ func TestAttackR4MultipartOtherSubtype(t *testing.T) {
 // resolver): each Content-Disposition parameter value is passed through
 // MimeUtility.decodeText, so an RFC 2047 encoded word is decoded.
 func encodedWordNames(r *http.Request, body []byte) []string {
-	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return nil
-	}
 	dec := new(mime.WordDecoder)
 	var out []string
-	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+	requestParts(r, body, func(p *multipart.Part, b []byte) {
 		if name, err := dec.DecodeHeader(p.FormName()); err == nil {
 			out = append(out, name+"="+string(b))
 		}
@@ -364,9 +376,7 @@ func TestAttackR4MultipartEncodedWordName(t *testing.T) {
 	a := newApp(t, encodedWordNames)
 	sc := startApp(t, a, "")
 	for _, name := range []string{"=?UTF-8?B?ZW1haWw=?=", "=?UTF-8?Q?email?=", "=?ISO-8859-1?Q?e=6Dail?="} {
-		body := "--B\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + alice + "\r\n--B--\r\n"
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
-		t.Logf("%s -> %d %s", name, r.Status, r.Body)
+		signup(t, sc, formDataB, onePart(`Content-Disposition: form-data; name="`+name+`"`, alice), name)
 	}
 	a.mustNotRead(t, "parameter", "email="+alice)
 }
@@ -397,8 +407,7 @@ func TestAttackR4MultipartEncodedWordBoundary(t *testing.T) {
 	body := "--" + b + "\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n" +
 		"--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--X--\r\n" +
 		"--" + b + "--\r\n"
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": `multipart/form-data; boundary="` + b + `"`}, Body: []byte(body)})
-	t.Logf("-> %d %s", r.Status, r.Body)
+	signup(t, sc, `multipart/form-data; boundary="`+b+`"`, body, "encoded-word boundary")
 	a.mustNotRead(t, "field", "email="+alice)
 }
 
@@ -408,12 +417,8 @@ func TestAttackR4MultipartEncodedWordBoundary(t *testing.T) {
 // one winning; a "name*" parameter is RFC 2231 decoded in its declared
 // charset (RFC2231Utility) and stored under "name".
 func rfc2231Names(r *http.Request, body []byte) []string {
-	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return nil
-	}
 	var out []string
-	eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+	requestParts(r, body, func(p *multipart.Part, b []byte) {
 		name := ""
 		for _, param := range strings.Split(p.Header.Get("Content-Disposition"), ";")[1:] {
 			k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
@@ -472,9 +477,7 @@ func TestAttackR4bMultipartRFC2231Name(t *testing.T) {
 		`form-data; name*=iso-8859-1'en'e%6Dail`,
 		`form-data; name*=UTF-8''note; name="email"`,
 	} {
-		body := "--B\r\nContent-Disposition: " + cd + "\r\n\r\n" + alice + "\r\n--B--\r\n"
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": "multipart/form-data; boundary=B"}, Body: []byte(body)})
-		t.Logf("%s -> %d %s", cd, r.Status, r.Body)
+		signup(t, sc, formDataB, onePart("Content-Disposition: "+cd, alice), cd)
 	}
 	a.mustNotRead(t, "field", "email="+alice)
 }
@@ -509,8 +512,7 @@ func TestAttackR4bMultipartRFC2231Boundary(t *testing.T) {
 	body := "--Y\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n" +
 		"--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" + alice + "\r\n--X--\r\n" +
 		"--Y--\r\n"
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/signup", Header: map[string]string{"Content-Type": `multipart/form-data; boundary*=UTF-8''Y; boundary="X"`}, Body: []byte(body)})
-	t.Logf("-> %d %s", r.Status, r.Body)
+	signup(t, sc, `multipart/form-data; boundary*=UTF-8''Y; boundary="X"`, body, "boundary* before boundary")
 	a.mustNotRead(t, "field", "email="+alice)
 }
 
@@ -521,11 +523,7 @@ func TestAttackR4bMultipartRFC2231Boundary(t *testing.T) {
 func TestAttackR4bHeld(t *testing.T) {
 	a := newApp(t, func(r *http.Request, body []byte) []string {
 		out := anyTypeJSONApp(r, body)
-		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil {
-			return out
-		}
-		eachPart(body, params["boundary"], func(p *multipart.Part, b []byte) {
+		requestParts(r, body, func(p *multipart.Part, b []byte) {
 			out = append(append(out, p.FormName()+"="+string(b)), anyTypeJSONApp(r, b)...)
 		})
 		return out
@@ -533,9 +531,9 @@ func TestAttackR4bHeld(t *testing.T) {
 	sc := startApp(t, a, "")
 	doc := `{"email":"` + alice + `"}`
 	part := func(cd, ct string) []byte {
-		return []byte("--B\r\nContent-Disposition: form-data; " + cd + "\r\nContent-Type: " + ct + "\r\n\r\n" + doc + "\r\n--B--\r\n")
+		return []byte(onePart("Content-Disposition: form-data; "+cd+"\r\nContent-Type: "+ct, doc))
 	}
-	mp := map[string]string{"Content-Type": "multipart/form-data; boundary=B"}
+	mp := map[string]string{"Content-Type": formDataB}
 	for name, q := range map[string]sidecartest.Req{
 		"text/json part":          {Body: part(`name="c"`, "text/json"), Header: mp},
 		"vnd.api+json utf-16":     {Body: part(`name="c"`, "application/vnd.api+json; charset=utf-16"), Header: mp},
