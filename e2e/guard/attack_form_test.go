@@ -82,23 +82,18 @@ func TestAttackFormCharset(t *testing.T) {
 	a.mustNotHold(t, alice)
 }
 
-// phpForm models PHP's $_POST name mangling ('.', ' ' and an unclosed '['
+// mangledForm models PHP's $_POST name mangling ('.', ' ' and an unclosed '['
 // become '_') and Spring's WebDataBinder ("!field" default marker, dotted
 // nested property paths): it reports the value under the name the app binds.
-func mangledForm(r *http.Request, body []byte) []string {
-	vals, _ := url.ParseQuery(string(body))
-	var out []string
-	for k, vs := range vals {
+func mangledForm(_ *http.Request, body []byte) []string {
+	return formPairs(body, func(k string) string {
 		n := strings.NewReplacer(".", "_", " ", "_", "[", "_").Replace(k)
 		n = strings.TrimPrefix(n, "!")
 		if i := strings.LastIndexByte(n, '_'); strings.HasPrefix(k, "contact.") && i >= 0 {
 			n = n[i+1:]
 		}
-		for _, v := range vs {
-			out = append(out, n+"="+v)
-		}
-	}
-	return out
+		return n
+	})
 }
 
 // F6: form names that PHP / Spring normalise onto a class key.
