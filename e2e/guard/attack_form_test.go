@@ -414,27 +414,36 @@ func TestAttackR4MultipartEncodedWordBoundary(t *testing.T) {
 func rfc2231Names(r *http.Request, body []byte) []string {
 	var out []string
 	requestParts(r, body, func(p *multipart.Part, b []byte) {
-		name := ""
-		for _, param := range strings.Split(p.Header.Get("Content-Disposition"), ";")[1:] {
-			k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
-			switch strings.ToLower(k) {
-			case "name":
-				name = strings.Trim(v, `"`)
-			case "name*":
-				_, rest, _ := strings.Cut(v, "'")
-				_, enc, _ := strings.Cut(rest, "'")
-				// ISO-8859-1 and UTF-8 agree on the ASCII used here.
-				if d, err := urlUnescape(enc); err == nil {
-					name = d
-				}
-			}
-		}
-		out = append(out, name+"="+string(b))
+		out = append(out, commonsParam(p.Header.Get("Content-Disposition"), "name")+"="+string(b))
 	})
 	return out
 }
 
-func urlUnescape(s string) (string, error) {
+// commonsParam is the parameter key of a header value (Content-Type,
+// Content-Disposition) as Commons FileUpload's ParameterParser reads it:
+// parameters in order, the later one winning, and a "key*" parameter RFC
+// 2231 decoded (charset'language'percent-encoding) and stored as key;
+// "" when there is none.
+func commonsParam(header, key string) string {
+	val := ""
+	for _, param := range strings.Split(header, ";")[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+		switch strings.ToLower(k) {
+		case key:
+			val = strings.Trim(v, `"`)
+		case key + "*":
+			_, rest, _ := strings.Cut(v, "'")
+			_, enc, _ := strings.Cut(rest, "'")
+			// ISO-8859-1 and UTF-8 agree on the ASCII used here.
+			val = urlUnescape(enc)
+		}
+	}
+	return val
+}
+
+// urlUnescape decodes the %XX escapes of an RFC 2231 value, leniently: every
+// other byte is kept as it is.
+func urlUnescape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) {
@@ -456,7 +465,7 @@ func urlUnescape(s string) (string, error) {
 		}
 		b.WriteByte(s[i])
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // A part named by an RFC 2231 "name*" parameter in a charset Go's
@@ -482,19 +491,7 @@ func TestAttackR4bMultipartRFC2231Name(t *testing.T) {
 // ParameterParser): parameters are read in order, the later winning, a
 // "boundary*" parameter is RFC 2231 decoded and stored as "boundary".
 func rfc2231Boundary(r *http.Request, body []byte) []string {
-	boundary := ""
-	for _, param := range strings.Split(r.Header.Get("Content-Type"), ";")[1:] {
-		k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
-		switch strings.ToLower(k) {
-		case "boundary":
-			boundary = strings.Trim(v, `"`)
-		case "boundary*":
-			_, rest, _ := strings.Cut(v, "'")
-			_, enc, _ := strings.Cut(rest, "'")
-			boundary, _ = urlUnescape(enc)
-		}
-	}
-	return formParts(body, boundary)
+	return formParts(body, commonsParam(r.Header.Get("Content-Type"), "boundary"))
 }
 
 // With an RFC 2231 "boundary*" (Y) before "boundary=X", Go's mime.ParseMediaType
