@@ -3,13 +3,13 @@ package config
 import (
 	"encoding"
 	"flag"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/proxy"
 )
 
@@ -18,22 +18,7 @@ var update = flag.Bool("update", false, "rewrite docs/config.md from Reference()
 const referenceDoc = "../docs/config.md"
 
 func TestReferenceDoc(t *testing.T) {
-	want := Reference()
-	if *update {
-		if err := os.MkdirAll("../docs", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(referenceDoc, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(referenceDoc)
-	if err != nil {
-		t.Fatalf("read %s (run go test ./config -run TestReferenceDoc -update): %v", referenceDoc, err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is out of date with config.Reference(); run go test ./config -run TestReferenceDoc -update", referenceDoc)
-	}
+	sidecartest.Golden(t, referenceDoc, []byte(Reference()), *update)
 }
 
 // TestReferenceCoversEveryKey checks that every key the decoder accepts

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 // TestErrorBodyFormatsGolden renders every category in each configurable
@@ -34,7 +37,7 @@ func TestErrorBodyFormatsGolden(t *testing.T) {
 					b.WriteString("\n")
 				}
 			}
-			checkGolden(t, "errors_"+name+".golden", b.String(), "TestErrorBodyFormatsGolden")
+			sidecartest.Golden(t, filepath.Join("testdata", "errors_"+name+".golden"), []byte(b.String()), *update)
 		})
 	}
 }

@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fieldseal/fieldseal/crypto"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/transform"
 )
 
@@ -73,27 +73,5 @@ func TestErrorBodiesGolden(t *testing.T) {
 		writeError(rec, nil, c.Class, fmt.Errorf("example detail: %w", c.Err), "0123456789abcdef")
 		fmt.Fprintf(&b, "%d %s", rec.Code, rec.Body.String())
 	}
-	checkGolden(t, "errors.golden", b.String(), "TestErrorBodiesGolden")
-}
-
-// checkGolden compares got with testdata/name, or with -update writes got
-// there first. A difference names the test to rerun with -update.
-func checkGolden(t *testing.T, name, got, test string) {
-	t.Helper()
-	golden := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update once): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("error bodies changed; run go test ./proxy -run %s -update and review the diff\ngot:\n%s", test, got)
-	}
+	sidecartest.Golden(t, filepath.Join("testdata", "errors.golden"), []byte(b.String()), *update)
 }

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldseal/fieldseal/inject"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -31,6 +30,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fieldseal/fieldseal/inject"
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml")
@@ -639,24 +641,11 @@ func TestChartImagesAreSetSeparately(t *testing.T) {
 	})
 }
 
+// compareGolden compares got with testdata/NAME.golden.yaml (see
+// sidecartest.Golden; -update rewrites it).
 func compareGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden.yaml")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (go test ./charts/fieldseal -update creates it): %v", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("rendered chart differs from %s; run with -update if intended", path)
-	}
+	sidecartest.Golden(t, filepath.Join("testdata", name+".golden.yaml"), got, *update)
 }
 
 // helmMustFail renders chartDir and expects helm to fail with want in stderr.

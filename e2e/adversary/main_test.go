@@ -16,19 +16,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var fieldsealBin string
 
-func TestMain(m *testing.M) {
-	// Static test credentials for the aws test's clients and every
-	// fieldseal process; nothing from the developer's machine.
-	motoserver.IsolateAWSEnv(awsRegion)
-	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
-}
+// TestMain builds the binary once; the aws tests' own clients and every
+// fieldseal process they start use static test credentials, nothing from
+// the developer's machine.
+func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithAWSEnv(m, &fieldsealBin, awsRegion)) }
 
 // docStore is the application: sidecartest's recording store, read the
 // way a Go service reads requests, at /customers/{id}.

@@ -13,19 +13,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldseal/fieldseal/internal/motoserver"
 	"github.com/fieldseal/fieldseal/internal/sidecartest"
 	"github.com/fieldseal/fieldseal/internal/testproc"
 )
 
 var fieldsealBin string
 
-func TestMain(m *testing.M) {
-	// Static test credentials for the aws tests' own clients and for every
-	// fieldseal process they start; nothing from the developer's machine.
-	motoserver.IsolateAWSEnv(awsRegion)
-	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
-}
+// TestMain builds the binary once; the aws tests' own clients and every
+// fieldseal process they start use static test credentials, nothing from
+// the developer's machine.
+func TestMain(m *testing.M) { os.Exit(sidecartest.RunWithAWSEnv(m, &fieldsealBin, awsRegion)) }
 
 // fieldseal runs the binary and returns its exit code, stdout and stderr.
 func fieldseal(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -3,24 +3,12 @@ package requestid
 import (
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 func TestGeneratorHandsOutDistinctSaneTokens(t *testing.T) {
-	g := NewGenerator()
-	seen := map[string]bool{}
-	for range 1000 {
-		id := g.Next()
-		if len(id) != 16 || !Sane(id) || strings.Trim(id, "0123456789abcdef") != "" {
-			t.Fatalf("id %q is not 16 lower-case hex characters", id)
-		}
-		if seen[id] {
-			t.Fatalf("id %q handed out twice", id)
-		}
-		seen[id] = true
-	}
-	if other := NewGenerator().Next(); seen[other] {
-		t.Errorf("a second generator's first id %q collides with the first one's", other)
-	}
+	sidecartest.WantDistinctRequestIDs(t, NewGenerator().Next, func() string { return NewGenerator().Next() }, Sane)
 }
 
 func TestFromHeader(t *testing.T) {
