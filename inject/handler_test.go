@@ -18,6 +18,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/fieldseal/fieldseal/internal/sidecartest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/golden")
@@ -77,19 +79,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 		t.Fatal(err)
 	}
 	buf.WriteByte('\n')
-	path := filepath.Join("testdata", "golden", name+".pod.json")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test ./inject -update to create): %v", err)
-	}
-	if !bytes.Equal(want, buf.Bytes()) {
-		t.Errorf("patched pod differs from %s (run with -update if intended):\n%s", path, buf.String())
-	}
+	sidecartest.Golden(t, filepath.Join("testdata", "golden", name+".pod.json"), buf.Bytes(), *update)
 }
 
 func sidecar(t *testing.T, pod *corev1.Pod) corev1.Container {

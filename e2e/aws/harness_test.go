@@ -39,8 +39,7 @@ func TestMain(m *testing.M) {
 	// Static test credentials through the standard chain (environment), for the
 	// test's own SDK clients and for every fieldseal process it starts; no shared
 	// config or instance metadata from the developer's machine.
-	motoserver.IsolateAWSEnv(region)
-	os.Exit(sidecartest.RunWithBinary(m, &fieldsealBin))
+	os.Exit(sidecartest.RunWithAWSEnv(m, &fieldsealBin, region))
 }
 
 // ---- moto ----------------------------------------------------------------

@@ -25,8 +25,9 @@
 //   - Families (Scrape, Gather, Value): the one way tests read metrics,
 //     from a /metrics endpoint or a registry.
 //   - StartJSONServer: the real json-server from npm as the application.
-//   - RunWithBinary, every end-to-end TestMain's build of cmd/fieldseal, and
-//     DoWant, a request whose answer must have one status.
+//   - RunWithBinary, every end-to-end TestMain's build of cmd/fieldseal
+//     (RunWithAWSEnv for tests that talk to the AWS emulators), and DoWant,
+//     a request whose answer must have one status.
 //   - The field-map fixtures (MaskedCustomers and CustomersWithID,
 //     AddressCustomers, UnitFieldMap), the benchmarks' BenchDoc, and KeyID,
 //     which reads a sealed value's key version.
@@ -42,6 +43,10 @@
 //   - MasterKey and LookupProbe for the key providers' tests, and
 //     DamagedBackups and RefusesDamagedBackups, the one table of damaged
 //     backup files both providers must refuse.
+//   - Golden, the one golden-file check (-update rewrites the file);
+//     WantFileProblems, the check that a file's problems are reported with
+//     their lines; WantDistinctRequestIDs, the check of a request id
+//     generator.
 //
 // It is a test-support package: its functions take a testing.TB and fail
 // the test rather than return errors.
