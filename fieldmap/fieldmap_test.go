@@ -89,6 +89,17 @@ func parseSpec(t testing.TB, text, file string) Spec {
 	return spec
 }
 
+// compileSpec compiles the field map text (file m.yaml), failing the test
+// on any problem.
+func compileSpec(t testing.TB, text string) *Map {
+	t.Helper()
+	m, err := Compile(parseSpec(t, text, "m.yaml"))
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return m
+}
+
 func loadQuickstart(t testing.TB) *Map {
 	const file = "testdata/quickstart.yaml"
 	text, err := os.ReadFile(file)
@@ -175,10 +186,7 @@ func TestDeterministicClass(t *testing.T) {
 
 func compileYAML(t *testing.T, body string) *Map {
 	t.Helper()
-	m, err := Compile(parseSpec(t, body, "m.yaml"))
-	if err != nil {
-		t.Fatalf("Compile: %v", err)
-	}
+	m := compileSpec(t, body)
 	return m
 }
 

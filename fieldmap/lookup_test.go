@@ -118,10 +118,7 @@ routes:
     paths: ["/orders/{id}"]
     request: [{path: email, class: email}]
 `
-	m, err := Compile(parseSpec(t, spec, "m.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileSpec(t, spec)
 	none := func(string) []string { return nil }
 	for _, tt := range []struct{ method, path, route string }{
 		{"POST", "/accounts/1", "account-update"},
@@ -181,10 +178,7 @@ routes:
     paths: ["/accounts/{id}/note"]
     request: [{path: text, class: secret}]
 `
-	m, err := Compile(parseSpec(t, spec, "m.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileSpec(t, spec)
 	names := func(rs []*Route) string {
 		var s []string
 		for _, r := range rs {

@@ -55,10 +55,7 @@ routes:
     paths: ["/db/_design/{ddoc}"]
     response: [{path: phone, class: phone}]
 `
-	m, err := Compile(parseSpec(t, spec, "m.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileSpec(t, spec)
 	tests := []struct {
 		method, path, route string
 	}{

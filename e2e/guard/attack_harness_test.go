@@ -90,3 +90,44 @@ func (a *app) mustNotRead(t *testing.T, what, s string) {
 func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }
+
+// echoStore is an application that keeps the body of the last write it was
+// sent and answers a GET with it, so that a value sealed on the way in is
+// read back through the sidecar. Writes also go to app, when set, which
+// records and decodes them; otherwise they are answered {"ok":true}.
+type echoStore struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	last []byte
+}
+
+func newEchoStore(t *testing.T, a *app) *echoStore {
+	e := &echoStore{}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(e.stored())
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		e.mu.Lock()
+		e.last = b
+		e.mu.Unlock()
+		if a == nil {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true}`)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		a.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// stored returns the body of the last write (nil before any).
+func (e *echoStore) stored() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}

@@ -1,12 +1,9 @@
 package guard_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -252,22 +249,9 @@ func TestAttackOverrideReachesSeveralRoutes(t *testing.T) {
 			JSON: strings.Replace(body, `"PUT"`, `"PATCH"`, 1)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			// The application records what it is sent and answers a GET
-			// with the last body it was sent.
 			a := newApp(t, anyTypeJSONApp)
-			var last []byte
-			store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet {
-					w.Header().Set("Content-Type", "application/json")
-					_, _ = w.Write(last)
-					return
-				}
-				last, _ = io.ReadAll(r.Body)
-				r.Body = io.NopCloser(bytes.NewReader(last))
-				a.srv.Config.Handler.ServeHTTP(w, r)
-			}))
-			t.Cleanup(store.Close)
-			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL, FieldMap: fieldMap + c.routes})
+			store := newEchoStore(t, a)
+			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + c.routes})
 			if r := sc.Do(t, c.req); r.Status != http.StatusOK {
 				t.Fatalf("%s %s: %d %s, want 200 (sealed under both routes)", c.req.Method, c.req.Path, r.Status, r.Body)
 			}
@@ -276,8 +260,8 @@ func TestAttackOverrideReachesSeveralRoutes(t *testing.T) {
 				Note    string
 				Contact struct{ Value string }
 			}
-			if err := json.Unmarshal(last, &stored); err != nil || !strings.HasPrefix(stored.Note, "fs1:") || !strings.HasPrefix(stored.Contact.Value, "fs1:") {
-				t.Fatalf("app received %s (%v), want note and contact.value sealed", last, err)
+			if err := json.Unmarshal(store.stored(), &stored); err != nil || !strings.HasPrefix(stored.Note, "fs1:") || !strings.HasPrefix(stored.Contact.Value, "fs1:") {
+				t.Fatalf("app received %s (%v), want note and contact.value sealed", store.stored(), err)
 			}
 			if c.routes != postAndPut {
 				return
@@ -312,12 +296,9 @@ func TestAttackOverrideReachesSeveralRoutes(t *testing.T) {
 	}
 }
 
-// A GET overridden to POST reaches the POST route first and the GET route
-// that seals a query parameter by its method: an application that ignores
-// the override looks the record up by the parameter, which must reach it
-// sealed, as a plain GET's does.
-func TestAttackOverrideReachesAQueryRoute(t *testing.T) {
-	const fm = `
+// createAndSearch has a POST route and a GET route on /accounts, the GET one
+// sealing its e-mail query parameter.
+const createAndSearch = `
 classes:
   email: { mode: deterministic, keys: [email] }
 routes:
@@ -331,8 +312,14 @@ routes:
     query: [ {param: email, class: email} ]
     response: [ {path: contact.value, class: email} ]
 `
+
+// A GET overridden to POST reaches the POST route first and the GET route
+// that seals a query parameter by its method: an application that ignores
+// the override looks the record up by the parameter, which must reach it
+// sealed, as a plain GET's does.
+func TestAttackOverrideReachesAQueryRoute(t *testing.T) {
 	a := newApp(t, func(r *http.Request, _ []byte) []string { return r.URL.Query()["email"] })
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fm})
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: createAndSearch})
 	for _, h := range []map[string]string{{"X-HTTP-Method-Override": "POST"}, nil} {
 		if r := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts?email=" + url.QueryEscape(alice), Header: h}); r.Status != http.StatusOK {
 			t.Fatalf("GET /accounts?email= with %v: %d %s", h, r.Status, r.Body)

@@ -10,6 +10,7 @@ package guard_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -51,22 +52,8 @@ func decodeForged(vs []string) []string {
 // the override is refused (a caller may not send sealed values, and this
 // one does not open).
 func TestAttackR5QueryForgedSealedPastFirstRoute(t *testing.T) {
-	const fm = `
-classes:
-  email: { mode: deterministic, keys: [email] }
-routes:
-  - name: accounts-create
-    methods: [POST]
-    paths: [/accounts]
-    request: [ {path: contact.value, class: email} ]
-  - name: accounts-search
-    methods: [GET]
-    paths: [/accounts]
-    query: [ {param: email, class: email} ]
-    response: [ {path: contact.value, class: email} ]
-`
 	a := newApp(t, func(r *http.Request, _ []byte) []string { return decodeForged(r.URL.Query()["email"]) })
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fm})
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: createAndSearch})
 	path := "/accounts?email=" + url.QueryEscape(forgedSealed(alice))
 	plain := sc.Do(t, sidecartest.Req{Method: "GET", Path: path})
 	if plain.Status < 400 || plain.Status >= 500 {
@@ -188,30 +175,39 @@ policies:
 	}
 }
 
-// R5-3: a POST is read as every other method of its path (a _method member
-// of the body), so a plain POST, with no override at all, is sealed under
-// the PUT route of its path too. When the POST route seals contact whole
-// and the PUT route seals contact.value, the second pass meets the string
-// the first made where it expects an object: every POST of an ordinary
-// client is refused, and the record never reaches the application.
-func TestAttackR5PlainPostRefusedByAnotherRoutesShape(t *testing.T) {
-	const routes = `
+// R5-3 and R5-5: a POST was read as every other method of its path (a
+// _method member of the body), so a plain POST, with no override at all,
+// was sealed under the PUT route of its path too. When the POST route
+// seals contact whole and the PUT route contact.value, the second pass met
+// the string the first made where it expects an object, and when the PUT
+// route binds a header the POST route does not, a POST without it was
+// refused: every POST of an ordinary client failed. A POST with no
+// _method is the POST route's alone.
+func TestAttackR5PlainPostIsItsOwnRoutes(t *testing.T) {
+	for _, c := range []struct{ name, post, put, putContext, body string }{
+		{"the PUT route seals inside what the POST route seals whole", "contact", "contact.value", "", `{"name":"ada","contact":{"value":"` + hidden + `"}}`},
+		{"the PUT route binds a context the POST lacks", "note", "contact.value", "\n    context: { header: X-Tenant }", `{"note":"` + hidden + `"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			routes := fmt.Sprintf(`
   - name: accounts-create
     methods: [POST]
     paths: ["/accounts/{id}"]
-    request: [ {path: contact, class: secret} ]
+    request: [ {path: %s, class: secret} ]
   - name: accounts-update
     methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
-	a := newApp(t, anyTypeJSONApp)
-	sc := startApp(t, a, routes)
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"name":"ada","contact":{"value":"` + hidden + `"}}`})
-	if r.Status != http.StatusOK || len(a.received()) != 1 {
-		t.Errorf("plain POST /accounts/1: %d %s, app received %d requests; want 200 and the record sealed", r.Status, r.Body, len(a.received()))
+    paths: ["/accounts/{id}"]%s
+    request: [ {path: %s, class: secret} ]
+`, c.post, c.putContext, c.put)
+			a := newApp(t, anyTypeJSONApp)
+			sc := startApp(t, a, routes)
+			r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: c.body})
+			if r.Status != http.StatusOK || len(a.received()) != 1 {
+				t.Errorf("plain POST /accounts/1: %d %s, app received %d requests; want 200 and the record sealed", r.Status, r.Body, len(a.received()))
+			}
+			a.mustNotHold(t, hidden)
+		})
 	}
-	a.mustNotHold(t, hidden)
 }
 
 // R5-4: the other way round, the PUT route seals contact whole and the
@@ -247,31 +243,6 @@ func TestAttackR5PlainPostSealedWholeByAnotherRoute(t *testing.T) {
 	}
 }
 
-// R5-5: a plain POST also needs the context of every other route of its
-// path: the PUT route binds a header the POST route does not, and a POST
-// without it, which no application takes as the PUT route (its JSON body
-// has no _method), is refused.
-func TestAttackR5PlainPostNeedsAnotherRoutesContext(t *testing.T) {
-	const routes = `
-  - name: accounts-create
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { header: X-Tenant }
-    request: [ {path: contact.value, class: secret} ]
-`
-	a := newApp(t, anyTypeJSONApp)
-	sc := startApp(t, a, routes)
-	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"note":"` + hidden + `"}`})
-	if r.Status != http.StatusOK || len(a.received()) != 1 {
-		t.Errorf("plain POST /accounts/1: %d %s, app received %d requests; want 200", r.Status, r.Body, len(a.received()))
-	}
-	a.mustNotHold(t, hidden)
-}
-
 // R5-6: both routes name contact.value, only the PUT route binds the
 // record id. A POST tunnelled as PUT was sealed first in the POST route's
 // context (none) and the PUT pass kept it, so Rack stored under the PUT
@@ -280,41 +251,17 @@ func TestAttackR5PlainPostNeedsAnotherRoutesContext(t *testing.T) {
 // ambiguous_route) and nothing is stored; a plain PUT stores a value the
 // record's GET opens.
 func TestAttackR5SharedPathSealedInFirstRoutesContext(t *testing.T) {
-	const routes = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    request: [ {path: contact.value, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    response: [ {path: contact.value, class: secret} ]
-`
-	var last []byte
-	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(last)
-			return
-		}
-		last, _ = io.ReadAll(r.Body)
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}))
-	t.Cleanup(store.Close)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.URL, FieldMap: fieldMap + routes})
+	// postAndPut with the POST route naming contact.value too.
+	routes := strings.Replace(postAndPut, "{path: note, class: secret}", "{path: contact.value, class: secret}", 1)
+	store := newEchoStore(t, nil)
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + routes})
 	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"_method":"PUT","contact":{"value":"` + hidden + `"}}`})
-	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"ambiguous_route"`) || last != nil {
-		t.Fatalf("POST /accounts/1 tunnelled as PUT: %d %s, app stored %q; want 400 ambiguous_route and nothing stored", r.Status, r.Body, last)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"ambiguous_route"`) || store.stored() != nil {
+		t.Fatalf("POST /accounts/1 tunnelled as PUT: %d %s, app stored %q; want 400 ambiguous_route and nothing stored", r.Status, r.Body, store.stored())
 	}
 	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "PUT", Path: "/accounts/1", JSON: `{"contact":{"value":"` + hidden + `"}}`})
-	if strings.Contains(string(last), hidden) {
-		t.Fatalf("app stored %s", last)
+	if strings.Contains(string(store.stored()), hidden) {
+		t.Fatalf("app stored %s", store.stored())
 	}
 	r = sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts/1"})
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"value":"`+hidden+`"`) {
