@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -112,12 +113,36 @@ func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(strin
 // JSON unescaping) and that is a string, as Laravel reads input('_method').
 func jsonMethods(doc []byte, yield func(string)) {
 	const name = "_method"
+	if !mayNameMethod(doc) {
+		return
+	}
 	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
 		if v.Type == gjson.String && len(k.Str) == len(name) && strings.EqualFold(k.Str, name) {
 			yield(v.Str)
 		}
 		return true
 	})
+}
+
+// mayNameMethod reports whether doc may hold a member name that reads as
+// "_method": it has a JSON escape (any letter may be one), or a '_'
+// followed by "method" in any letter case. It lets the hot path skip
+// jsonMethods' parse of bodies that cannot name one.
+func mayNameMethod(doc []byte) bool {
+	if bytes.Contains(doc, []byte(`\u`)) {
+		return true
+	}
+	for i := bytes.IndexByte(doc, '_'); i >= 0; {
+		if rest := doc[i+1:]; len(rest) >= 6 && bytes.EqualFold(rest[:6], []byte("method")) {
+			return true
+		}
+		j := bytes.IndexByte(doc[i+1:], '_')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // sealAlso seals doc, already sealed under the request's route, under each
