@@ -266,8 +266,8 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 		if err := rs.addBodyRoutes(r, func(yield func(string)) { fieldmap.MethodParams(string(doc), yield) }); err != nil {
 			return err
 		}
-		if rs.pathRoute() != nil {
-			return contentTypeError(r.Header.Get("Content-Type"))
+		if route := rs.pathRoute(); route != nil {
+			return contentTypeError(r.Header.Get("Content-Type"), route)
 		}
 	}
 	out := p.bufs.get()

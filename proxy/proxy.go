@@ -490,15 +490,14 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 
 // sealBody replaces r.Body with its sealed form, by kind.
 func (p *Proxy) sealBody(w http.ResponseWriter, r *http.Request, rs *reqState, t *transform.Transform, kind bodyKind) error {
-	paths := rs.pathRoute() != nil
 	switch kind {
 	case bodyJSON:
 		return p.sealRequest(w, r, rs, t, false, nil)
 	case bodyForm, bodyMultipart:
-		if paths {
+		if route := rs.pathRoute(); route != nil {
 			// The route's paths name JSON values; a form cannot carry them
 			// where fieldseal would find them.
-			return contentTypeError(r.Header.Get("Content-Type"))
+			return contentTypeError(r.Header.Get("Content-Type"), route)
 		}
 		if kind == bodyForm {
 			// Sniffed like any body not declared JSON: handlers that decode
@@ -563,7 +562,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		case !looks && rs.pathRoute() != nil:
 			// The route's paths name JSON values: a body that is not JSON
 			// cannot be checked for them.
-			return contentTypeError(r.Header.Get("Content-Type"))
+			return contentTypeError(r.Header.Get("Content-Type"), rs.pathRoute())
 		case !looks && notJSON != nil:
 			return notJSON()
 		case !looks:
@@ -713,11 +712,13 @@ func isMaxBytes(err error) bool {
 	return errors.As(err, &mb)
 }
 
-func contentTypeError(ct string) error {
+// contentTypeError refuses a body of content type ct that route, which seals
+// request paths, cannot check.
+func contentTypeError(ct string, route *fieldmap.Route) error {
 	if ct == "" {
-		return fmt.Errorf("request body has no content type, want application/json: %w", ErrUnsupportedMediaType)
+		ct = "(none)"
 	}
-	return fmt.Errorf("request content type %q is not JSON: %w", ct, ErrUnsupportedMediaType)
+	return fmt.Errorf("route %q seals JSON paths of the request body, which a body of content type %.60q cannot be checked for; send application/json: %w", route.Name, ct, ErrUnsupportedMediaType)
 }
 
 // isJSON reports whether a Content-Type is application/json or +json.

@@ -31,8 +31,15 @@ func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, rs *reqState, 
 	if (route.Query == nil && len(route.QueryFilters) == 0) || r.URL.RawQuery == "" {
 		return nil
 	}
+	// A second pass counts apart: what it keeps, the first pass counted.
+	st := &rs.st
+	if again {
+		var own transform.Stats
+		st = &own
+		defer rs.st.Merge(st, true)
+	}
 	params := func(side *fieldmap.Side) transform.Params {
-		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: &rs.st, AcceptSealed: again}
+		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: st, AcceptSealed: again}
 	}
 	if route.Query != nil {
 		out, err := transform.New(params(route.Query)).SealForm(nil, []byte(r.URL.RawQuery))

@@ -160,9 +160,10 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 		if err != nil {
 			return nil, err
 		}
+		var st transform.Stats
 		at := transform.New(transform.Params{
 			Ring: t.Ring(), Side: also.Request, Caller: rs.caller, Context: ctx,
-			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &st,
 			AcceptSealed: true, KeepSealedElsewhere: true,
 		})
 		if m := also.ContextMember; m != "" {
@@ -170,7 +171,9 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 				return nil, fmt.Errorf("route %q: %w", also.Name, err)
 			}
 		}
-		if doc, err = at.Seal(nil, doc); err != nil {
+		doc, err = at.Seal(nil, doc)
+		rs.st.Merge(&st, true)
+		if err != nil {
 			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, rewrite.ErrShapeMismatch) {
 				return nil, fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", rs.route.Name, also.Name, ErrAmbiguousRoute, err)
 			}
@@ -209,11 +212,13 @@ func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) er
 		if err != nil {
 			return err
 		}
-		rs.respAlso = append(rs.respAlso, &alsoOpener{member: also.ContextMember, t: transform.New(transform.Params{
+		o := &alsoOpener{member: also.ContextMember, stats: &rs.st}
+		o.t = transform.New(transform.Params{
 			Ring: ring, Side: also.Response, Caller: rs.caller, Context: ctx,
-			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &rs.st,
+			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &o.st,
 			LeaveSealedOnOpenError: true,
-		})})
+		})
+		rs.respAlso = append(rs.respAlso, o)
 	}
 	return nil
 }
@@ -225,17 +230,23 @@ type opener interface {
 }
 
 // alsoOpener is the response transform of another route of the request,
-// with the body member that route binds its context to, if any.
+// with the body member that route binds its context to, if any. What it
+// does is counted in stats (the request's) as a second pass.
 type alsoOpener struct {
 	member string
 	t      *transform.Transform
+	st     transform.Stats
+	stats  *transform.Stats
 }
 
 func (a *alsoOpener) Open(dst, doc []byte) ([]byte, error) {
 	if a.member != "" {
 		_ = bindMember(a.t, doc, a.member) // no member: nothing opens, never a guess
 	}
-	return a.t.Open(dst, doc)
+	a.st = transform.Stats{Fields: a.st.Fields[:0], KeyIDs: a.st.KeyIDs[:0]}
+	out, err := a.t.Open(dst, doc)
+	a.stats.Merge(&a.st, true)
+	return out, err
 }
 
 // openChain opens a document under each opener in turn.

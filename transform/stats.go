@@ -92,3 +92,25 @@ func (s *Stats) Sealed(via string) int {
 	}
 	return n
 }
+
+// Merge adds o's counts and key ids to s. With again, o counted a second
+// pass, under another route's side, over a document a first pass counted
+// in s transformed: the values it left as they were (OpKeep: sealed by the
+// first pass, or opened by it) are the first pass's and are not counted
+// twice. A nil s counts nothing.
+func (s *Stats) Merge(o *Stats, again bool) {
+	if s == nil || o == nil {
+		return
+	}
+	for _, f := range o.Fields {
+		if again && f.Op == OpKeep && (f.Result == ResultAlreadySealed || f.Result == ResultLegacy || f.Result == ResultEmpty) {
+			continue
+		}
+		for range f.Count {
+			s.add(f.Class, f.Action, f.Op, f.Result, f.Via)
+		}
+	}
+	for _, k := range o.KeyIDs {
+		s.key(k)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -322,5 +323,30 @@ func TestActionNames(t *testing.T) {
 	}
 	if Action(9).String() != "action(9)" || Action(9).normalize() != ActionDeny {
 		t.Errorf("unknown action: %q, normalized %v", Action(9), Action(9).normalize())
+	}
+}
+
+func TestStatsMergeCountsASecondPassApart(t *testing.T) {
+	var first, second Stats
+	first.add("email", ActionDecrypt, OpSeal, ResultOK, ViaPath)
+	first.key(2)
+	second.add("email", ActionDecrypt, OpKeep, ResultAlreadySealed, ViaPath)
+	second.add("email", ActionDecrypt, OpKeep, ResultLegacy, ViaPath)
+	second.add("phone", ActionDecrypt, OpSeal, ResultOK, ViaPath)
+	second.add("phone", ActionDecrypt, OpSeal, ResultError, ViaPath)
+	second.key(1)
+	first.Merge(&second, true)
+	want := []FieldStat{
+		{Class: "email", Action: ActionDecrypt, Op: OpSeal, Result: ResultOK, Via: ViaPath, Count: 1},
+		{Class: "phone", Action: ActionDecrypt, Op: OpSeal, Result: ResultOK, Via: ViaPath, Count: 1},
+		{Class: "phone", Action: ActionDecrypt, Op: OpSeal, Result: ResultError, Via: ViaPath, Count: 1},
+	}
+	if !slices.Equal(first.Fields, want) || !slices.Equal(first.KeyIDs, []uint32{1, 2}) {
+		t.Errorf("Merge(again) = %+v %v, want %+v [1 2]", first.Fields, first.KeyIDs, want)
+	}
+	var all Stats
+	all.Merge(&second, false)
+	if len(all.Fields) != 4 {
+		t.Errorf("Merge = %+v, want every entry", all.Fields)
 	}
 }

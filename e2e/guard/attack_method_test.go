@@ -331,3 +331,40 @@ func TestAttackOverrideReachesAQueryRoute(t *testing.T) {
 		t.Errorf("the overridden and the plain lookup reached the app as %v, want the same sealed value", got)
 	}
 }
+
+// A request read under two routes is counted once per value: the second
+// route's pass over what the first sealed or opened does not count those
+// values again (as kept, or as legacy plaintext).
+func TestSeveralRoutesCountEachValueOnce(t *testing.T) {
+	const routes = `
+  - name: accounts-patch
+    methods: [PATCH]
+    paths: ["/accounts/{id}"]
+    request: [ {path: contact.value, class: secret} ]
+    response: [ {path: contact.value, class: secret} ]
+  - name: accounts-read
+    methods: [GET]
+    paths: ["/accounts/{id}"]
+    request: [ {path: contact.value, class: secret} ]
+    response: [ {path: contact.value, class: secret} ]
+`
+	store := newEchoStore(t, nil)
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + routes})
+	// Read as GET first, then as PATCH, both ways.
+	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "PATCH", Path: "/accounts/1", Header: map[string]string{"X-HTTP-Method-Override": "GET"},
+		JSON: `{"contact":{"value":"` + hidden + `"}}`})
+	r := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: map[string]string{"X-HTTP-Method-Override": "PATCH"}})
+	if !strings.Contains(string(r.Body), `"value":"`+hidden+`"`) {
+		t.Fatalf("GET /accounts/1 overridden to PATCH: %s, want contact.value opened", r.Body)
+	}
+	for _, c := range []struct {
+		op, result string
+		want       float64
+	}{
+		{"seal", "ok", 1}, {"open", "ok", 1}, {"keep", "already_sealed", 0}, {"keep", "legacy", 0},
+	} {
+		if got := sc.Metric(t, "fieldseal_proxy_fields_total", map[string]string{"class": "secret", "op": c.op, "result": c.result}); got != c.want {
+			t.Errorf("fieldseal_proxy_fields_total{class=secret,op=%s,result=%s} = %v, want %v", c.op, c.result, got, c.want)
+		}
+	}
+}
