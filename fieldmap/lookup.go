@@ -203,7 +203,8 @@ func MethodParams(rawQuery string, add func(string)) {
 }
 
 // isMethodParam reports whether a query parameter name as sent reads as
-// "_method" once decoded ('+' is a space), under PHP's reading of names
+// "_method" once decoded ('+' is a space), in any letter case (ASP.NET
+// Core's form collection finds "_METHOD" so), under PHP's reading of names
 // too (leading spaces dropped, '.' and ' ' read as '_'). It does not
 // allocate.
 func isMethodParam(name string) bool {
@@ -228,8 +229,11 @@ func isMethodParam(name string) bool {
 			continue
 		}
 		leading = false
-		if c == '.' || c == ' ' {
+		switch {
+		case c == '.' || c == ' ':
 			c = '_'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
 		}
 		if n >= len(want) || c != want[n] {
 			return false

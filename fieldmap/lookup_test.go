@@ -140,7 +140,7 @@ routes:
 func TestIsMethodParamDecodesAsApplicationsDo(t *testing.T) {
 	for name, want := range map[string]bool{
 		"_method": true, "%5Fmethod": true, "%5fmethod": true, "_%6Dethod": true, ".method": true, "+method": false,
-		"+_method": true, "%20%20.method": true, "_method+": false, "_method%": false, "_Method": false, "method": false,
+		"+_method": true, "%20%20.method": true, "_method+": false, "_method%": false, "_Method": true, "_METHOD": true, "%5FMETHOD": true, "method": false,
 		"x_method": false, "_metho": false, "_methodd": false, "%5_method": false, "_method[]": false, "": false,
 	} {
 		if got := isMethodParam(name); got != want {

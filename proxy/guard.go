@@ -50,7 +50,8 @@ func asciiCompatible(cs string) bool {
 // requestBody tells how r's body is inspected. A JSON body that declares a
 // charset other than UTF-8 is refused: RFC 8259 section 8.1 requires UTF-8
 // between systems, yet Express and others decode whatever utf-* charset is
-// declared, and would then find members fieldseal never saw.
+// declared, and would then find members fieldseal never saw. A POST body
+// with no Content-Type is a form: Rack parses it as one (form_data?).
 func requestBody(r *http.Request) (bodyKind, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return bodyNone, nil
@@ -62,6 +63,9 @@ func requestBody(r *http.Request) (bodyKind, error) {
 		return 0, fmt.Errorf("request has %d Content-Type fields: %w", len(cts), ErrUnsupportedMediaType)
 	}
 	if len(cts) == 0 || cts[0] == "" {
+		if strings.EqualFold(r.Method, http.MethodPost) {
+			return bodyForm, nil
+		}
 		return bodyOther, nil
 	}
 	ct := cts[0]
@@ -294,6 +298,8 @@ func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transf
 		// a multipart body cannot be checked for.
 		return fmt.Errorf("a multipart POST that a _method part would make route %q, which seals request paths or query parameters: %w", route.Name, ErrUnsupportedMediaType)
 	}
+	// Any other route such a part could make opens the response too.
+	rs.unread = rs.found.ByBody
 	codings, err := parseCodings(r.Header.Values("Content-Encoding"))
 	if err != nil {
 		return err

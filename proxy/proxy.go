@@ -255,11 +255,15 @@ type reqState struct {
 	// _method adds; queried counts the routes of also whose query is
 	// sealed.
 	caller   Caller
+	query    string // r.URL.RawQuery as the client sent it
 	queried  int
-	respAlso openChain            // the response transforms of also's routes
-	resp     *transform.Transform // response transform; nil when not protected
-	reqT     transform.Transform  // storage for the request transform
-	respT    transform.Transform  // storage for resp
+	respAlso openChain // the response transforms of also's and unread's routes
+	// unread are the routes a _method the proxy could not read (a
+	// multipart part) may name: the response is opened under them too.
+	unread []*fieldmap.Route
+	resp   *transform.Transform // response transform; nil when not protected
+	reqT   transform.Transform  // storage for the request transform
+	respT  transform.Transform  // storage for resp
 	// refresh is the request's one on-demand key refresh, shared by the
 	// request and response transforms.
 	refresh transform.Refresh
@@ -427,7 +431,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 		}
 	}
 	*callerID = caller.ID()
-	rs.caller = caller
+	rs.caller, rs.query = caller, r.URL.RawQuery
 	aadContext, err := routeContext(r, route)
 	if err != nil {
 		return err
@@ -617,6 +621,11 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		}
 		if err := rs.addBodyRoutes(r, methods); err != nil {
 			return err
+		}
+		if route := rs.pathRoute(); route != nil && notJSON != nil {
+			// A form reader takes it to a route whose paths its form
+			// reading cannot be checked for.
+			return contentTypeError(r.Header.Get("Content-Type"), route)
 		}
 	}
 	if m := rs.route.ContextMember; m != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -174,7 +175,7 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 		doc, err = at.Seal(nil, doc)
 		rs.st.Merge(&st, true)
 		if err != nil {
-			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, rewrite.ErrShapeMismatch) {
+			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, transform.ErrSealedWrite) || errors.Is(err, rewrite.ErrShapeMismatch) {
 				return nil, fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", rs.route.Name, also.Name, ErrAmbiguousRoute, err)
 			}
 			return nil, fmt.Errorf("seal under route %q too, which the request may take: %w", also.Name, err)
@@ -185,13 +186,25 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 
 // sealQueryAlso seals the query under each route of rs.also not yet done
 // (rs.queried), in its context; a value already sealed must open for the
-// parameter that route names.
+// parameter that route names. What the client sent is first checked under
+// that route with the caller's own rights (the query as it came, rs.query,
+// sealed and thrown away), so that a sealed value copied from a record is
+// refused there as on that route alone.
 func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
 	for ; rs.queried < len(rs.also); rs.queried++ {
 		also := rs.also[rs.queried]
+		if also.Query == nil && len(also.QueryFilters) == 0 {
+			continue
+		}
 		ctx, err := routeContext(r, also)
 		if err != nil {
 			return err
+		}
+		check := *r
+		check.URL = &url.URL{RawQuery: rs.query}
+		var discard reqState
+		if err := p.sealQuery(&check, also, &discard, ring, rs.caller, ctx, false); err != nil {
+			return fmt.Errorf("query under route %q too, which the request may take: %w", also.Name, err)
 		}
 		if err := p.sealQuery(r, also, rs, ring, rs.caller, ctx, true); err != nil {
 			return fmt.Errorf("seal query under route %q too, which the request may take: %w", also.Name, err)
@@ -203,12 +216,18 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 // openAlso sets up rs.respAlso: a response transform for each route of
 // rs.also with response fields, in its context, leaving a value that does
 // not open for it sealed (it was sealed for another route).
+//
+// The routes of rs.unread only may be the application's: one whose context
+// the request lacks is left out (values sealed in it stay sealed).
 func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
-	for _, also := range rs.also {
-		if !also.Response.HasPaths() {
+	for i, also := range slices.Concat(rs.also, rs.unread) {
+		if !also.Response.HasPaths() || also == rs.route {
 			continue
 		}
 		ctx, err := routeContext(r, also)
+		if err != nil && i >= len(rs.also) {
+			continue
+		}
 		if err != nil {
 			return err
 		}

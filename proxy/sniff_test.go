@@ -17,7 +17,7 @@ func TestSniffSkipsAnyLeadingWhiteSpace(t *testing.T) {
 	const doc = `{"email":"ada@example.com"}`
 	tests := []struct{ name, ct, lead string }{
 		{"a few spaces", "text/plain", "  "},
-		{"600 spaces, past the first look", "", strings.Repeat(" ", 600)},
+		{"600 spaces, past the first look", "application/x-ndjson", strings.Repeat(" ", 600)},
 		{"CR LF pairs across several reads", "text/plain", strings.Repeat("\r\n", 3000)},
 		{"a byte order mark and 1024 tabs", "application/octet-stream", "\xEF\xBB\xBF" + strings.Repeat("\t", 1024)},
 		{"mixed white space ending exactly at a read boundary", "text/plain", strings.Repeat(" \t\n\r", 128)},
@@ -249,5 +249,23 @@ func TestSniffSkipsOnlyJSONWhiteSpace(t *testing.T) {
 		if len(reqs) > before && bytes.Contains(reqs[len(reqs)-1].Body, []byte("ada@example.com")) {
 			t.Errorf("%+q before the document: forwarded with the email in plaintext (status %d)", lead, resp.StatusCode)
 		}
+	}
+}
+
+// TestPostWithoutContentTypeIsAForm: Rack parses a POST body with no
+// Content-Type as an urlencoded form, so a route whose request fields are
+// JSON paths refuses it (415 naming the route), as it refuses a declared
+// form, even when it starts like JSON. (The guard's end-to-end tests check
+// that one no route lists has its class members sealed.)
+func TestPostWithoutContentTypeIsAForm(t *testing.T) {
+	h := newHarness(t, serve(200, "text/plain", "fine"), nil)
+	for _, body := range []string{`{"email":"ada@example.com"}`, "email=ada%40example.com"} {
+		resp, got := h.do(t, http.MethodPost, "/customers", http.Header{}, strings.NewReader(body))
+		if resp.StatusCode != http.StatusUnsupportedMediaType || !bytes.Contains(got, []byte(`route \"customers-write\" seals JSON paths`)) {
+			t.Errorf("POST /customers %s with no Content-Type: %d %s, want 415 naming the route", body, resp.StatusCode, got)
+		}
+	}
+	if n := len(h.up.requests()); n != 0 {
+		t.Errorf("upstream got %d requests, want none", n)
 	}
 }

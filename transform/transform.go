@@ -75,8 +75,9 @@ type Params struct {
 	// place no path or member of the side names as it is, unopened: for a
 	// second pass, under another route's side, over the output of a first
 	// Seal, which sealed or checked every sealed value in the document.
-	// Values the side names are handled as always (with AcceptSealed: kept
-	// when they open for their field).
+	// Values the side names, and sealed values inside a value it seals
+	// whole, are handled as always (with AcceptSealed: kept when they open
+	// for their field or class).
 	KeepSealedElsewhere bool
 }
 
@@ -101,10 +102,14 @@ type Transform struct {
 	writeChecked        bool
 	acceptSealed        bool
 	keepSealedElsewhere bool
-	masker              Masker
-	keepOnError         bool   // Params.LeaveSealedOnOpenError
-	st                  *Stats // nil: not counted
-	changed             bool   // some value in the output differs from the input
+	// whole counts the values being sealed whole that sealPlain is inside:
+	// a sealed value in one is sealed again with it, so it must open here
+	// even with keepSealedElsewhere.
+	whole       int
+	masker      Masker
+	keepOnError bool   // Params.LeaveSealedOnOpenError
+	st          *Stats // nil: not counted
+	changed     bool   // some value in the output differs from the input
 
 	// refresh, if set, fetches a key the ring lacks. A pointer keeps the
 	// Transform as small as it was for the hot path.
@@ -339,7 +344,9 @@ func (t *Transform) sealPlain(out []byte, i int, raw []byte) ([]byte, error) {
 		// Class members inside a value sealed whole are sealed first, with
 		// their own class and the caller's rights for it, so that opening
 		// the outer value never hands over a member the caller may not read.
+		t.whole++
 		inner, err := t.inner(nil, raw, t.sealValue)
+		t.whole--
 		if err != nil {
 			return out, err
 		}
@@ -373,7 +380,7 @@ func (t *Transform) inner(dst, raw []byte, fn func(out []byte, i int, raw []byte
 // would otherwise get another record's plaintext.
 func (t *Transform) sealedAnywhere(out, raw []byte) ([]byte, error) {
 	content := rewrite.StringContent(raw)
-	if !crypto.WellFormed(content) || t.keepSealedElsewhere {
+	if !crypto.WellFormed(content) || t.keepSealedElsewhere && t.whole == 0 {
 		return append(out, raw...), nil
 	}
 	c, keyID, pt, _, err := t.openAny(content)
