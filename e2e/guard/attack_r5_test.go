@@ -138,15 +138,36 @@ func laravelOverride(store string) http.HandlerFunc {
 // reaches a caller whose action for the class is sealed, where the plain
 // GET seals it for that caller.
 func TestAttackR5ResponseUnderFirstRouteOnly(t *testing.T) {
-	const legacy = "legacy-plain-contact"
-	const fm = `
+	sc, auth := legacyReader(t, laravelOverride(legacyRecord), "request: [ {path: note, class: secret} ]")
+	over := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: auth, JSON: `{"_method":"GET"}`})
+	if strings.Contains(string(over.Body), legacyContact) {
+		t.Errorf("POST /accounts/1 {_method: GET}: %d %s: the caller read legacy plaintext the GET route seals for it", over.Status, over.Body)
+	}
+}
+
+// legacyContact is a contact.value stored before fieldseal, in plaintext,
+// in legacyRecord, the account an application answers a GET with.
+const (
+	legacyContact = "legacy-plain-contact"
+	legacyRecord  = `{"id":1,"contact":{"value":"` + legacyContact + `"}}`
+)
+
+// legacyReader starts a sidecar in front of up with a POST route (whose
+// side is postSide) and a GET route, which opens contact.value, on
+// /accounts/{id}, for a caller whose action for the class is sealed. It
+// checks the baseline (a plain GET of an account hands that caller its
+// legacy contact.value sealed) and returns the sidecar and the caller's
+// Authorization header.
+func legacyReader(t *testing.T, up http.Handler, postSide string) (*sidecartest.Sidecar, map[string]string) {
+	t.Helper()
+	fm := `
 classes:
   secret: { mode: random }
 routes:
   - name: accounts-action
     methods: [POST]
     paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
+    ` + postSide + `
   - name: accounts-read
     methods: [GET]
     paths: ["/accounts/{id}"]
@@ -160,19 +181,16 @@ policies:
       actions: {secret: sealed}
       write: all
 `
-	up := httptest.NewServer(laravelOverride(`{"id":1,"contact":{"value":"` + legacy + `"}}`))
-	t.Cleanup(up.Close)
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
 	iss := sidecartest.NewIssuer(t)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
 	auth := map[string]string{"Authorization": "Bearer " + iss.Token(t, "reader-app", "")}
 	plain := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: auth})
-	if strings.Contains(string(plain.Body), legacy) {
+	if strings.Contains(string(plain.Body), legacyContact) {
 		t.Fatalf("GET /accounts/1: %s, want contact.value sealed for this caller (the baseline)", plain.Body)
 	}
-	over := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: auth, JSON: `{"_method":"GET"}`})
-	if strings.Contains(string(over.Body), legacy) {
-		t.Errorf("POST /accounts/1 {_method: GET}: %d %s: the caller read legacy plaintext the GET route seals for it", over.Status, over.Body)
-	}
+	return sc, auth
 }
 
 // R5-3 and R5-5: a POST was read as every other method of its path (a

@@ -14,7 +14,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -44,14 +43,9 @@ func rackParams(r *http.Request, body []byte) (pairs []string, method string) {
 	return pairs, method
 }
 
-// R6-1: a POST body with no Content-Type is sniffed for JSON and, when it
-// is not JSON, forwarded as it came; Rack parses it as an urlencoded form.
-// Class members (email) reach a Rails or Sinatra application in
-// plaintext on any path, and a _method=PUT in it makes the POST the PUT
-// route, whose contact.value (contact[value]) is never sealed either. A
-// body shaped like JSON is sealed as JSON only, not as the form Rack reads.
-func TestAttackR6FormWithoutContentType(t *testing.T) {
-	const routes = `
+// actionAndUpdate has a POST route that seals no request value and a PUT
+// route that seals contact.value on /accounts/{id}.
+const actionAndUpdate = `
   - name: accounts-action
     methods: [POST]
     paths: ["/accounts/{id}"]
@@ -61,11 +55,19 @@ func TestAttackR6FormWithoutContentType(t *testing.T) {
     paths: ["/accounts/{id}"]
     request: [ {path: contact.value, class: secret} ]
 `
+
+// R6-1: a POST body with no Content-Type is sniffed for JSON and, when it
+// is not JSON, forwarded as it came; Rack parses it as an urlencoded form.
+// Class members (email) reach a Rails or Sinatra application in
+// plaintext on any path, and a _method=PUT in it makes the POST the PUT
+// route, whose contact.value (contact[value]) is never sealed either. A
+// body shaped like JSON is sealed as JSON only, not as the form Rack reads.
+func TestAttackR6FormWithoutContentType(t *testing.T) {
 	a := newApp(t, func(r *http.Request, body []byte) []string {
 		pairs, _ := rackParams(r, body)
 		return pairs
 	})
-	sc := startApp(t, a, routes)
+	sc := startApp(t, a, actionAndUpdate)
 	for _, q := range []sidecartest.Req{
 		{Method: "POST", Path: "/signup", Body: []byte("name=mallory&email=" + url.QueryEscape(alice))},
 		{Method: "POST", Path: "/accounts/1", Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)},
@@ -129,37 +131,7 @@ func methodApp(record string) http.HandlerFunc {
 // path, and a caller whose action for the class is sealed reads its
 // legacy plaintext, where the GET itself seals it for that caller.
 func TestAttackR6ResponseUnderUnreadBodyMethod(t *testing.T) {
-	const legacy = "legacy-plain-contact"
-	const fm = `
-classes:
-  secret: { mode: random }
-routes:
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: receipt, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    response: [ {path: contact.value, class: secret} ]
-policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {secret: sealed}
-      write: all
-`
-	up := httptest.NewServer(methodApp(`{"id":1,"contact":{"value":"` + legacy + `"}}`))
-	t.Cleanup(up.Close)
-	iss := sidecartest.NewIssuer(t)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
-	token := "Bearer " + iss.Token(t, "reader-app", "")
-	plain := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: map[string]string{"Authorization": token}})
-	if strings.Contains(string(plain.Body), legacy) {
-		t.Fatalf("GET /accounts/1: %s, want contact.value sealed for this caller (the baseline)", plain.Body)
-	}
+	sc, auth := legacyReader(t, methodApp(legacyRecord), "response: [ {path: receipt, class: secret} ]")
 	for name, q := range map[string]struct {
 		ct   string
 		body string
@@ -169,13 +141,13 @@ policies:
 		"form _METHOD (ASP.NET)": {formType, "_METHOD=GET"},
 		"form _method (control)": {formType, "_method=GET"},
 	} {
-		h := map[string]string{"Authorization": token}
+		h := map[string]string{"Authorization": auth["Authorization"]}
 		if q.ct != "" {
 			h["Content-Type"] = q.ct
 		}
 		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: h, Body: []byte(q.body)})
 		t.Logf("%s: %d %s", name, r.Status, r.Body)
-		if strings.Contains(string(r.Body), legacy) {
+		if strings.Contains(string(r.Body), legacyContact) {
 			t.Errorf("%s: POST /accounts/1 answered %d %s: the caller read legacy plaintext the GET route seals for it", name, r.Status, r.Body)
 		}
 	}
@@ -230,16 +202,6 @@ func TestAttackR6AlsoRouteSealsAncestorWhole(t *testing.T) {
 // form not shaped like JSON is refused (415: the PUT route's paths name
 // JSON values).
 func TestAttackR6FormShapedLikeJSONPastBodyRoute(t *testing.T) {
-	const routes = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
 	a := newApp(t, func(r *http.Request, body []byte) []string {
 		pairs, m := rackParams(r, body)
 		if m != http.MethodPut {
@@ -247,7 +209,7 @@ func TestAttackR6FormShapedLikeJSONPastBodyRoute(t *testing.T) {
 		}
 		return pairs
 	})
-	sc := startApp(t, a, routes)
+	sc := startApp(t, a, actionAndUpdate)
 	form := map[string]string{"Content-Type": formType}
 	plain := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: form, Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)})
 	if plain.Status != http.StatusUnsupportedMediaType {
