@@ -122,13 +122,19 @@ func laravelOverride(store string) http.HandlerFunc {
 				m = strings.ToUpper(v.Method)
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		if m == http.MethodGet && strings.HasPrefix(r.URL.Path, "/accounts/") {
-			_, _ = io.WriteString(w, store)
-			return
-		}
-		_, _ = io.WriteString(w, `{"ok":true}`)
+		answerAs(w, r, m, store)
 	}
+}
+
+// answerAs answers r as an application that took it as method: a GET of
+// an account with record, anything else with {"ok":true}.
+func answerAs(w http.ResponseWriter, r *http.Request, method, record string) {
+	w.Header().Set("Content-Type", "application/json")
+	if method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/accounts/") {
+		_, _ = io.WriteString(w, record)
+		return
+	}
+	_, _ = io.WriteString(w, `{"ok":true}`)
 }
 
 // R5-2: the response is opened under the first route only. A POST whose

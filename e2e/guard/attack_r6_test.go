@@ -113,12 +113,7 @@ func methodApp(record string) http.HandlerFunc {
 				m = rm
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		if m == http.MethodGet && strings.HasPrefix(r.URL.Path, "/accounts/") {
-			_, _ = io.WriteString(w, record)
-			return
-		}
-		_, _ = io.WriteString(w, `{"ok":true}`)
+		answerAs(w, r, m, record)
 	}
 }
 
