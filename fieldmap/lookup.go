@@ -99,7 +99,7 @@ func (m *Map) LookupMethod(method, urlPath, escapedPath string) *Route {
 	}
 	var pbuf [maxPaths]string
 	for _, known := range m.methods {
-		if !strings.EqualFold(method, known) {
+		if !sameMethod(method, known) {
 			continue
 		}
 		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
@@ -133,7 +133,7 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 			head = true
 		}
 		for _, known := range m.methods {
-			if strings.EqualFold(v, known) {
+			if sameMethod(v, known) {
 				if !slices.Contains(dst, known) {
 					dst = append(dst, known)
 				}
@@ -168,6 +168,17 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 		}
 	}
 	return dst, explicit
+}
+
+// sameMethod reports whether an application reads v as the method known
+// (upper-case ASCII): compared case-insensitively under Unicode simple
+// folding, with the dotless ı read as i too, since Ruby's upcase makes
+// "lınk" LINK.
+func sameMethod(v, known string) bool {
+	if strings.ContainsRune(v, 'ı') {
+		v = strings.ReplaceAll(v, "ı", "i")
+	}
+	return strings.EqualFold(v, known)
 }
 
 // bodyOverrides are the methods a POST is most often tunnelled as by a
@@ -205,8 +216,10 @@ func MethodParams(rawQuery string, add func(string)) {
 // isMethodParam reports whether a query parameter name as sent reads as
 // "_method" once decoded ('+' is a space), in any letter case (ASP.NET
 // Core's form collection finds "_METHOD" so), under PHP's reading of names
-// too (leading spaces dropped, '.' and ' ' read as '_'). It does not
-// allocate.
+// too (leading spaces dropped, '.' and ' ' read as '_'), and with the
+// brackets of nested names read away ("_method[]" and "[_method]" are
+// arrays or keys of _method to qs, whose first element Express's
+// method-override takes; Rack 2 drops a stray "]"). It does not allocate.
 func isMethodParam(name string) bool {
 	const want = "_method"
 	if len(name) < len(want) {
@@ -225,8 +238,13 @@ func isMethodParam(name string) bool {
 			c = unhex(name[i+1])<<4 | unhex(name[i+2])
 			i += 2
 		}
-		if c == ' ' && leading {
+		if (c == ' ' || c == '[') && leading {
 			continue
+		}
+		if c == '[' || c == ']' {
+			// "_method[]", "_method[0]" (qs, PHP), "[_method]" (qs),
+			// "_method]" (Rack 2 drops a stray bracket): the name ends.
+			return n == len(want)
 		}
 		leading = false
 		switch {

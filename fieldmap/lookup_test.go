@@ -141,7 +141,8 @@ func TestIsMethodParamDecodesAsApplicationsDo(t *testing.T) {
 	for name, want := range map[string]bool{
 		"_method": true, "%5Fmethod": true, "%5fmethod": true, "_%6Dethod": true, ".method": true, "+method": false,
 		"+_method": true, "%20%20.method": true, "_method+": false, "_method%": false, "_Method": true, "_METHOD": true, "%5FMETHOD": true, "method": false,
-		"x_method": false, "_metho": false, "_methodd": false, "%5_method": false, "_method[]": false, "": false,
+		"x_method": false, "_metho": false, "_methodd": false, "%5_method": false, "_method[]": true, "_method[0]": true, "[_method]": true, "_method]": true,
+		"%5B_method%5D": true, "_me[thod": false, "x[_method]": false, "": false,
 	} {
 		if got := isMethodParam(name); got != want {
 			t.Errorf("isMethodParam(%q) = %v, want %v", name, got, want)
@@ -231,5 +232,19 @@ routes:
 		m.LookupAll(&f, "POST", "/accounts/1", "", "", none)
 	}); allocs != 0 {
 		t.Errorf("LookupAll allocates %v times per run with room in f", allocs)
+	}
+}
+
+func TestSameMethodReadsAsUpcaseDoes(t *testing.T) {
+	for _, tt := range []struct {
+		v, known string
+		want     bool
+	}{
+		{"put", "PUT", true}, {"Patch", "PATCH", true}, {"optıons", "OPTIONS", true}, {"lınk", "LINK", true},
+		{"PUTT", "PUT", false}, {"GET ", "GET", false},
+	} {
+		if got := sameMethod(tt.v, tt.known); got != tt.want {
+			t.Errorf("sameMethod(%q, %q) = %v, want %v", tt.v, tt.known, got, tt.want)
+		}
 	}
 }

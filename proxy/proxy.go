@@ -645,9 +645,6 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 		// backslash), so the document stays the JSON just sealed.
 		sealed, err = t.SealForm(nil, sealed)
 	}
-	if err == nil && len(rs.also) > 0 {
-		sealed, err = p.sealAlso(r, rs, t, sealed)
-	}
 	if err != nil {
 		var fe *transform.FieldError
 		switch {
@@ -659,6 +656,12 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 			return fmt.Errorf("request body: %w", err)
 		default: // overlapping wildcard matches, pathological patterns
 			return fmt.Errorf("match protected paths in request body: %w: %w", ErrAmbiguousFields, err)
+		}
+	}
+	if len(rs.also) > 0 {
+		// Its errors carry their categories (alsoError).
+		if sealed, err = p.sealAlso(r, rs, t, sealed); err != nil {
+			return err
 		}
 	}
 	// The sealed body leaves the pool in a buffer of its own: the transport

@@ -97,7 +97,16 @@ func (rs *reqState) bodyRouteSealing() *fieldmap.Route {
 // must find its context in the request's header or path.
 func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(string))) error {
 	var err error
+	var seenBuf [8]string
+	seen := seenBuf[:0] // each method is looked up once, however often the body names it
 	methods(func(v string) {
+		v = strings.TrimSpace(v)
+		for _, s := range seen {
+			if strings.EqualFold(s, v) {
+				return
+			}
+		}
+		seen = append(seen, v)
 		route := rs.fmap.LookupMethod(v, r.URL.Path, r.URL.EscapedPath())
 		if route == nil || route == rs.route || slices.Contains(rs.also, route) || err != nil {
 			return
@@ -111,15 +120,28 @@ func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(strin
 
 // jsonMethods yields the value of every top-level member of doc (valid
 // JSON) whose name reads as "_method" (compared case-insensitively, after
-// JSON unescaping) and that is a string, as Laravel reads input('_method').
+// JSON unescaping) and that is a string, as Laravel reads input('_method'),
+// or every string of it when it is an array (Express's method-override
+// takes the first element of one).
 func jsonMethods(doc []byte, yield func(string)) {
 	const name = "_method"
 	if !mayNameMethod(doc) {
 		return
 	}
 	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
-		if v.Type == gjson.String && len(k.Str) == len(name) && strings.EqualFold(k.Str, name) {
+		if len(k.Str) != len(name) || !strings.EqualFold(k.Str, name) {
+			return true
+		}
+		if v.Type == gjson.String {
 			yield(v.Str)
+		}
+		if v.IsArray() {
+			v.ForEach(func(_, e gjson.Result) bool {
+				if e.Type == gjson.String {
+					yield(e.Str)
+				}
+				return true
+			})
 		}
 		return true
 	})
@@ -175,13 +197,26 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 		doc, err = at.Seal(nil, doc)
 		rs.st.Merge(&st, true)
 		if err != nil {
-			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, transform.ErrSealedWrite) || errors.Is(err, rewrite.ErrShapeMismatch) {
-				return nil, fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", rs.route.Name, also.Name, ErrAmbiguousRoute, err)
-			}
-			return nil, fmt.Errorf("seal under route %q too, which the request may take: %w", also.Name, err)
+			return nil, alsoError(rs.route, also, err)
 		}
 	}
 	return doc, nil
+}
+
+// alsoError is the error of sealing a request under also after route: a
+// value the two seal differently (another class or context, whole or
+// inside) is ErrAmbiguousRoute, a field's own error keeps its category,
+// anything else is ErrAmbiguousFields (overlapping matches).
+func alsoError(route, also *fieldmap.Route, err error) error {
+	var fe *transform.FieldError
+	switch {
+	case errors.Is(err, transform.ErrInvalidSealedValue), errors.Is(err, transform.ErrSealedWrite), errors.Is(err, rewrite.ErrShapeMismatch):
+		return fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", route.Name, also.Name, ErrAmbiguousRoute, err)
+	case errors.As(err, &fe):
+		return fmt.Errorf("seal under route %q too, which the request may take: %w", also.Name, err)
+	default:
+		return fmt.Errorf("seal under route %q too, which the request may take: %w: %w", also.Name, ErrAmbiguousFields, err)
+	}
 }
 
 // sealQueryAlso seals the query under each route of rs.also not yet done
@@ -207,7 +242,7 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 			return fmt.Errorf("query under route %q too, which the request may take: %w", also.Name, err)
 		}
 		if err := p.sealQuery(r, also, rs, ring, rs.caller, ctx, true); err != nil {
-			return fmt.Errorf("seal query under route %q too, which the request may take: %w", also.Name, err)
+			return alsoError(rs.route, also, err)
 		}
 	}
 	return nil
@@ -218,17 +253,16 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 // not open for it sealed (it was sealed for another route).
 //
 // The routes of rs.unread only may be the application's: one whose context
-// the request lacks is left out (values sealed in it stay sealed).
+// the request lacks opens under no context, so its values stay sealed and
+// its legacy plaintext is still masked or sealed for a caller who may not
+// read it.
 func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
 	for i, also := range slices.Concat(rs.also, rs.unread) {
 		if !also.Response.HasPaths() || also == rs.route {
 			continue
 		}
 		ctx, err := routeContext(r, also)
-		if err != nil && i >= len(rs.also) {
-			continue
-		}
-		if err != nil {
+		if err != nil && i < len(rs.also) {
 			return err
 		}
 		o := &alsoOpener{member: also.ContextMember, stats: &rs.st}

@@ -16,8 +16,8 @@ func TestJSONMethodsReadsATopLevelMethodMember(t *testing.T) {
 		`{"_meth\u006fd":"DELETE"}`:            {"DELETE"},
 		`{"_method":"GET","_method":"PUT"}`:    {"GET", "PUT"},
 		`{"first_name":"ada","last_name":"l"}`: nil,
-		`{"a":{"_method":"PUT"}}`:              nil, // not at the top level
-		`{"_method":["PUT"]}`:                  nil, // not a string
+		`{"a":{"_method":"PUT"}}`:              nil,              // not at the top level
+		`{"_method":["PUT",1,"PATCH"]}`:        {"PUT", "PATCH"}, // method-override takes an array's first
 		`{"x_method":"PUT","_methods":"PUT"}`:  nil,
 		`["_method","PUT"]`:                    nil,
 	} {
