@@ -243,9 +243,11 @@ func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) er
 }
 
 // opener opens a document's values: a response transform, or several in
-// turn (openChain).
+// turn (openChain). Changed reports whether some value it wrote so far
+// differs from its input (transform.Transform.Changed).
 type opener interface {
 	Open(dst, doc []byte) ([]byte, error)
+	Changed() bool
 }
 
 // alsoOpener is the response transform of another route of the request,
@@ -268,6 +270,8 @@ func (a *alsoOpener) Open(dst, doc []byte) ([]byte, error) {
 	return out, err
 }
 
+func (a *alsoOpener) Changed() bool { return a.t.Changed() }
+
 // openChain opens a document under each opener in turn.
 type openChain []opener
 
@@ -283,6 +287,11 @@ func (c openChain) Open(dst, doc []byte) ([]byte, error) {
 		}
 	}
 	return c[len(c)-1].Open(dst, doc)
+}
+
+// Changed reports whether some opener of c changed a value.
+func (c openChain) Changed() bool {
+	return slices.ContainsFunc(c, opener.Changed)
 }
 
 // openDoc opens doc under every opener of c, in new buffers.

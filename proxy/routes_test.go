@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"slices"
 	"testing"
 )
@@ -37,5 +38,44 @@ func TestJSONMethodsReadsATopLevelMethodMember(t *testing.T) {
 		if got := mayNameMethod([]byte(doc)); got != want {
 			t.Errorf("mayNameMethod(%s) = %v, want %v", doc, got, want)
 		}
+	}
+}
+
+// A response opened only by another route of the request (here the GET
+// route a PATCH override leaves behind, in its header context) differs from
+// the upstream's bytes as much as one the request's own route opened: its
+// ETag is made weak and its digest dropped.
+func TestResponseOpenedByAnotherRouteIsMarkedChanged(t *testing.T) {
+	const fm = `
+classes:
+  note: { mode: random }
+routes:
+  - name: notes-patch
+    methods: [PATCH]
+    paths: ["/notes/{id}"]
+  - name: notes-read
+    methods: [GET]
+    paths: ["/notes/{id}"]
+    context: { header: X-Tenant-ID }
+    response: [ {path: text, class: note} ]
+`
+	ring := testRing(t)
+	doc := `{"text":"` + sealFor(t, ring, "note", "t1", `"call back"`) + `"}`
+	h := newHarness(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Digest", "sha-256=:AAAA:")
+		_, _ = w.Write([]byte(doc))
+	}, func(o *Options) { o.Routes = compileFieldMap(t, fm, "notes.yaml") })
+	h.keys.p.Store(ring)
+	resp, body := h.do(t, http.MethodGet, "/notes/1", http.Header{"X-Http-Method-Override": {"PATCH"}, "X-Tenant-Id": {"t1"}}, nil)
+	if resp.StatusCode != http.StatusOK || !jsonEqual(t, string(body), `{"text":"call back"}`) {
+		t.Fatalf("GET /notes/1 overridden to PATCH: %d %s, want text opened by notes-read", resp.StatusCode, body)
+	}
+	if et := resp.Header.Get("ETag"); et != `W/"v1"` {
+		t.Errorf("ETag %q, want the upstream's made weak", et)
+	}
+	if d := resp.Header.Get("Content-Digest"); d != "" {
+		t.Errorf("Content-Digest %q kept for a body that differs from the upstream's", d)
 	}
 }
