@@ -175,8 +175,8 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 		doc, err = at.Seal(nil, doc)
 		rs.st.Merge(&st, true)
 		if err != nil {
-			if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, transform.ErrSealedWrite) || errors.Is(err, rewrite.ErrShapeMismatch) {
-				return nil, fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", rs.route.Name, also.Name, ErrAmbiguousRoute, err)
+			if amb := ambiguous(rs.route, also, err); amb != nil {
+				return nil, amb
 			}
 			return nil, fmt.Errorf("seal under route %q too, which the request may take: %w", also.Name, err)
 		}
@@ -184,9 +184,20 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 	return doc, nil
 }
 
+// ambiguous returns err, from a second pass under route also over what a
+// pass under route first sealed, as ErrAmbiguousRoute when it says a value
+// the first sealed does not fit the second (it does not open for the
+// field also names there, or has another shape); nil for any other error.
+func ambiguous(first, also *fieldmap.Route, err error) error {
+	if errors.Is(err, transform.ErrInvalidSealedValue) || errors.Is(err, transform.ErrSealedWrite) || errors.Is(err, rewrite.ErrShapeMismatch) {
+		return fmt.Errorf("the request may be taken as route %q or %q, which seal a value differently; send it so that one route takes it: %w: %w", first.Name, also.Name, ErrAmbiguousRoute, err)
+	}
+	return nil
+}
+
 // sealQueryAlso seals the query under each route of rs.also not yet done
 // (rs.queried), in its context; a value already sealed must open for the
-// parameter that route names. What the client sent is first checked under
+// parameter that route names (else ErrAmbiguousRoute, as in sealAlso). What the client sent is first checked under
 // that route with the caller's own rights (the query as it came, rs.query,
 // sealed and thrown away), so that a sealed value copied from a record is
 // refused there as on that route alone.
@@ -207,6 +218,9 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 			return fmt.Errorf("query under route %q too, which the request may take: %w", also.Name, err)
 		}
 		if err := p.sealQuery(r, also, rs, ring, rs.caller, ctx, true); err != nil {
+			if amb := ambiguous(rs.route, also, err); amb != nil {
+				return amb
+			}
 			return fmt.Errorf("seal query under route %q too, which the request may take: %w", also.Name, err)
 		}
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +78,29 @@ routes:
 	}
 	if d := resp.Header.Get("Content-Digest"); d != "" {
 		t.Errorf("Content-Digest %q kept for a body that differs from the upstream's", d)
+	}
+}
+
+// A query two routes of the request seal differently (another class) is
+// refused as the body is (sealAlso): no sealed form of it opens under both.
+func TestQueryTwoRoutesSealDifferentlyIsAmbiguous(t *testing.T) {
+	const fm = `
+classes:
+  email: { mode: deterministic }
+  phone: { mode: deterministic }
+routes:
+  - name: accounts-create
+    methods: [POST]
+    paths: [/accounts]
+    query: [ {param: q, class: email} ]
+  - name: accounts-search
+    methods: [GET]
+    paths: [/accounts]
+    query: [ {param: q, class: phone} ]
+`
+	h := newHarness(t, nil, func(o *Options) { o.Routes = compileFieldMap(t, fm, "accounts.yaml") })
+	resp, body := h.do(t, http.MethodGet, "/accounts?q=ada", http.Header{"X-Http-Method-Override": {"POST"}}, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "ambiguous_route") || len(h.up.requests()) != 0 {
+		t.Errorf("GET /accounts?q= overridden to POST: %d %s, upstream got %d requests; want 400 ambiguous_route and none", resp.StatusCode, body, len(h.up.requests()))
 	}
 }
