@@ -975,7 +975,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	resp.ContentLength = int64(len(*out))
 	resp.TransferEncoding = nil
 	headerSet(resp.Header, hdrContentLength, strconv.Itoa(len(*out)))
-	if t.Changed() {
+	if t.Changed() || rs != nil && rs.respAlso.Changed() {
 		for _, h := range bodyDigestHeaders {
 			delete(resp.Header, h)
 		}

@@ -221,7 +221,7 @@ func alsoError(route, also *fieldmap.Route, err error) error {
 
 // sealQueryAlso seals the query under each route of rs.also not yet done
 // (rs.queried), in its context; a value already sealed must open for the
-// parameter that route names. What the client sent is first checked under
+// parameter that route names (else ErrAmbiguousRoute, as in sealAlso). What the client sent is first checked under
 // that route with the caller's own rights (the query as it came, rs.query,
 // sealed and thrown away), so that a sealed value copied from a record is
 // refused there as on that route alone.
@@ -277,9 +277,11 @@ func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) er
 }
 
 // opener opens a document's values: a response transform, or several in
-// turn (openChain).
+// turn (openChain). Changed reports whether some value it wrote so far
+// differs from its input (transform.Transform.Changed).
 type opener interface {
 	Open(dst, doc []byte) ([]byte, error)
+	Changed() bool
 }
 
 // alsoOpener is the response transform of another route of the request,
@@ -302,6 +304,8 @@ func (a *alsoOpener) Open(dst, doc []byte) ([]byte, error) {
 	return out, err
 }
 
+func (a *alsoOpener) Changed() bool { return a.t.Changed() }
+
 // openChain opens a document under each opener in turn.
 type openChain []opener
 
@@ -317,6 +321,11 @@ func (c openChain) Open(dst, doc []byte) ([]byte, error) {
 		}
 	}
 	return c[len(c)-1].Open(dst, doc)
+}
+
+// Changed reports whether some opener of c changed a value.
+func (c openChain) Changed() bool {
+	return slices.ContainsFunc(c, opener.Changed)
 }
 
 // openDoc opens doc under every opener of c, in new buffers.

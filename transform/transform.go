@@ -205,9 +205,6 @@ func (t *Transform) field(i int) (f fieldmap.Field, via string, a Action) {
 	return f, via, t.actions[f.Class.Index]
 }
 
-// Caller returns the caller t acts for (Params.Caller, FullAccess for nil).
-func (t *Transform) Caller() Caller { return t.caller }
-
 // Ring returns the key ring t uses: Params.Ring, or the ring an on-demand
 // refresh brought.
 func (t *Transform) Ring() *crypto.Keyring { return t.ring }
