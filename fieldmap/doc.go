@@ -18,8 +18,8 @@
 // it tries every reading of the request an application may apply (every
 // method override header line and value, every _method query parameter, an
 // upper-cased method, a POST as any route at its path, '\' as '/', dot
-// segments resolved). The first route that matches protects the request
-// (Lookup returns it); the proxy seals the request under every other route
+// segments resolved). The first route that matches protects the request;
+// the proxy seals the request under every other route
 // an explicit reading reaches too, since the application may take it under
 // any of them, and under the route a POST body's _method names
 // (LookupMethod). Match tries one exact reading; of the routes whose

@@ -164,7 +164,7 @@ func (m *Map) Routes() []*Route { return append([]*Route(nil), m.routes...) }
 // reading, or nil: the method is compared exactly. When several routes'
 // patterns match, the most specific wins (a literal segment before a
 // {parameter}, either before a final /*). Deciding which route
-// protects a request is Lookup's job; Match is the single reading it tries.
+// protects a request is LookupAll's job; Match is the single reading it tries.
 func (m *Map) Match(method, path string) *Route {
 	es := m.byMethod[method]
 	fold := m.guard.PathCase != CaseSensitive

@@ -8,7 +8,7 @@ import (
 )
 
 // MethodOverrideHeaders are the request headers many frameworks honour in
-// place of the request method, so Lookup reads the method from each of them
+// place of the request method, so LookupAll reads the method from each of them
 // too: a POST tunnelled through GET, or a POST disguised as an unknown
 // method, cannot slip past the field map.
 var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
@@ -18,24 +18,6 @@ var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", 
 // slashes, each of those with and without ";" parameters, each of those
 // as sent and cleaned. More never drop a reading; they allocate.
 const maxPaths = 16
-
-// Lookup returns the route protecting a request, or nil when no configured
-// route lists it (Unmatched then guards it): the first of LookupAll's
-// Routes.
-func (m *Map) Lookup(method, urlPath, escapedPath, rawQuery string, header func(name string) []string) *Route {
-	var mbuf [8]string
-	var pbuf [maxPaths]string
-	ps := paths(pbuf[:0], urlPath, escapedPath)
-	readings, _ := m.methodReadings(mbuf[:0], method, rawQuery, header)
-	for _, meth := range readings {
-		for _, p := range ps {
-			if route := m.Match(meth, p); route != nil {
-				return route
-			}
-		}
-	}
-	return nil
-}
 
 // Found is what LookupAll found for one request.
 type Found struct {

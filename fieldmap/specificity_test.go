@@ -69,7 +69,7 @@ routes:
 		{"GET", "/db", "everything"},
 	}
 	for _, tt := range tests {
-		r := m.Lookup(tt.method, tt.path, "", "", func(string) []string { return nil })
+		r := lookup(m, tt.method, tt.path, "", "", func(string) []string { return nil })
 		if r == nil || r.Name != tt.route {
 			t.Errorf("Lookup(%s %s) = %v, want route %q", tt.method, tt.path, r, tt.route)
 		}

@@ -281,6 +281,11 @@ func (p *Proxy) sealForm(w http.ResponseWriter, r *http.Request, rs *reqState, t
 	if err != nil {
 		return err
 	}
+	if len(rs.also) > 0 {
+		if sealed, err = p.sealAlso(r, rs, t.Ring(), sealed, true); err != nil {
+			return err
+		}
+	}
 	setBody(r, rs, bytes.Clone(sealed))
 	return nil
 }
@@ -297,6 +302,13 @@ func (p *Proxy) sealMultipart(r *http.Request, rs *reqState, t *transform.Transf
 		// out: it could make the POST route, which seals request values
 		// a multipart body cannot be checked for.
 		return fmt.Errorf("a multipart POST that a _method part would make route %q, which seals request paths or query parameters: %w", route.Name, ErrUnsupportedMediaType)
+	}
+	for _, also := range rs.also {
+		if rs.alsoSeals(r, also) {
+			// Its class members, sealed as they stream in route's
+			// context, would not open in also's.
+			return fmt.Errorf("a multipart body that routes %q and %q, which the request may take, seal in different contexts: %w", rs.route.Name, also.Name, ErrAmbiguousRoute)
+		}
 	}
 	// Any other route such a part could make opens the response too.
 	rs.unread = rs.found.ByBody

@@ -42,7 +42,7 @@ func headerGet(h http.Header, key string) string {
 func headerSet(h http.Header, key, value string) { h[key] = []string{value} }
 
 // headerLookup returns a lookup of every field line of a header by name,
-// like h.Values, for fieldmap.Map.Lookup: a canonical name (the method
+// like h.Values, for fieldmap.Map.LookupAll: a canonical name (the method
 // override headers) is read from the map directly; any other is
 // canonicalized as h.Values does.
 func headerLookup(h http.Header) func(name string) []string {

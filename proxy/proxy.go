@@ -251,11 +251,12 @@ type reqState struct {
 	bodyBuf  [4]*fieldmap.Route
 	// fmap is the field map the request was looked up in.
 	fmap *fieldmap.Map
-	// caller and contexts of the request, kept for the routes a body's
-	// _method adds; queried counts the routes of also whose query is
-	// sealed.
+	// caller, query (as sent) and ctx (route's AAD context) of the
+	// request, kept for the passes under its other routes; queried counts
+	// the routes of also whose query is sealed.
 	caller   Caller
 	query    string // r.URL.RawQuery as the client sent it
+	ctx      string // the AAD context of route, from the header or path
 	queried  int
 	respAlso openChain // the response transforms of also's and unread's routes
 	// unread are the routes a _method the proxy could not read (a
@@ -436,7 +437,8 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	if err != nil {
 		return err
 	}
-	if err := p.sealQuery(r, route, rs, ring, caller, aadContext, false); err != nil {
+	rs.ctx = aadContext
+	if err := p.sealQuery(r, route, &rs.st, ring, caller, aadContext, false); err != nil {
 		return err
 	}
 	if err := p.sealQueryAlso(r, rs, ring); err != nil {
@@ -660,7 +662,7 @@ func (p *Proxy) sealRequest(w http.ResponseWriter, r *http.Request, rs *reqState
 	}
 	if len(rs.also) > 0 {
 		// Its errors carry their categories (alsoError).
-		if sealed, err = p.sealAlso(r, rs, t, sealed); err != nil {
+		if sealed, err = p.sealAlso(r, rs, t.Ring(), sealed, false); err != nil {
 			return err
 		}
 	}
@@ -945,7 +947,7 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 	// Opened in its own buffer (buffers.go), which then is the body's.
 	opened, err := t.Open(doc[:0], doc)
 	if err == nil && rs != nil && len(rs.respAlso) > 0 {
-		opened, err = rs.respAlso.openDoc(opened)
+		opened, err = rs.respAlso.Open(nil, opened)
 	}
 	if err != nil {
 		var fe *transform.FieldError

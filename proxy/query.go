@@ -24,19 +24,20 @@ import (
 // query is kept. A caller may look up a class unless its action for it is
 // deny.
 //
-// With again the query was sealed under another route of the request first
-// (sealQueryAlso): a value already sealed is kept when it opens for the
-// parameter this route names (transform.Params.AcceptSealed).
-func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, rs *reqState, ring *crypto.Keyring, caller Caller, aadContext string, again bool) error {
+// What it does is counted in st (nil: not counted). With again the query
+// was sealed under another route of the request first (sealQueryAlso): a
+// value already sealed is kept when it opens for the parameter this route
+// names (transform.Params.AcceptSealed), and only what this pass did is
+// counted (transform.Stats.MergeSecondPass).
+func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, st *transform.Stats, ring *crypto.Keyring, caller Caller, aadContext string, again bool) error {
 	if (route.Query == nil && len(route.QueryFilters) == 0) || r.URL.RawQuery == "" {
 		return nil
 	}
 	// A second pass counts apart: what it keeps, the first pass counted.
-	st := &rs.st
 	if again {
 		var own transform.Stats
+		defer st.MergeSecondPass(&own)
 		st = &own
-		defer rs.st.Merge(st, true)
 	}
 	params := func(side *fieldmap.Side) transform.Params {
 		return transform.Params{Ring: ring, Side: side, Caller: lookupCaller{caller}, Context: aadContext, Masker: p.masker, Stats: st, AcceptSealed: again}

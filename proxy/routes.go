@@ -169,14 +169,16 @@ func mayNameMethod(doc []byte) bool {
 }
 
 // sealAlso seals doc, already sealed under the request's route, under each
-// other route of the request that seals request paths, in that route's
-// context. Values already sealed where that route names none are kept
-// unopened (the first pass checked them: KeepSealedElsewhere); those it
-// names must open for it. It returns doc itself when there is no such
-// route.
-func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, doc []byte) ([]byte, error) {
+// other route of the request that seals request paths or binds another
+// context (alsoSeals), in that route's context: as a JSON document, or with
+// form as the urlencoded form it is. Values already sealed where that route
+// names none are kept unopened (the first pass checked them:
+// KeepSealedElsewhere); those it names, class members included, must open
+// for it (else ErrAmbiguousRoute). It returns doc itself when there is no
+// such route.
+func (p *Proxy) sealAlso(r *http.Request, rs *reqState, ring *crypto.Keyring, doc []byte, form bool) ([]byte, error) {
 	for _, also := range rs.also {
-		if !also.Request.HasPaths() {
+		if !rs.alsoSeals(r, also) {
 			continue
 		}
 		ctx, err := routeContext(r, also)
@@ -185,22 +187,48 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, t *transform.Transform, 
 		}
 		var st transform.Stats
 		at := transform.New(transform.Params{
-			Ring: t.Ring(), Side: also.Request, Caller: rs.caller, Context: ctx,
-			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &st,
+			Ring: ring, Side: also.Request, Caller: rs.caller, Context: ctx,
+			Masker: p.masker, Refresh: rs.sharedRefresh(p.refresher), Stats: &st,
 			AcceptSealed: true, KeepSealedElsewhere: true,
 		})
-		if m := also.ContextMember; m != "" {
+		if m := also.ContextMember; m != "" && !form {
 			if err := bindMember(at, doc, m); err != nil {
 				return nil, fmt.Errorf("route %q: %w", also.Name, err)
 			}
 		}
-		doc, err = at.Seal(nil, doc)
-		rs.st.Merge(&st, true)
+		if form {
+			doc, err = at.SealForm(nil, doc)
+		} else {
+			doc, err = at.Seal(nil, doc)
+		}
+		rs.st.MergeSecondPass(&st)
 		if err != nil {
 			return nil, alsoError(rs.route, also, err)
 		}
 	}
 	return doc, nil
+}
+
+// alsoSeals reports whether a request sealed under its route must be
+// sealed under also too: also seals request paths, or binds another context
+// (another member, or another value of a header or path parameter), in
+// which the class members the first pass sealed would not open.
+func (rs *reqState) alsoSeals(r *http.Request, also *fieldmap.Route) bool {
+	if also.Request.HasPaths() || also.ContextMember != rs.route.ContextMember {
+		return true
+	}
+	ctx, err := routeContext(r, also)
+	return err != nil || ctx != rs.ctx
+}
+
+// sharedRefresh returns the request's one on-demand key refresh as the
+// request's or response's transform set it up (keyRefresh), for the passes
+// under its other routes; nil when keys cannot be refreshed.
+func (rs *reqState) sharedRefresh(keys transform.KeyRefresher) *transform.Refresh {
+	if keys == nil {
+		return nil
+	}
+	return &rs.refresh
 }
 
 // alsoError is the error of sealing a request under also after route: a
@@ -237,11 +265,10 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 		}
 		check := *r
 		check.URL = &url.URL{RawQuery: rs.query}
-		var discard reqState
-		if err := p.sealQuery(&check, also, &discard, ring, rs.caller, ctx, false); err != nil {
+		if err := p.sealQuery(&check, also, nil, ring, rs.caller, ctx, false); err != nil {
 			return fmt.Errorf("query under route %q too, which the request may take: %w", also.Name, err)
 		}
-		if err := p.sealQuery(r, also, rs, ring, rs.caller, ctx, true); err != nil {
+		if err := p.sealQuery(r, also, &rs.st, ring, rs.caller, ctx, true); err != nil {
 			return alsoError(rs.route, also, err)
 		}
 	}
@@ -268,7 +295,7 @@ func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) er
 		o := &alsoOpener{member: also.ContextMember, stats: &rs.st}
 		o.t = transform.New(transform.Params{
 			Ring: ring, Side: also.Response, Caller: rs.caller, Context: ctx,
-			Masker: p.masker, Refresh: rs.keyRefresh(r, p.refresher), Stats: &o.st,
+			Masker: p.masker, Refresh: rs.sharedRefresh(p.refresher), Stats: &o.st,
 			LeaveSealedOnOpenError: true,
 		})
 		rs.respAlso = append(rs.respAlso, o)
@@ -300,7 +327,7 @@ func (a *alsoOpener) Open(dst, doc []byte) ([]byte, error) {
 	}
 	a.st = transform.Stats{Fields: a.st.Fields[:0], KeyIDs: a.st.KeyIDs[:0]}
 	out, err := a.t.Open(dst, doc)
-	a.stats.Merge(&a.st, true)
+	a.stats.MergeSecondPass(&a.st)
 	return out, err
 }
 
@@ -311,22 +338,19 @@ type openChain []opener
 
 // Open appends doc opened by every opener of c to dst.
 func (c openChain) Open(dst, doc []byte) ([]byte, error) {
-	if len(c) == 0 {
-		return append(dst, doc...), nil
-	}
-	for _, o := range c[:len(c)-1] {
+	for i, o := range c {
+		if i == len(c)-1 {
+			return o.Open(dst, doc)
+		}
 		var err error
 		if doc, err = o.Open(nil, doc); err != nil {
 			return nil, err
 		}
 	}
-	return c[len(c)-1].Open(dst, doc)
+	return append(dst, doc...), nil
 }
 
 // Changed reports whether some opener of c changed a value.
 func (c openChain) Changed() bool {
 	return slices.ContainsFunc(c, opener.Changed)
 }
-
-// openDoc opens doc under every opener of c, in new buffers.
-func (c openChain) openDoc(doc []byte) ([]byte, error) { return c.Open(nil, doc) }

@@ -93,17 +93,18 @@ func (s *Stats) Sealed(via string) int {
 	return n
 }
 
-// Merge adds o's counts and key ids to s. With again, o counted a second
-// pass, under another route's side, over a document a first pass counted
-// in s transformed: the values it left as they were (OpKeep: sealed by the
-// first pass, or opened by it) are the first pass's and are not counted
-// twice. A nil s counts nothing.
-func (s *Stats) Merge(o *Stats, again bool) {
+// MergeSecondPass adds to s what o counted of a second pass, under another
+// route's side, over a document a first pass counted in s transformed: the
+// values it left as they were (OpKeep: sealed or opened by the first pass,
+// or left sealed for the caller) are the first pass's and are not counted
+// twice, unless the second pass failed on them. Key ids are all added. A
+// nil s counts nothing.
+func (s *Stats) MergeSecondPass(o *Stats) {
 	if s == nil || o == nil {
 		return
 	}
 	for _, f := range o.Fields {
-		if again && f.Op == OpKeep && (f.Result == ResultAlreadySealed || f.Result == ResultLegacy || f.Result == ResultEmpty) {
+		if f.Op == OpKeep && f.Result != ResultError && f.Result != ResultSealedRefused {
 			continue
 		}
 		for range f.Count {

@@ -332,21 +332,19 @@ func TestStatsMergeCountsASecondPassApart(t *testing.T) {
 	first.key(2)
 	second.add("email", ActionDecrypt, OpKeep, ResultAlreadySealed, ViaPath)
 	second.add("email", ActionDecrypt, OpKeep, ResultLegacy, ViaPath)
+	second.add("email", ActionSealed, OpKeep, ResultOK, ViaPath)
+	second.add("email", ActionDecrypt, OpKeep, ResultSealedRefused, ViaPath)
 	second.add("phone", ActionDecrypt, OpSeal, ResultOK, ViaPath)
 	second.add("phone", ActionDecrypt, OpSeal, ResultError, ViaPath)
 	second.key(1)
-	first.Merge(&second, true)
+	first.MergeSecondPass(&second)
 	want := []FieldStat{
 		{Class: "email", Action: ActionDecrypt, Op: OpSeal, Result: ResultOK, Via: ViaPath, Count: 1},
+		{Class: "email", Action: ActionDecrypt, Op: OpKeep, Result: ResultSealedRefused, Via: ViaPath, Count: 1},
 		{Class: "phone", Action: ActionDecrypt, Op: OpSeal, Result: ResultOK, Via: ViaPath, Count: 1},
 		{Class: "phone", Action: ActionDecrypt, Op: OpSeal, Result: ResultError, Via: ViaPath, Count: 1},
 	}
 	if !slices.Equal(first.Fields, want) || !slices.Equal(first.KeyIDs, []uint32{1, 2}) {
-		t.Errorf("Merge(again) = %+v %v, want %+v [1 2]", first.Fields, first.KeyIDs, want)
-	}
-	var all Stats
-	all.Merge(&second, false)
-	if len(all.Fields) != 4 {
-		t.Errorf("Merge = %+v, want every entry", all.Fields)
+		t.Errorf("MergeSecondPass = %+v %v, want %+v [1 2]", first.Fields, first.KeyIDs, want)
 	}
 }

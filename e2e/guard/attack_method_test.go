@@ -368,3 +368,40 @@ func TestSeveralRoutesCountEachValueOnce(t *testing.T) {
 		}
 	}
 }
+
+// Class members are sealed in the context of the route that protects the
+// request; when another route the request may take binds another context,
+// they would not open where that route's records are read: the request is
+// refused (400 ambiguous_route), JSON or form, and nothing is stored. A
+// plain POST is its own route's alone.
+func TestSeveralRoutesInOtherContextsRefuseClassMembers(t *testing.T) {
+	const routes = `
+  - name: accounts-action
+    methods: [POST]
+    paths: ["/accounts/{id}"]
+    response: [ {path: note, class: secret} ]
+  - name: accounts-update
+    methods: [PUT]
+    paths: ["/accounts/{id}"]
+    context: { header: X-Tenant }
+    response: [ {path: contact.value, class: secret} ]
+`
+	a := newApp(t, anyTypeJSONApp)
+	sc := startApp(t, a, routes)
+	tenant := map[string]string{"X-Tenant": "t1"}
+	for _, q := range []sidecartest.Req{
+		{Method: "POST", Path: "/accounts/1?_method=PUT", Header: tenant, JSON: `{"email":"` + alice + `"}`},
+		{Method: "POST", Path: "/accounts/1?_method=PUT", Header: map[string]string{"X-Tenant": "t1", "Content-Type": formType},
+			Body: []byte("email=" + url.QueryEscape(alice))},
+	} {
+		r := sc.Do(t, q)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"ambiguous_route"`) {
+			t.Errorf("%s %s %v: %d %s, want 400 ambiguous_route", q.Method, q.Path, q.Header, r.Status, r.Body)
+		}
+	}
+	if n := len(a.received()); n != 0 {
+		t.Fatalf("app received %d requests, want none", n)
+	}
+	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"email":"` + alice + `"}`})
+	a.mustNotHold(t, alice)
+}
