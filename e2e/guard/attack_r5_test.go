@@ -144,7 +144,7 @@ func answerAs(w http.ResponseWriter, r *http.Request, method, record string) {
 // reaches a caller whose action for the class is sealed, where the plain
 // GET seals it for that caller.
 func TestAttackR5ResponseUnderFirstRouteOnly(t *testing.T) {
-	sc, auth := legacyReader(t, laravelOverride(legacyRecord), "request: [ {path: note, class: secret} ]")
+	sc, auth := legacyReader(t, laravelOverride(legacyRecord), "request: [ {path: note, class: secret} ]", "")
 	over := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: auth, JSON: `{"_method":"GET"}`})
 	if strings.Contains(string(over.Body), legacyContact) {
 		t.Errorf("POST /accounts/1 {_method: GET}: %d %s: the caller read legacy plaintext the GET route seals for it", over.Status, over.Body)
@@ -160,11 +160,12 @@ const (
 
 // legacyReader starts a sidecar in front of up with a POST route (whose
 // side is postSide) and a GET route, which opens contact.value, on
-// /accounts/{id}, for a caller whose action for the class is sealed. It
-// checks the baseline (a plain GET of an account hands that caller its
-// legacy contact.value sealed) and returns the sidecar and the caller's
-// Authorization header.
-func legacyReader(t *testing.T, up http.Handler, postSide string) (*sidecartest.Sidecar, map[string]string) {
+// /accounts/{id}, for a caller whose action for the class is sealed; the
+// GET route binds its context to the header readContext unless it is "".
+// It checks the baseline (a plain GET of an account, with the header set
+// and without it, never hands that caller its legacy contact.value in
+// plaintext) and returns the sidecar and the caller's Authorization header.
+func legacyReader(t *testing.T, up http.Handler, postSide, readContext string) (*sidecartest.Sidecar, map[string]string) {
 	t.Helper()
 	fm := `
 classes:
@@ -176,7 +177,7 @@ routes:
     ` + postSide + `
   - name: accounts-read
     methods: [GET]
-    paths: ["/accounts/{id}"]
+    paths: ["/accounts/{id}"]` + context(readContext) + `
     response: [ {path: contact.value, class: secret} ]
 policies:
   allow_anonymous: false
@@ -192,11 +193,25 @@ policies:
 	iss := sidecartest.NewIssuer(t)
 	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
 	auth := map[string]string{"Authorization": "Bearer " + iss.Token(t, "reader-app", "")}
-	plain := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: auth})
-	if strings.Contains(string(plain.Body), legacyContact) {
-		t.Fatalf("GET /accounts/1: %s, want contact.value sealed for this caller (the baseline)", plain.Body)
+	baselines := []map[string]string{auth}
+	if readContext != "" {
+		baselines = append(baselines, map[string]string{"Authorization": auth["Authorization"], readContext: "t1"})
+	}
+	for _, h := range baselines {
+		plain := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: h})
+		if strings.Contains(string(plain.Body), legacyContact) || readContext == "" && plain.Status != http.StatusOK {
+			t.Fatalf("GET /accounts/1 %v: %d %s, want contact.value sealed for this caller or the GET refused (the baseline)", h, plain.Status, plain.Body)
+		}
 	}
 	return sc, auth
+}
+
+// context is the context line of a route that binds header, none for "".
+func context(header string) string {
+	if header == "" {
+		return ""
+	}
+	return "\n    context: { header: " + header + " }"
 }
 
 // R5-3 and R5-5: a POST was read as every other method of its path (a

@@ -131,7 +131,7 @@ func methodApp(record string) http.HandlerFunc {
 // path, and a caller whose action for the class is sealed reads its
 // legacy plaintext, where the GET itself seals it for that caller.
 func TestAttackR6ResponseUnderUnreadBodyMethod(t *testing.T) {
-	sc, auth := legacyReader(t, methodApp(legacyRecord), "response: [ {path: receipt, class: secret} ]")
+	sc, auth := legacyReader(t, methodApp(legacyRecord), "response: [ {path: receipt, class: secret} ]", "")
 	for name, q := range map[string]struct {
 		ct   string
 		body string

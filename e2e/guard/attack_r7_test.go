@@ -15,7 +15,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -98,17 +97,6 @@ func bodyMethod(fw string, r *http.Request, body []byte) string {
 	return r.Method
 }
 
-const accountsActionUpdate = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
-
 // R7-1: fieldseal reads a POST body's _method only as a string member
 // named _method (JSON) or a form parameter whose name decodes to _method.
 // Express (method-override's documented req.body getter, which takes the
@@ -151,7 +139,7 @@ func TestAttackR7BodyMethodInAnotherShape(t *testing.T) {
 				_ = json.Unmarshal(body, &v)
 				return jsonStrings(nil, v)
 			})
-			sc := startApp(t, a, accountsActionUpdate)
+			sc := startApp(t, a, actionAndUpdate)
 			// The baseline: the plain _method is read.
 			plain := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: form, Body: []byte("_method=PUT&contact%5Bvalue%5D=" + hidden)})
 			if plain.Status != http.StatusUnsupportedMediaType {
@@ -172,52 +160,18 @@ func TestAttackR7BodyMethodInAnotherShape(t *testing.T) {
 // and a caller whose action for the class is sealed reads the record's
 // legacy plaintext, which the GET route seals for that caller.
 func TestAttackR7ResponseUnderBodyMethodInAnotherShape(t *testing.T) {
-	const legacy = "legacy-plain-contact"
-	const fm = `
-classes:
-  secret: { mode: random }
-routes:
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: receipt, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    response: [ {path: contact.value, class: secret} ]
-policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {secret: sealed}
-      write: all
-`
 	for _, c := range []struct{ fw, ct, body string }{
 		{"express", formType, "_method%5B%5D=GET"},
 		{"express", "application/json", `{"_method":["GET"]}`},
 		{"rack2", formType, "_method%5D=GET"},
 	} {
-		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			if bodyMethod(c.fw, r, body) == http.MethodGet {
-				_, _ = io.WriteString(w, `{"id":1,"contact":{"value":"`+legacy+`"}}`)
-				return
-			}
-			_, _ = io.WriteString(w, `{"ok":true}`)
-		}))
-		t.Cleanup(up.Close)
-		iss := sidecartest.NewIssuer(t)
-		sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
-		token := "Bearer " + iss.Token(t, "reader-app", "")
-		plain := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: map[string]string{"Authorization": token}})
-		if strings.Contains(string(plain.Body), legacy) {
-			t.Fatalf("GET /accounts/1: %s, want contact.value sealed for this caller (the baseline)", plain.Body)
-		}
-		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Authorization": token, "Content-Type": c.ct}, Body: []byte(c.body)})
-		if strings.Contains(string(r.Body), legacy) {
+			answerAs(w, r, bodyMethod(c.fw, r, body), legacyRecord)
+		})
+		sc, auth := legacyReader(t, app, "response: [ {path: receipt, class: secret} ]", "")
+		r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", Header: map[string]string{"Authorization": auth["Authorization"], "Content-Type": c.ct}, Body: []byte(c.body)})
+		if strings.Contains(string(r.Body), legacyContact) {
 			t.Errorf("%s %s: POST /accounts/1 answered %d %s: the caller read legacy plaintext the GET route seals for it", c.fw, c.body, r.Status, r.Body)
 		}
 	}
@@ -232,44 +186,11 @@ policies:
 // the record from an application that reads that part (Rack, PHP, Spring)
 // with the legacy plaintext as it is.
 func TestAttackR7UnreadMethodRouteWithoutContext(t *testing.T) {
-	const legacy = "legacy-plain-contact"
-	const fm = `
-classes:
-  secret: { mode: random }
-routes:
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: receipt, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    context: { header: X-Tenant }
-    response: [ {path: contact.value, class: secret} ]
-policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {secret: sealed}
-      write: all
-`
-	up := httptest.NewServer(methodApp(`{"id":1,"contact":{"value":"` + legacy + `"}}`))
-	t.Cleanup(up.Close)
-	iss := sidecartest.NewIssuer(t)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
-	token := "Bearer " + iss.Token(t, "reader-app", "")
-	for _, h := range []map[string]string{{"Authorization": token, "X-Tenant": "t1"}, {"Authorization": token}} {
-		r := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/accounts/1", Header: h})
-		if strings.Contains(string(r.Body), legacy) {
-			t.Fatalf("GET /accounts/1 %v: %d %s, want contact.value sealed or the GET refused (the baseline)", h, r.Status, r.Body)
-		}
-	}
+	sc, auth := legacyReader(t, methodApp(legacyRecord), "response: [ {path: receipt, class: secret} ]", "X-Tenant")
 	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1",
-		Header: map[string]string{"Authorization": token, "Content-Type": "multipart/form-data; boundary=B"},
+		Header: map[string]string{"Authorization": auth["Authorization"], "Content-Type": "multipart/form-data; boundary=B"},
 		Body:   []byte("--B\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nGET\r\n--B--\r\n")})
-	if strings.Contains(string(r.Body), legacy) {
+	if strings.Contains(string(r.Body), legacyContact) {
 		t.Errorf("multipart POST /accounts/1 with a _method=GET part and no X-Tenant: %d %s: the caller read legacy plaintext the GET route seals for it", r.Status, r.Body)
 	}
 }
@@ -285,7 +206,7 @@ policies:
 // against the same body with a member that is not _method.
 func TestAttackR7ManyBodyMethodsAmplify(t *testing.T) {
 	a := newApp(t, nil)
-	sc := startApp(t, a, accountsActionUpdate)
+	sc := startApp(t, a, actionAndUpdate)
 	path := "/accounts/1" + strings.Repeat("/;x=1/..%5C", 600)
 	allocated := func(member string) float64 {
 		body := "{" + strings.Repeat(`"`+member+`":"PUT",`, 4096) + `"x":1}`
