@@ -87,6 +87,17 @@ func (a *app) mustNotRead(t *testing.T, what, s string) {
 	}
 }
 
+// accountsRoute is one route of a field map on /accounts/{id}, for the
+// routes list: its name, methods (comma-separated) and further keys
+// (context, request, response), one YAML line each.
+func accountsRoute(name, methods string, keys ...string) string {
+	s := "\n  - name: " + name + "\n    methods: [" + methods + "]\n    paths: [\"/accounts/{id}\"]"
+	for _, k := range keys {
+		s += "\n    " + k
+	}
+	return s + "\n"
+}
+
 func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }

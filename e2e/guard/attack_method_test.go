@@ -32,12 +32,7 @@ func expressOverride(r *http.Request, body []byte) []string {
 	return nil
 }
 
-const putOnly = `
-  - name: customers-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
+var putOnly = accountsRoute("customers-update", "PUT", "request: [ {path: contact.value, class: secret} ]")
 
 // F8: Lookup reads override headers whole and never the _method parameter.
 func TestAttackMethodOverrideReadings(t *testing.T) {
@@ -197,33 +192,12 @@ func TestAttackR4BackslashPath(t *testing.T) {
 // may take a POST to that path under either (Rack and Laravel read a
 // _method member of the body, Express only the query or a header, others
 // none). putAndPatch has a PUT and a PATCH route there and no POST route.
-const (
-	postAndPut = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    request: [ {path: contact.value, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    response: [ {path: contact.value, class: secret} ]
-`
-	putAndPatch = `
-  - name: accounts-replace
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: note, class: secret} ]
-  - name: accounts-patch
-    methods: [PATCH]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
+var (
+	postAndPut = accountsRoute("accounts-action", "POST", "request: [ {path: note, class: secret} ]") +
+		accountsRoute("accounts-update", "PUT", "context: { path_param: id }", "request: [ {path: contact.value, class: secret} ]") +
+		accountsRoute("accounts-read", "GET", "context: { path_param: id }", "response: [ {path: contact.value, class: secret} ]")
+	putAndPatch = accountsRoute("accounts-replace", "PUT", "request: [ {path: note, class: secret} ]") +
+		accountsRoute("accounts-patch", "PATCH", "request: [ {path: contact.value, class: secret} ]")
 )
 
 // A request whose readings reach several routes (a POST route shadowing a
@@ -336,18 +310,8 @@ func TestAttackOverrideReachesAQueryRoute(t *testing.T) {
 // route's pass over what the first sealed or opened does not count those
 // values again (as kept, or as legacy plaintext).
 func TestSeveralRoutesCountEachValueOnce(t *testing.T) {
-	const routes = `
-  - name: accounts-patch
-    methods: [PATCH]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-    response: [ {path: contact.value, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-    response: [ {path: contact.value, class: secret} ]
-`
+	routes := accountsRoute("accounts-patch", "PATCH", "request: [ {path: contact.value, class: secret} ]", "response: [ {path: contact.value, class: secret} ]") +
+		accountsRoute("accounts-read", "GET", "request: [ {path: contact.value, class: secret} ]", "response: [ {path: contact.value, class: secret} ]")
 	store := newEchoStore(t, nil)
 	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + routes})
 	// Read as GET first, then as PATCH, both ways.
@@ -375,17 +339,8 @@ func TestSeveralRoutesCountEachValueOnce(t *testing.T) {
 // refused (400 ambiguous_route), JSON or form, and nothing is stored. A
 // plain POST is its own route's alone.
 func TestSeveralRoutesInOtherContextsRefuseClassMembers(t *testing.T) {
-	const routes = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { header: X-Tenant }
-    response: [ {path: contact.value, class: secret} ]
-`
+	routes := accountsRoute("accounts-action", "POST", "response: [ {path: note, class: secret} ]") +
+		accountsRoute("accounts-update", "PUT", "context: { header: X-Tenant }", "response: [ {path: contact.value, class: secret} ]")
 	a := newApp(t, anyTypeJSONApp)
 	sc := startApp(t, a, routes)
 	tenant := map[string]string{"X-Tenant": "t1"}

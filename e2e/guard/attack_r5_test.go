@@ -10,7 +10,6 @@ package guard_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -167,19 +166,12 @@ const (
 // plaintext) and returns the sidecar and the caller's Authorization header.
 func legacyReader(t *testing.T, up http.Handler, postSide, readContext string) (*sidecartest.Sidecar, map[string]string) {
 	t.Helper()
-	fm := `
-classes:
-  secret: { mode: random }
-routes:
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    ` + postSide + `
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]` + context(readContext) + `
-    response: [ {path: contact.value, class: secret} ]
-policies:
+	read := []string{"response: [ {path: contact.value, class: secret} ]"}
+	if readContext != "" {
+		read = append(read, "context: { header: "+readContext+" }")
+	}
+	fm := "\nclasses:\n  secret: { mode: random }\nroutes:" +
+		accountsRoute("accounts-action", "POST", postSide) + accountsRoute("accounts-read", "GET", read...) + `policies:
   allow_anonymous: false
   default: {actions: {"*": sealed}, write: none}
   callers:
@@ -206,14 +198,6 @@ policies:
 	return sc, auth
 }
 
-// context is the context line of a route that binds header, none for "".
-func context(header string) string {
-	if header == "" {
-		return ""
-	}
-	return "\n    context: { header: " + header + " }"
-}
-
 // R5-3 and R5-5: a POST was read as every other method of its path (a
 // _method member of the body), so a plain POST, with no override at all,
 // was sealed under the PUT route of its path too. When the POST route
@@ -225,19 +209,14 @@ func context(header string) string {
 func TestAttackR5PlainPostIsItsOwnRoutes(t *testing.T) {
 	for _, c := range []struct{ name, post, put, putContext, body string }{
 		{"the PUT route seals inside what the POST route seals whole", "contact", "contact.value", "", `{"name":"ada","contact":{"value":"` + hidden + `"}}`},
-		{"the PUT route binds a context the POST lacks", "note", "contact.value", "\n    context: { header: X-Tenant }", `{"note":"` + hidden + `"}`},
+		{"the PUT route binds a context the POST lacks", "note", "contact.value", "context: { header: X-Tenant }", `{"note":"` + hidden + `"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			routes := fmt.Sprintf(`
-  - name: accounts-create
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: %s, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]%s
-    request: [ {path: %s, class: secret} ]
-`, c.post, c.putContext, c.put)
+			put := []string{"request: [ {path: " + c.put + ", class: secret} ]"}
+			if c.putContext != "" {
+				put = append(put, c.putContext)
+			}
+			routes := accountsRoute("accounts-create", "POST", "request: [ {path: "+c.post+", class: secret} ]") + accountsRoute("accounts-update", "PUT", put...)
 			a := newApp(t, anyTypeJSONApp)
 			sc := startApp(t, a, routes)
 			r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: c.body})
@@ -255,16 +234,8 @@ func TestAttackR5PlainPostIsItsOwnRoutes(t *testing.T) {
 // non-personal members the POST route leaves readable (contact.type) are
 // gone from what the application receives.
 func TestAttackR5PlainPostSealedWholeByAnotherRoute(t *testing.T) {
-	const routes = `
-  - name: accounts-create
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact, class: secret} ]
-`
+	routes := accountsRoute("accounts-create", "POST", "request: [ {path: contact.value, class: secret} ]") +
+		accountsRoute("accounts-update", "PUT", "request: [ {path: contact, class: secret} ]")
 	var got struct{ Contact json.RawMessage }
 	a := newApp(t, func(_ *http.Request, body []byte) []string {
 		_ = json.Unmarshal(body, &got)

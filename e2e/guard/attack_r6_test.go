@@ -46,16 +46,8 @@ func rackParams(r *http.Request, body []byte) (pairs []string, method string) {
 
 // actionAndUpdate has a POST route that seals no request value and a PUT
 // route that seals contact.value on /accounts/{id}.
-const actionAndUpdate = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-`
+var actionAndUpdate = accountsRoute("accounts-action", "POST", "response: [ {path: note, class: secret} ]") +
+	accountsRoute("accounts-update", "PUT", "request: [ {path: contact.value, class: secret} ]")
 
 // R6-1: a POST body with no Content-Type is sniffed for JSON and, when it
 // is not JSON, forwarded as it came; Rack parses it as an urlencoded form.
@@ -164,22 +156,9 @@ func TestAttackR6ResponseUnderUnreadBodyMethod(t *testing.T) {
 // record whose contact.value the GET route of that record never opens.
 // Either it is refused (ambiguous_route) or the record reads back whole.
 func TestAttackR6AlsoRouteSealsAncestorWhole(t *testing.T) {
-	const routes = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    request: [ {path: contact.value, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    request: [ {path: contact, class: secret} ]
-  - name: accounts-read
-    methods: [GET]
-    paths: ["/accounts/{id}"]
-    context: { path_param: id }
-    response: [ {path: contact, class: secret} ]
-`
+	routes := accountsRoute("accounts-action", "POST", "request: [ {path: contact.value, class: secret} ]") +
+		accountsRoute("accounts-update", "PUT", "context: { path_param: id }", "request: [ {path: contact, class: secret} ]") +
+		accountsRoute("accounts-read", "GET", "context: { path_param: id }", "response: [ {path: contact, class: secret} ]")
 	store := newEchoStore(t, nil)
 	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + routes})
 	r := sc.Do(t, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"_method":"PUT","contact":{"value":"` + hidden + `"}}`})

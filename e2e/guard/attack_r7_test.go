@@ -229,17 +229,8 @@ func TestAttackR7ManyBodyMethodsAmplify(t *testing.T) {
 // sealAlso's error from bindMember falls through to sealRequest's default
 // category, and a client is told its fields are ambiguous.
 func TestAttackR7BodyRouteMissingMemberMiscategorised(t *testing.T) {
-	const routes = `
-  - name: accounts-action
-    methods: [POST]
-    paths: ["/accounts/{id}"]
-    response: [ {path: note, class: secret} ]
-  - name: accounts-update
-    methods: [PUT]
-    paths: ["/accounts/{id}"]
-    context: { member: tenant }
-    request: [ {path: contact.value, class: secret} ]
-`
+	routes := accountsRoute("accounts-action", "POST", "response: [ {path: note, class: secret} ]") +
+		accountsRoute("accounts-update", "PUT", "context: { member: tenant }", "request: [ {path: contact.value, class: secret} ]")
 	a := newApp(t, nil)
 	sc := startApp(t, a, routes)
 	body := `{"contact":{"value":"` + hidden + `"}}`
