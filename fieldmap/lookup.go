@@ -16,8 +16,9 @@ var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", 
 // maxPaths is the number of path readings that fit on the stack: the
 // decoded path and the path as sent, each with backslashes read as
 // slashes, each of those with and without ";" parameters, each of those
-// as sent and cleaned. More never drop a reading; they allocate.
-const maxPaths = 16
+// as sent and cleaned, each of those with and without a format suffix.
+// More never drop a reading; they allocate.
+const maxPaths = 32
 
 // Found is what LookupAll found for one request.
 type Found struct {
@@ -68,6 +69,21 @@ func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string,
 			}
 		}
 	}
+}
+
+// Method returns the method of the map an application reads v as
+// (sameMethod, HEAD read as GET), and whether there is one.
+func (m *Map) Method(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "HEAD") {
+		v = "GET"
+	}
+	for _, known := range m.methods {
+		if sameMethod(v, known) {
+			return known, true
+		}
+	}
+	return "", false
 }
 
 // LookupMethod returns the route a request with this path reaches when an
@@ -201,7 +217,8 @@ func MethodParams(rawQuery string, add func(string)) {
 // too (leading spaces dropped, '.' and ' ' read as '_'), and with the
 // brackets of nested names read away ("_method[]" and "[_method]" are
 // arrays or keys of _method to qs, whose first element Express's
-// method-override takes; Rack 2 drops a stray "]"). It does not allocate.
+// method-override takes; Rack 2 drops a stray "]"), and cut at a NUL, as
+// PHP cuts names. It does not allocate.
 func isMethodParam(name string) bool {
 	const want = "_method"
 	if len(name) < len(want) {
@@ -223,9 +240,10 @@ func isMethodParam(name string) bool {
 		if (c == ' ' || c == '[') && leading {
 			continue
 		}
-		if c == '[' || c == ']' {
+		if c == 0 || c == '[' || c == ']' {
 			// "_method[]", "_method[0]" (qs, PHP), "[_method]" (qs),
-			// "_method]" (Rack 2 drops a stray bracket): the name ends.
+			// "_method]" (Rack 2 drops a stray bracket), "_method\x00x"
+			// (PHP cuts a name at NUL): the name ends.
 			return n == len(want)
 		}
 		leading = false
@@ -270,7 +288,9 @@ func unhex(c byte) byte {
 //   - each with ";name=value" parameters removed from every segment, as
 //     servlet containers do (";jsessionid=...");
 //   - each with dot segments resolved and repeated slashes removed
-//     (path.Clean of the rooted path), as routers such as Express do.
+//     (path.Clean of the rooted path), as routers such as Express do;
+//   - each without the format suffix of its last segment (stripFormat:
+//     "/customers.json" is "/customers" to Rails and older Spring MVC).
 //
 // Trailing and repeated slashes and letter case need no reading of their
 // own: Match already ignores them.
@@ -309,7 +329,26 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 		}
 		add(path.Clean(rooted))
 	}
+	for _, p := range dst {
+		if q, ok := stripFormat(p); ok {
+			add(q)
+		}
+	}
 	return dst
+}
+
+// stripFormat returns p without the format suffix of its last segment
+// (".json" of "/customers.json"), as Rails routes read "(.:format)" on
+// every route and Spring MVC before 5.3 matched "/customers.*": the
+// suffix runs from the segment's last '.' (not its first byte) to its end
+// and is not empty.
+func stripFormat(p string) (string, bool) {
+	seg := p[strings.LastIndexByte(p, '/')+1:]
+	dot := strings.LastIndexByte(seg, '.')
+	if dot <= 0 || dot == len(seg)-1 {
+		return "", false
+	}
+	return p[:len(p)-len(seg)+dot], true
 }
 
 // stripParams removes the ";..." parameters of every segment of p.

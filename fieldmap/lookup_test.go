@@ -54,6 +54,8 @@ func TestLookup(t *testing.T) {
 		{"servlet path parameters are removed", "POST", "/customers;jsessionid=ABC", nil, "", "customers-write"},
 		{"a path parameter on a middle segment is removed", "GET", "/customers;v=1/7", nil, "", "customers-get"},
 		{"an escaped slash keeps the id one segment", "PUT", "/customers/a/b", nil, "", ""},
+		{"a format suffix is read away", "POST", "/customers.json", nil, "", "customers-write"},
+		{"a format suffix after an id is read away", "PUT", "/customers/7.xml", nil, "", "customers-write"},
 		{"an unlisted method is not protected", "DELETE", "/customers/7", nil, "", ""},
 		{"an unlisted path is not protected", "GET", "/orders", nil, "", ""},
 	}
@@ -160,7 +162,7 @@ func TestIsMethodParamDecodesAsApplicationsDo(t *testing.T) {
 		"_method": true, "%5Fmethod": true, "%5fmethod": true, "_%6Dethod": true, ".method": true, "+method": false,
 		"+_method": true, "%20%20.method": true, "_method+": false, "_method%": false, "_Method": true, "_METHOD": true, "%5FMETHOD": true, "method": false,
 		"x_method": false, "_metho": false, "_methodd": false, "%5_method": false, "_method[]": true, "_method[0]": true, "[_method]": true, "_method]": true,
-		"%5B_method%5D": true, "_me[thod": false, "x[_method]": false, "": false,
+		"%5B_method%5D": true, "_me[thod": false, "x[_method]": false, "_method%00x": true, "_met%00hod": false, "": false,
 	} {
 		if got := isMethodParam(name); got != want {
 			t.Errorf("isMethodParam(%q) = %v, want %v", name, got, want)
@@ -260,6 +262,17 @@ func TestSameMethodReadsAsUpcaseDoes(t *testing.T) {
 	} {
 		if got := sameMethod(tt.v, tt.known); got != tt.want {
 			t.Errorf("sameMethod(%q, %q) = %v, want %v", tt.v, tt.known, got, tt.want)
+		}
+	}
+}
+
+func TestStripFormatReadsARailsFormat(t *testing.T) {
+	for p, want := range map[string]string{
+		"/customers.json": "/customers", "/a/b.c.json": "/a/b.c", "/a/7.": "", "/a/.hidden": "", "/a.b/c": "", "/": "",
+	} {
+		got, ok := stripFormat(p)
+		if ok != (want != "") || got != want {
+			t.Errorf("stripFormat(%q) = %q, %v; want %q", p, got, ok, want)
 		}
 	}
 }

@@ -98,16 +98,14 @@ func (rs *reqState) bodyRouteSealing() *fieldmap.Route {
 func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(string))) error {
 	var err error
 	var seenBuf [8]string
-	seen := seenBuf[:0] // each method is looked up once, however often the body names it
+	seen := seenBuf[:0] // each of the map's methods is looked up once, however often the body names it
 	methods(func(v string) {
-		v = strings.TrimSpace(v)
-		for _, s := range seen {
-			if strings.EqualFold(s, v) {
-				return
-			}
+		known, ok := rs.fmap.Method(v)
+		if !ok || slices.Contains(seen, known) {
+			return
 		}
-		seen = append(seen, v)
-		route := rs.fmap.LookupMethod(v, r.URL.Path, r.URL.EscapedPath())
+		seen = append(seen, known)
+		route := rs.fmap.LookupMethod(known, r.URL.Path, r.URL.EscapedPath())
 		if route == nil || route == rs.route || slices.Contains(rs.also, route) || err != nil {
 			return
 		}

@@ -2,9 +2,13 @@ package proxy
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/fieldmap"
 )
 
 // A POST body's _method is read as Laravel reads input('_method'): a string
@@ -102,5 +106,71 @@ routes:
 	resp, body := h.do(t, http.MethodGet, "/accounts?q=ada", http.Header{"X-Http-Method-Override": {"POST"}}, nil)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "ambiguous_route") || len(h.up.requests()) != 0 {
 		t.Errorf("GET /accounts?q= overridden to POST: %d %s, upstream got %d requests; want 400 ambiguous_route and none", resp.StatusCode, body, len(h.up.requests()))
+	}
+}
+
+// addBodyRoutes looks each of the map's methods up once, whatever a body
+// names: values that name no method cost a comparison with the map's
+// methods, never a path lookup.
+func TestAddBodyRoutesLooksEachMethodUpOnce(t *testing.T) {
+	rs, r := bodyRoutesState(bodyRoutesMap(t))
+	if err := rs.addBodyRoutes(r, distinctMethods(40000, "put", "PUT", " patch ", "get")); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, route := range rs.also {
+		names = append(names, route.Name)
+	}
+	if !slices.Equal(names, []string{"update", "patch"}) {
+		t.Errorf("routes added = %v, want update and patch once each (get is the request's own)", names)
+	}
+}
+
+// BenchmarkAddBodyRoutes reads n distinct _method values that name no
+// method, plus one that does: the cost per value stays flat as n grows.
+func BenchmarkAddBodyRoutes(b *testing.B) {
+	m := bodyRoutesMap(b)
+	for _, n := range []int{1000, 40000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				rs, r := bodyRoutesState(m)
+				if err := rs.addBodyRoutes(r, distinctMethods(n, "PUT")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// bodyRoutesMap has GET, POST, PUT and PATCH routes on /accounts/{id}.
+func bodyRoutesMap(t testing.TB) *fieldmap.Map {
+	return compileFieldMap(t, `
+classes: {secret: {mode: random}}
+routes:
+  - {name: read, methods: [GET], paths: ["/accounts/{id}"], response: [{path: v, class: secret}]}
+  - {name: action, methods: [POST], paths: ["/accounts/{id}"], request: [{path: n, class: secret}]}
+  - {name: update, methods: [PUT], paths: ["/accounts/{id}"], request: [{path: v, class: secret}]}
+  - {name: patch, methods: [PATCH], paths: ["/accounts/{id}"], request: [{path: w, class: secret}]}
+`, "m.yaml")
+}
+
+// bodyRoutesState is the request state of a request to /accounts/1 on m
+// read as GET.
+func bodyRoutesState(m *fieldmap.Map) (*reqState, *http.Request) {
+	r := httptest.NewRequest(http.MethodGet, "/accounts/1", nil)
+	rs := &reqState{}
+	rs.lookup(m, r)
+	return rs, r
+}
+
+// distinctMethods yields n distinct values that name no method, then known.
+func distinctMethods(n int, known ...string) func(yield func(string)) {
+	return func(yield func(string)) {
+		for i := range n {
+			yield("x" + strconv.Itoa(i))
+		}
+		for _, k := range known {
+			yield(k)
+		}
 	}
 }
