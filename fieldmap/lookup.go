@@ -13,6 +13,12 @@ import (
 // method, cannot slip past the field map.
 var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
+// RewriteHeaders are request headers some applications route by in place
+// of the request's path: Symfony before 2.7.49 and 3.4.14, Zend Framework
+// 1 and Drupal 7 on IIS read X-Original-URL and X-Rewrite-URL. LookupAll
+// reads the path of each of their values as a path of the request too.
+var RewriteHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
 // maxPaths is the number of path readings that fit on the stack: the
 // decoded path and the path as sent, each with backslashes read as
 // slashes, each of those with and without ";" parameters, each of those
@@ -43,7 +49,8 @@ type Found struct {
 //
 // Applications read methods and paths in ways the field map may not; to
 // fail closed, routes are looked up under every reading of the request
-// (see methodReadings and paths). The first that matches protects the
+// (see methodReadings and paths, and the paths of RewriteHeaders). The
+// first that matches protects the
 // request (f.Routes[0]), and since the application may take the request
 // under any other reading, the proxy seals it under every other route in
 // f.Routes too. No reading is dropped, however many override values a
@@ -56,6 +63,17 @@ func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string,
 	var mbuf [8]string
 	var pbuf [maxPaths]string
 	ps := paths(pbuf[:0], urlPath, escapedPath)
+	for _, h := range RewriteHeaders {
+		for _, v := range header(h) {
+			raw, _, _ := strings.Cut(v, "?")
+			raw, _, _ = strings.Cut(raw, "#")
+			decoded, err := url.PathUnescape(raw)
+			if err != nil {
+				decoded = raw
+			}
+			ps = paths(ps, decoded, raw)
+		}
+	}
 	readings, explicit := m.methodReadings(mbuf[:0], method, rawQuery, header)
 	for i, meth := range readings {
 		for _, p := range ps {
@@ -289,7 +307,7 @@ func unhex(c byte) byte {
 //     servlet containers do (";jsessionid=...");
 //   - each with dot segments resolved and repeated slashes removed
 //     (path.Clean of the rooted path), as routers such as Express do;
-//   - each without the format suffix of its last segment (stripFormat:
+//   - each without the format suffix of its last segment (formatStems:
 //     "/customers.json" is "/customers" to Rails and older Spring MVC).
 //
 // Trailing and repeated slashes and letter case need no reading of their
@@ -330,25 +348,29 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 		add(path.Clean(rooted))
 	}
 	for _, p := range dst {
-		if q, ok := stripFormat(p); ok {
-			add(q)
+		if last, first, ok := formatStems(p); ok {
+			add(last)
+			add(first)
 		}
 	}
 	return dst
 }
 
-// stripFormat returns p without the format suffix of its last segment
-// (".json" of "/customers.json"), as Rails routes read "(.:format)" on
-// every route and Spring MVC before 5.3 matched "/customers.*": the
-// suffix runs from the segment's last '.' (not its first byte) to its end
-// and is not empty.
-func stripFormat(p string) (string, bool) {
-	seg := p[strings.LastIndexByte(p, '/')+1:]
-	dot := strings.LastIndexByte(seg, '.')
-	if dot <= 0 || dot == len(seg)-1 {
-		return "", false
+// formatStems returns p without the format suffix of its last segment,
+// read from the segment's last '.' (Rails routes every resource with
+// "(.:format)") and from its first (Spring MVC before 5.3 matched
+// "/customers.*", dots and all): "/a/b.json.bak" gives "/a/b.json" and
+// "/a/b". A suffix is not empty, and a dot that starts the segment starts
+// none; ok is false when the segment has no suffix.
+func formatStems(p string) (last, first string, ok bool) {
+	start := strings.LastIndexByte(p, '/') + 1
+	seg := p[start:]
+	l := strings.LastIndexByte(seg, '.')
+	if l <= 0 || l == len(seg)-1 {
+		return "", "", false
 	}
-	return p[:len(p)-len(seg)+dot], true
+	f := strings.IndexByte(seg[1:], '.') + 1
+	return p[:start+l], p[:start+f], true
 }
 
 // stripParams removes the ";..." parameters of every segment of p.

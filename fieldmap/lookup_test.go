@@ -266,13 +266,17 @@ func TestSameMethodReadsAsUpcaseDoes(t *testing.T) {
 	}
 }
 
-func TestStripFormatReadsARailsFormat(t *testing.T) {
-	for p, want := range map[string]string{
-		"/customers.json": "/customers", "/a/b.c.json": "/a/b.c", "/a/7.": "", "/a/.hidden": "", "/a.b/c": "", "/": "",
+func TestFormatStemsReadRailsAndSpringFormats(t *testing.T) {
+	for p, want := range map[string][2]string{
+		"/customers.json":     {"/customers", "/customers"},
+		"/customers.json.bak": {"/customers.json", "/customers"},
+		"/a/b.c.json":         {"/a/b.c", "/a/b"},
+		"/a/7.":               {}, "/a/.hidden": {}, "/a/..": {}, "/a.b/c": {}, "/": {},
+		"/a/.x.json": {"/a/.x", "/a/.x"},
 	} {
-		got, ok := stripFormat(p)
-		if ok != (want != "") || got != want {
-			t.Errorf("stripFormat(%q) = %q, %v; want %q", p, got, ok, want)
+		last, first, ok := formatStems(p)
+		if ok != (want[0] != "") || last != want[0] || first != want[1] {
+			t.Errorf("formatStems(%q) = %q, %q, %v; want %q", p, last, first, ok, want)
 		}
 	}
 }

@@ -393,6 +393,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	if err := refuseUpgrade(r, rs.pathRoute()); err != nil {
 		return err
 	}
+	if err := rs.checkRewriteQuery(r); err != nil {
+		return err
+	}
 	kind, err := requestBody(r)
 	if err != nil {
 		return err
@@ -467,6 +470,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 			return err
 		}
 	}
+	rs.rewriteQuery(r)
 	// The response may be opened: the upstream must answer it in a coding
 	// the proxy decodes.
 	acceptDecodable(r.Header)

@@ -42,6 +42,59 @@ func (rs *reqState) lookup(m *fieldmap.Map, r *http.Request) {
 	rs.route, rs.also = rs.found.Routes[0], rs.found.Routes[1:]
 }
 
+// checkRewriteQuery refuses a request whose X-Original-URL or X-Rewrite-URL
+// (fieldmap.RewriteHeaders, read as paths of the request) carries a query
+// other than the request's own, when one of its routes seals query
+// parameters: an application that routes by the header reads that query.
+// One that carries the request's own query gets it sealed (rewriteQuery).
+func (rs *reqState) checkRewriteQuery(r *http.Request) error {
+	if !rs.sealsQuery() {
+		return nil
+	}
+	for _, h := range fieldmap.RewriteHeaders {
+		for _, v := range r.Header.Values(h) {
+			_, q, ok := strings.Cut(v, "?")
+			q, _, _ = strings.Cut(q, "#")
+			if ok && q != r.URL.RawQuery {
+				return fmt.Errorf("header %s carries a query other than the request's, which fieldseal does not seal: %w", h, ErrInvalidQuery)
+			}
+		}
+	}
+	return nil
+}
+
+// rewriteQuery gives the X-Original-URL and X-Rewrite-URL values that carry
+// the request's query as sent (rs.query; checkRewriteQuery refused any
+// other) the query as sealed.
+func (rs *reqState) rewriteQuery(r *http.Request) {
+	if !rs.sealsQuery() || r.URL.RawQuery == rs.query {
+		return
+	}
+	for _, h := range fieldmap.RewriteHeaders {
+		vs := r.Header.Values(h)
+		for i, v := range vs {
+			if p, q, ok := strings.Cut(v, "?"); ok {
+				_, frag, hasFrag := strings.Cut(q, "#")
+				vs[i] = p + "?" + r.URL.RawQuery
+				if hasFrag {
+					vs[i] += "#" + frag
+				}
+			}
+		}
+	}
+}
+
+// sealsQuery reports whether a route of the request seals query
+// parameters.
+func (rs *reqState) sealsQuery() bool {
+	return rs.matched && (sealsQuery(rs.route) || slices.ContainsFunc(rs.also, sealsQuery))
+}
+
+// sealsQuery reports whether route seals query parameters or filters.
+func sealsQuery(route *fieldmap.Route) bool {
+	return route.Query != nil || len(route.QueryFilters) > 0
+}
+
 // routeContext returns the AAD context value route binds from r's header or
 // path ("" when it binds none, or binds a body member: bindMember), or
 // ErrMissingContext.
@@ -85,7 +138,7 @@ func (rs *reqState) pathRoute() *fieldmap.Route {
 // parameters, or nil.
 func (rs *reqState) bodyRouteSealing() *fieldmap.Route {
 	for _, r := range rs.found.ByBody {
-		if r.Request.HasPaths() || r.Query != nil || len(r.QueryFilters) > 0 {
+		if r.Request.HasPaths() || sealsQuery(r) {
 			return r
 		}
 	}
@@ -254,7 +307,7 @@ func alsoError(route, also *fieldmap.Route, err error) error {
 func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) error {
 	for ; rs.queried < len(rs.also); rs.queried++ {
 		also := rs.also[rs.queried]
-		if also.Query == nil && len(also.QueryFilters) == 0 {
+		if !sealsQuery(also) {
 			continue
 		}
 		ctx, err := routeContext(r, also)

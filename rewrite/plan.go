@@ -3,6 +3,7 @@ package rewrite
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -101,9 +102,13 @@ type node struct {
 type edge struct {
 	component
 	next *node
-	// folded is an edgeWild pattern with every rune case-folded (foldKey),
-	// compared with a folded key when the plan folds case.
+	// folded is an edgeKey or edgeWild argument with every rune
+	// case-folded (foldKey), compared with a folded key when the plan
+	// folds case.
 	folded string
+	// foldsI: the argument has an i, which the dotted and dotless I
+	// (U+0130, U+0131) fold onto beyond strings.EqualFold (foldRune).
+	foldsI bool
 }
 
 // span is one matched value: doc[off:end] is replaced by fn's output for path.
@@ -274,8 +279,9 @@ func (n *node) child(c component) *node {
 	}
 	next := &node{leaf: -1}
 	e := edge{component: c, next: next}
-	if c.kind == edgeWild {
+	if c.kind == edgeWild || c.kind == edgeKey {
 		e.folded = foldKey(c.arg)
+		e.foldsI = strings.ContainsAny(c.arg, "iI")
 	}
 	n.edges = append(n.edges, e)
 	return next

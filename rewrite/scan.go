@@ -196,7 +196,12 @@ func (w *walker) keyMatches(edge *edge, key string) bool {
 	case edgeKey:
 		// Path components compare like members: an application that binds
 		// "CONTACT" to contact (Go's encoding/json) must not get it unsealed.
-		return key == edge.arg || (w.plan.members.fold && strings.EqualFold(key, edge.arg))
+		// Beyond strings.EqualFold, the dotted and dotless I fold onto i
+		// as for members (foldKey): Java's equalsIgnoreCase binds "tın".
+		if key == edge.arg || !w.plan.members.fold {
+			return key == edge.arg
+		}
+		return strings.EqualFold(key, edge.arg) || (edge.foldsI && !isASCII(key) && foldKey(key) == edge.folded)
 	case edgeWild:
 		// Under folding both sides are folded rune by rune the way
 		// strings.EqualFold and encoding/json compare, not lowered:

@@ -124,8 +124,9 @@ func TestFoldKeyAgreesWithEqualFold(t *testing.T) {
 	}
 }
 
-// TestWildcardPathsFoldCase: a wildcard component matches keys as
-// encoding/json binds them to the field it names, whatever the case of the
+// TestWildcardPathsFoldCase: a wildcard or plain path component matches
+// keys as encoding/json binds them to the field it names (and Java's
+// equalsIgnoreCase, for the dotted and dotless I), whatever the case of the
 // pattern or the key; CaseSensitive compares them exactly.
 func TestWildcardPathsFoldCase(t *testing.T) {
 	tests := []struct {
@@ -140,6 +141,12 @@ func TestWildcardPathsFoldCase(t *testing.T) {
 		{"a different key does not match", "ssn_*", "sn_home", false, false},
 		{"case-sensitive plans compare exactly", "ssn_*", "SSN_HOME", true, false},
 		{"case-sensitive plans do not fold the long s", "ssn_*", "\u017f\u017fn_home", true, false},
+		{"a plain path key matches the dotless i", "tin", "t\u0131n", false, true},
+		{"a plain path key matches the dotted capital I", "tin", "T\u0130N", false, true},
+		{"a plain path key in upper case matches the dotless i", "TIN", "t\u0131n", false, true},
+		{"a plain path key folds like encoding/json", "ssn", "\u017fsn", false, true},
+		{"a plain path key does not match another", "tin", "ton", false, false},
+		{"case-sensitive plans compare plain keys exactly", "tin", "t\u0131n", true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
