@@ -39,6 +39,11 @@ type walker struct {
 	prefix0 byte
 }
 
+// keyI tells whether a member key holds the lead byte of U+0130 or U+0131
+// (0: not looked yet, 1: no, 2: yes), looked once per key, not once per
+// edge it is compared with (keyMatches).
+type keyI int8
+
 // tooDeep records ErrTooDeep and returns -1.
 func (w *walker) tooDeep() int {
 	w.err = ErrTooDeep
@@ -126,6 +131,7 @@ func (w *walker) object(n *node, i int) int {
 		if esc {
 			key = gjson.Parse(w.doc[i:kEnd]).Str // rare: decode escapes to compare
 		}
+		var ki keyI
 		i = skipSpace(s, kEnd)
 		if i >= len(s) || s[i] != ':' {
 			return -1
@@ -138,7 +144,7 @@ func (w *walker) object(n *node, i int) int {
 		done := false
 		// A member of the set is replaced whole, unless a path ends at the
 		// same value (the path says more: its own class).
-		if m := members.lookup(key); m >= 0 && !w.pathEndsAt(n, key) {
+		if m := members.lookup(key); m >= 0 && !w.pathEndsAt(n, key, &ki) {
 			if w.err != nil {
 				return -1
 			}
@@ -152,7 +158,7 @@ func (w *walker) object(n *node, i int) int {
 		} else if n != nil {
 			for e := range n.edges {
 				edge := &n.edges[e]
-				if ok := w.keyMatches(edge, key); !ok {
+				if ok := w.keyMatches(edge, key, &ki); !ok {
 					if w.err != nil {
 						return -1
 					}
@@ -191,7 +197,7 @@ func (w *walker) object(n *node, i int) int {
 
 // keyMatches reports whether edge selects the object member key. A wildcard
 // too complex to decide sets w.err and reports false.
-func (w *walker) keyMatches(edge *edge, key string) bool {
+func (w *walker) keyMatches(edge *edge, key string, ki *keyI) bool {
 	switch edge.kind {
 	case edgeKey:
 		// Path components compare like members: an application that binds
@@ -201,7 +207,20 @@ func (w *walker) keyMatches(edge *edge, key string) bool {
 		if key == edge.arg || !w.plan.members.fold {
 			return key == edge.arg
 		}
-		return strings.EqualFold(key, edge.arg) || (edge.foldsI && !isASCII(key) && foldKey(key) == edge.folded)
+		// U+0130 and U+0131 are the only runes beyond it, both 0xC4 0xB?.
+		if strings.EqualFold(key, edge.arg) {
+			return true
+		}
+		if !edge.foldsI {
+			return false
+		}
+		if *ki == 0 {
+			*ki = 1
+			if strings.IndexByte(key, 0xC4) >= 0 {
+				*ki = 2
+			}
+		}
+		return *ki == 2 && foldKey(key) == edge.folded
 	case edgeWild:
 		// Under folding both sides are folded rune by rune the way
 		// strings.EqualFold and encoding/json compare, not lowered:
@@ -225,13 +244,13 @@ func (w *walker) keyMatches(edge *edge, key string) bool {
 }
 
 // pathEndsAt reports whether some path of n ends at the member key.
-func (w *walker) pathEndsAt(n *node, key string) bool {
+func (w *walker) pathEndsAt(n *node, key string, ki *keyI) bool {
 	if n == nil {
 		return false
 	}
 	for e := range n.edges {
 		edge := &n.edges[e]
-		if edge.next.leaf >= 0 && w.keyMatches(edge, key) {
+		if edge.next.leaf >= 0 && w.keyMatches(edge, key, ki) {
 			return true
 		}
 	}
