@@ -65,13 +65,7 @@ func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string,
 	ps := paths(pbuf[:0], urlPath, escapedPath)
 	for _, h := range RewriteHeaders {
 		for _, v := range header(h) {
-			raw, _, _ := strings.Cut(v, "?")
-			raw, _, _ = strings.Cut(raw, "#")
-			decoded, err := url.PathUnescape(raw)
-			if err != nil {
-				decoded = raw
-			}
-			ps = paths(ps, decoded, raw)
+			ps = rewritePaths(ps, v)
 		}
 	}
 	readings, explicit := m.methodReadings(mbuf[:0], method, rawQuery, header)
@@ -189,12 +183,9 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 // sameMethod reports whether an application reads v as the method known
 // (upper-case ASCII): compared case-insensitively under Unicode simple
 // folding, with the dotless ı read as i too, since Ruby's upcase makes
-// "lınk" LINK.
+// "lınk" LINK (equalFoldI).
 func sameMethod(v, known string) bool {
-	if strings.ContainsRune(v, 'ı') {
-		v = strings.ReplaceAll(v, "ı", "i")
-	}
-	return strings.EqualFold(v, known)
+	return equalFoldI(v, known)
 }
 
 // bodyOverrides are the methods a POST is most often tunnelled as by a
@@ -356,17 +347,36 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	return dst
 }
 
+// rewritePaths appends the readings of the path of v, an X-Original-URL or
+// X-Rewrite-URL value: as a path (its query and fragment cut off, decoded
+// and as sent) and, when it parses as a URL with a host ("http://h/p",
+// "//h/p"), as that URL's path, as applications that parse it read it.
+func rewritePaths(dst []string, v string) []string {
+	raw, _, _ := strings.Cut(v, "?")
+	raw, _, _ = strings.Cut(raw, "#")
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		decoded = raw
+	}
+	dst = paths(dst, decoded, raw)
+	if u, err := url.Parse(v); err == nil && u.Host != "" {
+		dst = paths(dst, u.Path, u.EscapedPath())
+	}
+	return dst
+}
+
 // formatStems returns p without the format suffix of its last segment,
 // read from the segment's last '.' (Rails routes every resource with
 // "(.:format)") and from its first (Spring MVC before 5.3 matched
-// "/customers.*", dots and all): "/a/b.json.bak" gives "/a/b.json" and
-// "/a/b". A suffix is not empty, and a dot that starts the segment starts
-// none; ok is false when the segment has no suffix.
+// "/customers.*", dots and all, and nothing: "/customers." is the
+// customers route to it): "/a/b.json.bak" gives "/a/b.json" and "/a/b". A
+// dot that starts the segment starts no suffix; ok is false when the
+// segment has none.
 func formatStems(p string) (last, first string, ok bool) {
 	start := strings.LastIndexByte(p, '/') + 1
 	seg := p[start:]
 	l := strings.LastIndexByte(seg, '.')
-	if l <= 0 || l == len(seg)-1 {
+	if l <= 0 {
 		return "", "", false
 	}
 	f := strings.IndexByte(seg[1:], '.') + 1

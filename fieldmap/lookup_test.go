@@ -2,6 +2,7 @@ package fieldmap
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -271,12 +272,30 @@ func TestFormatStemsReadRailsAndSpringFormats(t *testing.T) {
 		"/customers.json":     {"/customers", "/customers"},
 		"/customers.json.bak": {"/customers.json", "/customers"},
 		"/a/b.c.json":         {"/a/b.c", "/a/b"},
-		"/a/7.":               {}, "/a/.hidden": {}, "/a/..": {}, "/a.b/c": {}, "/": {},
+		"/a/7.":               {"/a/7", "/a/7"}, // Spring's "/a/7.*" takes an empty suffix
+		"/customers..":        {"/customers.", "/customers"},
+		"/a/.hidden":          {}, "/a.b/c": {}, "/": {},
 		"/a/.x.json": {"/a/.x", "/a/.x"},
 	} {
 		last, first, ok := formatStems(p)
 		if ok != (want[0] != "") || last != want[0] || first != want[1] {
 			t.Errorf("formatStems(%q) = %q, %q, %v; want %q", p, last, first, ok, want)
+		}
+	}
+}
+
+func TestPathReadingsOfJavaAndRewriteHeaders(t *testing.T) {
+	if !equalFoldI("prof\u0131les", "profiles") || !equalFoldI("PROF\u0130LES", "profiles") || equalFoldI("profles", "profiles") {
+		t.Error("equalFoldI does not read the dotted and dotless I as Java's equalsIgnoreCase does")
+	}
+	for v, want := range map[string]string{
+		"/customers?x=1":                    "/customers",
+		"http://host/customers":             "/customers",
+		"//host/customers":                  "/customers",
+		"HTTPS://host:8443/customers?x=1#f": "/customers",
+	} {
+		if got := rewritePaths(nil, v); !slices.Contains(got, want) {
+			t.Errorf("rewritePaths(%q) = %q, want it to hold %q", v, got, want)
 		}
 	}
 }

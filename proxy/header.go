@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Header fields the request and response paths read and write on every
 // request. http.Header's Get, Set, Del and Values canonicalize the name on
@@ -44,14 +47,69 @@ func headerSet(h http.Header, key, value string) { h[key] = []string{value} }
 // headerLookup returns a lookup of every field line of a header by name,
 // like h.Values, for fieldmap.Map.LookupAll: a canonical name (the method
 // override headers) is read from the map directly; any other is
-// canonicalized as h.Values does.
+// canonicalized as h.Values does. Servers that hand headers to
+// applications as CGI variables (Rack, PHP) read X_HTTP_METHOD_OVERRIDE as
+// X-HTTP-Method-Override, so the lines of a field whose name holds '_' and
+// reads as the name with '_' for '-' count too (cgiFields).
 func headerLookup(h http.Header) func(name string) []string {
+	underscored := false
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 {
+			underscored = true
+			break
+		}
+	}
 	return func(name string) []string {
-		if v, ok := h[name]; ok || isCanonical(name) {
+		v, ok := h[name]
+		if !ok && !isCanonical(name) {
+			v = h.Values(name)
+		}
+		if !underscored {
 			return v
 		}
-		return h.Values(name)
+		for k := range cgiFields(h, name) {
+			if k != name {
+				v = append(v[:len(v):len(v)], h[k]...)
+			}
+		}
+		return v
 	}
+}
+
+// cgiFields yields the names of the fields of h that a CGI server gives the
+// same variable as name: compared case-insensitively with '_' and '-' read
+// alike ("X_Original_Url" and "X-Original-Url" are both HTTP_X_ORIGINAL_URL).
+func cgiFields(h http.Header, name string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range h {
+			if len(k) == len(name) && cgiEqual(k, name) && !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// cgiEqual reports whether a and b, of one length, name one CGI variable.
+func cgiEqual(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // isCanonical reports whether name is already in the form

@@ -91,3 +91,17 @@ func TestAcceptDecodable(t *testing.T) {
 		}
 	}
 }
+
+// A CGI server (Rack, PHP) gives X_HTTP_METHOD_OVERRIDE and
+// X-HTTP-Method-Override one variable: headerLookup reads both.
+func TestHeaderLookupReadsCGISpellings(t *testing.T) {
+	h := http.Header{"X-Http-Method-Override": {"PATCH"}, "X_http_method_override": {"PUT"}, "X-Http_method-Override": {"DELETE"}, "X_other": {"GET"}}
+	got := headerLookup(h)("X-Http-Method-Override")
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"DELETE", "PATCH", "PUT"}) {
+		t.Errorf("headerLookup = %q, want every spelling's value", got)
+	}
+	if got := headerLookup(http.Header{"X-Http-Method-Override": {"PUT"}})("X-Http-Method-Override"); !slices.Equal(got, []string{"PUT"}) {
+		t.Errorf("headerLookup without underscores = %q", got)
+	}
+}

@@ -52,11 +52,13 @@ func (rs *reqState) checkRewriteQuery(r *http.Request) error {
 		return nil
 	}
 	for _, h := range fieldmap.RewriteHeaders {
-		for _, v := range r.Header.Values(h) {
-			_, q, ok := strings.Cut(v, "?")
-			q, _, _ = strings.Cut(q, "#")
-			if ok && q != r.URL.RawQuery {
-				return fmt.Errorf("header %s carries a query other than the request's, which fieldseal does not seal: %w", h, ErrInvalidQuery)
+		for k := range cgiFields(r.Header, h) {
+			for _, v := range r.Header[k] {
+				_, q, ok := strings.Cut(v, "?")
+				q, _, _ = strings.Cut(q, "#")
+				if ok && q != r.URL.RawQuery {
+					return fmt.Errorf("header %s carries a query other than the request's, which fieldseal does not seal: %w", k, ErrInvalidQuery)
+				}
 			}
 		}
 	}
@@ -71,14 +73,21 @@ func (rs *reqState) rewriteQuery(r *http.Request) {
 		return
 	}
 	for _, h := range fieldmap.RewriteHeaders {
-		vs := r.Header.Values(h)
-		for i, v := range vs {
-			if p, q, ok := strings.Cut(v, "?"); ok {
-				_, frag, hasFrag := strings.Cut(q, "#")
-				vs[i] = p + "?" + r.URL.RawQuery
-				if hasFrag {
-					vs[i] += "#" + frag
-				}
+		for k := range cgiFields(r.Header, h) {
+			rewriteQueryIn(r.Header[k], r.URL.RawQuery)
+		}
+	}
+}
+
+// rewriteQueryIn gives each value of vs (URLs or paths) that carries a
+// query the query q instead, keeping its fragment.
+func rewriteQueryIn(vs []string, q string) {
+	for i, v := range vs {
+		if p, rest, ok := strings.Cut(v, "?"); ok {
+			_, frag, hasFrag := strings.Cut(rest, "#")
+			vs[i] = p + "?" + q
+			if hasFrag {
+				vs[i] += "#" + frag
 			}
 		}
 	}
