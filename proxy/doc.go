@@ -71,9 +71,14 @@
 // HTTP details of transformed responses: Content-Length is recomputed; a
 // strong ETag is made weak (the bytes differ from the upstream's, the
 // resource state does not; also on a 304, and a weak tag in If-Match goes
-// upstream strong: conditional.go), Content-MD5/Digest headers are dropped, and with
-// an Authenticator "Vary: Authorization" is added since callers with different
-// actions get different bytes. Range and If-Range are removed from requests
+// upstream strong: conditional.go), and Content-MD5/Digest headers are
+// dropped. With an Authenticator every response to a guarded request
+// carries "Vary: Authorization", changed or not (a caller who decrypts
+// every class gets legacy plaintext unchanged, which a shared cache must
+// not hand to another caller), 304s included. Server-sent events are read
+// as EventSource reads them (lines end at CRLF, LF or CR; a leading byte
+// order mark is dropped), and a stream no route lists is opened too for a
+// caller who may not read some class. Range and If-Range are removed from requests
 // to routes with response fields (a byte range of JSON cannot be
 // transformed); a 206 passes untouched.
 //

@@ -780,6 +780,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	headerSet(resp.Header, HeaderRequestID, rs.id)
 	rs.status = resp.StatusCode
+	if rs.resp != nil && p.auth != nil {
+		// What a caller reads depends on who it is, also where this
+		// caller's bytes come out unchanged (legacy plaintext for one who
+		// decrypts every class): a shared cache must not hand it to
+		// another. Every response to a guarded request says so, 304s too.
+		resp.Header.Add("Vary", "Authorization")
+	}
 	if rs.resp != nil && resp.StatusCode == http.StatusNotModified {
 		// The 304 updates what the client holds of a 200 whose ETag may
 		// have been made weak: it must not restore the strong one.
@@ -806,7 +813,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 		return p.openResponse(resp, rs.resp)
 	}
-	if rs.matched {
+	if rs.matched || !rs.resp.OpensOnly() {
+		// A stream no route lists is opened too for a caller who may not
+		// read some class: its legacy plaintext must not pass.
 		if kind := responseStream(rs.route, headerGet(resp.Header, hdrContentType)); kind != streamNone {
 			return p.streamResponse(resp, rs, kind)
 		}
@@ -989,9 +998,6 @@ func (p *Proxy) openResponse(resp *http.Response, t *transform.Transform) error 
 		// callers with different actions), but are semantically the same
 		// resource state: a weak validator still makes If-None-Match work.
 		weakenETag(resp.Header)
-		if p.auth != nil {
-			resp.Header.Add("Vary", "Authorization")
-		}
 	}
 	return nil
 }

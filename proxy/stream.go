@@ -74,9 +74,6 @@ func (p *Proxy) streamResponse(resp *http.Response, rs *reqState, kind streamKin
 		resp.Header.Del(h)
 	}
 	weakenETag(resp.Header)
-	if p.auth != nil {
-		resp.Header.Add("Vary", "Authorization")
-	}
 	var t opener = rs.resp
 	if len(rs.respAlso) > 0 {
 		t = append(openChain{rs.resp}, rs.respAlso...)
@@ -165,7 +162,7 @@ func (p *Proxy) copyNDJSON(w io.Writer, r io.Reader, t opener) error {
 // (event, id, retry, comments) pass in their place. Data that is not JSON
 // passes as it is, as a response that is not JSON does.
 func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
-	br := bufio.NewReaderSize(r, 32<<10)
+	er := eventReader{br: bufio.NewReaderSize(r, 32<<10), start: true}
 	var (
 		line, data, out []byte
 		event           [][]byte // the event's lines; nil marks where its data goes
@@ -199,7 +196,7 @@ func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
 		return err
 	}
 	for {
-		l, err := readLine(br, line, p.maxResp)
+		l, err := er.line(line, p.maxResp)
 		if errors.Is(err, io.EOF) {
 			if len(event) > 0 {
 				return flush()
@@ -231,5 +228,52 @@ func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
 			continue
 		}
 		event = append(event, bytes.Clone(l))
+	}
+}
+
+// eventReader reads the lines of an event stream as EventSource does (HTML
+// Living Standard, section 9.2.6): a line ends at CRLF, LF or a lone CR,
+// and one U+FEFF BYTE ORDER MARK at the stream's start is dropped. A line
+// ended by CR is returned at once; an LF that follows it is skipped with
+// the next line, so a stream that pauses after a CR is not held up.
+type eventReader struct {
+	br    *bufio.Reader
+	start bool // the stream's first line is next
+	cr    bool // the last line ended with CR
+}
+
+// line returns the next line without its end, at most limit bytes, in buf's
+// array; io.EOF when the stream ended (a last line without an end is
+// returned first).
+func (e *eventReader) line(buf []byte, limit int64) ([]byte, error) {
+	buf = buf[:0]
+	if e.start {
+		e.start = false
+		if b, err := e.br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
+			_, _ = e.br.Discard(3)
+		}
+	}
+	for {
+		c, err := e.br.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(buf) > 0 {
+				return buf, nil
+			}
+			return nil, err
+		}
+		cr := e.cr
+		e.cr = false
+		switch {
+		case c == '\n' && cr && len(buf) == 0:
+			continue // the LF of a CRLF whose CR ended the last line
+		case c == '\n':
+			return buf, nil
+		case c == '\r':
+			e.cr = true
+			return buf, nil
+		}
+		if buf = append(buf, c); int64(len(buf)) > limit {
+			return nil, fmt.Errorf("%w: a record is larger than %d bytes", errStreamRecord, limit)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +56,23 @@ func TestAClientLeavingAnEndlessFeedEndsIt(t *testing.T) {
 			t.Fatalf("first record %q: %v", line, err)
 		}
 		_ = resp.Body.Close()
+	}
+}
+
+// An event stream's lines end at CRLF, LF or a lone CR, and its first byte
+// order mark is dropped, as EventSource reads them.
+func TestEventReaderEndsLinesAsEventSource(t *testing.T) {
+	er := eventReader{br: bufio.NewReader(strings.NewReader("\xEF\xBB\xBFdata: a\rdata: b\r\n\r\nid: 1\n\ndata: \xEF\xBB\xBFc")), start: true}
+	var got []string
+	for {
+		l, err := er.line(nil, 1<<10)
+		if err != nil {
+			break
+		}
+		got = append(got, string(l))
+	}
+	want := []string{"data: a", "data: b", "", "id: 1", "", "data: \xEF\xBB\xBFc"}
+	if !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
 	}
 }
