@@ -347,3 +347,19 @@ func TestDocumentsSealClassMembers(t *testing.T) {
 		t.Errorf("opened document = %s", got)
 	}
 }
+
+// A value sealed whole that holds a class member opens back whole: the
+// member inside is sealed under its class first, the value under its own.
+func TestValueWithAMemberInsideRoundTrips(t *testing.T) {
+	ta := newTestAPI(t, func(o *Options) {
+		o.Routes = testMapWith(t, func(s *fieldmap.Spec) { s.Classes[0].Keys = []string{"email"} })
+	})
+	r := ta.post(t, "/v1/seal", "full", `{"items":[{"class":"phone","value":{"email":"a@x","n":1},"context":"c1"}]}`)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Raw), "a@x") {
+		t.Fatalf("seal: %d %s", r.Status, r.Raw)
+	}
+	o := ta.post(t, "/v1/open", "full", `{"items":[{"class":"phone","value":`+string(r.Batch.Items[0].Value)+`,"context":"c1"}]}`)
+	if o.Status != http.StatusOK || o.Batch.Items[0].Value == nil || compact(t, o.Batch.Items[0].Value) != `{"email":"a@x","n":1}` {
+		t.Errorf("open: %d %s, want the value with its email", o.Status, o.Raw)
+	}
+}

@@ -426,15 +426,18 @@ func (t *Transform) openAny(sealed []byte) (c *fieldmap.Class, keyID uint32, pt 
 	return nil, 0, nil, 0, lastErr
 }
 
-// seal appends plaintext, a value of field f, sealed for its class as a
-// JSON string, and counts it under the caller's action a with result (or
-// ResultError: then the error is a *FieldError wrapping ErrSeal); t.aad must
-// be set.
+// seal appends plaintext, a value of field f, sealed for its class (and
+// the context) as a JSON string, and counts it under the caller's action a
+// with result (or ResultError: then the error is a *FieldError wrapping
+// ErrSeal).
 func (t *Transform) seal(out, plaintext []byte, typ crypto.JSONType, f fieldmap.Field, a Action, via, result string) ([]byte, error) {
 	mode := crypto.ModeRandom
 	if f.Class.Deterministic {
 		mode = crypto.ModeDeterministic
 	}
+	// The AAD is set here, not by the caller: sealing the members inside
+	// a value sealed whole set it to theirs.
+	t.setAAD(f.Class.Name)
 	out = append(out, '"')
 	out, err := t.ring.Seal(out, plaintext, typ, mode, t.aad)
 	if err != nil {
@@ -476,7 +479,6 @@ func (t *Transform) openValue(out []byte, i int, raw []byte) ([]byte, error) {
 			t.changed = true
 			return rewrite.AppendString(out, t.mask(class, plaintext, typ)), nil
 		default:
-			t.setAAD(class)
 			return t.seal(out, plaintext, typ, f, a, via, ResultLegacy)
 		}
 	}

@@ -360,3 +360,22 @@ func TestSeveralRoutesInOtherContextsRefuseClassMembers(t *testing.T) {
 	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "POST", Path: "/accounts/1", JSON: `{"email":"` + alice + `"}`})
 	a.mustNotHold(t, alice)
 }
+
+// A value sealed whole holding a class member is sealed under its own
+// class once the member inside is sealed under the member's, and opens
+// back to the document sent: the outer value's AAD is its class's, not
+// the member's that was set last.
+func TestValueSealedWholeWithAMemberInsideOpens(t *testing.T) {
+	store := newEchoStore(t, nil)
+	routes := accountsRoute("accounts-update", "PUT", "request: [ {path: contact, class: secret} ]") +
+		accountsRoute("accounts-read", "GET", "response: [ {path: contact, class: secret} ]")
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: store.srv.URL, FieldMap: fieldMap + routes})
+	sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "PUT", Path: "/accounts/1", JSON: `{"contact":{"email":"` + alice + `","kind":"home"}}`})
+	if s := string(store.stored()); strings.Contains(s, alice) || strings.Contains(s, "home") {
+		t.Fatalf("stored %s, want contact sealed whole", s)
+	}
+	r := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/accounts/1"})
+	if !strings.Contains(string(r.Body), `"email":"`+alice+`"`) || !strings.Contains(string(r.Body), `"kind":"home"`) {
+		t.Errorf("GET /accounts/1: %s, want contact opened with its email", r.Body)
+	}
+}
