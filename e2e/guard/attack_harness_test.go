@@ -98,6 +98,19 @@ func accountsRoute(name, methods string, keys ...string) string {
 	return s + "\n"
 }
 
+// sealedReader is a policies section whose one caller, reader (client id
+// reader-app, from sidecartest.Issuer.AuthYAML), reads every class sealed
+// and may write all: the caller for whom legacy plaintext must never pass.
+const sealedReader = `policies:
+  allow_anonymous: false
+  default: {actions: {"*": sealed}, write: none}
+  callers:
+    - id: reader
+      match: {client_ids: [reader-app]}
+      actions: {"*": sealed}
+      write: all
+`
+
 func startApp(t *testing.T, a *app, extra string) *sidecartest.Sidecar {
 	return sidecartest.Start(t, bin, sidecartest.Config{Upstream: a.srv.URL, FieldMap: fieldMap + extra})
 }

@@ -80,15 +80,7 @@ func memberReader(t *testing.T, up http.Handler) (*sidecartest.Sidecar, map[stri
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	iss := sidecartest.NewIssuer(t)
-	pol := `policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {"*": sealed}
-      write: all
-`
+	pol := sealedReader
 	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: fieldMap + pol + iss.AuthYAML("reader-app")})
 	auth := map[string]string{"Authorization": "Bearer " + iss.Token(t, "reader-app", "")}
 	plain := sc.Do(t, sidecartest.Req{Method: "GET", Path: "/feed?shape=json", Header: auth})

@@ -171,15 +171,7 @@ func legacyReader(t *testing.T, up http.Handler, postSide, readContext string) (
 		read = append(read, "context: { header: "+readContext+" }")
 	}
 	fm := "\nclasses:\n  secret: { mode: random }\nroutes:" +
-		accountsRoute("accounts-action", "POST", postSide) + accountsRoute("accounts-read", "GET", read...) + `policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {secret: sealed}
-      write: all
-`
+		accountsRoute("accounts-action", "POST", postSide) + accountsRoute("accounts-read", "GET", read...) + sealedReader
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	iss := sidecartest.NewIssuer(t)

@@ -116,17 +116,9 @@ routes:
     methods: [GET]
     paths: [/customers]
     response: [ {path: "#.contact.value", class: secret} ]
-policies:
-  allow_anonymous: false
-  default: {actions: {"*": sealed}, write: none}
-  callers:
-    - id: reader
-      match: {client_ids: [reader-app]}
-      actions: {secret: sealed}
-      write: all
 `
 	iss := sidecartest.NewIssuer(t)
-	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + iss.AuthYAML("reader-app")})
+	sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: up.URL, FieldMap: fm + sealedReader + iss.AuthYAML("reader-app")})
 	auth := map[string]string{"Authorization": "Bearer " + iss.Token(t, "reader-app", "")}
 	plain := sc.DoWant(t, http.StatusOK, sidecartest.Req{Method: "GET", Path: "/customers", Header: auth})
 	if strings.Contains(string(plain.Body), legacyContact) {
