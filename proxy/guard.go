@@ -464,16 +464,42 @@ func decodingBody(body io.ReadCloser, codings []string, h *held) (io.ReadCloser,
 // amount of white space, sniffHead), as a client that parses it anyway
 // would read it; resp.Body keeps every byte. White space beyond limit, or
 // beyond what h's budget allows, counts as JSON: the caller's transform
-// then refuses the body rather than pass it unread. A compressed body of
-// another type is not looked into (README, threat model).
+// then refuses the body rather than pass it unread. A body in a
+// Content-Encoding is looked into decoded (sniffEncodedResponseJSON).
 func sniffResponseJSON(resp *http.Response, limit int64, h *held) bool {
-	if len(resp.Header.Values("Content-Encoding")) > 0 {
-		return false
+	if len(resp.Header.Values(hdrContentEncoding)) > 0 {
+		return sniffEncodedResponseJSON(resp, limit, h)
 	}
 	br := bufio.NewReaderSize(resp.Body, sniffSize)
 	head, space, err := sniffHead(br, limit, h)
 	resp.Body = readCloser{replay(space, br), resp.Body}
 	if err != nil {
+		return true
+	}
+	return len(head) > 0 && (head[0] == '{' || head[0] == '[')
+}
+
+// sniffEncodedResponseJSON is sniffResponseJSON for a body in a
+// Content-Encoding: the head of the decoded body is looked at, as the
+// client that decodes it reads it, while the bytes as they came are kept
+// (at most limit) and handed on as they were. A coding the proxy does not
+// decode, a body that does not decode or more than limit bytes before the
+// head count as JSON: the caller's transform then refuses the body rather
+// than pass it unread.
+func sniffEncodedResponseJSON(resp *http.Response, limit int64, h *held) bool {
+	codings, err := parseCodings(resp.Header[hdrContentEncoding])
+	if err != nil {
+		return true
+	}
+	var raw bytes.Buffer
+	dec, err := decodeBody(io.TeeReader(io.LimitReader(resp.Body, limit+1), &raw), codings)
+	if err != nil {
+		resp.Body = readCloser{io.MultiReader(&raw, resp.Body), resp.Body}
+		return true
+	}
+	head, _, err := sniffHead(bufio.NewReaderSize(dec, sniffSize), limit, h)
+	resp.Body = readCloser{io.MultiReader(&raw, resp.Body), resp.Body}
+	if err != nil || int64(raw.Len()) > limit {
 		return true
 	}
 	return len(head) > 0 && (head[0] == '{' || head[0] == '[')

@@ -65,7 +65,9 @@ func (p *Proxy) sealQuery(r *http.Request, route *fieldmap.Route, st *transform.
 
 // sealFilters seals, in every filter parameter of raw (a query string), the
 // literals its member is compared with (sealComparisons). Parameter names
-// are compared case-insensitively, so that more is sealed rather than less.
+// are read as frameworks read form names (rewrite.FormNames: "[filter]",
+// "filter[]", PHP's " filter" and "filter\x00x") and compared
+// case-insensitively, so that more is sealed rather than less.
 func sealFilters(raw string, filters []fieldmap.QueryFilter, t *transform.Transform) (string, error) {
 	pairs := strings.Split(raw, "&")
 	for i, pair := range pairs {
@@ -77,7 +79,7 @@ func sealFilters(raw string, filters []fieldmap.QueryFilter, t *transform.Transf
 		changed := false
 		var expr string
 		for _, f := range filters {
-			if !strings.EqualFold(name, f.Param) {
+			if !readsAs(name, f.Param) {
 				continue
 			}
 			if !changed {
@@ -95,6 +97,17 @@ func sealFilters(raw string, filters []fieldmap.QueryFilter, t *transform.Transf
 		}
 	}
 	return strings.Join(pairs, "&"), nil
+}
+
+// readsAs reports whether a parameter named name is param to some
+// framework (rewrite.FormNames), compared case-insensitively.
+func readsAs(name, param string) bool {
+	found := false
+	rewrite.FormNames(name, func(n string) bool {
+		found = strings.EqualFold(n, param)
+		return !found
+	})
+	return found
 }
 
 func isIdentByte(c byte) bool {
@@ -119,22 +132,30 @@ func sealComparisons(expr string, f fieldmap.QueryFilter, t *transform.Transform
 	for i := 0; i < len(expr); {
 		c := expr[i]
 		switch {
-		case c == '\'' || c == '"':
-			end, _, err := literal(expr, i)
-			if err != nil {
-				return "", fmt.Errorf("query parameter %q: %w", f.Param, err)
+		case c == '\'' || c == '"' || isIdentByte(c):
+			// An identifier, or a quoted string: a literal, or in double
+			// quotes a member name as SQL writes one ("email" = '...').
+			var j int
+			var name string
+			if isIdentByte(c) {
+				j = i
+				for j < len(expr) && isIdentByte(expr[j]) {
+					j++
+				}
+				name = expr[i:j]
+			} else {
+				end, value, err := literal(expr, i)
+				if err != nil {
+					return "", fmt.Errorf("query parameter %q: %w", f.Param, err)
+				}
+				j = end
+				if c == '"' {
+					name = value
+				}
 			}
-			b.WriteString(expr[i:end])
-			i = end
-		case isIdentByte(c):
-			j := i
-			for j < len(expr) && isIdentByte(expr[j]) {
-				j++
-			}
-			ident := expr[i:j]
-			b.WriteString(ident)
+			b.WriteString(expr[i:j])
 			i = j
-			if !strings.EqualFold(ident, f.Member) {
+			if name == "" || !strings.EqualFold(name, f.Member) {
 				continue
 			}
 			k := skipSpace(expr, i)
@@ -144,6 +165,9 @@ func sealComparisons(expr string, f fieldmap.QueryFilter, t *transform.Transform
 					op = o
 					break
 				}
+			}
+			if op == "" && c == '"' {
+				continue // a string equal to the member's name, not its name
 			}
 			lit := skipSpace(expr, k+len(op))
 			if op == "" || lit >= len(expr) || (expr[lit] != '\'' && expr[lit] != '"') {

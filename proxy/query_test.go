@@ -8,6 +8,17 @@ import (
 	"github.com/fieldseal/fieldseal/transform"
 )
 
+func TestFilterParamsReadAsFrameworksRead(t *testing.T) {
+	for name, want := range map[string]bool{
+		"filter": true, "FILTER": true, "[filter]": true, "filter]": true, "filter[]": true, " filter": true, "filter\x00x": true,
+		"filters": false, "xfilter": false,
+	} {
+		if got := readsAs(name, "filter"); got != want {
+			t.Errorf("readsAs(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestFilterComparisonsAreSealedOrRefused(t *testing.T) {
 	m := compileFieldMap(t, `
 classes:
@@ -32,6 +43,8 @@ routes:
 		{"a doubled quote is part of the literal", "email='o''neil@x.io' && name='x'", 1, "&& name='x'", false},
 		{"the member's name inside a literal is text", "name='email=plain' && email='a@x.io'", 1, "name='email=plain'", false},
 		{"another member that ends like it is not it", "contact.email='kept@x.io'", 0, "contact.email='kept@x.io'", false},
+		{"a member named in double quotes, as SQL does, is the member", `"email" = 'a@x.io' || "EMAIL"='b@x.io'`, 2, `"email" = '`, false},
+		{"a double-quoted string equal to the member's name, compared, is text", `kind = "email" && email='a@x.io'`, 1, `kind = "email"`, false},
 		{"another operator is refused", "email~'a'", 0, "", true},
 		{"an unquoted value is refused", "email=a@x.io", 0, "", true},
 		{"a list is refused", "email in ('a@x.io')", 0, "", true},

@@ -23,7 +23,7 @@ var ErrFormFile = errors.New("a file part is named like a protected member")
 // application would read it (bad escapes, a broken multipart stream).
 var ErrInvalidForm = errors.New("form body is not valid")
 
-// formNames yields the member names a form field name stands for in the
+// FormNames yields the member names a form field name stands for in the
 // frameworks that read forms, so that a name any of them binds to a member
 // is found:
 //   - the name itself;
@@ -36,7 +36,7 @@ var ErrInvalidForm = errors.New("form body is not valid")
 //     read nested as above;
 //   - the name without Spring's field markers, '!' (a default value) and
 //     '_' (a field that was present).
-func formNames(name string, yield func(string) bool) {
+func FormNames(name string, yield func(string) bool) {
 	if !yield(name) {
 		return
 	}
@@ -49,13 +49,13 @@ func formNames(name string, yield func(string) bool) {
 		// The PHP reading is itself read nested ("  a[email]" is
 		// $_POST["a"]["email"]); phpName(php) == php ends the recursion.
 		more := true
-		formNames(php, func(n string) bool { more = yield(n); return more })
+		FormNames(php, func(n string) bool { more = yield(n); return more })
 		if !more {
 			return
 		}
 	}
 	if trimmed := strings.TrimLeft(name, "!_"); trimmed != name && trimmed != "" {
-		formNames(trimmed, yield)
+		FormNames(trimmed, yield)
 	}
 }
 
@@ -78,10 +78,10 @@ func phpName(name string) string {
 }
 
 // FormMember returns the index of the plan member that the form field name
-// stands for (see formNames), or -1. Paths do not apply to forms.
+// stands for (see FormNames), or -1. Paths do not apply to forms.
 func (p *Plan) FormMember(name string) int {
 	found := -1
-	formNames(name, func(n string) bool {
+	FormNames(name, func(n string) bool {
 		found = p.members.lookup(n)
 		return found < 0
 	})
