@@ -331,9 +331,10 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	}
 	for _, p := range dst {
 		// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an
-		// already clean path without allocating.
+		// already clean path without allocating. p may be empty: an
+		// X-Original-URL of ";x" has no path left once its parameters go.
 		rooted := p
-		if rooted[0] != '/' {
+		if rooted == "" || rooted[0] != '/' {
 			rooted = "/" + rooted
 		}
 		add(path.Clean(rooted))
