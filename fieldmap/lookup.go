@@ -302,13 +302,17 @@ func unhex(c byte) byte {
 //     "/customers.json" is "/customers" to Rails and older Spring MVC).
 //
 // Trailing and repeated slashes and letter case need no reading of their
-// own: Match already ignores them.
+// own: Match already ignores them. The readings are derived from, and
+// deduplicated against, only the ones this call appends: the readings
+// already in dst (those of another X-Original-URL line) are not read
+// again, so n lines cost n times one line, not n cubed.
 func paths(dst []string, urlPath, escapedPath string) []string {
 	if urlPath == "" {
 		urlPath = "/"
 	}
+	start := len(dst)
 	add := func(p string) {
-		for _, have := range dst {
+		for _, have := range dst[start:] {
 			if have == p {
 				return
 			}
@@ -319,17 +323,17 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	if escapedPath != "" {
 		add(escapedPath)
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if strings.IndexByte(p, '\\') >= 0 || strings.Contains(p, "%5C") || strings.Contains(p, "%5c") {
 			add(backslashSlash.Replace(p))
 		}
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if strings.IndexByte(p, ';') >= 0 {
 			add(stripParams(p))
 		}
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an
 		// already clean path without allocating. p may be empty: an
 		// X-Original-URL of ";x" has no path left once its parameters go.
@@ -339,7 +343,7 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 		}
 		add(path.Clean(rooted))
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if last, first, ok := formatStems(p); ok {
 			add(last)
 			add(first)
