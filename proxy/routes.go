@@ -33,7 +33,7 @@ import (
 func (rs *reqState) lookup(m *fieldmap.Map, r *http.Request) {
 	rs.fmap = m
 	rs.found = fieldmap.Found{Routes: rs.routeBuf[:0], ByBody: rs.bodyBuf[:0]}
-	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
+	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, newHeaderLookup(r.Header).values)
 	rs.matched = len(rs.found.Routes) > 0
 	if !rs.matched {
 		rs.route = m.Unmatched()

@@ -174,3 +174,15 @@ func distinctMethods(n int, known ...string) func(yield func(string)) {
 		}
 	}
 }
+
+// Looking up the routes of a plain request costs no allocation for the
+// header lookup: it stays on the stack (LookupAll does not keep it).
+func TestLookupOfAPlainRequestDoesNotAllocate(t *testing.T) {
+	m := bodyRoutesMap(t)
+	r := httptest.NewRequest(http.MethodGet, "/accounts/1", nil)
+	r.Header.Set("Content-Type", "application/json")
+	rs := &reqState{}
+	if allocs := testing.AllocsPerRun(100, func() { rs.lookup(m, r) }); allocs != 0 {
+		t.Errorf("lookup of GET /accounts/1 allocates %v times, want 0", allocs)
+	}
+}
