@@ -83,8 +83,10 @@ func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string,
 	}
 }
 
-// Method returns the method of the map an application reads v as
-// (sameMethod, HEAD read as GET), and whether there is one.
+// Method returns the method of the map (upper-case ASCII) an application
+// reads v as, and whether there is one: white space around v trimmed,
+// compared case-insensitively (sameMethod), HEAD read as GET. It is the
+// one reading of a _method body member (LookupMethod).
 func (m *Map) Method(v string) (string, bool) {
 	v = strings.TrimSpace(v)
 	if strings.EqualFold(v, "HEAD") {
@@ -99,23 +101,18 @@ func (m *Map) Method(v string) (string, bool) {
 }
 
 // LookupMethod returns the route a request with this path reaches when an
-// application reads its method as method (a _method member of its body):
-// compared case-insensitively with white space trimmed, HEAD read as GET,
-// under every reading of the path. Nil when none does.
+// application reads its method as method (a _method member of its body),
+// read as Method reads it, under every reading of the path. Nil when none
+// does.
 func (m *Map) LookupMethod(method, urlPath, escapedPath string) *Route {
-	method = strings.TrimSpace(method)
-	if strings.EqualFold(method, "HEAD") {
-		method = "GET"
+	known, ok := m.Method(method)
+	if !ok {
+		return nil
 	}
 	var pbuf [maxPaths]string
-	for _, known := range m.methods {
-		if !sameMethod(method, known) {
-			continue
-		}
-		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
-			if route := m.Match(known, p); route != nil {
-				return route
-			}
+	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+		if route := m.Match(known, p); route != nil {
+			return route
 		}
 	}
 	return nil
