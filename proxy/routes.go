@@ -94,9 +94,12 @@ func rewriteQueryIn(vs []string, q string) {
 }
 
 // sealsQuery reports whether a route of the request seals query
-// parameters.
+// parameters, or may once its body is read: a route a POST body's _method
+// may add (found.ByBody; addBodyRoutes) counts, since checkRewriteQuery
+// runs before the body is read.
 func (rs *reqState) sealsQuery() bool {
-	return rs.matched && (sealsQuery(rs.route) || slices.ContainsFunc(rs.also, sealsQuery))
+	return rs.matched && (sealsQuery(rs.route) || slices.ContainsFunc(rs.also, sealsQuery) ||
+		slices.ContainsFunc(rs.found.ByBody, sealsQuery))
 }
 
 // sealsQuery reports whether route seals query parameters or filters.
