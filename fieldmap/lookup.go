@@ -57,8 +57,8 @@ type Found struct {
 // request carries: a value that names no configured method cannot match
 // and is skipped, so the readings are at most the map's methods.
 // LookupAll does not allocate when f's slices have room, for a request
-// with no override, a clean path with no ';' or '\', and a query with no
-// escaped _method parameter.
+// with no override and no rewrite header, a clean path with no ';' or
+// '\', and a query with no escaped _method parameter.
 func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) {
 	var mbuf [8]string
 	var pbuf [maxPaths]string
