@@ -57,8 +57,8 @@ type Found struct {
 // request carries: a value that names no configured method cannot match
 // and is skipped, so the readings are at most the map's methods.
 // LookupAll does not allocate when f's slices have room, for a request
-// with no override, a clean path with no ';' or '\', and a query with no
-// escaped _method parameter.
+// with no override and no rewrite header, a clean path with no ';' or
+// '\', and a query with no escaped _method parameter.
 func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) {
 	var mbuf [8]string
 	var pbuf [maxPaths]string
@@ -83,8 +83,10 @@ func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string,
 	}
 }
 
-// Method returns the method of the map an application reads v as
-// (sameMethod, HEAD read as GET), and whether there is one.
+// Method returns the method of the map (upper-case ASCII) an application
+// reads v as, and whether there is one: white space around v trimmed,
+// compared case-insensitively (sameMethod), HEAD read as GET. It is the
+// one reading of a _method body member (LookupMethod).
 func (m *Map) Method(v string) (string, bool) {
 	v = strings.TrimSpace(v)
 	if strings.EqualFold(v, "HEAD") {
@@ -99,23 +101,18 @@ func (m *Map) Method(v string) (string, bool) {
 }
 
 // LookupMethod returns the route a request with this path reaches when an
-// application reads its method as method (a _method member of its body):
-// compared case-insensitively with white space trimmed, HEAD read as GET,
-// under every reading of the path. Nil when none does.
+// application reads its method as method (a _method member of its body),
+// read as Method reads it, under every reading of the path. Nil when none
+// does.
 func (m *Map) LookupMethod(method, urlPath, escapedPath string) *Route {
-	method = strings.TrimSpace(method)
-	if strings.EqualFold(method, "HEAD") {
-		method = "GET"
+	known, ok := m.Method(method)
+	if !ok {
+		return nil
 	}
 	var pbuf [maxPaths]string
-	for _, known := range m.methods {
-		if !sameMethod(method, known) {
-			continue
-		}
-		for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
-			if route := m.Match(known, p); route != nil {
-				return route
-			}
+	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
+		if route := m.Match(known, p); route != nil {
+			return route
 		}
 	}
 	return nil
@@ -302,13 +299,17 @@ func unhex(c byte) byte {
 //     "/customers.json" is "/customers" to Rails and older Spring MVC).
 //
 // Trailing and repeated slashes and letter case need no reading of their
-// own: Match already ignores them.
+// own: Match already ignores them. The readings are derived from, and
+// deduplicated against, only the ones this call appends: the readings
+// already in dst (those of another X-Original-URL line) are not read
+// again, so n lines cost n times one line, not n cubed.
 func paths(dst []string, urlPath, escapedPath string) []string {
 	if urlPath == "" {
 		urlPath = "/"
 	}
+	start := len(dst)
 	add := func(p string) {
-		for _, have := range dst {
+		for _, have := range dst[start:] {
 			if have == p {
 				return
 			}
@@ -319,26 +320,27 @@ func paths(dst []string, urlPath, escapedPath string) []string {
 	if escapedPath != "" {
 		add(escapedPath)
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if strings.IndexByte(p, '\\') >= 0 || strings.Contains(p, "%5C") || strings.Contains(p, "%5c") {
 			add(backslashSlash.Replace(p))
 		}
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if strings.IndexByte(p, ';') >= 0 {
 			add(stripParams(p))
 		}
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		// Clean("/"+p) is Clean(p) for a rooted p, and Clean returns an
-		// already clean path without allocating.
+		// already clean path without allocating. p may be empty: an
+		// X-Original-URL of ";x" has no path left once its parameters go.
 		rooted := p
-		if rooted[0] != '/' {
+		if rooted == "" || rooted[0] != '/' {
 			rooted = "/" + rooted
 		}
 		add(path.Clean(rooted))
 	}
-	for _, p := range dst {
+	for _, p := range dst[start:] {
 		if last, first, ok := formatStems(p); ok {
 			add(last)
 			add(first)

@@ -3,6 +3,7 @@ package fieldmap
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -293,9 +294,44 @@ func TestPathReadingsOfJavaAndRewriteHeaders(t *testing.T) {
 		"http://host/customers":             "/customers",
 		"//host/customers":                  "/customers",
 		"HTTPS://host:8443/customers?x=1#f": "/customers",
+		";x":                                "/", // nothing left once its parameters go
 	} {
 		if got := rewritePaths(nil, v); !slices.Contains(got, want) {
 			t.Errorf("rewritePaths(%q) = %q, want it to hold %q", v, got, want)
 		}
+	}
+}
+
+// Each X-Original-URL line adds its own readings only: the readings
+// already found (the request's, another line's) are not read again, so a
+// request with many lines costs each line once.
+func TestRewriteLinesAreReadOnce(t *testing.T) {
+	got := rewritePaths([]string{"/a;x/b.json"}, "/c")
+	if want := []string{"/a;x/b.json", "/c"}; !slices.Equal(got, want) {
+		t.Errorf("rewritePaths after the request's path = %q, want %q", got, want)
+	}
+}
+
+// BenchmarkLookupAllRewriteLines looks up a request with n distinct
+// X-Original-URL lines: the cost per line stays flat as n grows.
+func BenchmarkLookupAllRewriteLines(b *testing.B) {
+	m := loadQuickstart(b)
+	for _, n := range []int{100, 1000} {
+		vs := make([]string, n)
+		for i := range vs {
+			vs[i] = "/x" + strconv.Itoa(i) + ";a/y.json"
+		}
+		header := func(name string) []string {
+			if name == "X-Original-Url" {
+				return vs
+			}
+			return nil
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				var f Found
+				m.LookupAll(&f, "GET", "/customers/1", "", "", header)
+			}
+		})
 	}
 }

@@ -44,36 +44,54 @@ func headerGet(h http.Header, key string) string {
 // headerSet is h.Set(key, value) for a canonical key.
 func headerSet(h http.Header, key, value string) { h[key] = []string{value} }
 
-// headerLookup returns a lookup of every field line of a header by name,
-// like h.Values, for fieldmap.Map.LookupAll: a canonical name (the method
-// override headers) is read from the map directly; any other is
+// headerLookup looks up every field line of a header by name, like
+// h.Values, for fieldmap.Map.LookupAll (its values method): a canonical name
+// (the method override headers) is read from the map directly; any other is
 // canonicalized as h.Values does. Servers that hand headers to
 // applications as CGI variables (Rack, PHP) read X_HTTP_METHOD_OVERRIDE as
 // X-HTTP-Method-Override, so the lines of a field whose name holds '_' and
-// reads as the name with '_' for '-' count too (cgiFields).
-func headerLookup(h http.Header) func(name string) []string {
-	underscored := false
+// reads as the name with '_' for '-' count too (cgiFields). It is a value,
+// not a closure, so that the method value passed to LookupAll (which does
+// not keep it) stays on the caller's stack.
+type headerLookup struct {
+	h   http.Header
+	cgi bool // a field name of h holds '_' (hasUnderscoredName)
+}
+
+// newHeaderLookup returns the lookup of h's field lines.
+func newHeaderLookup(h http.Header) headerLookup {
+	return headerLookup{h: h, cgi: hasUnderscoredName(h)}
+}
+
+// hasUnderscoredName reports whether a field name of h holds '_', the only
+// case in which headerLookup looks for CGI spellings (cgiFields).
+func hasUnderscoredName(h http.Header) bool {
 	for k := range h {
 		if strings.IndexByte(k, '_') >= 0 {
-			underscored = true
-			break
+			return true
 		}
 	}
-	return func(name string) []string {
-		v, ok := h[name]
-		if !ok && !isCanonical(name) {
-			v = h.Values(name)
-		}
-		if !underscored {
-			return v
-		}
-		for k := range cgiFields(h, name) {
-			if k != name {
-				v = append(v[:len(v):len(v)], h[k]...)
-			}
-		}
+	return false
+}
+
+// values returns the lines of the field name and, when h has a field name
+// with '_', of its CGI spellings.
+func (l headerLookup) values(name string) []string {
+	h := l.h
+	v, ok := h[name]
+	if !ok && !isCanonical(name) {
+		v = h.Values(name)
+	}
+	if !l.cgi {
 		return v
 	}
+	for k := range cgiFields(h, name) {
+		// The spellings with '-' only are the ones read above.
+		if k != name && strings.IndexByte(k, '_') >= 0 {
+			v = append(v[:len(v):len(v)], h[k]...) // never into h's own array
+		}
+	}
+	return v
 }
 
 // cgiFields yields the names of the fields of h that a CGI server gives the

@@ -35,7 +35,7 @@ func TestHeaderLookupIsValues(t *testing.T) {
 	h.Add("X-Http-Method-Override", "PUT")
 	h.Set("Content-Type", "application/json")
 	h["X-Not canonical"] = []string{"kept"} // as net/http keeps a name with a space
-	get := headerLookup(h)
+	get := newHeaderLookup(h).values
 	for _, name := range []string{"X-Http-Method-Override", "x-http-method-override", "X-HTTP-METHOD-OVERRIDE",
 		"X-Http-Method", "content-type", "Content-Type", "X-Not canonical", "x-not canonical", ""} {
 		if got, want := get(name), h.Values(name); !slices.Equal(got, want) {
@@ -96,12 +96,15 @@ func TestAcceptDecodable(t *testing.T) {
 // X-HTTP-Method-Override one variable: headerLookup reads both.
 func TestHeaderLookupReadsCGISpellings(t *testing.T) {
 	h := http.Header{"X-Http-Method-Override": {"PATCH"}, "X_http_method_override": {"PUT"}, "X-Http_method-Override": {"DELETE"}, "X_other": {"GET"}}
-	got := headerLookup(h)("X-Http-Method-Override")
+	got := newHeaderLookup(h).values("X-Http-Method-Override")
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"DELETE", "PATCH", "PUT"}) {
 		t.Errorf("headerLookup = %q, want every spelling's value", got)
 	}
-	if got := headerLookup(http.Header{"X-Http-Method-Override": {"PUT"}})("X-Http-Method-Override"); !slices.Equal(got, []string{"PUT"}) {
+	if got := newHeaderLookup(http.Header{"X-Http-Method-Override": {"PUT"}}).values("X-Http-Method-Override"); !slices.Equal(got, []string{"PUT"}) {
 		t.Errorf("headerLookup without underscores = %q", got)
+	}
+	if got := newHeaderLookup(http.Header{"X-Original-Url": {"/a"}, "X_original_url": {"/b"}}).values("x-original-url"); !slices.Equal(got, []string{"/a", "/b"}) {
+		t.Errorf("headerLookup of a name not canonical = %q, want each line once", got)
 	}
 }

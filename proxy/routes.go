@@ -33,7 +33,7 @@ import (
 func (rs *reqState) lookup(m *fieldmap.Map, r *http.Request) {
 	rs.fmap = m
 	rs.found = fieldmap.Found{Routes: rs.routeBuf[:0], ByBody: rs.bodyBuf[:0]}
-	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, headerLookup(r.Header))
+	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, newHeaderLookup(r.Header).values)
 	rs.matched = len(rs.found.Routes) > 0
 	if !rs.matched {
 		rs.route = m.Unmatched()
@@ -94,9 +94,12 @@ func rewriteQueryIn(vs []string, q string) {
 }
 
 // sealsQuery reports whether a route of the request seals query
-// parameters.
+// parameters, or may once its body is read: a route a POST body's _method
+// may add (found.ByBody; addBodyRoutes) counts, since checkRewriteQuery
+// runs before the body is read.
 func (rs *reqState) sealsQuery() bool {
-	return rs.matched && (sealsQuery(rs.route) || slices.ContainsFunc(rs.also, sealsQuery))
+	return rs.matched && (sealsQuery(rs.route) || slices.ContainsFunc(rs.also, sealsQuery) ||
+		slices.ContainsFunc(rs.found.ByBody, sealsQuery))
 }
 
 // sealsQuery reports whether route seals query parameters or filters.

@@ -174,3 +174,39 @@ func distinctMethods(n int, known ...string) func(yield func(string)) {
 		}
 	}
 }
+
+// Looking up the routes of a plain request costs no allocation for the
+// header lookup: it stays on the stack (LookupAll does not keep it).
+func TestLookupOfAPlainRequestDoesNotAllocate(t *testing.T) {
+	m := bodyRoutesMap(t)
+	r := httptest.NewRequest(http.MethodGet, "/accounts/1", nil)
+	r.Header.Set("Content-Type", "application/json")
+	rs := &reqState{}
+	if allocs := testing.AllocsPerRun(100, func() { rs.lookup(m, r) }); allocs != 0 {
+		t.Errorf("lookup of GET /accounts/1 allocates %v times, want 0", allocs)
+	}
+}
+
+// A POST whose body's _method reaches a route that seals query parameters
+// (here by its X-Original-URL path) has its header's query checked as the
+// request's own is: a query other than the request's is refused, not
+// forwarded in plaintext.
+func TestRewriteHeaderQueryOfABodyMethodRoute(t *testing.T) {
+	const fm = `
+classes: {email: {mode: deterministic}}
+routes:
+  - {name: create, methods: [POST], paths: [/accounts], request: [{path: email, class: email}]}
+  - {name: search, methods: [GET], paths: [/accounts], query: [{param: email, class: email}]}
+`
+	h := newHarness(t, nil, func(o *Options) { o.Routes = compileFieldMap(t, fm, "accounts.yaml") })
+	resp, body := h.do(t, http.MethodPost, "/index.php", http.Header{"X-Original-Url": {"/accounts?email=ada@example.com"}, "Content-Type": {"application/json"}},
+		strings.NewReader(`{"_method":"GET"}`))
+	for _, r := range h.up.requests() {
+		if v := r.Header.Get("X-Original-Url"); strings.Contains(v, "ada") {
+			t.Errorf("upstream got X-Original-URL %q", v)
+		}
+	}
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid_query") {
+		t.Errorf("POST /index.php with _method GET and X-Original-URL /accounts?email=: %d %s, want 400 invalid_query", resp.StatusCode, body)
+	}
+}

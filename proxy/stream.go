@@ -234,8 +234,10 @@ func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
 // eventReader reads the lines of an event stream as EventSource does (HTML
 // Living Standard, section 9.2.6): a line ends at CRLF, LF or a lone CR,
 // and one U+FEFF BYTE ORDER MARK at the stream's start is dropped. A line
-// ended by CR is returned at once; an LF that follows it is skipped with
-// the next line, so a stream that pauses after a CR is not held up.
+// is returned as soon as its end has arrived: one ended by CR at once (an
+// LF that follows it is skipped with the next line), and the mark is only
+// waited for when the stream's first byte starts one, so a stream that
+// pauses after a short first line or after a CR is not held up.
 type eventReader struct {
 	br    *bufio.Reader
 	start bool // the stream's first line is next
@@ -249,31 +251,42 @@ func (e *eventReader) line(buf []byte, limit int64) ([]byte, error) {
 	buf = buf[:0]
 	if e.start {
 		e.start = false
-		if b, err := e.br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
-			_, _ = e.br.Discard(3)
+		if b, _ := e.br.Peek(1); len(b) == 1 && b[0] == utf8BOM[0] {
+			if b, _ := e.br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+				_, _ = e.br.Discard(len(utf8BOM))
+			}
 		}
 	}
 	for {
-		c, err := e.br.ReadByte()
-		if err != nil {
+		// Peek(1) reads once when nothing is buffered; then every byte
+		// buffered is scanned at once, not byte by byte.
+		if _, err := e.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) && len(buf) > 0 {
 				return buf, nil
 			}
 			return nil, err
 		}
-		cr := e.cr
-		e.cr = false
-		switch {
-		case c == '\n' && cr && len(buf) == 0:
-			continue // the LF of a CRLF whose CR ended the last line
-		case c == '\n':
-			return buf, nil
-		case c == '\r':
-			e.cr = true
-			return buf, nil
+		chunk, _ := e.br.Peek(e.br.Buffered())
+		if e.cr {
+			e.cr = false
+			if chunk[0] == '\n' {
+				_, _ = e.br.Discard(1) // the LF of a CRLF whose CR ended the last line
+				continue
+			}
 		}
-		if buf = append(buf, c); int64(len(buf)) > limit {
+		end := bytes.IndexAny(chunk, "\r\n")
+		if end < 0 {
+			end = len(chunk)
+		}
+		if buf = append(buf, chunk[:end]...); int64(len(buf)) > limit {
 			return nil, fmt.Errorf("%w: a record is larger than %d bytes", errStreamRecord, limit)
 		}
+		if end == len(chunk) {
+			_, _ = e.br.Discard(end)
+			continue
+		}
+		e.cr = chunk[end] == '\r'
+		_, _ = e.br.Discard(end + 1)
+		return buf, nil
 	}
 }

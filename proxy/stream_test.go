@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestServerSentEventsAreOpenedEventByEvent(t *testing.T) {
@@ -75,4 +77,57 @@ func TestEventReaderEndsLinesAsEventSource(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
+}
+
+// Lines end in the same places however the stream arrives: a byte at a
+// time (a CR at the end of one read, its LF at the start of the next) or
+// in reads that fill the reader's smallest buffer.
+func TestEventReaderEndsLinesAcrossReads(t *testing.T) {
+	stream := "\xEF\xBB\xBFdata: a\rdata: b\r\n\r\nid: 1\n\n" + strings.Repeat("x", 40) + "\r\r\n\ndata: \xEF\xBB\xBFc"
+	want := []string{"data: a", "data: b", "", "id: 1", "", strings.Repeat("x", 40), "", "", "data: \xEF\xBB\xBFc"}
+	for name, r := range map[string]func() io.Reader{
+		"one byte a read":      func() io.Reader { return iotest.OneByteReader(strings.NewReader(stream)) },
+		"half a buffer a read": func() io.Reader { return iotest.HalfReader(strings.NewReader(stream)) },
+	} {
+		er := eventReader{br: bufio.NewReaderSize(r(), 16), start: true}
+		var got []string
+		for {
+			l, err := er.line(nil, 1<<10)
+			if err != nil {
+				break
+			}
+			got = append(got, string(l))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: lines %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A line is returned once its end has arrived: the first line of a stream
+// that then pauses is not held back waiting for a byte order mark.
+func TestEventReaderDoesNotWaitPastALine(t *testing.T) {
+	r := &pausingReader{first: ":\n"}
+	er := eventReader{br: bufio.NewReader(r), start: true}
+	l, err := er.line(nil, 1<<10)
+	if err != nil || string(l) != ":" || r.waited {
+		t.Errorf("line = %q, %v; read past the first line: %v", l, err, r.waited)
+	}
+}
+
+// pausingReader returns first, then records that it was read again (where
+// a paused stream would block) and ends.
+type pausingReader struct {
+	first  string
+	waited bool
+}
+
+func (r *pausingReader) Read(p []byte) (int, error) {
+	if r.first != "" {
+		n := copy(p, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	r.waited = true
+	return 0, io.EOF
 }
