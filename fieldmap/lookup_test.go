@@ -335,3 +335,33 @@ func BenchmarkLookupAllRewriteLines(b *testing.B) {
 		})
 	}
 }
+
+// FuzzLookupAll: no request, however its method, path, query and headers
+// are spelt, makes LookupAll panic, and the route it finds first is one a
+// reading of the request reaches (Routes[0] is a route of the map).
+func FuzzLookupAll(f *testing.F) {
+	for _, seed := range [][5]string{
+		{"POST", "/customers", "", "", ""},
+		{"post", "/customers.json.bak", "/customers.json.bak", "_method[]=PUT", "/customers;x"},
+		{"GET", `\customers\7`, "%5Ccustomers%5C7", "%5F%4Dethod=put&x=%zz", "http://h/customers/7?x=1"},
+		{"PATCH", "", "", "+.method=lınk", ";x"},
+		{"HEAD", "/customers/..;/7.", "", "", "//host"},
+	} {
+		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4])
+	}
+	m := loadQuickstart(f)
+	names := map[*Route]bool{}
+	for _, r := range m.Routes() {
+		names[r] = true
+	}
+	f.Fuzz(func(t *testing.T, method, path, escaped, query, rewrite string) {
+		h := http.Header{"X-Http-Method-Override": {method}, "X-Original-Url": {rewrite}}
+		var fnd Found
+		m.LookupAll(&fnd, method, path, escaped, query, h.Values)
+		for _, r := range append(fnd.Routes, fnd.ByBody...) {
+			if !names[r] {
+				t.Fatalf("LookupAll found %v, not a route of the map", r)
+			}
+		}
+	})
+}

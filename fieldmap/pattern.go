@@ -172,8 +172,14 @@ func equalFoldI(s, t string) bool {
 	if strings.EqualFold(s, t) {
 		return true
 	}
-	return strings.IndexByte(s, 0xC4) >= 0 && strings.EqualFold(readI.Replace(s), t)
+	return hasTurkishI(s) && strings.EqualFold(readI.Replace(s), t)
 }
 
 // readI reads the dotted and dotless I as I and i.
 var readI = strings.NewReplacer("\u0130", "I", "\u0131", "i")
+
+// hasTurkishI reports whether s holds U+0130 or U+0131 (UTF-8 0xC4 0xB0 and
+// 0xC4 0xB1; 0xC4 alone also starts č, ě and others).
+func hasTurkishI(s string) bool {
+	return strings.Contains(s, "\u0130") || strings.Contains(s, "\u0131")
+}

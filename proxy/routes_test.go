@@ -109,10 +109,11 @@ routes:
 	}
 }
 
-// addBodyRoutes looks each of the map's methods up once, whatever a body
-// names: values that name no method cost a comparison with the map's
-// methods, never a path lookup.
-func TestAddBodyRoutesLooksEachMethodUpOnce(t *testing.T) {
+// addBodyRoutes adds the route of each method a body names once, however
+// often and in whatever case it is named, and skips values that name no
+// method (that each costs only a comparison with the map's methods, never
+// a path lookup, BenchmarkAddBodyRoutes shows).
+func TestAddBodyRoutesAddsEachRouteOnce(t *testing.T) {
 	rs, r := bodyRoutesState(bodyRoutesMap(t))
 	if err := rs.addBodyRoutes(r, distinctMethods(40000, "put", "PUT", " patch ", "get")); err != nil {
 		t.Fatal(err)

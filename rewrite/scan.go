@@ -207,7 +207,7 @@ func (w *walker) keyMatches(edge *edge, key string, ki *keyI) bool {
 		if key == edge.arg || !w.plan.members.fold {
 			return key == edge.arg
 		}
-		// U+0130 and U+0131 are the only runes beyond it, both 0xC4 0xB?.
+		// U+0130 and U+0131 are the only runes beyond it.
 		if strings.EqualFold(key, edge.arg) {
 			return true
 		}
@@ -216,7 +216,7 @@ func (w *walker) keyMatches(edge *edge, key string, ki *keyI) bool {
 		}
 		if *ki == 0 {
 			*ki = 1
-			if strings.IndexByte(key, 0xC4) >= 0 {
+			if strings.Contains(key, "\u0130") || strings.Contains(key, "\u0131") {
 				*ki = 2
 			}
 		}
