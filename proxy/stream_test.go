@@ -65,14 +65,7 @@ func TestAClientLeavingAnEndlessFeedEndsIt(t *testing.T) {
 // order mark is dropped, as EventSource reads them.
 func TestEventReaderEndsLinesAsEventSource(t *testing.T) {
 	er := eventReader{br: bufio.NewReader(strings.NewReader("\xEF\xBB\xBFdata: a\rdata: b\r\n\r\nid: 1\n\ndata: \xEF\xBB\xBFc")), start: true}
-	var got []string
-	for {
-		l, err := er.line(nil, 1<<10)
-		if err != nil {
-			break
-		}
-		got = append(got, string(l))
-	}
+	got := eventLines(&er)
 	want := []string{"data: a", "data: b", "", "id: 1", "", "data: \xEF\xBB\xBFc"}
 	if !slices.Equal(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
@@ -90,14 +83,7 @@ func TestEventReaderEndsLinesAcrossReads(t *testing.T) {
 		"half a buffer a read": func() io.Reader { return iotest.HalfReader(strings.NewReader(stream)) },
 	} {
 		er := eventReader{br: bufio.NewReaderSize(r(), 16), start: true}
-		var got []string
-		for {
-			l, err := er.line(nil, 1<<10)
-			if err != nil {
-				break
-			}
-			got = append(got, string(l))
-		}
+		got := eventLines(&er)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: lines %q, want %q", name, got, want)
 		}
@@ -130,4 +116,16 @@ func (r *pausingReader) Read(p []byte) (int, error) {
 	}
 	r.waited = true
 	return 0, io.EOF
+}
+
+// eventLines reads every line of er until it ends (at most 1 KiB each).
+func eventLines(er *eventReader) []string {
+	var got []string
+	for {
+		l, err := er.line(nil, 1<<10)
+		if err != nil {
+			return got
+		}
+		got = append(got, string(l))
+	}
 }
