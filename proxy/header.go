@@ -49,25 +49,27 @@ func headerSet(h http.Header, key, value string) { h[key] = []string{value} }
 // (the method override headers) is read from the map directly; any other is
 // canonicalized as h.Values does. Servers that hand headers to
 // applications as CGI variables (Rack, PHP) read X_HTTP_METHOD_OVERRIDE as
-// X-HTTP-Method-Override, so the lines of a field whose name holds '_' and
-// reads as the name with '_' for '-' count too (cgiFields). It is a value,
+// X-HTTP-Method-Override, and PHP its registration of variables reads '.'
+// as '_' too (X.HTTP.Method.Override), so the lines of a field whose name
+// holds '_' or '.' and reads as the name with those for '-' count too
+// (cgiFields). It is a value,
 // not a closure, so that the method value passed to LookupAll (which does
 // not keep it) stays on the caller's stack.
 type headerLookup struct {
 	h   http.Header
-	cgi bool // a field name of h holds '_' (hasUnderscoredName)
+	cgi bool // a field name of h holds '_' or '.' (hasCGIName)
 }
 
 // newHeaderLookup returns the lookup of h's field lines.
 func newHeaderLookup(h http.Header) headerLookup {
-	return headerLookup{h: h, cgi: hasUnderscoredName(h)}
+	return headerLookup{h: h, cgi: hasCGIName(h)}
 }
 
-// hasUnderscoredName reports whether a field name of h holds '_', the only
+// hasCGIName reports whether a field name of h holds '_' or '.', the only
 // case in which headerLookup looks for CGI spellings (cgiFields).
-func hasUnderscoredName(h http.Header) bool {
+func hasCGIName(h http.Header) bool {
 	for k := range h {
-		if strings.IndexByte(k, '_') >= 0 {
+		if strings.ContainsAny(k, "_.") {
 			return true
 		}
 	}
@@ -75,7 +77,7 @@ func hasUnderscoredName(h http.Header) bool {
 }
 
 // values returns the lines of the field name and, when h has a field name
-// with '_', of its CGI spellings.
+// with '_' or '.', of its CGI spellings.
 func (l headerLookup) values(name string) []string {
 	h := l.h
 	v, ok := h[name]
@@ -87,7 +89,7 @@ func (l headerLookup) values(name string) []string {
 	}
 	for k := range cgiFields(h, name) {
 		// The spellings with '-' only are the ones read above.
-		if k != name && strings.IndexByte(k, '_') >= 0 {
+		if k != name && strings.ContainsAny(k, "_.") {
 			v = append(v[:len(v):len(v)], h[k]...) // never into h's own array
 		}
 	}
@@ -95,8 +97,9 @@ func (l headerLookup) values(name string) []string {
 }
 
 // cgiFields yields the names of the fields of h that a CGI server gives the
-// same variable as name: compared case-insensitively with '_' and '-' read
-// alike ("X_Original_Url" and "X-Original-Url" are both HTTP_X_ORIGINAL_URL).
+// same variable as name: compared case-insensitively with '_', '.' and '-'
+// read alike ("X_Original_Url", "X.Original.Url" and "X-Original-Url" are
+// all HTTP_X_ORIGINAL_URL).
 func cgiFields(h http.Header, name string) func(yield func(string) bool) {
 	return func(yield func(string) bool) {
 		for k := range h {
@@ -111,10 +114,10 @@ func cgiFields(h http.Header, name string) func(yield func(string) bool) {
 func cgiEqual(a, b string) bool {
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
-		if x == '_' {
+		if x == '_' || x == '.' {
 			x = '-'
 		}
-		if y == '_' {
+		if y == '_' || y == '.' {
 			y = '-'
 		}
 		if 'A' <= x && x <= 'Z' {

@@ -808,6 +808,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		if resp.StatusCode == http.StatusPartialContent {
 			return fmt.Errorf("a partial response for a caller who may not read every class: %w", ErrBadUpstreamResponse)
 		}
+		if kind := responseStream(rs.route, strings.Join(resp.Header[hdrContentType], ",")); kind != streamNone {
+			// Event readers built on fetch parse a stream whatever its
+			// status.
+			return p.streamResponse(resp, rs, kind)
+		}
 		if !isJSON(resp.Header.Get("Content-Type")) && !sniffResponseJSON(resp, p.maxResp, &rs.budget) {
 			return nil
 		}
@@ -816,7 +821,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if rs.matched || !rs.resp.OpensOnly() {
 		// A stream no route lists is opened too for a caller who may not
 		// read some class: its legacy plaintext must not pass.
-		if kind := responseStream(rs.route, headerGet(resp.Header, hdrContentType)); kind != streamNone {
+		if kind := responseStream(rs.route, strings.Join(resp.Header[hdrContentType], ",")); kind != streamNone {
 			return p.streamResponse(resp, rs, kind)
 		}
 	}

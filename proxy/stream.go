@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/fieldseal/fieldseal/fieldmap"
 )
@@ -34,13 +35,18 @@ var ndjsonTypes = []string{"application/x-ndjson", "application/ndjson", "applic
 // response on a route with stream: ndjson (change feeds such as CouchDB's
 // feed=continuous are served as application/json, one change per line).
 func responseStream(route *fieldmap.Route, ct string) streamKind {
-	mt, _, _ := parseMediaType(ct)
-	switch {
-	case mt == "text/event-stream":
-		return streamSSE
-	case slices.Contains(ndjsonTypes, mt):
-		return streamNDJSON
-	case route.Stream == fieldmap.StreamNDJSON:
+	// A client takes any of a list's types ("text/plain, text/event-stream":
+	// browsers the last valid one): any that names a stream makes it one.
+	for part := range strings.SplitSeq(ct, ",") {
+		mt, _, _ := parseMediaType(strings.TrimSpace(part))
+		switch {
+		case mt == "text/event-stream":
+			return streamSSE
+		case slices.Contains(ndjsonTypes, mt):
+			return streamNDJSON
+		}
+	}
+	if route.Stream == fieldmap.StreamNDJSON {
 		if open, sniff := responseKind(route, ct); open && !sniff {
 			return streamNDJSON
 		}
@@ -176,7 +182,7 @@ func (p *Proxy) copySSE(w io.Writer, r io.Reader, t opener) error {
 				out = append(append(out, l...), '\n')
 				continue
 			}
-			doc := bytes.TrimSpace(data)
+			doc := bytes.TrimLeftFunc(data, sniffSpace) // what lenient parsers skip
 			var opened []byte
 			if len(doc) > 0 && (doc[0] == '{' || doc[0] == '[') {
 				var err error
