@@ -62,12 +62,7 @@ type Found struct {
 func (m *Map) LookupAll(f *Found, method, urlPath, escapedPath, rawQuery string, header func(name string) []string) {
 	var mbuf [8]string
 	var pbuf [maxPaths]string
-	ps := paths(pbuf[:0], urlPath, escapedPath)
-	for _, h := range RewriteHeaders {
-		for _, v := range header(h) {
-			ps = rewritePaths(ps, v)
-		}
-	}
+	ps := requestPaths(pbuf[:0], urlPath, escapedPath, header)
 	readings, explicit := m.methodReadings(mbuf[:0], method, rawQuery, header)
 	for i, meth := range readings {
 		for _, p := range ps {
@@ -100,22 +95,35 @@ func (m *Map) Method(v string) (string, bool) {
 	return "", false
 }
 
-// LookupMethod returns the route a request with this path reaches when an
-// application reads its method as method (a _method member of its body),
-// read as Method reads it, under every reading of the path. Nil when none
-// does.
-func (m *Map) LookupMethod(method, urlPath, escapedPath string) *Route {
+// LookupMethod appends to dst every route a request reaches, each once and
+// not already in dst, when an application reads its method as method (a
+// _method member of its body), read as Method reads it, under every
+// reading of its path, the paths of RewriteHeaders included (see
+// LookupAll for the arguments).
+func (m *Map) LookupMethod(dst []*Route, method, urlPath, escapedPath string, header func(name string) []string) []*Route {
 	known, ok := m.Method(method)
 	if !ok {
-		return nil
+		return dst
 	}
 	var pbuf [maxPaths]string
-	for _, p := range paths(pbuf[:0], urlPath, escapedPath) {
-		if route := m.Match(known, p); route != nil {
-			return route
+	for _, p := range requestPaths(pbuf[:0], urlPath, escapedPath, header) {
+		if route := m.Match(known, p); route != nil && !slices.Contains(dst, route) {
+			dst = append(dst, route)
 		}
 	}
-	return nil
+	return dst
+}
+
+// requestPaths appends the readings of a request's path (paths) and of the
+// paths of its RewriteHeaders (rewritePaths).
+func requestPaths(dst []string, urlPath, escapedPath string, header func(name string) []string) []string {
+	dst = paths(dst, urlPath, escapedPath)
+	for _, h := range RewriteHeaders {
+		for _, v := range header(h) {
+			dst = rewritePaths(dst, v)
+		}
+	}
+	return dst
 }
 
 // methodReadings appends the configured methods an application may read a

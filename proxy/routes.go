@@ -157,9 +157,10 @@ func (rs *reqState) bodyRouteSealing() *fieldmap.Route {
 	return nil
 }
 
-// addBodyRoutes adds to rs.also the route each _method value methods
-// yields reaches (fieldmap.Map.LookupMethod), each once. A route added
-// must find its context in the request's header or path.
+// addBodyRoutes adds to rs.also the routes each _method value methods
+// yields reaches (fieldmap.Map.LookupMethod: at the request's path and at
+// the paths of its rewrite headers), each once. A route added must find
+// its context in the request's header or path.
 func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(string))) error {
 	var err error
 	var seenBuf [8]string
@@ -170,12 +171,14 @@ func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(strin
 			return
 		}
 		seen = append(seen, known)
-		route := rs.fmap.LookupMethod(known, r.URL.Path, r.URL.EscapedPath())
-		if route == nil || route == rs.route || slices.Contains(rs.also, route) || err != nil {
-			return
-		}
-		if _, err = routeContext(r, route); err == nil {
-			rs.also = append(rs.also, route)
+		var buf [2]*fieldmap.Route
+		for _, route := range rs.fmap.LookupMethod(buf[:0], known, r.URL.Path, r.URL.EscapedPath(), newHeaderLookup(r.Header).values) {
+			if route == rs.route || slices.Contains(rs.also, route) || err != nil {
+				continue
+			}
+			if _, err = routeContext(r, route); err == nil {
+				rs.also = append(rs.also, route)
+			}
 		}
 	})
 	return err
