@@ -88,6 +88,29 @@ func (r *Route) PathParam(name, urlPath, escapedPath string) (value string, ok b
 	return "", false
 }
 
+// RewritePathParams appends the values of the route's path parameter name
+// in the paths of a request's RewriteHeaders (header as for LookupAll) that
+// one of the route's patterns matches: where an application routes by such
+// a header, it reads the parameter there.
+func (r *Route) RewritePathParams(dst []string, name string, header func(string) []string) []string {
+	var pbuf [maxPaths]string
+	for _, h := range RewriteHeaders {
+		for _, v := range header(h) {
+			for _, p := range rewritePaths(pbuf[:0], v) {
+				for i := range r.patterns {
+					if r.patterns[i].match(p, r.fold) {
+						if val, ok := r.patterns[i].param(p, name); ok {
+							dst = append(dst, val)
+						}
+						break
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
 // Side is what one body direction protects. Plan's match index i names
 // Fields[i] for i < len(Fields), Members[i-len(Fields)] for the class
 // members, and a sealed value of unknown class (found by the sealed prefix)

@@ -510,7 +510,24 @@ func sniffEncodedResponseJSON(resp *http.Response, limit int64, h *held) bool {
 // copied into another record does not open there. The member must be a
 // string or a number.
 func bindMember(t *transform.Transform, doc []byte, member string) error {
-	v := gjson.GetBytes(doc, gjson.Escape(member))
+	// Every top-level member of that name, in any letter case, must agree:
+	// Go's encoding/json and Jackson bind the last one, in any case.
+	var v gjson.Result
+	n, differ := 0, false
+	gjson.ParseBytes(doc).ForEach(func(k, val gjson.Result) bool {
+		if !strings.EqualFold(k.Str, member) {
+			return true
+		}
+		if n > 0 && (val.Type != v.Type || val.Raw != v.Raw) {
+			differ = true
+		}
+		v, n = val, n+1
+		return true
+	})
+	if differ {
+		t.SetContext("")
+		return fmt.Errorf("the body has %d members %q with different values for its context; send one: %w", n, member, ErrMissingContext)
+	}
 	if v.Type != gjson.String && v.Type != gjson.Number {
 		t.SetContext("")
 		return fmt.Errorf("the body needs member %q (a string or number) for its context: %w", member, ErrMissingContext)

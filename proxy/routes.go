@@ -113,15 +113,30 @@ func sealsQuery(route *fieldmap.Route) bool {
 func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
 	switch {
 	case route.ContextHeader != "":
-		v := r.Header.Get(route.ContextHeader)
+		// Every line and CGI spelling of the header must agree: an
+		// application may take any of them (PHP keeps the last).
+		vs := newHeaderLookup(r.Header).values(route.ContextHeader)
+		v := ""
+		if len(vs) > 0 {
+			v = vs[0]
+		}
 		if v == "" {
 			return "", fmt.Errorf("route %q needs header %s: %w", route.Name, route.ContextHeader, ErrMissingContext)
+		}
+		if slices.ContainsFunc(vs, func(o string) bool { return o != v }) {
+			return "", fmt.Errorf("route %q: header %s has %d different values (lines or spellings); send one: %w", route.Name, route.ContextHeader, len(vs), ErrMissingContext)
 		}
 		return v, nil
 	case route.ContextParam != "":
 		v, ok := route.PathParam(route.ContextParam, r.URL.Path, r.URL.EscapedPath())
 		if !ok || v == "" {
 			return "", fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
+		}
+		// An application that routes by X-Original-URL reads it there.
+		for _, o := range route.RewritePathParams(nil, route.ContextParam, newHeaderLookup(r.Header).values) {
+			if o != v {
+				return "", fmt.Errorf("route %q: path parameter {%s} differs between the path and its rewrite header: %w", route.Name, route.ContextParam, ErrMissingContext)
+			}
 		}
 		return v, nil
 	}
