@@ -51,27 +51,7 @@ func TestAttackR15PathParamContextFromRewriteHeader(t *testing.T) {
 	for _, h := range []string{"X-Original-URL", "X-Rewrite-URL"} {
 		t.Run(h, func(t *testing.T) {
 			// An application routing by the header, keeping one record per id.
-			var mu sync.Mutex
-			records := map[string][]byte{}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				id := strings.TrimPrefix(originalURLPath(r), "/customers/")
-				w.Header().Set("Content-Type", "application/json")
-				mu.Lock()
-				defer mu.Unlock()
-				if r.Method == http.MethodGet {
-					_, _ = w.Write(records[id])
-					return
-				}
-				b, _ := io.ReadAll(r.Body)
-				records[id] = b
-				_, _ = w.Write(b)
-			}))
-			t.Cleanup(srv.Close)
-			record := func(id string) string {
-				mu.Lock()
-				defer mu.Unlock()
-				return string(records[id])
-			}
+			srv, record := keyedStore(t, func(r *http.Request) string { return strings.TrimPrefix(originalURLPath(r), "/customers/") })
 			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: `
 classes:
   email: { mode: random, keys: [email] }
@@ -138,27 +118,7 @@ func lastCGIHeader(r *http.Request, name string) string {
 func TestAttackR15ContextHeaderCGISpelling(t *testing.T) {
 	for name, second := range map[string]string{"second line": "X-Tenant", "underscore": "X_Tenant", "dot": "X.Tenant"} {
 		t.Run(name, func(t *testing.T) {
-			var mu sync.Mutex
-			records := map[string][]byte{}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				tenant := lastCGIHeader(r, "X-Tenant")
-				w.Header().Set("Content-Type", "application/json")
-				mu.Lock()
-				defer mu.Unlock()
-				if r.Method == http.MethodGet {
-					_, _ = w.Write(records[tenant])
-					return
-				}
-				b, _ := io.ReadAll(r.Body)
-				records[tenant] = b
-				_, _ = w.Write(b)
-			}))
-			t.Cleanup(srv.Close)
-			record := func(tenant string) string {
-				mu.Lock()
-				defer mu.Unlock()
-				return string(records[tenant])
-			}
+			srv, record := keyedStore(t, func(r *http.Request) string { return lastCGIHeader(r, "X-Tenant") })
 			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: `
 classes:
   email: { mode: random, keys: [email] }
@@ -284,5 +244,32 @@ routes:
 				t.Errorf("t2's record opened t1's value: %d %s", r.Status, r.Body)
 			}
 		})
+	}
+}
+
+// keyedStore is an application that keeps one record per key (key of the
+// request: the record id or tenant it routes by): a write stores its body
+// there and answers it, a GET answers the record. record reads one.
+func keyedStore(t *testing.T, key func(*http.Request) string) (srv *httptest.Server, record func(string) string) {
+	var mu sync.Mutex
+	records := map[string][]byte{}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := key(r)
+		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(records[k])
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		records[k] = b
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func(k string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return string(records[k])
 	}
 }
