@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // MethodOverrideHeaders are the request headers many frameworks honour in
@@ -188,9 +190,9 @@ func (m *Map) methodReadings(dst []string, method, rawQuery string, header func(
 // sameMethod reports whether an application reads v as the method known
 // (upper-case ASCII): compared case-insensitively under Unicode simple
 // folding, with the dotless ı read as i too, since Ruby's upcase makes
-// "lınk" LINK (equalFoldI).
+// "lınk" LINK (rewrite.EqualFold).
 func sameMethod(v, known string) bool {
-	return equalFoldI(v, known)
+	return rewrite.EqualFold(v, known)
 }
 
 // bodyOverrides are the methods a POST is most often tunnelled as by a

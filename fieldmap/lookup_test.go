@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fieldseal/fieldseal/rewrite"
 )
 
 // lookup returns the route protecting a request: the first of LookupAll's
@@ -289,8 +291,8 @@ func TestFormatStemsReadRailsAndSpringFormats(t *testing.T) {
 }
 
 func TestPathReadingsOfJavaAndRewriteHeaders(t *testing.T) {
-	if !equalFoldI("prof\u0131les", "profiles") || !equalFoldI("PROF\u0130LES", "profiles") || equalFoldI("profles", "profiles") {
-		t.Error("equalFoldI does not read the dotted and dotless I as Java's equalsIgnoreCase does")
+	if !rewrite.EqualFold("prof\u0131les", "profiles") || !rewrite.EqualFold("PROF\u0130LES", "profiles") || rewrite.EqualFold("profles", "profiles") {
+		t.Error("rewrite.EqualFold does not read the dotted and dotless I as Java's equalsIgnoreCase does")
 	}
 	for v, want := range map[string]string{
 		"/customers?x=1":                    "/customers",

@@ -1,6 +1,10 @@
 package fieldmap
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/fieldseal/fieldseal/rewrite"
+)
 
 // pattern is a compiled URL path pattern.
 type pattern struct {
@@ -75,7 +79,7 @@ func (p *pattern) match(path string, fold bool) bool {
 		} else {
 			j += i
 		}
-		if !s.param && path[i:j] != s.lit && (!fold || !equalFoldI(path[i:j], s.lit)) {
+		if !s.param && path[i:j] != s.lit && (!fold || !rewrite.EqualFold(path[i:j], s.lit)) {
 			return false
 		}
 		i = j
@@ -164,22 +168,3 @@ func (p *pattern) within(q *pattern) bool {
 // wins a request both match, as in routers (a literal segment before a
 // parameter, a parameter or a longer pattern before a final /*).
 func (p *pattern) moreSpecific(q *pattern) bool { return p.within(q) && !q.within(p) }
-
-// equalFoldI is strings.EqualFold with the dotted and dotless I (U+0130,
-// U+0131) read as I and i too, as Java's equalsIgnoreCase reads them
-// (Spring's AntPathMatcher when not case-sensitive).
-func equalFoldI(s, t string) bool {
-	if strings.EqualFold(s, t) {
-		return true
-	}
-	return hasTurkishI(s) && strings.EqualFold(readI.Replace(s), t)
-}
-
-// readI reads the dotted and dotless I as I and i.
-var readI = strings.NewReplacer("\u0130", "I", "\u0131", "i")
-
-// hasTurkishI reports whether s holds U+0130 or U+0131 (UTF-8 0xC4 0xB0 and
-// 0xC4 0xB1; 0xC4 alone also starts č, ě and others).
-func hasTurkishI(s string) bool {
-	return strings.Contains(s, "\u0130") || strings.Contains(s, "\u0131")
-}

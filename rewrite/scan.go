@@ -216,7 +216,7 @@ func (w *walker) keyMatches(edge *edge, key string, ki *keyI) bool {
 		}
 		if *ki == 0 {
 			*ki = 1
-			if strings.Contains(key, "\u0130") || strings.Contains(key, "\u0131") {
+			if hasTurkishI(key) {
 				*ki = 2
 			}
 		}
@@ -715,6 +715,24 @@ func digits(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// EqualFold reports whether a and b are one name under the fold the guard
+// gives member names (foldKey): strings.EqualFold (Unicode simple case
+// folding, as Go's encoding/json), with the dotted and dotless I (U+0130,
+// U+0131) also read as i, as Java's String.equalsIgnoreCase reads them.
+// It allocates only when a or b holds one of those two.
+func EqualFold(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	return (hasTurkishI(a) || hasTurkishI(b)) && foldKey(a) == foldKey(b)
+}
+
+// hasTurkishI reports whether s holds U+0130 or U+0131 (UTF-8 0xC4 0xB0
+// and 0xC4 0xB1; 0xC4 alone also starts č, ě and others).
+func hasTurkishI(s string) bool {
+	return strings.Contains(s, "\u0130") || strings.Contains(s, "\u0131")
 }
 
 // foldKey maps every rune of s to one representative of its Unicode simple

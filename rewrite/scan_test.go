@@ -164,3 +164,14 @@ func TestWildcardPathsFoldCase(t *testing.T) {
 		})
 	}
 }
+
+func TestEqualFoldReadsTheDottedAndDotlessIBothWays(t *testing.T) {
+	for _, c := range [][2]string{{"t\u0131n", "TIN"}, {"TIN", "t\u0131n"}, {"T\u0130N", "tin"}, {"\u017fsn", "SSN"}} {
+		if !EqualFold(c[0], c[1]) {
+			t.Errorf("EqualFold(%q, %q) = false", c[0], c[1])
+		}
+	}
+	if EqualFold("t\u0131n", "ton") || EqualFold("\u010dn", "cn") {
+		t.Error("EqualFold folds a letter it must not")
+	}
+}
