@@ -249,8 +249,10 @@ type reqState struct {
 	also     []*fieldmap.Route
 	routeBuf [4]*fieldmap.Route
 	bodyBuf  [4]*fieldmap.Route
-	// fmap is the field map the request was looked up in.
+	// fmap is the field map the request was looked up in, hdr the lookup
+	// of its header lines (CGI spellings included) every reading uses.
 	fmap *fieldmap.Map
+	hdr  headerLookup
 	// caller, query (as sent) and ctx (route's AAD context) of the
 	// request, kept for the passes under its other routes; queried counts
 	// the routes of also whose query is sealed.
@@ -436,7 +438,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, rs *reqState, gu
 	}
 	*callerID = caller.ID()
 	rs.caller, rs.query = caller, r.URL.RawQuery
-	aadContext, err := routeContext(r, route)
+	aadContext, err := rs.routeContext(r, route)
 	if err != nil {
 		return err
 	}

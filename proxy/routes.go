@@ -31,9 +31,9 @@ import (
 
 // lookup sets rs's routes for r from m (fieldmap.Map.LookupAll).
 func (rs *reqState) lookup(m *fieldmap.Map, r *http.Request) {
-	rs.fmap = m
+	rs.fmap, rs.hdr = m, newHeaderLookup(r.Header)
 	rs.found = fieldmap.Found{Routes: rs.routeBuf[:0], ByBody: rs.bodyBuf[:0]}
-	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, newHeaderLookup(r.Header).values)
+	m.LookupAll(&rs.found, r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, rs.hdr.values)
 	rs.matched = len(rs.found.Routes) > 0
 	if !rs.matched {
 		rs.route = m.Unmatched()
@@ -110,12 +110,12 @@ func sealsQuery(route *fieldmap.Route) bool {
 // routeContext returns the AAD context value route binds from r's header or
 // path ("" when it binds none, or binds a body member: bindMember), or
 // ErrMissingContext.
-func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
+func (rs *reqState) routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
 	switch {
 	case route.ContextHeader != "":
 		// Every line and CGI spelling of the header must agree: an
 		// application may take any of them (PHP keeps the last).
-		vs := newHeaderLookup(r.Header).values(route.ContextHeader)
+		vs := rs.hdr.values(route.ContextHeader)
 		v := ""
 		if len(vs) > 0 {
 			v = vs[0]
@@ -133,7 +133,7 @@ func routeContext(r *http.Request, route *fieldmap.Route) (string, error) {
 			return "", fmt.Errorf("route %q needs path parameter {%s}: %w", route.Name, route.ContextParam, ErrMissingContext)
 		}
 		// An application that routes by X-Original-URL reads it there.
-		for _, o := range route.RewritePathParams(nil, route.ContextParam, newHeaderLookup(r.Header).values) {
+		for _, o := range route.RewritePathParams(nil, route.ContextParam, rs.hdr.values) {
 			if o != v {
 				return "", fmt.Errorf("route %q: path parameter {%s} differs between the path and its rewrite header: %w", route.Name, route.ContextParam, ErrMissingContext)
 			}
@@ -187,11 +187,11 @@ func (rs *reqState) addBodyRoutes(r *http.Request, methods func(yield func(strin
 		}
 		seen = append(seen, known)
 		var buf [2]*fieldmap.Route
-		for _, route := range rs.fmap.LookupMethod(buf[:0], known, r.URL.Path, r.URL.EscapedPath(), newHeaderLookup(r.Header).values) {
+		for _, route := range rs.fmap.LookupMethod(buf[:0], known, r.URL.Path, r.URL.EscapedPath(), rs.hdr.values) {
 			if route == rs.route || slices.Contains(rs.also, route) || err != nil {
 				continue
 			}
-			if _, err = routeContext(r, route); err == nil {
+			if _, err = rs.routeContext(r, route); err == nil {
 				rs.also = append(rs.also, route)
 			}
 		}
@@ -262,7 +262,7 @@ func (p *Proxy) sealAlso(r *http.Request, rs *reqState, ring *crypto.Keyring, do
 		if !rs.alsoSeals(r, also) {
 			continue
 		}
-		ctx, err := routeContext(r, also)
+		ctx, err := rs.routeContext(r, also)
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +298,7 @@ func (rs *reqState) alsoSeals(r *http.Request, also *fieldmap.Route) bool {
 	if also.Request.HasPaths() || also.ContextMember != rs.route.ContextMember {
 		return true
 	}
-	ctx, err := routeContext(r, also)
+	ctx, err := rs.routeContext(r, also)
 	return err != nil || ctx != rs.ctx
 }
 
@@ -340,7 +340,7 @@ func (p *Proxy) sealQueryAlso(r *http.Request, rs *reqState, ring *crypto.Keyrin
 		if !sealsQuery(also) {
 			continue
 		}
-		ctx, err := routeContext(r, also)
+		ctx, err := rs.routeContext(r, also)
 		if err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func (p *Proxy) openAlso(r *http.Request, rs *reqState, ring *crypto.Keyring) er
 		if !also.Response.HasPaths() || also == rs.route {
 			continue
 		}
-		ctx, err := routeContext(r, also)
+		ctx, err := rs.routeContext(r, also)
 		if err != nil && i < len(rs.also) {
 			return err
 		}
