@@ -52,18 +52,7 @@ func TestAttackR15PathParamContextFromRewriteHeader(t *testing.T) {
 		t.Run(h, func(t *testing.T) {
 			// An application routing by the header, keeping one record per id.
 			srv, record := keyedStore(t, func(r *http.Request) string { return strings.TrimPrefix(originalURLPath(r), "/customers/") })
-			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: `
-classes:
-  email: { mode: random, keys: [email] }
-guard: { sealed_writes: accept }
-routes:
-  - name: customers
-    methods: [PUT, GET]
-    paths: ["/customers/{id}"]
-    context: { path_param: id }
-    request:  [ {path: email, class: email} ]
-    response: [ {path: email, class: email} ]
-`})
+			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: contextMap("customers", `["/customers/{id}"]`, "path_param: id")})
 			if r := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/customers/c1", JSON: `{"email":"` + alice + `"}`}); r.Status != http.StatusOK {
 				t.Fatalf("put c1: %d %s", r.Status, r.Body)
 			}
@@ -119,18 +108,7 @@ func TestAttackR15ContextHeaderCGISpelling(t *testing.T) {
 	for name, second := range map[string]string{"second line": "X-Tenant", "underscore": "X_Tenant", "dot": "X.Tenant"} {
 		t.Run(name, func(t *testing.T) {
 			srv, record := keyedStore(t, func(r *http.Request) string { return lastCGIHeader(r, "X-Tenant") })
-			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: `
-classes:
-  email: { mode: random, keys: [email] }
-guard: { sealed_writes: accept }
-routes:
-  - name: profile
-    methods: [PUT, GET]
-    paths: [/profile]
-    context: { header: X-Tenant }
-    request:  [ {path: email, class: email} ]
-    response: [ {path: email, class: email} ]
-`})
+			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: contextMap("profile", `[/profile]`, "header: X-Tenant")})
 			// send sends method /profile with the tenant header's lines
 			// (the first dashed, the second spelt as second) and body.
 			send := func(method string, tenants []string, body string) (int, string) {
@@ -213,18 +191,7 @@ func TestAttackR15ContextMemberDuplicate(t *testing.T) {
 				defer mu.Unlock()
 				return string(records[tenant])
 			}
-			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: `
-classes:
-  email: { mode: random, keys: [email] }
-guard: { sealed_writes: accept }
-routes:
-  - name: profile
-    methods: [PUT, GET]
-    paths: [/profile]
-    context: { member: tenant }
-    request:  [ {path: email, class: email} ]
-    response: [ {path: email, class: email} ]
-`})
+			sc := sidecartest.Start(t, bin, sidecartest.Config{Upstream: srv.URL, FieldMap: contextMap("profile", `[/profile]`, "member: tenant")})
 			if r := sc.Do(t, sidecartest.Req{Method: "PUT", Path: "/profile", JSON: `{"tenant":"t1","email":"` + alice + `"}`}); r.Status != http.StatusOK {
 				t.Fatalf("put for t1: %d %s", r.Status, r.Body)
 			}
@@ -272,4 +239,22 @@ func keyedStore(t *testing.T, key func(*http.Request) string) (srv *httptest.Ser
 		defer mu.Unlock()
 		return string(records[k])
 	}
+}
+
+// contextMap is a field map whose one route, name on path (YAML), takes
+// and answers e-mail addresses (a class member) bound to context (the
+// inside of a context: {...} mapping), and accepts sealed writes.
+func contextMap(name, path, context string) string {
+	return `
+classes:
+  email: { mode: random, keys: [email] }
+guard: { sealed_writes: accept }
+routes:
+  - name: ` + name + `
+    methods: [PUT, GET]
+    paths: ` + path + `
+    context: { ` + context + ` }
+    request:  [ {path: email, class: email} ]
+    response: [ {path: email, class: email} ]
+`
 }
